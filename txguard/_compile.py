@@ -1,0 +1,527 @@
+"""Compile: a validated policy document -> an immutable :class:`CompiledPolicy`.
+
+The stages run in order and each one can be timed and tested on its own (see ``STAGES``):
+
+1. ``load``      YAML text -> data with locations (``_load``)
+2. ``schema``    JSON Schema validation (``_schema``)
+3. ``extends``   merge the base policy; the child may only tighten it
+4. ``tools``     tool name -> intent kind, argument mapping
+5. ``categories`` taxonomy file, product types, synonyms
+6. ``rules``     built-in checks with compiled parameters; custom conditions with type-checked paths
+7. ``index``     rules by intent kind, preconditions first
+
+All problems are collected and raised together as one :class:`PolicyError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ._checks import CHECKS, Ctx
+from ._conditions import ConditionCompiler
+from ._context import Proposal
+from ._decision import Outcome, PolicyRef, Question
+from ._errors import MAX_DIAGNOSTICS, Diagnostic, MoneyError, PolicyError
+from ._intents import CONSEQUENTIAL_KINDS, INTENT_MODELS, bound_fields, intent_digest
+from ._load import Located, load_yaml
+from ._money import currency_exponent
+from ._schema import dotted, validate_document
+from ._taxonomy import Categories, Taxonomy, TaxonomyFormatError, normalise
+
+
+class ProposalError(Exception):
+    """A proposal that cannot become an intent: ``code`` is ``unknown_tool`` or ``malformed``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+class ReadOnly(BaseModel):
+    """The intent of a read-only tool: nothing is changed; its arguments are kept as given."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+    kind: str = "read"
+    tool: str
+    arguments: dict[str, Any]
+
+
+# -- tools -------------------------------------------------------------------------------------------
+
+_NOTHING = object()
+
+
+def _dig(data: Any, dotted_path: str) -> Any:
+    cur = data
+    for part in dotted_path.split("."):
+        if not isinstance(cur, Mapping) or part not in cur:
+            return _NOTHING
+        cur = cur[part]
+    return cur
+
+
+def _put(out: dict[str, Any], dotted_path: str, value: Any) -> None:
+    parts = dotted_path.split(".")
+    cur = out
+    for part in parts[:-1]:
+        nxt = cur.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise ProposalError("malformed", f"argument mapping conflict at `{dotted_path}`")
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+@dataclass(frozen=True)
+class ToolMap:
+    """How one agent tool becomes an intent."""
+
+    name: str
+    kind: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    constants: Mapping[str, Any] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    ignore: frozenset[str] = frozenset()
+
+    def build(self, arguments: Mapping[str, Any]) -> BaseModel:
+        """Map and validate; raises :class:`ProposalError` (``malformed``) with a readable message."""
+        if self.kind == "read":
+            return ReadOnly(tool=self.name, arguments=dict(arguments))
+        out: dict[str, Any] = {}
+        consumed: set[str] = set(self.ignore)
+        for target, source in self.fields.items():
+            if isinstance(source, str):
+                value = _dig(arguments, source)
+                consumed.add(source.split(".")[0])
+                if value is not _NOTHING:
+                    _put(out, target, value)
+            else:
+                src = source["from"]
+                consumed.add(src.split(".")[0])
+                seq = _dig(arguments, src)
+                if seq is _NOTHING:
+                    continue
+                if not isinstance(seq, list):
+                    raise ProposalError("malformed", f"argument `{src}` must be a list")
+                renames = source.get("fields", {})
+                lines = []
+                for elem in seq:
+                    if not isinstance(elem, Mapping):
+                        raise ProposalError("malformed", f"each entry of `{src}` must be an object")
+                    line: dict[str, Any] = {}
+                    used = set()
+                    for t, s in renames.items():
+                        v = _dig(elem, s)
+                        used.add(s.split(".")[0])
+                        if v is not _NOTHING:
+                            _put(line, t, v)
+                    for k, v in elem.items():
+                        if k not in used:
+                            line.setdefault(k, v)
+                    lines.append(line)
+                _put(out, target, lines)
+        for key, value in arguments.items():
+            if key not in consumed:
+                if key in out:
+                    raise ProposalError("malformed", f"argument `{key}` is given twice (directly and by the mapping)")
+                out[key] = value
+        for key, value in self.constants.items():
+            have = _dig(out, key)
+            if have is not _NOTHING and have != value:
+                raise ProposalError("malformed", f"argument `{key}` is `{have}`, but the tool fixes it to `{value}`")
+            _put(out, key, value)
+        for key in self.required:
+            if _dig(out, key) in (_NOTHING, None):
+                raise ProposalError("malformed", f"required field `{key}` is missing")
+        out["kind"] = self.kind
+        try:
+            return INTENT_MODELS[self.kind].model_validate(out)
+        except ValidationError as exc:
+            raise ProposalError("malformed", _validation_summary(exc)) from None
+
+
+def _validation_summary(exc: ValidationError, limit: int = 3) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:limit]:
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or "arguments"
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        parts.append(f"{loc}: {msg}")
+    more = exc.error_count() - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+# -- rules ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class CompiledRule:
+    id: str
+    code: str
+    outcome: Outcome
+    route: str
+    kinds: tuple[str, ...]
+    fn: Callable[[Ctx, Any], str | None]
+    params: Any
+    question: Question | None
+    message: str | None
+    provides: str | None
+    needs: frozenset[str]
+    check: str | None
+    location: tuple[str, int, int]
+    source: Mapping[str, Any]
+
+
+def _when_fn(pred: Callable[[Mapping[str, Any]], bool], description: str) -> Callable[[Ctx, Any], str | None]:
+    def fn(ctx: Ctx, params: Any) -> str | None:
+        env = {"intent": ctx.intent, "request": ctx.request, "session": ctx.session, "facts": ctx.facts.raw()}
+        return description if pred(env) else None
+
+    return fn
+
+
+# -- the compiled policy ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class CompiledPolicy:
+    """An immutable, validated policy ready to evaluate. Build it with :func:`compile_policy`."""
+
+    id: str
+    version: str
+    digest: str
+    file: str
+    currency: str
+    tools: Mapping[str, ToolMap]
+    defaults: Mapping[str, Outcome]
+    categories: Categories
+    rules: tuple[CompiledRule, ...]
+    by_kind: Mapping[str, tuple[CompiledRule, ...]]
+    mask: tuple[str, ...]
+    document: Mapping[str, Any]
+
+    @property
+    def ref(self) -> PolicyRef:
+        return PolicyRef(self.id, self.version, self.digest)
+
+    def to_intent(self, proposal: Proposal) -> BaseModel:
+        """Map a proposal through the tool mapping; raises :class:`ProposalError`."""
+        tool = self.tools.get(proposal.name)
+        if tool is None:
+            raise ProposalError("unknown_tool", f"tool `{proposal.name}` is not mapped by policy `{self.id}`")
+        args = proposal.arguments
+        if isinstance(args, (str, bytes)):
+            try:
+                args = json.loads(args)
+            except (ValueError, RecursionError) as exc:
+                raise ProposalError("malformed", f"arguments are not valid JSON ({str(exc)[:80]})") from None
+        if args is None and tool.kind == "read":
+            args = {}
+        if not isinstance(args, Mapping):
+            raise ProposalError("malformed", f"arguments must be a JSON object, got {type(args).__name__}")
+        return tool.build(args)
+
+    def consent_problem(self, ctx: Ctx) -> str | None:
+        """None if the session holds a valid confirmation of exactly ``ctx.intent``; else why not."""
+        intent = ctx.intent
+        proposal = ctx.proposal
+        digest: str | None = None
+        differs: list[str] = []
+        expired = 0
+        for conf in ctx.session.confirmed:
+            if conf.expires_at is not None and conf.expires_at <= ctx.now:
+                expired += 1
+                continue
+            if conf.digest is not None:
+                digest = digest or intent_digest(intent)
+                if conf.digest == digest:
+                    return None
+                continue
+            if conf.name == proposal.name and conf.arguments == proposal.arguments:
+                return None
+            try:
+                other = self.to_intent(Proposal(name=conf.name or "", arguments=conf.arguments))
+            except ProposalError:
+                continue
+            if getattr(other, "kind") != getattr(intent, "kind"):
+                continue
+            digest = digest or intent_digest(intent)
+            if intent_digest(other) == digest:
+                return None
+            mine, theirs = bound_fields(intent), bound_fields(other)
+            differs = sorted(k for k in mine if mine.get(k) != theirs.get(k))
+        if differs:
+            return f"the user confirmed a different {getattr(intent, 'kind')}: {', '.join(differs)} changed"
+        if expired:
+            return "the user's confirmation has expired"
+        return f"the user has not confirmed this {getattr(intent, 'kind')}"
+
+
+def _digest(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# -- compilation -----------------------------------------------------------------------------------------
+
+class _Build:
+    def __init__(self, doc: Located, base_dir: Path) -> None:
+        self.doc = doc
+        self.base_dir = base_dir
+        self.errors: list[Diagnostic] = []
+
+    def error(self, path: tuple[str | int, ...], code: str, message: str) -> None:
+        self.errors.append(self.doc.diagnostic(path, code, f"{dotted(path, self.doc.data)}: {message}"))
+
+
+def _compile_tools(b: _Build, tools: Mapping[str, Any]) -> dict[str, ToolMap]:
+    out: dict[str, ToolMap] = {}
+    for name, spec in tools.items():
+        kind = spec["intent"]
+        model = INTENT_MODELS.get(kind)
+        if model is not None:
+            for target in list(spec.get("fields", {})) + list(spec.get("constants", {})) + list(spec.get("required", [])):
+                top = target.split(".")[0]
+                if top not in model.model_fields or top == "kind":
+                    b.error(("tools", name, "fields"), "txg-path",
+                            f"`{target}` is not a field of intent `{kind}` (expected one of: "
+                            f"{', '.join(f for f in sorted(model.model_fields) if f != 'kind')})")
+        out[name] = ToolMap(
+            name=name,
+            kind=kind,
+            fields=dict(spec.get("fields", {})),
+            constants=dict(spec.get("constants", {})),
+            required=tuple(spec.get("required", ())),
+            ignore=frozenset(spec.get("ignore", ())),
+        )
+    return out
+
+
+def _compile_categories(b: _Build, spec: Mapping[str, Any]) -> Categories:
+    taxonomy = Taxonomy()
+    if "taxonomy" in spec:
+        path = (b.base_dir / spec["taxonomy"]).resolve()
+        try:
+            with open(path, encoding="utf-8") as fh:
+                taxonomy = Taxonomy.parse(fh)
+        except OSError as exc:
+            b.error(("categories", "taxonomy"), "txg-io", f"cannot read taxonomy `{spec['taxonomy']}`: {exc.strerror}")
+        except TaxonomyFormatError as exc:
+            b.error(("categories", "taxonomy"), "txg-param", f"taxonomy `{spec['taxonomy']}` {exc}")
+    types: dict[str, int] = {}
+    for name, ref in spec.get("product_types", {}).items():
+        node = taxonomy.resolve(ref)
+        if node is None:
+            b.error(("categories", "product_types", name), "txg-param",
+                    f"`{ref}` is not an id or path of the taxonomy" if taxonomy.paths else "product_types need a `taxonomy` file")
+            continue
+        types[normalise(name)] = node
+    synonyms: dict[str, str] = {}
+    for canonical, words in spec.get("synonyms", {}).items():
+        for w in words:
+            synonyms[normalise(w)] = normalise(canonical)
+    return Categories(taxonomy, types, synonyms)
+
+
+def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[CompiledRule]:
+    out: list[CompiledRule] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(rules):
+        at: tuple[str | int, ...] = ("rules", i)
+        rid = raw["id"]
+        if rid in seen:
+            b.error(at + ("id",), "txg-duplicate", f"rule id `{rid}` is already used by rules[{seen[rid]}]")
+            continue
+        seen[rid] = i
+        if ("check" in raw) == ("when" in raw):
+            b.error(at, "txg-schema", "a rule has exactly one of `check` or `when`")
+            continue
+        line, col = b.doc.where(at)
+        location = (b.doc.file, line, col)
+        if "check" in raw:
+            spec = CHECKS[raw["check"]]
+            kinds = tuple(raw.get("kinds", spec.kinds))
+            bad = [k for k in kinds if k not in spec.kinds]
+            if bad:
+                b.error(at + ("kinds",), "txg-param",
+                        f"check `{spec.name}` does not apply to {', '.join(bad)} (it applies to: {', '.join(spec.kinds)})")
+            try:
+                params = spec.compile_params(raw.get("params", {}))
+            except (MoneyError, KeyError, ValueError) as exc:
+                b.error(at + ("params",), "txg-param", str(exc))
+                continue
+            fn = spec.fn
+            code = raw.get("code", spec.code)
+            outcome = raw.get("outcome", spec.outcome)
+            route = raw.get("route", spec.route)
+            qtext = raw.get("question", spec.question)
+            provides, needs, check = spec.provides, spec.needs, spec.name
+        else:
+            kinds = tuple(raw.get("kinds", kinds_all))
+            compiler = ConditionCompiler(
+                [k for k in kinds if k != "read"],
+                lambda path, msg: b.error(path, "txg-path", msg),
+            )
+            pred = compiler.compile(raw["when"], at + ("when",))
+            params = None
+            description = raw.get("description") or f"rule `{rid}` matched"
+            fn = _when_fn(pred, description)
+            code = raw.get("code", rid.replace("-", "_").lower())
+            outcome = raw.get("outcome", "escalate")
+            route = raw.get("route", "human")
+            qtext = raw.get("question")
+            provides, needs, check = None, frozenset(), None
+        if outcome == "clarify" and not qtext:
+            qtext = "Can you confirm what you want me to do?"
+        out.append(CompiledRule(
+            id=rid, code=code, outcome=Outcome(outcome), route=route, kinds=kinds, fn=fn, params=params,
+            question=Question(code, qtext) if outcome == "clarify" and qtext else None,
+            message=raw.get("message"), provides=provides, needs=needs, check=check,
+            location=location, source=raw,
+        ))
+    return out
+
+
+def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dict[str, Any]:
+    """Merge the base policy named by ``extends``: the child can only add and tighten."""
+    if "extends" not in data:
+        return data
+    base_path = (b.base_dir / data["extends"]).resolve()
+    if base_path in chain:
+        b.error(("extends",), "txg-extends", f"`{data['extends']}` extends itself (a cycle)")
+        return data
+    try:
+        base = load_policy_data(base_path, chain + (base_path,))
+    except PolicyError as exc:
+        for d in exc.diagnostics:
+            b.errors.append(d)
+        b.error(("extends",), "txg-extends", f"base policy `{data['extends']}` does not load")
+        return data
+    except OSError as exc:
+        b.error(("extends",), "txg-io", f"cannot read base policy `{data['extends']}`: {exc.strerror}")
+        return data
+    merged = dict(data)
+    del merged["extends"]
+    if base.get("currency", "USD") != data.get("currency", base.get("currency", "USD")):
+        b.error(("currency",), "txg-extends", "a policy cannot change the currency of its base")
+    merged["currency"] = base.get("currency", "USD")
+    tools = dict(base.get("tools", {}))
+    for name, spec in data.get("tools", {}).items():
+        if name in tools and tools[name] != spec:
+            b.error(("tools", name), "txg-extends", f"tool `{name}` is mapped by the base policy and cannot be remapped")
+        tools[name] = spec
+    merged["tools"] = tools
+    defaults = dict(base.get("defaults", {}))
+    for kind, outcome in data.get("defaults", {}).items():
+        if kind in defaults and Outcome(outcome).rank < Outcome(defaults[kind]).rank:
+            b.error(("defaults", kind), "txg-extends",
+                    f"`{outcome}` is looser than the base policy's `{defaults[kind]}`: a policy can only tighten its base")
+        elif kind not in defaults and outcome != "escalate":
+            b.error(("defaults", kind), "txg-extends",
+                    f"the base policy escalates `{kind}` (not in its defaults): a policy can only tighten its base")
+        defaults[kind] = outcome
+    merged["defaults"] = defaults
+    base_ids = {r["id"] for r in base.get("rules", [])}
+    for i, r in enumerate(data.get("rules", [])):
+        if r.get("id") in base_ids:
+            b.error(("rules", i, "id"), "txg-extends",
+                    f"rule `{r['id']}` is defined by the base policy: add a rule with a new id to tighten it")
+    merged["rules"] = list(base.get("rules", [])) + [r for r in data.get("rules", []) if r.get("id") not in base_ids]
+    cats = dict(base.get("categories", {}))
+    for key, value in data.get("categories", {}).items():
+        cats[key] = {**cats.get(key, {}), **value} if isinstance(value, dict) else value
+    if cats:
+        merged["categories"] = cats
+    mask = list(base.get("audit", {}).get("mask", [])) + list(data.get("audit", {}).get("mask", []))
+    if mask:
+        merged["audit"] = {"mask": sorted(set(mask))}
+    return merged
+
+
+def load_policy_data(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Load and schema-validate a policy file, with its base merged in (no compilation)."""
+    text = path.read_text(encoding="utf-8")
+    doc, errors = load_yaml(text, str(path))
+    if doc is None or errors:
+        raise PolicyError(errors)
+    errors = validate_document(doc)
+    if errors:
+        raise PolicyError(errors[:MAX_DIAGNOSTICS], max(0, len(errors) - MAX_DIAGNOSTICS))
+    b = _Build(doc, path.parent)
+    data = _merge_base(b, dict(doc.data), chain or (path.resolve(),))
+    if b.errors:
+        raise PolicyError(b.errors)
+    return data
+
+
+STAGES = ("load", "schema", "extends", "tools", "categories", "rules", "index")
+
+
+def compile_document(doc: Located, base_dir: Path) -> CompiledPolicy:
+    """Validate and compile a loaded document; raises :class:`PolicyError` with every problem."""
+    errors = validate_document(doc)
+    if errors:
+        raise PolicyError(errors[:MAX_DIAGNOSTICS], max(0, len(errors) - MAX_DIAGNOSTICS))
+    b = _Build(doc, base_dir)
+    data = _merge_base(b, dict(doc.data), (Path(doc.file).resolve(),))
+    tools = _compile_tools(b, data.get("tools", {}))
+    currency = data.get("currency", "USD")
+    try:
+        currency_exponent(currency)
+    except MoneyError as exc:
+        b.error(("currency",), "txg-param", str(exc))
+    categories = _compile_categories(b, data.get("categories", {}))
+    kinds_all = sorted(INTENT_MODELS)
+    rules = _compile_rules(b, data.get("rules", []), kinds_all)
+    if b.errors:
+        raise PolicyError(b.errors[:MAX_DIAGNOSTICS], max(0, len(b.errors) - MAX_DIAGNOSTICS))
+    by_kind: dict[str, tuple[CompiledRule, ...]] = {}
+    for kind in kinds_all + ["read"]:
+        applicable = [r for r in rules if kind in r.kinds]
+        # Preconditions first (their failure skips dependent checks), then by id: file order never matters.
+        applicable.sort(key=lambda r: (r.provides is None, r.id))
+        by_kind[kind] = tuple(applicable)
+    return CompiledPolicy(
+        id=data["id"],
+        version=str(data["version"]),
+        digest=_digest(data),
+        file=doc.file,
+        currency=currency,
+        tools=tools,
+        defaults={k: Outcome(v) for k, v in data.get("defaults", {}).items()},
+        categories=categories,
+        rules=tuple(sorted(rules, key=lambda r: r.id)),
+        by_kind=by_kind,
+        mask=tuple(data.get("audit", {}).get("mask", ())),
+        document=data,
+    )
+
+
+def compile_policy(text: str, file: str = "<policy>", base_dir: Path | None = None) -> CompiledPolicy:
+    """Load, validate and compile policy text. Raises :class:`PolicyError` listing every problem."""
+    doc, errors = load_yaml(text, file)
+    if doc is None or errors:
+        raise PolicyError(errors)
+    return compile_document(doc, base_dir if base_dir is not None else Path(file).parent)
+
+
+def compile_file(path: str | Path) -> CompiledPolicy:
+    """Load, validate and compile a policy file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError([Diagnostic(str(p), 1, 1, "txg-io", f"cannot read the policy: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise PolicyError([Diagnostic(str(p), 1, 1, "txg-io", "the policy is not UTF-8 text")]) from None
+    return compile_policy(text, str(p), p.parent)
+
+
+def is_consequential(kind: str) -> bool:
+    return kind in CONSEQUENTIAL_KINDS

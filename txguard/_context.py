@@ -1,0 +1,125 @@
+"""The context of a decision: the user's request, the session and the retailer's facts.
+
+``Request`` and ``Session`` are frozen pydantic models. ``Facts`` wraps the retailer's own
+records (``users``, ``orders``, ``products``, in the wire-format v1 layout) without copying or
+re-validating them on every decision: records are trusted data, looked up by key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+
+from ._intents import Amount, Currency
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Proposal(_Frozen):
+    """What the agent emitted: a tool name and its arguments (a dict, or a JSON string).
+
+    The arguments are not validated here: a corrupted argument string is a case the guard decides.
+    """
+
+    name: StrictStr
+    arguments: Any = None
+
+
+class Request(_Frozen):
+    """What the user asked for.
+
+    ``product_type`` names a catalog product type (``"Coffee Maker"``); ``category`` may give a
+    Google Product Taxonomy id or path instead. ``budget`` is the most the user wants to spend on
+    the whole purchase; ``quantity`` the number of units asked for; ``options`` the variant
+    options the user pinned (``{"color": "black"}``).
+    """
+
+    text: StrictStr | None = None
+    product_type: StrictStr | None = None
+    category: StrictStr | StrictInt | None = None
+    budget: Amount | None = None
+    currency: Currency | None = None
+    quantity: Annotated[StrictInt, Field(ge=1)] | None = None
+    options: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+
+
+class Confirmed(_Frozen):
+    """A confirmation the user gave on a trusted surface.
+
+    Either the exact proposal that was shown (``name`` + ``arguments``), or the ``digest`` of a
+    :class:`~txguard.ConfirmationRequest`. ``expires_at`` (timezone-aware) bounds its life.
+    """
+
+    name: StrictStr | None = None
+    arguments: Any = None
+    digest: StrictStr | None = None
+    expires_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Confirmed:
+        if (self.name is None) == (self.digest is None):
+            raise ValueError("a confirmation has either `name` (with `arguments`) or `digest`")
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise ValueError("`expires_at` must carry a timezone")
+        return self
+
+
+class Session(_Frozen):
+    """The conversation: who is authenticated, what they confirmed, and where we are."""
+
+    authenticated_user_id: StrictStr | None = None
+    confirmed: tuple[Confirmed, ...] = ()
+    id: StrictStr | None = None
+    turn: Annotated[StrictInt, Field(ge=0)] | None = None
+
+
+class Facts:
+    """The retailer's trusted records, by collection and key.
+
+    >>> Facts({"orders": {"#W1": {"status": "pending"}}}).get("orders", "#W1")["status"]
+    'pending'
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise TypeError(f"facts must be a mapping of collections, got {type(data).__name__}")
+        for name, collection in data.items():
+            if not isinstance(collection, Mapping):
+                raise TypeError(f"facts.{name} must be a mapping of records, got {type(collection).__name__}")
+        self._data = data
+
+    def collection(self, name: str) -> Mapping[str, Any]:
+        """The records of one collection (empty if absent)."""
+        return self._data.get(name, {})  # type: ignore[no-any-return]
+
+    def get(self, collection: str, key: object) -> Any:
+        """One record, or ``None``."""
+        if not isinstance(key, str):
+            return None
+        return self._data.get(collection, {}).get(key)
+
+    def raw(self) -> Mapping[str, Any]:
+        """The underlying mapping, as given."""
+        return self._data
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Facts) and self._data == other._data
+
+    def __repr__(self) -> str:
+        return f"Facts({', '.join(f'{k}: {len(v)}' for k, v in self._data.items())})"
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+EMPTY_REQUEST = Request()
+EMPTY_SESSION = Session()
+EMPTY_FACTS = Facts({})

@@ -1,0 +1,90 @@
+"""The txguard exception tree.
+
+Only policy authoring and programming errors raise; a decision never does (the guard
+fails closed and returns ``escalate`` instead).
+
+::
+
+    TxguardError
+    ├── PolicyError            a policy file cannot be loaded, validated or compiled;
+    │                          carries every diagnostic, sorted by location
+    ├── MoneyError             an amount or currency is not acceptable (also a ValueError)
+    └── UsageError             the library was called with arguments it cannot use
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+ErrorCode = Literal[
+    "txg-yaml",
+    "txg-schema",
+    "txg-path",
+    "txg-param",
+    "txg-duplicate",
+    "txg-extends",
+    "txg-io",
+]
+"""Codes of policy diagnostics. Each is documented in ``ERROR_CODES``."""
+
+ERROR_CODES: dict[str, str] = {
+    "txg-yaml": "the file is not well-formed YAML (or has a duplicate mapping key)",
+    "txg-schema": "the document does not match the policy JSON Schema",
+    "txg-path": "a field path in a rule does not exist in the intent or context schemas",
+    "txg-param": "a rule's parameters are not usable by its check (bad amount, unknown currency, ...)",
+    "txg-duplicate": "two rules share an id, or two tools share a name",
+    "txg-extends": "a policy that extends a base one loosens it, or the base cannot be loaded",
+    "txg-io": "the policy file (or a file it references) cannot be read",
+}
+
+MAX_DIAGNOSTICS = 50
+"""At most this many diagnostics are reported for one load; the rest are counted."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Diagnostic:
+    """One located problem in a policy file.
+
+    Rendered as ``file:line:col: code: message`` on a single line.
+    """
+
+    file: str
+    line: int
+    column: int
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.code}: {self.message}"
+
+
+class TxguardError(Exception):
+    """Root of every exception txguard raises."""
+
+
+class UsageError(TxguardError):
+    """The library was called with arguments it cannot use."""
+
+
+class MoneyError(TxguardError, ValueError):
+    """An amount or a currency is not acceptable at the boundary."""
+
+
+class PolicyError(TxguardError):
+    """A policy could not be loaded; ``diagnostics`` lists every problem, sorted by location."""
+
+    def __init__(self, diagnostics: list[Diagnostic], omitted: int = 0) -> None:
+        self.diagnostics = sorted(diagnostics)
+        self.omitted = omitted
+        lines = [str(d) for d in self.diagnostics]
+        if omitted:
+            lines.append(f"... and {omitted} more")
+        super().__init__("\n".join(lines))
+
+
+def _check_codes_documented() -> None:
+    assert set(get_args(ErrorCode)) == set(ERROR_CODES)
+
+
+_check_codes_documented()

@@ -1,0 +1,219 @@
+"""Evaluate: a pure function of (compiled policy, proposal, context, clock) -> Decision.
+
+It never raises. Anything that cannot be parsed, validated or evaluated yields ``escalate`` with a
+reason code (fail closed); the outcome is the maximum over the outcomes of the fired rules.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from ._checks import Ctx
+from ._compile import CompiledPolicy, ProposalError
+from ._conditions import ConditionError, MissingFact
+from ._context import Facts, Proposal, Request, Session
+from ._decision import (
+    ConfirmationLine,
+    ConfirmationRequest,
+    Decision,
+    Outcome,
+    Question,
+    Reason,
+    Route,
+)
+from ._intents import CONSEQUENTIAL_KINDS, Checkout, bound_fields, intent_digest
+from ._money import format_amount
+
+Clock = Callable[[], datetime]
+
+ENGINE_CODES: dict[str, str] = {
+    "malformed": "the proposal's arguments cannot be parsed or validated into an intent",
+    "unknown_tool": "the policy maps no intent to the proposal's tool name",
+    "malformed_context": "the request, session or facts are not in the expected shape",
+    "missing_fact": "a record the rule needs is not in the facts",
+    "check_error": "a rule raised an error while being evaluated",
+    "no_rule_fired": "no rule fired and the policy's default for the intent kind is not `allow`",
+    "internal_error": "the guard itself failed; nothing may be executed",
+}
+"""Reason codes the engine itself emits (rule ids start with ``txguard:``)."""
+
+def _engine(code: str, message: str, route: Route = "human") -> tuple[Reason, Route]:
+    return Reason(f"txguard:{code}", code, message, Outcome.ESCALATE), route
+
+
+def _escalation(policy: CompiledPolicy, reason: Reason, route: Route, t0: int, kind: str | None = None) -> Decision:
+    return Decision(
+        outcome=Outcome.ESCALATE,
+        reasons=(reason,),
+        policy=policy.ref,
+        kind=kind,
+        route=route,
+        elapsed_us=(time.perf_counter_ns() - t0) / 1000,
+    )
+
+
+def _confirmation(intent: BaseModel) -> ConfirmationRequest:
+    kind = str(getattr(intent, "kind"))
+    digest = intent_digest(intent)
+    summary = bound_fields(intent)
+    if isinstance(intent, Checkout):
+        cur = intent.currency
+        return ConfirmationRequest(
+            kind=kind,
+            digest=digest,
+            summary=summary,
+            lines=tuple(
+                ConfirmationLine(l.sku, l.title, l.quantity, format_amount(l.unit_price, cur).split()[0])
+                for l in intent.items
+            ),
+            total=format_amount(intent.total, cur).split()[0],
+            currency=cur,
+            payment_method_id=intent.payment_method_id,
+            merchant=intent.merchant,
+        )
+    return ConfirmationRequest(
+        kind=kind, digest=digest, summary=summary,
+        payment_method_id=getattr(intent, "payment_method_id", None),
+        currency=getattr(intent, "currency", None),
+    )
+
+
+def evaluate(
+    policy: CompiledPolicy,
+    proposal: Any,
+    request: Any,
+    session: Any,
+    facts: Any,
+    clock: Clock,
+) -> Decision:
+    """Decide one proposal. Never raises; see the module docstring."""
+    t0 = time.perf_counter_ns()
+    try:
+        return _evaluate(policy, proposal, request, session, facts, clock, t0)
+    except Exception as exc:  # noqa: BLE001 - the guard fails closed, whatever happened
+        reason, route = _engine("internal_error", f"{type(exc).__name__}: {str(exc)[:200]}")
+        return _escalation(policy, reason, route, t0)
+
+
+def _coerce(model: type[BaseModel], value: Any, empty: BaseModel) -> Any:
+    if value is None:
+        return empty
+    if isinstance(value, model):
+        return value
+    return model.model_validate(value)
+
+
+def _evaluate(
+    policy: CompiledPolicy,
+    proposal: Any,
+    request: Any,
+    session: Any,
+    facts: Any,
+    clock: Clock,
+    t0: int,
+) -> Decision:
+    # 1. The proposal becomes an intent, or the decision is escalate (fail closed).
+    if isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
+        intent = proposal  # already a validated intent
+        prop = Proposal(name=f"intent:{getattr(intent, 'kind')}", arguments=None)
+    else:
+        try:
+            prop = proposal if isinstance(proposal, Proposal) else Proposal.model_validate(proposal)
+        except Exception as exc:  # noqa: BLE001
+            reason, route = _engine("malformed", f"the proposal is not `{{name, arguments}}`: {str(exc).splitlines()[0][:160]}", "refuse")
+            return _escalation(policy, reason, route, t0)
+        try:
+            intent = policy.to_intent(prop)
+        except ProposalError as exc:
+            reason, route = _engine(exc.code, exc.message, "refuse")
+            return _escalation(policy, reason, route, t0)
+    kind = str(getattr(intent, "kind"))
+
+    # 2. The context must be well-formed too.
+    try:
+        req = _coerce(Request, request, Request())
+        ses = _coerce(Session, session, Session())
+        fac = facts if isinstance(facts, Facts) else Facts(facts)
+    except Exception as exc:  # noqa: BLE001
+        reason, route = _engine("malformed_context", str(exc).splitlines()[0][:200])
+        return _escalation(policy, reason, route, t0, kind)
+
+    # 3. The rules for this kind, preconditions first.
+    ctx = Ctx(intent, req, ses, fac, clock(), policy, prop)
+    fired: list[Reason] = []
+    routes: list[str] = []
+    questions: list[Question] = []
+    failed: set[str] = set()
+    consent_fired = False
+    for rule in policy.by_kind.get(kind, ()):
+        if rule.needs and rule.needs & failed:
+            continue
+        try:
+            message = rule.fn(ctx, rule.params)
+        except MissingFact as exc:
+            fired.append(Reason(rule.id, "missing_fact", str(exc), Outcome.ESCALATE))
+            routes.append("human")
+            if rule.provides:
+                failed.add(rule.provides)
+            continue
+        except (ConditionError, Exception) as exc:  # noqa: BLE001 - a failing check escalates
+            fired.append(Reason(rule.id, "check_error", f"{type(exc).__name__}: {str(exc)[:160]}", Outcome.ESCALATE))
+            routes.append("human")
+            if rule.provides:
+                failed.add(rule.provides)
+            continue
+        if message is None:
+            continue
+        if rule.message:
+            message = rule.message.replace("{detail}", message)
+        fired.append(Reason(rule.id, rule.code, message, rule.outcome))
+        if rule.outcome is Outcome.ESCALATE:
+            routes.append(rule.route)
+            if rule.provides:
+                failed.add(rule.provides)
+        elif rule.question is not None:
+            questions.append(rule.question)
+        if rule.check == "consent":
+            consent_fired = True
+
+    # 4. The outcome is the maximum; no rule fired means the policy's default for the kind.
+    if not fired:
+        default = policy.defaults.get(kind, Outcome.ESCALATE)
+        if default is Outcome.ALLOW:
+            return Decision(Outcome.ALLOW, (), policy.ref, kind, elapsed_us=(time.perf_counter_ns() - t0) / 1000,
+                            intent=intent)
+        message = f"no rule fired and the policy's default for `{kind}` is `{default.value}`"
+        fired.append(Reason(f"defaults.{kind}", "no_rule_fired", message, default))
+        if default is Outcome.CLARIFY:
+            questions.append(Question("no_rule_fired", f"Do you want me to go ahead with this {kind.replace('_', ' ')}?"))
+            consent_fired = True
+        else:
+            routes.append("human")
+    fired.sort(key=lambda r: (-r.outcome.rank, r.rule, r.code))
+    outcome = fired[0].outcome
+    route: Route | None = None
+    confirmation = None
+    if outcome is Outcome.ESCALATE:
+        route = "refuse" if "refuse" in routes else "human"
+        questions = []
+    else:
+        seen: set[str] = set()
+        questions = [q for q in sorted(questions, key=lambda q: q.code) if not (q.code in seen or seen.add(q.code))]  # type: ignore[func-returns-value]
+        if consent_fired and kind in CONSEQUENTIAL_KINDS:
+            confirmation = _confirmation(intent)
+    return Decision(
+        outcome=outcome,
+        reasons=tuple(fired),
+        policy=policy.ref,
+        kind=kind,
+        questions=tuple(questions),
+        confirmation=confirmation,
+        route=route,
+        elapsed_us=(time.perf_counter_ns() - t0) / 1000,
+        intent=intent,
+    )

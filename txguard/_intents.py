@@ -1,0 +1,310 @@
+"""Typed intents: the validated form of a proposal.
+
+Every intent is a frozen pydantic model with ``extra="forbid"`` and a ``kind`` literal; together
+they form the discriminated union :data:`Intent`. Amounts are exact ``Decimal`` values checked
+against the ISO 4217 exponent of the intent's currency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, model_validator
+
+from ._money import CURRENCY_EXPONENTS, MoneyError, currency_exponent, parse_amount
+
+
+def _amount(value: Any) -> Decimal:
+    try:
+        return parse_amount(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _currency(value: Any) -> str:
+    try:
+        currency_exponent(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from None
+    return str(value)
+
+
+def _confidence(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise ValueError(f"confidence `{value!r}` is not a number in [0, 1]")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"confidence `{value!r}` is not finite")
+        result = Decimal(repr(value))
+    else:
+        result = Decimal(value)
+    if not result.is_finite() or not (0 <= result <= 1):
+        raise ValueError(f"confidence `{value!r}` is not a number in [0, 1]")
+    return result
+
+
+Amount = Annotated[Decimal, BeforeValidator(_amount)]
+Currency = Annotated[str, BeforeValidator(_currency)]
+Confidence = Annotated[Decimal, BeforeValidator(_confidence)]
+Id = Annotated[StrictStr, Field(min_length=1, max_length=256)]
+Quantity = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=False)
+
+
+class Address(_Frozen):
+    """A postal address."""
+
+    address1: StrictStr
+    address2: StrictStr = ""
+    city: StrictStr
+    state: StrictStr
+    country: StrictStr
+    zip: StrictStr
+
+
+class LineItem(_Frozen):
+    """One cart line: a variant (``sku``) of a product, a quantity and the unit price claimed."""
+
+    sku: Id
+    product_id: Id
+    title: Annotated[StrictStr, Field(min_length=1)]
+    quantity: Quantity
+    unit_price: Amount
+    category: StrictStr | None = None
+
+
+class Alternative(_Frozen):
+    """Another product the agent considered for the same request."""
+
+    product_id: Id
+    sku: Id | None = None
+    title: StrictStr | None = None
+
+
+class _IntentBase(_Frozen):
+    kind: ClassVar[str]
+
+
+def _check_exponent(currency: str, amounts: list[tuple[str, Decimal]]) -> None:
+    exponent = CURRENCY_EXPONENTS[currency]
+    for name, amount in amounts:
+        if -amount.as_tuple().exponent > exponent:  # type: ignore[operator]
+            raise ValueError(f"{name} `{amount}` has more decimals than {currency} allows ({exponent})")
+
+
+class Checkout(_IntentBase):
+    """Pay for a cart: every line, the total, the currency and the payment method."""
+
+    kind: Literal["checkout"] = "checkout"
+    items: Annotated[tuple[LineItem, ...], Field(min_length=1, max_length=1000)]
+    total: Amount
+    currency: Currency
+    payment_method_id: Id
+    merchant: StrictStr | None = None
+    shipping_address: Address | None = None
+    confidence: Confidence | None = None
+    alternatives: tuple[Alternative, ...] = ()
+
+    @model_validator(mode="after")
+    def _exponents(self) -> Checkout:
+        _check_exponent(
+            self.currency,
+            [("total", self.total)] + [(f"items[{i}].unit_price", it.unit_price) for i, it in enumerate(self.items)],
+        )
+        return self
+
+
+class AddToCart(_IntentBase):
+    """Put lines in the cart (nothing is paid yet)."""
+
+    kind: Literal["add_to_cart"] = "add_to_cart"
+    items: Annotated[tuple[LineItem, ...], Field(min_length=1, max_length=1000)]
+    currency: Currency
+    confidence: Confidence | None = None
+    alternatives: tuple[Alternative, ...] = ()
+
+    @model_validator(mode="after")
+    def _exponents(self) -> AddToCart:
+        _check_exponent(self.currency, [(f"items[{i}].unit_price", it.unit_price) for i, it in enumerate(self.items)])
+        return self
+
+
+class CancelOrder(_IntentBase):
+    """Cancel an order, with the reason the user gave."""
+
+    kind: Literal["cancel_order"] = "cancel_order"
+    order_id: Id
+    reason: StrictStr | None = None
+
+
+ItemIds = Annotated[tuple[Id, ...], Field(min_length=1, max_length=1000)]
+
+
+class _Replace(_IntentBase):
+    order_id: Id
+    item_ids: ItemIds
+    new_item_ids: ItemIds
+    payment_method_id: Id
+
+    @model_validator(mode="after")
+    def _paired(self) -> _Replace:
+        if len(self.item_ids) != len(self.new_item_ids):
+            raise ValueError(
+                f"item_ids has {len(self.item_ids)} entries but new_item_ids has {len(self.new_item_ids)}"
+            )
+        return self
+
+
+class ModifyOrderItems(_Replace):
+    """Swap items of a pending order for other variants; the difference is paid or refunded."""
+
+    kind: Literal["modify_order_items"] = "modify_order_items"
+
+
+class ExchangeItems(_Replace):
+    """Exchange delivered items for other variants."""
+
+    kind: Literal["exchange_items"] = "exchange_items"
+
+
+class ModifyOrderAddress(_IntentBase):
+    """Change the shipping address of an order."""
+
+    kind: Literal["modify_order_address"] = "modify_order_address"
+    order_id: Id
+    address: Address
+
+
+class ModifyOrderPayment(_IntentBase):
+    """Change the payment method of an order."""
+
+    kind: Literal["modify_order_payment"] = "modify_order_payment"
+    order_id: Id
+    payment_method_id: Id
+
+
+class ReturnItems(_IntentBase):
+    """Return delivered items; ``payment_method_id`` is where the refund goes."""
+
+    kind: Literal["return_items"] = "return_items"
+    order_id: Id
+    item_ids: ItemIds
+    payment_method_id: Id
+
+
+class Refund(_IntentBase):
+    """Refund an amount of an order to a payment method."""
+
+    kind: Literal["refund"] = "refund"
+    order_id: Id
+    amount: Amount
+    currency: Currency
+    payment_method_id: Id
+    reason: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _exponents(self) -> Refund:
+        _check_exponent(self.currency, [("amount", self.amount)])
+        return self
+
+
+class ModifyUserAddress(_IntentBase):
+    """Change a user's default address."""
+
+    kind: Literal["modify_user_address"] = "modify_user_address"
+    user_id: Id
+    address: Address
+
+
+Intent = Annotated[
+    Union[
+        Checkout,
+        AddToCart,
+        CancelOrder,
+        ModifyOrderItems,
+        ModifyOrderAddress,
+        ModifyOrderPayment,
+        ReturnItems,
+        ExchangeItems,
+        Refund,
+        ModifyUserAddress,
+    ],
+    Field(discriminator="kind"),
+]
+"""Any intent, discriminated on ``kind``."""
+
+INTENT_MODELS: dict[str, type[BaseModel]] = {
+    m.model_fields["kind"].default: m
+    for m in (
+        Checkout,
+        AddToCart,
+        CancelOrder,
+        ModifyOrderItems,
+        ModifyOrderAddress,
+        ModifyOrderPayment,
+        ReturnItems,
+        ExchangeItems,
+        Refund,
+        ModifyUserAddress,
+    )
+}
+"""Intent kind -> model class."""
+
+INTENT_KINDS: tuple[str, ...] = tuple(sorted(INTENT_MODELS))
+
+CONSEQUENTIAL_KINDS = frozenset(INTENT_KINDS) - {"add_to_cart"}
+"""Kinds that move money or change an order or account: these need the user's consent."""
+
+
+def _money_text(amount: Decimal, currency: str) -> str:
+    return format(amount.quantize(Decimal(1).scaleb(-CURRENCY_EXPONENTS[currency])), "f")
+
+
+def bound_fields(intent: BaseModel) -> dict[str, Any]:
+    """The consequential fields of an intent, canonicalised: what a confirmation binds.
+
+    Lines are sorted (the same cart in another order is the same cart); amounts are rendered at
+    the currency's exponent; the agent's confidence, alternatives and line titles are not bound.
+    """
+    kind = getattr(intent, "kind")
+    if isinstance(intent, (Checkout, AddToCart)):
+        cur = intent.currency
+        lines = sorted(
+            (it.sku, it.product_id, it.quantity, _money_text(it.unit_price, cur)) for it in intent.items
+        )
+        out: dict[str, Any] = {"kind": kind, "currency": cur, "lines": [list(x) for x in lines]}
+        if isinstance(intent, Checkout):
+            out["total"] = _money_text(intent.total, cur)
+            out["payment_method_id"] = intent.payment_method_id
+            out["merchant"] = intent.merchant
+            out["shipping_address"] = (
+                intent.shipping_address.model_dump() if intent.shipping_address else None
+            )
+        return out
+    data = intent.model_dump(mode="json")
+    if isinstance(intent, (ModifyOrderItems, ExchangeItems)):
+        data["pairs"] = sorted(zip(intent.item_ids, intent.new_item_ids))
+        del data["item_ids"], data["new_item_ids"]
+    elif isinstance(intent, ReturnItems):
+        data["item_ids"] = sorted(intent.item_ids)
+    elif isinstance(intent, Refund):
+        data["amount"] = _money_text(intent.amount, intent.currency)
+    return data
+
+
+def canonical_json(value: Any) -> str:
+    """Canonical JSON: sorted keys, no whitespace, UTF-8, Decimals as strings."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def intent_digest(intent: BaseModel) -> str:
+    """``sha256:`` + hex digest of the canonical bound fields of ``intent``."""
+    text = canonical_json(bound_fields(intent))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,281 @@
+"""Field paths: ``intent.items[0].sku``, ``facts.orders[intent.order_id].status``.
+
+A path starts at a root (``intent``, ``request``, ``session``, ``facts``, or a name bound by
+``for_each``) and goes on with ``.name`` steps and ``[...]`` lookups; a lookup holds an integer
+index, a quoted literal key, or another path whose value is the key. Paths are parsed and
+type-checked against the intent, context and facts schemas when a policy loads, so a typo is a
+load error; at evaluation a compiled path is a small closure.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Union
+
+from pydantic import BaseModel
+
+from ._context import Confirmed, Request, Session
+from ._intents import INTENT_MODELS
+
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
+"""The value of a path that leads nowhere (an absent record, an index out of range)."""
+
+
+class PathSyntaxError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    """``attr`` (``.name``), ``index`` (``[0]``), ``key`` (``['x']``) or ``ref`` (``[other.path]``)."""
+
+    op: str
+    name: str | int | None = None
+    ref: Path | None = None
+
+
+@dataclass(frozen=True)
+class Path:
+    text: str
+    root: str
+    steps: tuple[Step, ...]
+
+
+_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<dot>\.)|(?P<lb>\[)|(?P<rb>\])"
+                    r"|(?P<int>-?[0-9]+)|(?P<str>'[^']*'|\"[^\"]*\"))")
+
+
+def parse_path(text: str) -> Path:
+    """Parse a path; raises :class:`PathSyntaxError` with a description of the problem."""
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            raise PathSyntaxError(f"unexpected `{text[pos:]}` in path `{text}`")
+        kind = m.lastgroup or ""
+        tokens.append((kind, m.group(kind)))
+        pos = m.end()
+    path, i = _parse(tokens, 0, text)
+    if i != len(tokens):
+        raise PathSyntaxError(f"unexpected `{tokens[i][1]}` in path `{text}`")
+    return path
+
+
+def _parse(tokens: list[tuple[str, str]], i: int, text: str) -> tuple[Path, int]:
+    if i >= len(tokens) or tokens[i][0] != "name":
+        raise PathSyntaxError(f"path `{text}` must start with a name such as `intent`")
+    root = tokens[i][1]
+    start = i
+    i += 1
+    steps: list[Step] = []
+    while i < len(tokens):
+        kind, value = tokens[i]
+        if kind == "dot":
+            if i + 1 >= len(tokens) or tokens[i + 1][0] != "name":
+                raise PathSyntaxError(f"expected a field name after `.` in path `{text}`")
+            steps.append(Step("attr", tokens[i + 1][1]))
+            i += 2
+        elif kind == "lb":
+            if i + 1 >= len(tokens):
+                raise PathSyntaxError(f"unclosed `[` in path `{text}`")
+            k2, v2 = tokens[i + 1]
+            if k2 == "int":
+                steps.append(Step("index", int(v2)))
+                i += 2
+            elif k2 == "str":
+                steps.append(Step("key", v2[1:-1]))
+                i += 2
+            else:
+                ref, i = _parse(tokens, i + 1, text)
+                steps.append(Step("ref", ref=ref))
+            if i >= len(tokens) or tokens[i][0] != "rb":
+                raise PathSyntaxError(f"expected `]` in path `{text}`")
+            i += 1
+        else:
+            break
+    inner = "".join(v for _, v in tokens[start:i])
+    return Path(inner, root, tuple(steps)), i
+
+
+# ---------------------------------------------------------------------------------------------
+# Type checking against the schemas
+
+class Any_:
+    """Anything: further steps are not checked (free-form arguments, options)."""
+
+
+@dataclass(frozen=True)
+class MapOf:
+    value: Any
+
+
+@dataclass(frozen=True)
+class ListOf:
+    value: Any
+
+
+S, N, B = str, Decimal, bool
+_ADDRESS = {"address1": S, "address2": S, "city": S, "state": S, "country": S, "zip": S}
+
+FACTS_SCHEMA: dict[str, Any] = {
+    "users": MapOf({
+        "user_id": S,
+        "name": {"first_name": S, "last_name": S},
+        "address": _ADDRESS,
+        "email": S,
+        "payment_methods": MapOf({"source": S, "id": S, "balance": N, "brand": S, "last_four": S, "extra_info": Any_}),
+        "orders": ListOf(S),
+    }),
+    "orders": MapOf({
+        "order_id": S,
+        "user_id": S,
+        "address": _ADDRESS,
+        "items": ListOf({"name": S, "product_id": S, "item_id": S, "price": N, "options": MapOf(S)}),
+        "fulfillments": ListOf({"tracking_id": ListOf(S), "item_ids": ListOf(S)}),
+        "status": S,
+        "payment_history": ListOf({"transaction_type": S, "amount": N, "payment_method_id": S}),
+        "cancel_reason": S,
+        "exchange_items": ListOf(S),
+        "exchange_new_items": ListOf(S),
+        "exchange_payment_method_id": S,
+        "exchange_price_difference": N,
+        "return_items": ListOf(S),
+        "return_payment_method_id": S,
+    }),
+    "products": MapOf({
+        "name": S,
+        "product_id": S,
+        "variants": MapOf({"item_id": S, "options": MapOf(S), "available": B, "price": N}),
+    }),
+}
+"""The wire-format v1 facts layout (the tau2-bench retail database layout)."""
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Annotated and Optional from a type annotation."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+            continue
+        if origin in (Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) == 1:
+                tp = args[0]
+                continue
+            return tp
+        return tp
+
+
+def _step_type(tp: Any, step: Step) -> Any:
+    """The type reached by one step from ``tp``; raises KeyError with a description if invalid."""
+    tp = _unwrap(tp)
+    if tp is Any_ or tp is Any:
+        return Any_
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        if step.op != "attr" or step.name not in tp.model_fields:
+            names = ", ".join(sorted(tp.model_fields))
+            raise KeyError(f"`{step.name}` is not a field of {tp.__name__} (expected one of: {names})")
+        return tp.model_fields[str(step.name)].annotation
+    if isinstance(tp, dict):
+        if step.op == "attr" and step.name in tp:
+            return tp[step.name]
+        names = ", ".join(sorted(tp))
+        raise KeyError(f"`{step.name if step.op == 'attr' else '[...]'}` is not a field here (expected one of: {names})")
+    if isinstance(tp, MapOf):
+        if step.op in ("key", "ref"):
+            return tp.value
+        raise KeyError("a mapping of records takes a lookup `[key]` here")
+    if isinstance(tp, ListOf):
+        if step.op == "index":
+            return tp.value
+        raise KeyError("a list takes an index `[0]` here")
+    origin = typing.get_origin(tp)
+    if origin in (tuple, list):
+        if step.op != "index":
+            raise KeyError("a list takes an index `[0]` here")
+        return typing.get_args(tp)[0]
+    if origin is dict:
+        if step.op in ("key", "ref"):
+            return typing.get_args(tp)[1]
+        raise KeyError("a mapping takes a lookup `[key]` here")
+    raise KeyError(f"cannot go further into a {getattr(tp, '__name__', tp)} value")
+
+
+def root_types(kinds: Sequence[str], bound: Mapping[str, Any] | None = None) -> dict[str, list[Any]]:
+    """For each root name, the types it may have (one per intent kind for ``intent``)."""
+    roots: dict[str, list[Any]] = {
+        "intent": [INTENT_MODELS[k] for k in kinds if k in INTENT_MODELS] or [Any_],
+        "request": [Request],
+        "session": [Session],
+        "facts": [FACTS_SCHEMA],
+    }
+    for name, tp in (bound or {}).items():
+        roots[name] = [tp]
+    return roots
+
+
+def check_path(path: Path, roots: Mapping[str, list[Any]]) -> tuple[list[Any], list[str]]:
+    """Type-check ``path``; returns (types it can have, problems)."""
+    if path.root not in roots:
+        return [], [f"`{path.root}` is not a root (expected one of: {', '.join(sorted(roots))})"]
+    problems: list[str] = []
+    results: list[Any] = []
+    for step in path.steps:
+        if step.ref is not None:
+            _, sub = check_path(step.ref, roots)
+            problems.extend(sub)
+    for tp in roots[path.root]:
+        cur = tp
+        try:
+            for step in path.steps:
+                cur = _step_type(cur, step)
+            results.append(cur)
+        except KeyError as exc:
+            label = getattr(tp, "__name__", path.root)
+            problems.append(f"path `{path.text}`: {exc.args[0]}" + (f" (in {label})" if path.root == "intent" else ""))
+    return results, problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+
+Getter = Callable[[Mapping[str, Any]], Any]
+
+
+def compile_path(path: Path) -> Getter:
+    """A function from the evaluation environment to the path's value (or :data:`MISSING`)."""
+    root = path.root
+    steps = [(s.op, s.name, compile_path(s.ref) if s.ref is not None else None) for s in path.steps]
+
+    def get(env: Mapping[str, Any]) -> Any:
+        cur = env.get(root, MISSING)
+        for op, name, ref in steps:
+            if cur is MISSING or cur is None:
+                return MISSING
+            if op == "attr":
+                if isinstance(cur, Mapping):
+                    cur = cur.get(name, MISSING)
+                else:
+                    cur = getattr(cur, str(name), MISSING)
+            elif op == "index":
+                if isinstance(cur, (list, tuple)) and -len(cur) <= int(name) < len(cur):  # type: ignore[arg-type]
+                    cur = cur[int(name)]  # type: ignore[arg-type]
+                else:
+                    return MISSING
+            else:
+                key = name if ref is None else ref(env)
+                if isinstance(key, Decimal):
+                    key = str(key)
+                if not isinstance(key, (str, int)) or not isinstance(cur, Mapping):
+                    return MISSING
+                cur = cur.get(key, MISSING)
+        return cur
+
+    return get

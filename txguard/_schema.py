@@ -1,0 +1,223 @@
+"""The published JSON Schema of a policy document (and of the intents), and its validation with
+located, one-line error messages."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+from pydantic import TypeAdapter
+
+from ._checks import CHECKS
+from ._errors import Diagnostic
+from ._intents import INTENT_KINDS, Intent
+from ._load import Located
+
+SCHEMA_ID = "https://txguard.dev/schema/policy-v1.json"
+API_VERSION = "txguard/v1"
+TOOL_KINDS = list(INTENT_KINDS) + ["read"]
+OUTCOMES = ["allow", "clarify", "escalate"]
+_ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]*$"}
+
+
+def _condition() -> dict[str, Any]:
+    ref = {"$ref": "#/$defs/condition"}
+    operand: dict[str, Any] = {}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "all": {"type": "array", "items": ref, "minItems": 1},
+            "any": {"type": "array", "items": ref, "minItems": 1},
+            "not": ref,
+            "for_each": {"type": "string"},
+            "as": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
+            "path": {"type": "string"},
+            **{op: operand for op in ("eq", "ne", "gt", "ge", "lt", "le")},
+            "in": {"oneOf": [{"type": "array"}, {"$ref": "#/$defs/pathref"}]},
+            "not_in": {"oneOf": [{"type": "array"}, {"$ref": "#/$defs/pathref"}]},
+            "exists": {"type": "boolean"},
+            "on_missing": {"enum": ["escalate", True, False]},
+        },
+    }
+
+
+def policy_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a txguard policy file."""
+    tool = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["intent"],
+        "properties": {
+            "intent": {"enum": TOOL_KINDS},
+            "description": {"type": "string"},
+            "fields": {
+                "type": "object",
+                "additionalProperties": {
+                    "oneOf": [
+                        {"type": "string"},
+                        {"type": "object", "additionalProperties": False, "required": ["from"],
+                         "properties": {"from": {"type": "string"},
+                                        "fields": {"type": "object", "additionalProperties": {"type": "string"}}}},
+                    ]
+                },
+            },
+            "constants": {"type": "object"},
+            "required": {"type": "array", "items": {"type": "string"}},
+            "ignore": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    rule_checks = [
+        {"if": {"required": ["check"], "properties": {"check": {"const": name}}},
+         "then": {"properties": {"params": spec.params_schema}}}
+        for name, spec in sorted(CHECKS.items())
+    ]
+    rule = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id"],
+        "properties": {
+            "id": _ID,
+            "description": {"type": "string"},
+            "check": {"enum": sorted(CHECKS)},
+            "when": {"$ref": "#/$defs/condition"},
+            "kinds": {"type": "array", "items": {"enum": TOOL_KINDS}, "minItems": 1},
+            "params": {"type": "object"},
+            "outcome": {"enum": ["clarify", "escalate"]},
+            "route": {"enum": ["human", "refuse"]},
+            "code": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+            "message": {"type": "string"},
+            "question": {"type": "string"},
+        },
+        "allOf": rule_checks,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "txguard policy",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["apiVersion", "id", "version"],
+        "properties": {
+            "apiVersion": {"const": API_VERSION},
+            "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]*$"},
+            "version": {"type": ["string", "integer"]},
+            "description": {"type": "string"},
+            "extends": {"type": "string"},
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            "tools": {"type": "object", "additionalProperties": tool},
+            "defaults": {"type": "object", "propertyNames": {"enum": TOOL_KINDS},
+                         "additionalProperties": {"enum": OUTCOMES}},
+            "categories": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "taxonomy": {"type": "string"},
+                    "product_types": {"type": "object", "additionalProperties": {"type": ["integer", "string"]}},
+                    "synonyms": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+                },
+            },
+            "audit": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"mask": {"type": "array", "items": {"type": "string"}}},
+            },
+            "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
+        },
+        "$defs": {
+            "rule": rule,
+            "condition": _condition(),
+            "pathref": {"type": "object", "additionalProperties": False, "required": ["path"],
+                        "properties": {"path": {"type": "string"}}},
+        },
+    }
+
+
+def intent_schema() -> dict[str, Any]:
+    """The JSON Schema of an intent (the discriminated union of every kind)."""
+    return TypeAdapter(Intent).json_schema()
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    schema = policy_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)  # type: ignore[no-any-return]
+
+
+def dotted(path: Any, data: Any = None) -> str:
+    """``rules[3](price-cap).params.max``: a path as text, naming the rule id where there is one."""
+    out = ""
+    for i, p in enumerate(path):
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+        if i == 1 and path[0] == "rules" and isinstance(p, int) and isinstance(data, dict):
+            rules = data.get("rules")
+            if isinstance(rules, list) and p < len(rules) and isinstance(rules[p], dict) and "id" in rules[p]:
+                out += f"({rules[p]['id']})"
+    return out or "(document)"
+
+
+def _got(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_TYPE_WORDS = {"string": "a string", "integer": "an integer", "number": "a number", "object": "a mapping",
+               "array": "a list", "boolean": "true or false", "null": "null"}
+
+
+def _message(err: jsonschema.ValidationError) -> tuple[list[Any], str]:
+    path = list(err.absolute_path)
+    v = err.validator
+    got = f"got `{_got(err.instance)}`"
+    if v == "type":
+        types = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        return path, f"expected {' or '.join(_TYPE_WORDS.get(t, t) for t in types)}, {got}"
+    if v == "required":
+        missing = [k for k in err.validator_value if isinstance(err.instance, dict) and k not in err.instance]
+        return path, f"missing required key `{missing[0] if missing else err.validator_value}`"
+    if v == "additionalProperties":
+        extra = sorted(k for k in err.instance if k not in (err.schema.get("properties") or {}))
+        allowed = ", ".join(sorted(err.schema.get("properties") or {}))
+        return path + [extra[0]] if extra else path, f"unknown key `{extra[0] if extra else '?'}` (expected one of: {allowed})"
+    if v == "enum":
+        return path, f"expected one of {', '.join(f'`{x}`' for x in err.validator_value)}, {got}"
+    if v == "const":
+        return path, f"expected `{err.validator_value}`, {got}"
+    if v == "pattern":
+        return path, f"expected a value matching `{err.validator_value}`, {got}"
+    if v in ("minItems", "minProperties"):
+        return path, f"expected at least {err.validator_value} entries"
+    if v in ("minimum", "maximum"):
+        word = "at least" if v == "minimum" else "at most"
+        return path, f"expected a number {word} {err.validator_value}, {got}"
+    if v == "propertyNames":
+        return path, f"key {_got(err.instance)} is not allowed here"
+    if v in ("oneOf", "anyOf"):
+        if err.context:
+            best = jsonschema.exceptions.best_match(err.context)
+            if best is not None:
+                sub_path, msg = _message(best)
+                return path + sub_path[len(path):] if sub_path[: len(path)] == path else path, msg
+        return path, f"expected a value of one of the allowed shapes, {got}"
+    return path, err.message.splitlines()[0]
+
+
+def validate_document(doc: Located) -> list[Diagnostic]:
+    """Every JSON Schema violation of ``doc``, located, one line each."""
+    out: list[Diagnostic] = []
+    seen: set[tuple[Any, ...]] = set()
+    for err in _validator().iter_errors(doc.data):
+        if err.validator in ("if", "allOf"):
+            continue
+        path, msg = _message(err)
+        text = f"{dotted(path, doc.data)}: {msg}"
+        key = (tuple(path), text)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(doc.diagnostic(tuple(path), "txg-schema", text))
+    return out

@@ -1,0 +1,65 @@
+"""The ``txguard`` command line: one module per subcommand.
+
+Exit codes (stable, documented in the README):
+
+====  ==========================================================
+0     success
+1     tool error: bad arguments, an unreadable input file
+2     a test failed (``txguard test``)
+3     a policy is invalid
+====  ==========================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import check, schema, validate
+
+EXIT_OK = 0
+EXIT_TOOL_ERROR = 1
+EXIT_TEST_FAILED = 2
+EXIT_POLICY_INVALID = 3
+
+_COMMANDS = {"validate": validate, "check": check, "schema": schema}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="txguard",
+        description="A rules-first transaction guard for LLM agents that buy, refund and cancel.",
+    )
+    parser.add_argument("--version", action="version", version=f"txguard {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module in _COMMANDS.items():
+        module.register(sub.add_parser(name, help=module.HELP, description=module.HELP))
+    return parser
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) and exc.code != 2 else EXIT_TOOL_ERROR
+    try:
+        return int(_COMMANDS[args.command].run(args))
+    except BrokenPipeError:
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("txguard: interrupted", file=sys.stderr)
+        return EXIT_TOOL_ERROR
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

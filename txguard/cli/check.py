@@ -1,0 +1,165 @@
+"""``txguard check``: decide one case file, or a whole JSON Lines file of cases.
+
+``txguard check --policy P CASE.json`` prints one decision (``--format json`` for the full
+decision). ``txguard check --policy P --cases CASES.jsonl[.gz] --out PRED.jsonl`` writes one
+``{"id", "outcome", "reasons"}`` line per case, in input order. A line that is not a JSON object
+is decided ``escalate`` (``malformed``) and reported on stderr; it is never skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import IO, Any
+
+from .._compile import compile_file
+from .._decision import Decision, Outcome, Reason
+from .._errors import PolicyError
+from .._guard import Guard
+
+HELP = "decide a case (wire-format envelope) or a file of cases"
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy", required=True, help="the policy YAML file")
+    p.add_argument("case", nargs="?", help="one case: a JSON file with a wire-format envelope ('-' for stdin)")
+    p.add_argument("--cases", help="a JSON Lines file of cases (.gz is read compressed)")
+    p.add_argument("--out", help="with --cases: where to write the predictions (default: stdout)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format of a single decision")
+
+
+def _open_text(path: str) -> IO[str]:
+    if path == "-":
+        return sys.stdin
+    if path.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def render_text(decision: Decision) -> str:
+    """A decision as a few human-readable lines."""
+    head = decision.outcome.value
+    if decision.route:
+        head += f"  (route: {decision.route})"
+    if decision.kind:
+        head += f"  [{decision.kind}]"
+    lines = [head]
+    for r in decision.reasons:
+        lines.append(f"  - {r.rule} [{r.code}, {r.outcome.value}]: {r.message}")
+    for q in decision.questions:
+        lines.append(f"  ? {q.text}")
+    c = decision.confirmation
+    if c is not None:
+        lines.append(f"  confirm ({c.digest[:19]}...):")
+        for line in c.lines:
+            lines.append(f"      {line.quantity} x {line.title} ({line.sku}) at {line.unit_price} {c.currency}")
+        if c.total is not None:
+            lines.append(f"      total {c.total} {c.currency}, paid with {c.payment_method_id}")
+        elif not c.lines:
+            lines.append("      " + json.dumps(c.summary, sort_keys=True))
+    p = decision.policy
+    lines.append(f"  policy {p.id} {p.version} {p.digest[:19]}...  ({decision.elapsed_us:.0f} us)")
+    return "\n".join(lines)
+
+
+def _malformed(policy_ref: Any, message: str) -> Decision:
+    return Decision(Outcome.ESCALATE, (Reason("txguard:malformed", "malformed", message, Outcome.ESCALATE),),
+                    policy_ref, route="refuse")
+
+
+def _cases(stream: IO[str], name: str) -> Iterator[tuple[int, Any, str | None]]:
+    for n, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line), None
+        except (ValueError, RecursionError) as exc:
+            yield n, None, f"{name}:{n}: malformed line: {str(exc)[:120]}"
+
+
+def run(args: argparse.Namespace) -> int:
+    if (args.case is None) == (args.cases is None):
+        print("txguard check: give one CASE file or --cases FILE", file=sys.stderr)
+        return 1
+    try:
+        guard = Guard(compile_file(args.policy))
+    except PolicyError as exc:
+        print(exc, file=sys.stderr)
+        return 3
+    if args.case is not None:
+        return _single(guard, args)
+    return _batch(guard, args)
+
+
+def _single(guard: Guard, args: argparse.Namespace) -> int:
+    try:
+        with _open_text(args.case) as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"txguard check: cannot read `{args.case}`: {exc}", file=sys.stderr)
+        return 1
+    try:
+        envelope = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        print(f"{args.case}: malformed case: {str(exc)[:120]}", file=sys.stderr)
+        decision = _malformed(guard.policy.ref, f"the case is not JSON: {str(exc)[:120]}")
+    else:
+        decision = guard.check_envelope(envelope)
+    if args.format == "json":
+        print(json.dumps(decision.to_dict(), indent=2))
+    else:
+        print(render_text(decision))
+    return 0
+
+
+def _batch(guard: Guard, args: argparse.Namespace) -> int:
+    try:
+        source = _open_text(args.cases)
+        out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    except OSError as exc:
+        print(f"txguard check: {exc}", file=sys.stderr)
+        return 1
+    tty = sys.stderr.isatty()
+    counts: Counter[str] = Counter()
+    malformed = 0
+    t0 = time.perf_counter()
+    n = 0
+    try:
+        with source:
+            for n_line, envelope, problem in _cases(source, args.cases):
+                case_id = envelope.get("id") if isinstance(envelope, dict) else None
+                if problem is not None or not isinstance(envelope, dict):
+                    malformed += 1
+                    problem = problem or f"{args.cases}:{n_line}: malformed line: not a JSON object"
+                    print(problem, file=sys.stderr)
+                    decision = _malformed(guard.policy.ref, problem)
+                else:
+                    decision = guard.check_envelope(envelope)
+                counts[decision.outcome.value] += 1
+                row = {"id": case_id, "outcome": decision.outcome.value,
+                       "reasons": [{"rule": r.rule, "code": r.code, "message": r.message} for r in decision.reasons]}
+                if case_id is None:
+                    row["line"] = n_line
+                out.write(json.dumps(row) + "\n")
+                n += 1
+                if tty and n % 500 == 0:
+                    sys.stderr.write(f"\r{n} decided ...")
+                    sys.stderr.flush()
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        print(f"\ntxguard check: cannot read `{args.cases}`: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    elapsed = time.perf_counter() - t0
+    if tty:
+        sys.stderr.write("\r")
+    rate = n / elapsed if elapsed > 0 else 0.0
+    summary = ", ".join(f"{counts[o.value]} {o.value}" for o in Outcome)
+    print(f"{n} cases: {summary}; {malformed} malformed lines; {rate:,.0f} decisions/s", file=sys.stderr)
+    return 0
