@@ -388,6 +388,13 @@ def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[Co
     return out
 
 
+def _stage(rule: CompiledRule) -> int:
+    """0: provides a precondition and needs none; 1: provides one and needs one; 2: the rest."""
+    if rule.provides is None:
+        return 2
+    return 1 if rule.needs else 0
+
+
 def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dict[str, Any]:
     """Merge the base policy named by ``extends``: the child can only add and tighten."""
     if "extends" not in data:
@@ -485,7 +492,7 @@ def compile_document(doc: Located, base_dir: Path) -> CompiledPolicy:
     for kind in kinds_all + ["read"]:
         applicable = [r for r in rules if kind in r.kinds]
         # Preconditions first (their failure skips dependent checks), then by id: file order never matters.
-        applicable.sort(key=lambda r: (r.provides is None, r.id))
+        applicable.sort(key=lambda r: (_stage(r), r.id))
         by_kind[kind] = tuple(applicable)
     return CompiledPolicy(
         id=data["id"],

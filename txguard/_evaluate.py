@@ -125,13 +125,13 @@ def _evaluate(
         try:
             prop = proposal if isinstance(proposal, Proposal) else Proposal.model_validate(proposal)
         except Exception as exc:  # noqa: BLE001
-            reason, route = _engine("malformed", f"the proposal is not `{{name, arguments}}`: {str(exc).splitlines()[0][:160]}", "refuse")
-            return _escalation(policy, reason, route, t0)
+            reason, first = _engine("malformed", f"the proposal is not `{{name, arguments}}`: {str(exc).splitlines()[0][:160]}", "refuse")
+            return _escalation(policy, reason, first, t0)
         try:
             intent = policy.to_intent(prop)
         except ProposalError as exc:
-            reason, route = _engine(exc.code, exc.message, "refuse")
-            return _escalation(policy, reason, route, t0)
+            reason, first = _engine(exc.code, exc.message, "refuse")
+            return _escalation(policy, reason, first, t0)
     kind = str(getattr(intent, "kind"))
 
     # 2. The context must be well-formed too.
@@ -140,8 +140,8 @@ def _evaluate(
         ses = _coerce(Session, session, Session())
         fac = facts if isinstance(facts, Facts) else Facts(facts)
     except Exception as exc:  # noqa: BLE001
-        reason, route = _engine("malformed_context", str(exc).splitlines()[0][:200])
-        return _escalation(policy, reason, route, t0, kind)
+        reason, first = _engine("malformed_context", str(exc).splitlines()[0][:200])
+        return _escalation(policy, reason, first, t0, kind)
 
     # 3. The rules for this kind, preconditions first.
     ctx = Ctx(intent, req, ses, fac, clock(), policy, prop)

@@ -11,11 +11,12 @@ import hashlib
 import json
 import math
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
-from ._money import CURRENCY_EXPONENTS, MoneyError, currency_exponent, parse_amount
+from ._errors import MoneyError
+from ._money import CURRENCY_EXPONENTS, currency_exponent, parse_amount
 
 
 def _amount(value: Any) -> Decimal:
@@ -89,7 +90,7 @@ class Alternative(_Frozen):
 
 
 class _IntentBase(_Frozen):
-    kind: ClassVar[str]
+    """Base of every intent kind."""
 
 
 def _check_exponent(currency: str, amounts: list[tuple[str, Decimal]]) -> None:

@@ -15,6 +15,7 @@ from ._errors import Diagnostic
 from ._intents import INTENT_KINDS, Intent
 from ._load import Located
 
+_AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
 SCHEMA_ID = "https://txguard.dev/schema/policy-v1.json"
 API_VERSION = "txguard/v1"
 TOOL_KINDS = list(INTENT_KINDS) + ["read"]
@@ -145,7 +146,7 @@ def _validator() -> jsonschema.protocols.Validator:
     schema = policy_schema()
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
-    return cls(schema)  # type: ignore[no-any-return]
+    return cls(schema)
 
 
 def dotted(path: Any, data: Any = None) -> str:
@@ -169,13 +170,13 @@ _TYPE_WORDS = {"string": "a string", "integer": "an integer", "number": "a numbe
                "array": "a list", "boolean": "true or false", "null": "null"}
 
 
-def _message(err: jsonschema.ValidationError) -> tuple[list[Any], str]:
+def _message(err: Any) -> tuple[list[Any], str]:
     path = list(err.absolute_path)
     v = err.validator
     got = f"got `{_got(err.instance)}`"
     if v == "type":
         types = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
-        return path, f"expected {' or '.join(_TYPE_WORDS.get(t, t) for t in types)}, {got}"
+        return path, f"expected {' or '.join(str(_TYPE_WORDS.get(t, t)) for t in types)}, {got}"
     if v == "required":
         missing = [k for k in err.validator_value if isinstance(err.instance, dict) and k not in err.instance]
         return path, f"missing required key `{missing[0] if missing else err.validator_value}`"
@@ -188,6 +189,8 @@ def _message(err: jsonschema.ValidationError) -> tuple[list[Any], str]:
     if v == "const":
         return path, f"expected `{err.validator_value}`, {got}"
     if v == "pattern":
+        if err.validator_value == _AMOUNT_PATTERN:
+            return path, f"expected a decimal amount such as `\"12.50\"`, {got}"
         return path, f"expected a value matching `{err.validator_value}`, {got}"
     if v in ("minItems", "minProperties"):
         return path, f"expected at least {err.validator_value} entries"
@@ -198,7 +201,9 @@ def _message(err: jsonschema.ValidationError) -> tuple[list[Any], str]:
         return path, f"key {_got(err.instance)} is not allowed here"
     if v in ("oneOf", "anyOf"):
         if err.context:
-            best = jsonschema.exceptions.best_match(err.context)
+            # Prefer the branch whose type fits the value: its error says what is wrong inside it.
+            fitting = [e for e in err.context if e.validator != "type"] or list(err.context)
+            best = jsonschema.exceptions.best_match(fitting)
             if best is not None:
                 sub_path, msg = _message(best)
                 return path + sub_path[len(path):] if sub_path[: len(path)] == path else path, msg
