@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import typing
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
@@ -242,19 +243,7 @@ Intent = Annotated[
 """Any intent, discriminated on ``kind``."""
 
 INTENT_MODELS: dict[str, type[BaseModel]] = {
-    m.model_fields["kind"].default: m
-    for m in (
-        Checkout,
-        AddToCart,
-        CancelOrder,
-        ModifyOrderItems,
-        ModifyOrderAddress,
-        ModifyOrderPayment,
-        ReturnItems,
-        ExchangeItems,
-        Refund,
-        ModifyUserAddress,
-    )
+    m.model_fields["kind"].default: m for m in typing.get_args(typing.get_args(Intent)[0])
 }
 """Intent kind -> model class."""
 
