@@ -365,7 +365,7 @@ def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[Co
         else:
             kinds = tuple(raw.get("kinds", kinds_all))
             compiler = ConditionCompiler(
-                [k for k in kinds if k != "read"],
+                list(kinds),
                 lambda path, msg: b.error(path, "txg-path", msg),
             )
             pred = compiler.compile(raw["when"], at + ("when",))

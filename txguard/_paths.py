@@ -210,8 +210,13 @@ def _step_type(tp: Any, step: Step) -> Any:
 
 def root_types(kinds: Sequence[str], bound: Mapping[str, Any] | None = None) -> dict[str, list[Any]]:
     """For each root name, the types it may have (one per intent kind for ``intent``)."""
+    models: dict[str, Any] = dict(INTENT_MODELS)
+    if "read" in kinds:
+        from ._compile import ReadOnly  # late: _compile imports this module
+
+        models["read"] = ReadOnly
     roots: dict[str, list[Any]] = {
-        "intent": [INTENT_MODELS[k] for k in kinds if k in INTENT_MODELS] or [Any_],
+        "intent": [models[k] for k in kinds if k in models] or [Any_],
         "request": [Request],
         "session": [Session],
         "facts": [FACTS_SCHEMA],
