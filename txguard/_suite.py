@@ -256,7 +256,7 @@ def _parse_clock(value: Any) -> datetime:
     elif isinstance(value, str):
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     else:
-        raise ValueError(f"expected an ISO 8601 time, got `{value!r}`")
+        raise ValueError(f"expected an ISO 8601 time, got `{value}`")
     if moment.tzinfo is None:
         raise ValueError(f"`{value}` has no timezone (write e.g. `2026-01-01T12:00:00Z`)")
     return moment
@@ -280,10 +280,10 @@ class _Loader:
                 return None
             return copy.deepcopy(table[value])
         if section == "proposals" and not isinstance(value, Mapping):
-            self.error(at, f"expected a fixture name or a `{{name, arguments}}` mapping, got `{value!r}`")
+            self.error(at, f"expected a fixture name or a `{{name, arguments}}` mapping, got `{value}`")
             return None
         if value is not None and not isinstance(value, Mapping):
-            self.error(at, f"expected a fixture name or a mapping, got `{value!r}`")
+            self.error(at, f"expected a fixture name or a mapping, got `{value}`")
             return None
         return copy.deepcopy(value)
 
@@ -327,7 +327,7 @@ def parse_suite(text: str, file: str) -> Suite:
     if name is None:
         name = Path(file).name.removesuffix(SUITE_SUFFIX)
     elif not isinstance(name, str):
-        ld.error(("suite",), f"expected a string, got `{name!r}`")
+        ld.error(("suite",), f"expected a string, got `{name}`")
         name = str(name)
     policy = data.get("policy")
     if policy is None:
@@ -335,7 +335,7 @@ def parse_suite(text: str, file: str) -> Suite:
     elif isinstance(policy, str):
         policy_path = Path(file).parent / policy
     else:
-        ld.error(("policy",), f"expected a path relative to the suite, got `{policy!r}`")
+        ld.error(("policy",), f"expected a path relative to the suite, got `{policy}`")
         policy_path = default_policy_path(file)
     clock = None
     if "clock" in data:
@@ -360,7 +360,7 @@ def parse_suite(text: str, file: str) -> Suite:
         fixtures[section] = {}
         for fname, value in table.items():
             if not isinstance(value, Mapping):
-                ld.error(("fixtures", section, fname), f"fixture `{fname}` must be a mapping, got `{value!r}`")
+                ld.error(("fixtures", section, fname), f"fixture `{fname}` must be a mapping, got `{value}`")
                 continue
             fixtures[section][str(fname)] = value
 
@@ -396,7 +396,7 @@ def _case(ld: _Loader, raw: Any, i: int, suite: str, fixtures: Mapping[str, Mapp
     case_id = raw.get("id")
     if case_id is not None:
         if not isinstance(case_id, str):
-            ld.error(at + ("id",), f"expected a string, got `{case_id!r}`")
+            ld.error(at + ("id",), f"expected a string, got `{case_id}`")
             case_id = None
         elif case_id in ids:
             ld.error(at + ("id",), f"case id `{case_id}` is already used by cases[{ids[case_id]}]")
@@ -470,7 +470,7 @@ def _want(ld: _Loader, raw: Any, at: PathKey) -> Want | None:
     outcome = raw.get("outcome")
     if outcome not in _OUTCOMES:
         ld.error(at + ("want", "outcome") if "outcome" in raw else at + ("want",),
-                 f"`outcome` must be one of {', '.join(_OUTCOMES)}, got `{outcome!r}`")
+                 f"`outcome` must be one of {', '.join(_OUTCOMES)}, got `{outcome}`")
         return None
     reasons = raw.get("reasons")
     if reasons is not None and (not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons)):
@@ -478,7 +478,7 @@ def _want(ld: _Loader, raw: Any, at: PathKey) -> Want | None:
         return None
     route = raw.get("route")
     if route is not None and route not in _ROUTES:
-        ld.error(at + ("want", "route"), f"`route` must be one of human, refuse, got `{route!r}`")
+        ld.error(at + ("want", "route"), f"`route` must be one of human, refuse, got `{route}`")
         return None
     if route is not None and outcome != "escalate":
         ld.error(at + ("want", "route"), "only an `escalate` outcome has a route")

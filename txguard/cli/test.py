@@ -182,8 +182,8 @@ def _print_result(state: _Run, suite: str, r: Result, failures_only: bool) -> No
             state.lines.append(f"PASS {where} {suite} {r.case.name}: {r.case.note}")
         return
     state.lines.append(f"FAIL {where} {suite} {r.case.name}: {r.case.note}")
-    state.lines.append("       want: " + json.dumps(r.case.want.to_dict()))
-    state.lines.append("       got:  " + json.dumps(r.got()))
+    state.lines.append("     want: " + json.dumps(r.case.want.to_dict()))
+    state.lines.append("     got:  " + json.dumps(r.got()))
     state.lines.extend("     " + line for line in describe_failure(r).splitlines()[1:])
 
 
