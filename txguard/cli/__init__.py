@@ -16,14 +16,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import check, explain, schema, test, validate
+from . import check, explain, lint, schema, test, validate
 
 EXIT_OK = 0
 EXIT_TOOL_ERROR = 1
 EXIT_TEST_FAILED = 2
 EXIT_POLICY_INVALID = 3
 
-_COMMANDS = {"validate": validate, "check": check, "schema": schema, "test": test, "explain": explain}
+_COMMANDS = {"validate": validate, "check": check, "schema": schema, "test": test, "explain": explain, "lint": lint}
 
 
 def build_parser() -> argparse.ArgumentParser:
