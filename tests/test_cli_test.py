@@ -89,6 +89,13 @@ def test_coverage_names_an_unreachable_rule(tmp_path: Path, capsys: pytest.Captu
     assert "  reason codes never asserted: never_both" in out
     assert "coverage: policy `retail` covers 92.9% of its rules, under 100%" in out
     assert main(["test", str(suite), "--coverage", "--fail-under", "90"]) == 0
+    capsys.readouterr()
+    # ... and lint finds the same rule without running anything.
+    assert main(["lint", str(tmp_path / "retail.yaml")]) == 2
+    assert capsys.readouterr().out.splitlines() == [
+        f"{tmp_path / 'retail.yaml'}:{len(policy.splitlines()) - 2}:7: lint-unreachable: rule `never-both`: can never fire: "
+        "`intent.total` cannot be gt 5.00 and lt 3.00 at once",
+    ]
 
 
 def test_labelled_corpus_confusion_matrix_and_gates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
