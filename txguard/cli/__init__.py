@@ -5,7 +5,7 @@ Exit codes (stable, documented in the README):
 ====  ==========================================================
 0     success
 1     tool error: bad arguments, an unreadable input file
-2     a test failed (``txguard test``)
+2     a test failed (``txguard test``), or findings (``txguard lint``)
 3     a policy is invalid
 ====  ==========================================================
 """
