@@ -5,7 +5,7 @@ Exit codes (stable, documented in the README):
 ====  ==========================================================
 0     success
 1     tool error: bad arguments, an unreadable input file
-2     a test failed (``txguard test``)
+2     a test failed (``txguard test``), or findings (``txguard lint``)
 3     a policy is invalid
 ====  ==========================================================
 """
@@ -16,14 +16,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import check, schema, validate
+from . import check, explain, lint, schema, test, validate
 
 EXIT_OK = 0
 EXIT_TOOL_ERROR = 1
 EXIT_TEST_FAILED = 2
 EXIT_POLICY_INVALID = 3
 
-_COMMANDS = {"validate": validate, "check": check, "schema": schema}
+_COMMANDS = {"validate": validate, "check": check, "schema": schema, "test": test, "explain": explain, "lint": lint}
 
 
 def build_parser() -> argparse.ArgumentParser:

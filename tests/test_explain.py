@@ -1,0 +1,134 @@
+"""``txguard explain``: every rule considered, with inputs, status and the values compared."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from txguard import compile_file, compile_policy
+from txguard._explain import explain
+from txguard._suite import load_suite
+from txguard.cli import main
+
+from .conftest import POLICIES, ROOT, read_cases
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+RETAIL = POLICIES / "retail.yaml"
+
+CUSTOM = """\
+apiVersion: txguard/v1
+id: custom
+version: "1"
+tools:
+  checkout: {intent: checkout}
+defaults: {checkout: allow}
+rules:
+  - id: big-unbudgeted
+    kinds: [checkout]
+    outcome: clarify
+    question: This is a large order. Are you sure?
+    when:
+      all:
+        - {path: intent.total, gt: "500.00"}
+        - any: [{path: request.quantity, gt: 5}, {path: intent.currency, eq: USD}]
+        - not: {path: request.budget, exists: true}
+"""
+
+
+def _envelope(total: str = "534.84", budget: str | None = None) -> dict[str, object]:
+    return {
+        "proposal": {"name": "checkout", "arguments": {
+            "items": [{"sku": "s1", "product_id": "p1", "title": "T", "quantity": 1, "unit_price": total}],
+            "currency": "USD", "total": total, "payment_method_id": "card_1"}},
+        "request": {"quantity": 1, "budget": budget},
+    }
+
+
+def test_when_rules_show_every_comparison() -> None:
+    policy = compile_policy(CUSTOM)
+    result = explain(policy, _envelope(), lambda: NOW)
+    assert result.decision.outcome.value == "clarify"
+    (trace,) = result.rules
+    assert trace.status == "fired"
+    assert [c.render() for c in trace.comparisons] == [
+        "all -> true",
+        '  intent.total gt "500.00": 534.84 gt "500.00" -> true',
+        "  any -> true",
+        "    request.quantity gt 5: 1 gt 5 -> false",
+        '    intent.currency eq "USD": "USD" eq "USD" -> true',
+        "  not -> true",
+        "    request.budget exists true: null exists true -> false",
+    ]
+    # Short-circuit like the engine: after a false `all` member the rest is not evaluated.
+    quiet = explain(policy, _envelope(total="20.00"), lambda: NOW).rules[0]
+    assert quiet.status == "not fired" and quiet.why == "the condition is false"
+    assert [c.render() for c in quiet.comparisons] == ["all -> false", '  intent.total gt "500.00": 20.00 gt "500.00" -> false']
+
+
+def test_built_in_checks_show_inputs_and_skipped_preconditions() -> None:
+    suite = load_suite(POLICIES / "retail.tests.yaml")
+    case = next(c for c in suite.cases if c.note.startswith("a sku that is not a variant"))
+    result = explain(compile_file(RETAIL), case.envelope, lambda: NOW)
+    by_rule = {t.rule: t for t in result.rules}
+    assert by_rule["known-sku"].status == "fired"
+    assert by_rule["known-sku"].inputs["lines"] == [{"sku": "1111111111", "product_id": "6679515468", "in catalog": False}]
+    assert by_rule["availability"].status == "skipped"
+    assert by_rule["availability"].why == "needs `lines`, which failed (known-sku fired)"
+    assert by_rule["budget"].inputs["request.budget"] == pytest.approx(100)
+    assert str(by_rule["platform-cap"].inputs["cap"]) == "1000.00"
+    text = result.render()
+    assert "  4. availability (availability) SKIPPED: needs `lines`, which failed (known-sku fired)" in text
+    # Rules come in the engine's evaluation order.
+    assert [t.rule for t in result.rules] == [r.id for r in compile_file(RETAIL).by_kind["checkout"]]
+
+
+def test_trace_agrees_with_the_decision_on_every_shipped_case_and_corpus_case() -> None:
+    policy = compile_file(RETAIL)
+    envelopes = [c.envelope for c in load_suite(POLICIES / "retail.tests.yaml").cases]
+    envelopes += [{k: c[k] for k in ("proposal", "request", "session", "facts") if k in c}
+                  for c in read_cases("chat-to-buy-dev.jsonl.gz")[::5]]
+    for env in envelopes:
+        result = explain(policy, env, lambda: NOW)
+        traced = {t.rule for t in result.rules if t.status in ("fired", "error")}
+        assert traced == {r.rule for r in result.decision.reasons if not r.rule.startswith(("txguard:", "defaults."))}
+
+
+def test_malformed_input_considers_no_rule() -> None:
+    result = explain(compile_file(RETAIL), {"proposal": {"name": "checkout", "arguments": "{oops"}}, lambda: NOW)
+    assert result.rules == () and result.decision.codes == ("malformed",)
+    assert "no rule was considered" in result.render()
+
+
+def test_cli_explain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "p.yaml").write_text(CUSTOM, encoding="utf-8")
+    (tmp_path / "case.json").write_text(json.dumps(_envelope()), encoding="utf-8")
+    assert main(["explain", "--policy", str(tmp_path / "p.yaml"), str(tmp_path / "case.json"),
+                 "--clock", "2026-01-01T00:00:00Z"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("decision: clarify [checkout]\n  - big-unbudgeted [big_unbudgeted, clarify]")
+    assert "  1. big-unbudgeted (when) FIRED: clarify [big_unbudgeted]: rule `big-unbudgeted` matched" in out
+    assert main(["explain", "--policy", str(tmp_path / "p.yaml"), str(tmp_path / "case.json"), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["rules"][0]["comparisons"][1] == {
+        "depth": 1, "text": 'intent.total gt "500.00"', "left": "534.84", "op": "gt", "right": "500.00", "result": True}
+    assert main(["explain", "--policy", str(tmp_path / "missing.yaml"), str(tmp_path / "case.json")]) == 3
+    assert main(["explain", "--policy", str(tmp_path / "p.yaml"), str(tmp_path / "nope.json")]) == 1
+    assert main(["explain", "--policy", str(tmp_path / "p.yaml"), str(tmp_path / "case.json"), "--clock", "2026-01-01"]) == 1
+
+
+def test_the_check_path_never_loads_the_tracer() -> None:
+    code = (
+        "import sys, txguard\n"
+        f"g = txguard.Guard.from_file({str(RETAIL)!r})\n"
+        "g.check({'name': 'checkout', 'arguments': {}})\n"
+        "print('txguard._explain' in sys.modules)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -1,0 +1,443 @@
+"""Explain: why a decision came out the way it did, rule by rule.
+
+:func:`explain` decides the case with the ordinary :func:`~txguard._evaluate.evaluate` (so the
+decision shown is exactly the guard's), then walks the same compiled rule list for the intent
+kind (``policy.by_kind``, preconditions first) over the same :class:`~txguard._checks.Ctx`,
+recording for each rule its inputs, whether it fired, was skipped (a precondition it needs
+failed) or raised, and why. Custom ``when`` rules are re-walked by a tracing interpreter of the
+condition data that records every comparison (left value, operator, right value, result) with
+the engine's own semantics and short-circuiting.
+
+Nothing here runs on the normal ``check`` path: tracing costs nothing unless one explains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+
+from ._checks import Ctx
+from ._compile import CompiledPolicy, CompiledRule
+from ._conditions import COMPARATORS, ConditionError, MissingFact, _as_decimal, _equal, _member, _num
+from ._context import Facts, Proposal, Request, Session
+from ._decision import Decision
+from ._evaluate import Clock, _coerce, evaluate
+from ._intents import Checkout, intent_digest
+from ._money import fact_amount
+from ._paths import MISSING, compile_path, parse_path
+
+MAX_ELEMENTS = 20
+"""At most this many elements of a ``for_each`` are traced (the rest are summarised)."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One traced comparison of a ``when`` condition."""
+
+    depth: int
+    text: str
+    left: Any = None
+    op: str = ""
+    right: Any = None
+    result: bool | None = None
+
+    def render(self) -> str:
+        pad = "  " * self.depth
+        if not self.op:
+            return f"{pad}{self.text}" + ("" if self.result is None else f" -> {str(self.result).lower()}")
+        res = "?" if self.result is None else str(self.result).lower()
+        return f"{pad}{self.text}: {_show(self.left)} {self.op} {_show(self.right)} -> {res}"
+
+
+@dataclass(frozen=True)
+class RuleTrace:
+    """What one rule did for this decision."""
+
+    rule: str
+    check: str
+    code: str
+    outcome: str
+    status: str
+    """``fired``, ``not fired``, ``skipped`` (a precondition failed) or ``error`` (missing fact, check error)."""
+    why: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    comparisons: tuple[Comparison, ...] = ()
+    location: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule, "check": self.check, "code": self.code, "outcome": self.outcome,
+            "status": self.status, "why": self.why, "location": self.location,
+            "inputs": {k: _jsonable(v) for k, v in self.inputs.items()},
+            "comparisons": [
+                {"depth": c.depth, "text": c.text, "left": _jsonable(c.left), "op": c.op,
+                 "right": _jsonable(c.right), "result": c.result}
+                for c in self.comparisons
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The decision and the trace of every rule considered for its intent kind, in order."""
+
+    decision: Decision
+    kind: str | None
+    rules: tuple[RuleTrace, ...]
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"decision": self.decision.to_dict(), "kind": self.kind, "note": self.note,
+                "rules": [r.to_dict() for r in self.rules]}
+
+    def render(self) -> str:
+        d = self.decision
+        head = f"decision: {d.outcome.value}" + (f" (route: {d.route})" if d.route else "")
+        lines = [head + (f" [{self.kind}]" if self.kind else "")]
+        for r in d.reasons:
+            lines.append(f"  - {r.rule} [{r.code}, {r.outcome.value}]: {r.message}")
+        if self.note:
+            lines.append(self.note)
+        if self.kind is not None:
+            lines.append(f"rules for `{self.kind}`, in evaluation order (preconditions first): {len(self.rules)}")
+        for i, t in enumerate(self.rules, 1):
+            status = t.status.upper()
+            lines.append(f"{i:>3}. {t.rule} ({t.check}) {status}: {t.why}")
+            if t.location:
+                lines.append(f"       at {t.location}")
+            for k, v in t.inputs.items():
+                lines.append(f"       {k} = {_show(v)}")
+            for c in t.comparisons:
+                lines.append("       " + c.render())
+        return "\n".join(lines)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is MISSING:
+        return "<missing>"
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _show(value: Any) -> str:
+    if value is MISSING:
+        return "<missing>"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, Decimal):
+        return str(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    import json
+
+    text = json.dumps(_jsonable(value), sort_keys=True)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+# -- inputs of the built-in checks ----------------------------------------------------------------
+
+def _safe(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except MissingFact as exc:
+        return f"<missing: {exc}>"
+    except Exception as exc:  # noqa: BLE001 - an explanation shows what it can
+        return f"<error: {type(exc).__name__}: {exc}>"
+
+
+def _lines(ctx: Ctx, fn: Callable[[Any], dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"sku": line.sku, **fn(line)} for line in getattr(ctx.intent, "items", ())]
+
+
+def _catalog_price(ctx: Ctx, line: Any) -> Any:
+    var = ctx.variant(line.product_id, line.sku)
+    return fact_amount(var["price"]) if var and "price" in var else MISSING
+
+
+def _inputs(rule: CompiledRule, ctx: Ctx) -> dict[str, Any]:
+    """The values a built-in check reads, computed the way the check computes them."""
+    i = ctx.intent
+    p = rule.params
+    s = ctx.session
+    name = rule.check
+    get: dict[str, Callable[[], Any]] = {}
+    if name == "authentication":
+        get = {"session.authenticated_user_id": lambda: s.authenticated_user_id}
+    elif name == "consent":
+        get = {"intent digest": lambda: intent_digest(i), "session.confirmed (count)": lambda: len(s.confirmed)}
+    elif name == "price_cap":
+        get = {"currency": lambda: getattr(i, "currency"),
+               "amount": lambda: ctx.exposure() if isinstance(i, Checkout) else getattr(i, "amount"),
+               "cap": lambda: p["max"].get(getattr(i, "currency"), MISSING)}
+        if isinstance(i, Checkout):
+            get["stated total"] = lambda: i.total
+            get["catalog total"] = lambda: ctx.catalog_total()
+        if p["per_category"]:
+            get["per-category caps"] = lambda: p["per_category"]
+    elif name == "budget":
+        get = {"request.budget": lambda: ctx.request.budget,
+               "budget currency": lambda: ctx.request.currency or ctx.policy.currency,
+               "cart currency": lambda: getattr(i, "currency"), "amount": lambda: ctx.exposure()}
+    elif name == "total":
+        get = {"stated total": lambda: getattr(i, "total"),
+               "sum of lines": lambda: sum((l.unit_price * l.quantity for l in getattr(i, "items")), Decimal(0))}
+    elif name == "item_exists":
+        if hasattr(i, "items"):
+            get = {"lines": lambda: _lines(ctx, lambda l: {"product_id": l.product_id,
+                                                         "in catalog": ctx.variant(l.product_id, l.sku) is not None})}
+        else:
+            get = {"item_ids": lambda: list(getattr(i, "item_ids")),
+                   "order items": lambda: [str(x.get("item_id")) for x in ctx.order_lines()]}
+    elif name == "availability":
+        if hasattr(i, "items"):
+            get = {"lines": lambda: _lines(ctx, lambda l: {
+                "available": (ctx.variant(l.product_id, l.sku) or {}).get("available", MISSING)})}
+        else:
+            get = {"new items": lambda: [{"item_id": n, "available": (v or {}).get("available", MISSING)}
+                                         for n, v in ((n, (ctx.variant_anywhere(n) or (None, None))[1])
+                                                      for n in getattr(i, "new_item_ids"))]}
+    elif name == "catalog_price":
+        get = {"policy currency": lambda: ctx.policy.currency, "cart currency": lambda: getattr(i, "currency"),
+               "lines": lambda: _lines(ctx, lambda l: {
+                   "agent price": l.unit_price, "catalog price": _catalog_price(ctx, l),
+                   "agent title": l.title, "catalog name": (ctx.product(l.product_id) or {}).get("name", MISSING)}),
+               "compare_title": lambda: p["compare_title"]}
+    elif name == "category":
+        get = {"request.product_type": lambda: ctx.request.product_type,
+               "request.category": lambda: ctx.request.category, "match": lambda: p["match"],
+               "lines": lambda: _lines(ctx, lambda l: {"product type": ctx.line_category(l)})}
+    elif name == "quantity":
+        get = {"request.quantity": lambda: ctx.request.quantity,
+               "cart units": lambda: sum(l.quantity for l in getattr(i, "items"))}
+    elif name == "ambiguity":
+        get = {"confidence": lambda: getattr(i, "confidence", None), "min_confidence": lambda: p["min_confidence"],
+               "alternatives": lambda: len(getattr(i, "alternatives", ())),
+               "max_alternatives": lambda: p["max_alternatives"]}
+        if p["required_options"]:
+            get["required_options"] = lambda: p["required_options"]
+            get["request.options"] = lambda: dict(ctx.request.options)
+    elif name in ("payment_method", "balance", "refund_destination"):
+        get = {"payment_method_id": lambda: getattr(i, "payment_method_id"),
+               "acting user": lambda: ctx.acting_user_id(),
+               "user's methods": lambda: sorted(ctx.payment_methods())}
+        if name == "balance":
+            get["balance"] = lambda: (ctx.payment_methods().get(getattr(i, "payment_method_id")) or {}).get("balance", MISSING)
+        if name == "refund_destination":
+            get["original method"] = lambda: ((ctx.order().get("payment_history") or [{}])[0]).get("payment_method_id")
+            get["allow_gift_cards"] = lambda: p["allow_gift_cards"]
+    elif name == "order_exists":
+        get = {"order_id": lambda: getattr(i, "order_id"),
+               "in facts.orders": lambda: isinstance(ctx.facts.get("orders", getattr(i, "order_id")), Mapping)}
+    elif name == "ownership":
+        get = {"authenticated user": lambda: s.authenticated_user_id,
+               "owner": lambda: ctx.order().get("user_id") if hasattr(i, "order_id") else getattr(i, "user_id")}
+    elif name == "order_status":
+        get = {"status": lambda: ctx.order().get("status"), "allowed": lambda: p.get(getattr(i, "kind"), [])}
+    elif name in ("same_product", "noop"):
+        if hasattr(i, "new_item_ids"):
+            get = {"item_ids": lambda: list(getattr(i, "item_ids")), "new_item_ids": lambda: list(getattr(i, "new_item_ids"))}
+        elif hasattr(i, "payment_method_id"):
+            get = {"payment_method_id": lambda: getattr(i, "payment_method_id"),
+                   "original method": lambda: ((ctx.order().get("payment_history") or [{}])[0]).get("payment_method_id")}
+    elif p is not None:
+        get = {"params": lambda: p}
+    return {k: _safe(f) for k, f in get.items()}
+
+
+# -- tracing of `when` conditions -----------------------------------------------------------------
+
+class _Tracer:
+    def __init__(self) -> None:
+        self.out: list[Comparison] = []
+
+    def eval(self, cond: Any, env: Mapping[str, Any], depth: int) -> bool:
+        if "all" in cond or "any" in cond:
+            key = "all" if "all" in cond else "any"
+            if "for_each" in cond:
+                return self._for_each(cond, env, depth, key)
+            slot = len(self.out)
+            self.out.append(Comparison(depth, key))
+            result = key == "all"
+            for part in cond[key] or []:
+                value = self.eval(part, env, depth + 1)
+                if key == "all" and not value:
+                    result = False
+                    break
+                if key == "any" and value:
+                    result = True
+                    break
+            self.out[slot] = Comparison(depth, key, result=result)
+            return result
+        if "not" in cond:
+            slot = len(self.out)
+            self.out.append(Comparison(depth, "not"))
+            result = not self.eval(cond["not"], env, depth + 1)
+            self.out[slot] = Comparison(depth, "not", result=result)
+            return result
+        return self._comparison(cond, env, depth)
+
+    def _for_each(self, cond: Mapping[str, Any], env: Mapping[str, Any], depth: int, key: str) -> bool:
+        text = cond["for_each"]
+        name = cond.get("as", "item")
+        seq = compile_path(parse_path(text))(env)
+        if seq is MISSING:
+            self.out.append(Comparison(depth, f"for_each {text}: <missing>"))
+            raise MissingFact(f"`{text}` is not in the facts")
+        if isinstance(seq, Mapping):
+            seq = list(seq.values())
+        if not isinstance(seq, (list, tuple)):
+            raise ConditionError(f"`{text}` is not a list")
+        slot = len(self.out)
+        self.out.append(Comparison(depth, f"for_each {text} as {name} ({key}, {len(seq)} elements)"))
+        result = key == "all"
+        for n, elem in enumerate(seq):
+            if n < MAX_ELEMENTS:
+                self.out.append(Comparison(depth + 1, f"{name} = {text}[{n}]"))
+                value = self.eval(cond[key], {**env, name: elem}, depth + 2)
+            else:
+                value = _Tracer().eval(cond[key], {**env, name: elem}, 0)
+            if key == "all" and not value:
+                result = False
+                break
+            if key == "any" and value:
+                result = True
+                break
+        self.out[slot] = Comparison(depth, self.out[slot].text, result=result)
+        return result
+
+    def _comparison(self, cond: Mapping[str, Any], env: Mapping[str, Any], depth: int) -> bool:
+        op = next(k for k in cond if k in COMPARATORS)
+        text = cond["path"]
+        value = compile_path(parse_path(text))(env)
+        operand = cond[op]
+        if isinstance(operand, dict) and set(operand) == {"path"}:
+            other = compile_path(parse_path(operand["path"]))(env)
+            label = f"{text} {op} {operand['path']}"
+        else:
+            other = [_num(x) for x in operand] if isinstance(operand, list) else _num(operand)
+            label = f"{text} {op} {_show(operand)}"
+        try:
+            result = _compare(op, value, other, operand, cond.get("on_missing", "escalate"), text)
+        except (MissingFact, ConditionError):
+            self.out.append(Comparison(depth, label, value, op, other, None))
+            raise
+        self.out.append(Comparison(depth, label, value, op, other, result))
+        return result
+
+
+def _compare(op: str, value: Any, other: Any, operand: Any, on_missing: Any, text: str) -> bool:
+    """The engine's comparison semantics (``_conditions``), on already-fetched values."""
+    if op == "exists":
+        return (value is not MISSING and value is not None) == bool(operand)
+    if value is MISSING or other is MISSING:
+        if on_missing == "escalate":
+            raise MissingFact(f"`{text}` is not in the facts")
+        return on_missing is True
+    if op == "eq":
+        return _equal(value, other)
+    if op == "ne":
+        return not _equal(value, other)
+    if op == "in":
+        return _member(value, other)
+    if op == "not_in":
+        return not _member(value, other)
+    if value is None or other is None:
+        return False
+    a, b = _as_decimal(value), _as_decimal(other)
+    if a is None or b is None:
+        raise ConditionError(f"`{text}` {op} `{other}`: both sides must be numbers")
+    return {"gt": a > b, "ge": a >= b, "lt": a < b, "le": a <= b}[op]
+
+
+# -- explain ----------------------------------------------------------------------------------------
+
+def explain(policy: CompiledPolicy, envelope: Any, clock: Clock) -> Explanation:
+    """Decide one wire-format envelope and trace every rule considered for its intent kind."""
+    if not isinstance(envelope, Mapping):
+        envelope = {"proposal": envelope}
+    now = clock()
+    fixed: Clock = lambda: now  # noqa: E731 - the decision and the trace see the same instant
+    decision = evaluate(policy, envelope.get("proposal"), envelope.get("request"), envelope.get("session"),
+                        envelope.get("facts"), fixed)
+    intent = decision.intent
+    if intent is None:
+        return Explanation(decision, decision.kind, (),
+                           "no rule was considered: the input did not become an intent with a valid context")
+    prop = Proposal.model_validate(envelope.get("proposal"))
+    ctx = Ctx(intent, _coerce(Request, envelope.get("request"), Request()),
+              _coerce(Session, envelope.get("session"), Session()),
+              Facts(envelope.get("facts")), now, policy, prop)
+    kind = str(getattr(intent, "kind"))
+    failed: dict[str, str] = {}
+    traces: list[RuleTrace] = []
+    for rule in policy.by_kind.get(kind, ()):
+        traces.append(_trace(rule, ctx, failed))
+    note = ""
+    if not decision.reasons:
+        note = f"no rule fired; the policy's default for `{kind}` is `allow`"
+    elif any(r.code == "no_rule_fired" for r in decision.reasons):
+        note = f"no rule fired; the policy's default for `{kind}` is `{decision.outcome.value}`"
+    return Explanation(decision, kind, tuple(traces), note)
+
+
+def _trace(rule: CompiledRule, ctx: Ctx, failed: dict[str, str]) -> RuleTrace:
+    base: dict[str, Any] = {"rule": rule.id, "check": rule.check or "when", "code": rule.code, "outcome": rule.outcome.value,
+            "location": f"{rule.location[0]}:{rule.location[1]}:{rule.location[2]}"}
+    blocked = sorted(rule.needs & set(failed))
+    if blocked:
+        why = "; ".join(f"needs `{n}`, which failed ({failed[n]} fired)" for n in blocked)
+        return RuleTrace(status="skipped", why=why, **base)
+    inputs = _inputs(rule, ctx) if rule.check is not None else {}
+    comparisons: tuple[Comparison, ...] = ()
+    if rule.check is None:
+        tracer = _Tracer()
+        env = {"intent": ctx.intent, "request": ctx.request, "session": ctx.session, "facts": ctx.facts.raw()}
+        try:
+            tracer.eval(rule.source["when"], env, 0)
+        except Exception:  # noqa: BLE001 - the engine's own call below says what happened
+            pass
+        comparisons = tuple(tracer.out)
+    try:
+        message = rule.fn(ctx, rule.params)
+    except MissingFact as exc:
+        if rule.provides:
+            failed[rule.provides] = rule.id
+        return RuleTrace(status="error", why=f"missing_fact, escalate: {exc}", inputs=inputs,
+                         comparisons=comparisons, **base)
+    except Exception as exc:  # noqa: BLE001
+        if rule.provides:
+            failed[rule.provides] = rule.id
+        return RuleTrace(status="error", why=f"check_error, escalate: {type(exc).__name__}: {exc}",
+                         inputs=inputs, comparisons=comparisons, **base)
+    if message is None:
+        return RuleTrace(status="not fired", why=_quiet_reason(rule, inputs), inputs=inputs,
+                         comparisons=comparisons, **base)
+    if rule.outcome.value == "escalate" and rule.provides:
+        failed[rule.provides] = rule.id
+    return RuleTrace(status="fired", why=f"{rule.outcome.value} [{rule.code}]: {message}", inputs=inputs,
+                     comparisons=comparisons, **base)
+
+
+def _quiet_reason(rule: CompiledRule, inputs: Mapping[str, Any]) -> str:
+    if rule.check is None:
+        return "the condition is false"
+    if rule.check in ("budget", "quantity") and inputs.get(f"request.{rule.check}") is None:
+        return f"the user stated no {rule.check}"
+    if rule.check == "category" and inputs.get("request.product_type") is None and inputs.get("request.category") is None:
+        return "the user named no product type or category"
+    return "the check passed"
