@@ -9,7 +9,17 @@ from typing import Any
 
 import pytest
 
-from txguard import AsyncGuardedTool, Blocked, Guard, GuardedTool, Outcome, ToolBlocked, UsageError, render_confirmation
+from txguard import (
+    AsyncGuardedTool,
+    Blocked,
+    Guard,
+    GuardedTool,
+    Outcome,
+    Proposal,
+    ToolBlocked,
+    UsageError,
+    render_confirmation,
+)
 from txguard.adapters import from_openai_chat
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,6 +174,16 @@ def test_dispatch_decides_the_raw_proposal_of_an_adapter(guard: Guard) -> None:
     blocked = checkout.dispatch(truncated)
     assert isinstance(blocked, Blocked) and blocked.decision.codes == ("malformed",)
     assert blocked.route == "refuse"
+    assert len(shop.orders) == 1
+
+
+def test_dispatch_accepts_a_proposal_model_and_refuses_anything_else(guard: Guard) -> None:
+    shop = Shop()
+    checkout = guard.wrap(shop.place_order, tool="checkout", context=new_context([{"name": "checkout", "arguments": CART}]))
+    assert checkout.dispatch(Proposal(name="checkout", arguments=CART)) == "order #1 placed: 270.91 USD"
+    for junk in (None, "checkout", ["checkout", CART]):
+        blocked = checkout.dispatch(junk)
+        assert isinstance(blocked, Blocked) and blocked.decision.codes == ("malformed",)
     assert len(shop.orders) == 1
 
 

@@ -21,8 +21,10 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, Union, overload
 
+from ._context import Proposal
 from ._decision import ConfirmationRequest, Decision, Outcome, Question, Reason, Route
 from ._errors import TxguardError, UsageError
+from .adapters import ToolCall, _unusable
 
 if TYPE_CHECKING:
     from ._guard import Guard
@@ -134,10 +136,6 @@ def _read_context(context: ContextSource) -> Mapping[str, Any]:
     return value
 
 
-def _unusable(problem: str) -> str:
-    return f"<unusable tool call: {problem}>"
-
-
 class _Core:
     """What the sync and async guarded tools share: building the proposal and deciding it."""
 
@@ -188,8 +186,10 @@ class _Core:
 
 
 def _as_proposal(proposal: Any, tool: str) -> dict[str, Any]:
-    if hasattr(proposal, "proposal") and isinstance(getattr(proposal, "proposal"), Mapping):
-        proposal = proposal.proposal  # a txguard.adapters.ToolCall
+    if isinstance(proposal, ToolCall):
+        proposal = proposal.proposal
+    elif isinstance(proposal, Proposal):
+        proposal = {"name": proposal.name, "arguments": proposal.arguments}
     if not isinstance(proposal, Mapping):
         return {"name": tool, "arguments": _unusable(f"a proposal must be an object, got {type(proposal).__name__}")}
     name = proposal.get("name")
