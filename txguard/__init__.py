@@ -24,6 +24,7 @@ from ._decision import (
 from ._errors import ERROR_CODES, Diagnostic, ErrorCode, MoneyError, PolicyError, TxguardError, UsageError
 from ._evaluate import ENGINE_CODES
 from ._guard import Guard, utc_now
+from ._guarded import AsyncGuardedTool, Blocked, GuardedTool, ToolBlocked, render_confirmation
 from ._intents import (
     AddToCart,
     Address,
@@ -52,6 +53,8 @@ __all__ = [
     "AddToCart",
     "Address",
     "Alternative",
+    "AsyncGuardedTool",
+    "Blocked",
     "CancelOrder",
     "Checkout",
     "CompiledPolicy",
@@ -64,6 +67,7 @@ __all__ = [
     "ExchangeItems",
     "Facts",
     "Guard",
+    "GuardedTool",
     "Intent",
     "LineItem",
     "ModifyOrderAddress",
@@ -82,6 +86,7 @@ __all__ = [
     "ReturnItems",
     "Route",
     "Session",
+    "ToolBlocked",
     "TxguardError",
     "UsageError",
     "__version__",
@@ -91,5 +96,6 @@ __all__ = [
     "intent_schema",
     "parse_amount",
     "policy_schema",
+    "render_confirmation",
     "utc_now",
 ]

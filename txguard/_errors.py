@@ -9,7 +9,9 @@ fails closed and returns ``escalate`` instead).
     ├── PolicyError            a policy file cannot be loaded, validated or compiled;
     │                          carries every diagnostic, sorted by location
     ├── MoneyError             an amount or currency is not acceptable (also a ValueError)
-    └── UsageError             the library was called with arguments it cannot use
+    ├── UsageError             the library was called with arguments it cannot use
+    └── ToolBlocked            a guarded tool (``on_block="raise"``) was not allowed to run;
+                               carries the :class:`~txguard.Blocked` result
 """
 
 from __future__ import annotations

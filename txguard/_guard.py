@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NoReturn, ParamSpec, TypeVar, overload
 
 from ._compile import CompiledPolicy, compile_file, compile_policy
 from ._decision import Decision
 from ._evaluate import Clock, evaluate
+from ._guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, ToolDecorator, wrap
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def utc_now() -> datetime:
@@ -54,6 +58,49 @@ class Guard:
     def policy(self) -> CompiledPolicy:
         """The compiled policy this guard decides with."""
         return self._policy
+
+    # -- guarded tools (implementation in _guarded.py) -------------------------------------------
+    # An async function also matches ``Callable[P, R]``; the async overloads come first on purpose.
+    @overload
+    def wrap(self, fn: Callable[P, Coroutine[Any, Any, R]], *, tool: str | None = None,  # type: ignore[overload-overlap]
+             context: ContextSource = None, on_block: Literal["return"] = "return") -> AsyncGuardedTool[P, R, Blocked]: ...
+    @overload
+    def wrap(self, fn: Callable[P, Coroutine[Any, Any, R]], *, tool: str | None = None,  # type: ignore[overload-overlap]
+             context: ContextSource = None, on_block: Literal["raise"]) -> AsyncGuardedTool[P, R, NoReturn]: ...
+    @overload
+    def wrap(self, fn: Callable[P, R], *, tool: str | None = None,
+             context: ContextSource = None, on_block: Literal["return"] = "return") -> GuardedTool[P, R, Blocked]: ...
+    @overload
+    def wrap(self, fn: Callable[P, R], *, tool: str | None = None,
+             context: ContextSource = None, on_block: Literal["raise"]) -> GuardedTool[P, R, NoReturn]: ...
+    def wrap(self, fn: Callable[..., Any], *, tool: str | None = None, context: ContextSource = None,
+             on_block: Literal["return", "raise"] = "return") -> Any:
+        """Guard one of your tool functions: it runs only when this guard allows the call.
+
+        Args:
+            fn: the tool function (sync or async).
+            tool: the tool name calls are checked as (default: ``fn.__name__``).
+            context: ``{"request", "session", "facts"}`` for the decision, read at every call: a
+                mapping (the host may mutate it) or a function returning one.
+            on_block: on ``clarify``/``escalate``, ``"return"`` a :class:`Blocked` or ``"raise"``
+                :class:`ToolBlocked`.
+
+        Example:
+            >>> checkout = guard.wrap(place_order, tool="checkout", context=ctx)   # doctest: +SKIP
+            >>> result = checkout(**arguments)     # place_order's result, or a Blocked
+        """
+        return wrap(self, fn, tool, context, on_block)
+
+    @overload
+    def tool(self, name: str | None = None, *, context: ContextSource = None,
+             on_block: Literal["return"] = "return") -> ToolDecorator[Blocked]: ...
+    @overload
+    def tool(self, name: str | None = None, *, context: ContextSource = None,
+             on_block: Literal["raise"]) -> ToolDecorator[NoReturn]: ...
+    def tool(self, name: str | None = None, *, context: ContextSource = None,
+             on_block: Literal["return", "raise"] = "return") -> ToolDecorator[Any]:
+        """Decorator form of :meth:`wrap`: ``@guard.tool("checkout", context=ctx)``."""
+        return ToolDecorator(self, name, context, on_block)
 
     def check(self, proposal: Any, request: Any = None, session: Any = None, facts: Any = None) -> Decision:
         """Decide one proposal.

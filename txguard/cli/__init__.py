@@ -7,6 +7,7 @@ Exit codes (stable, documented in the README):
 1     tool error: bad arguments, an unreadable input file
 2     a test failed (``txguard test``), or findings (``txguard lint``)
 3     a policy is invalid
+4     an audit trail does not verify (``txguard demo``)
 ====  ==========================================================
 """
 
@@ -16,14 +17,22 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import check, explain, lint, schema, test, validate
+from . import check, demo, explain, lint, schema, test, validate
 
 EXIT_OK = 0
 EXIT_TOOL_ERROR = 1
 EXIT_TEST_FAILED = 2
 EXIT_POLICY_INVALID = 3
 
-_COMMANDS = {"validate": validate, "check": check, "schema": schema, "test": test, "explain": explain, "lint": lint}
+_COMMANDS = {
+    "demo": demo,
+    "validate": validate,
+    "check": check,
+    "explain": explain,
+    "test": test,
+    "lint": lint,
+    "schema": schema,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

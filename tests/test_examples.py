@@ -1,0 +1,50 @@
+"""Every example runs, as a user would run it, and prints what it promises."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+EXPECTED: dict[str, list[str]] = {
+    "agent_loop.py": [
+        "[guard]  clarify: consent",
+        "[screen] Please confirm this checkout:",
+        "1 x Coffee Maker (sku 2115393569) at 270.91 USD",
+        "[host]   user confirmed on the trusted screen",
+        "[guard]  escalate: malformed",
+        "[tool]   order #1 placed: 270.91 USD",
+        "orders placed: 1",
+    ],
+    "async_agent_loop.py": [
+        "[guard]  escalate (catalog_mismatch, consent), route human",
+        "the agent says 199.99 USD, the catalog says 271.89 USD",
+        "[guard]  clarify (consent)",
+        "[host]   user tapped Confirm on the trusted screen",
+        "[tool]   paid 271.89 USD with credit_card_5322562",
+        "transcript: 8 messages",
+    ],
+}
+
+
+def test_every_example_is_run_here() -> None:
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs_and_prints_its_story(name: str) -> None:
+    run = subprocess.run([sys.executable, str(EXAMPLES / name)], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout
+    position = 0
+    for wanted in EXPECTED[name]:
+        found = lines.find(wanted, position)
+        assert found >= 0, f"{name}: `{wanted}` missing (in order) from:\n{lines}"
+        position = found + len(wanted)

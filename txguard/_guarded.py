@@ -1,0 +1,297 @@
+"""Guarded tools: the developer's own tool functions, run only when the guard allows.
+
+``guard.wrap(fn, tool="checkout")`` (or ``@guard.tool("checkout")``) returns a callable with the
+same parameters as ``fn``. Each call becomes the proposal ``{"name": tool, "arguments": <the
+call's arguments by parameter name>}``, is decided by the guard with the current context, and
+``fn`` runs only on ``allow``. On ``clarify`` or ``escalate`` the call returns a :class:`Blocked`
+(``on_block="return"``, the default) or raises :class:`ToolBlocked` (``on_block="raise"``); either
+carries the decision, the questions, the confirmation to show, the route, and a message ready for
+the user. Async functions give async callables.
+
+``dispatch(proposal)`` decides a raw proposal, as an adapter produced it (arguments may be a
+corrupted JSON string), and calls ``fn(**arguments)`` only on ``allow``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, Union, overload
+
+from ._context import Proposal
+from ._decision import ConfirmationRequest, Decision, Outcome, Question, Reason, Route
+from ._errors import TxguardError, UsageError
+from .adapters import ToolCall, _unusable
+
+if TYPE_CHECKING:
+    from ._guard import Guard
+
+P = ParamSpec("P")
+R = TypeVar("R")
+B = TypeVar("B")  # what a blocked call gives back: Blocked (on_block="return") or Never ("raise")
+
+OnBlock = Literal["return", "raise"]
+
+ContextSource = Union[Mapping[str, Any], Callable[[], Mapping[str, Any]], None]
+"""``{"request", "session", "facts"}`` (read at every call, so a dict the host mutates works), or
+a function returning it."""
+
+
+def render_confirmation(confirmation: ConfirmationRequest) -> str:
+    """A plain-text rendering of a confirmation request, for a trusted confirmation screen.
+
+    Example:
+        >>> print(render_confirmation(decision.confirmation))          # doctest: +SKIP
+        Please confirm this checkout:
+          1 x Coffee Maker (sku 3020722515) at 238.64 USD
+          Total: 238.64 USD, paid with credit_card_4421486
+    """
+    out = [f"Please confirm this {confirmation.kind.replace('_', ' ')}:"]
+    currency = confirmation.currency or ""
+    for line in confirmation.lines:
+        title = line.title or "item"
+        out.append(f"  {line.quantity} x {title} (sku {line.sku}) at {line.unit_price} {currency}".rstrip())
+    if confirmation.total is not None:
+        paid = f", paid with {confirmation.payment_method_id}" if confirmation.payment_method_id else ""
+        out.append(f"  Total: {confirmation.total} {currency}{paid}")
+    elif not confirmation.lines:
+        for key, value in sorted(confirmation.summary.items()):
+            out.append(f"  {key}: {value}")
+    if confirmation.merchant:
+        out.append(f"  Merchant: {confirmation.merchant}")
+    return "\n".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """A guarded tool call that did not run: the guard said ``clarify`` or ``escalate``.
+
+    Attributes:
+        tool: the tool name the call was checked as.
+        proposal: the proposal that was decided.
+        decision: the full decision.
+    """
+
+    tool: str
+    proposal: Mapping[str, Any]
+    decision: Decision
+
+    @property
+    def outcome(self) -> Outcome:
+        """``clarify`` or ``escalate``."""
+        return self.decision.outcome
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        """Every fired rule."""
+        return self.decision.reasons
+
+    @property
+    def questions(self) -> tuple[Question, ...]:
+        """What to ask the user (``clarify`` only)."""
+        return self.decision.questions
+
+    @property
+    def confirmation(self) -> ConfirmationRequest | None:
+        """Exactly what would run, for a trusted confirmation screen (missing or changed consent)."""
+        return self.decision.confirmation
+
+    @property
+    def route(self) -> Route | None:
+        """``human`` or ``refuse`` (``escalate`` only)."""
+        return self.decision.route
+
+    @property
+    def message(self) -> str:
+        """A message the agent loop can show the user as is."""
+        if self.outcome is Outcome.CLARIFY:
+            lines = ["Before I go ahead, I need to check with you:"]
+            lines += [f"- {q.text}" + (f" ({' / '.join(q.options)})" if q.options else "") for q in self.questions]
+            if self.confirmation is not None:
+                lines.append(render_confirmation(self.confirmation))
+            return "\n".join(lines)
+        why = self.reasons[0].message if self.reasons else "the request could not be checked"
+        if self.route == "refuse":
+            return f"I can't do that: {why}."
+        return f"I can't complete this on my own ({why}). I've passed it to a member of our team."
+
+
+class ToolBlocked(TxguardError):
+    """Raised by a guarded tool made with ``on_block="raise"`` when the guard did not allow the call."""
+
+    def __init__(self, blocked: Blocked) -> None:
+        self.blocked = blocked
+        super().__init__(f"`{blocked.tool}` not run: {blocked.outcome.value} ({', '.join(blocked.decision.codes)})")
+
+
+def _read_context(context: ContextSource) -> Mapping[str, Any]:
+    value = context() if callable(context) else context
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise UsageError(f"the guarded tool's context must be a mapping, got {type(value).__name__}")
+    return value
+
+
+class _Core:
+    """What the sync and async guarded tools share: building the proposal and deciding it."""
+
+    __slots__ = ("guard", "fn", "tool", "context", "on_block", "signature")
+
+    def __init__(self, guard: Guard, fn: Callable[..., Any], tool: str, context: ContextSource, on_block: OnBlock) -> None:
+        if on_block not in ("return", "raise"):
+            raise UsageError(f"on_block must be `return` or `raise`, got `{on_block}`")
+        self.guard = guard
+        self.fn = fn
+        self.tool = tool
+        self.context = context
+        self.on_block = on_block
+        self.signature = inspect.signature(fn)
+
+    def proposal_of_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            # The call does not fit the function: decided (and refused) rather than run.
+            arguments: Any = _unusable(f"the call does not match `{self.tool}`: {exc}")
+        else:
+            arguments = {}
+            for name, value in bound.arguments.items():
+                kind = self.signature.parameters[name].kind
+                if kind is inspect.Parameter.VAR_KEYWORD:
+                    arguments.update(value)
+                else:
+                    arguments[name] = list(value) if kind is inspect.Parameter.VAR_POSITIONAL else value
+        return {"name": self.tool, "arguments": arguments}
+
+    def decide(self, proposal: Mapping[str, Any]) -> Decision:
+        ctx = _read_context(self.context)
+        return self.guard.check(proposal, request=ctx.get("request"), session=ctx.get("session"), facts=ctx.get("facts"))
+
+    def blocked(self, proposal: Mapping[str, Any], decision: Decision) -> Blocked:
+        result = Blocked(self.tool, proposal, decision)
+        if self.on_block == "raise":
+            raise ToolBlocked(result)
+        return result
+
+    def dispatch_arguments(self, proposal: Mapping[str, Any]) -> dict[str, Any]:
+        """The allowed proposal's arguments as keyword arguments for ``fn``."""
+        arguments = proposal.get("arguments")
+        if isinstance(arguments, (str, bytes)):
+            arguments = json.loads(arguments)
+        return dict(arguments or {})
+
+
+def _as_proposal(proposal: Any, tool: str) -> dict[str, Any]:
+    if isinstance(proposal, ToolCall):
+        proposal = proposal.proposal
+    elif isinstance(proposal, Proposal):
+        proposal = {"name": proposal.name, "arguments": proposal.arguments}
+    if not isinstance(proposal, Mapping):
+        return {"name": tool, "arguments": _unusable(f"a proposal must be an object, got {type(proposal).__name__}")}
+    name = proposal.get("name")
+    if name != tool:
+        # A call for another tool is never run by this one.
+        return {"name": tool, "arguments": _unusable(f"proposal for `{name}` dispatched to `{tool}`")}
+    return {"name": tool, "arguments": proposal.get("arguments")}
+
+
+class GuardedTool(Generic[P, R, B]):
+    """A sync tool function that runs only when the guard allows the call.
+
+    Calling it decides the call's arguments and returns ``fn``'s result on ``allow``; otherwise a
+    :class:`Blocked` (or raises :class:`ToolBlocked`). The last decision is kept in
+    ``last_decision`` for logging.
+    """
+
+    def __init__(self, core: _Core) -> None:
+        self._core = core
+        self.last_decision: Decision | None = None
+        functools.update_wrapper(self, core.fn)
+
+    @property
+    def tool(self) -> str:
+        """The tool name calls are checked as."""
+        return self._core.tool
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R | B:
+        proposal = self._core.proposal_of_call(args, kwargs)
+        decision = self.last_decision = self._core.decide(proposal)
+        if decision.outcome is not Outcome.ALLOW:
+            return self._core.blocked(proposal, decision)  # type: ignore[return-value]
+        result: R = self._core.fn(*args, **kwargs)
+        return result
+
+    def dispatch(self, proposal: Any) -> R | B:
+        """Decide a raw proposal (or an adapter's ``ToolCall``); on ``allow`` run ``fn(**arguments)``."""
+        prop = _as_proposal(proposal, self._core.tool)
+        decision = self.last_decision = self._core.decide(prop)
+        if decision.outcome is not Outcome.ALLOW:
+            return self._core.blocked(prop, decision)  # type: ignore[return-value]
+        result: R = self._core.fn(**self._core.dispatch_arguments(prop))
+        return result
+
+
+class AsyncGuardedTool(Generic[P, R, B]):
+    """An async tool function that runs only when the guard allows the call (see :class:`GuardedTool`)."""
+
+    def __init__(self, core: _Core) -> None:
+        self._core = core
+        self.last_decision: Decision | None = None
+        functools.update_wrapper(self, core.fn)
+
+    @property
+    def tool(self) -> str:
+        """The tool name calls are checked as."""
+        return self._core.tool
+
+    async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R | B:
+        proposal = self._core.proposal_of_call(args, kwargs)
+        decision = self.last_decision = self._core.decide(proposal)
+        if decision.outcome is not Outcome.ALLOW:
+            return self._core.blocked(proposal, decision)  # type: ignore[return-value]
+        result: R = await self._core.fn(*args, **kwargs)
+        return result
+
+    async def dispatch(self, proposal: Any) -> R | B:
+        """Decide a raw proposal (or an adapter's ``ToolCall``); on ``allow`` await ``fn(**arguments)``."""
+        prop = _as_proposal(proposal, self._core.tool)
+        decision = self.last_decision = self._core.decide(prop)
+        if decision.outcome is not Outcome.ALLOW:
+            return self._core.blocked(prop, decision)  # type: ignore[return-value]
+        result: R = await self._core.fn(**self._core.dispatch_arguments(prop))
+        return result
+
+
+def wrap(guard: Guard, fn: Callable[..., Any], tool: str | None, context: ContextSource,
+         on_block: OnBlock) -> GuardedTool[Any, Any, Any] | AsyncGuardedTool[Any, Any, Any]:
+    """Build the guarded tool for ``fn`` (the implementation behind ``Guard.wrap``)."""
+    if not callable(fn):
+        raise UsageError(f"guard.wrap needs a function, got {type(fn).__name__}")
+    core = _Core(guard, fn, tool if tool is not None else fn.__name__, context, on_block)
+    if inspect.iscoroutinefunction(fn):
+        return AsyncGuardedTool(core)
+    return GuardedTool(core)
+
+
+class ToolDecorator(Generic[B]):
+    """What ``guard.tool(name)`` returns: apply it to a sync or an async function."""
+
+    __slots__ = ("_guard", "_tool", "_context", "_on_block")
+
+    def __init__(self, guard: Guard, tool: str | None, context: ContextSource, on_block: OnBlock) -> None:
+        self._guard = guard
+        self._tool = tool
+        self._context = context
+        self._on_block = on_block
+
+    # An async function also matches ``Callable[P, R]``; the async overload comes first on purpose.
+    @overload
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]]) -> AsyncGuardedTool[P, R, B]: ...  # type: ignore[overload-overlap]
+    @overload
+    def __call__(self, fn: Callable[P, R]) -> GuardedTool[P, R, B]: ...
+    def __call__(self, fn: Callable[..., Any]) -> Any:
+        return wrap(self._guard, fn, self._tool, self._context, self._on_block)

@@ -1,0 +1,414 @@
+"""``txguard demo``: the seed's failure stories as scripted conversations, decided by the guard.
+
+Runs on embedded defaults, no network, no server: the retail policy and the demo catalog ship
+inside the package (``txguard/data/``, copies of ``policies/retail.yaml`` and
+``examples/catalog/catalog.json``). Each scenario plays what the user said, what the scripted
+model emitted (in a real provider's tool-call shape, read by :mod:`txguard.adapters`), and what
+the guard decided; the shop's own ``place_order`` is a guarded tool, so it runs only on ``allow``.
+Every decision goes to a SQLite audit trail whose path is printed and verified at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.resources import as_file, files
+from pathlib import Path
+from typing import Any, Literal
+
+from .. import adapters
+from .._compile import CompiledPolicy, compile_file
+from .._decision import Decision, Outcome
+from .._errors import PolicyError
+from .._guard import Guard
+from .._guarded import Blocked, GuardedTool, render_confirmation
+
+HELP = "play the chat-to-buy failure stories against the retail policy (no network, no server)"
+
+USER = "chen_smith_8425"
+CARD = "credit_card_6177109"
+
+# -- the script ----------------------------------------------------------------------------------
+
+
+def _line(sku: str, product_id: str, title: str, quantity: int, unit_price: str) -> dict[str, Any]:
+    return {"sku": sku, "product_id": product_id, "title": title, "quantity": quantity, "unit_price": unit_price}
+
+
+def _cart(line: dict[str, Any], total: str, confidence: float) -> dict[str, Any]:
+    return {"items": [line], "currency": "USD", "total": total, "payment_method_id": CARD, "confidence": confidence}
+
+
+# What each provider's API would return for a model that says `text` and calls checkout(arguments).
+def _openai_chat(text: str, arguments: Any) -> Any:
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {"role": "assistant", "content": text,
+            "tool_calls": [{"id": "call_demo", "type": "function", "function": {"name": "checkout", "arguments": raw}}]}
+
+
+def _openai_responses(text: str, arguments: Any) -> Any:
+    return {"output": [
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]},
+        {"type": "function_call", "id": "fc_demo", "call_id": "call_demo", "name": "checkout",
+         "arguments": json.dumps(arguments), "status": "completed"}]}
+
+
+def _anthropic(text: str, arguments: Any) -> Any:
+    return {"role": "assistant", "stop_reason": "tool_use", "content": [
+        {"type": "text", "text": text},
+        {"type": "tool_use", "id": "toolu_demo", "name": "checkout", "input": arguments}]}
+
+
+def _mcp(text: str, arguments: Any) -> Any:
+    return {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "checkout", "arguments": arguments}}
+
+
+Source = Literal["openai_chat", "openai_responses", "anthropic", "mcp"]
+SHAPES: dict[Source, tuple[str, Callable[[str, Any], Any], Callable[[Any], list[adapters.ToolCall]]]] = {
+    "openai_chat": ("OpenAI Chat Completions tool call", _openai_chat, adapters.openai_chat_calls),
+    "openai_responses": ("OpenAI Responses function_call", _openai_responses, adapters.openai_responses_calls),
+    "anthropic": ("Anthropic tool_use block", _anthropic, adapters.anthropic_calls),
+    "mcp": ("MCP tools/call request", _mcp, lambda request: [adapters.from_mcp(request)]),
+}
+
+
+@dataclass(frozen=True)
+class Say:
+    """The user says something in the chat."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Propose:
+    """The scripted model answers `text` and calls checkout(arguments), in a provider's shape."""
+
+    source: Source
+    text: str
+    arguments: Any
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """The user taps Confirm on the host's trusted confirmation screen (not in the chat)."""
+
+
+Step = Say | Propose | Confirm
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    title: str
+    request: dict[str, Any]
+    steps: tuple[Step, ...]
+    note: str | None = None
+    confirmed_before: tuple[dict[str, Any], ...] = ()
+
+
+_COFFEE = _line("2115393569", "7996920482", "Coffee Maker", 1, "270.91")
+_FRENCH_PRESS = _line("3020722515", "7996920482", "Coffee Maker", 1, "238.64")
+_EREADER = _line("7609274509", "3801771308", "E-Reader", 1, "243.40")
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "coffee-maker", "The artisanal coffee maker",
+        {"text": "an artisanal coffee maker, a small french press, nothing over $300", "product_type": "Coffee Maker",
+         "budget": "300", "quantity": 1, "options": {"type": "french press"}},
+        (Say("I'm after an artisanal coffee maker, a small french press would be lovely. Nothing over $300."),
+         Propose("openai_chat", "I found the perfect machine for you and I'm checking it out now!",
+                 _cart(_line("3714494375", "4354588079", "Espresso Machine", 1, "2709.83"), "2709.83", 0.91))),
+    ),
+    Scenario(
+        "good-deal", "\"A good deal on a TV\" (a tablet here)",
+        {"text": "a good deal on a tablet, $950 at most", "product_type": "Tablet", "budget": "950", "quantity": 1},
+        (Say("Find me a good deal on a tablet, $950 at most."),
+         Propose("openai_responses", "Best pick: the premium 128GB gold tablet. Ordering it for you.",
+                 _cart(_line("6065192424", "8024098596", "Tablet", 1, "989.70"), "989.70", 0.88))),
+        note="The catalog sells no TV; the closest honest equivalent is a good deal on a tablet.",
+    ),
+    Scenario(
+        "no-consent", "A payment without consent, then the confirmation round trip",
+        {"text": "the black drip coffee maker with the timer", "product_type": "Coffee Maker", "quantity": 1,
+         "options": {"type": "drip"}},
+        (Say("The black drip coffee maker with the timer, please."),
+         Propose("anthropic", "On it, paying now.", _cart(_COFFEE, "270.91", 0.95)),
+         Confirm(),
+         Propose("anthropic", "Thanks for confirming, placing the order.", _cart(_COFFEE, "270.91", 0.95))),
+    ),
+    Scenario(
+        "cart-changed", "Consent given, then the cart changed",
+        {"text": "one french press coffee maker", "product_type": "Coffee Maker", "quantity": 1},
+        (Say("Yes, that one french press, I confirmed it on the screen."),
+         Propose("mcp", "I added a second one for the office, you'll love it!",
+                 _cart(dict(_FRENCH_PRESS, quantity=2), "477.28", 0.9))),
+        note="Earlier the user confirmed 1 x french press at 238.64 on the confirmation screen.",
+        confirmed_before=({"name": "checkout", "arguments": _cart(_FRENCH_PRESS, "238.64", 0.9)},),
+    ),
+    Scenario(
+        "hallucinated-price", "A hallucinated price",
+        {"text": "a blue bluetooth speaker with 20 hours of battery", "product_type": "Bluetooth Speaker",
+         "quantity": 1},
+        (Say("A blue bluetooth speaker with 20 hours of battery, please."),
+         Propose("openai_chat", "Good news, it's on sale today for $199.99!",
+                 _cart(_line("2635605237", "4768869376", "Bluetooth Speaker", 1, "199.99"), "199.99", 0.93))),
+        note="The catalog price of that speaker is 271.89 USD; it was never 199.99.",
+    ),
+    Scenario(
+        "corrupted-output", "Corrupted model output",
+        {"text": "two pink yoga mats", "product_type": "Yoga Mat", "quantity": 2},
+        (Say("Two pink yoga mats, please."),
+         Propose("openai_chat", "Ord\ufffd\ufffdering y\u2592\u2592our m\ufffd",
+                 '{"items": [{"sku": "1794273251", "product_id": "46359\u0000\u2592\u2592#@@}}]] ,,"quantity": 2\u00ff\u00ff,'
+                 ' "unit_pr')),
+    ),
+    Scenario(
+        "straight-through", "A correct purchase goes straight through",
+        {"text": "an 8-inch Wi-Fi e-reader with 32GB", "product_type": "E-Reader", "quantity": 1},
+        (Say("The 8-inch Wi-Fi e-reader with 32GB, please. Yes, I confirmed it."),
+         Propose("openai_responses", "Placing your order.", _cart(_EREADER, "243.40", 0.97))),
+        note="The user confirmed exactly this cart on the confirmation screen before the agent paid.",
+        confirmed_before=({"name": "checkout", "arguments": _cart(_EREADER, "243.40", 0.97)},),
+    ),
+)
+
+# -- the shop and the trail ----------------------------------------------------------------------
+
+
+class Shop:
+    """The developer's own tool: placing an order. It runs only when the guard allows."""
+
+    def __init__(self) -> None:
+        self.orders: list[dict[str, Any]] = []
+
+    def place_order(self, **arguments: Any) -> str:
+        self.orders.append(arguments)
+        return f"order #TXG-{1000 + len(self.orders)} placed, {arguments.get('total')} {arguments.get('currency')} charged"
+
+
+@dataclass
+class Trail:
+    """The guard and, when the audit module is present, where its trail is and how to verify it."""
+
+    guard: Guard
+    target: str | None = None
+    verify: Callable[[], Any] | None = None
+    close: Callable[[], Any] | None = None
+
+
+def open_trail(policy: CompiledPolicy, path: Path) -> Trail:
+    """A guard writing every decision to the SQLite trail at ``path``."""
+    try:
+        audit: Any = importlib.import_module("txguard.audit")
+    except ModuleNotFoundError:
+        # FALLBACK until txguard.audit lands (issue 3): no trail. Delete this branch when merging.
+        return Trail(Guard(policy))
+    target = f"sqlite:{path}"
+    sink = audit.open_sink(target)
+    make_guard: Any = Guard  # `audit=` comes with the audit issue
+    return Trail(make_guard(policy, audit=sink), target, lambda: audit.verify(target), getattr(sink, "close", None))
+
+
+@contextmanager
+def _shipped(name: str) -> Iterator[Path]:
+    # The whole directory, so the policy's relative taxonomy path resolves next to it.
+    with as_file(files("txguard") / "data") as data:
+        yield Path(data) / name
+
+
+# -- output --------------------------------------------------------------------------------------
+
+
+class _Style:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
+
+
+_OUTCOME_COLOUR = {Outcome.ALLOW: "1;32", Outcome.CLARIFY: "1;33", Outcome.ESCALATE: "1;31"}
+
+
+def _describe(arguments: Any) -> list[str]:
+    """The proposal as a person reads it; unreadable arguments are shown as they came."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return [f"arguments (unparseable): {arguments[:90]!r}"]
+    if not isinstance(arguments, dict) or not isinstance(arguments.get("items"), list):
+        return [f"arguments: {json.dumps(arguments)[:90]}"]
+    cur = arguments.get("currency", "")
+    lines = [f"{it.get('quantity')} x {it.get('title')} (sku {it.get('sku')}) at {it.get('unit_price')} {cur}"
+             for it in arguments["items"] if isinstance(it, dict)]
+    lines.append(f"total {arguments.get('total')} {cur}, paid with {arguments.get('payment_method_id')}, "
+                 f"confidence {arguments.get('confidence')}")
+    return lines
+
+
+class Printer:
+    def __init__(self, out: Any, colour: bool) -> None:
+        self.out = out
+        self.s = _Style(colour)
+
+    def row(self, label: str, text: str, code: str = "") -> None:
+        first, *rest = text.split("\n")
+        head = self.s(f"{label:<9}", "2") if label else " " * 9
+        self.out.write(f"  {head} {self.s(first, code) if code else first}\n")
+        for more in rest:
+            self.out.write(f"  {' ' * 9} {more}\n")
+
+    def heading(self, number: int, title: str) -> None:
+        self.out.write("\n" + self.s(f"{number}. {title}", "1") + "\n")
+
+    def decision(self, decision: Decision) -> None:
+        verdict = decision.outcome.value.upper() + (f" (route: {decision.route})" if decision.route else "")
+        self.row("guard", verdict, _OUTCOME_COLOUR[decision.outcome])
+        for reason in decision.reasons:
+            self.row("", f"- {reason.code} [{reason.outcome.value}, rule {reason.rule}]: {reason.message}")
+
+
+# -- running -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Played:
+    scenario: Scenario
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+def play(scenario: Scenario, trail: Trail, facts: Any, shop: Shop, pr: Printer | None) -> Played:
+    """Play one scenario; every proposal goes through the shop's guarded ``place_order``."""
+    session: dict[str, Any] = {"id": f"demo-{scenario.key}", "authenticated_user_id": USER,
+                               "confirmed": list(scenario.confirmed_before)}
+    context = {"request": scenario.request, "session": session, "facts": facts}
+    place_order: GuardedTool[..., str, Blocked] = trail.guard.wrap(shop.place_order, tool="checkout", context=context)
+    played = Played(scenario)
+    last: Blocked | None = None
+    if pr and scenario.note:
+        pr.row("note", scenario.note, "2")
+    for step in scenario.steps:
+        if isinstance(step, Say):
+            if pr:
+                pr.row("user", step.text, "1")
+            played.steps.append({"user": step.text})
+        elif isinstance(step, Confirm):
+            if last is None or last.confirmation is None:
+                raise RuntimeError(f"scenario {scenario.key}: nothing to confirm")
+            # The host records the user's explicit yes from its trusted screen, never the model's words.
+            session["confirmed"].append({"digest": last.confirmation.digest})
+            if pr:
+                pr.row("user", f"taps Confirm on the confirmation screen; the host records {last.confirmation.digest[:19]}...", "1")
+            played.steps.append({"confirmed": last.confirmation.digest})
+        else:
+            label, shape, read = SHAPES[step.source]
+            for call in read(shape(step.text, step.arguments)):
+                context_snapshot = {"request": scenario.request, "session": json.loads(json.dumps(session))}
+                result = place_order.dispatch(call)
+                decision = place_order.last_decision
+                assert decision is not None
+                last = result if isinstance(result, Blocked) else None
+                if pr:
+                    pr.row("agent", f"\"{step.text}\"")
+                    pr.row("", f"calls checkout ({label})" + (f": {call.problem}" if call.problem else ""))
+                    for text in _describe(call.proposal["arguments"]):
+                        pr.row("", text)
+                    pr.decision(decision)
+                    if isinstance(result, Blocked):
+                        if result.outcome is Outcome.CLARIFY:
+                            pr.row("ask", "\n".join(f"- {q.text}" for q in result.questions))
+                            if result.confirmation is not None:
+                                pr.row("screen", render_confirmation(result.confirmation))
+                        else:
+                            pr.row("tell", result.message)
+                        pr.row("tool", "place_order did not run", "2")
+                    else:
+                        pr.row("tool", f"place_order ran: {result}", "1;32")
+                played.steps.append({
+                    "agent": step.text, "source": step.source, "call_id": call.call_id, "problem": call.problem,
+                    "proposal": call.proposal, **context_snapshot,
+                    "decision": {k: v for k, v in decision.to_dict().items() if k != "elapsed_us"},
+                    "ran": not isinstance(result, Blocked), "result": None if isinstance(result, Blocked) else result,
+                })
+    return played
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--audit", type=Path, metavar="PATH",
+                   help="SQLite audit trail to write (default: a new file in a temporary directory)")
+    p.add_argument("--policy", type=Path, metavar="PATH", help="policy file (default: the shipped retail policy)")
+    p.add_argument("--catalog", type=Path, metavar="PATH", help="catalog facts JSON (default: the shipped catalog)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.policy is not None:
+            policy = compile_file(args.policy)
+        else:
+            with _shipped("retail.yaml") as path:
+                policy = compile_file(path)
+        if args.catalog is not None:
+            facts = json.loads(args.catalog.read_text(encoding="utf-8"))
+        else:
+            with _shipped("catalog.json") as path:
+                facts = json.loads(path.read_text(encoding="utf-8"))
+    except PolicyError as exc:
+        print(exc, file=sys.stderr)
+        return 3
+    except (OSError, ValueError) as exc:
+        print(f"txguard demo: {exc}", file=sys.stderr)
+        return 1
+    audit_path = args.audit if args.audit is not None else Path(tempfile.mkdtemp(prefix="txguard-demo-")) / "audit.sqlite"
+    trail = open_trail(policy, audit_path)
+    text = args.format == "text"
+    colour = text and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    pr = Printer(sys.stdout, colour) if text else None
+    if pr:
+        ref = policy.ref
+        pr.out.write(pr.s("txguard demo", "1") + f": policy {ref.id} {ref.version} ({ref.digest[:19]}...), "
+                     f"catalog of {len(facts.get('products', {}))} products (tau2-bench, MIT), user {USER}\n")
+    shop = Shop()
+    played: list[Played] = []
+    for number, scenario in enumerate(SCENARIOS, 1):
+        if pr:
+            pr.heading(number, scenario.title)
+        played.append(play(scenario, trail, facts, shop, pr))
+    if trail.close is not None:
+        trail.close()
+    decisions = [s for p in played for s in p.steps if "decision" in s]
+    counts = Counter(s["decision"]["outcome"] for s in decisions)
+    audit: dict[str, Any] = {"path": None, "verified": None, "records": None, "problem": None}
+    status = 0
+    if trail.verify is not None:
+        result = trail.verify()
+        audit = {"path": str(audit_path), "verified": bool(result.ok), "records": result.count,
+                 "problem": None if result.ok else f"record {result.position}: {result.problem}"}
+        status = 0 if result.ok else 4
+    if pr:
+        pr.out.write("\n" + pr.s("summary", "1") + f": {len(played)} scenarios, {len(decisions)} decisions "
+                     f"({', '.join(f'{counts[o.value]} {o.value}' for o in Outcome)}), {len(shop.orders)} orders placed\n")
+        if audit["path"] is None:
+            pr.out.write("audit trail: in memory only (txguard.audit is not in this build); nothing was written\n")
+        elif audit["verified"]:
+            pr.out.write(f"audit trail: {audit['path']}: {audit['records']} records, hash chain verified\n")
+        else:
+            pr.out.write(f"audit trail: {audit['path']}: VERIFY FAILED at {audit['problem']}\n")
+    else:
+        print(json.dumps({
+            "policy": policy.ref.to_dict(),
+            "scenarios": [{"key": p.scenario.key, "title": p.scenario.title, "note": p.scenario.note, "steps": p.steps}
+                          for p in played],
+            "orders": len(shop.orders),
+            "audit": audit,
+        }, indent=2, default=str))
+    return status
