@@ -90,7 +90,10 @@ class ConditionCompiler:
             key = "all" if "all" in cond else "any"
             if "for_each" in cond:
                 return self._for_each(cond, at, bound, key)
-            parts = [self.compile(c, at + (key, i), bound) for i, c in enumerate(cond[key] or [])]
+            if not isinstance(cond[key], list):
+                self.report(at + (key,), f"`{key}` takes a list of conditions (a single condition only with `for_each`)")
+                return lambda env: True
+            parts = [self.compile(c, at + (key, i), bound) for i, c in enumerate(cond[key])]
             if key == "all":
                 return lambda env: all(p(env) for p in parts)
             return lambda env: any(p(env) for p in parts)
@@ -122,7 +125,7 @@ class ConditionCompiler:
         elem: Any = Any_
         for tp in types:
             elem = _element_type(tp)
-        inner = self.compile(cond[key], at + (key,), {**bound, name: elem})
+        inner = self.compile(element_condition(cond, key), at + (key,), {**bound, name: elem})
         if path is None:
             return lambda env: True
         get = compile_path(path)
@@ -192,6 +195,12 @@ class ConditionCompiler:
             return a <= b
 
         return pred
+
+
+def element_condition(cond: Mapping[str, Any], key: str) -> Any:
+    """The condition a ``for_each`` applies to each element: one condition, or a list meaning all of them."""
+    body = cond[key]
+    return {"all": body} if isinstance(body, list) else body
 
 
 def _roots(kinds: list[str], bound: dict[str, Any]) -> dict[str, list[Any]]:

@@ -22,7 +22,16 @@ from pydantic import BaseModel
 
 from ._checks import Ctx
 from ._compile import CompiledPolicy, CompiledRule
-from ._conditions import COMPARATORS, ConditionError, MissingFact, _as_decimal, _equal, _member, _num
+from ._conditions import (
+    COMPARATORS,
+    ConditionError,
+    MissingFact,
+    _as_decimal,
+    _equal,
+    _member,
+    _num,
+    element_condition,
+)
 from ._context import Facts, Proposal, Request, Session
 from ._decision import Decision
 from ._evaluate import Clock, _coerce, evaluate
@@ -308,9 +317,9 @@ class _Tracer:
         for n, elem in enumerate(seq):
             if n < MAX_ELEMENTS:
                 self.out.append(Comparison(depth + 1, f"{name} = {text}[{n}]"))
-                value = self.eval(cond[key], {**env, name: elem}, depth + 2)
+                value = self.eval(element_condition(cond, key), {**env, name: elem}, depth + 2)
             else:
-                value = _Tracer().eval(cond[key], {**env, name: elem}, 0)
+                value = _Tracer().eval(element_condition(cond, key), {**env, name: elem}, 0)
             if key == "all" and not value:
                 result = False
                 break

@@ -30,8 +30,9 @@ def _condition() -> dict[str, Any]:
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "all": {"type": "array", "items": ref, "minItems": 1},
-            "any": {"type": "array", "items": ref, "minItems": 1},
+            # A list of conditions; with `for_each`, also one condition applied to each element.
+            "all": {"oneOf": [{"type": "array", "items": ref, "minItems": 1}, ref]},
+            "any": {"oneOf": [{"type": "array", "items": ref, "minItems": 1}, ref]},
             "not": ref,
             "for_each": {"type": "string"},
             "as": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
