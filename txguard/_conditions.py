@@ -8,7 +8,7 @@
         - {path: intent.payment_method_id, in: {path: "facts.users[session.authenticated_user_id].payment_methods"}}
         - for_each: intent.items
           as: line
-          any: {path: line.quantity, gt: 10}
+          any: [{path: line.quantity, gt: 10}]
 
 Operands are literals or ``{path: ...}`` references. Numbers compare exactly as ``Decimal``.
 A path into the facts that finds nothing is a missing fact: the rule escalates (fail closed)
@@ -122,7 +122,9 @@ class ConditionCompiler:
         elem: Any = Any_
         for tp in types:
             elem = _element_type(tp)
-        inner = self.compile(cond[key], at + (key,), {**bound, name: elem})
+        # `all`/`any` hold a list (as everywhere in the schema): every element satisfies every
+        # condition (`all`), or some element satisfies some condition (`any`).
+        inner = self.compile({key: cond[key]}, at, {**bound, name: elem})
         if path is None:
             return lambda env: True
         get = compile_path(path)
