@@ -280,18 +280,41 @@ class _Build:
         self.errors.append(self.doc.diagnostic(path, code, f"{dotted(path, self.doc.data)}: {message}"))
 
 
+def _element_model(annotation: Any) -> type[BaseModel] | None:
+    """``LineItem`` for ``tuple[LineItem, ...]`` (under Annotated/Optional), else None."""
+    from typing import get_args
+
+    from ._paths import _unwrap
+
+    args = get_args(_unwrap(annotation))
+    if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+        return args[0]
+    return None
+
+
 def _compile_tools(b: _Build, tools: Mapping[str, Any]) -> dict[str, ToolMap]:
     out: dict[str, ToolMap] = {}
     for name, spec in tools.items():
         kind = spec["intent"]
         model = INTENT_MODELS.get(kind)
         if model is not None:
-            for target in list(spec.get("fields", {})) + list(spec.get("constants", {})) + list(spec.get("required", [])):
+            fields = spec.get("fields", {})
+            targets = ([(("fields", t), t) for t in fields] + [(("constants", t), t) for t in spec.get("constants", {})]
+                       + [(("required", i), t) for i, t in enumerate(spec.get("required", []))])
+            for where, target in targets:
                 top = target.split(".")[0]
                 if top not in model.model_fields or top == "kind":
-                    b.error(("tools", name, "fields"), "txg-path",
+                    b.error(("tools", name) + where, "txg-path",
                             f"`{target}` is not a field of intent `{kind}` (expected one of: "
                             f"{', '.join(f for f in sorted(model.model_fields) if f != 'kind')})")
+                elif where[0] == "fields" and isinstance(fields[target], Mapping):
+                    # A list mapping renames the fields of each element: check them against its model.
+                    elem = _element_model(model.model_fields[top].annotation)
+                    for inner in fields[target].get("fields", {}):
+                        if elem is not None and inner.split(".")[0] not in elem.model_fields:
+                            b.error(("tools", name, "fields", target, "fields", inner), "txg-path",
+                                    f"`{inner}` is not a field of {elem.__name__} (expected one of: "
+                                    f"{', '.join(sorted(elem.model_fields))})")
         out[name] = ToolMap(
             name=name,
             kind=kind,
