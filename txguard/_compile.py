@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -464,8 +465,17 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
                     f"rule `{r['id']}` is defined by the base policy: add a rule with a new id to tighten it")
     merged["rules"] = list(base.get("rules", [])) + [r for r in data.get("rules", []) if r.get("id") not in base_ids]
     cats = dict(base.get("categories", {}))
+    if "taxonomy" in cats:
+        # The base names its taxonomy relative to its own folder; the merged policy compiles from ours.
+        cats["taxonomy"] = os.path.relpath(base_path.parent / cats["taxonomy"], b.base_dir)
+    judged = any(r.get("check") == "category" for r in base.get("rules", []))
     for key, value in data.get("categories", {}).items():
-        cats[key] = {**cats.get(key, {}), **value} if isinstance(value, dict) else value
+        new = {**cats.get(key, {}), **value} if isinstance(value, dict) else value
+        if judged and new != cats.get(key):
+            # A synonym or a product type more can make the base's category rule match more products.
+            b.error(("categories", key), "txg-extends",
+                    f"the base policy's category rule reads `categories.{key}`: a policy cannot change it")
+        cats[key] = new
     if cats:
         merged["categories"] = cats
     mask = list(base.get("audit", {}).get("mask", [])) + list(data.get("audit", {}).get("mask", []))
