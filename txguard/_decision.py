@@ -67,6 +67,8 @@ class Question:
 
 @dataclass(frozen=True, slots=True)
 class ConfirmationLine:
+    """One line of a confirmation screen: the variant, its title, the quantity and the unit price."""
+
     sku: str
     title: str | None
     quantity: int
