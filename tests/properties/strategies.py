@@ -95,3 +95,32 @@ EXTRA_RULES = (
 def money(cents: int, exponent: int = 2) -> str:
     """An exact decimal string for an amount in minor units."""
     return str(Decimal(cents).scaleb(-exponent)) if exponent else str(cents)
+
+
+# -- generated carts on a generated catalog -----------------------------------------------------------
+
+@st.composite
+def carts(draw: st.DrawFn, exponent: int = 2, max_lines: int = 4) -> dict[str, Any]:
+    """A checkout on a catalog made for it: ``{"args", "products", "stated", "catalog"}``.
+
+    Stated unit prices may differ from the catalog's, and the stated total from the sum of the lines.
+    The catalog's prices are JSON numbers, as in the wire format.
+    """
+    n = draw(st.integers(min_value=1, max_value=max_lines))
+    items, products = [], {}
+    catalog = stated_sum = 0
+    for i in range(n):
+        price = draw(st.integers(min_value=0, max_value=150_000))
+        claimed = draw(st.one_of(st.just(price), st.integers(min_value=0, max_value=150_000)))
+        qty = draw(st.integers(min_value=1, max_value=5))
+        sku, pid = f"S{i}", f"P{i}"
+        products[pid] = {"name": f"Thing {i}", "product_id": pid, "variants": {
+            sku: {"item_id": sku, "options": {}, "available": True, "price": float(money(price, exponent))}}}
+        items.append({"sku": sku, "product_id": pid, "title": f"Thing {i}", "quantity": qty,
+                      "unit_price": money(claimed, exponent)})
+        catalog += price * qty
+        stated_sum += claimed * qty
+    total = draw(st.one_of(st.just(stated_sum), st.integers(min_value=0, max_value=1_000_000)))
+    args = {"items": items, "currency": "USD", "total": money(total, exponent), "payment_method_id": "credit_card_1",
+            "confidence": 0.95}
+    return {"args": args, "products": products, "stated": total, "catalog": catalog, "sum": stated_sum}
