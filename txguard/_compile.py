@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,18 +281,41 @@ class _Build:
         self.errors.append(self.doc.diagnostic(path, code, f"{dotted(path, self.doc.data)}: {message}"))
 
 
+def _element_model(annotation: Any) -> type[BaseModel] | None:
+    """``LineItem`` for ``tuple[LineItem, ...]`` (under Annotated/Optional), else None."""
+    from typing import get_args
+
+    from ._paths import _unwrap
+
+    args = get_args(_unwrap(annotation))
+    if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+        return args[0]
+    return None
+
+
 def _compile_tools(b: _Build, tools: Mapping[str, Any]) -> dict[str, ToolMap]:
     out: dict[str, ToolMap] = {}
     for name, spec in tools.items():
         kind = spec["intent"]
         model = INTENT_MODELS.get(kind)
         if model is not None:
-            for target in list(spec.get("fields", {})) + list(spec.get("constants", {})) + list(spec.get("required", [])):
+            fields = spec.get("fields", {})
+            targets = ([(("fields", t), t) for t in fields] + [(("constants", t), t) for t in spec.get("constants", {})]
+                       + [(("required", i), t) for i, t in enumerate(spec.get("required", []))])
+            for where, target in targets:
                 top = target.split(".")[0]
                 if top not in model.model_fields or top == "kind":
-                    b.error(("tools", name, "fields"), "txg-path",
+                    b.error(("tools", name) + where, "txg-path",
                             f"`{target}` is not a field of intent `{kind}` (expected one of: "
                             f"{', '.join(f for f in sorted(model.model_fields) if f != 'kind')})")
+                elif where[0] == "fields" and isinstance(fields[target], Mapping):
+                    # A list mapping renames the fields of each element: check them against its model.
+                    elem = _element_model(model.model_fields[top].annotation)
+                    for inner in fields[target].get("fields", {}):
+                        if elem is not None and inner.split(".")[0] not in elem.model_fields:
+                            b.error(("tools", name, "fields", target, "fields", inner), "txg-path",
+                                    f"`{inner}` is not a field of {elem.__name__} (expected one of: "
+                                    f"{', '.join(sorted(elem.model_fields))})")
         out[name] = ToolMap(
             name=name,
             kind=kind,
@@ -441,8 +465,17 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
                     f"rule `{r['id']}` is defined by the base policy: add a rule with a new id to tighten it")
     merged["rules"] = list(base.get("rules", [])) + [r for r in data.get("rules", []) if r.get("id") not in base_ids]
     cats = dict(base.get("categories", {}))
+    if "taxonomy" in cats:
+        # The base names its taxonomy relative to its own folder; the merged policy compiles from ours.
+        cats["taxonomy"] = os.path.relpath(base_path.parent / cats["taxonomy"], b.base_dir)
+    judged = any(r.get("check") == "category" for r in base.get("rules", []))
     for key, value in data.get("categories", {}).items():
-        cats[key] = {**cats.get(key, {}), **value} if isinstance(value, dict) else value
+        new = {**cats.get(key, {}), **value} if isinstance(value, dict) else value
+        if judged and new != cats.get(key):
+            # A synonym or a product type more can make the base's category rule match more products.
+            b.error(("categories", key), "txg-extends",
+                    f"the base policy's category rule reads `categories.{key}`: a policy cannot change it")
+        cats[key] = new
     if cats:
         merged["categories"] = cats
     mask = list(base.get("audit", {}).get("mask", [])) + list(data.get("audit", {}).get("mask", []))

@@ -8,7 +8,7 @@
         - {path: intent.payment_method_id, in: {path: "facts.users[session.authenticated_user_id].payment_methods"}}
         - for_each: intent.items
           as: line
-          any: {path: line.quantity, gt: 10}
+          any: [{path: line.quantity, gt: 10}]
 
 Operands are literals or ``{path: ...}`` references. Numbers compare exactly as ``Decimal``.
 A path into the facts that finds nothing is a missing fact: the rule escalates (fail closed)
@@ -125,7 +125,8 @@ class ConditionCompiler:
         elem: Any = Any_
         for tp in types:
             elem = _element_type(tp)
-        inner = self.compile(element_condition(cond, key), at + (key,), {**bound, name: elem})
+        where = at if isinstance(cond[key], list) else at + (key,)
+        inner = self.compile(element_condition(cond, key), where, {**bound, name: elem})
         if path is None:
             return lambda env: True
         get = compile_path(path)
@@ -198,9 +199,13 @@ class ConditionCompiler:
 
 
 def element_condition(cond: Mapping[str, Any], key: str) -> Any:
-    """The condition a ``for_each`` applies to each element: one condition, or a list meaning all of them."""
+    """The condition a ``for_each`` applies to each element.
+
+    ``all``/``any`` hold one condition, or a list read as everywhere else: with ``all`` every
+    element satisfies every condition; with ``any`` some element satisfies some condition.
+    """
     body = cond[key]
-    return {"all": body} if isinstance(body, list) else body
+    return {key: body} if isinstance(body, list) else body
 
 
 def _roots(kinds: list[str], bound: dict[str, Any]) -> dict[str, list[Any]]:

@@ -67,6 +67,8 @@ class Question:
 
 @dataclass(frozen=True, slots=True)
 class ConfirmationLine:
+    """One line of a confirmation screen: the variant, its title, the quantity and the unit price."""
+
     sku: str
     title: str | None
     quantity: int
@@ -137,7 +139,8 @@ class Decision:
     questions: tuple[Question, ...] = ()
     confirmation: ConfirmationRequest | None = None
     route: Route | None = None
-    elapsed_us: float = 0.0
+    # Timing is reported but is not part of what was decided: equal inputs give equal decisions.
+    elapsed_us: float = field(default=0.0, compare=False)
     intent: Any = field(default=None, compare=False, repr=False)
 
     @property

@@ -86,9 +86,13 @@ def load_yaml(text: str, file: str) -> tuple[Located | None, list[Diagnostic]]:
                 return out
             if isinstance(node, yaml.SequenceNode):
                 return [build(child, path + (i,)) for i, child in enumerate(node.value)]
+            return construct(node)
+
+        def construct(node: yaml.Node) -> Any:
+            # A bad explicit tag (`!!int x`, `!!float x`) raises ValueError, not a YAMLError.
             try:
                 return loader.construct_object(node, deep=True)
-            except yaml.YAMLError as exc:
+            except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
                 errors.append(Diagnostic(file, node.start_mark.line + 1, node.start_mark.column + 1,
                                          "txg-yaml", str(exc).splitlines()[0]))
                 return None
@@ -98,8 +102,9 @@ def load_yaml(text: str, file: str) -> tuple[Located | None, list[Diagnostic]]:
                 errors.append(Diagnostic(file, node.start_mark.line + 1, node.start_mark.column + 1,
                                          "txg-yaml", "mapping keys must be scalars"))
                 return f"<complex key at line {node.start_mark.line + 1}>"
-            value = loader.construct_object(node, deep=True)
-            return value if isinstance(value, (str, int)) else str(value)
+            # Keys are text, as in JSON: an int key would break the schema's key comparisons.
+            value = construct(node)
+            return value if isinstance(value, str) else str(value)
 
         doc.data = build(root, ())
         return doc, errors

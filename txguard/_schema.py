@@ -184,7 +184,8 @@ def _message(err: Any) -> tuple[list[Any], str]:
     if v == "additionalProperties":
         extra = sorted(k for k in err.instance if k not in (err.schema.get("properties") or {}))
         allowed = ", ".join(sorted(err.schema.get("properties") or {}))
-        return path + [extra[0]] if extra else path, f"unknown key `{extra[0] if extra else '?'}` (expected one of: {allowed})"
+        hint = f"expected one of: {allowed}" if allowed else "no keys are allowed here"
+        return path + [extra[0]] if extra else path, f"unknown key `{extra[0] if extra else '?'}` ({hint})"
     if v == "enum":
         return path, f"expected one of {', '.join(f'`{x}`' for x in err.validator_value)}, {got}"
     if v == "const":
@@ -201,6 +202,10 @@ def _message(err: Any) -> tuple[list[Any], str]:
     if v == "propertyNames":
         return path, f"key {_got(err.instance)} is not allowed here"
     if v in ("oneOf", "anyOf"):
+        amount = any(isinstance(s, dict) and s.get("pattern") == _AMOUNT_PATTERN for s in err.validator_value)
+        if amount and all(e.validator == "type" for e in err.context or ()):
+            # Neither a string nor an integer (e.g. the float `12.5`): say what an amount is.
+            return path, f"expected a decimal amount such as `\"12.50\"`, {got}"
         if err.context:
             # Prefer the branch whose type fits the value: its error says what is wrong inside it.
             fitting = [e for e in err.context if e.validator != "type"] or list(err.context)

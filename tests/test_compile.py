@@ -1,0 +1,280 @@
+"""Compile: tool mapping (nested fields, constants, required), extends (tighten only), the index."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from txguard import CompiledPolicy, Guard, Outcome, PolicyError, compile_file, compile_policy
+from txguard._compile import STAGES
+
+from .helpers import CARD, POLICIES, RETAIL, checkout_args, envelope, facts, line
+
+HEAD = 'apiVersion: txguard/v1\nid: t\nversion: "1"\n'
+
+BUY = HEAD + """\
+tools:
+  buy:
+    intent: checkout
+    fields:
+      payment_method_id: payment.method
+      items: {from: cart, fields: {sku: variant_id, unit_price: price.amount}}
+      total: amount
+    constants: {currency: USD}
+    required: [confidence]
+    ignore: [session_token]
+  lookup: {intent: read}
+defaults: {checkout: allow, read: allow}
+"""
+
+
+def buy_args(**change: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "cart": [{"variant_id": "S-COF-1", "product_id": "P-COF", "title": "Coffee Maker", "quantity": 1,
+                  "price": {"amount": "120.00"}}],
+        "amount": "120.00",
+        "payment": {"method": CARD},
+        "confidence": 0.9,
+        "session_token": "opaque",
+    }
+    args.update(change)
+    return {k: v for k, v in args.items() if v is not None}
+
+
+def test_tool_mapping_with_nested_fields_constants_and_ignore() -> None:
+    d = Guard.from_text(BUY).check({"name": "buy", "arguments": buy_args()})
+    assert d.outcome is Outcome.ALLOW
+    assert d.intent is not None
+    assert d.intent.model_dump(mode="json", exclude_none=True) == {
+        "kind": "checkout",
+        "items": [{"sku": "S-COF-1", "product_id": "P-COF", "title": "Coffee Maker", "quantity": 1,
+                   "unit_price": "120.00"}],
+        "total": "120.00",
+        "currency": "USD",
+        "payment_method_id": CARD,
+        "confidence": "0.9",
+        "alternatives": [],
+    }
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"currency": "EUR"}, "argument `currency` is `EUR`, but the tool fixes it to `USD`"),
+    ({"confidence": None}, "required field `confidence` is missing"),
+    ({"total": "1"}, "argument `total` is given twice (directly and by the mapping)"),
+    ({"cart": 3}, "argument `cart` must be a list"),
+    ({"cart": [1]}, "each entry of `cart` must be an object"),
+    ({"coupon": "FREE"}, "coupon: Extra inputs are not permitted"),
+    ({"cart": [{"variant_id": "S", "product_id": "P", "title": "T", "quantity": 0, "price": {"amount": "1"}}]},
+     "items[0].quantity: Input should be greater than or equal to 1; "
+     "items: Tuple should have at least 1 item after validation, not 0"),
+])
+def test_tool_mapping_rejects_with_a_readable_message(change: dict[str, Any], message: str) -> None:
+    d = Guard.from_text(BUY).check({"name": "buy", "arguments": buy_args(**change)})
+    assert d.outcome is Outcome.ESCALATE
+    assert [(r.code, r.message) for r in d.reasons] == [("malformed", message)]
+
+
+def test_a_constant_given_with_the_same_value_is_fine() -> None:
+    assert Guard.from_text(BUY).check({"name": "buy", "arguments": buy_args(currency="USD")}).allowed
+
+
+def test_read_only_tools() -> None:
+    g = Guard.from_text(BUY)
+    assert g.check({"name": "lookup", "arguments": None}).allowed
+    assert g.check({"name": "lookup", "arguments": {"q": "coffee"}}).allowed
+    assert g.check({"name": "lookup", "arguments": "[1]"}).codes == ("malformed",)
+
+
+@pytest.mark.parametrize(("tool", "message"), [
+    ("    fields: {itemz: x}\n",
+     "f.yaml:7:21: txg-path: tools.buy.fields.itemz: `itemz` is not a field of intent `checkout` (expected one of: "
+     "alternatives, confidence, currency, items, merchant, payment_method_id, shipping_address, total)"),
+    ("    constants: {kind: refund}\n",
+     "f.yaml:7:23: txg-path: tools.buy.constants.kind: `kind` is not a field of intent `checkout` (expected one of: "
+     "alternatives, confidence, currency, items, merchant, payment_method_id, shipping_address, total)"),
+    ("    required: [confidence, nope]\n",
+     "f.yaml:7:28: txg-path: tools.buy.required[1]: `nope` is not a field of intent `checkout` (expected one of: "
+     "alternatives, confidence, currency, items, merchant, payment_method_id, shipping_address, total)"),
+    ("    fields:\n      items: {from: cart, fields: {skux: variant_id, sku: id}}\n",
+     "f.yaml:8:42: txg-path: tools.buy.fields.items.fields.skux: `skux` is not a field of LineItem (expected one of: "
+     "category, product_id, quantity, sku, title, unit_price)"),
+])
+def test_tool_mapping_typos_are_located_load_errors(tool: str, message: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        compile_policy(HEAD + "tools:\n  buy:\n    intent: checkout\n" + tool, "f.yaml")
+    assert [str(d) for d in info.value.diagnostics] == [message]
+
+
+def test_duplicate_rule_ids() -> None:
+    text = HEAD + "rules:\n  - {id: a, check: budget}\n  - {id: a, check: total}\n"
+    with pytest.raises(PolicyError) as info:
+        compile_policy(text, "f.yaml")
+    assert str(info.value) == "f.yaml:6:10: txg-duplicate: rules[1](a).id: rule id `a` is already used by rules[0]"
+
+
+def test_a_rule_has_check_or_when() -> None:
+    text = HEAD + "rules:\n  - {id: a}\n"
+    with pytest.raises(PolicyError) as info:
+        compile_policy(text, "f.yaml")
+    assert str(info.value) == "f.yaml:5:5: txg-schema: rules[0](a): a rule has exactly one of `check` or `when`"
+
+
+def test_unknown_policy_currency_and_unreadable_taxonomy() -> None:
+    text = HEAD + "currency: ABC\ncategories: {taxonomy: nope.txt, product_types: {X: 1}}\n"
+    with pytest.raises(PolicyError) as info:
+        compile_policy(text, "f.yaml", POLICIES)
+    assert [str(d) for d in info.value.diagnostics] == [
+        "f.yaml:4:11: txg-param: currency: unknown currency `'ABC'`: expected an ISO 4217 code such as `USD`",
+        "f.yaml:5:24: txg-io: categories.taxonomy: cannot read taxonomy `nope.txt`: No such file or directory",
+        "f.yaml:5:53: txg-param: categories.product_types.X: product_types need a `taxonomy` file",
+    ]
+
+
+def test_compile_file_errors() -> None:
+    with pytest.raises(PolicyError) as info:
+        compile_file("/nonexistent/p.yaml")
+    assert str(info.value) == "/nonexistent/p.yaml:1:1: txg-io: cannot read the policy: No such file or directory"
+
+
+def test_compiled_policy_index_and_identity() -> None:
+    policy = compile_file(RETAIL)
+    assert isinstance(policy, CompiledPolicy)
+    assert (policy.id, policy.version, policy.currency) == ("retail", "1.0.0", "USD")
+    assert policy.digest.startswith("sha256:")
+    assert policy.ref.to_dict() == {"id": "retail", "version": "1.0.0", "digest": policy.digest}
+    checkout_rules = [r.id for r in policy.by_kind["checkout"]]
+    # Preconditions first (item_exists provides `lines`), then by id.
+    assert checkout_rules[0] == "known-sku"
+    assert checkout_rules[1:] == sorted(checkout_rules[1:])
+    assert [r.id for r in policy.by_kind["cancel_order"]] == ["authentication", "consent"]
+    assert STAGES == ("load", "schema", "extends", "tools", "categories", "rules", "index")
+
+
+def test_the_same_text_compiles_to_the_same_digest() -> None:
+    text = RETAIL.read_text()
+    assert compile_policy(text, "a.yaml", POLICIES).digest == compile_policy(text, "b.yaml", POLICIES).digest
+    changed = text.replace('max: {USD: "1000.00"}', 'max: {USD: "999.99"}')
+    assert changed != text
+    assert compile_policy(changed, "a.yaml", POLICIES).digest != compile_policy(text, "a.yaml", POLICIES).digest
+
+
+# -- extends ---------------------------------------------------------------------------------------
+
+@pytest.fixture()
+def platform(tmp_path: Path) -> Path:
+    """A base policy (the shipped retail one) in its own folder, with its taxonomy beside it."""
+    base = tmp_path / "platform"
+    (base / "taxonomy").mkdir(parents=True)
+    shutil.copy(RETAIL, base / "base.yaml")
+    shutil.copy(POLICIES / "taxonomy" / "taxonomy-with-ids.en-US.txt", base / "taxonomy")
+    (tmp_path / "teams").mkdir()
+    return tmp_path
+
+
+def child(root: Path, body: str) -> Path:
+    path = root / "teams" / "child.yaml"
+    path.write_text('apiVersion: txguard/v1\nid: child\nversion: "1"\nextends: ../platform/base.yaml\n' + body)
+    return path
+
+
+def test_extends_adds_rules_and_tightens(platform: Path) -> None:
+    team = Guard.from_file(child(platform, 'rules:\n  - id: team-cap\n    check: price_cap\n'
+                                          '    params: {max: {USD: "200.00"}}\n'))
+    base = Guard.from_file(platform / "platform" / "base.yaml")
+    assert "team-cap" in [r.id for r in team.policy.rules]
+    assert {r.id for r in base.policy.rules} < {r.id for r in team.policy.rules}
+    cheap = envelope(checkout_args(line()))
+    dear = envelope(checkout_args(line(quantity=2)))
+    assert base.check_envelope(cheap).allowed and team.check_envelope(cheap).allowed
+    assert base.check_envelope(dear).allowed
+    assert team.check_envelope(dear).codes == ("price_cap",)
+    # The base's taxonomy is found relative to the base, not to the team's folder.
+    coffee = envelope(checkout_args(line()), request={"category": 736})
+    assert team.check_envelope(coffee).allowed
+
+
+def test_extends_tightens_a_default(platform: Path) -> None:
+    team = Guard.from_file(child(platform, "defaults: {checkout: clarify, refund: escalate}\n"))
+    assert team.policy.defaults["checkout"] is Outcome.CLARIFY
+
+
+@pytest.mark.parametrize(("body", "messages"), [
+    ("defaults: {add_to_cart: allow, checkout: allow}\n", []),
+    ("defaults: {cancel_order: allow}\n",
+     ["child.yaml:5:26: txg-extends: defaults.cancel_order: the base policy escalates `cancel_order` (not in its "
+      "defaults): a policy can only tighten its base"]),
+    ("rules:\n  - {id: platform-cap, check: price_cap, params: {max: {USD: '5000'}}}\n",
+     ["child.yaml:6:10: txg-extends: rules[0](platform-cap).id: rule `platform-cap` is defined by the base policy: "
+      "add a rule with a new id to tighten it"]),
+    ("currency: EUR\n",
+     ["child.yaml:5:11: txg-extends: currency: a policy cannot change the currency of its base"]),
+    ("tools:\n  checkout: {intent: checkout}\n",
+     ["child.yaml:6:13: txg-extends: tools.checkout: tool `checkout` is mapped by the base policy and cannot be "
+      "remapped"]),
+    ("categories:\n  synonyms: {Coffee Maker: [espresso machine]}\n",
+     ["child.yaml:6:13: txg-extends: categories.synonyms: the base policy's category rule reads "
+      "`categories.synonyms`: a policy cannot change it"]),
+])
+def test_extends_cannot_loosen(platform: Path, body: str, messages: list[str]) -> None:
+    path = child(platform, body)
+    if not messages:
+        compile_file(path)
+        return
+    with pytest.raises(PolicyError) as info:
+        compile_file(path)
+    assert [str(d).replace(str(path), "child.yaml") for d in info.value.diagnostics] == messages
+
+
+def test_extends_loosening_a_default(platform: Path) -> None:
+    (platform / "platform" / "base.yaml").write_text(
+        RETAIL.read_text().replace("  checkout: allow\n", "  checkout: clarify\n"))
+    path = child(platform, "defaults: {checkout: allow}\n")
+    with pytest.raises(PolicyError) as info:
+        compile_file(path)
+    assert [str(d).replace(str(path), "child.yaml") for d in info.value.diagnostics] == [
+        "child.yaml:5:22: txg-extends: defaults.checkout: `allow` is looser than the base policy's `clarify`: "
+        "a policy can only tighten its base"]
+
+
+def test_synonyms_could_let_an_espresso_machine_through(platform: Path) -> None:
+    # Why the synonym rule exists: without it, this team policy would allow what its base clarifies.
+    base = Guard.from_file(platform / "platform" / "base.yaml")
+    espresso = envelope(checkout_args(line("S-ESP-1", "P-ESP", "Espresso Machine", 1, "899.99")),
+                        request={"product_type": "Coffee Maker"})
+    assert base.check_envelope(espresso).codes == ("category",)
+
+
+def test_extends_errors_for_missing_cyclic_and_invalid_bases(tmp_path: Path) -> None:
+    head = 'apiVersion: txguard/v1\nid: c\nversion: "1"\n'
+    missing = tmp_path / "missing.yaml"
+    missing.write_text(head + "extends: nowhere.yaml\n")
+    with pytest.raises(PolicyError) as info:
+        compile_file(missing)
+    assert [d.code for d in info.value.diagnostics] == ["txg-io"]
+    assert "cannot read base policy `nowhere.yaml`: No such file or directory" in str(info.value)
+
+    cyclic = tmp_path / "cyclic.yaml"
+    cyclic.write_text(head + "extends: cyclic.yaml\n")
+    with pytest.raises(PolicyError) as info:
+        compile_file(cyclic)
+    assert str(info.value) == f"{cyclic}:4:10: txg-extends: extends: `cyclic.yaml` extends itself (a cycle)"
+
+    bad_base = tmp_path / "bad.yaml"
+    bad_base.write_text(head + "rules: 3\n")
+    team = tmp_path / "team.yaml"
+    team.write_text(head + "extends: bad.yaml\n")
+    with pytest.raises(PolicyError) as info:
+        compile_file(team)
+    assert [str(d) for d in info.value.diagnostics] == [
+        f"{bad_base}:4:8: txg-schema: rules: expected a list, got `3`",
+        f"{team}:4:10: txg-extends: extends: base policy `bad.yaml` does not load",
+    ]
+
+
+def test_facts_helper_is_a_deep_copy() -> None:
+    f = facts()
+    f["users"].clear()
+    assert facts()["users"]

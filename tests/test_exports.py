@@ -1,0 +1,65 @@
+"""The public front: a sorted ``__all__`` of public names, each importable and documented."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import txguard
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """ruff RUF022 "isort-style" order: CONSTANTS, then Classes, then everything else."""
+    if name.isupper():
+        return 0, name
+    return (1, name) if name[0].isupper() else (2, name)
+
+
+def test_all_is_sorted_and_unique() -> None:
+    assert list(txguard.__all__) == sorted(txguard.__all__, key=_isort_key)
+    assert len(set(txguard.__all__)) == len(txguard.__all__)
+
+
+def test_no_private_name_leaks() -> None:
+    leaked = [n for n in txguard.__all__ if n.startswith("_") and n != "__version__"]
+    assert leaked == []
+    for name in txguard.__all__:
+        obj = getattr(txguard, name)
+        module = getattr(obj, "__module__", None)
+        if module is not None and inspect.isclass(obj):
+            # Re-exported from a private module, but the object itself is public (no leading underscore).
+            assert not obj.__name__.startswith("_"), name
+
+
+def test_every_public_name_is_importable() -> None:
+    for name in txguard.__all__:
+        exec(f"from txguard import {name}", {})  # noqa: S102 - the point is the import statement
+
+
+def test_every_public_non_underscore_attribute_is_exported() -> None:
+    modules = {m.name for m in pkgutil.iter_modules(txguard.__path__)}
+    public = {n for n in vars(txguard) if not n.startswith("_") and n not in modules}
+    assert public - set(txguard.__all__) == set()
+
+
+def test_public_classes_and_functions_have_docstrings() -> None:
+    missing = []
+    for name in txguard.__all__:
+        obj = getattr(txguard, name)
+        doc = inspect.getdoc(obj) or ""
+        # A dataclass without a docstring gets its signature as __doc__: that is not documentation.
+        if (inspect.isclass(obj) or inspect.isfunction(obj)) and (not doc or doc.startswith(f"{name}(")):
+            missing.append(name)
+    assert missing == []
+
+
+PUBLIC_SUBMODULES = {"adapters", "audit", "cli", "pytest_plugin", "sessions"}
+"""Submodules that are public on purpose; every other module is private (``_name``)."""
+
+
+def test_private_modules_are_private() -> None:
+    for info in pkgutil.iter_modules(txguard.__path__):
+        if info.name not in PUBLIC_SUBMODULES:
+            assert info.name.startswith("_"), info.name
+        importlib.import_module(f"txguard.{info.name}")

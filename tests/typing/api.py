@@ -1,0 +1,127 @@
+"""Public-API usage that must type-check under ``mypy --strict`` (run by ``tests/test_typing.py``).
+
+Not collected by pytest: it is read by mypy only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from typing_extensions import assert_never
+
+import txguard
+from txguard import (
+    Checkout,
+    CompiledPolicy,
+    ConfirmationRequest,
+    Confirmed,
+    Decision,
+    Diagnostic,
+    Facts,
+    Guard,
+    LineItem,
+    MoneyError,
+    Outcome,
+    PolicyError,
+    Proposal,
+    Question,
+    Reason,
+    Request,
+    Route,
+    Session,
+    TxguardError,
+    compile_file,
+    compile_policy,
+    intent_digest,
+    parse_amount,
+    policy_schema,
+)
+
+
+def fixed_clock() -> datetime:
+    return datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def guard_from_file(path: Path) -> Guard:
+    return Guard.from_file(path, clock=fixed_clock)
+
+
+def act(decision: Decision) -> str:
+    match decision.outcome:
+        case Outcome.ALLOW:
+            return "run the tool"
+        case Outcome.CLARIFY:
+            questions: tuple[Question, ...] = decision.questions
+            confirmation: ConfirmationRequest | None = decision.confirmation
+            digest = confirmation.digest if confirmation is not None else ""
+            return " / ".join(q.text for q in questions) + digest
+        case Outcome.ESCALATE:
+            route: Route | None = decision.route
+            return f"hand over ({route})"
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
+def reasons(decision: Decision) -> list[tuple[str, str, str]]:
+    out: list[tuple[str, str, str]] = []
+    for reason in decision.reasons:
+        r: Reason = reason
+        out.append((r.rule, r.code, r.message))
+    codes: tuple[str, ...] = decision.codes
+    allowed: bool = decision.allowed
+    data: dict[str, Any] = decision.to_dict()
+    elapsed: float = decision.elapsed_us
+    del codes, allowed, data, elapsed
+    return out
+
+
+def check_everything(guard: Guard) -> list[Decision]:
+    args = {"items": [{"sku": "s", "product_id": "p", "title": "t", "quantity": 1, "unit_price": "1.00"}],
+            "currency": "USD", "total": "1.00", "payment_method_id": "pm", "confidence": 0.9}
+    proposal = Proposal(name="checkout", arguments=args)
+    request = Request(product_type="Coffee Maker", budget=Decimal("300"), quantity=1)
+    intent = Checkout(
+        items=(LineItem(sku="s", product_id="p", title="t", quantity=1, unit_price=Decimal("1.00")),),
+        total=Decimal("1.00"),
+        currency="USD",
+        payment_method_id="pm",
+    )
+    digest: str = intent_digest(intent)
+    session = Session(authenticated_user_id="u", confirmed=(Confirmed(digest=digest),))
+    facts = Facts({"users": {}, "products": {}})
+    return [
+        guard.check(proposal, request, session, facts),
+        guard.check({"name": "checkout", "arguments": "{\"items\": ["}),
+        guard.check(intent, session=session),
+        guard.check_envelope({"proposal": {"name": "checkout", "arguments": args}}),
+    ]
+
+
+def load(text: str) -> CompiledPolicy | list[str]:
+    try:
+        policy = compile_policy(text, "inline.yaml")
+    except PolicyError as exc:
+        diagnostics: list[Diagnostic] = exc.diagnostics
+        return [f"{d.file}:{d.line}:{d.column}: {d.code}: {d.message}" for d in diagnostics]
+    ref = policy.ref
+    _: str = ref.digest
+    return policy
+
+
+def money(text: str) -> Decimal | None:
+    try:
+        return parse_amount(text, 2)
+    except MoneyError:
+        return None
+    except TxguardError:
+        raise
+
+
+def misc() -> None:
+    schema: dict[str, Any] = policy_schema()
+    policy: CompiledPolicy = compile_file("policies/retail.yaml")
+    version: str = txguard.__version__
+    del schema, policy, version
