@@ -10,8 +10,15 @@ from txguard import Guard, Outcome
 from txguard.sessions import MemoryStore, open_store
 
 from .helpers import Clock, checkout, policy, session
+from .rete import require_durable_rules
 
 EVALUATORS = ["txguard", "durable_rules"]
+
+
+@pytest.fixture(autouse=True)
+def _rete_if_needed(request: Any) -> None:
+    if "durable_rules" in request.node.name:
+        require_durable_rules()
 
 RULES = """  rules:
     - id: clarify-loop
