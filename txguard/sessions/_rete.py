@@ -95,7 +95,7 @@ def _and(terms: list[dict[str, Any]]) -> dict[str, Any]:
 
 def definition(policy: SessionPolicy) -> dict[str, dict[str, Any]]:
     """The durable_rules ruleset (JSON form, without actions) for a policy's session rules."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, Any]] = {"sentinel": {"all": [{"m": {"txg_sentinel": 1}}]}}
     for i, rule in enumerate(policy.rules):
         if rule.form != "sequence":
             out[f"r{i}"] = {"all": [{"m": _and(_where(rule) + _window(rule))}]}
@@ -144,8 +144,7 @@ class RuleEngineEvaluator:
             return cached[1]
         spec = definition(policy)
         for name in spec:
-            index = int(name[1:])
-            spec[name]["run"] = _action(index)
+            spec[name]["run"] = _action(-1 if name == "sentinel" else int(name[1:]))
         _COUNTER[0] += 1
         ruleset = self._engine.Ruleset(f"txguard_session_{_COUNTER[0]}", _NoHost(), spec)
         _RULESETS[id(policy)] = (policy, ruleset)
@@ -191,6 +190,10 @@ class RuleEngineEvaluator:
             cur["cons"] = 1
         facts.append(cur)
         errors: list[Any] = []
+        # A sentinel fact that one rule always matches, asserted last: durable-rules 2.0.28 corrupts
+        # its heap (segfault, "free(): invalid pointer") when deleting a session in which no action
+        # ever ran, and its action having run proves the replay was processed to the end.
+        facts.append({"id": "sentinel", "sid": SCRATCH_SID, "txg_sentinel": 1})
         try:
             state_handle = None
             for fact in facts:
@@ -208,6 +211,8 @@ class RuleEngineEvaluator:
             state = json.loads(dre.get_state(handle, SCRATCH_SID))
             if "exception" in state:
                 raise RuleEngineError(f"an action raised: {str(state['exception']).splitlines()[0][:200]}")
+            if "sentinel" not in self._matched.get(-1, ()):
+                raise RuleEngineError("the engine did not run every pending action")
             return dict(self._matched)
         finally:
             dre.delete_state(handle, SCRATCH_SID)
