@@ -216,7 +216,8 @@ class SessionRunner:
                                       now_us // b.window_us if b.window_us else 0, amount, b.limit_minor))
         if problems:
             return join(decision, problems, intent)
-        single = usable if sp.single_use_confirmations and decision.kind in CONSEQUENTIAL_KINDS else []
+        # single-use confirmations are consumed per conversation
+        single = [f"{cid}\x1f{k}" for k in usable] if sp.single_use_confirmations and decision.kind in CONSEQUENTIAL_KINDS else []
         if not charges and not single:
             return decision
         failed = tx.reserve(charges, single)
