@@ -123,11 +123,22 @@ def test_facts_with_identical_content_are_not_deduplicated() -> None:
     assert rete == own
 
 
-def test_four_threads_at_once_give_the_own_evaluators_answers() -> None:
+def probe(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``threads_probe`` in a subprocess: a crash of the engine must fail a test, not the run."""
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, "-m", "tests.sessions.threads_probe"], cwd=root, env=env,
+    return subprocess.run([sys.executable, "-m", "tests.sessions.threads_probe", *args], cwd=root, env=env,
                           capture_output=True, text=True, timeout=300)
+
+
+def test_evaluations_where_nothing_matches_do_not_corrupt_the_engine() -> None:
+    proc = probe("unmatched")
+    assert proc.returncode == 0, f"the probe died (return code {proc.returncode}): {proc.stderr[-500:]}"
+    assert proc.stdout.strip().endswith("unmatched ok")
+
+
+def test_four_threads_at_once_give_the_own_evaluators_answers() -> None:
+    proc = probe()
     assert proc.returncode == 0, f"the probe died (return code {proc.returncode}): {proc.stderr[-500:]}"
     lines = proc.stdout.strip().splitlines()
     assert lines[-1].startswith("mismatches=0 errors=0 fired="), proc.stdout

@@ -49,5 +49,19 @@ def main() -> None:
     print(f"mismatches={counts['mismatches']} errors={counts['errors']} fired={counts['fired']}")
 
 
+
+
+def unmatched() -> None:
+    """Many evaluations in which no event matches any rule (the scratch session gets no action)."""
+    sp = compile_session({"rules": [{"id": "never", "count": {"where": {"kind": "refund"}, "at_least": 1}}]},
+                         set(), lambda *a: print("policy error", a))
+    rete = RuleEngineEvaluator()
+    for k in range(200):
+        log = [Event(seq=i, type="decision", at_us=i, kind="checkout", outcome="allow") for i in range(k % 4)]
+        cur = Event(seq=len(log), type="decision", at_us=9, kind="checkout", outcome="allow")
+        assert rete.evaluate(sp, log, cur, 10) == []
+    print("unmatched ok")
+
+
 if __name__ == "__main__":
-    main()
+    unmatched() if sys.argv[1:] == ["unmatched"] else main()

@@ -19,6 +19,9 @@ by construction (each has a test in ``tests/sessions/test_rete.py`` that fails w
   lock serialises every use of the engine (nothing is lost: the GIL serialised it already).
 * **Events without an explicit unique id are de-duplicated by a content hash**: every fact gets
   ``id`` = ``e<seq>`` (the log's sequence number), or ``cur`` for the proposal being decided.
+* **Deleting a session in which no action ever ran corrupts the heap** (found here by the
+  differential test: segfault, ``free(): invalid pointer``): a sentinel fact that one rule always
+  matches is asserted last; its action having run is checked (else escalate).
 
 Matching is the engine's (``where`` filters, windows, the pairing of sequence rules by Rete
 joins); aggregation is shared with txguard's own evaluator (see ``_rules``).
