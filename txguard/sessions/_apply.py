@@ -114,6 +114,11 @@ class SessionRunner:
               clock: Callable[[], datetime]) -> Decision:
         t0 = time.perf_counter_ns()
         now = clock()
+        if not isinstance(session, Session):
+            try:  # validated once here; evaluate takes the model as it is
+                session = Session.model_validate(session or {})
+            except Exception:  # noqa: BLE001 - evaluate escalates it as malformed_context
+                pass
         decision = evaluate(self.policy, proposal, request, session, facts, lambda: now)
         try:
             final = self._apply(decision, proposal, session, now)
@@ -141,19 +146,25 @@ class SessionRunner:
         kind = decision.kind
         digest = intent_digest(intent) if intent is not None and kind in INTENT_MODELS else None
         amount, currency = _amount(intent)
-        current = Event(
-            seq=0, type="decision", at_us=now_us, turn=ses.turn, kind=kind, tool=_tool(proposal),
-            outcome=decision.outcome.value, digest=digest, payment_method=getattr(intent, "payment_method_id", None),
-            merchant=getattr(intent, "merchant", None), currency=currency, user=ses.authenticated_user_id,
-            amount_minor=amount,
-        )
+        tool = _tool(proposal)
+        arguments = proposal.get("arguments") if isinstance(proposal, Mapping) else getattr(proposal, "arguments", None)
+
+        def event(seq: int, outcome: str, codes: tuple[str, ...] = ()) -> Event:
+            return Event(seq=seq, type="decision", at_us=now_us, turn=ses.turn, kind=kind, tool=tool, outcome=outcome,
+                         digest=digest, payment_method=getattr(intent, "payment_method_id", None),
+                         merchant=getattr(intent, "merchant", None), currency=currency, user=ses.authenticated_user_id,
+                         amount_minor=amount, codes=codes)
+
         with self.store.transaction(cid) as tx:
             events = tx.events()
             logged = {e.key for e in events if e.type == "confirmation"}
             new: list[Event] = []
             usable: list[str] = []
             for conf in ses.confirmed:
-                cdigest, ckind = self._confirmed(conf, digest, kind)
+                if conf.name is not None and conf.name == tool and conf.arguments == arguments:
+                    cdigest, ckind = digest, kind  # the proposal itself: its digest is known
+                else:
+                    cdigest, ckind = self._confirmed(conf, digest, kind)
                 if cdigest is None:
                     continue
                 key = confirmation_key(cdigest, conf.expires_at)
@@ -165,7 +176,7 @@ class SessionRunner:
                 new.append(Event(seq=len(events) + len(new), type="confirmation", at_us=now_us, turn=ses.turn,
                                  kind=ckind, digest=cdigest, user=ses.authenticated_user_id, key=key))
             log = [*events, *new]
-            current = replace(current, seq=len(log))
+            current = event(len(log), decision.outcome.value)
             extra: list[tuple[Reason, Route | None, Question | None]] = []
             try:
                 for r in self.evaluator.evaluate(sp, log, current, now_us):
@@ -177,7 +188,7 @@ class SessionRunner:
             final = join(decision, extra, intent)
             if final.outcome is Outcome.ALLOW:
                 final = self._reserve(tx, final, intent, cid, ses, now_us, sorted(usable))
-            tx.append([*new, replace(current, outcome=final.outcome.value, codes=final.codes)])
+            tx.append([*new, event(len(log), final.outcome.value, final.codes)])
         return final
 
     def _confirmed(self, conf: Any, digest: str | None, kind: str | None) -> tuple[str | None, str | None]:
