@@ -34,6 +34,7 @@ from ._intents import CONSEQUENTIAL_KINDS, INTENT_MODELS, bound_fields, intent_d
 from ._load import Located, load_yaml
 from ._money import currency_exponent
 from ._schema import dotted, validate_document
+from ._session_compile import EMPTY_SESSION_POLICY, SessionPolicy, compile_session, merge_session
 from ._taxonomy import Categories, Taxonomy, TaxonomyFormatError, normalise
 
 
@@ -206,6 +207,7 @@ class CompiledPolicy:
     by_kind: Mapping[str, tuple[CompiledRule, ...]]
     mask: tuple[str, ...]
     document: Mapping[str, Any]
+    session: SessionPolicy = EMPTY_SESSION_POLICY
 
     @property
     def ref(self) -> PolicyRef:
@@ -481,6 +483,9 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
     mask = list(base.get("audit", {}).get("mask", [])) + list(data.get("audit", {}).get("mask", []))
     if mask:
         merged["audit"] = {"mask": sorted(set(mask))}
+    session = merge_session(base.get("session"), data.get("session"))
+    if session:
+        merged["session"] = session
     return merged
 
 
@@ -519,6 +524,7 @@ def compile_document(doc: Located, base_dir: Path) -> CompiledPolicy:
     categories = _compile_categories(b, data.get("categories", {}))
     kinds_all = sorted(INTENT_MODELS)
     rules = _compile_rules(b, data.get("rules", []), kinds_all)
+    session = compile_session(data.get("session"), {r.id for r in rules}, b.error)
     if b.errors:
         raise PolicyError(b.errors[:MAX_DIAGNOSTICS], max(0, len(b.errors) - MAX_DIAGNOSTICS))
     by_kind: dict[str, tuple[CompiledRule, ...]] = {}
@@ -540,6 +546,7 @@ def compile_document(doc: Located, base_dir: Path) -> CompiledPolicy:
         by_kind=by_kind,
         mask=tuple(data.get("audit", {}).get("mask", ())),
         document=data,
+        session=session,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal, NoReturn, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, overload
 
 from ._compile import CompiledPolicy, compile_file, compile_policy
 from ._decision import Decision
@@ -14,6 +14,9 @@ from ._guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, Too
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+if TYPE_CHECKING:
+    from .sessions import SessionEvaluator, SessionStore
 
 
 def utc_now() -> datetime:
@@ -37,22 +40,34 @@ class Guard:
     all yield ``escalate``.
     """
 
-    __slots__ = ("_policy", "_clock")
+    __slots__ = ("_policy", "_clock", "_sessions")
 
-    def __init__(self, policy: CompiledPolicy, *, clock: Clock = utc_now) -> None:
+    def __init__(self, policy: CompiledPolicy, *, clock: Clock = utc_now, sessions: SessionStore | None = None,
+                 session_evaluator: str | SessionEvaluator = "txguard") -> None:
+        """``sessions``: a conversation store (:func:`txguard.sessions.open_store`) for the policy's
+        ``session`` section; ``session_evaluator``: ``"txguard"`` or ``"durable_rules"``."""
         self._policy = policy
         self._clock = clock
+        self._sessions = None
+        if sessions is not None:
+            from .sessions import SessionRunner, evaluator
+
+            ev = evaluator(session_evaluator) if isinstance(session_evaluator, str) else session_evaluator
+            self._sessions = SessionRunner(policy, sessions, ev)
 
     @classmethod
-    def from_file(cls, path: str | Path, *, clock: Clock = utc_now) -> Guard:
+    def from_file(cls, path: str | Path, *, clock: Clock = utc_now, sessions: SessionStore | None = None,
+                  session_evaluator: str | SessionEvaluator = "txguard") -> Guard:
         """Compile the policy at ``path``; raises :class:`~txguard.PolicyError` if it is invalid."""
-        return cls(compile_file(path), clock=clock)
+        return cls(compile_file(path), clock=clock, sessions=sessions, session_evaluator=session_evaluator)
 
     @classmethod
     def from_text(cls, text: str, *, file: str = "<policy>", base_dir: str | Path | None = None,
-                  clock: Clock = utc_now) -> Guard:
+                  clock: Clock = utc_now, sessions: SessionStore | None = None,
+                  session_evaluator: str | SessionEvaluator = "txguard") -> Guard:
         """Compile policy YAML given as text."""
-        return cls(compile_policy(text, file, Path(base_dir) if base_dir is not None else None), clock=clock)
+        return cls(compile_policy(text, file, Path(base_dir) if base_dir is not None else None), clock=clock,
+                   sessions=sessions, session_evaluator=session_evaluator)
 
     @property
     def policy(self) -> CompiledPolicy:
@@ -112,6 +127,8 @@ class Guard:
             session: :class:`Session` or a dict (``authenticated_user_id``, ``confirmed``), optional.
             facts: the retailer's records (``users``, ``orders``, ``products``), optional.
         """
+        if self._sessions is not None:
+            return self._sessions.check(evaluate, proposal, request, session, facts, self._clock)
         return evaluate(self._policy, proposal, request, session, facts, self._clock)
 
     def check_envelope(self, envelope: Any) -> Decision:
@@ -121,11 +138,5 @@ class Guard:
         """
         if not isinstance(envelope, Mapping):
             envelope = {"proposal": envelope}
-        return evaluate(
-            self._policy,
-            envelope.get("proposal"),
-            envelope.get("request"),
-            envelope.get("session"),
-            envelope.get("facts"),
-            self._clock,
-        )
+        return self.check(envelope.get("proposal"), envelope.get("request"), envelope.get("session"),
+                          envelope.get("facts"))

@@ -14,6 +14,7 @@ from ._checks import CHECKS
 from ._errors import Diagnostic
 from ._intents import INTENT_KINDS, Intent
 from ._load import Located
+from ._session_compile import session_schema
 
 _AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
 SCHEMA_ID = "https://txguard.dev/schema/policy-v1.json"
@@ -127,6 +128,7 @@ def policy_schema() -> dict[str, Any]:
                 "properties": {"mask": {"type": "array", "items": {"type": "string"}}},
             },
             "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
+            "session": session_schema(),
         },
         "$defs": {
             "rule": rule,

@@ -1,0 +1,165 @@
+"""Benchmark: what session rules add to a decision, and memory per idle conversation.
+
+Run: ``PYTHONPATH=. python benchmarks/sessions.py`` (``--conversations N`` to change the memory
+run; ``--quick`` for a short run). Prints p50/p90 in microseconds:
+
+* ``evaluator/<name>``: the session-rule evaluation alone (6 rules of every form) over a
+  conversation of 10 earlier events, txguard's own evaluator and durable_rules side by side;
+* ``check/plain`` vs ``check/memory-store``: a whole ``Guard.check`` without and with a memory
+  store (the difference is everything sessions add: the transaction, the events, the rules);
+* memory per idle conversation after N conversations of one confirmation + one decision each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from txguard import Guard  # noqa: E402
+from txguard.sessions import Event, MemoryStore, OwnEvaluator, open_store  # noqa: E402
+
+POLICY = """
+apiVersion: txguard/v1
+id: bench
+version: "1"
+tools:
+  checkout: {intent: checkout}
+defaults: {checkout: allow}
+rules:
+  - {id: consent, check: consent}
+session:
+  rules:
+    - id: clarify-loop
+      count: {where: {outcome: clarify}, in_a_row: true, at_least: 3}
+    - id: checkout-velocity
+      count: {where: {kind: checkout}, within: 3m, at_least: 50}
+    - id: payment-method-hopping
+      distinct: {field: payment_method, where: {kind: checkout}, within: 1h, at_least: 3}
+    - id: spend-creep
+      sum: {field: amount, where: {kind: checkout, outcome: allow}, currency: USD, within: 24h, more_than: "100000.00"}
+    - id: cart-changed
+      sequence: {pattern: changed_after_confirmation, within: 1h}
+    - id: retry-after-escalation
+      sequence: {pattern: retry_after_escalation, within: 10m}
+"""
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+def cart(i: int) -> dict[str, Any]:
+    return {"name": "checkout", "arguments": {
+        "items": [{"sku": "111", "product_id": "p1", "title": "Kettle", "quantity": 1, "unit_price": "10.00"}],
+        "currency": "USD", "total": "10.00", "payment_method_id": "card_1", "merchant": "shop"}}
+
+
+def pct(samples: list[float]) -> tuple[float, float]:
+    samples = sorted(samples)
+    return statistics.median(samples), samples[int(len(samples) * 0.9)]
+
+
+def timeit(fn: Callable[[], Any], n: int) -> list[float]:
+    for _ in range(min(200, n)):
+        fn()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter_ns()
+        fn()
+        out.append((time.perf_counter_ns() - t) / 1000)
+    return out
+
+
+def report(name: str, samples: list[float]) -> None:
+    p50, p90 = pct(samples)
+    print(f"{name:34s} p50 {p50:9.1f} us   p90 {p90:9.1f} us   (n={len(samples)})")
+
+
+def evaluators(n: int) -> None:
+    guard = Guard.from_text(POLICY)
+    sp = guard.policy.session
+    now = 10 * 60_000_000
+    events = [Event(seq=i, type="confirmation" if i % 5 == 0 else "decision", at_us=i * 60_000_000, kind="checkout",
+                    outcome="allow", digest="d", payment_method="card_1", merchant="shop", currency="USD",
+                    amount_minor=1000) for i in range(10)]
+    current = Event(seq=10, type="decision", at_us=now, kind="checkout", outcome="allow", digest="d",
+                    payment_method="card_1", merchant="shop", currency="USD", amount_minor=1000)
+    own = OwnEvaluator()
+    report("evaluator/txguard (10 events)", timeit(lambda: own.evaluate(sp, events, current, now), n))
+    try:
+        from txguard.sessions import RuleEngineEvaluator
+
+        rete = RuleEngineEvaluator()
+    except Exception as exc:  # noqa: BLE001
+        print(f"evaluator/durable_rules: not available ({exc})")
+        return
+    assert rete.evaluate(sp, events, current, now) == own.evaluate(sp, events, current, now)
+    report("evaluator/durable_rules (10 events)", timeit(lambda: rete.evaluate(sp, events, current, now), max(n // 5, 200)))
+
+
+def checks(n: int) -> None:
+    clock_now = [T0]
+    clock = lambda: clock_now[0]  # noqa: E731
+    c = cart(0)
+    plain = Guard.from_text(POLICY, clock=clock)
+    sess = {"id": "conv-plain", "authenticated_user_id": "u1", "confirmed": [c]}
+    report("check/plain", timeit(lambda: plain.check(c, session=sess), n))
+    for label, url in (("memory-store", "memory:"), ("sqlite-store", "sqlite:/tmp/txguard-bench-sessions.db")):
+        if url.startswith("sqlite:"):
+            Path(url[7:]).unlink(missing_ok=True)
+        g = Guard.from_text(POLICY, clock=clock, sessions=open_store(url))
+        counter = [0]
+
+        def one() -> None:
+            # a fresh conversation every 10 checks keeps the log at a realistic 0..20 events
+            counter[0] += 1
+            clock_now[0] = T0 + timedelta(seconds=counter[0])
+            g.check(c, session={"id": f"conv-{counter[0] // 10}", "authenticated_user_id": "u1", "confirmed": [c]})
+
+        report(f"check/{label}", timeit(one, n if label == "memory-store" else max(n // 5, 200)))
+
+
+def memory(conversations: int) -> None:
+    store = MemoryStore()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(conversations):
+        cid = f"conv-{i:08d}"
+        with store.transaction(cid) as tx:
+            tx.append([
+                Event(seq=0, type="confirmation", at_us=i, turn=1, kind="checkout", digest=f"sha256:{i:064x}",
+                      user=f"user_{i}", key=f"sha256:{i:064x}|"),
+                Event(seq=1, type="decision", at_us=i, turn=1, kind="checkout", tool="checkout", outcome="allow",
+                      digest=f"sha256:{i:064x}", payment_method="card_1", merchant="shop", currency="USD",
+                      user=f"user_{i}", amount_minor=1000),
+            ])
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    per = (after - before) / conversations
+    print(f"memory per idle conversation (memory store, {conversations:,} conversations of 2 events): "
+          f"{per:,.0f} bytes ({(after - before) / 2**20:,.1f} MiB in all)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--conversations", type=int, default=100_000)
+    args = ap.parse_args()
+    n = 2000 if args.quick else 20000
+    print(f"Python {sys.version.split()[0]}")
+    evaluators(n)
+    checks(n // 4)
+    memory(args.conversations if not args.quick else 10_000)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Shared pieces of the session tests: a small policy, proposals, a settable clock, PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+BASE = """
+apiVersion: txguard/v1
+id: sessions-test
+version: "1"
+currency: USD
+tools:
+  checkout: {intent: checkout}
+  add_to_cart: {intent: add_to_cart}
+defaults: {checkout: allow, add_to_cart: allow}
+rules:
+  - id: consent
+    check: consent
+  - id: big
+    kinds: [checkout]
+    when: {path: intent.total, gt: "5000.00"}
+    outcome: escalate
+"""
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_DB = "txguard_sessions_test"
+PG_URL = f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
+
+
+def policy(session_yaml: str) -> str:
+    """The base policy with a ``session:`` section (YAML text indented by two spaces)."""
+    return BASE + "session:\n" + session_yaml
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+def checkout(total: str = "100.00", pm: str = "card_1", merchant: str | None = "shop", sku: str = "111") -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "items": [{"sku": sku, "product_id": "p1", "title": "Kettle", "quantity": 1, "unit_price": total}],
+        "currency": "USD", "total": total, "payment_method_id": pm,
+    }
+    if merchant is not None:
+        args["merchant"] = merchant
+    return {"name": "checkout", "arguments": args}
+
+
+def session(cid: str | None, *confirmed: dict[str, Any], user: str = "alice", turn: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"authenticated_user_id": user, "confirmed": list(confirmed)}
+    if cid is not None:
+        out["id"] = cid
+    if turn is not None:
+        out["turn"] = turn
+    return out
+
+
+def pg_url() -> str:
+    """The test database's URL, created if needed. Fails (not skips) under CI when unreachable."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DB,)).fetchone() is None:
+                conn.execute(f"CREATE DATABASE {PG_DB}")
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required under CI: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    return PG_URL
+
+
+def pg_reset() -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        for table in ("txg_session_events", "txg_session_budgets", "txg_session_confirmations",
+                      "txg_session_conversations"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")

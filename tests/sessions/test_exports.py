@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+import txguard.sessions as sessions
+
+
+def test_the_public_front_is_sorted_documented_and_leaks_no_private_name() -> None:
+    names = sessions.__all__
+    assert names == sorted(names)
+    assert not [n for n in names if n.startswith("_")]
+    undocumented = [n for n in names if not isinstance(getattr(sessions, n), (dict, str))
+                    and not (getattr(sessions, n).__doc__ or "").strip()]
+    assert undocumented == []
+    public = {n for n in dir(sessions) if not n.startswith("_")}
+    assert public == set(names)

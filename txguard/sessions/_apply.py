@@ -1,0 +1,246 @@
+"""Joining a conversation's session rules, budgets and single-use confirmations with a decision.
+
+For a guard with a store, ``check`` decides the proposal as usual (one clock reading for the whole
+check), then, in one store transaction for the conversation (``session.id``):
+
+1. reads the conversation's events and logs the confirmations it has not seen yet;
+2. evaluates the policy's session rules over the events plus this proposal (as a ``decision``
+   event with the per-proposal outcome);
+3. joins their reasons with the decision by the maximum rule (reasons sorted like the others);
+4. only if the joined outcome is ``allow``: reserves the checkout's spend against every budget and
+   consumes the single-use confirmation, all or nothing (a failure escalates or clarifies);
+5. appends the decision event (with its final outcome and reason codes) and commits.
+
+Anything that fails on the way escalates (``session_store_error``, ``session_engine_error``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from .._compile import CompiledPolicy, ProposalError
+from .._context import Proposal, Session
+from .._decision import Decision, Outcome, Question, Reason, Route
+from .._intents import CONSEQUENTIAL_KINDS, INTENT_MODELS, Checkout, intent_digest
+from .._money import currency_exponent
+from .._session_compile import SessionPolicy
+from ._events import Event, to_us
+from ._rules import OwnEvaluator, SessionEvaluator
+from ._store import Charge, SessionStore
+
+SESSION_CODES: dict[str, str] = {
+    "session_id_missing": "the policy has session rules, budgets or single-use confirmations and the session has no `id`",
+    "session_store_error": "the conversation store failed; nothing may be executed",
+    "session_engine_error": "the session-rule evaluator failed or an action inside it raised",
+    "budget_exceeded": "allowing this checkout would take a spend budget past its limit",
+    "budget_scope_missing": "a budget is kept per user or per merchant and the checkout names none",
+    "budget_currency_mismatch": "the checkout's currency is not the budget's (amounts are never converted)",
+    "confirmation_used": "the single-use confirmation of this intent has already been used",
+}
+"""Reason codes the session layer itself emits (documented; a test keeps this list and the docs equal)."""
+
+Evaluate = Callable[..., Decision]
+
+
+def _engine_reason(code: str, message: str) -> Reason:
+    return Reason(f"txguard:{code}", code, message, Outcome.ESCALATE)
+
+
+def join(decision: Decision, extra: Sequence[tuple[Reason, Route | None, Question | None]],
+         intent: Any = None) -> Decision:
+    """The decision with more fired rules: outcome by the maximum rule, reasons sorted as usual."""
+    if not extra:
+        return decision
+    reasons = sorted((*decision.reasons, *(r for r, _, _ in extra)), key=lambda r: (-r.outcome.rank, r.rule, r.code))
+    outcome = reasons[0].outcome
+    if outcome is Outcome.ESCALATE:
+        routes = [decision.route] if decision.outcome is Outcome.ESCALATE else []
+        routes += [route for r, route, _ in extra if r.outcome is Outcome.ESCALATE]
+        return replace(decision, outcome=outcome, reasons=tuple(reasons), questions=(), confirmation=None,
+                       route="refuse" if "refuse" in routes else "human")
+    seen: set[str] = set()
+    questions = []
+    for q in sorted((*decision.questions, *(q for _, _, q in extra if q is not None)), key=lambda q: q.code):
+        if q.code not in seen:
+            seen.add(q.code)
+            questions.append(q)
+    confirmation = decision.confirmation
+    if confirmation is None and intent is not None and outcome is Outcome.CLARIFY and decision.kind in CONSEQUENTIAL_KINDS:
+        from .._evaluate import _confirmation
+
+        confirmation = _confirmation(intent)
+    return replace(decision, outcome=outcome, reasons=tuple(reasons), questions=tuple(questions),
+                   confirmation=confirmation, route=None)
+
+
+def _tool(proposal: Any) -> str | None:
+    if isinstance(proposal, Proposal):
+        return proposal.name
+    if isinstance(proposal, Mapping) and isinstance(proposal.get("name"), str):
+        return str(proposal["name"])
+    return None
+
+
+def _amount(intent: Any) -> tuple[int | None, str | None]:
+    total = getattr(intent, "total", None)
+    if total is None:
+        total = getattr(intent, "amount", None)
+    currency = getattr(intent, "currency", None)
+    if total is None or not isinstance(currency, str):
+        return None, currency if isinstance(currency, str) else None
+    return int(total.scaleb(currency_exponent(currency))), currency
+
+
+def confirmation_key(digest: str, expires_at: datetime | None) -> str:
+    """The identity of one confirmation: the digest it binds and its expiry."""
+    return f"{digest}|{expires_at.isoformat() if expires_at is not None else ''}"
+
+
+class SessionRunner:
+    """Runs a guard's checks through a conversation store (see the module docstring)."""
+
+    def __init__(self, policy: CompiledPolicy, store: SessionStore, evaluator: SessionEvaluator | None = None) -> None:
+        self.policy = policy
+        self.store = store
+        self.evaluator: SessionEvaluator = evaluator if evaluator is not None else OwnEvaluator()
+
+    def check(self, evaluate: Evaluate, proposal: Any, request: Any, session: Any, facts: Any,
+              clock: Callable[[], datetime]) -> Decision:
+        t0 = time.perf_counter_ns()
+        now = clock()
+        if not isinstance(session, Session):
+            try:  # validated once here; evaluate takes the model as it is
+                session = Session.model_validate(session or {})
+            except Exception:  # noqa: BLE001 - evaluate escalates it as malformed_context
+                pass
+        decision = evaluate(self.policy, proposal, request, session, facts, lambda: now)
+        try:
+            final = self._apply(decision, proposal, session, now)
+        except Exception as exc:  # noqa: BLE001 - fail closed
+            final = join(decision, [(_engine_reason("session_store_error", f"{type(exc).__name__}: {str(exc)[:200]}"),
+                                     "human", None)])
+        return replace(final, elapsed_us=(time.perf_counter_ns() - t0) / 1000)
+
+    def _apply(self, decision: Decision, proposal: Any, session: Any, now: datetime) -> Decision:
+        sp: SessionPolicy = self.policy.session
+        try:
+            ses = session if isinstance(session, Session) else Session.model_validate(session or {})
+        except Exception:  # noqa: BLE001 - the decision already escalated as malformed_context
+            return decision
+        cid = ses.id
+        if cid is None:
+            if sp.needs_session_id:
+                return join(decision, [(_engine_reason(
+                    "session_id_missing",
+                    "the policy keeps state across turns (session rules, budgets or single-use confirmations) "
+                    "and the session has no `id`"), "human", None)])
+            return decision
+        now_us = to_us(now)
+        intent = decision.intent
+        kind = decision.kind
+        digest = intent_digest(intent) if intent is not None and kind in INTENT_MODELS else None
+        amount, currency = _amount(intent)
+        tool = _tool(proposal)
+        arguments = proposal.get("arguments") if isinstance(proposal, Mapping) else getattr(proposal, "arguments", None)
+
+        def event(seq: int, outcome: str, codes: tuple[str, ...] = ()) -> Event:
+            return Event(seq=seq, type="decision", at_us=now_us, turn=ses.turn, kind=kind, tool=tool, outcome=outcome,
+                         digest=digest, payment_method=getattr(intent, "payment_method_id", None),
+                         merchant=getattr(intent, "merchant", None), currency=currency, user=ses.authenticated_user_id,
+                         amount_minor=amount, codes=codes)
+
+        with self.store.transaction(cid) as tx:
+            events = tx.events()
+            logged = {e.key for e in events if e.type == "confirmation"}
+            new: list[Event] = []
+            usable: list[str] = []
+            for conf in ses.confirmed:
+                if conf.name is not None and conf.name == tool and conf.arguments == arguments:
+                    cdigest, ckind = digest, kind  # the proposal itself: its digest is known
+                else:
+                    cdigest, ckind = self._confirmed(conf, digest, kind)
+                if cdigest is None:
+                    continue
+                key = confirmation_key(cdigest, conf.expires_at)
+                if cdigest == digest and (conf.expires_at is None or conf.expires_at > now):
+                    usable.append(key)
+                if key in logged:
+                    continue
+                logged.add(key)
+                new.append(Event(seq=len(events) + len(new), type="confirmation", at_us=now_us, turn=ses.turn,
+                                 kind=ckind, digest=cdigest, user=ses.authenticated_user_id, key=key))
+            log = [*events, *new]
+            current = event(len(log), decision.outcome.value)
+            extra: list[tuple[Reason, Route | None, Question | None]] = []
+            try:
+                for r in self.evaluator.evaluate(sp, log, current, now_us):
+                    rule = next(x for x in sp.rules if x.id == r.rule)
+                    extra.append((r, rule.route if r.outcome is Outcome.ESCALATE else None, rule.question))  # type: ignore[arg-type]
+            except Exception as exc:  # noqa: BLE001 - an evaluator failure escalates
+                extra.append((_engine_reason("session_engine_error", f"{type(exc).__name__}: {str(exc)[:200]}"),
+                              "human", None))
+            final = join(decision, extra, intent)
+            if final.outcome is Outcome.ALLOW:
+                final = self._reserve(tx, final, intent, cid, ses, now_us, sorted(usable))
+            tx.append([*new, event(len(log), final.outcome.value, final.codes)])
+        return final
+
+    def _confirmed(self, conf: Any, digest: str | None, kind: str | None) -> tuple[str | None, str | None]:
+        if conf.digest is not None:
+            return conf.digest, (kind if conf.digest == digest else None)
+        try:
+            other = self.policy.to_intent(Proposal(name=conf.name or "", arguments=conf.arguments))
+        except ProposalError:
+            return None, None
+        okind = str(getattr(other, "kind"))
+        if okind not in INTENT_MODELS:
+            return None, None
+        return intent_digest(other), okind
+
+    def _reserve(self, tx: Any, decision: Decision, intent: Any, cid: str, ses: Session, now_us: int,
+                 usable: list[str]) -> Decision:
+        sp = self.policy.session
+        charges: list[Charge] = []
+        problems: list[tuple[Reason, Route | None, Question | None]] = []
+        if isinstance(intent, Checkout):
+            for b in sp.budgets:
+                rid = f"budgets.{b.id}"
+                if intent.currency != b.currency:
+                    problems.append((Reason(rid, "budget_currency_mismatch",
+                                            f"budget `{b.id}` is in {b.currency}; the checkout is in {intent.currency}",
+                                            Outcome.ESCALATE), b.route, None))  # type: ignore[arg-type]
+                    continue
+                scope_key = {"user": ses.authenticated_user_id, "session": cid, "merchant": intent.merchant}[b.scope]
+                if scope_key is None:
+                    problems.append((Reason(rid, "budget_scope_missing",
+                                            f"budget `{b.id}` is kept per {b.scope} and the checkout names no {b.scope}",
+                                            Outcome.ESCALATE), b.route, None))  # type: ignore[arg-type]
+                    continue
+                amount = int(intent.total.scaleb(currency_exponent(intent.currency)))
+                charges.append(Charge(b.id, f"{self.policy.id}/{b.id}/{b.scope}:{scope_key}",
+                                      now_us // b.window_us if b.window_us else 0, amount, b.limit_minor))
+        if problems:
+            return join(decision, problems, intent)
+        # single-use confirmations are consumed per conversation
+        single = [f"{cid}\x1f{k}" for k in usable] if sp.single_use_confirmations and decision.kind in CONSEQUENTIAL_KINDS else []
+        if not charges and not single:
+            return decision
+        failed = tx.reserve(charges, single)
+        if failed is None:
+            return decision
+        if failed == "confirmation":
+            q = Question("confirmation_used", "This confirmation was already used. Do you want to confirm this again?")
+            return join(decision, [(Reason("session.single_use_confirmations", "confirmation_used",
+                                           "the user's confirmation of this intent was already used once",
+                                           Outcome.CLARIFY), None, q)], intent)
+        b = next(x for x in sp.budgets if x.id == failed)
+        window = " per window" if b.window_us else ""
+        message = b.message or f"this checkout would take budget `{b.id}` ({b.amount_text} {b.currency} per {b.scope}{window}) past its limit"
+        return join(decision, [(Reason(f"budgets.{b.id}", "budget_exceeded", message, Outcome.ESCALATE),
+                                b.route, None)], intent)  # type: ignore[list-item]

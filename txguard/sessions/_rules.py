@@ -1,0 +1,144 @@
+"""Session rules over a conversation's events: the meaning shared by both evaluators, and
+txguard's own evaluator.
+
+An evaluator decides which events each rule *matches* (the ``where`` filter and the window, and
+for sequences which earlier event pairs with the proposal being decided); the aggregation over the
+matched events (counting, distinct values, sums, "the latest") is this module's, for both
+evaluators. The differential test checks that both evaluators match the same events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from .._decision import Outcome, Reason
+from .._intents import CONSEQUENTIAL_KINDS
+from .._money import currency_exponent
+from .._session_compile import SessionPolicy, SessionRule
+from ._events import Event
+
+Hit = Callable[[SessionRule, Event], bool]
+"""Does this rule match this event (for sequences: does this earlier event pair with the current one)?"""
+
+
+class SessionEvaluator(Protocol):
+    """Evaluates a policy's session rules over a conversation's events plus the current proposal."""
+
+    name: str
+
+    def evaluate(self, policy: SessionPolicy, events: Sequence[Event], current: Event, now_us: int) -> list[Reason]:
+        """The reasons of the rules that fire, sorted by rule id. May raise: the caller escalates."""
+        ...
+
+
+def last_decision(events: Sequence[Event]) -> Event | None:
+    """The most recent ``decision`` event of the log, if any."""
+    for e in reversed(events):
+        if e.type == "decision":
+            return e
+    return None
+
+
+def _format_minor(amount: int, currency: str) -> str:
+    exp = currency_exponent(currency)
+    if exp == 0:
+        return str(amount)
+    sign = "-" if amount < 0 else ""
+    whole, frac = divmod(abs(amount), 10 ** exp)
+    return f"{sign}{whole}.{frac:0{exp}d}"
+
+
+def fire(rule: SessionRule, events: Sequence[Event], current: Event, hit: Hit) -> str | None:
+    """The detail message if ``rule`` fires, else None. ``hit`` is the evaluator's matching."""
+    if rule.form == "count":
+        if rule.in_a_row:
+            n = 1 if hit(rule, current) else 0
+            if n:
+                for e in reversed(events):
+                    if e.type not in rule.types:
+                        continue
+                    if not hit(rule, e):
+                        break
+                    n += 1
+        else:
+            n = sum(1 for e in events if hit(rule, e)) + (1 if hit(rule, current) else 0)
+        if n >= rule.at_least:
+            return f"{n} matching events{rule.spec} (the rule fires at {rule.at_least})"
+        return None
+    if rule.form == "distinct":
+        field = rule.field or ""
+        values = {getattr(e, field) for e in (*events, current) if hit(rule, e)} - {None}
+        if len(values) >= rule.at_least:
+            return f"{len(values)} {rule.spec} (the rule fires at {rule.at_least})"
+        return None
+    if rule.form == "sum":
+        total = 0
+        for e in (*events, current):
+            if e.amount_minor is not None and e.currency == rule.currency and hit(rule, e):
+                total += e.amount_minor
+        if total > rule.limit_minor:
+            cur = rule.currency or ""
+            return (f"{_format_minor(total, cur)} {cur} {rule.spec}, more than "
+                    f"{_format_minor(rule.limit_minor, cur)}")
+        return None
+    if rule.pattern == "changed_after_confirmation":
+        confirmations = [e for e in events if hit(rule, e)]
+        if confirmations:
+            latest = max(confirmations, key=lambda e: e.seq)
+            if latest.digest != current.digest:
+                return f"the user's latest confirmation in this conversation was for a different {current.kind}"
+        return None
+    prev = last_decision(events)
+    if prev is not None and hit(rule, prev):
+        return f"the previous {current.kind} in this conversation was escalated"
+    return None
+
+
+def reason(rule: SessionRule, detail: str) -> Reason:
+    """The reason a fired session rule adds to the decision."""
+    message = rule.message.replace("{detail}", detail) if rule.message else detail
+    return Reason(rule.id, rule.code, message, rule.outcome)
+
+
+def in_window(rule: SessionRule, e: Event, now_us: int) -> bool:
+    return rule.within_us is None or now_us - e.at_us < rule.within_us
+
+
+def own_hit(now_us: int, current: Event) -> Hit:
+    """txguard's own matching: ``where`` and the window; the pairing conditions of sequences."""
+    consequential = current.kind in CONSEQUENTIAL_KINDS and current.digest is not None
+
+    def hit(rule: SessionRule, e: Event) -> bool:
+        if rule.form != "sequence":
+            return rule.matches(e) and in_window(rule, e, now_us)
+        if rule.pattern == "changed_after_confirmation":
+            return (consequential and e.type == "confirmation" and e.kind == current.kind
+                    and in_window(rule, e, now_us))
+        return (current.kind is not None and e.type == "decision" and e.outcome == "escalate"
+                and e.kind == current.kind and in_window(rule, e, now_us))
+
+    return hit
+
+
+class OwnEvaluator:
+    """txguard's own session-rule evaluator: plain Python over the event list, no state kept."""
+
+    name = "txguard"
+
+    def evaluate(self, policy: SessionPolicy, events: Sequence[Event], current: Event, now_us: int) -> list[Reason]:
+        hit = own_hit(now_us, current)
+        out = []
+        for rule in policy.rules:
+            detail = fire(rule, events, current, hit)
+            if detail is not None:
+                out.append(reason(rule, detail))
+        return out
+
+
+def outcome_max(reasons: Sequence[Reason]) -> Outcome:
+    best = Outcome.ALLOW
+    for r in reasons:
+        if r.outcome.rank > best.rank:
+            best = r.outcome
+    return best

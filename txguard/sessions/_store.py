@@ -1,0 +1,189 @@
+"""Where conversation state lives: the event log, budget counters and used confirmations.
+
+Every decision with a store runs in one :meth:`SessionStore.transaction` for its conversation:
+read the events, decide, ``reserve`` budget and the single-use confirmation (only when the
+outcome is ``allow``), ``append`` the new events, commit. The guarantees come from the database:
+
+* memory: one lock per store, held for the whole transaction (one process only);
+* SQLite: ``BEGIN IMMEDIATE``, so transactions that write serialise on the database file, across
+  threads and processes (WAL journal, 60 s busy timeout);
+* PostgreSQL: READ COMMITTED with row locks: the conversation's row is locked ``FOR UPDATE`` (the
+  log of one conversation is read and appended by one transaction at a time), each budget counter
+  row is created with ``INSERT ... ON CONFLICT DO NOTHING`` then locked ``FOR UPDATE`` in key order
+  (no deadlock), and a single-use confirmation is consumed by an ``INSERT ... ON CONFLICT DO
+  NOTHING RETURNING``, which a concurrent transaction can win only once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from .._errors import UsageError
+from ._events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """Spend to reserve against one budget counter (``key``, ``bucket``) of limit ``limit_minor``."""
+
+    budget: str
+    key: str
+    bucket: int
+    amount_minor: int
+    limit_minor: int
+
+
+class Transaction(Protocol):
+    """One conversation's state inside a store transaction."""
+
+    def events(self) -> list[Event]:
+        """The conversation's log, oldest first."""
+        ...
+
+    def reserve(self, charges: Sequence[Charge], confirmations: Sequence[str]) -> str | None:
+        """Reserve every charge and consume one of ``confirmations`` (the first unused), all or nothing.
+
+        Returns None on success, the id of the first budget that would be exceeded, or
+        ``"confirmation"`` if ``confirmations`` is not empty and every one was already used.
+        """
+        ...
+
+    def append(self, events: Sequence[Event]) -> None:
+        """Append events (their ``seq`` continue the log)."""
+        ...
+
+
+class SessionStore(Protocol):
+    """A conversation store; see :func:`open_store`."""
+
+    url: str
+
+    def transaction(self, conversation_id: str) -> AbstractContextManager[Transaction]:
+        """A transaction over one conversation; commits on normal exit, rolls back on an exception."""
+        ...
+
+    def events(self, conversation_id: str) -> list[Event]:
+        """The conversation's log (read-only)."""
+        ...
+
+    def spent(self, key: str, bucket: int) -> int:
+        """Spend recorded against a budget counter, in minor units (0 if none)."""
+        ...
+
+    def confirmation_used(self, key: str) -> bool:
+        """True if the single-use confirmation ``key`` has been consumed."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class _MemoryTx:
+    def __init__(self, store: MemoryStore, conversation_id: str) -> None:
+        self._store = store
+        self._cid = conversation_id
+        self.new_events: list[Event] = []
+        self.charges: list[Charge] = []
+        self.used: list[str] = []
+
+    def events(self) -> list[Event]:
+        return list(self._store._events.get(self._cid, ()))
+
+    def reserve(self, charges: Sequence[Charge], confirmations: Sequence[str]) -> str | None:
+        for c in charges:
+            if self._store._spent.get((c.key, c.bucket), 0) + c.amount_minor > c.limit_minor:
+                return c.budget
+        if confirmations:
+            unused = [k for k in confirmations if k not in self._store._used]
+            if not unused:
+                return "confirmation"
+            self.used.append(unused[0])
+        self.charges.extend(charges)
+        return None
+
+    def append(self, events: Sequence[Event]) -> None:
+        self.new_events.extend(events)
+
+
+class MemoryStore:
+    """Conversation state in this process's memory (tests, one-process hosts)."""
+
+    url = "memory:"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[str, tuple[Event, ...]] = {}
+        self._spent: dict[tuple[str, int], int] = {}
+        self._used: set[str] = set()
+
+    @contextmanager
+    def transaction(self, conversation_id: str) -> Iterator[Transaction]:
+        with self._lock:
+            tx = _MemoryTx(self, conversation_id)
+            yield tx
+            if tx.new_events:
+                self._events[conversation_id] = self._events.get(conversation_id, ()) + tuple(tx.new_events)
+            for c in tx.charges:
+                self._spent[(c.key, c.bucket)] = self._spent.get((c.key, c.bucket), 0) + c.amount_minor
+            self._used.update(tx.used)
+
+    def events(self, conversation_id: str) -> list[Event]:
+        return list(self._events.get(conversation_id, ()))
+
+    def spent(self, key: str, bucket: int) -> int:
+        return self._spent.get((key, bucket), 0)
+
+    def confirmation_used(self, key: str) -> bool:
+        return key in self._used
+
+    def conversations(self) -> int:
+        """How many conversations have a log."""
+        return len(self._events)
+
+    def close(self) -> None:
+        return None
+
+
+def open_store(url: str) -> SessionStore:
+    """Open a conversation store.
+
+    Args:
+        url: ``memory:``; ``sqlite:PATH`` (``sqlite:///abs/path.db``), or a plain file path, for
+            SQLite, the embedded default; ``postgresql://...`` for PostgreSQL (psycopg 3, the
+            ``postgres`` extra). The same database file or server may hold the audit trail: the
+            session tables are named ``txg_session_*``.
+
+    Raises:
+        UsageError: an unknown scheme, or psycopg is not installed for a PostgreSQL URL.
+
+    Example:
+        >>> store = open_store("memory:")
+        >>> store.events("conv-1")
+        []
+    """
+    if url == "memory:":
+        return MemoryStore()
+    if url.startswith(("postgresql://", "postgres://")):
+        from ._postgres import PostgresStore
+
+        return PostgresStore(url)
+    if url.startswith("sqlite:"):
+        path = url[len("sqlite:"):]
+        if path.startswith("///"):
+            path = path[2:]
+        elif path.startswith("//"):
+            raise UsageError(f"`{url}`: write `sqlite:PATH` or `sqlite:///absolute/path`")
+    elif "://" in url or (":" in url.split("/")[0] and len(url.split(":")[0]) > 1):
+        raise UsageError(f"unknown session store `{url}` (expected `memory:`, `sqlite:PATH` or `postgresql://...`)")
+    else:
+        path = url
+    if not path:
+        raise UsageError("a SQLite session store needs a file path: `sqlite:PATH`")
+    from ._sqlite import SQLiteStore
+
+    return SQLiteStore(path)
