@@ -1,0 +1,130 @@
+"""Building a record body for a decision, and the guard's audited decide path."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel
+
+from .._compile import CompiledPolicy
+from .._context import Facts, Proposal
+from .._decision import Decision, Outcome, Reason
+from .._evaluate import Clock, evaluate
+from ._record import FORMAT_VERSION, apply_masks, canonical_json, salt_id, uuid7
+from ._sinks import AuditEntry, AuditSink
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Facts):
+        return value.raw()
+    return value
+
+
+def proposal_data(proposal: Any) -> Any:
+    """The proposal as recorded: ``{"name", "arguments"}`` as given, or ``{"intent": ...}`` for an intent."""
+    if isinstance(proposal, BaseModel) and not isinstance(proposal, Proposal) and hasattr(proposal, "kind"):
+        return {"intent": proposal.model_dump(mode="json")}
+    return _plain(proposal)
+
+
+def _field(session: Any, name: str) -> Any:
+    if isinstance(session, Mapping):
+        return session.get(name)
+    return getattr(session, name, None)
+
+
+def decision_data(decision: Decision) -> dict[str, Any]:
+    """The decision as recorded (and as replay compares it): no timing, the confirmation by digest."""
+    return {
+        "outcome": decision.outcome.value,
+        "kind": decision.kind,
+        "reasons": [r.to_dict() for r in decision.reasons],
+        "questions": [q.to_dict() for q in decision.questions],
+        "route": decision.route,
+        "confirmation": decision.confirmation.digest if decision.confirmation else None,
+    }
+
+
+def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, proposal: Any, request: Any,
+                session: Any, facts: Any, lineage: Mapping[str, str] | None, salt: bytes) -> AuditEntry:
+    """The audit entry of one decision; raises ``TypeError``/``ValueError`` if the inputs cannot be recorded."""
+    prop = proposal_data(proposal)
+    try:
+        prop_text = canonical_json(prop)
+    except (TypeError, ValueError):
+        prop = {"unrecordable": f"{type(proposal).__name__}: {repr(proposal)[:500]}"}
+        prop_text = canonical_json(prop)
+    sections: dict[str, Any] = {
+        "proposal": prop,
+        "intent": decision.intent,
+        "request": _plain(request),
+        "session": _plain(session),
+        "facts": _plain(facts),
+        "lineage": {"session_id": _field(session, "id"), "turn": _field(session, "turn"),
+                    "source": dict(lineage) if lineage else {}},
+    }
+    masked: list[str] = []
+    if policy.mask:
+        plain = {k: json.loads(canonical_json(v)) for k, v in sections.items()}
+        sections, masked = apply_masks(plain, policy.mask, salt)
+    ident = uuid7()
+    body = {
+        "v": FORMAT_VERSION,
+        "id": ident,
+        "time": now.isoformat(),
+        "policy": decision.policy.to_dict(),
+        "proposal": sections["proposal"],
+        "proposal_digest": "sha256:" + hashlib.sha256(prop_text.encode("ascii")).hexdigest(),
+        "intent": sections["intent"],
+        "context": {"request": sections["request"], "session": sections["session"], "facts": sections["facts"]},
+        "decision": decision_data(decision),
+        "elapsed_ns": int(decision.elapsed_us * 1000),
+        "lineage": sections["lineage"],
+        "masked": masked,
+        "salt": salt_id(salt) if masked else None,
+    }
+    return AuditEntry(ident, canonical_json(body))
+
+
+class Recorder:
+    """The guard's audit side: decides with a frozen clock, records, then answers."""
+
+    __slots__ = ("sink", "salt")
+
+    def __init__(self, sink: AuditSink) -> None:
+        self.sink = sink
+        salt = getattr(sink, "mask_salt", None)
+        self.salt: bytes = salt if isinstance(salt, bytes) else os.urandom(32)
+
+    def check(self, policy: CompiledPolicy, clock: Clock, proposal: Any, request: Any, session: Any, facts: Any,
+              lineage: Mapping[str, str] | None) -> Decision:
+        try:
+            now = clock()
+        except Exception as exc:  # noqa: BLE001 - a broken clock fails closed like everything else
+            now = datetime.now(timezone.utc)
+            decision = evaluate(policy, proposal, request, session, facts, _raise(exc))
+        else:
+            decision = evaluate(policy, proposal, request, session, facts, lambda: now)
+        try:
+            self.sink.append(build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt))
+        except Exception as exc:  # noqa: BLE001 - no decision without its record: fail closed
+            reason = Reason("txguard:audit_unavailable", "audit_unavailable",
+                            f"the audit record could not be written: {type(exc).__name__}: {str(exc)[:160]}",
+                            Outcome.ESCALATE)
+            return Decision(Outcome.ESCALATE, (reason,), policy.ref, decision.kind, route="human",
+                            elapsed_us=decision.elapsed_us, intent=decision.intent)
+        return decision
+
+
+def _raise(exc: Exception) -> Clock:
+    def clock() -> datetime:
+        raise exc
+
+    return clock

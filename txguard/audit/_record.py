@@ -1,0 +1,209 @@
+"""The audit record: canonical JSON, the hash chain, decision ids and masking.
+
+A stored record is ``{"body": BODY, "hash": H, "prev": P, "seq": N}``. ``BODY`` is built when the
+guard decides (see :func:`build_body`); ``seq``, ``prev`` and ``hash`` are assigned by the sink when
+the record joins the chain, so that several processes can append to one linear chain.
+``H = sha256(canonical({"body": BODY, "prev": P, "seq": N}))`` (lowercase hex). The exact rules are
+in ``docs/audit-format.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+
+FORMAT_VERSION = 1
+GENESIS = "0" * 64
+"""The ``prev`` of the first record of every chain."""
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    raise TypeError(f"cannot record a value of type {type(value).__name__}")
+
+
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=_default,
+)
+
+
+def canonical_json(value: Any) -> str:
+    """The canonical JSON text of ``value``: sorted keys, no whitespace, ASCII only, no NaN.
+
+    >>> canonical_json({"b": 1, "a": ["é", 2.5, None]})
+    '{"a":["\\\\u00e9",2.5,null],"b":1}'
+    """
+    return _ENCODER.encode(value)
+
+
+def link_text(body_text: str, prev: str, seq: int) -> str:
+    """The canonical JSON of ``{"body", "prev", "seq"}``, given the canonical text of the body."""
+    return f'{{"body":{body_text},"prev":"{prev}","seq":{seq}}}'
+
+
+def record_hash(body_text: str, prev: str, seq: int) -> str:
+    """SHA-256 (lowercase hex) of :func:`link_text`: the hash a record at ``seq`` must carry."""
+    return hashlib.sha256(link_text(body_text, prev, seq).encode("ascii")).hexdigest()
+
+
+def record_line(body_text: str, prev: str, seq: int, digest: str) -> str:
+    """The stored form of a record: the canonical JSON of ``{"body", "hash", "prev", "seq"}``."""
+    return f'{{"body":{body_text},"hash":"{digest}","prev":"{prev}","seq":{seq}}}'
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One stored record, as read back from a sink (``body`` is parsed lazily by :attr:`body`)."""
+
+    seq: int
+    prev: str
+    hash: str
+    body_text: str
+    id: str | None = None
+    """The decision id the store keeps beside the body (SQL sinks), checked against the body."""
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The parsed body (decision id, time, policy, proposal, context, decision, lineage)."""
+        value = json.loads(self.body_text)
+        if not isinstance(value, dict):
+            raise ValueError("the record body is not a JSON object")
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as stored: ``{"body", "hash", "prev", "seq"}``."""
+        return {"body": self.body, "hash": self.hash, "prev": self.prev, "seq": self.seq}
+
+    @classmethod
+    def from_line(cls, line: str) -> AuditRecord:
+        """Parse one stored line; raises ``ValueError`` if it is not a record."""
+        data = json.loads(line)
+        if not isinstance(data, dict) or set(data) != {"body", "hash", "prev", "seq"}:
+            raise ValueError("not an audit record: expected exactly `body`, `hash`, `prev`, `seq`")
+        seq, prev, digest = data["seq"], data["prev"], data["hash"]
+        if not isinstance(seq, int) or not isinstance(prev, str) or not isinstance(digest, str):
+            raise ValueError("not an audit record: `seq` must be an integer, `prev` and `hash` strings")
+        return cls(seq, prev, digest, canonical_json(data["body"]))
+
+
+def chain(bodies: Iterable[str], seq: int, prev: str) -> list[tuple[int, str, str, str]]:
+    """Link body texts after ``(seq, prev)``: a list of ``(seq, prev, hash, body_text)``."""
+    out = []
+    for body in bodies:
+        seq += 1
+        digest = record_hash(body, prev, seq)
+        out.append((seq, prev, digest, body))
+        prev = digest
+    return out
+
+
+# -- decision ids: UUIDv7 (RFC 9562), monotonic within a process -----------------------------------------
+
+_uuid_lock = threading.Lock()
+_uuid_last = [0, 0]  # last millisecond, last 12-bit counter
+
+
+def uuid7() -> str:
+    """A new UUIDv7 string: 48-bit Unix milliseconds, then a counter and random bits, so ids sort by time."""
+    ms = time.time_ns() // 1_000_000
+    with _uuid_lock:
+        if ms <= _uuid_last[0]:
+            ms = _uuid_last[0]
+            counter = _uuid_last[1] + 1
+            if counter > 0xFFF:
+                ms += 1
+                counter = 0
+        else:
+            counter = int.from_bytes(os.urandom(2), "big") & 0x7FF
+        _uuid_last[0], _uuid_last[1] = ms, counter
+    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+# -- masking -------------------------------------------------------------------------------------------
+
+MASK_ROOTS = ("proposal", "intent", "request", "session", "facts", "lineage")
+
+
+def mask_value(value: Any, salt: bytes) -> str:
+    """The salted digest that replaces a masked value: ``masked:sha256:<hex>``."""
+    return "masked:sha256:" + hashlib.sha256(salt + canonical_json(value).encode("ascii")).hexdigest()
+
+
+def salt_id(salt: bytes) -> str:
+    """A public name for a salt (never the salt itself), recorded with every masked record."""
+    return hashlib.sha256(b"txguard-audit-salt:" + salt).hexdigest()[:16]
+
+
+def _apply(node: Any, parts: list[str], salt: bytes, here: str, hits: list[str]) -> Any:
+    if not parts:
+        hits.append(here)
+        return mask_value(node, salt)
+    head, rest = parts[0], parts[1:]
+    if isinstance(node, dict):
+        keys = list(node) if head == "*" else ([head] if head in node else [])
+        if not keys:
+            return node
+        out = dict(node)
+        for k in keys:
+            out[k] = _apply(node[k], rest, salt, f"{here}.{k}", hits)
+        return out
+    if isinstance(node, list):
+        if head == "*":
+            idx = range(len(node))
+        elif head.isdigit() and int(head) < len(node):
+            idx = range(int(head), int(head) + 1)
+        else:
+            return node
+        out_list = list(node)
+        for i in idx:
+            out_list[i] = _apply(node[i], rest, salt, f"{here}.{i}", hits)
+        return out_list
+    return node
+
+
+def apply_masks(sections: dict[str, Any], paths: Iterable[str], salt: bytes) -> tuple[dict[str, Any], list[str]]:
+    """Replace the values at ``paths`` (dotted, ``*`` matches any key or index) by salted digests.
+
+    ``sections`` maps each root (``proposal``, ``intent``, ``request``, ``session``, ``facts``,
+    ``lineage``) to plain JSON data. Returns the new sections and the concrete paths masked, sorted.
+    """
+    hits: list[str] = []
+    out = dict(sections)
+    for path in paths:
+        parts = path.split(".")
+        root = parts[0]
+        if root in out and len(parts) > 1:
+            out[root] = _apply(out[root], parts[1:], salt, root, hits)
+    return out, sorted(set(hits))
+
+
+def is_hash(value: object) -> bool:
+    """True for a 64-character lowercase hex string."""
+    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
