@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
+import marshal
 import os
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -15,7 +14,7 @@ from .._compile import CompiledPolicy
 from .._context import Facts, Proposal
 from .._decision import Decision, Outcome, Reason
 from .._evaluate import Clock, evaluate
-from ._record import FORMAT_VERSION, apply_masks, canonical_json, salt_id, uuid7
+from ._record import FORMAT_VERSION, apply_masks, canonical_json, encode_body, proposal_digest, salt_id, uuid7
 from ._sinks import AuditEntry, AuditSink
 
 
@@ -54,16 +53,16 @@ def decision_data(decision: Decision) -> dict[str, Any]:
 
 def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, proposal: Any, request: Any,
                 session: Any, facts: Any, lineage: Mapping[str, str] | None, salt: bytes) -> AuditEntry:
-    """The audit entry of one decision; raises ``TypeError``/``ValueError`` if the inputs cannot be recorded."""
+    """The audit entry of one decision, its masks applied.
+
+    The body is snapshotted with ``marshal`` when its data is plain (dicts, lists, strings, numbers),
+    and encoded to canonical JSON when the record joins the chain; otherwise it is encoded now.
+    """
     prop = proposal_data(proposal)
-    try:
-        prop_text = canonical_json(prop)
-    except (TypeError, ValueError):
-        prop = {"unrecordable": f"{type(proposal).__name__}: {repr(proposal)[:500]}"}
-        prop_text = canonical_json(prop)
+    intent = decision.intent
     sections: dict[str, Any] = {
         "proposal": prop,
-        "intent": decision.intent,
+        "intent": intent.model_dump(mode="json") if isinstance(intent, BaseModel) else None,
         "request": _plain(request),
         "session": _plain(session),
         "facts": _plain(facts),
@@ -71,9 +70,13 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
                     "source": dict(lineage) if lineage else {}},
     }
     masked: list[str] = []
+    digest: dict[str, str] = {}
     if policy.mask:
-        plain = {k: json.loads(canonical_json(v)) for k, v in sections.items()}
-        sections, masked = apply_masks(plain, policy.mask, salt)
+        try:
+            digest["proposal_digest"] = proposal_digest(canonical_json(prop))
+        except (TypeError, ValueError):
+            pass
+        sections, masked = apply_masks(sections, policy.mask, salt)
     ident = uuid7()
     body = {
         "v": FORMAT_VERSION,
@@ -81,7 +84,7 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
         "time": now.isoformat(),
         "policy": decision.policy.to_dict(),
         "proposal": sections["proposal"],
-        "proposal_digest": "sha256:" + hashlib.sha256(prop_text.encode("ascii")).hexdigest(),
+        **digest,
         "intent": sections["intent"],
         "context": {"request": sections["request"], "session": sections["session"], "facts": sections["facts"]},
         "decision": decision_data(decision),
@@ -90,7 +93,10 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
         "masked": masked,
         "salt": salt_id(salt) if masked else None,
     }
-    return AuditEntry(ident, canonical_json(body))
+    try:
+        return AuditEntry(ident, snapshot=marshal.dumps(body))
+    except ValueError:  # not plain data (a Decimal, a custom mapping, ...): encode it now
+        return AuditEntry(ident, encode_body(body))
 
 
 class Recorder:

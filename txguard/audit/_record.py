@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import random as _random
 import re
 import threading
 import time
@@ -58,6 +58,25 @@ def canonical_json(value: Any) -> str:
     '{"a":["\\\\u00e9",2.5,null],"b":1}'
     """
     return _ENCODER.encode(value)
+
+
+def encode_body(body: dict[str, Any]) -> str:
+    """Canonical JSON of a record body. If the recorded inputs cannot be encoded (a NaN, a key that
+    is not a string, an unknown type), the context is dropped and the body says why, so the
+    decision still has its record."""
+    try:
+        if "proposal_digest" not in body:  # deferred from the decision path (no mask touched the proposal)
+            body["proposal_digest"] = proposal_digest(canonical_json(body.get("proposal")))
+        return canonical_json(body)
+    except (TypeError, ValueError) as exc:
+        kept = {k: body.get(k) for k in ("v", "id", "time", "policy", "proposal_digest", "decision", "elapsed_ns")}
+        kept["unrecordable"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return canonical_json(kept)
+
+
+def proposal_digest(proposal_text: str) -> str:
+    """``sha256:<hex>`` of the canonical JSON of the proposal as the agent emitted it."""
+    return "sha256:" + hashlib.sha256(proposal_text.encode("ascii")).hexdigest()
 
 
 def link_text(body_text: str, prev: str, seq: int) -> str:
@@ -138,9 +157,9 @@ def uuid7() -> str:
                 ms += 1
                 counter = 0
         else:
-            counter = int.from_bytes(os.urandom(2), "big") & 0x7FF
+            counter = _random.getrandbits(11)
         _uuid_last[0], _uuid_last[1] = ms, counter
-    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    rand = _random.getrandbits(62)
     value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import marshal
 import os
 import socket
 import sqlite3
@@ -18,25 +19,46 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
 from .._errors import TxguardError
-from ._record import GENESIS, AuditRecord, chain, record_line
+from ._record import GENESIS, AuditRecord, chain, encode_body, record_line
 
 
 class AuditError(TxguardError):
     """The audit trail cannot be opened, read or written."""
 
 
-@dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """A record body waiting to join the chain: the decision id and the body's canonical JSON text."""
+    """A record body waiting to join the chain: the decision id and the body.
 
-    id: str
-    body_text: str
+    The body is given either as its canonical JSON text, or as a ``marshal`` snapshot of plain
+    data (taken on the decision path, where it costs a few microseconds) that is encoded to
+    canonical JSON when the record joins the chain (:attr:`body_text`).
+    """
+
+    __slots__ = ("id", "_text", "_snapshot")
+
+    def __init__(self, id: str, body_text: str | None = None, *, snapshot: bytes | None = None) -> None:
+        if (body_text is None) == (snapshot is None):
+            raise ValueError("give exactly one of `body_text` and `snapshot`")
+        self.id = id
+        self._text = body_text
+        self._snapshot = snapshot
+
+    @property
+    def body_text(self) -> str:
+        """The canonical JSON text of the body."""
+        if self._text is None:
+            assert self._snapshot is not None
+            self._text = encode_body(marshal.loads(self._snapshot))
+            self._snapshot = None
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"AuditEntry({self.id!r})"
 
 
 @runtime_checkable
@@ -177,6 +199,9 @@ class JsonlSink:
         self._fsync, self._every, self._ms = fsync, every, ms
         self._readonly = readonly
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
         self._fd = -1
         self._head_fd = -1
         self._closed = False
@@ -198,7 +223,6 @@ class JsonlSink:
         if os.fstat(self._head_fd).st_size == 0:
             self._write_head()
         self._dirty_since = 0.0
-        self._stop = threading.Event()
         if fsync == "group":
             _start_timer(self, ms)
         _close_at_exit(self)
@@ -233,50 +257,64 @@ class JsonlSink:
     def _write_head(self) -> None:
         text = f'{{"hash":"{self._prev}","seq":{self._seq}}}'.ljust(_HEAD_WIDTH) + "\n"
         os.pwrite(self._head_fd, text.encode("ascii"), 0)
+        self._synced = self._seq
 
     def append(self, entry: AuditEntry) -> None:
         with self._lock:
             if self._closed:
                 raise AuditError(f"{self.path}: the audit sink is closed")
-            seq = self._seq + 1
             ((seq, prev, digest, body),) = chain([entry.body_text], self._seq, self._prev)
             _write_all(self._fd, (record_line(body, prev, seq, digest) + "\n").encode("ascii"))
             self._seq, self._prev = seq, digest
-            if self._fsync == "always":
-                self._sync_locked()
-            elif self._seq - self._synced >= self._every:
-                self._sync_locked()
-            elif self._dirty_since == 0.0:
+            if self._dirty_since == 0.0:
                 self._dirty_since = time.monotonic()
+            due = self._seq - self._synced
+        if self._fsync == "always":
+            self._sync()
+        elif due >= self._every:
+            if self._fsync == "never":
+                self._sync()
+            else:
+                self._wake.set()
+            if due >= 8 * self._every:  # the background syncer is behind: the writer waits for it
+                self._sync()
 
-    def _sync_locked(self) -> None:
-        if self._seq == self._synced:
-            return
-        if self._fsync != "never":
-            os.fsync(self._fd)
-        self._write_head()
-        self._synced = self._seq
-        self._dirty_since = 0.0
+    def _sync(self) -> None:
+        """fsync (per the mode), then move the head; runs outside the append lock."""
+        with self._sync_lock:
+            with self._lock:
+                if self._closed or self._seq == self._synced:
+                    return
+                seq, digest = self._seq, self._prev
+                self._dirty_since = 0.0
+            if self._fsync != "never":
+                os.fsync(self._fd)
+            text = f'{{"hash":"{digest}","seq":{seq}}}'.ljust(_HEAD_WIDTH) + "\n"
+            os.pwrite(self._head_fd, text.encode("ascii"), 0)
+            self._synced = seq
 
     def _tick(self) -> None:
         with self._lock:
-            if not self._closed and self._dirty_since and time.monotonic() - self._dirty_since >= self._ms / 1000:
-                self._sync_locked()
+            due = not self._closed and (self._seq - self._synced >= self._every or (
+                self._dirty_since and time.monotonic() - self._dirty_since >= self._ms / 1000))
+        if due:
+            self._sync()
 
     def flush(self) -> None:
-        with self._lock:
-            if not self._closed and not self._readonly:
-                self._sync_locked()
+        if not self._readonly:
+            self._sync()
 
     def close(self) -> None:
-        with self._lock:
+        if self._readonly or self._closed:
+            self._closed = True
+            return
+        self._sync()
+        with self._sync_lock, self._lock:
             if self._closed:
                 return
-            if not self._readonly:
-                self._sync_locked()
-                self._stop.set()
-                os.close(self._fd)
-                os.close(self._head_fd)
+            self._stop.set()
+            os.close(self._fd)
+            os.close(self._head_fd)
             self._closed = True
 
     def records(self) -> Iterator[AuditRecord]:
@@ -310,16 +348,15 @@ class _Journal:
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.dir = directory
-        name = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(4).hex()}.journal"
-        self.path = directory / name
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        name = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(6).hex()}"
+        self.path = directory / f"{name}.journal"
+        tmp = directory / f"{name}.new"
+        self.fd = os.open(tmp, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)  # locked before any other writer can see it
+        os.rename(tmp, self.path)
 
     def write(self, entry: AuditEntry) -> None:
         _write_all(self.fd, f"{entry.id} {entry.body_text}\n".encode("ascii"))
-
-    def reset(self) -> None:
-        os.ftruncate(self.fd, 0)
 
     def close(self) -> None:
         os.close(self.fd)
@@ -357,8 +394,10 @@ class _GroupSink:
     """Group commit: one transaction per ``every`` records or ``ms`` milliseconds.
 
     With ``commit=group`` each entry goes to this process's journal (``write(2)``) before
-    ``append`` returns, so an acknowledged record survives a crash of the process. With
-    ``commit=each`` ``append`` commits its own transaction.
+    ``append`` returns, so an acknowledged record survives a crash of the process; a background
+    thread commits the pending entries as one transaction, then deletes the journal they were in
+    (each group starts a new journal file). With ``commit=each`` ``append`` commits its own
+    transaction.
     """
 
     exact_head = True
@@ -366,14 +405,18 @@ class _GroupSink:
 
     def __init__(self, *, commit: str, every: int, ms: int, journal_dir: Path | None, salt: bytes | None) -> None:
         self.mask_salt = salt
-        self._commit_mode, self._every, self._ms = commit, every, ms
+        self._every, self._ms = every, ms
         self._lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
         self._pending: list[AuditEntry] = []
+        self._retired: list[_Journal] = []
         self._oldest = 0.0
         self._closed = False
         self._error: BaseException | None = None
+        self._journal_dir = journal_dir
         self._journal: _Journal | None = None
-        self._stop = threading.Event()
         if commit == "group":
             if journal_dir is None:
                 raise AuditError("`commit=group` needs a journal directory (option `journal=DIR`)")
@@ -400,52 +443,71 @@ class _GroupSink:
                 os.close(fd)
 
     def append(self, entry: AuditEntry) -> None:
+        if self._journal is None:
+            with self._commit_lock:
+                if self._closed:
+                    raise AuditError("the audit sink is closed")
+                self._commit([entry])
+            return
         with self._lock:
             if self._closed:
                 raise AuditError("the audit sink is closed")
-            if self._journal is None:
-                self._commit([entry])
-                return
             if len(self._pending) >= self.max_pending:
                 raise AuditError(f"{len(self._pending)} records wait for a commit that keeps failing: {self._error}")
             self._journal.write(entry)
             self._pending.append(entry)
-            if len(self._pending) == 1:
+            n = len(self._pending)
+            if n == 1:
                 self._oldest = time.monotonic()
-            if len(self._pending) >= self._every:
-                self._flush_locked(raise_errors=False)
+        if n >= self._every:
+            self._wake.set()
+            if n >= 8 * self._every:  # the committer is behind: the writer waits for it
+                self._flush(raise_errors=False)
 
-    def _flush_locked(self, raise_errors: bool = True) -> None:
-        if not self._pending:
-            return
-        try:
-            self._commit(self._pending)
-        except Exception as exc:  # the records stay journaled and pending; the next flush retries
-            self._error = exc
-            if raise_errors:
-                raise AuditError(f"the audit commit failed: {exc}") from exc
-            return
-        self._pending = []
-        self._error = None
-        assert self._journal is not None
-        self._journal.reset()
+    def _flush(self, raise_errors: bool = True) -> None:
+        with self._commit_lock:
+            with self._lock:
+                if not self._pending or self._journal is None:
+                    return
+                batch, self._pending = self._pending, []
+                self._retired.append(self._journal)
+                assert self._journal_dir is not None
+                self._journal = _Journal(self._journal_dir)
+            try:
+                self._commit(batch)
+            except Exception as exc:  # the batch stays journaled and pending; the next flush retries
+                with self._lock:
+                    self._pending = batch + self._pending
+                    self._error = exc
+                if raise_errors:
+                    raise AuditError(f"the audit commit failed: {exc}") from exc
+                return
+            self._error = None
+            for journal in self._retired:
+                journal.close()
+            self._retired = []
 
     def _tick(self) -> None:
+        self._wake.clear()
         with self._lock:
-            if not self._closed and self._pending and time.monotonic() - self._oldest >= self._ms / 1000:
-                self._flush_locked(raise_errors=False)
+            due = bool(self._pending) and (len(self._pending) >= self._every
+                                           or time.monotonic() - self._oldest >= self._ms / 1000)
+        if due:
+            self._flush(raise_errors=False)
 
     def flush(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._flush_locked()
+        if not self._closed:
+            self._flush()
 
     def close(self) -> None:
-        with self._lock:
+        if self._closed:
+            return
+        self._stop.set()
+        self._wake.set()
+        self._flush()
+        with self._commit_lock, self._lock:
             if self._closed:
                 return
-            self._stop.set()
-            self._flush_locked()
             if self._journal is not None:
                 self._journal.close()
             self._closed = True
@@ -458,9 +520,11 @@ class _GroupSink:
 def _start_timer(sink: Any, ms: int) -> None:
     ref = weakref.ref(sink)
     stop: threading.Event = sink._stop
+    wake: threading.Event = sink._wake
 
     def loop() -> None:
-        while not stop.wait(ms / 1000):
+        while not stop.is_set():
+            wake.wait(ms / 1000)
             s = ref()
             if s is None:
                 return

@@ -7,6 +7,7 @@ Exit codes (stable, documented in the README):
 1     tool error: bad arguments, an unreadable input file
 2     a test failed (``txguard test``)
 3     a policy is invalid
+4     ``txguard audit verify`` found a broken chain
 ====  ==========================================================
 """
 
@@ -16,14 +17,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import check, schema, validate
+from . import audit, check, schema, validate
 
 EXIT_OK = 0
 EXIT_TOOL_ERROR = 1
 EXIT_TEST_FAILED = 2
 EXIT_POLICY_INVALID = 3
+EXIT_AUDIT_FAILED = 4
 
-_COMMANDS = {"validate": validate, "check": check, "schema": schema}
+_COMMANDS = {"validate": validate, "check": check, "schema": schema, "audit": audit}
 
 
 def build_parser() -> argparse.ArgumentParser:
