@@ -77,6 +77,10 @@ def _walk(recs: list[AuditRecord], head: tuple[int, str] | None, exact_head: boo
     expected_prev = GENESIS
     for i, r in enumerate(recs):
         pos = i + 1
+        if follows[r.prev] > 1:
+            other = next(k for k in range(i + 1, n) if recs[k].prev == r.prev)
+            return _fail(n, pos, "inserted",
+                         f"records at positions {pos} and {other + 1} both follow record {pos - 1}: one was inserted", head)
         if record_hash(r.body_text, r.prev, r.seq) != r.hash:
             j = by_hash.get(r.prev)
             true_seq = 1 if r.prev == GENESIS else (recs[j].seq + 1 if j is not None else None)
@@ -102,8 +106,8 @@ def _walk(recs: list[AuditRecord], head: tuple[int, str] | None, exact_head: boo
                 return _fail(n, pos, "inserted", f"a second record with sequence number {r.seq} is at position {pos}", head)
             return _fail(n, pos, "reordered", f"the record at position {pos} belongs at position {r.seq}", head)
         if r.prev != expected_prev:
-            if follows[r.prev] > 1 or r.prev not in by_hash and r.prev != GENESIS:
-                return _fail(n, pos, "inserted", f"record {pos} does not follow record {pos - 1}: a record was inserted", head)
+            if r.prev in by_hash or r.prev == GENESIS:
+                return _fail(n, pos, "reordered", f"record {pos} does not follow record {pos - 1}", head)
             return _fail(n, pos, "edited", f"record {pos}'s link to record {pos - 1} was changed", head)
         expected_prev = r.hash
     if head is not None:
