@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from .._compile import CompiledPolicy
@@ -66,7 +67,10 @@ def _proposal(recorded: Any) -> Any:
         kind = recorded["intent"].get("kind")
         model = INTENT_MODELS.get(kind) if isinstance(kind, str) else None
         if model is not None:
-            return model.model_validate(recorded["intent"])
+            data = dict(recorded["intent"])
+            if isinstance(data.get("confidence"), str):  # recorded as a decimal string; the model takes numbers only
+                data["confidence"] = Decimal(data["confidence"])
+            return model.model_validate(data)
     return recorded
 
 
