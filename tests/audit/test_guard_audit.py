@@ -102,7 +102,7 @@ def test_inputs_that_cannot_be_encoded_still_leave_a_record() -> None:
     guard = Guard.from_file(RETAIL, audit=sink)
     env = envelopes(1)[0]
     facts = json.loads(json.dumps(env["facts"]))
-    facts["users"]["nan-user"] = {"balance": float("nan")}
+    facts["users"]["odd-user"] = {1: "a key that is not a string"}
     decision = guard.check(env["proposal"], env.get("request"), env.get("session"), facts)
     body = sink.stored[0].body
     assert body["decision"]["outcome"] == decision.outcome.value
@@ -136,14 +136,14 @@ def test_masked_paths_are_replaced_by_salted_digests_before_hashing() -> None:
     rec = sink.stored[0]
     assert user not in json.dumps(rec.body["context"]["session"])
     assert email not in rec.body_text and env["request"]["text"] not in rec.body_text
-    expected = "masked:sha256:" + hashlib.sha256(salt + json.dumps(email).encode()).hexdigest()
+    expected = "masked:sha256:" + hashlib.sha256(salt + json.dumps(email, ensure_ascii=False).encode()).hexdigest()
     assert rec.body["context"]["facts"]["users"][user]["email"] == expected
     assert rec.body["masked"] == sorted([
         "session.authenticated_user_id", f"facts.users.{user}.email", "request.text", "proposal.arguments.payment_method_id",
     ])
     assert re.fullmatch(r"[0-9a-f]{16}", rec.body["salt"])
     # the raw-text digest is of the proposal as the agent emitted it, before masking
-    raw = json.dumps(env["proposal"], sort_keys=True, separators=(",", ":"))
+    raw = json.dumps(env["proposal"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert rec.body["proposal_digest"] == "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
     assert verify(sink).ok
     # the host's data is not modified by masking
@@ -161,11 +161,14 @@ def test_the_same_value_masks_to_the_same_digest_within_a_trail() -> None:
 
 
 def _independent_hash(line: str) -> tuple[str, str]:
-    """docs/audit-format.md, implemented from the text alone: hash the record without `hash`."""
+    """docs/audit-format.md, implemented from the text alone: the body is the line's tail, verbatim."""
     data = json.loads(line)
-    link = {"body": data["body"], "prev": data["prev"], "seq": data["seq"]}
-    text = json.dumps(link, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-    return hashlib.sha256(text.encode("ascii")).hexdigest(), data["hash"]
+    prefix = f'{{"seq":{data["seq"]},"prev":"{data["prev"]}","hash":"{data["hash"]}","body":'
+    assert line.startswith(prefix) and line.endswith("}")
+    body_text = line[len(prefix):-1]
+    assert json.loads(body_text) == data["body"]
+    link = f'{{"body":{body_text},"prev":"{data["prev"]}","seq":{data["seq"]}}}'
+    return hashlib.sha256(link.encode("utf-8")).hexdigest(), data["hash"]
 
 
 def test_the_documented_hash_can_be_recomputed_from_a_stored_line(tmp_path: Path) -> None:
@@ -181,7 +184,8 @@ def test_the_documented_hash_can_be_recomputed_from_a_stored_line(tmp_path: Path
         computed, stored = _independent_hash(line)
         assert computed == stored
         assert json.loads(line)["prev"] == prev and json.loads(line)["seq"] == n
-        assert line == json.dumps(json.loads(line), sort_keys=True, separators=(",", ":"))  # stored canonical
+        body = json.loads(line)["body"]
+        assert line.endswith(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "}")
         prev = stored
     head = json.loads((tmp_path / "a.jsonl.head").read_text())
     assert head == {"seq": 20, "hash": prev}

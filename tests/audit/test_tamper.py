@@ -58,8 +58,8 @@ class JsonlStore(Store):
     def rows(self) -> list[Row]:
         out = []
         for line in (self.tmp / "trail.jsonl").read_text().splitlines():
-            d = json.loads(line)
-            out.append({"seq": d["seq"], "prev": d["prev"], "hash": d["hash"], "body": canonical_json(d["body"]), "id": None})
+            r = AuditRecord.from_line(line)
+            out.append({"seq": r.seq, "prev": r.prev, "hash": r.hash, "body": r.body_text, "id": None})
         return out
 
     def store(self, rows: list[Row]) -> None:
@@ -246,7 +246,7 @@ def test_a_jsonl_line_that_is_not_a_record_is_reported(tmp_path: Path, request: 
     store = _trail("jsonl", tmp_path, request)
     path = tmp_path / "trail.jsonl"
     lines = path.read_text().splitlines(keepends=True)
-    lines[6] = lines[6].replace('"seq":7}', '"seq":"7"}')
+    lines[6] = lines[6].replace('{"seq":7,', '{"seq":"7",')
     path.write_text("".join(lines))
     result = verify(store.url())
     assert not result.ok and result.kind == "edited"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import marshal
 import os
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -53,11 +52,7 @@ def decision_data(decision: Decision) -> dict[str, Any]:
 
 def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, proposal: Any, request: Any,
                 session: Any, facts: Any, lineage: Mapping[str, str] | None, salt: bytes) -> AuditEntry:
-    """The audit entry of one decision, its masks applied.
-
-    The body is snapshotted with ``marshal`` when its data is plain (dicts, lists, strings, numbers),
-    and encoded to canonical JSON when the record joins the chain; otherwise it is encoded now.
-    """
+    """The audit entry of one decision, its masks applied, its body encoded (canonical JSON)."""
     prop = proposal_data(proposal)
     intent = decision.intent
     sections: dict[str, Any] = {
@@ -93,10 +88,7 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
         "masked": masked,
         "salt": salt_id(salt) if masked else None,
     }
-    try:
-        return AuditEntry(ident, snapshot=marshal.dumps(body))
-    except ValueError:  # not plain data (a Decimal, a custom mapping, ...): encode it now
-        return AuditEntry(ident, encode_body(body))
+    return AuditEntry(ident, encode_body(body))
 
 
 class Recorder:

@@ -97,8 +97,12 @@ class PostgresSink(_GroupSink):
                          journal_dir=Path(journal) if journal else None, salt=salt)
 
     def _commit(self, entries: Sequence[AuditEntry]) -> None:
-        self._db.execute("SELECT txguard_audit_append(%s, %s)",
-                         ([e.id for e in entries], [e.body_text for e in entries]))
+        if any("\n" in e.body_text or "\n" in e.id for e in entries):
+            raise AuditError("a record body holds a raw newline: it is not canonical JSON")
+        # One text per column, split in the server: adapting a list of long strings to text[] costs
+        # the client far more. Canonical JSON never holds a raw newline (it is escaped in strings).
+        self._db.execute("SELECT txguard_audit_append(string_to_array(%s, E'\\n'), string_to_array(%s, E'\\n'))",
+                         ("\n".join(e.id for e in entries), "\n".join(e.body_text for e in entries)))
 
     def _known_ids(self, ids: Sequence[str]) -> set[str]:
         rows = self._db.execute("SELECT id FROM txguard_audit WHERE id = ANY(%s)", (list(ids),)).fetchall()

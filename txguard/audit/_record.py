@@ -21,6 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from pydantic import BaseModel
 
 FORMAT_VERSION = 1
@@ -46,27 +47,30 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot record a value of type {type(value).__name__}")
 
 
-_ENCODER = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=_default,
-)
+_SORTED = orjson.OPT_SORT_KEYS
 
 
 def canonical_json(value: Any) -> str:
-    """The canonical JSON text of ``value``: sorted keys, no whitespace, ASCII only, no NaN.
+    """The canonical JSON text of ``value``: keys sorted by code point, no whitespace, UTF-8.
+
+    Integers as integers (64-bit at most), floats in the shortest form that reads back as the same
+    float (a NaN or an infinity becomes ``null``), ``Decimal`` and ``datetime`` values as strings.
+    Raises ``TypeError`` for anything else, and for an object key that is not a string.
 
     >>> canonical_json({"b": 1, "a": ["é", 2.5, None]})
-    '{"a":["\\\\u00e9",2.5,null],"b":1}'
+    '{"a":["é",2.5,null],"b":1}'
     """
-    return _ENCODER.encode(value)
+    return orjson.dumps(value, default=_default, option=_SORTED).decode("utf-8")
 
 
 def encode_body(body: dict[str, Any]) -> str:
-    """Canonical JSON of a record body. If the recorded inputs cannot be encoded (a NaN, a key that
-    is not a string, an unknown type), the context is dropped and the body says why, so the
-    decision still has its record."""
+    """Canonical JSON of a record body. If the recorded inputs cannot be encoded (a key that is not
+    a string, an unknown type, an integer beyond 64 bits), the context is dropped and the body says
+    why, so the decision still has its record."""
     try:
-        if "proposal_digest" not in body:  # deferred from the decision path (no mask touched the proposal)
-            body["proposal_digest"] = proposal_digest(canonical_json(body.get("proposal")))
+        if "proposal_digest" not in body:  # no mask touched the proposal: it is recorded as emitted
+            raw = orjson.dumps(body.get("proposal"), default=_default, option=_SORTED)
+            body["proposal_digest"] = "sha256:" + hashlib.sha256(raw).hexdigest()
         return canonical_json(body)
     except (TypeError, ValueError) as exc:
         kept = {k: body.get(k) for k in ("v", "id", "time", "policy", "proposal_digest", "decision", "elapsed_ns")}
@@ -76,7 +80,7 @@ def encode_body(body: dict[str, Any]) -> str:
 
 def proposal_digest(proposal_text: str) -> str:
     """``sha256:<hex>`` of the canonical JSON of the proposal as the agent emitted it."""
-    return "sha256:" + hashlib.sha256(proposal_text.encode("ascii")).hexdigest()
+    return "sha256:" + hashlib.sha256(proposal_text.encode("utf-8")).hexdigest()
 
 
 def link_text(body_text: str, prev: str, seq: int) -> str:
@@ -86,12 +90,18 @@ def link_text(body_text: str, prev: str, seq: int) -> str:
 
 def record_hash(body_text: str, prev: str, seq: int) -> str:
     """SHA-256 (lowercase hex) of :func:`link_text`: the hash a record at ``seq`` must carry."""
-    return hashlib.sha256(link_text(body_text, prev, seq).encode("ascii")).hexdigest()
+    return hashlib.sha256(link_text(body_text, prev, seq).encode("utf-8")).hexdigest()
 
 
 def record_line(body_text: str, prev: str, seq: int, digest: str) -> str:
-    """The stored form of a record: the canonical JSON of ``{"body", "hash", "prev", "seq"}``."""
-    return f'{{"body":{body_text},"hash":"{digest}","prev":"{prev}","seq":{seq}}}'
+    """The stored JSON Lines form of a record: ``{"seq":N,"prev":"P","hash":"H","body":BODY}``.
+
+    The body comes last and verbatim, so a verifier takes its exact text by slicing the line.
+    """
+    return f'{{"seq":{seq},"prev":"{prev}","hash":"{digest}","body":{body_text}}}'
+
+
+_LINE = re.compile(r'\{"seq":(0|[1-9][0-9]{0,18}),"prev":"([0-9a-f]{64})","hash":"([0-9a-f]{64})","body":(\{.*\})\}\n?', re.S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,14 +129,11 @@ class AuditRecord:
 
     @classmethod
     def from_line(cls, line: str) -> AuditRecord:
-        """Parse one stored line; raises ``ValueError`` if it is not a record."""
-        data = json.loads(line)
-        if not isinstance(data, dict) or set(data) != {"body", "hash", "prev", "seq"}:
-            raise ValueError("not an audit record: expected exactly `body`, `hash`, `prev`, `seq`")
-        seq, prev, digest = data["seq"], data["prev"], data["hash"]
-        if not isinstance(seq, int) or not isinstance(prev, str) or not isinstance(digest, str):
-            raise ValueError("not an audit record: `seq` must be an integer, `prev` and `hash` strings")
-        return cls(seq, prev, digest, canonical_json(data["body"]))
+        """Parse one stored line (see :func:`record_line`); raises ``ValueError`` if it is not a record."""
+        m = _LINE.fullmatch(line)
+        if m is None:
+            raise ValueError('not an audit record: expected `{"seq":N,"prev":"<64 hex>","hash":"<64 hex>","body":{...}}`')
+        return cls(int(m.group(1)), m.group(2), m.group(3), m.group(4))
 
 
 def chain(bodies: Iterable[str], seq: int, prev: str) -> list[tuple[int, str, str, str]]:
@@ -172,7 +179,7 @@ MASK_ROOTS = ("proposal", "intent", "request", "session", "facts", "lineage")
 
 def mask_value(value: Any, salt: bytes) -> str:
     """The salted digest that replaces a masked value: ``masked:sha256:<hex>``."""
-    return "masked:sha256:" + hashlib.sha256(salt + canonical_json(value).encode("ascii")).hexdigest()
+    return "masked:sha256:" + hashlib.sha256(salt + canonical_json(value).encode("utf-8")).hexdigest()
 
 
 def salt_id(salt: bytes) -> str:

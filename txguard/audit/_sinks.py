@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import fcntl
-import marshal
 import os
 import socket
 import sqlite3
@@ -19,46 +18,25 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
 from .._errors import TxguardError
-from ._record import GENESIS, AuditRecord, chain, encode_body, record_line
+from ._record import GENESIS, AuditRecord, chain, record_line
 
 
 class AuditError(TxguardError):
     """The audit trail cannot be opened, read or written."""
 
 
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """A record body waiting to join the chain: the decision id and the body.
+    """A record body waiting to join the chain: the decision id and the body's canonical JSON text."""
 
-    The body is given either as its canonical JSON text, or as a ``marshal`` snapshot of plain
-    data (taken on the decision path, where it costs a few microseconds) that is encoded to
-    canonical JSON when the record joins the chain (:attr:`body_text`).
-    """
-
-    __slots__ = ("id", "_text", "_snapshot")
-
-    def __init__(self, id: str, body_text: str | None = None, *, snapshot: bytes | None = None) -> None:
-        if (body_text is None) == (snapshot is None):
-            raise ValueError("give exactly one of `body_text` and `snapshot`")
-        self.id = id
-        self._text = body_text
-        self._snapshot = snapshot
-
-    @property
-    def body_text(self) -> str:
-        """The canonical JSON text of the body."""
-        if self._text is None:
-            assert self._snapshot is not None
-            self._text = encode_body(marshal.loads(self._snapshot))
-            self._snapshot = None
-        return self._text
-
-    def __repr__(self) -> str:
-        return f"AuditEntry({self.id!r})"
+    id: str
+    body_text: str
 
 
 @runtime_checkable
@@ -249,7 +227,7 @@ class JsonlSink:
         start = self._rfind_newline(size - 1) + 1
         last = os.pread(self._fd, size - start, start)
         try:
-            rec = AuditRecord.from_line(last.decode("ascii"))
+            rec = AuditRecord.from_line(last.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise AuditError(f"{self.path}: the last record is not readable ({exc}); run `txguard audit verify`") from None
         return rec.seq, rec.hash
@@ -264,7 +242,7 @@ class JsonlSink:
             if self._closed:
                 raise AuditError(f"{self.path}: the audit sink is closed")
             ((seq, prev, digest, body),) = chain([entry.body_text], self._seq, self._prev)
-            _write_all(self._fd, (record_line(body, prev, seq, digest) + "\n").encode("ascii"))
+            _write_all(self._fd, (record_line(body, prev, seq, digest) + "\n").encode("utf-8"))
             self._seq, self._prev = seq, digest
             if self._dirty_since == 0.0:
                 self._dirty_since = time.monotonic()
@@ -319,7 +297,7 @@ class JsonlSink:
 
     def records(self) -> Iterator[AuditRecord]:
         try:
-            fh = open(self.path, encoding="ascii", newline="\n")
+            fh = open(self.path, encoding="utf-8", newline="\n")
         except FileNotFoundError:
             return
         with fh:
@@ -356,7 +334,7 @@ class _Journal:
         os.rename(tmp, self.path)
 
     def write(self, entry: AuditEntry) -> None:
-        _write_all(self.fd, f"{entry.id} {entry.body_text}\n".encode("ascii"))
+        _write_all(self.fd, f"{entry.id} {entry.body_text}\n".encode("utf-8"))
 
     def close(self) -> None:
         os.close(self.fd)
@@ -385,7 +363,7 @@ def orphan_journals(directory: Path) -> Iterator[tuple[Path, int, list[AuditEntr
             data = fh.read()
         entries = []
         for raw in data.split(b"\n")[:-1]:  # a torn last line was never acknowledged
-            ident, _, body = raw.decode("ascii").partition(" ")
+            ident, _, body = raw.decode("utf-8").partition(" ")
             entries.append(AuditEntry(ident, body))
         yield path, fd, entries
 
@@ -591,17 +569,26 @@ class SqliteSink(_GroupSink):
                                            check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
-                self._db.executescript(SQLITE_SCHEMA)
+                self._db.executescript(f"BEGIN IMMEDIATE; {SQLITE_SCHEMA} COMMIT;")
         except sqlite3.Error as exc:
             raise AuditError(f"{self.path}: cannot open the audit database: {exc}") from None
         if readonly:
             self.mask_salt = salt
             self._closed = False
+            self._empty = self._uninitialised()
             return
+        self._empty = False
         super().__init__(commit=commit, every=every, ms=ms, salt=salt,
                          journal_dir=Path(f"{self.path}.journal") if commit == "group" else None)
 
     def _commit(self, entries: Sequence[AuditEntry]) -> None:
+        # Writers on this host queue on a file lock (woken at once by the kernel) rather than in
+        # SQLite's busy handler, which sleeps up to 100 ms between retries.
+        with open(f"{self.path}.lock", "a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            self._commit_locked(entries)
+
+    def _commit_locked(self, entries: Sequence[AuditEntry]) -> None:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -635,14 +622,33 @@ class SqliteSink(_GroupSink):
             return
         super().close()
 
+    def _uninitialised(self) -> bool:
+        """An empty database (a writer died before creating the tables) is an empty trail."""
+        try:
+            return int(self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]) == 0
+        except sqlite3.Error as exc:
+            raise AuditError(f"{self.path}: not an audit database: {exc}") from None
+
     def records(self) -> Iterator[AuditRecord]:
-        cur = self._db.execute("SELECT seq, prev, hash, body, id FROM txguard_audit ORDER BY seq")
-        for seq, prev, digest, body, ident in cur:
-            yield AuditRecord(seq, prev, digest, body, ident)
+        if self._empty:
+            return
+        try:
+            cur = self._db.execute("SELECT seq, prev, hash, body, id FROM txguard_audit ORDER BY seq")
+            for seq, prev, digest, body, ident in cur:
+                yield AuditRecord(seq, prev, digest, body, ident)
+        except sqlite3.Error as exc:
+            raise AuditError(f"{self.path}: unreadable audit table: {exc}") from None
 
     def head(self) -> tuple[int, str] | None:
-        row = self._db.execute("SELECT seq, hash FROM txguard_audit_head WHERE one = 1").fetchone()
-        return None if row is None else (int(row[0]), str(row[1]))
+        if self._empty:
+            return None
+        try:
+            row = self._db.execute("SELECT seq, hash FROM txguard_audit_head WHERE one = 1").fetchone()
+        except sqlite3.Error as exc:
+            raise AuditError(f"{self.path}: unreadable audit head: {exc}") from None
+        if row is None:
+            raise AuditError(f"{self.path}: edited: the chain head row is missing")
+        return int(row[0]), str(row[1])
 
 
 # -- the URL -------------------------------------------------------------------------------------------
