@@ -69,10 +69,10 @@ def _e(value: Any) -> str:
 def _timeline(buckets: list[dict[str, Any]]) -> str:
     if not buckets:
         return "<p>No records.</p>"
-    w, h, left, bottom = 760, 220, 40, 40
+    w, h, left, bottom, top, right = 760, 220, 40, 30, 12, 40
     peak = max(sum(b[o] for o in _OUTCOMES) for b in buckets) or 1
-    bw = (w - left) / len(buckets)
-    parts = [f'<svg viewBox="0 0 {w} {h + bottom}" width="100%" role="img" aria-label="outcomes over time">']
+    bw = (w - left - right) / len(buckets)
+    parts = [f'<svg viewBox="0 -{top} {w} {h + bottom + top}" width="100%" role="img" aria-label="outcomes over time">']
     for frac in (0, 0.5, 1):
         y = h - frac * h
         parts.append(f'<line x1="{left}" x2="{w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
@@ -106,6 +106,10 @@ def _bars(items: list[tuple[str, int]], color: str) -> str:
     return "".join(parts)
 
 
+def _short(time: Any) -> str:
+    return str(time)[:19].replace("T", " ") if time else "-"
+
+
 def _pct(n: int, total: int) -> str:
     return f"{100 * n / total:.1f}%" if total else "-"
 
@@ -127,7 +131,7 @@ def render_html(summary: dict[str, Any], title: str) -> str:
         for k in summary["kinds"]
     )
     esc = "".join(
-        f"<tr><td class=r>{e['seq']}</td><td>{_e(e['time'])}</td><td>{_e(e['kind'])}</td><td>{_e(e['route'])}</td>"
+        f"<tr><td class=r>{e['seq']}</td><td>{_e(_short(e['time']))}</td><td>{_e(e['kind'] or '-')}</td><td>{_e(e['route'])}</td>"
         f"<td>{_e(', '.join(e['codes']))}</td><td>{_e(e['session'])}</td></tr>"
         for e in summary["escalations"]
     ) or '<tr><td colspan="6">No escalation.</td></tr>'
