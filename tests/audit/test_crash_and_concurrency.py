@@ -29,6 +29,9 @@ def _fork(child: Callable[[], None]) -> int:
         try:
             child()
         except BaseException:  # noqa: BLE001 - the parent sees the exit code
+            import traceback
+
+            traceback.print_exc()
             code = 1
         finally:
             os._exit(code)

@@ -184,6 +184,8 @@ class JsonlSink:
         self._head_fd = -1
         self._closed = False
         if readonly:
+            if not self.path.exists() and not self.head_path.exists():
+                raise AuditError(f"{self.path}: no such audit trail")
             return
         try:
             self._head_fd = os.open(self.head_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -567,9 +569,11 @@ class SqliteSink(_GroupSink):
             else:
                 self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=60,
                                            check_same_thread=False)
-                self._db.execute("PRAGMA journal_mode=WAL")
+                with open(f"{self.path}.lock", "a") as lock:  # switching to WAL is not retried by SQLite
+                    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.executescript(f"BEGIN IMMEDIATE; {SQLITE_SCHEMA} COMMIT;")
                 self._db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
-                self._db.executescript(f"BEGIN IMMEDIATE; {SQLITE_SCHEMA} COMMIT;")
         except sqlite3.Error as exc:
             raise AuditError(f"{self.path}: cannot open the audit database: {exc}") from None
         if readonly:
