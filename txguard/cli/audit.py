@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         if args.audit_command == "show":
             return _with(args.target, lambda sink: _show(sink, args))
         return _with(args.target, lambda sink: _report(sink, args))
+    except BrokenPipeError:
+        raise
     except (AuditError, OSError) as exc:
         print(f"txguard audit: {exc}", file=sys.stderr)
         return 1
