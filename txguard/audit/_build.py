@@ -32,12 +32,6 @@ def proposal_data(proposal: Any) -> Any:
     return _plain(proposal)
 
 
-def _field(session: Any, name: str) -> Any:
-    if isinstance(session, Mapping):
-        return session.get(name)
-    return getattr(session, name, None)
-
-
 def decision_data(decision: Decision) -> dict[str, Any]:
     """The decision as recorded (and as replay compares it): no timing, the confirmation by digest."""
     return {
@@ -55,39 +49,40 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
     """The audit entry of one decision, its masks applied, its body encoded (canonical JSON)."""
     prop = proposal_data(proposal)
     intent = decision.intent
-    sections: dict[str, Any] = {
-        "proposal": prop,
-        "intent": intent.model_dump(mode="json") if isinstance(intent, BaseModel) else None,
-        "request": _plain(request),
-        "session": _plain(session),
-        "facts": _plain(facts),
-        "lineage": {"session_id": _field(session, "id"), "turn": _field(session, "turn"),
-                    "source": dict(lineage) if lineage else {}},
-    }
-    masked: list[str] = []
-    digest: dict[str, str] = {}
-    if policy.mask:
-        try:
-            digest["proposal_digest"] = proposal_digest(canonical_json(prop))
-        except (TypeError, ValueError):
-            pass
-        sections, masked = apply_masks(sections, policy.mask, salt)
+    if isinstance(session, Mapping):
+        lineage_data = {"session_id": session.get("id"), "turn": session.get("turn"),
+                        "source": dict(lineage) if lineage else {}}
+    else:
+        lineage_data = {"session_id": getattr(session, "id", None), "turn": getattr(session, "turn", None),
+                        "source": dict(lineage) if lineage else {}}
     ident = uuid7()
-    body = {
+    body: dict[str, Any] = {
         "v": FORMAT_VERSION,
         "id": ident,
         "time": now.isoformat(),
         "policy": decision.policy.to_dict(),
-        "proposal": sections["proposal"],
-        **digest,
-        "intent": sections["intent"],
-        "context": {"request": sections["request"], "session": sections["session"], "facts": sections["facts"]},
+        "proposal": prop,
+        "intent": intent.model_dump(mode="json") if isinstance(intent, BaseModel) else None,
+        "context": {"request": _plain(request), "session": _plain(session), "facts": _plain(facts)},
         "decision": decision_data(decision),
         "elapsed_ns": int(decision.elapsed_us * 1000),
-        "lineage": sections["lineage"],
-        "masked": masked,
-        "salt": salt_id(salt) if masked else None,
+        "lineage": lineage_data,
+        "masked": [],
+        "salt": None,
     }
+    if policy.mask:
+        try:
+            body["proposal_digest"] = proposal_digest(canonical_json(prop))
+        except (TypeError, ValueError):
+            pass
+        ctx = body["context"]
+        sections = {"proposal": prop, "intent": body["intent"], "request": ctx["request"], "session": ctx["session"],
+                    "facts": ctx["facts"], "lineage": lineage_data}
+        sections, masked = apply_masks(sections, policy.mask, salt)
+        body.update(proposal=sections["proposal"], intent=sections["intent"], lineage=sections["lineage"],
+                    context={"request": sections["request"], "session": sections["session"], "facts": sections["facts"]})
+        if masked:
+            body.update(masked=masked, salt=salt_id(salt))
     return AuditEntry(ident, encode_body(body))
 
 
