@@ -97,7 +97,7 @@ def test_no_acknowledged_record_is_lost_when_writers_are_killed(scheme: str, tmp
     assert len(stored) == len(set(stored)) == result.count  # nothing twice
     missing = acknowledged - set(stored)
     assert not missing, f"{len(missing)} acknowledged decisions have no record, e.g. {sorted(missing)[:3]}"
-    assert len(acknowledged) > KILLS  # the writers got work done before being killed
+    assert len(acknowledged) > 10 * KILLS  # the writers got real work done before being killed
     if scheme == "sqlite":
         assert not list((tmp_path / "trail.db.journal").glob("*.journal"))
 
