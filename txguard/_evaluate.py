@@ -39,6 +39,7 @@ ENGINE_CODES: dict[str, str] = {
     "check_error": "a rule raised an error while being evaluated",
     "no_rule_fired": "no rule fired and the policy's default for the intent kind is not `allow`",
     "internal_error": "the guard itself failed; nothing may be executed",
+    "audit_unavailable": "the decision's audit record could not be written, so the decision is withheld",
 }
 """Reason codes the engine itself emits (rule ids start with ``txguard:``)."""
 

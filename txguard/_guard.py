@@ -16,7 +16,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 if TYPE_CHECKING:
-    from .sessions import SessionEvaluator, SessionStore
+    from .audit import AuditSink
+    from .audit._build import Recorder
+    from .sessions import SessionEvaluator, SessionRunner, SessionStore
 
 
 def utc_now() -> datetime:
@@ -37,37 +39,53 @@ class Guard:
         <Outcome.CLARIFY: 'clarify'>
 
     ``check`` never raises: malformed input, an unknown tool, a missing fact or a failing check
-    all yield ``escalate``.
+    all yield ``escalate``. With an ``audit`` sink (see :mod:`txguard.audit`), every decision's
+    record is appended before ``check`` returns it; a decision whose record cannot be written is
+    returned as ``escalate`` (``audit_unavailable``).
     """
 
-    __slots__ = ("_policy", "_clock", "_sessions")
+    __slots__ = ("_policy", "_clock", "_sessions", "_audit")
 
-    def __init__(self, policy: CompiledPolicy, *, clock: Clock = utc_now, sessions: SessionStore | None = None,
-                 session_evaluator: str | SessionEvaluator = "txguard") -> None:
-        """``sessions``: a conversation store (:func:`txguard.sessions.open_store`) for the policy's
-        ``session`` section; ``session_evaluator``: ``"txguard"`` or ``"durable_rules"``."""
+    def __init__(self, policy: CompiledPolicy, *, clock: Clock = utc_now, audit: AuditSink | None = None,
+                 sessions: SessionStore | None = None, session_evaluator: str | SessionEvaluator = "txguard") -> None:
+        """Args:
+            policy: the compiled policy.
+            clock: the injected clock (timezone-aware); read once per decision.
+            audit: a sink (:func:`txguard.audit.open_sink`) that receives one record per decision,
+                written before ``check`` returns it.
+            sessions: a conversation store (:func:`txguard.sessions.open_store`) for the policy's
+                ``session`` section, budgets and single-use confirmations.
+            session_evaluator: ``"txguard"`` (the default) or ``"durable_rules"``.
+        """
         self._policy = policy
         self._clock = clock
-        self._sessions = None
+        self._sessions: SessionRunner | None = None
+        self._audit: Recorder | None = None
         if sessions is not None:
             from .sessions import SessionRunner, evaluator
 
             ev = evaluator(session_evaluator) if isinstance(session_evaluator, str) else session_evaluator
             self._sessions = SessionRunner(policy, sessions, ev)
+        if audit is not None:
+            from .audit._build import Recorder
+
+            self._audit = Recorder(audit)
 
     @classmethod
-    def from_file(cls, path: str | Path, *, clock: Clock = utc_now, sessions: SessionStore | None = None,
+    def from_file(cls, path: str | Path, *, clock: Clock = utc_now, audit: AuditSink | None = None,
+                  sessions: SessionStore | None = None,
                   session_evaluator: str | SessionEvaluator = "txguard") -> Guard:
         """Compile the policy at ``path``; raises :class:`~txguard.PolicyError` if it is invalid."""
-        return cls(compile_file(path), clock=clock, sessions=sessions, session_evaluator=session_evaluator)
+        return cls(compile_file(path), clock=clock, audit=audit, sessions=sessions,
+                   session_evaluator=session_evaluator)
 
     @classmethod
     def from_text(cls, text: str, *, file: str = "<policy>", base_dir: str | Path | None = None,
-                  clock: Clock = utc_now, sessions: SessionStore | None = None,
+                  clock: Clock = utc_now, audit: AuditSink | None = None, sessions: SessionStore | None = None,
                   session_evaluator: str | SessionEvaluator = "txguard") -> Guard:
         """Compile policy YAML given as text."""
         return cls(compile_policy(text, file, Path(base_dir) if base_dir is not None else None), clock=clock,
-                   sessions=sessions, session_evaluator=session_evaluator)
+                   audit=audit, sessions=sessions, session_evaluator=session_evaluator)
 
     @property
     def policy(self) -> CompiledPolicy:
@@ -117,7 +135,8 @@ class Guard:
         """Decorator form of :meth:`wrap`: ``@guard.tool("checkout", context=ctx)``."""
         return ToolDecorator(self, name, context, on_block)
 
-    def check(self, proposal: Any, request: Any = None, session: Any = None, facts: Any = None) -> Decision:
+    def check(self, proposal: Any, request: Any = None, session: Any = None, facts: Any = None, *,
+              lineage: Mapping[str, str] | None = None) -> Decision:
         """Decide one proposal.
 
         Args:
@@ -126,12 +145,22 @@ class Guard:
             request: what the user asked for (:class:`Request` or a dict), optional.
             session: :class:`Session` or a dict (``authenticated_user_id``, ``confirmed``), optional.
             facts: the retailer's records (``users``, ``orders``, ``products``), optional.
+            lineage: where the recommendation came from (host-supplied, e.g. ``{"source": "search:q42"}``);
+                recorded in the audit record with the session's ``id`` and ``turn``.
         """
-        if self._sessions is not None:
-            return self._sessions.check(evaluate, proposal, request, session, facts, self._clock)
-        return evaluate(self._policy, proposal, request, session, facts, self._clock)
+        if self._audit is not None:
+            # The record is written from the final decision, session reasons included.
+            return self._audit.check(self._policy, self._clock, proposal, request, session, facts, lineage,
+                                     decide=self._decide)
+        return self._decide(self._policy, proposal, request, session, facts, self._clock)
 
-    def check_envelope(self, envelope: Any) -> Decision:
+    def _decide(self, policy: CompiledPolicy, proposal: Any, request: Any, session: Any, facts: Any,
+                clock: Clock) -> Decision:
+        if self._sessions is not None:
+            return self._sessions.check(evaluate, proposal, request, session, facts, clock)
+        return evaluate(policy, proposal, request, session, facts, clock)
+
+    def check_envelope(self, envelope: Any, *, lineage: Mapping[str, str] | None = None) -> Decision:
         """Decide one wire-format v1 envelope (``proposal``, ``request``, ``session``, ``facts``).
 
         Keys other than those four are ignored and never read.
@@ -139,4 +168,4 @@ class Guard:
         if not isinstance(envelope, Mapping):
             envelope = {"proposal": envelope}
         return self.check(envelope.get("proposal"), envelope.get("request"), envelope.get("session"),
-                          envelope.get("facts"))
+                          envelope.get("facts"), lineage=lineage)

@@ -7,7 +7,7 @@ Exit codes (stable, documented in the README):
 1     tool error: bad arguments, an unreadable input file
 2     a test failed (``txguard test``), or findings (``txguard lint``)
 3     a policy is invalid
-4     an audit trail does not verify (``txguard demo``)
+4     an audit trail does not verify (``txguard audit verify``, ``txguard demo``)
 ====  ==========================================================
 """
 
@@ -17,12 +17,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import check, demo, explain, lint, schema, test, validate
+from . import audit, check, demo, explain, lint, schema, test, validate
 
 EXIT_OK = 0
 EXIT_TOOL_ERROR = 1
 EXIT_TEST_FAILED = 2
 EXIT_POLICY_INVALID = 3
+EXIT_AUDIT_FAILED = 4
 
 _COMMANDS = {
     "demo": demo,
@@ -31,6 +32,7 @@ _COMMANDS = {
     "explain": explain,
     "test": test,
     "lint": lint,
+    "audit": audit,
     "schema": schema,
 }
 

@@ -21,6 +21,7 @@ from .._compile import compile_file
 from .._decision import Decision, Outcome, Reason
 from .._errors import PolicyError
 from .._guard import Guard
+from ..audit import AuditError, open_sink
 
 HELP = "decide a case (wire-format envelope) or a file of cases"
 
@@ -31,6 +32,7 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cases", help="a JSON Lines file of cases (.gz is read compressed)")
     p.add_argument("--out", help="with --cases: where to write the predictions (default: stdout)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format of a single decision")
+    p.add_argument("--audit", metavar="URL", help="append one audit record per decision (e.g. sqlite:audit.db)")
 
 
 def _open_text(path: str) -> IO[str]:
@@ -87,13 +89,23 @@ def run(args: argparse.Namespace) -> int:
         print("txguard check: give one CASE file or --cases FILE", file=sys.stderr)
         return 1
     try:
-        guard = Guard(compile_file(args.policy))
+        policy = compile_file(args.policy)
     except PolicyError as exc:
         print(exc, file=sys.stderr)
         return 3
-    if args.case is not None:
-        return _single(guard, args)
-    return _batch(guard, args)
+    try:
+        sink = open_sink(args.audit) if args.audit else None
+    except AuditError as exc:
+        print(f"txguard check: {exc}", file=sys.stderr)
+        return 1
+    guard = Guard(policy, audit=sink)
+    try:
+        if args.case is not None:
+            return _single(guard, args)
+        return _batch(guard, args)
+    finally:
+        if sink is not None:
+            sink.close()
 
 
 def _single(guard: Guard, args: argparse.Namespace) -> int:
@@ -107,7 +119,8 @@ def _single(guard: Guard, args: argparse.Namespace) -> int:
         envelope = json.loads(text)
     except (ValueError, RecursionError) as exc:
         print(f"{args.case}: malformed case: {str(exc)[:120]}", file=sys.stderr)
-        decision = _malformed(guard.policy.ref, f"the case is not JSON: {str(exc)[:120]}")
+        decision = (guard.check_envelope(None) if args.audit else
+                    _malformed(guard.policy.ref, f"the case is not JSON: {str(exc)[:120]}"))
     else:
         decision = guard.check_envelope(envelope)
     if args.format == "json":
@@ -137,7 +150,7 @@ def _batch(guard: Guard, args: argparse.Namespace) -> int:
                     malformed += 1
                     problem = problem or f"{args.cases}:{n_line}: malformed line: not a JSON object"
                     print(problem, file=sys.stderr)
-                    decision = _malformed(guard.policy.ref, problem)
+                    decision = guard.check_envelope(None) if args.audit else _malformed(guard.policy.ref, problem)
                 else:
                     decision = guard.check_envelope(envelope)
                 counts[decision.outcome.value] += 1

@@ -11,7 +11,6 @@ Every decision goes to a SQLite audit trail whose path is printed and verified a
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -30,6 +29,7 @@ from .._decision import Decision, Outcome
 from .._errors import PolicyError
 from .._guard import Guard
 from .._guarded import Blocked, GuardedTool, render_confirmation
+from ..audit import VerifyResult, open_sink, verify
 
 HELP = "play the chat-to-buy failure stories against the retail policy (no network, no server)"
 
@@ -196,25 +196,19 @@ class Shop:
 
 @dataclass
 class Trail:
-    """The guard and, when the audit module is present, where its trail is and how to verify it."""
+    """The guard, where its audit trail is, and how to verify and close it."""
 
     guard: Guard
-    target: str | None = None
-    verify: Callable[[], Any] | None = None
-    close: Callable[[], Any] | None = None
+    target: str
+    verify: Callable[[], VerifyResult]
+    close: Callable[[], None]
 
 
 def open_trail(policy: CompiledPolicy, path: Path) -> Trail:
     """A guard writing every decision to the SQLite trail at ``path``."""
-    try:
-        audit: Any = importlib.import_module("txguard.audit")
-    except ModuleNotFoundError:
-        # FALLBACK until txguard.audit lands (issue 3): no trail. Delete this branch when merging.
-        return Trail(Guard(policy))
     target = f"sqlite:{path}"
-    sink = audit.open_sink(target)
-    make_guard: Any = Guard  # `audit=` comes with the audit issue
-    return Trail(make_guard(policy, audit=sink), target, lambda: audit.verify(target), getattr(sink, "close", None))
+    sink = open_sink(target)
+    return Trail(Guard(policy, audit=sink), target, lambda: verify(target), sink.close)
 
 
 @contextmanager
@@ -383,23 +377,17 @@ def run(args: argparse.Namespace) -> int:
         if pr:
             pr.heading(number, scenario.title)
         played.append(play(scenario, trail, facts, shop, pr))
-    if trail.close is not None:
-        trail.close()
+    trail.close()
     decisions = [s for p in played for s in p.steps if "decision" in s]
     counts = Counter(s["decision"]["outcome"] for s in decisions)
-    audit: dict[str, Any] = {"path": None, "verified": None, "records": None, "problem": None}
-    status = 0
-    if trail.verify is not None:
-        result = trail.verify()
-        audit = {"path": str(audit_path), "verified": bool(result.ok), "records": result.count,
-                 "problem": None if result.ok else f"record {result.position}: {result.problem}"}
-        status = 0 if result.ok else 4
+    result = trail.verify()
+    audit: dict[str, Any] = {"path": str(audit_path), "verified": bool(result.ok), "records": result.count,
+                             "problem": None if result.ok else f"record {result.position}: {result.problem}"}
+    status = 0 if result.ok else 4
     if pr:
         pr.out.write("\n" + pr.s("summary", "1") + f": {len(played)} scenarios, {len(decisions)} decisions "
                      f"({', '.join(f'{counts[o.value]} {o.value}' for o in Outcome)}), {len(shop.orders)} orders placed\n")
-        if audit["path"] is None:
-            pr.out.write("audit trail: in memory only (txguard.audit is not in this build); nothing was written\n")
-        elif audit["verified"]:
+        if audit["verified"]:
             pr.out.write(f"audit trail: {audit['path']}: {audit['records']} records, hash chain verified\n")
         else:
             pr.out.write(f"audit trail: {audit['path']}: VERIFY FAILED at {audit['problem']}\n")

@@ -1,0 +1,40 @@
+"""The audit trail: one hash-chained record per decision, in a sink chosen by URL.
+
+>>> from txguard import Guard
+>>> from txguard.audit import MemorySink, verify
+>>> sink = MemorySink()
+>>> guard = Guard.from_file("policies/retail.yaml", audit=sink)   # doctest: +SKIP
+>>> decision = guard.check(proposal, request=..., session=..., facts=...)   # doctest: +SKIP
+>>> verify(sink).ok
+True
+
+Sinks: ``memory:`` (:class:`MemorySink`), ``jsonl:PATH`` (:class:`JsonlSink`), ``sqlite:PATH``
+(:class:`SqliteSink`, the embedded default) and ``postgresql://...`` (:class:`PostgresSink`), all
+opened by :func:`open_sink`. The record format is specified in ``docs/audit-format.md``.
+"""
+
+from ._postgres import PostgresSink
+from ._record import GENESIS, AuditRecord, canonical_json, record_hash
+from ._replay import Change, ReplayReport, replay
+from ._sinks import AuditEntry, AuditError, AuditSink, JsonlSink, MemorySink, SqliteSink, open_sink
+from ._verify import VerifyResult, verify
+
+__all__ = [
+    "GENESIS",
+    "AuditEntry",
+    "AuditError",
+    "AuditRecord",
+    "AuditSink",
+    "Change",
+    "JsonlSink",
+    "MemorySink",
+    "PostgresSink",
+    "ReplayReport",
+    "SqliteSink",
+    "VerifyResult",
+    "canonical_json",
+    "open_sink",
+    "record_hash",
+    "replay",
+    "verify",
+]

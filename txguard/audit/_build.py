@@ -1,0 +1,128 @@
+"""Building a record body for a decision, and the guard's audited decide path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel
+
+from .._compile import CompiledPolicy
+from .._context import Facts, Proposal
+from .._decision import Decision, Outcome, Reason
+from .._evaluate import Clock, evaluate
+from ._record import FORMAT_VERSION, apply_masks, canonical_json, encode_body, proposal_digest, salt_id, uuid7
+from ._sinks import AuditEntry, AuditSink
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Facts):
+        return value.raw()
+    return value
+
+
+def proposal_data(proposal: Any) -> Any:
+    """The proposal as recorded: ``{"name", "arguments"}`` as given, or ``{"intent": ...}`` for an intent."""
+    if isinstance(proposal, BaseModel) and not isinstance(proposal, Proposal) and hasattr(proposal, "kind"):
+        return {"intent": proposal.model_dump(mode="json")}
+    return _plain(proposal)
+
+
+def decision_data(decision: Decision) -> dict[str, Any]:
+    """The decision as recorded (and as replay compares it): no timing, the confirmation by digest."""
+    return {
+        "outcome": decision.outcome.value,
+        "kind": decision.kind,
+        "reasons": [r.to_dict() for r in decision.reasons],
+        "questions": [q.to_dict() for q in decision.questions],
+        "route": decision.route,
+        "confirmation": decision.confirmation.digest if decision.confirmation else None,
+    }
+
+
+def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, proposal: Any, request: Any,
+                session: Any, facts: Any, lineage: Mapping[str, str] | None, salt: bytes) -> AuditEntry:
+    """The audit entry of one decision, its masks applied, its body encoded (canonical JSON)."""
+    prop = proposal_data(proposal)
+    intent = decision.intent
+    if isinstance(session, Mapping):
+        lineage_data = {"session_id": session.get("id"), "turn": session.get("turn"),
+                        "source": dict(lineage) if lineage else {}}
+    else:
+        lineage_data = {"session_id": getattr(session, "id", None), "turn": getattr(session, "turn", None),
+                        "source": dict(lineage) if lineage else {}}
+    ident = uuid7()
+    body: dict[str, Any] = {
+        "v": FORMAT_VERSION,
+        "id": ident,
+        "time": now.isoformat(),
+        "policy": decision.policy.to_dict(),
+        "proposal": prop,
+        "intent": intent.model_dump(mode="json") if isinstance(intent, BaseModel) else None,
+        "context": {"request": _plain(request), "session": _plain(session), "facts": _plain(facts)},
+        "decision": decision_data(decision),
+        "elapsed_ns": int(decision.elapsed_us * 1000),
+        "lineage": lineage_data,
+        "masked": [],
+        "salt": None,
+    }
+    if policy.mask:
+        try:
+            body["proposal_digest"] = proposal_digest(canonical_json(prop))
+        except (TypeError, ValueError):
+            pass
+        ctx = body["context"]
+        sections = {"proposal": prop, "intent": body["intent"], "request": ctx["request"], "session": ctx["session"],
+                    "facts": ctx["facts"], "lineage": lineage_data}
+        sections, masked = apply_masks(sections, policy.mask, salt)
+        body.update(proposal=sections["proposal"], intent=sections["intent"], lineage=sections["lineage"],
+                    context={"request": sections["request"], "session": sections["session"], "facts": sections["facts"]})
+        if masked:
+            body.update(masked=masked, salt=salt_id(salt))
+    return AuditEntry(ident, encode_body(body))
+
+
+class Recorder:
+    """The guard's audit side: decides with a frozen clock, records, then answers."""
+
+    __slots__ = ("sink", "salt")
+
+    def __init__(self, sink: AuditSink) -> None:
+        self.sink = sink
+        salt = getattr(sink, "mask_salt", None)
+        self.salt: bytes = salt if isinstance(salt, bytes) else os.urandom(32)
+
+    def check(self, policy: CompiledPolicy, clock: Clock, proposal: Any, request: Any, session: Any, facts: Any,
+              lineage: Mapping[str, str] | None, decide: Decide = evaluate) -> Decision:
+        """Decide with ``decide`` (reading the clock once) and append the record before returning."""
+        try:
+            now = clock()
+        except Exception as exc:  # noqa: BLE001 - a broken clock fails closed like everything else
+            now = datetime.now(timezone.utc)
+            decision = decide(policy, proposal, request, session, facts, _raise(exc))
+        else:
+            decision = decide(policy, proposal, request, session, facts, lambda: now)
+        try:
+            self.sink.append(build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt))
+        except Exception as exc:  # noqa: BLE001 - no decision without its record: fail closed
+            reason = Reason("txguard:audit_unavailable", "audit_unavailable",
+                            f"the audit record could not be written: {type(exc).__name__}: {str(exc)[:160]}",
+                            Outcome.ESCALATE)
+            return Decision(Outcome.ESCALATE, (reason,), policy.ref, decision.kind, route="human",
+                            elapsed_us=decision.elapsed_us, intent=decision.intent)
+        return decision
+
+
+Decide = Callable[[CompiledPolicy, Any, Any, Any, Any, Clock], Decision]
+"""What decides one proposal: ``evaluate``, or the guard's session-aware pipeline."""
+
+
+def _raise(exc: Exception) -> Clock:
+    def clock() -> datetime:
+        raise exc
+
+    return clock

@@ -1,0 +1,235 @@
+"""The audit record: canonical JSON, the hash chain, decision ids and masking.
+
+A stored record is ``{"body": BODY, "hash": H, "prev": P, "seq": N}``. ``BODY`` is built when the
+guard decides (see :func:`build_body`); ``seq``, ``prev`` and ``hash`` are assigned by the sink when
+the record joins the chain, so that several processes can append to one linear chain.
+``H = sha256(canonical({"body": BODY, "prev": P, "seq": N}))`` (lowercase hex). The exact rules are
+in ``docs/audit-format.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random as _random
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+FORMAT_VERSION = 1
+GENESIS = "0" * 64
+"""The ``prev`` of the first record of every chain."""
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    raise TypeError(f"cannot record a value of type {type(value).__name__}")
+
+
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def canonical_json(value: Any) -> str:
+    """The canonical JSON text of ``value``: keys sorted by code point, no whitespace, UTF-8.
+
+    Integers as integers (64-bit at most), floats in the shortest form that reads back as the same
+    float (a NaN or an infinity becomes ``null``), ``Decimal`` and ``datetime`` values as strings.
+    Raises ``TypeError`` for anything else, and for an object key that is not a string.
+
+    >>> canonical_json({"b": 1, "a": ["é", 2.5, None]})
+    '{"a":["é",2.5,null],"b":1}'
+    """
+    return orjson.dumps(value, default=_default, option=_SORTED).decode("utf-8")
+
+
+def encode_body(body: dict[str, Any]) -> str:
+    """Canonical JSON of a record body. If the recorded inputs cannot be encoded (a key that is not
+    a string, an unknown type, an integer beyond 64 bits), the context is dropped and the body says
+    why, so the decision still has its record."""
+    try:
+        if "proposal_digest" not in body:  # no mask touched the proposal: it is recorded as emitted
+            raw = orjson.dumps(body.get("proposal"), default=_default, option=_SORTED)
+            body["proposal_digest"] = "sha256:" + hashlib.sha256(raw).hexdigest()
+        return canonical_json(body)
+    except (TypeError, ValueError) as exc:
+        kept = {k: body.get(k) for k in ("v", "id", "time", "policy", "proposal_digest", "decision", "elapsed_ns")}
+        kept["unrecordable"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return canonical_json(kept)
+
+
+def proposal_digest(proposal_text: str) -> str:
+    """``sha256:<hex>`` of the canonical JSON of the proposal as the agent emitted it."""
+    return "sha256:" + hashlib.sha256(proposal_text.encode("utf-8")).hexdigest()
+
+
+def link_text(body_text: str, prev: str, seq: int) -> str:
+    """The canonical JSON of ``{"body", "prev", "seq"}``, given the canonical text of the body."""
+    return f'{{"body":{body_text},"prev":"{prev}","seq":{seq}}}'
+
+
+def record_hash(body_text: str, prev: str, seq: int) -> str:
+    """SHA-256 (lowercase hex) of :func:`link_text`: the hash a record at ``seq`` must carry."""
+    return hashlib.sha256(link_text(body_text, prev, seq).encode("utf-8")).hexdigest()
+
+
+def record_line(body_text: str, prev: str, seq: int, digest: str) -> str:
+    """The stored JSON Lines form of a record: ``{"seq":N,"prev":"P","hash":"H","body":BODY}``.
+
+    The body comes last and verbatim, so a verifier takes its exact text by slicing the line.
+    """
+    return f'{{"seq":{seq},"prev":"{prev}","hash":"{digest}","body":{body_text}}}'
+
+
+_LINE = re.compile(r'\{"seq":(0|[1-9][0-9]{0,18}),"prev":"([0-9a-f]{64})","hash":"([0-9a-f]{64})","body":(\{.*\})\}\n?', re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One stored record, as read back from a sink (``body`` is parsed lazily by :attr:`body`)."""
+
+    seq: int
+    prev: str
+    hash: str
+    body_text: str
+    id: str | None = None
+    """The decision id the store keeps beside the body (SQL sinks), checked against the body."""
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The parsed body (decision id, time, policy, proposal, context, decision, lineage)."""
+        value = json.loads(self.body_text)
+        if not isinstance(value, dict):
+            raise ValueError("the record body is not a JSON object")
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as stored: ``{"body", "hash", "prev", "seq"}``."""
+        return {"body": self.body, "hash": self.hash, "prev": self.prev, "seq": self.seq}
+
+    @classmethod
+    def from_line(cls, line: str) -> AuditRecord:
+        """Parse one stored line (see :func:`record_line`); raises ``ValueError`` if it is not a record."""
+        m = _LINE.fullmatch(line)
+        if m is None:
+            raise ValueError('not an audit record: expected `{"seq":N,"prev":"<64 hex>","hash":"<64 hex>","body":{...}}`')
+        return cls(int(m.group(1)), m.group(2), m.group(3), m.group(4))
+
+
+def chain(bodies: Iterable[str], seq: int, prev: str) -> list[tuple[int, str, str, str]]:
+    """Link body texts after ``(seq, prev)``: a list of ``(seq, prev, hash, body_text)``."""
+    out = []
+    for body in bodies:
+        seq += 1
+        digest = record_hash(body, prev, seq)
+        out.append((seq, prev, digest, body))
+        prev = digest
+    return out
+
+
+# -- decision ids: UUIDv7 (RFC 9562), monotonic within a process -----------------------------------------
+
+_uuid_lock = threading.Lock()
+_uuid_last = [0, 0]  # last millisecond, last 12-bit counter
+
+
+def uuid7() -> str:
+    """A new UUIDv7 string: 48-bit Unix milliseconds, then a counter and random bits, so ids sort by time."""
+    ms = time.time_ns() // 1_000_000
+    with _uuid_lock:
+        if ms <= _uuid_last[0]:
+            ms = _uuid_last[0]
+            counter = _uuid_last[1] + 1
+            if counter > 0xFFF:
+                ms += 1
+                counter = 0
+        else:
+            counter = _random.getrandbits(11)
+        _uuid_last[0], _uuid_last[1] = ms, counter
+    rand = _random.getrandbits(62)
+    value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+# -- masking -------------------------------------------------------------------------------------------
+
+MASK_ROOTS = ("proposal", "intent", "request", "session", "facts", "lineage")
+
+
+def mask_value(value: Any, salt: bytes) -> str:
+    """The salted digest that replaces a masked value: ``masked:sha256:<hex>``."""
+    return "masked:sha256:" + hashlib.sha256(salt + canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def salt_id(salt: bytes) -> str:
+    """A public name for a salt (never the salt itself), recorded with every masked record."""
+    return hashlib.sha256(b"txguard-audit-salt:" + salt).hexdigest()[:16]
+
+
+def _apply(node: Any, parts: list[str], salt: bytes, here: str, hits: list[str]) -> Any:
+    if not parts:
+        hits.append(here)
+        return mask_value(node, salt)
+    head, rest = parts[0], parts[1:]
+    if isinstance(node, dict):
+        keys = list(node) if head == "*" else ([head] if head in node else [])
+        if not keys:
+            return node
+        out = dict(node)
+        for k in keys:
+            out[k] = _apply(node[k], rest, salt, f"{here}.{k}", hits)
+        return out
+    if isinstance(node, list):
+        if head == "*":
+            idx = range(len(node))
+        elif head.isdigit() and int(head) < len(node):
+            idx = range(int(head), int(head) + 1)
+        else:
+            return node
+        out_list = list(node)
+        for i in idx:
+            out_list[i] = _apply(node[i], rest, salt, f"{here}.{i}", hits)
+        return out_list
+    return node
+
+
+def apply_masks(sections: dict[str, Any], paths: Iterable[str], salt: bytes) -> tuple[dict[str, Any], list[str]]:
+    """Replace the values at ``paths`` (dotted, ``*`` matches any key or index) by salted digests.
+
+    ``sections`` maps each root (``proposal``, ``intent``, ``request``, ``session``, ``facts``,
+    ``lineage``) to plain JSON data. Returns the new sections and the concrete paths masked, sorted.
+    """
+    hits: list[str] = []
+    out = dict(sections)
+    for path in paths:
+        parts = path.split(".")
+        root = parts[0]
+        if root in out and len(parts) > 1:
+            out[root] = _apply(out[root], parts[1:], salt, root, hits)
+    return out, sorted(set(hits))
+
+
+def is_hash(value: object) -> bool:
+    """True for a 64-character lowercase hex string."""
+    return isinstance(value, str) and _HEX64.fullmatch(value) is not None

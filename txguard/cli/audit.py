@@ -1,0 +1,162 @@
+"""``txguard audit verify|show|replay|report TARGET``: read, check and backtest an audit trail.
+
+TARGET is a sink URL (``jsonl:PATH``, ``sqlite:PATH``, ``postgresql://...``) or a file path
+(``*.jsonl`` is read as JSON Lines, anything else as SQLite). ``verify`` exits 0 when the chain is
+intact and 4 when it is not, naming the first broken link.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .._compile import compile_file
+from .._errors import PolicyError
+from ..audit import AuditError, AuditSink, open_sink, replay, verify
+from ..audit._report import render_html, summarize
+
+HELP = "verify, list, replay or report on an audit trail"
+
+EXIT_VERIFY_FAILED = 4
+
+
+def target_url(target: str) -> str:
+    """A sink URL for TARGET (a URL, or a path: ``*.jsonl`` is JSON Lines, anything else SQLite)."""
+    if target.startswith(("memory:", "jsonl:", "sqlite:", "postgresql://", "postgres://")):
+        return target
+    return f"jsonl:{target}" if target.endswith(".jsonl") else f"sqlite:{target}"
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    v = sub.add_parser("verify", help="walk the hash chain; exit 4 at the first broken link")
+    v.add_argument("target")
+    v.add_argument("--format", choices=("text", "json"), default="text")
+    s = sub.add_parser("show", help="list records, filtered")
+    s.add_argument("target")
+    s.add_argument("--session", help="only this session id")
+    s.add_argument("--outcome", choices=("allow", "clarify", "escalate"))
+    s.add_argument("--since", help="only records at or after this ISO 8601 time")
+    s.add_argument("--limit", type=int, default=0, help="only the last N matching records")
+    s.add_argument("--format", choices=("text", "json"), default="text")
+    r = sub.add_parser("replay", help="re-decide every recorded proposal under another policy")
+    r.add_argument("target")
+    r.add_argument("--policy", required=True, help="the policy YAML to replay under")
+    r.add_argument("--format", choices=("text", "json"), default="text")
+    h = sub.add_parser("report", help="write a self-contained HTML report")
+    h.add_argument("target")
+    h.add_argument("--html", required=True, help="where to write the page")
+    h.add_argument("--title", default=None)
+
+
+def _open(target: str) -> AuditSink:
+    return open_sink(target_url(target), readonly=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.audit_command == "verify":
+            return _verify(args)
+        if args.audit_command == "replay":
+            try:
+                policy = compile_file(args.policy)
+            except PolicyError as exc:
+                print(exc, file=sys.stderr)
+                return 3
+            return _with(args.target, lambda sink: _replay(sink, policy, args))
+        if args.audit_command == "show":
+            return _with(args.target, lambda sink: _show(sink, args))
+        return _with(args.target, lambda sink: _report(sink, args))
+    except BrokenPipeError:
+        raise
+    except (AuditError, OSError) as exc:
+        print(f"txguard audit: {exc}", file=sys.stderr)
+        return 1
+
+
+def _with(target: str, fn: Any) -> int:
+    sink = _open(target)
+    try:
+        return int(fn(sink))
+    finally:
+        sink.close()
+
+
+def _verify(args: argparse.Namespace) -> int:
+    result = verify(target_url(args.target))
+    if args.format == "json":
+        print(json.dumps(result.to_dict()))
+    elif result.ok:
+        head = f"; head {result.head[0]} {result.head[1][:16]}..." if result.head else ""
+        print(f"ok: {result.count} records, one unbroken chain{head}")
+    else:
+        where = f"record {result.position}: " if result.position is not None else ""
+        print(f"{args.target}: {where}{result.problem}")
+    return 0 if result.ok else EXIT_VERIFY_FAILED
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def _show(sink: AuditSink, args: argparse.Namespace) -> int:
+    try:
+        since = _since(args.since)
+    except ValueError:
+        print(f"txguard audit show: --since `{args.since}` is not an ISO 8601 time", file=sys.stderr)
+        return 1
+    rows = []
+    for rec in sink.records():
+        body = rec.body
+        d = body.get("decision") or {}
+        lineage = body.get("lineage") or {}
+        if args.session is not None and lineage.get("session_id") != args.session:
+            continue
+        if args.outcome is not None and d.get("outcome") != args.outcome:
+            continue
+        if since is not None and datetime.fromisoformat(body["time"]) < since:
+            continue
+        rows.append((rec, body, d, lineage))
+    if args.limit > 0:
+        rows = rows[-args.limit:]
+    for rec, body, d, lineage in rows:
+        if args.format == "json":
+            print(json.dumps(rec.to_dict(), sort_keys=True))
+            continue
+        codes = ",".join(r["code"] for r in d.get("reasons", [])) or "-"
+        route = f" ({d['route']})" if d.get("route") else ""
+        session = f" session={lineage['session_id']}" if lineage.get("session_id") else ""
+        print(f"{rec.seq:>7} {body.get('time')} {d.get('outcome')}{route} {d.get('kind') or '-'} [{codes}]{session} {body.get('id')}")
+    return 0
+
+
+def _replay(sink: AuditSink, policy: Any, args: argparse.Namespace) -> int:
+    report = replay(sink.records(), policy)
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    print(f"replayed {report.total} decisions under {policy.id} {policy.version} ({policy.digest[:19]}...): "
+          f"{len(report.changes)} would change, {report.identical} identical"
+          + (f", {report.masked} with masked fields" if report.masked else ""))
+    for (before, after), n in sorted(report.transitions.items()):
+        marker = "" if before == after else "  *"
+        print(f"  {before:>8} -> {after:<8} {n:>7}{marker}")
+    for c in report.changes:
+        rule = f"{c.rule} [{c.code}] {c.why}" if c.rule else c.why
+        print(f"  seq {c.seq} {c.kind or '-'}: {c.before} -> {c.after}: {rule}")
+    return 0
+
+
+def _report(sink: AuditSink, args: argparse.Namespace) -> int:
+    summary = summarize(sink.records())
+    title = args.title or f"txguard audit report: {args.target}"
+    Path(args.html).write_text(render_html(summary, title), encoding="utf-8")
+    print(f"wrote {args.html}: {summary['total']} decisions")
+    return 0
