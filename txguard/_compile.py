@@ -232,6 +232,7 @@ class CompiledPolicy:
         intent = ctx.intent
         proposal = ctx.proposal
         digest: str | None = None
+        mine: dict[str, Any] | None = None
         differs: list[str] = []
         expired = 0
         for conf in ctx.session.confirmed:
@@ -251,10 +252,12 @@ class CompiledPolicy:
                 continue
             if getattr(other, "kind") != getattr(intent, "kind"):
                 continue
-            digest = digest or intent_digest(intent)
-            if intent_digest(other) == digest:
+            # Equal bound fields are equal digests (strictly typed fields have one JSON form),
+            # so compare them directly rather than hashing both sides.
+            mine = mine if mine is not None else bound_fields(intent)
+            theirs = bound_fields(other)
+            if theirs == mine:
                 return None
-            mine, theirs = bound_fields(intent), bound_fields(other)
             differs = sorted(k for k in mine if mine.get(k) != theirs.get(k))
         if differs:
             return f"the user confirmed a different {getattr(intent, 'kind')}: {', '.join(differs)} changed"
