@@ -100,6 +100,14 @@ def _check_exponent(currency: str, amounts: list[tuple[str, Decimal]]) -> None:
             raise ValueError(f"{name} `{amount}` has more decimals than {currency} allows ({exponent})")
 
 
+def _check_line_exponents(currency: str, items: tuple[LineItem, ...]) -> None:
+    """``_check_exponent`` over the unit prices; a line's name is only formatted for the error."""
+    exponent = CURRENCY_EXPONENTS[currency]
+    for i, it in enumerate(items):
+        if -it.unit_price.as_tuple().exponent > exponent:  # type: ignore[operator]
+            _check_exponent(currency, [(f"items[{i}].unit_price", it.unit_price)])
+
+
 class Checkout(_IntentBase):
     """Pay for a cart: every line, the total, the currency and the payment method."""
 
@@ -115,10 +123,8 @@ class Checkout(_IntentBase):
 
     @model_validator(mode="after")
     def _exponents(self) -> Checkout:
-        _check_exponent(
-            self.currency,
-            [("total", self.total)] + [(f"items[{i}].unit_price", it.unit_price) for i, it in enumerate(self.items)],
-        )
+        _check_exponent(self.currency, [("total", self.total)])
+        _check_line_exponents(self.currency, self.items)
         return self
 
 
@@ -133,7 +139,7 @@ class AddToCart(_IntentBase):
 
     @model_validator(mode="after")
     def _exponents(self) -> AddToCart:
-        _check_exponent(self.currency, [(f"items[{i}].unit_price", it.unit_price) for i, it in enumerate(self.items)])
+        _check_line_exponents(self.currency, self.items)
         return self
 
 
@@ -264,8 +270,12 @@ CONSEQUENTIAL_KINDS = frozenset(INTENT_KINDS) - {"add_to_cart"}
 """Kinds that move money or change an order or account: these need the user's consent."""
 
 
+_QUANTUM = {cur: Decimal(1).scaleb(-exponent) for cur, exponent in CURRENCY_EXPONENTS.items()}
+"""ISO 4217 code -> the smallest unit (``Decimal("0.01")`` for USD)."""
+
+
 def _money_text(amount: Decimal, currency: str) -> str:
-    return format(amount.quantize(Decimal(1).scaleb(-CURRENCY_EXPONENTS[currency])), "f")
+    return format(amount.quantize(_QUANTUM[currency]), "f")
 
 
 def bound_fields(intent: BaseModel) -> dict[str, Any]:
