@@ -232,6 +232,7 @@ class CompiledPolicy:
         intent = ctx.intent
         proposal = ctx.proposal
         digest: str | None = None
+        parsed: Any = _NOTHING
         mine: dict[str, Any] | None = None
         differs: list[str] = []
         expired = 0
@@ -244,8 +245,16 @@ class CompiledPolicy:
                 if conf.digest == digest:
                     return None
                 continue
-            if conf.name == proposal.name and conf.arguments == proposal.arguments:
-                return None
+            if conf.name == proposal.name:
+                if conf.arguments == proposal.arguments:
+                    return None
+                if isinstance(proposal.arguments, str) and isinstance(conf.arguments, dict):
+                    # The agent sent a JSON string and the host recorded the confirmed arguments
+                    # as data: the very same arguments map to the very same intent.
+                    if parsed is _NOTHING:
+                        parsed = json.loads(proposal.arguments)
+                    if _identical(conf.arguments, parsed):
+                        return None
             try:
                 other = self.to_intent(Proposal(name=conf.name or "", arguments=conf.arguments))
             except ProposalError:
@@ -264,6 +273,17 @@ class CompiledPolicy:
         if expired:
             return "the user's confirmation has expired"
         return f"the user has not confirmed this {getattr(intent, 'kind')}"
+
+
+def _identical(a: Any, b: Any) -> bool:
+    """Equal JSON data of the same types all the way down (``1``, ``1.0`` and ``True`` differ)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(_identical(v, b[k]) for k, v in a.items())
+    if type(a) is list:
+        return len(a) == len(b) and all(map(_identical, a, b))
+    return bool(a == b)
 
 
 def _digest(data: Any) -> str:
