@@ -446,17 +446,21 @@ def _ambiguity(ctx: Ctx, params: Any) -> str | None:
     alts = getattr(intent, "alternatives", ())
     if limit is not None and len(alts) > limit:
         return f"the agent weighed {len(alts)} other products: the choice is ambiguous"
+    required = params["required_options"]
     for line in intent.items:  # type: ignore[attr-defined]
-        needed = params["required_options"].get(normalise(ctx.line_category(line)), [])
+        needed = required.get(normalise(ctx.line_category(line)), []) if required else []
         product = ctx.product(line.product_id) or {}
-        variants = [v for v in (product.get("variants") or {}).values() if isinstance(v, Mapping) and v.get("available")]
+        variants = (product.get("variants") or {}).values()
+        available: list[Mapping[str, Any]] | None = None  # listed only when an option must be pinned
         for opt in needed:
             if opt in ctx.request.options:
                 chosen = ((product.get("variants") or {}).get(line.sku) or {}).get("options", {}).get(opt)
                 if chosen is not None and chosen != ctx.request.options[opt]:
                     return f"the user asked for {opt} `{ctx.request.options[opt]}`; {line.sku} has `{chosen}`"
                 continue
-            values = {str((v.get("options") or {}).get(opt)) for v in variants}
+            if available is None:
+                available = [v for v in variants if isinstance(v, Mapping) and v.get("available")]
+            values = {str((v.get("options") or {}).get(opt)) for v in available}
             if len(values) > 1:
                 return f"the user did not say which {opt} ({', '.join(sorted(values))})"
     return None
