@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 class Ctx:
     """Everything a check may read for one decision. Built once per decision."""
 
-    __slots__ = ("intent", "request", "session", "facts", "now", "policy", "proposal", "cache")
+    __slots__ = ("intent", "request", "session", "facts", "now", "policy", "proposal", "cache", "_products", "_variants")
 
     def __init__(
         self,
@@ -55,6 +55,9 @@ class Ctx:
         self.policy = policy
         self.proposal = proposal
         self.cache: dict[str, Any] = {}
+        # Several checks read the same catalog records; the facts do not change during a decision.
+        self._products: dict[str, Mapping[str, Any] | None] = {}
+        self._variants: dict[tuple[str, str], Mapping[str, Any] | None] = {}
 
     # -- facts helpers ---------------------------------------------------------------------
     def order(self) -> Mapping[str, Any]:
@@ -90,16 +93,25 @@ class Ctx:
         return methods
 
     def product(self, product_id: str) -> Mapping[str, Any] | None:
+        if product_id in self._products:
+            return self._products[product_id]
         rec = self.facts.get("products", product_id)
-        return rec if isinstance(rec, Mapping) else None
+        found = rec if isinstance(rec, Mapping) else None
+        self._products[product_id] = found
+        return found
 
     def variant(self, product_id: str, sku: str) -> Mapping[str, Any] | None:
+        key = (product_id, sku)
+        if key in self._variants:
+            return self._variants[key]
         product = self.product(product_id)
-        if product is None:
-            return None
-        variants = product.get("variants")
-        rec = variants.get(sku) if isinstance(variants, Mapping) else None
-        return rec if isinstance(rec, Mapping) else None
+        rec = None
+        if product is not None:
+            variants = product.get("variants")
+            rec = variants.get(sku) if isinstance(variants, Mapping) else None
+        found = rec if isinstance(rec, Mapping) else None
+        self._variants[key] = found
+        return found
 
     def variant_anywhere(self, sku: str) -> tuple[str, Mapping[str, Any]] | None:
         """Find a variant by id in any product of the facts: (product_id, variant)."""
