@@ -19,6 +19,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +207,7 @@ class CompiledPolicy:
     mask: tuple[str, ...]
     document: Mapping[str, Any]
 
-    @property
+    @cached_property
     def ref(self) -> PolicyRef:
         return PolicyRef(self.id, self.version, self.digest)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -100,6 +101,12 @@ def evaluate(
         return _escalation(policy, reason, route, t0)
 
 
+@lru_cache(maxsize=64)
+def _intent_proposal(kind: str) -> Proposal:
+    """The stand-in proposal of an intent given already validated (proposals are immutable)."""
+    return Proposal(name=f"intent:{kind}", arguments=None)
+
+
 def _coerce(model: type[BaseModel], value: Any, empty: BaseModel) -> Any:
     if value is None:
         return empty
@@ -120,7 +127,7 @@ def _evaluate(
     # 1. The proposal becomes an intent, or the decision is escalate (fail closed).
     if isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
         intent = proposal  # already a validated intent
-        prop = Proposal(name=f"intent:{getattr(intent, 'kind')}", arguments=None)
+        prop = _intent_proposal(str(getattr(intent, "kind")))
     else:
         try:
             prop = proposal if isinstance(proposal, Proposal) else Proposal.model_validate(proposal)
