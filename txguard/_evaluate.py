@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from ._checks import Ctx
 from ._compile import CompiledPolicy, ProposalError
 from ._conditions import ConditionError, MissingFact
-from ._context import Facts, Proposal, Request, Session
+from ._context import EMPTY_REQUEST, EMPTY_SESSION, Facts, Proposal, Request, Session
 from ._decision import (
     ConfirmationLine,
     ConfirmationRequest,
@@ -143,8 +143,8 @@ def _evaluate(
 
     # 2. The context must be well-formed too.
     try:
-        req = _coerce(Request, request, Request())
-        ses = _coerce(Session, session, Session())
+        req = _coerce(Request, request, EMPTY_REQUEST)
+        ses = _coerce(Session, session, EMPTY_SESSION)
         fac = facts if isinstance(facts, Facts) else Facts(facts)
     except Exception as exc:  # noqa: BLE001
         reason, first = _engine("malformed_context", str(exc).splitlines()[0][:200])
