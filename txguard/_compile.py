@@ -278,13 +278,25 @@ class CompiledPolicy:
 
 def _identical(a: Any, b: Any) -> bool:
     """Equal JSON data of the same types all the way down (``1``, ``1.0`` and ``True`` differ)."""
+    try:
+        return a == b and _same_types(a, b)
+    except Exception:  # noqa: BLE001 - a value that cannot be compared: let the full mapping judge
+        return False
+
+
+def _same_types(a: Any, b: Any) -> bool:
+    """For equal ``a`` and ``b``: are their values of the same types all the way down?"""
     if type(a) is not type(b):
         return False
     if type(a) is dict:
-        return a.keys() == b.keys() and all(_identical(v, b[k]) for k, v in a.items())
-    if type(a) is list:
-        return len(a) == len(b) and all(map(_identical, a, b))
-    return bool(a == b)
+        for key, value in a.items():
+            if not _same_types(value, b[key]):
+                return False
+    elif type(a) is list:
+        for x, y in zip(a, b):
+            if not _same_types(x, y):
+                return False
+    return True
 
 
 def _digest(data: Any) -> str:
