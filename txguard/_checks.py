@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 class Ctx:
     """Everything a check may read for one decision. Built once per decision."""
 
-    __slots__ = ("intent", "request", "session", "facts", "now", "policy", "proposal", "cache", "_products", "_variants")
+    __slots__ = ("intent", "request", "session", "facts", "now", "policy", "proposal", "arguments", "cache",
+                 "_products", "_variants")
 
     def __init__(
         self,
@@ -46,6 +47,7 @@ class Ctx:
         now: datetime,
         policy: CompiledPolicy,
         proposal: Any,
+        arguments: Mapping[str, Any] | None = None,
     ) -> None:
         self.intent = intent
         self.request = request
@@ -54,6 +56,7 @@ class Ctx:
         self.now = now
         self.policy = policy
         self.proposal = proposal
+        self.arguments = arguments  # the proposal's arguments as parsed (None for an intent given validated)
         self.cache: dict[str, Any] = {}
         # Several checks read the same catalog records; the facts do not change during a decision.
         self._products: dict[str, Mapping[str, Any] | None] = {}

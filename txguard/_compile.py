@@ -213,6 +213,11 @@ class CompiledPolicy:
 
     def to_intent(self, proposal: Proposal) -> BaseModel:
         """Map a proposal through the tool mapping; raises :class:`ProposalError`."""
+        tool, args = self.tool_arguments(proposal)
+        return tool.build(args)
+
+    def tool_arguments(self, proposal: Proposal) -> tuple[ToolMap, Mapping[str, Any]]:
+        """The proposal's tool mapping and its arguments, parsed; raises :class:`ProposalError`."""
         tool = self.tools.get(proposal.name)
         if tool is None:
             raise ProposalError("unknown_tool", f"tool `{proposal.name}` is not mapped by policy `{self.id}`")
@@ -226,14 +231,13 @@ class CompiledPolicy:
             args = {}
         if not isinstance(args, Mapping):
             raise ProposalError("malformed", f"arguments must be a JSON object, got {type(args).__name__}")
-        return tool.build(args)
+        return tool, args
 
     def consent_problem(self, ctx: Ctx) -> str | None:
         """None if the session holds a valid confirmation of exactly ``ctx.intent``; else why not."""
         intent = ctx.intent
         proposal = ctx.proposal
         digest: str | None = None
-        parsed: Any = _NOTHING
         mine: dict[str, Any] | None = None
         differs: list[str] = []
         expired = 0
@@ -252,9 +256,7 @@ class CompiledPolicy:
                 if isinstance(proposal.arguments, str) and isinstance(conf.arguments, dict):
                     # The agent sent a JSON string and the host recorded the confirmed arguments
                     # as data: the very same arguments map to the very same intent.
-                    if parsed is _NOTHING:
-                        parsed = json.loads(proposal.arguments)
-                    if _identical(conf.arguments, parsed):
+                    if _identical(conf.arguments, ctx.arguments):
                         return None
             try:
                 other = self.to_intent(Proposal(name=conf.name or "", arguments=conf.arguments))

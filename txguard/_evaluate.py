@@ -128,6 +128,7 @@ def _evaluate(
     if isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
         intent = proposal  # already a validated intent
         prop = _intent_proposal(str(getattr(intent, "kind")))
+        arguments = None
     else:
         try:
             prop = proposal if isinstance(proposal, Proposal) else Proposal.model_validate(proposal)
@@ -135,7 +136,8 @@ def _evaluate(
             reason, first = _engine("malformed", f"the proposal is not `{{name, arguments}}`: {str(exc).splitlines()[0][:160]}", "refuse")
             return _escalation(policy, reason, first, t0)
         try:
-            intent = policy.to_intent(prop)
+            tool, arguments = policy.tool_arguments(prop)
+            intent = tool.build(arguments)
         except ProposalError as exc:
             reason, first = _engine(exc.code, exc.message, "refuse")
             return _escalation(policy, reason, first, t0)
@@ -151,7 +153,7 @@ def _evaluate(
         return _escalation(policy, reason, first, t0, kind)
 
     # 3. The rules for this kind, preconditions first.
-    ctx = Ctx(intent, req, ses, fac, clock(), policy, prop)
+    ctx = Ctx(intent, req, ses, fac, clock(), policy, prop, arguments)
     fired: list[Reason] = []
     routes: list[str] = []
     questions: list[Question] = []
