@@ -182,7 +182,12 @@ class CompiledRule:
 
 def _when_fn(pred: Callable[[Mapping[str, Any]], bool], description: str) -> Callable[[Ctx, Any], str | None]:
     def fn(ctx: Ctx, params: Any) -> str | None:
-        env = {"intent": ctx.intent, "request": ctx.request, "session": ctx.session, "facts": ctx.facts.raw()}
+        # One environment per decision, shared by its custom rules (conditions only read it).
+        env = ctx.cache.get("when_env")
+        if env is None:
+            env = ctx.cache["when_env"] = {
+                "intent": ctx.intent, "request": ctx.request, "session": ctx.session, "facts": ctx.facts.raw(),
+            }
         return description if pred(env) else None
 
     return fn
