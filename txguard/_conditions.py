@@ -47,6 +47,8 @@ def _num(value: Any) -> Any:
 
 
 def _as_decimal(value: Any) -> Decimal | None:
+    if isinstance(value, Decimal):  # intent amounts already are: skip the conversions
+        return value
     value = _num(value)
     if isinstance(value, Decimal):
         return value
