@@ -7,7 +7,8 @@ Scenarios (all on gold checkout cases of the chat-to-buy dev corpus, cycled in a
   b       a raw tool call ``{"name": "checkout", "arguments": "<json string>"}``: parse, map,
           validate and decide, retail policy
   c       as b, with a generated 100-rule policy (retail plus repeated built-in checks and custom
-          ``when`` rules over checkout)
+          ``when`` rules over checkout); ``c/kinds``: 100 rules of which most guard other intent
+          kinds, so a checkout evaluates about 22 of them
   d       a hand-written plain-Python function of the same retail rules, on the same raw inputs
   e       compile time of a generated 1,000-rule policy (load, schema, compile)
 
@@ -123,14 +124,37 @@ def _custom_rule(i: int) -> dict[str, Any]:
             "description": f"generated rule {i}"}
 
 
-def generated_policy(n_rules: int) -> str:
-    """Retail's tools, categories and rules, topped up to ``n_rules`` rules (half built-in, half custom)."""
+def _other_kind_rule(i: int) -> dict[str, Any]:
+    """A rule for an intent kind other than checkout, so that a checkout never evaluates it."""
+    rid = f"gen-other-{i:04d}"
+    order_kinds = ["cancel_order", "modify_order_items", "modify_order_address", "modify_order_payment",
+                   "return_items", "exchange_items", "refund"]
+    if i % 3 == 0:
+        return {"id": rid, "check": "order_status", "kinds": [order_kinds[i % len(order_kinds)]],
+                "params": {"allowed": {k: ["pending", "delivered"] for k in order_kinds}}}
+    if i % 3 == 1:
+        return {"id": rid, "kinds": [order_kinds[i % len(order_kinds)]], "outcome": "escalate",
+                "when": {"path": "facts.orders[intent.order_id].status", "eq": f"frozen-{i}", "on_missing": False}}
+    return {"id": rid, "kinds": ["add_to_cart"], "outcome": "clarify",
+            "when": {"path": "intent.items[0].quantity", "gt": 100 + i}}
+
+
+def generated_policy(n_rules: int, *, spread: bool = False) -> str:
+    """Retail's tools, categories and rules, topped up to ``n_rules`` rules.
+
+    By default every added rule applies to checkout (half built-in checks, half custom rules).
+    With ``spread``, one added rule in ten applies to checkout and the others to other intent
+    kinds, as in a policy that guards a whole agent: the kind index keeps them out of the way.
+    """
     doc = yaml.safe_load(POLICY.read_text(encoding="utf-8"))
-    doc["id"] = f"generated-{n_rules}"
+    doc["id"] = f"generated-{n_rules}{'-spread' if spread else ''}"
     rules = list(doc["rules"])
     i = 0
     while len(rules) < n_rules:
-        rules.append(_builtin_rule(i // 2) if i % 2 == 0 else _custom_rule(i // 2))
+        if spread and i % 10:
+            rules.append(_other_kind_rule(i))
+        else:
+            rules.append(_builtin_rule(i // 2) if i % 2 == 0 else _custom_rule(i // 2))
         i += 1
     doc["rules"] = rules
     return yaml.safe_dump(doc, sort_keys=False)
@@ -352,7 +376,9 @@ def run(quick: bool) -> dict[str, Any]:
     warmup, iterations = (500, 5_000) if quick else (3_000, 50_000)
     guard = Guard.from_file(POLICY)
     guard100 = Guard(compile_policy(generated_policy(100), str(POLICY.parent / "generated-100.yaml"), POLICY.parent))
-    assert len(guard100.policy.rules) == 100
+    spread100 = Guard(compile_policy(generated_policy(100, spread=True), str(POLICY.parent / "generated-100.yaml"),
+                                     POLICY.parent))
+    assert len(guard100.policy.rules) == len(spread100.policy.rules) == 100
     inputs = [Inputs(c, guard) for c in gold_cases()]
     plain = PlainRetail(yaml.safe_load(POLICY.read_text(encoding="utf-8")))
 
@@ -363,7 +389,8 @@ def run(quick: bool) -> dict[str, Any]:
             want.outcome.value, list(want.codes)), "the plain baseline disagrees with the guard"
         for got in (guard.check(inp.intent, inp.request, inp.session, inp.facts),
                     guard.check(inp.raw, inp.request, inp.session, inp.facts),
-                    guard100.check(inp.raw, inp.request, inp.session, inp.facts)):
+                    guard100.check(inp.raw, inp.request, inp.session, inp.facts),
+                    spread100.check(inp.raw, inp.request, inp.session, inp.facts)):
             assert (got.outcome, got.codes) == (want.outcome, want.codes), "scenarios decide differently"
 
     # Each scenario gets its own deep copy of the dicts, so no scenario warms another's caches.
@@ -376,6 +403,7 @@ def run(quick: bool) -> dict[str, Any]:
         "b+dict": lambda i: guard.check(*dict_inputs[i]),
         "c": lambda i: guard100.check(inputs[i].raw, inputs[i].request, inputs[i].session, inputs[i].facts),
         "c+dict": lambda i: guard100.check(*dict_inputs[i]),
+        "c/kinds": lambda i: spread100.check(inputs[i].raw, inputs[i].request, inputs[i].session, inputs[i].facts),
         "d": lambda i: plain.decide(*dict_inputs[i]),
     }
     results = {name: measure(fn, n, warmup, iterations) for name, fn in scenarios.items()}
@@ -409,6 +437,7 @@ LABELS = {
     "b+dict": "b  raw tool call, retail, dict context",
     "c": "c  raw tool call, 100 rules",
     "c+dict": "c  raw tool call, 100 rules, dict context",
+    "c/kinds": "c  raw tool call, 100 rules over all kinds",
     "d": "d  plain Python, same retail rules (dicts)",
 }
 
