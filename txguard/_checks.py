@@ -90,9 +90,12 @@ class Ctx:
         raise MissingFact("no authenticated user and no order owner to act for")
 
     def payment_methods(self) -> Mapping[str, Any]:
-        methods = self.user(self.acting_user_id()).get("payment_methods")
-        if not isinstance(methods, Mapping):
-            raise MissingFact(f"user `{self.acting_user_id()}` has no payment_methods record")
+        methods = self.cache.get("payment_methods")
+        if methods is None:
+            methods = self.user(self.acting_user_id()).get("payment_methods")
+            if not isinstance(methods, Mapping):
+                raise MissingFact(f"user `{self.acting_user_id()}` has no payment_methods record")
+            self.cache["payment_methods"] = methods
         return methods
 
     def product(self, product_id: str) -> Mapping[str, Any] | None:
@@ -152,11 +155,13 @@ class Ctx:
 
     def exposure(self) -> Decimal:
         """The most this checkout can cost: the larger of the stated and the catalog total."""
-        stated = getattr(self.intent, "total", None)
-        if stated is None:
-            stated = sum((l.unit_price * l.quantity for l in self.intent.items), Decimal(0))  # type: ignore[attr-defined]
-        catalog = self.catalog_total()
-        return stated if catalog is None else max(stated, catalog)
+        if "exposure" not in self.cache:
+            stated = getattr(self.intent, "total", None)
+            if stated is None:
+                stated = sum((l.unit_price * l.quantity for l in self.intent.items), Decimal(0))  # type: ignore[attr-defined]
+            catalog = self.catalog_total()
+            self.cache["exposure"] = stated if catalog is None else max(stated, catalog)
+        return self.cache["exposure"]  # type: ignore[no-any-return]
 
     def line_category(self, line: LineItem) -> str:
         product = self.product(line.product_id)
