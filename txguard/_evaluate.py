@@ -160,8 +160,8 @@ def _evaluate(
     failed: set[str] = set()
     consent_fired = False
     for rule in policy.by_kind.get(kind, ()):
-        if rule.needs and rule.needs & failed:
-            continue
+        if failed and not failed.isdisjoint(rule.needs):
+            continue  # a precondition this rule needs has failed
         try:
             message = rule.fn(ctx, rule.params)
         except MissingFact as exc:
