@@ -100,9 +100,12 @@ def _check_exponent(currency: str, amounts: list[tuple[str, Decimal]]) -> None:
             raise ValueError(f"{name} `{amount}` has more decimals than {currency} allows ({exponent})")
 
 
-def _check_line_exponents(currency: str, items: tuple[LineItem, ...]) -> None:
-    """``_check_exponent`` over the unit prices; a line's name is only formatted for the error."""
+def _check_cart_exponents(currency: str, total: Decimal | None, items: tuple[LineItem, ...]) -> None:
+    """``_check_exponent`` over the total (if any), then the unit prices; names are only formatted
+    for the error."""
     exponent = CURRENCY_EXPONENTS[currency]
+    if total is not None and -total.as_tuple().exponent > exponent:  # type: ignore[operator]
+        _check_exponent(currency, [("total", total)])
     for i, it in enumerate(items):
         if -it.unit_price.as_tuple().exponent > exponent:  # type: ignore[operator]
             _check_exponent(currency, [(f"items[{i}].unit_price", it.unit_price)])
@@ -123,8 +126,7 @@ class Checkout(_IntentBase):
 
     @model_validator(mode="after")
     def _exponents(self) -> Checkout:
-        _check_exponent(self.currency, [("total", self.total)])
-        _check_line_exponents(self.currency, self.items)
+        _check_cart_exponents(self.currency, self.total, self.items)
         return self
 
 
@@ -139,7 +141,7 @@ class AddToCart(_IntentBase):
 
     @model_validator(mode="after")
     def _exponents(self) -> AddToCart:
-        _check_line_exponents(self.currency, self.items)
+        _check_cart_exponents(self.currency, None, self.items)
         return self
 
 
