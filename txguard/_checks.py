@@ -36,7 +36,7 @@ class Ctx:
     """Everything a check may read for one decision. Built once per decision."""
 
     __slots__ = ("intent", "request", "session", "facts", "now", "policy", "proposal", "arguments", "cache",
-                 "_products", "_variants")
+                 "_products", "_variants", "_prices")
 
     def __init__(
         self,
@@ -61,6 +61,7 @@ class Ctx:
         # Several checks read the same catalog records; the facts do not change during a decision.
         self._products: dict[str, Mapping[str, Any] | None] = {}
         self._variants: dict[tuple[str, str], Mapping[str, Any] | None] = {}
+        self._prices: dict[tuple[str, str], Decimal | None] = {}
 
     # -- facts helpers ---------------------------------------------------------------------
     def order(self) -> Mapping[str, Any]:
@@ -119,6 +120,16 @@ class Ctx:
         self._variants[key] = found
         return found
 
+    def catalog_price(self, product_id: str, sku: str) -> Decimal | None:
+        """The variant's catalog price, or None if the variant or its price is not in the facts."""
+        key = (product_id, sku)
+        if key in self._prices:
+            return self._prices[key]
+        var = self.variant(product_id, sku)
+        price = fact_amount(var["price"]) if var is not None and "price" in var else None
+        self._prices[key] = price
+        return price
+
     def variant_anywhere(self, sku: str) -> tuple[str, Mapping[str, Any]] | None:
         """Find a variant by id in any product of the facts: (product_id, variant)."""
         index = self.cache.get("variant_index")
@@ -144,12 +155,12 @@ class Ctx:
         if "catalog_total" not in self.cache:
             total: Decimal | None = Decimal(0)
             for line in getattr(self.intent, "items", ()):
-                var = self.variant(line.product_id, line.sku)
-                if var is None or "price" not in var:
+                price = self.catalog_price(line.product_id, line.sku)
+                if price is None:
                     total = None
                     break
                 assert total is not None
-                total += fact_amount(var["price"]) * line.quantity
+                total += price * line.quantity
             self.cache["catalog_total"] = total
         return self.cache["catalog_total"]  # type: ignore[no-any-return]
 
@@ -268,8 +279,8 @@ def _price_cap(ctx: Ctx, params: Any) -> str | None:
         sums: dict[str, Decimal] = {}
         for line in intent.items:
             cat = normalise(ctx.line_category(line))
-            var = ctx.variant(line.product_id, line.sku)
-            unit = max(line.unit_price, fact_amount(var["price"])) if var and "price" in var else line.unit_price
+            price = ctx.catalog_price(line.product_id, line.sku)
+            unit = max(line.unit_price, price) if price is not None else line.unit_price
             sums[cat] = sums.get(cat, Decimal(0)) + unit * line.quantity
         for cat, caps in sorted(params["per_category"].items()):
             if cat in sums:
@@ -373,9 +384,9 @@ def _catalog_price(ctx: Ctx, params: Any) -> str | None:
         var = ctx.variant(line.product_id, line.sku)
         if var is None:
             continue
-        if "price" not in var:
+        price = ctx.catalog_price(line.product_id, line.sku)
+        if price is None:
             raise MissingFact(f"variant `{line.sku}` has no price in the catalog")
-        price = fact_amount(var["price"])
         if price != line.unit_price:
             return (f"{line.sku}: the agent says {_money(line.unit_price, currency)}, "
                     f"the catalog says {_money(price, currency)}")
