@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 class Ctx:
     """Everything a check may read for one decision. Built once per decision."""
 
-    __slots__ = ("intent", "request", "session", "facts", "now", "policy", "proposal", "cache")
+    __slots__ = ("intent", "request", "session", "facts", "now", "policy", "proposal", "arguments", "cache",
+                 "_products", "_variants", "_prices")
 
     def __init__(
         self,
@@ -46,6 +47,7 @@ class Ctx:
         now: datetime,
         policy: CompiledPolicy,
         proposal: Any,
+        arguments: Mapping[str, Any] | None = None,
     ) -> None:
         self.intent = intent
         self.request = request
@@ -54,7 +56,12 @@ class Ctx:
         self.now = now
         self.policy = policy
         self.proposal = proposal
+        self.arguments = arguments  # the proposal's arguments as parsed (None for an intent given validated)
         self.cache: dict[str, Any] = {}
+        # Several checks read the same catalog records; the facts do not change during a decision.
+        self._products: dict[str, Mapping[str, Any] | None] = {}
+        self._variants: dict[tuple[str, str], Mapping[str, Any] | None] = {}
+        self._prices: dict[tuple[str, str], Decimal | None] = {}
 
     # -- facts helpers ---------------------------------------------------------------------
     def order(self) -> Mapping[str, Any]:
@@ -84,22 +91,44 @@ class Ctx:
         raise MissingFact("no authenticated user and no order owner to act for")
 
     def payment_methods(self) -> Mapping[str, Any]:
-        methods = self.user(self.acting_user_id()).get("payment_methods")
-        if not isinstance(methods, Mapping):
-            raise MissingFact(f"user `{self.acting_user_id()}` has no payment_methods record")
+        methods = self.cache.get("payment_methods")
+        if methods is None:
+            methods = self.user(self.acting_user_id()).get("payment_methods")
+            if not isinstance(methods, Mapping):
+                raise MissingFact(f"user `{self.acting_user_id()}` has no payment_methods record")
+            self.cache["payment_methods"] = methods
         return methods
 
     def product(self, product_id: str) -> Mapping[str, Any] | None:
+        if product_id in self._products:
+            return self._products[product_id]
         rec = self.facts.get("products", product_id)
-        return rec if isinstance(rec, Mapping) else None
+        found = rec if isinstance(rec, Mapping) else None
+        self._products[product_id] = found
+        return found
 
     def variant(self, product_id: str, sku: str) -> Mapping[str, Any] | None:
+        key = (product_id, sku)
+        if key in self._variants:
+            return self._variants[key]
         product = self.product(product_id)
-        if product is None:
-            return None
-        variants = product.get("variants")
-        rec = variants.get(sku) if isinstance(variants, Mapping) else None
-        return rec if isinstance(rec, Mapping) else None
+        rec = None
+        if product is not None:
+            variants = product.get("variants")
+            rec = variants.get(sku) if isinstance(variants, Mapping) else None
+        found = rec if isinstance(rec, Mapping) else None
+        self._variants[key] = found
+        return found
+
+    def catalog_price(self, product_id: str, sku: str) -> Decimal | None:
+        """The variant's catalog price, or None if the variant or its price is not in the facts."""
+        key = (product_id, sku)
+        if key in self._prices:
+            return self._prices[key]
+        var = self.variant(product_id, sku)
+        price = fact_amount(var["price"]) if var is not None and "price" in var else None
+        self._prices[key] = price
+        return price
 
     def variant_anywhere(self, sku: str) -> tuple[str, Mapping[str, Any]] | None:
         """Find a variant by id in any product of the facts: (product_id, variant)."""
@@ -126,22 +155,24 @@ class Ctx:
         if "catalog_total" not in self.cache:
             total: Decimal | None = Decimal(0)
             for line in getattr(self.intent, "items", ()):
-                var = self.variant(line.product_id, line.sku)
-                if var is None or "price" not in var:
+                price = self.catalog_price(line.product_id, line.sku)
+                if price is None:
                     total = None
                     break
                 assert total is not None
-                total += fact_amount(var["price"]) * line.quantity
+                total += price * line.quantity
             self.cache["catalog_total"] = total
         return self.cache["catalog_total"]  # type: ignore[no-any-return]
 
     def exposure(self) -> Decimal:
         """The most this checkout can cost: the larger of the stated and the catalog total."""
-        stated = getattr(self.intent, "total", None)
-        if stated is None:
-            stated = sum((l.unit_price * l.quantity for l in self.intent.items), Decimal(0))  # type: ignore[attr-defined]
-        catalog = self.catalog_total()
-        return stated if catalog is None else max(stated, catalog)
+        if "exposure" not in self.cache:
+            stated = getattr(self.intent, "total", None)
+            if stated is None:
+                stated = sum((l.unit_price * l.quantity for l in self.intent.items), Decimal(0))  # type: ignore[attr-defined]
+            catalog = self.catalog_total()
+            self.cache["exposure"] = stated if catalog is None else max(stated, catalog)
+        return self.cache["exposure"]  # type: ignore[no-any-return]
 
     def line_category(self, line: LineItem) -> str:
         product = self.product(line.product_id)
@@ -248,8 +279,8 @@ def _price_cap(ctx: Ctx, params: Any) -> str | None:
         sums: dict[str, Decimal] = {}
         for line in intent.items:
             cat = normalise(ctx.line_category(line))
-            var = ctx.variant(line.product_id, line.sku)
-            unit = max(line.unit_price, fact_amount(var["price"])) if var and "price" in var else line.unit_price
+            price = ctx.catalog_price(line.product_id, line.sku)
+            unit = max(line.unit_price, price) if price is not None else line.unit_price
             sums[cat] = sums.get(cat, Decimal(0)) + unit * line.quantity
         for cat, caps in sorted(params["per_category"].items()):
             if cat in sums:
@@ -353,9 +384,9 @@ def _catalog_price(ctx: Ctx, params: Any) -> str | None:
         var = ctx.variant(line.product_id, line.sku)
         if var is None:
             continue
-        if "price" not in var:
+        price = ctx.catalog_price(line.product_id, line.sku)
+        if price is None:
             raise MissingFact(f"variant `{line.sku}` has no price in the catalog")
-        price = fact_amount(var["price"])
         if price != line.unit_price:
             return (f"{line.sku}: the agent says {_money(line.unit_price, currency)}, "
                     f"the catalog says {_money(price, currency)}")
@@ -446,17 +477,21 @@ def _ambiguity(ctx: Ctx, params: Any) -> str | None:
     alts = getattr(intent, "alternatives", ())
     if limit is not None and len(alts) > limit:
         return f"the agent weighed {len(alts)} other products: the choice is ambiguous"
+    required = params["required_options"]
     for line in intent.items:  # type: ignore[attr-defined]
-        needed = params["required_options"].get(normalise(ctx.line_category(line)), [])
+        needed = required.get(normalise(ctx.line_category(line)), []) if required else []
         product = ctx.product(line.product_id) or {}
-        variants = [v for v in (product.get("variants") or {}).values() if isinstance(v, Mapping) and v.get("available")]
+        variants = (product.get("variants") or {}).values()
+        available: list[Mapping[str, Any]] | None = None  # listed only when an option must be pinned
         for opt in needed:
             if opt in ctx.request.options:
                 chosen = ((product.get("variants") or {}).get(line.sku) or {}).get("options", {}).get(opt)
                 if chosen is not None and chosen != ctx.request.options[opt]:
                     return f"the user asked for {opt} `{ctx.request.options[opt]}`; {line.sku} has `{chosen}`"
                 continue
-            values = {str((v.get("options") or {}).get(opt)) for v in variants}
+            if available is None:
+                available = [v for v in variants if isinstance(v, Mapping) and v.get("available")]
+            values = {str((v.get("options") or {}).get(opt)) for v in available}
             if len(values) > 1:
                 return f"the user did not say which {opt} ({', '.join(sorted(values))})"
     return None

@@ -20,6 +20,7 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +184,12 @@ class CompiledRule:
 
 def _when_fn(pred: Callable[[Mapping[str, Any]], bool], description: str) -> Callable[[Ctx, Any], str | None]:
     def fn(ctx: Ctx, params: Any) -> str | None:
-        env = {"intent": ctx.intent, "request": ctx.request, "session": ctx.session, "facts": ctx.facts.raw()}
+        # One environment per decision, shared by its custom rules (conditions only read it).
+        env = ctx.cache.get("when_env")
+        if env is None:
+            env = ctx.cache["when_env"] = {
+                "intent": ctx.intent, "request": ctx.request, "session": ctx.session, "facts": ctx.facts.raw(),
+            }
         return description if pred(env) else None
 
     return fn
@@ -209,12 +215,17 @@ class CompiledPolicy:
     document: Mapping[str, Any]
     session: SessionPolicy = EMPTY_SESSION_POLICY
 
-    @property
+    @cached_property
     def ref(self) -> PolicyRef:
         return PolicyRef(self.id, self.version, self.digest)
 
     def to_intent(self, proposal: Proposal) -> BaseModel:
         """Map a proposal through the tool mapping; raises :class:`ProposalError`."""
+        tool, args = self.tool_arguments(proposal)
+        return tool.build(args)
+
+    def tool_arguments(self, proposal: Proposal) -> tuple[ToolMap, Mapping[str, Any]]:
+        """The proposal's tool mapping and its arguments, parsed; raises :class:`ProposalError`."""
         tool = self.tools.get(proposal.name)
         if tool is None:
             raise ProposalError("unknown_tool", f"tool `{proposal.name}` is not mapped by policy `{self.id}`")
@@ -228,13 +239,14 @@ class CompiledPolicy:
             args = {}
         if not isinstance(args, Mapping):
             raise ProposalError("malformed", f"arguments must be a JSON object, got {type(args).__name__}")
-        return tool.build(args)
+        return tool, args
 
     def consent_problem(self, ctx: Ctx) -> str | None:
         """None if the session holds a valid confirmation of exactly ``ctx.intent``; else why not."""
         intent = ctx.intent
         proposal = ctx.proposal
         digest: str | None = None
+        mine: dict[str, Any] | None = None
         differs: list[str] = []
         expired = 0
         for conf in ctx.session.confirmed:
@@ -246,24 +258,55 @@ class CompiledPolicy:
                 if conf.digest == digest:
                     return None
                 continue
-            if conf.name == proposal.name and conf.arguments == proposal.arguments:
-                return None
+            if conf.name == proposal.name:
+                if conf.arguments == proposal.arguments:
+                    return None
+                if isinstance(proposal.arguments, str) and isinstance(conf.arguments, dict):
+                    # The agent sent a JSON string and the host recorded the confirmed arguments
+                    # as data: the very same arguments map to the very same intent.
+                    if _identical(conf.arguments, ctx.arguments):
+                        return None
             try:
                 other = self.to_intent(Proposal(name=conf.name or "", arguments=conf.arguments))
             except ProposalError:
                 continue
             if getattr(other, "kind") != getattr(intent, "kind"):
                 continue
-            digest = digest or intent_digest(intent)
-            if intent_digest(other) == digest:
+            # Equal bound fields are equal digests (strictly typed fields have one JSON form),
+            # so compare them directly rather than hashing both sides.
+            mine = mine if mine is not None else bound_fields(intent)
+            theirs = bound_fields(other)
+            if theirs == mine:
                 return None
-            mine, theirs = bound_fields(intent), bound_fields(other)
             differs = sorted(k for k in mine if mine.get(k) != theirs.get(k))
         if differs:
             return f"the user confirmed a different {getattr(intent, 'kind')}: {', '.join(differs)} changed"
         if expired:
             return "the user's confirmation has expired"
         return f"the user has not confirmed this {getattr(intent, 'kind')}"
+
+
+def _identical(a: Any, b: Any) -> bool:
+    """Equal JSON data of the same types all the way down (``1``, ``1.0`` and ``True`` differ)."""
+    try:
+        return a == b and _same_types(a, b)
+    except Exception:  # noqa: BLE001 - a value that cannot be compared: let the full mapping judge
+        return False
+
+
+def _same_types(a: Any, b: Any) -> bool:
+    """For equal ``a`` and ``b``: are their values of the same types all the way down?"""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        for key, value in a.items():
+            if not _same_types(value, b[key]):
+                return False
+    elif type(a) is list:
+        for x, y in zip(a, b):
+            if not _same_types(x, y):
+                return False
+    return True
 
 
 def _digest(data: Any) -> str:

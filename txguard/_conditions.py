@@ -17,6 +17,7 @@ unless the comparison says ``on_missing: false`` or ``on_missing: true``.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -46,6 +47,8 @@ def _num(value: Any) -> Any:
 
 
 def _as_decimal(value: Any) -> Decimal | None:
+    if isinstance(value, Decimal):  # intent amounts already are: skip the conversions
+        return value
     value = _num(value)
     if isinstance(value, Decimal):
         return value
@@ -154,46 +157,37 @@ class ConditionCompiler:
         on_missing = cond.get("on_missing", "escalate")
         operand = cond[op]
         get_operand: Callable[[Mapping[str, Any]], Any]
+        literal_number: Decimal | None = None  # a literal operand's number, read once for gt/ge/lt/le
         if isinstance(operand, dict) and set(operand) == {"path"}:
             opath, _ = self._path(operand["path"], at + (op, "path"), bound)
             get_operand = compile_path(opath) if opath else (lambda env: MISSING)
         else:
             literal = [_num(x) for x in operand] if isinstance(operand, list) else _num(operand)
             get_operand = lambda env: literal  # noqa: E731
+            literal_number = _as_decimal(literal)
         if path is None:
             return lambda env: True
         get = compile_path(path)
         text = path.text
+        if op == "exists":
+            wanted = bool(operand)
+
+            def exists(env: Mapping[str, Any]) -> bool:
+                value = get(env)
+                return (value is not MISSING and value is not None) == wanted
+
+            return exists
+
+        test = _TESTS[op] if op in _TESTS else _ordering(op, text, literal_number)  # chosen once, here
 
         def pred(env: Mapping[str, Any]) -> bool:
             value = get(env)
-            if op == "exists":
-                return (value is not MISSING and value is not None) == bool(operand)
             other = get_operand(env)
             if value is MISSING or other is MISSING:
                 if on_missing == "escalate":
                     raise MissingFact(f"`{text}` is not in the facts")
                 return on_missing is True
-            if op == "eq":
-                return _equal(value, other)
-            if op == "ne":
-                return not _equal(value, other)
-            if op == "in":
-                return _member(value, other)
-            if op == "not_in":
-                return not _member(value, other)
-            if value is None or other is None:
-                return False
-            a, b = _as_decimal(value), _as_decimal(other)
-            if a is None or b is None:
-                raise ConditionError(f"`{text}` {op} `{other}`: both sides must be numbers")
-            if op == "gt":
-                return a > b
-            if op == "ge":
-                return a >= b
-            if op == "lt":
-                return a < b
-            return a <= b
+            return test(value, other)
 
         return pred
 
@@ -206,6 +200,32 @@ def element_condition(cond: Mapping[str, Any], key: str) -> Any:
     """
     body = cond[key]
     return {key: body} if isinstance(body, list) else body
+
+
+_TESTS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": _equal,
+    "ne": lambda a, b: not _equal(a, b),
+    "in": _member,
+    "not_in": lambda a, b: not _member(a, b),
+}
+_ORDER: dict[str, Callable[[Decimal, Decimal], bool]] = {
+    "gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le,
+}
+
+
+def _ordering(op: str, text: str, fixed: Decimal | None) -> Callable[[Any, Any], bool]:
+    """``gt`` / ``ge`` / ``lt`` / ``le`` between two numbers; ``fixed``: the literal operand's number."""
+    compare = _ORDER[op]
+
+    def test(value: Any, other: Any) -> bool:
+        if value is None or other is None:
+            return False
+        a, b = _as_decimal(value), (fixed if fixed is not None else _as_decimal(other))
+        if a is None or b is None:
+            raise ConditionError(f"`{text}` {op} `{other}`: both sides must be numbers")
+        return compare(a, b)
+
+    return test
 
 
 def _roots(kinds: list[str], bound: dict[str, Any]) -> dict[str, list[Any]]:

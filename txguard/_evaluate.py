@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -16,7 +17,7 @@ from pydantic import BaseModel
 from ._checks import Ctx
 from ._compile import CompiledPolicy, ProposalError
 from ._conditions import ConditionError, MissingFact
-from ._context import Facts, Proposal, Request, Session
+from ._context import EMPTY_REQUEST, EMPTY_SESSION, Facts, Proposal, Request, Session
 from ._decision import (
     ConfirmationLine,
     ConfirmationRequest,
@@ -101,6 +102,12 @@ def evaluate(
         return _escalation(policy, reason, route, t0)
 
 
+@lru_cache(maxsize=64)
+def _intent_proposal(kind: str) -> Proposal:
+    """The stand-in proposal of an intent given already validated (proposals are immutable)."""
+    return Proposal(name=f"intent:{kind}", arguments=None)
+
+
 def _coerce(model: type[BaseModel], value: Any, empty: BaseModel) -> Any:
     if value is None:
         return empty
@@ -121,7 +128,8 @@ def _evaluate(
     # 1. The proposal becomes an intent, or the decision is escalate (fail closed).
     if isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
         intent = proposal  # already a validated intent
-        prop = Proposal(name=f"intent:{getattr(intent, 'kind')}", arguments=None)
+        prop = _intent_proposal(str(getattr(intent, "kind")))
+        arguments = None
     else:
         try:
             prop = proposal if isinstance(proposal, Proposal) else Proposal.model_validate(proposal)
@@ -129,7 +137,8 @@ def _evaluate(
             reason, first = _engine("malformed", f"the proposal is not `{{name, arguments}}`: {str(exc).splitlines()[0][:160]}", "refuse")
             return _escalation(policy, reason, first, t0)
         try:
-            intent = policy.to_intent(prop)
+            tool, arguments = policy.tool_arguments(prop)
+            intent = tool.build(arguments)
         except ProposalError as exc:
             reason, first = _engine(exc.code, exc.message, "refuse")
             return _escalation(policy, reason, first, t0)
@@ -137,23 +146,23 @@ def _evaluate(
 
     # 2. The context must be well-formed too.
     try:
-        req = _coerce(Request, request, Request())
-        ses = _coerce(Session, session, Session())
+        req = _coerce(Request, request, EMPTY_REQUEST)
+        ses = _coerce(Session, session, EMPTY_SESSION)
         fac = facts if isinstance(facts, Facts) else Facts(facts)
     except Exception as exc:  # noqa: BLE001
         reason, first = _engine("malformed_context", str(exc).splitlines()[0][:200])
         return _escalation(policy, reason, first, t0, kind)
 
     # 3. The rules for this kind, preconditions first.
-    ctx = Ctx(intent, req, ses, fac, clock(), policy, prop)
+    ctx = Ctx(intent, req, ses, fac, clock(), policy, prop, arguments)
     fired: list[Reason] = []
     routes: list[str] = []
     questions: list[Question] = []
     failed: set[str] = set()
     consent_fired = False
     for rule in policy.by_kind.get(kind, ()):
-        if rule.needs and rule.needs & failed:
-            continue
+        if failed and not failed.isdisjoint(rule.needs):
+            continue  # a precondition this rule needs has failed
         try:
             message = rule.fn(ctx, rule.params)
         except MissingFact as exc:

@@ -101,6 +101,17 @@ def _check_exponent(currency: str, amounts: list[tuple[str, Decimal]]) -> None:
             raise ValueError(f"{name} `{amount}` has more decimals than {currency} allows ({exponent})")
 
 
+def _check_cart_exponents(currency: str, total: Decimal | None, items: tuple[LineItem, ...]) -> None:
+    """``_check_exponent`` over the total (if any), then the unit prices; names are only formatted
+    for the error."""
+    exponent = CURRENCY_EXPONENTS[currency]
+    if total is not None and -total.as_tuple().exponent > exponent:  # type: ignore[operator]
+        _check_exponent(currency, [("total", total)])
+    for i, it in enumerate(items):
+        if -it.unit_price.as_tuple().exponent > exponent:  # type: ignore[operator]
+            _check_exponent(currency, [(f"items[{i}].unit_price", it.unit_price)])
+
+
 class Checkout(_IntentBase):
     """Pay for a cart: every line, the total, the currency and the payment method."""
 
@@ -116,10 +127,7 @@ class Checkout(_IntentBase):
 
     @model_validator(mode="after")
     def _exponents(self) -> Checkout:
-        _check_exponent(
-            self.currency,
-            [("total", self.total)] + [(f"items[{i}].unit_price", it.unit_price) for i, it in enumerate(self.items)],
-        )
+        _check_cart_exponents(self.currency, self.total, self.items)
         return self
 
 
@@ -134,7 +142,7 @@ class AddToCart(_IntentBase):
 
     @model_validator(mode="after")
     def _exponents(self) -> AddToCart:
-        _check_exponent(self.currency, [(f"items[{i}].unit_price", it.unit_price) for i, it in enumerate(self.items)])
+        _check_cart_exponents(self.currency, None, self.items)
         return self
 
 
@@ -253,8 +261,12 @@ CONSEQUENTIAL_KINDS = frozenset(INTENT_KINDS) - {"add_to_cart"}
 """Kinds that move money or change an order or account: these need the user's consent."""
 
 
+_QUANTUM = {cur: Decimal(1).scaleb(-exponent) for cur, exponent in CURRENCY_EXPONENTS.items()}
+"""ISO 4217 code -> the smallest unit (``Decimal("0.01")`` for USD)."""
+
+
 def _money_text(amount: Decimal, currency: str) -> str:
-    return format(amount.quantize(Decimal(1).scaleb(-CURRENCY_EXPONENTS[currency])), "f")
+    return format(amount.quantize(_QUANTUM[currency]), "f")
 
 
 def bound_fields(intent: BaseModel) -> dict[str, Any]:

@@ -64,17 +64,19 @@ def parse_amount(value: Any, exponent: int | None = None) -> Decimal:
     >>> parse_amount("12.50", 2)
     Decimal('12.50')
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if type(value) is str:  # the usual case first; the branches below do not apply to a str
+        text = value
+    elif isinstance(value, bool) or isinstance(value, float):
         raise MoneyError(
             f"amount `{value!r}` is a {type(value).__name__}: expected a decimal string such as `\"12.50\"`"
         )
-    if isinstance(value, int):
+    elif isinstance(value, int):
         if value < 0:
             raise MoneyError(f"amount `{value}` is negative")
         if len(str(value)) > MAX_INTEGER_DIGITS:
             raise MoneyError(f"amount `{value}` has more than {MAX_INTEGER_DIGITS} digits")
         return Decimal(value)
-    if isinstance(value, Decimal):
+    elif isinstance(value, Decimal):
         if not value.is_finite() or value < 0:
             raise MoneyError(f"amount `{value}` is not a finite non-negative number")
         text = format(value, "f")

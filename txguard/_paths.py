@@ -257,7 +257,12 @@ Getter = Callable[[Mapping[str, Any]], Any]
 def compile_path(path: Path) -> Getter:
     """A function from the evaluation environment to the path's value (or :data:`MISSING`)."""
     root = path.root
-    steps = [(s.op, s.name, compile_path(s.ref) if s.ref is not None else None) for s in path.steps]
+    # attr names are strings and indexes integers from the parser: convert once, not per lookup.
+    steps: list[tuple[str, Any, Getter | None]] = [
+        (s.op, str(s.name) if s.op == "attr" else int(s.name) if s.op == "index" else s.name,  # type: ignore[arg-type]
+         compile_path(s.ref) if s.ref is not None else None)
+        for s in path.steps
+    ]
 
     def get(env: Mapping[str, Any]) -> Any:
         cur = env.get(root, MISSING)
@@ -265,20 +270,21 @@ def compile_path(path: Path) -> Getter:
             if cur is MISSING or cur is None:
                 return MISSING
             if op == "attr":
-                if isinstance(cur, Mapping):
+                # Facts are plain dicts: test that before the (slower) abstract Mapping check.
+                if type(cur) is dict or isinstance(cur, Mapping):
                     cur = cur.get(name, MISSING)
                 else:
-                    cur = getattr(cur, str(name), MISSING)
+                    cur = getattr(cur, name, MISSING)
             elif op == "index":
-                if isinstance(cur, (list, tuple)) and -len(cur) <= int(name) < len(cur):  # type: ignore[arg-type]
-                    cur = cur[int(name)]  # type: ignore[arg-type]
+                if isinstance(cur, (list, tuple)) and -len(cur) <= name < len(cur):
+                    cur = cur[name]
                 else:
                     return MISSING
             else:
                 key = name if ref is None else ref(env)
                 if isinstance(key, Decimal):
                     key = str(key)
-                if not isinstance(key, (str, int)) or not isinstance(cur, Mapping):
+                if not isinstance(key, (str, int)) or not (type(cur) is dict or isinstance(cur, Mapping)):
                     return MISSING
                 cur = cur.get(key, MISSING)
         return cur

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 _LINE = re.compile(r"^\s*([0-9]+)\s+-\s+(.+?)\s*$")
 
@@ -17,6 +18,10 @@ _LINE = re.compile(r"^\s*([0-9]+)\s+-\s+(.+?)\s*$")
 def normalise(name: str) -> str:
     """Case- and whitespace-insensitive form of a category name."""
     return " ".join(name.casefold().replace("-", " ").split())
+
+
+_normalise_seen = lru_cache(maxsize=4096)(normalise)
+"""``normalise`` for the names decisions compare (product and requested types): few, repeated."""
 
 
 class TaxonomyFormatError(ValueError):
@@ -75,7 +80,7 @@ class Categories:
     synonyms: Mapping[str, str] = field(default_factory=dict)  # normalised synonym -> normalised canonical
 
     def canonical(self, name: str) -> str:
-        n = normalise(name)
+        n = _normalise_seen(name)
         return self.synonyms.get(n, n)
 
     def node(self, ref: str | int) -> int | None:
