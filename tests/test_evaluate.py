@@ -185,14 +185,14 @@ def test_default_outcomes_when_no_rule_fires() -> None:
     assert g.check({"name": "cancel", "arguments": {"order_id": "#W1"}}).allowed
     d = g.check({"name": "refund", "arguments": {"order_id": "#W1", "amount": "5", "currency": "USD",
                                                  "payment_method_id": "pm"}})
-    assert only(d) == (Outcome.CLARIFY, ("no_rule_fired",), None)
+    assert only(d) == (Outcome.CLARIFY, ("default_outcome",), None)
     assert d.reasons[0].rule == "defaults.refund"
-    assert [q.code for q in d.questions] == ["no_rule_fired"]
+    assert [q.code for q in d.questions] == ["default_outcome"]
     assert d.confirmation is not None and d.confirmation.digest == intent_digest(d.intent)
     d = g.check({"name": "addr", "arguments": {"user_id": "u", "address": {"address1": "a", "city": "c",
                                                                            "state": "s", "country": "x", "zip": "z"}}})
-    assert only(d) == (Outcome.ESCALATE, ("no_rule_fired",), "human")
-    assert d.reasons[0].message == "no rule fired and the policy's default for `modify_user_address` is `escalate`"
+    assert only(d) == (Outcome.ESCALATE, ("default_outcome",), "human")
+    assert d.reasons[0].message == "the policy's default for `modify_user_address` is `escalate` and no rule fired"
 
 
 def test_a_validated_intent_can_be_checked_directly(retail: Guard) -> None:
@@ -200,12 +200,16 @@ def test_a_validated_intent_can_be_checked_directly(retail: Guard) -> None:
     d = retail.check(intent, session={"authenticated_user_id": USER, "confirmed": [{"digest": intent_digest(intent)}]},
                      facts=facts())
     assert d.allowed
-    # retail.yaml says nothing about cancel_order: escalate (after its clarify rules had nothing to say).
+    # retail.yaml says nothing about cancel_order: escalate, whatever its rules say.
     from txguard import CancelOrder
 
     d = retail.check(CancelOrder(order_id="#W1"), session={"authenticated_user_id": USER,
                                                           "confirmed": [{"digest": intent_digest(CancelOrder(order_id="#W1"))}]})
-    assert only(d) == (Outcome.ESCALATE, ("no_rule_fired",), "human")
+    assert only(d) == (Outcome.ESCALATE, ("default_outcome",), "human")
+    # Unauthenticated, the authentication rule fires (clarify), and the default still floors it.
+    d = retail.check(CancelOrder(order_id="#W1"))
+    assert d.outcome is Outcome.ESCALATE
+    assert d.codes == ("default_outcome", "authentication", "consent")
 
 
 # -- routes, order, shape ------------------------------------------------------------------------------

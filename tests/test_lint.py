@@ -22,7 +22,7 @@ def test_every_kind_of_finding_is_located(capsys: pytest.CaptureFixture[str]) ->
     f = str(FINDINGS)
     assert capsys.readouterr().out.splitlines() == [
         f"{f}:7:16: lint-no-rules: tool `add_to_cart` maps to `add_to_cart`, which no rule applies to: every call is `allow` (the default) unchecked",
-        f"{f}:8:25: lint-no-rules-no-default: tool `cancel_pending_order` maps to `cancel_order`, which has no rules and no default: every call escalates with `no_rule_fired`",
+        f"{f}:8:25: lint-no-default: tool `cancel_pending_order` maps to `cancel_order`, which has no default: every call escalates with `default_outcome`, whatever the rules say",
         f"{f}:12:11: lint-unused-default: `defaults.refund` is given, but no tool maps to `refund`",
         f"{f}:22:5: lint-shadowed: rule `cap-2000`: whenever it fires, rule `cap-1000` (line 17) fires too with outcome `escalate`: it never changes a decision",
         f"{f}:26:34: lint-currency: rule `cap-2000`: cap in `EUR`, but the policy's currency is `USD`",

@@ -38,7 +38,7 @@ ENGINE_CODES: dict[str, str] = {
     "malformed_context": "the request, session or facts are not in the expected shape",
     "missing_fact": "a record the rule needs is not in the facts",
     "check_error": "a rule raised an error while being evaluated",
-    "no_rule_fired": "no rule fired and the policy's default for the intent kind is not `allow`",
+    "default_outcome": "the policy's default for the intent kind (a floor: `escalate` for a kind it does not list) is above every fired rule",
     "internal_error": "the guard itself failed; nothing may be executed",
     "audit_unavailable": "the decision's audit record could not be written, so the decision is withheld",
 }
@@ -191,16 +191,18 @@ def _evaluate(
         if rule.check == "consent":
             consent_fired = True
 
-    # 4. The outcome is the maximum; no rule fired means the policy's default for the kind.
-    if not fired:
-        default = policy.defaults.get(kind, Outcome.ESCALATE)
-        if default is Outcome.ALLOW:
-            return Decision(Outcome.ALLOW, (), policy.ref, kind, elapsed_us=(time.perf_counter_ns() - t0) / 1000,
-                            intent=intent)
-        message = f"no rule fired and the policy's default for `{kind}` is `{default.value}`"
-        fired.append(Reason(f"defaults.{kind}", "no_rule_fired", message, default))
+    # 4. The outcome is the maximum over the fired rules and the policy's default for the kind: the
+    #    default is a floor (a kind the policy does not list escalates whatever fires), so adding a
+    #    rule can never lower an outcome.
+    default = policy.defaults.get(kind, Outcome.ESCALATE)
+    if not fired and default is Outcome.ALLOW:
+        return Decision(Outcome.ALLOW, (), policy.ref, kind, elapsed_us=(time.perf_counter_ns() - t0) / 1000,
+                        intent=intent)
+    if default.rank > max((r.outcome.rank for r in fired), default=-1):
+        message = f"the policy's default for `{kind}` is `{default.value}`" + ("" if fired else " and no rule fired")
+        fired.append(Reason(f"defaults.{kind}", "default_outcome", message, default))
         if default is Outcome.CLARIFY:
-            questions.append(Question("no_rule_fired", f"Do you want me to go ahead with this {kind.replace('_', ' ')}?"))
+            questions.append(Question("default_outcome", f"Do you want me to go ahead with this {kind.replace('_', ' ')}?"))
             consent_fired = True
         else:
             routes.append("human")

@@ -399,8 +399,8 @@ def explain(policy: CompiledPolicy, envelope: Any, clock: Clock) -> Explanation:
     note = ""
     if not decision.reasons:
         note = f"no rule fired; the policy's default for `{kind}` is `allow`"
-    elif any(r.code == "no_rule_fired" for r in decision.reasons):
-        note = f"no rule fired; the policy's default for `{kind}` is `{decision.outcome.value}`"
+    elif any(r.code == "default_outcome" for r in decision.reasons):
+        note = f"the policy's default for `{kind}` is `{decision.outcome.value}`, above every rule that fired"
     return Explanation(decision, kind, tuple(traces), note)
 
 

@@ -25,8 +25,8 @@ LINT_CODES: dict[str, str] = {
                      "with an outcome at least as severe: the first one never changes a decision",
     "lint-currency": "a threshold is in a currency other than the policy's `currency`",
     "lint-no-rules": "a tool maps to an intent kind that no rule applies to: its default decides every call unchecked",
-    "lint-no-rules-no-default": "a tool maps to an intent kind with no rules and no default: every call escalates "
-                                "with `no_rule_fired`",
+    "lint-no-default": "a tool maps to an intent kind with no default: the default is a floor, so every call "
+                       "escalates with `default_outcome` whatever the rules say",
     "lint-unused-default": "a default is given for an intent kind no tool maps to",
 }
 """Codes of lint findings and what each means."""
@@ -100,18 +100,14 @@ def lint(policy: CompiledPolicy) -> list[Diagnostic]:
 
     for name, tool in sorted(policy.tools.items()):
         kind = tool.kind
-        if kind == "read":
-            continue
-        if policy.by_kind.get(kind):
-            continue
-        if kind in policy.defaults:
+        if kind not in policy.defaults:
+            out.append(where.at(("tools", name), "lint-no-default",
+                                f"tool `{name}` maps to `{kind}`, which has no default: every call escalates "
+                                f"with `default_outcome`, whatever the rules say"))
+        elif kind != "read" and not policy.by_kind.get(kind):
             out.append(where.at(("tools", name), "lint-no-rules",
                                 f"tool `{name}` maps to `{kind}`, which no rule applies to: every call is "
                                 f"`{policy.defaults[kind].value}` (the default) unchecked"))
-        else:
-            out.append(where.at(("tools", name), "lint-no-rules-no-default",
-                                f"tool `{name}` maps to `{kind}`, which has no rules and no default: every call "
-                                f"escalates with `no_rule_fired`"))
     for kind in sorted(policy.defaults):
         if kind not in mapped:
             out.append(where.at(("defaults", kind), "lint-unused-default",
