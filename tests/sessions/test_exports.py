@@ -10,5 +10,7 @@ def test_the_public_front_is_sorted_documented_and_leaks_no_private_name() -> No
     undocumented = [n for n in names if not isinstance(getattr(sessions, n), (dict, str))
                     and not (getattr(sessions, n).__doc__ or "").strip()]
     assert undocumented == []
-    public = {n for n in dir(sessions) if not n.startswith("_")}
+    # `@py_builtins` and friends: pytest rewrites the asserts of every module of a distribution
+    # that registers a pytest11 plugin (txguard does); they are not identifiers, not API.
+    public = {n for n in dir(sessions) if not n.startswith("_") and n.isidentifier()}
     assert public == set(names)
