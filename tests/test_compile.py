@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from txguard import CompiledPolicy, Guard, Outcome, PolicyError, compile_file, compile_policy
-from txguard._compile import STAGES
+from txguard._compile import STAGES, compile_document
+from txguard._load import load_yaml
 
 from .helpers import CARD, POLICIES, RETAIL, checkout_args, envelope, facts, line
 
@@ -150,7 +151,23 @@ def test_compiled_policy_index_and_identity() -> None:
     assert checkout_rules[0] == "known-sku"
     assert checkout_rules[1:] == sorted(checkout_rules[1:])
     assert [r.id for r in policy.by_kind["cancel_order"]] == ["authentication", "consent"]
-    assert STAGES == ("load", "schema", "extends", "tools", "categories", "rules", "index")
+
+
+def test_compile_stages_run_in_order_and_are_timed() -> None:
+    assert [name for name, _ in STAGES] == ["schema", "extends", "tools", "categories", "rules", "index"]
+    doc, errors = load_yaml(RETAIL.read_text(), str(RETAIL))
+    assert doc is not None and not errors
+    timings: dict[str, float] = {}
+    compile_document(doc, POLICIES, timings=timings)
+    assert list(timings) == [name for name, _ in STAGES]
+    assert all(t >= 0 for t in timings.values())
+    # A schema error stops the compilation at its stage: nothing after it ran.
+    bad, _ = load_yaml("apiVersion: txguard/v1\nid: x\nversion: 1\nrules: [{id: r, check: nope}]\n", "bad.yaml")
+    assert bad is not None
+    timings = {}
+    with pytest.raises(PolicyError):
+        compile_document(bad, POLICIES, timings=timings)
+    assert timings == {}
 
 
 def test_the_same_text_compiles_to_the_same_digest() -> None:

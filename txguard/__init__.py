@@ -21,7 +21,16 @@ from ._decision import (
     Reason,
     Route,
 )
-from ._errors import ERROR_CODES, Diagnostic, ErrorCode, MoneyError, PolicyError, TxguardError, UsageError
+from ._errors import (
+    ERROR_CODES,
+    Diagnostic,
+    DiagnosticsError,
+    ErrorCode,
+    MoneyError,
+    PolicyError,
+    TxguardError,
+    UsageError,
+)
 from ._evaluate import ENGINE_CODES
 from ._guard import Guard, utc_now
 from ._guarded import AsyncGuardedTool, Blocked, GuardedTool, ToolBlocked, render_confirmation
@@ -63,6 +72,7 @@ __all__ = [
     "Confirmed",
     "Decision",
     "Diagnostic",
+    "DiagnosticsError",
     "ErrorCode",
     "ExchangeItems",
     "Facts",

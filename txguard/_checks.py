@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ._conditions import MissingFact
+from ._conditions import ConditionError, MissingFact
 from ._context import Facts, Request, Session
 from ._intents import CONSEQUENTIAL_KINDS, INTENT_KINDS, Checkout, LineItem, intent_digest
 from ._money import currency_exponent, fact_amount, format_amount, parse_amount
@@ -151,10 +151,13 @@ class Ctx:
         return [i for i in items if isinstance(i, Mapping)]
 
     def catalog_total(self) -> Decimal | None:
-        """Sum of quantity x catalog price over the cart lines, or None if a line is not in the catalog."""
+        """Sum of quantity x catalog price over the cart lines, or None if a line is not in the catalog
+        or the cart is not in the catalog's currency (amounts in two currencies are never mixed)."""
         if "catalog_total" not in self.cache:
             total: Decimal | None = Decimal(0)
-            for line in getattr(self.intent, "items", ()):
+            if getattr(self.intent, "currency", None) != self.policy.currency:
+                total = None
+            for line in getattr(self.intent, "items", ()) if total is not None else ():
                 price = self.catalog_price(line.product_id, line.sku)
                 if price is None:
                     total = None
@@ -357,7 +360,7 @@ def _availability(ctx: Ctx, params: Any) -> str | None:
     """Fires when a variant to be bought (or swapped in) is not available."""
     intent = ctx.intent
     if hasattr(intent, "items"):
-        bad = [l.sku for l in intent.items if not (ctx.variant(l.product_id, l.sku) or {}).get("available", False)]
+        bad = [l.sku for l in intent.items if (ctx.variant(l.product_id, l.sku) or {}).get("available") is not True]
     else:
         bad = [new for new, var in _new_variants(ctx) if var is not None and var.get("available") is not True]
     if bad:
@@ -511,7 +514,11 @@ def _payment_method(ctx: Ctx, params: Any) -> str | None:
 
 
 def _amount_due(ctx: Ctx) -> Decimal:
+    """The amount a payment method must cover, in the catalog's currency (balances are kept in it)."""
     intent = ctx.intent
+    currency = getattr(intent, "currency", ctx.policy.currency)
+    if currency != ctx.policy.currency:
+        raise ConditionError(f"the amount is in {currency} and balances in {ctx.policy.currency}: no rate to compare them")
     if isinstance(intent, Checkout):
         return ctx.exposure()
     if intent.kind == "modify_order_payment":  # type: ignore[attr-defined]

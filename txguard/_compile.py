@@ -1,6 +1,7 @@
 """Compile: a validated policy document -> an immutable :class:`CompiledPolicy`.
 
-The stages run in order and each one can be timed and tested on its own (see ``STAGES``):
+The stages run in order; ``load`` is ``_load``, the others are the functions of ``STAGES``
+(``compile_document(..., timings=...)`` reports the time each took):
 
 1. ``load``      YAML text -> data with locations (``_load``)
 2. ``schema``    JSON Schema validation (``_schema``)
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -31,7 +33,7 @@ from ._conditions import ConditionCompiler
 from ._context import Proposal
 from ._decision import Outcome, PolicyRef, Question
 from ._errors import MAX_DIAGNOSTICS, Diagnostic, MoneyError, PolicyError
-from ._intents import CONSEQUENTIAL_KINDS, INTENT_MODELS, bound_fields, intent_digest
+from ._intents import INTENT_MODELS, bound_fields, intent_digest
 from ._load import Located, load_yaml
 from ._money import currency_exponent
 from ._schema import dotted, validate_document
@@ -99,6 +101,7 @@ class ToolMap:
             return ReadOnly(tool=self.name, arguments=dict(arguments))
         out: dict[str, Any] = {}
         consumed: set[str] = set(self.ignore)
+        _refuse_leftovers(arguments, [s for s in self.fields.values() if isinstance(s, str)], self.ignore)
         for target, source in self.fields.items():
             if isinstance(source, str):
                 value = _dig(arguments, source)
@@ -120,6 +123,7 @@ class ToolMap:
                         raise ProposalError("malformed", f"each entry of `{src}` must be an object")
                     line: dict[str, Any] = {}
                     used = set()
+                    _refuse_leftovers(elem, list(renames.values()), frozenset(), f"{src}[].")
                     for t, s in renames.items():
                         v = _dig(elem, s)
                         used.add(s.split(".")[0])
@@ -148,6 +152,33 @@ class ToolMap:
             return INTENT_MODELS[self.kind].model_validate(out)
         except ValidationError as exc:
             raise ProposalError("malformed", _validation_summary(exc)) from None
+
+
+def _refuse_leftovers(data: Mapping[str, Any], sources: list[str], ignore: frozenset[str], label: str = "") -> None:
+    """A mapping that reads ``cart.total`` must not silently drop ``cart.extra_charge``: every key
+    under a partly mapped object is read by some source (or ignored), else the call is malformed."""
+    nested = [s for s in sources if "." in s]
+    if not nested:
+        return
+    paths = set(sources) | set(ignore)
+    for top in {s.split(".")[0] for s in nested} - paths:
+        for leftover in _leftovers(data.get(top), paths, f"{top}."):
+            raise ProposalError("malformed", f"argument `{label}{leftover}` is not mapped to any field of the intent")
+
+
+def _leftovers(value: Any, paths: set[str], prefix: str) -> list[str]:
+    if not isinstance(value, Mapping):
+        return []
+    out: list[str] = []
+    for key, sub in value.items():
+        full = f"{prefix}{key}"
+        if full in paths:
+            continue
+        if any(p.startswith(full + ".") for p in paths):
+            out.extend(_leftovers(sub, paths, full + "."))
+        else:
+            out.append(full)
+    return out
 
 
 def _validation_summary(exc: ValidationError, limit: int = 3) -> str:
@@ -317,10 +348,19 @@ def _digest(data: Any) -> str:
 # -- compilation -----------------------------------------------------------------------------------------
 
 class _Build:
+    """The state of one compilation, passed through the stages."""
+
     def __init__(self, doc: Located, base_dir: Path) -> None:
         self.doc = doc
         self.base_dir = base_dir
         self.errors: list[Diagnostic] = []
+        self.data: dict[str, Any] = {}
+        self.tools: dict[str, ToolMap] = {}
+        self.currency = "USD"
+        self.categories = Categories()
+        self.rules: list[CompiledRule] = []
+        self.session: SessionPolicy = EMPTY_SESSION_POLICY
+        self.by_kind: dict[str, tuple[CompiledRule, ...]] = {}
 
     def error(self, path: tuple[str | int, ...], code: str, message: str) -> None:
         self.errors.append(self.doc.diagnostic(path, code, f"{dotted(path, self.doc.data)}: {message}"))
@@ -548,48 +588,82 @@ def load_policy_data(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]
     return data
 
 
-STAGES = ("load", "schema", "extends", "tools", "categories", "rules", "index")
-
-
-def compile_document(doc: Located, base_dir: Path) -> CompiledPolicy:
-    """Validate and compile a loaded document; raises :class:`PolicyError` with every problem."""
-    errors = validate_document(doc)
+def _stage_schema(b: _Build) -> None:
+    errors = validate_document(b.doc)
     if errors:
         raise PolicyError(errors[:MAX_DIAGNOSTICS], max(0, len(errors) - MAX_DIAGNOSTICS))
-    b = _Build(doc, base_dir)
-    data = _merge_base(b, dict(doc.data), (Path(doc.file).resolve(),))
-    tools = _compile_tools(b, data.get("tools", {}))
-    currency = data.get("currency", "USD")
+
+
+def _stage_extends(b: _Build) -> None:
+    b.data = _merge_base(b, dict(b.doc.data), (Path(b.doc.file).resolve(),))
+
+
+def _stage_tools(b: _Build) -> None:
+    b.tools = _compile_tools(b, b.data.get("tools", {}))
+    b.currency = b.data.get("currency", "USD")
     try:
-        currency_exponent(currency)
+        currency_exponent(b.currency)
     except MoneyError as exc:
         b.error(("currency",), "txg-param", str(exc))
-    categories = _compile_categories(b, data.get("categories", {}))
-    kinds_all = sorted(INTENT_MODELS)
-    rules = _compile_rules(b, data.get("rules", []), kinds_all)
-    session = compile_session(data.get("session"), {r.id for r in rules}, b.error)
+
+
+def _stage_categories(b: _Build) -> None:
+    b.categories = _compile_categories(b, b.data.get("categories", {}))
+
+
+def _stage_rules(b: _Build) -> None:
+    b.rules = _compile_rules(b, b.data.get("rules", []), sorted(INTENT_MODELS))
+    b.session = compile_session(b.data.get("session"), {r.id for r in b.rules}, b.error)
+
+
+def _stage_index(b: _Build) -> None:
     if b.errors:
         raise PolicyError(b.errors[:MAX_DIAGNOSTICS], max(0, len(b.errors) - MAX_DIAGNOSTICS))
-    by_kind: dict[str, tuple[CompiledRule, ...]] = {}
-    for kind in kinds_all + ["read"]:
-        applicable = [r for r in rules if kind in r.kinds]
+    for kind in sorted(INTENT_MODELS) + ["read"]:
+        applicable = [r for r in b.rules if kind in r.kinds]
         # Preconditions first (their failure skips dependent checks), then by id: file order never matters.
         applicable.sort(key=lambda r: (_stage(r), r.id))
-        by_kind[kind] = tuple(applicable)
+        b.by_kind[kind] = tuple(applicable)
+
+
+STAGES: tuple[tuple[str, Callable[[_Build], None]], ...] = (
+    ("schema", _stage_schema),
+    ("extends", _stage_extends),
+    ("tools", _stage_tools),
+    ("categories", _stage_categories),
+    ("rules", _stage_rules),
+    ("index", _stage_index),
+)
+"""The compile stages after ``load`` (YAML with locations), in order. Each stage collects its
+located errors; ``schema`` stops at its own errors, ``index`` at everyone else's."""
+
+
+def compile_document(doc: Located, base_dir: Path, *, timings: dict[str, float] | None = None) -> CompiledPolicy:
+    """Validate and compile a loaded document; raises :class:`PolicyError` with every problem.
+
+    ``timings``, when given, receives the seconds each stage of :data:`STAGES` took.
+    """
+    b = _Build(doc, base_dir)
+    for name, stage in STAGES:
+        start = time.perf_counter()
+        stage(b)
+        if timings is not None:
+            timings[name] = time.perf_counter() - start
+    data = b.data
     return CompiledPolicy(
         id=data["id"],
         version=str(data["version"]),
         digest=_digest(data),
         file=doc.file,
-        currency=currency,
-        tools=tools,
+        currency=b.currency,
+        tools=b.tools,
         defaults={k: Outcome(v) for k, v in data.get("defaults", {}).items()},
-        categories=categories,
-        rules=tuple(sorted(rules, key=lambda r: r.id)),
-        by_kind=by_kind,
+        categories=b.categories,
+        rules=tuple(sorted(b.rules, key=lambda r: r.id)),
+        by_kind=b.by_kind,
         mask=tuple(data.get("audit", {}).get("mask", ())),
         document=data,
-        session=session,
+        session=b.session,
     )
 
 
@@ -612,6 +686,3 @@ def compile_file(path: str | Path) -> CompiledPolicy:
         raise PolicyError([Diagnostic(str(p), 1, 1, "txg-io", "the policy is not UTF-8 text")]) from None
     return compile_policy(text, str(p), p.parent)
 
-
-def is_consequential(kind: str) -> bool:
-    return kind in CONSEQUENTIAL_KINDS

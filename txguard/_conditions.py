@@ -178,16 +178,8 @@ class ConditionCompiler:
 
             return exists
 
-        test = _TESTS[op] if op in _TESTS else _ordering(op, text, literal_number)  # chosen once, here
-
         def pred(env: Mapping[str, Any]) -> bool:
-            value = get(env)
-            other = get_operand(env)
-            if value is MISSING or other is MISSING:
-                if on_missing == "escalate":
-                    raise MissingFact(f"`{text}` is not in the facts")
-                return on_missing is True
-            return test(value, other)
+            return compare(op, get(env), get_operand(env), on_missing, text, literal_number)
 
         return pred
 
@@ -213,19 +205,25 @@ _ORDER: dict[str, Callable[[Decimal, Decimal], bool]] = {
 }
 
 
-def _ordering(op: str, text: str, fixed: Decimal | None) -> Callable[[Any, Any], bool]:
-    """``gt`` / ``ge`` / ``lt`` / ``le`` between two numbers; ``fixed``: the literal operand's number."""
-    compare = _ORDER[op]
+def compare(op: str, value: Any, other: Any, on_missing: Any, text: str, fixed: Decimal | None = None) -> bool:
+    """One comparison on already-fetched values: the semantics evaluation and ``explain`` share.
 
-    def test(value: Any, other: Any) -> bool:
-        if value is None or other is None:
-            return False
-        a, b = _as_decimal(value), (fixed if fixed is not None else _as_decimal(other))
-        if a is None or b is None:
-            raise ConditionError(f"`{text}` {op} `{other}`: both sides must be numbers")
-        return compare(a, b)
-
-    return test
+    A value that is not there (a path into the facts that finds nothing, or ``null`` on either
+    side of ``gt``/``ge``/``lt``/``le``) is decided by ``on_missing``: escalate (the default,
+    :class:`MissingFact`), or the boolean given. ``fixed`` is a literal operand's number, read once.
+    """
+    ordering = op in _ORDER
+    if value is MISSING or other is MISSING or (ordering and (value is None or other is None)):
+        if on_missing == "escalate":
+            found = value is None or other is None
+            raise MissingFact(f"`{text}` has no value to compare" if found else f"`{text}` is not in the facts")
+        return on_missing is True
+    if not ordering:
+        return _TESTS[op](value, other)
+    a, b = _as_decimal(value), (fixed if fixed is not None else _as_decimal(other))
+    if a is None or b is None:
+        raise ConditionError(f"`{text}` {op} `{other}`: both sides must be numbers")
+    return _ORDER[op](a, b)
 
 
 def _roots(kinds: list[str], bound: dict[str, Any]) -> dict[str, list[Any]]:

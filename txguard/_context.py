@@ -72,7 +72,7 @@ class Confirmed(_Frozen):
 class Session(_Frozen):
     """The conversation: who is authenticated, what they confirmed, and where we are."""
 
-    authenticated_user_id: StrictStr | None = None
+    authenticated_user_id: Annotated[StrictStr, Field(min_length=1)] | None = None
     confirmed: tuple[Confirmed, ...] = ()
     id: StrictStr | None = None
     turn: Annotated[StrictInt, Field(ge=0)] | None = None

@@ -31,12 +31,6 @@ class Outcome(str, enum.Enum):
 
 
 _RANK = {Outcome.ALLOW: 0, Outcome.CLARIFY: 1, Outcome.ESCALATE: 2}
-_BY_RANK = (Outcome.ALLOW, Outcome.CLARIFY, Outcome.ESCALATE)
-
-
-def max_outcome(a: Outcome, b: Outcome) -> Outcome:
-    """The more severe of two outcomes."""
-    return a if _RANK[a] >= _RANK[b] else b
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +160,3 @@ class Decision:
             "elapsed_us": round(self.elapsed_us, 1),
         }
 
-
-def outcome_of_rank(rank: int) -> Outcome:
-    return _BY_RANK[rank]

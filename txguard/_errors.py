@@ -6,8 +6,9 @@ fails closed and returns ``escalate`` instead).
 ::
 
     TxguardError
-    ├── PolicyError            a policy file cannot be loaded, validated or compiled;
-    │                          carries every diagnostic, sorted by location
+    ├── DiagnosticsError       a file cannot be loaded; carries every located diagnostic
+    │   ├── PolicyError        a policy file cannot be loaded, validated or compiled
+    │   └── SuiteError         a policy test suite cannot be loaded (``txguard test``)
     ├── MoneyError             an amount or currency is not acceptable (also a ValueError)
     ├── UsageError             the library was called with arguments it cannot use
     └── ToolBlocked            a guarded tool (``on_block="raise"``) was not allowed to run;
@@ -17,7 +18,7 @@ fails closed and returns ``escalate`` instead).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal
 
 ErrorCode = Literal[
     "txg-yaml",
@@ -27,6 +28,7 @@ ErrorCode = Literal[
     "txg-duplicate",
     "txg-extends",
     "txg-io",
+    "txg-suite",
 ]
 """Codes of policy diagnostics. Each is documented in ``ERROR_CODES``."""
 
@@ -38,6 +40,7 @@ ERROR_CODES: dict[str, str] = {
     "txg-duplicate": "two rules share an id, or two tools share a name",
     "txg-extends": "a policy that extends a base one loosens it, or the base cannot be loaded",
     "txg-io": "the policy file (or a file it references) cannot be read",
+    "txg-suite": "a policy test suite (`*.tests.yaml`) is not in the suite format (docs/suite-format.md)",
 }
 
 MAX_DIAGNOSTICS = 50
@@ -73,8 +76,9 @@ class MoneyError(TxguardError, ValueError):
     """An amount or a currency is not acceptable at the boundary."""
 
 
-class PolicyError(TxguardError):
-    """A policy could not be loaded; ``diagnostics`` lists every problem, sorted by location."""
+class DiagnosticsError(TxguardError):
+    """A file could not be loaded; ``diagnostics`` lists every problem, sorted by location, and
+    ``omitted`` counts those left out past the cap."""
 
     def __init__(self, diagnostics: list[Diagnostic], omitted: int = 0) -> None:
         self.diagnostics = sorted(diagnostics)
@@ -85,8 +89,5 @@ class PolicyError(TxguardError):
         super().__init__("\n".join(lines))
 
 
-def _check_codes_documented() -> None:
-    assert set(get_args(ErrorCode)) == set(ERROR_CODES)
-
-
-_check_codes_documented()
+class PolicyError(DiagnosticsError):
+    """A policy could not be loaded; ``diagnostics`` lists every problem, sorted by location."""

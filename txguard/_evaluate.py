@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Context, localcontext
 from functools import lru_cache
 from typing import Any
 
@@ -44,6 +45,10 @@ ENGINE_CODES: dict[str, str] = {
 }
 """Reason codes the engine itself emits (rule ids start with ``txguard:``)."""
 
+EXACT = Context(prec=60)
+"""The decimal context of every decision (default traps: invalid operation, division by zero, overflow)."""
+
+
 def _engine(code: str, message: str, route: Route = "human") -> tuple[Reason, Route]:
     return Reason(f"txguard:{code}", code, message, Outcome.ESCALATE), route
 
@@ -57,6 +62,12 @@ def _escalation(policy: CompiledPolicy, reason: Reason, route: Route, t0: int, k
         route=route,
         elapsed_us=(time.perf_counter_ns() - t0) / 1000,
     )
+
+
+def internal_error(policy: CompiledPolicy, exc: BaseException, t0: int | None = None) -> Decision:
+    """The fail-closed decision for a failure of the guard itself (``internal_error``, route ``human``)."""
+    reason, route = _engine("internal_error", f"{type(exc).__name__}: {str(exc)[:200]}")
+    return _escalation(policy, reason, route, t0 if t0 is not None else time.perf_counter_ns())
 
 
 def _confirmation(intent: BaseModel) -> ConfirmationRequest:
@@ -96,10 +107,12 @@ def evaluate(
     """Decide one proposal. Never raises; see the module docstring."""
     t0 = time.perf_counter_ns()
     try:
-        return _evaluate(policy, proposal, request, session, facts, clock, t0)
+        # Money arithmetic must not depend on the caller's decimal context (a host may have set a
+        # low precision): 60 digits hold any product and sum of the bounded amounts exactly.
+        with localcontext(EXACT):
+            return _evaluate(policy, proposal, request, session, facts, clock, t0)
     except Exception as exc:  # noqa: BLE001 - the guard fails closed, whatever happened
-        reason, route = _engine("internal_error", f"{type(exc).__name__}: {str(exc)[:200]}")
-        return _escalation(policy, reason, route, t0)
+        return internal_error(policy, exc, t0)
 
 
 @lru_cache(maxsize=64)

@@ -26,10 +26,8 @@ from ._conditions import (
     COMPARATORS,
     ConditionError,
     MissingFact,
-    _as_decimal,
-    _equal,
-    _member,
     _num,
+    compare,
     element_condition,
 )
 from ._context import Facts, Proposal, Request, Session
@@ -353,24 +351,7 @@ def _compare(op: str, value: Any, other: Any, operand: Any, on_missing: Any, tex
     """The engine's comparison semantics (``_conditions``), on already-fetched values."""
     if op == "exists":
         return (value is not MISSING and value is not None) == bool(operand)
-    if value is MISSING or other is MISSING:
-        if on_missing == "escalate":
-            raise MissingFact(f"`{text}` is not in the facts")
-        return on_missing is True
-    if op == "eq":
-        return _equal(value, other)
-    if op == "ne":
-        return not _equal(value, other)
-    if op == "in":
-        return _member(value, other)
-    if op == "not_in":
-        return not _member(value, other)
-    if value is None or other is None:
-        return False
-    a, b = _as_decimal(value), _as_decimal(other)
-    if a is None or b is None:
-        raise ConditionError(f"`{text}` {op} `{other}`: both sides must be numbers")
-    return {"gt": a > b, "ge": a >= b, "lt": a < b, "le": a <= b}[op]
+    return compare(op, value, other, on_missing, text)
 
 
 # -- explain ----------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, ov
 
 from ._compile import CompiledPolicy, compile_file, compile_policy
 from ._decision import Decision
-from ._evaluate import Clock, evaluate
+from ._evaluate import Clock, evaluate, internal_error
 from ._guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, ToolDecorator, wrap
 
 P = ParamSpec("P")
@@ -156,9 +156,12 @@ class Guard:
 
     def _decide(self, policy: CompiledPolicy, proposal: Any, request: Any, session: Any, facts: Any,
                 clock: Clock) -> Decision:
-        if self._sessions is not None:
+        if self._sessions is None:
+            return evaluate(policy, proposal, request, session, facts, clock)  # total by itself
+        try:
             return self._sessions.check(evaluate, proposal, request, session, facts, clock)
-        return evaluate(policy, proposal, request, session, facts, clock)
+        except Exception as exc:  # noqa: BLE001 - the session layer fails closed like the rest
+            return internal_error(policy, exc)
 
     def check_envelope(self, envelope: Any, *, lineage: Mapping[str, str] | None = None) -> Decision:
         """Decide one wire-format v1 envelope (``proposal``, ``request``, ``session``, ``facts``).

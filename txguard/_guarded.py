@@ -62,6 +62,10 @@ def render_confirmation(confirmation: ConfirmationRequest) -> str:
             out.append(f"  {key}: {value}")
     if confirmation.merchant:
         out.append(f"  Merchant: {confirmation.merchant}")
+    address = confirmation.summary.get("shipping_address")
+    if isinstance(address, Mapping):
+        parts = [str(address.get(k)) for k in ("address1", "address2", "city", "state", "zip", "country") if address.get(k)]
+        out.append(f"  Ship to: {', '.join(parts)}")
     return "\n".join(out)
 
 
@@ -158,6 +162,9 @@ class _Core:
             # The call does not fit the function: decided (and refused) rather than run.
             arguments: Any = _unusable(f"the call does not match `{self.tool}`: {exc}")
         else:
+            # The function will run with its defaults: the decision (and the consent binding)
+            # must see exactly those values too.
+            bound.apply_defaults()
             arguments = {}
             for name, value in bound.arguments.items():
                 kind = self.signature.parameters[name].kind

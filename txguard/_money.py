@@ -115,6 +115,8 @@ def fact_amount(value: Any) -> Decimal:
         raise MoneyError(f"fact amount `{value!r}` is not a number")
     if not result.is_finite():
         raise MoneyError(f"fact amount `{value!r}` is not finite")
+    if result < 0:
+        raise MoneyError(f"fact amount `{value!r}` is negative: a price, balance or payment never is")
     return result
 
 

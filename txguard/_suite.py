@@ -23,7 +23,7 @@ from typing import Any
 
 from ._compile import CompiledPolicy, compile_file
 from ._decision import Decision, Outcome
-from ._errors import MAX_DIAGNOSTICS, Diagnostic, TxguardError
+from ._errors import MAX_DIAGNOSTICS, Diagnostic, DiagnosticsError
 from ._guard import Guard, utc_now
 from ._load import Located, PathKey, load_yaml
 
@@ -41,16 +41,8 @@ INPUT_KEYS = PARTS
 """The only keys of a corpus case a decision may read."""
 
 
-class SuiteError(TxguardError):
+class SuiteError(DiagnosticsError):
     """A suite file cannot be loaded; ``diagnostics`` lists every problem, sorted by location."""
-
-    def __init__(self, diagnostics: list[Diagnostic], omitted: int = 0) -> None:
-        self.diagnostics = sorted(diagnostics)
-        self.omitted = omitted
-        lines = [str(d) for d in self.diagnostics]
-        if omitted:
-            lines.append(f"... and {omitted} more")
-        super().__init__("\n".join(lines))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from .._compile import CompiledPolicy
 from .._context import Facts, Proposal
 from .._decision import Decision, Outcome, Reason
-from .._evaluate import Clock, evaluate
+from .._evaluate import Clock, evaluate, internal_error
 from ._record import FORMAT_VERSION, apply_masks, canonical_json, encode_body, proposal_digest, salt_id, uuid7
 from ._sinks import AuditEntry, AuditSink
 
@@ -103,9 +103,13 @@ class Recorder:
             now = clock()
         except Exception as exc:  # noqa: BLE001 - a broken clock fails closed like everything else
             now = datetime.now(timezone.utc)
-            decision = decide(policy, proposal, request, session, facts, _raise(exc))
+            clock_used = _raise(exc)
         else:
-            decision = decide(policy, proposal, request, session, facts, lambda: now)
+            clock_used = lambda: now  # noqa: E731
+        try:
+            decision = decide(policy, proposal, request, session, facts, clock_used)
+        except Exception as exc:  # noqa: BLE001 - a decision that failed is recorded as the escalation it is
+            decision = internal_error(policy, exc)
         try:
             self.sink.append(build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt))
         except Exception as exc:  # noqa: BLE001 - no decision without its record: fail closed

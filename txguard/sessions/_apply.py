@@ -113,7 +113,10 @@ class SessionRunner:
     def check(self, evaluate: Evaluate, proposal: Any, request: Any, session: Any, facts: Any,
               clock: Callable[[], datetime]) -> Decision:
         t0 = time.perf_counter_ns()
-        now = clock()
+        try:
+            now = clock()
+        except Exception:  # noqa: BLE001 - evaluate decides it (internal_error) without touching the store
+            return evaluate(self.policy, proposal, request, session, facts, clock)
         if not isinstance(session, Session):
             try:  # validated once here; evaluate takes the model as it is
                 session = Session.model_validate(session or {})
