@@ -12,7 +12,7 @@ import pytest
 from ..conftest import POLICIES, read_cases
 
 PG_ADMIN = os.environ.get("TXGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_DB = "txguard_audit_test"
+PG_DB = f"txguard_audit_test_{os.getpid()}"  # this run's own: see `pg_database`
 RETAIL = POLICIES / "retail.yaml"
 
 
@@ -40,9 +40,14 @@ def _unreachable(why: str) -> None:
     pytest.skip(f"PostgreSQL unreachable: {why}")
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh audit schema in this suite's own database; fails (never skips) in CI if unreachable."""
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """This test run's own database, dropped at the end of the run.
+
+    Named after the pytest process: several runs share the server on one machine (CI's clone, the
+    main checkout, worktrees), and with one fixed name each run's ``pg_url`` dropped the tables
+    under the other's writers.
+    """
     try:
         import psycopg
     except ImportError as exc:  # pragma: no cover - installed by the `test` extra
@@ -52,10 +57,18 @@ def pg_url() -> Iterator[str]:
     except psycopg.Error as exc:
         _unreachable(str(exc).strip())
     with admin:
-        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DB,)).fetchone() is None:
-            admin.execute(f"CREATE DATABASE {PG_DB}")
-    base = PG_ADMIN.rsplit("/", 1)[0]
-    url = f"{base}/{PG_DB}"
-    with psycopg.connect(url, autocommit=True) as conn:
+        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {PG_DB}")
+    yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{PG_DB}"
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> Iterator[str]:
+    """A fresh audit schema in this run's own database; fails (never skips) in CI if unreachable."""
+    import psycopg
+
+    with psycopg.connect(pg_database, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS txguard_audit, txguard_audit_head")
-    yield url
+    yield pg_database

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -20,7 +21,9 @@ from .conftest import RETAIL, envelopes
 KILLS = 100
 
 
-def _fork(child: Callable[[], None]) -> int:
+def _fork(child: Callable[[], None], errors: Path | None = None) -> int:
+    """Run ``child`` in a forked process; if it raises, its traceback goes to stderr and, with
+    ``errors``, to ``errors/<pid>.txt`` so the parent can say why it failed."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fork with helper threads alive (3.12+)
         pid = os.fork()
@@ -28,10 +31,13 @@ def _fork(child: Callable[[], None]) -> int:
         code = 0
         try:
             child()
-        except BaseException:  # noqa: BLE001 - the parent sees the exit code
+        except BaseException:  # noqa: BLE001 - the parent sees the exit code and the traceback
             import traceback
 
-            traceback.print_exc()
+            text = traceback.format_exc()
+            sys.stderr.write(text)
+            if errors is not None:
+                (errors / f"{os.getpid()}.txt").write_text(text, encoding="utf-8")
             code = 1
         finally:
             os._exit(code)
@@ -41,6 +47,20 @@ def _fork(child: Callable[[], None]) -> int:
 def _wait(pid: int) -> int:
     _, status = os.waitpid(pid, 0)
     return status
+
+
+def _reap(pids: list[int], errors: Path) -> None:
+    """Wait for every child; fail with each failed child's exit status and traceback."""
+    failed = []
+    for pid in pids:
+        status = _wait(pid)
+        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            how = (f"exit code {os.WEXITSTATUS(status)}" if os.WIFEXITED(status)
+                   else f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"status {status}")
+            report = errors / f"{pid}.txt"
+            why = report.read_text(encoding="utf-8") if report.exists() else "(no traceback)"
+            failed.append(f"child {pid}: {how}\n{why}")
+    assert not failed, f"{len(failed)} of {len(pids)} writers failed:\n" + "\n".join(failed)
 
 
 def _sources(url: str) -> list[tuple[str, str]]:
@@ -105,24 +125,30 @@ def test_no_acknowledged_record_is_lost_when_writers_are_killed(scheme: str, tmp
 PROCS, EACH = 8, 2000
 
 
-def _concurrent(url: str) -> None:
+def _concurrent(url: str, errors: Path) -> None:
     policy = Guard.from_file(RETAIL).policy
     envs = envelopes(100)
+    go_r, go_w = os.pipe()
 
     def writer(k: int) -> Callable[[], None]:
         def run() -> None:
-            sink = open_sink(url)
+            os.close(go_w)
+            sink = open_sink(url)  # the openers run concurrently, as writers starting together do
             guard = Guard(policy, audit=sink)
+            # Start appending together: forking from a large test process can take long enough for
+            # the first writers to finish before the last one exists, and then they would not interleave.
+            assert os.read(go_r, 1) == b""
             for n in range(EACH):
                 decision = guard.check_envelope(envs[n % len(envs)], lineage={"w": str(k), "n": str(n)})
-                assert decision.codes != ("audit_unavailable",)
+                assert decision.codes != ("audit_unavailable",), decision.reasons
             sink.close()
 
         return run
 
-    pids = [_fork(writer(k)) for k in range(PROCS)]
-    statuses = [_wait(pid) for pid in pids]
-    assert all(os.WIFEXITED(s) and os.WEXITSTATUS(s) == 0 for s in statuses)
+    pids = [_fork(writer(k), errors) for k in range(PROCS)]
+    os.close(go_r)
+    os.close(go_w)  # the writers' reads return: go
+    _reap(pids, errors)
     result = verify(url)
     assert result.ok, result.problem
     assert result.count == PROCS * EACH
@@ -135,14 +161,14 @@ def _concurrent(url: str) -> None:
 
 
 def test_eight_processes_append_to_one_sqlite_chain(tmp_path: Path) -> None:
-    _concurrent(f"sqlite:{tmp_path / 'trail.db'}")
+    _concurrent(f"sqlite:{tmp_path / 'trail.db'}", tmp_path)
 
 
 def test_eight_processes_append_to_one_postgresql_chain(pg_url: str, tmp_path: Path) -> None:
-    _concurrent(f"{pg_url}?commit=group&journal={tmp_path / 'journal'}")
+    _concurrent(f"{pg_url}?commit=group&journal={tmp_path / 'journal'}", tmp_path)
 
 
-def test_postgresql_commit_each_keeps_a_linear_chain_across_processes(pg_url: str) -> None:
+def test_postgresql_commit_each_keeps_a_linear_chain_across_processes(pg_url: str, tmp_path: Path) -> None:
     policy = Guard.from_file(RETAIL).policy
     envs = envelopes(10)
 
@@ -153,7 +179,6 @@ def test_postgresql_commit_each_keeps_a_linear_chain_across_processes(pg_url: st
             guard.check_envelope(envs[n % len(envs)])
         sink.close()
 
-    pids = [_fork(writer) for _ in range(4)]
-    assert all(os.WEXITSTATUS(_wait(pid)) == 0 for pid in pids)
+    _reap([_fork(writer, tmp_path) for _ in range(4)], tmp_path)
     result = verify(pg_url)
     assert result.ok and result.count == 240, result.problem

@@ -8,7 +8,14 @@ import pytest
 
 from txguard.sessions import open_store
 
-from .helpers import pg_reset, pg_url
+from .helpers import pg_drop_created, pg_reset, pg_url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_database() -> Iterator[None]:
+    """Drop this run's PostgreSQL test database (if a test created it) when the run ends."""
+    yield
+    pg_drop_created()
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])

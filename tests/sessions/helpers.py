@@ -28,7 +28,10 @@ rules:
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_DB = "txguard_sessions_test"
+# This test run's own database (dropped at the end of the run by conftest): several runs share the
+# server on one machine, and with one fixed name each run's `pg_reset` dropped the other's tables.
+# Kept in the environment so the spawned worker processes of this run agree on it.
+PG_DB = os.environ.setdefault("TXGUARD_SESSIONS_TEST_DB", f"txguard_sessions_test_{os.getpid()}")
 PG_URL = f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
 
 
@@ -69,6 +72,22 @@ def session(cid: str | None, *confirmed: dict[str, Any], user: str = "alice", tu
     return out
 
 
+CREATED: list[str] = []
+"""The databases this process created (conftest drops them at the end of the run)."""
+
+
+def pg_drop_created() -> None:
+    """Drop the test database if this run created it."""
+    if not CREATED:
+        return
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        for name in CREATED:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    CREATED.clear()
+
+
 def pg_url() -> str:
     """The test database's URL, created if needed. Fails (not skips) under CI when unreachable."""
     try:
@@ -77,6 +96,7 @@ def pg_url() -> str:
         with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DB,)).fetchone() is None:
                 conn.execute(f"CREATE DATABASE {PG_DB}")
+                CREATED.append(PG_DB)
     except Exception as exc:  # noqa: BLE001
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required under CI: {exc}")

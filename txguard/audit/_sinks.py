@@ -339,11 +339,25 @@ class _Journal:
         _write_all(self.fd, f"{entry.id} {entry.body_text}\n".encode("utf-8"))
 
     def close(self) -> None:
-        os.close(self.fd)
+        # Unlink while still holding the lock, then release it: a `.journal` path is only ever
+        # unlinked by its lock holder, so whoever takes the lock and still finds the path naming the
+        # same file owns it (see `orphan_journals`). Releasing first let another process's recovery
+        # lock the committed journal and then fail to unlink it (FileNotFoundError at open).
         try:
             self.path.unlink()
         except FileNotFoundError:
             pass
+        os.close(self.fd)
+
+
+def _still_named(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (not unlinked, not replaced)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 def orphan_journals(directory: Path) -> Iterator[tuple[Path, int, list[AuditEntry]]]:
@@ -359,6 +373,9 @@ def orphan_journals(directory: Path) -> Iterator[tuple[Path, int, list[AuditEntr
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
+            os.close(fd)
+            continue
+        if not _still_named(path, fd):  # its holder committed and unlinked it before releasing the lock
             os.close(fd)
             continue
         with open(fd, "rb", closefd=False) as fh:
@@ -418,7 +435,7 @@ class _GroupSink:
                 todo = [e for e in entries if e.id not in known]
                 if todo:
                     self._commit(todo)
-                path.unlink()
+                path.unlink(missing_ok=True)
             finally:
                 os.close(fd)
 
