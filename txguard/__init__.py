@@ -21,7 +21,16 @@ from ._decision import (
     Reason,
     Route,
 )
-from ._errors import ERROR_CODES, Diagnostic, ErrorCode, MoneyError, PolicyError, TxguardError, UsageError
+from ._errors import (
+    ERROR_CODES,
+    ConsentTokenError,
+    Diagnostic,
+    ErrorCode,
+    MoneyError,
+    PolicyError,
+    TxguardError,
+    UsageError,
+)
 from ._evaluate import ENGINE_CODES
 from ._guard import Guard, utc_now
 from ._guarded import AsyncGuardedTool, Blocked, GuardedTool, ToolBlocked, render_confirmation
@@ -44,6 +53,7 @@ from ._intents import (
 )
 from ._money import parse_amount
 from ._schema import intent_schema, policy_schema
+from ._tokens import ConsentSigner
 
 __version__ = "0.1.0"
 
@@ -61,6 +71,8 @@ __all__ = [
     "ConfirmationLine",
     "ConfirmationRequest",
     "Confirmed",
+    "ConsentSigner",
+    "ConsentTokenError",
     "Decision",
     "Diagnostic",
     "ErrorCode",
