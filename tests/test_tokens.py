@@ -87,6 +87,7 @@ def test_nonces_are_random_unless_given() -> None:
     (lambda: SIGNER.issue(DIGEST, single_use_id="a b"), "single_use_id `a b` must be 1 to 64 characters"),
     (lambda: SIGNER.issue(42), "cannot take a consent digest from int"),  # type: ignore[arg-type]
     (lambda: keyring({"k": KEY, "j": b"0" * 8}), "a consent key must be at least 32 bytes"),
+    (lambda: keyring([KEY]), "consent keys are signers or {key id: key}, got a bytes"),  # type: ignore[list-item]
     (lambda: keyring([SIGNER, ConsentSigner(secrets.token_bytes(32), key_id="host-1")]), "key id `host-1` is given twice"),
 ])
 def test_misuse_raises_a_usage_error(call: Any, message: str) -> None:

@@ -74,7 +74,14 @@ def keyring(keys: ConsentKeys | None) -> dict[str, bytes]:
     if isinstance(keys, ConsentSigner):
         keys = [keys]
     out: dict[str, bytes] = {}
-    pairs = keys.items() if isinstance(keys, Mapping) else ((s.key_id, s._key) for s in keys)
+    if isinstance(keys, Mapping):
+        pairs = list(keys.items())
+    else:
+        signers = list(keys)
+        for s in signers:
+            if not isinstance(s, ConsentSigner):
+                raise UsageError(f"consent keys are signers or {{key id: key}}, got a {type(s).__name__}")
+        pairs = [(s.key_id, s._key) for s in signers]
     for key_id, key in pairs:
         _check_key(key, key_id)
         if key_id in out:
