@@ -23,6 +23,7 @@ from ._decision import (
 )
 from ._errors import (
     ERROR_CODES,
+    ConsentTokenError,
     Diagnostic,
     DiagnosticsError,
     ErrorCode,
@@ -53,6 +54,7 @@ from ._intents import (
 )
 from ._money import parse_amount
 from ._schema import intent_schema, policy_schema
+from ._tokens import ConsentSigner
 
 __version__ = "0.1.0"
 
@@ -70,6 +72,8 @@ __all__ = [
     "ConfirmationLine",
     "ConfirmationRequest",
     "Confirmed",
+    "ConsentSigner",
+    "ConsentTokenError",
     "Decision",
     "Diagnostic",
     "DiagnosticsError",

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from ._conditions import ConditionError, MissingFact
+from ._consent import bind
 from ._context import Facts, Request, Session
 from ._intents import CONSEQUENTIAL_KINDS, INTENT_KINDS, Checkout, LineItem, intent_digest
 from ._money import currency_exponent, fact_amount, format_amount, parse_amount
@@ -36,7 +37,7 @@ class Ctx:
     """Everything a check may read for one decision. Built once per decision."""
 
     __slots__ = ("intent", "request", "session", "facts", "now", "policy", "proposal", "arguments", "cache",
-                 "_products", "_variants", "_prices")
+                 "consent_keys", "_products", "_variants", "_prices")
 
     def __init__(
         self,
@@ -48,6 +49,7 @@ class Ctx:
         policy: CompiledPolicy,
         proposal: Any,
         arguments: Mapping[str, Any] | None = None,
+        consent_keys: Mapping[str, bytes] | None = None,
     ) -> None:
         self.intent = intent
         self.request = request
@@ -58,6 +60,7 @@ class Ctx:
         self.proposal = proposal
         self.arguments = arguments  # the proposal's arguments as parsed (None for an intent given validated)
         self.cache: dict[str, Any] = {}
+        self.consent_keys = consent_keys  # {key id: key} that consent tokens are verified with
         # Several checks read the same catalog records; the facts do not change during a decision.
         self._products: dict[str, Mapping[str, Any] | None] = {}
         self._variants: dict[tuple[str, str], Mapping[str, Any] | None] = {}
@@ -245,10 +248,13 @@ def _authentication(ctx: Ctx, params: Any) -> str | None:
 def _consent(ctx: Ctx, params: Any) -> str | None:
     """Fires unless the session holds an unexpired confirmation of exactly this intent.
 
-    A confirmation binds the intent's consequential fields (see DESIGN, consent): the proposal the
-    user confirmed is mapped through the same tool mapping and compared by digest.
+    A confirmation binds the intent's consequential fields (see DESIGN, consent, and ``_consent``):
+    a confirmed proposal is mapped through the same tool mapping and compared by its bound fields;
+    a digest or a verified consent token is compared with the intent's digest.
     """
-    return ctx.policy.consent_problem(ctx)
+    proposal = ctx.proposal if ctx.arguments is not None else None  # None: an intent given validated
+    return bind(ctx.policy, ctx.intent, ctx.session.confirmed, ctx.now, proposal=proposal,
+                arguments=ctx.arguments, keys=ctx.consent_keys, first=True).problem
 
 
 # -- money -----------------------------------------------------------------------------------------

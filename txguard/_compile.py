@@ -33,7 +33,7 @@ from ._conditions import ConditionCompiler
 from ._context import Proposal
 from ._decision import Outcome, PolicyRef, Question
 from ._errors import MAX_DIAGNOSTICS, Diagnostic, MoneyError, PolicyError
-from ._intents import INTENT_MODELS, bound_fields, intent_digest
+from ._intents import INTENT_MODELS
 from ._load import Located, load_yaml
 from ._money import currency_exponent
 from ._schema import dotted, validate_document
@@ -271,73 +271,6 @@ class CompiledPolicy:
         if not isinstance(args, Mapping):
             raise ProposalError("malformed", f"arguments must be a JSON object, got {type(args).__name__}")
         return tool, args
-
-    def consent_problem(self, ctx: Ctx) -> str | None:
-        """None if the session holds a valid confirmation of exactly ``ctx.intent``; else why not."""
-        intent = ctx.intent
-        proposal = ctx.proposal
-        digest: str | None = None
-        mine: dict[str, Any] | None = None
-        differs: list[str] = []
-        expired = 0
-        for conf in ctx.session.confirmed:
-            if conf.expires_at is not None and conf.expires_at <= ctx.now:
-                expired += 1
-                continue
-            if conf.digest is not None:
-                digest = digest or intent_digest(intent)
-                if conf.digest == digest:
-                    return None
-                continue
-            if conf.name == proposal.name:
-                if conf.arguments == proposal.arguments:
-                    return None
-                if isinstance(proposal.arguments, str) and isinstance(conf.arguments, dict):
-                    # The agent sent a JSON string and the host recorded the confirmed arguments
-                    # as data: the very same arguments map to the very same intent.
-                    if _identical(conf.arguments, ctx.arguments):
-                        return None
-            try:
-                other = self.to_intent(Proposal(name=conf.name or "", arguments=conf.arguments))
-            except ProposalError:
-                continue
-            if getattr(other, "kind") != getattr(intent, "kind"):
-                continue
-            # Equal bound fields are equal digests (strictly typed fields have one JSON form),
-            # so compare them directly rather than hashing both sides.
-            mine = mine if mine is not None else bound_fields(intent)
-            theirs = bound_fields(other)
-            if theirs == mine:
-                return None
-            differs = sorted(k for k in mine if mine.get(k) != theirs.get(k))
-        if differs:
-            return f"the user confirmed a different {getattr(intent, 'kind')}: {', '.join(differs)} changed"
-        if expired:
-            return "the user's confirmation has expired"
-        return f"the user has not confirmed this {getattr(intent, 'kind')}"
-
-
-def _identical(a: Any, b: Any) -> bool:
-    """Equal JSON data of the same types all the way down (``1``, ``1.0`` and ``True`` differ)."""
-    try:
-        return a == b and _same_types(a, b)
-    except Exception:  # noqa: BLE001 - a value that cannot be compared: let the full mapping judge
-        return False
-
-
-def _same_types(a: Any, b: Any) -> bool:
-    """For equal ``a`` and ``b``: are their values of the same types all the way down?"""
-    if type(a) is not type(b):
-        return False
-    if type(a) is dict:
-        for key, value in a.items():
-            if not _same_types(value, b[key]):
-                return False
-    elif type(a) is list:
-        for x, y in zip(a, b):
-            if not _same_types(x, y):
-                return False
-    return True
 
 
 def _digest(data: Any) -> str:

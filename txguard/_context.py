@@ -51,19 +51,27 @@ class Request(_Frozen):
 class Confirmed(_Frozen):
     """A confirmation the user gave on a trusted surface.
 
-    Either the exact proposal that was shown (``name`` + ``arguments``), or the ``digest`` of a
-    :class:`~txguard.ConfirmationRequest`. ``expires_at`` (timezone-aware) bounds its life.
+    One of three forms: the exact proposal that was shown (``name`` + ``arguments``); the
+    ``digest`` of a :class:`~txguard.ConfirmationRequest`; or a signed consent ``token``
+    (:class:`~txguard.ConsentSigner`), which carries its own digest, expiry and nonce and binds only
+    if the guard holds its key. ``expires_at`` (timezone-aware) bounds the life of the first two.
+    ``nonce`` is the confirmation's own identity for single-use consumption (set from a token).
     """
 
     name: StrictStr | None = None
     arguments: Any = None
     digest: StrictStr | None = None
     expires_at: datetime | None = None
+    token: StrictStr | None = None
+    nonce: StrictStr | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> Confirmed:
-        if (self.name is None) == (self.digest is None):
-            raise ValueError("a confirmation has either `name` (with `arguments`) or `digest`")
+        if (self.name is not None) + (self.digest is not None) + (self.token is not None) != 1:
+            raise ValueError("a confirmation has exactly one of `name` (with `arguments`), `digest` or `token`")
+        if self.token is not None and (self.expires_at is not None or self.nonce is not None
+                                       or self.arguments is not None):
+            raise ValueError("a `token` confirmation carries its own expiry and nonce: give only `token`")
         if self.expires_at is not None and self.expires_at.tzinfo is None:
             raise ValueError("`expires_at` must carry a timezone")
         return self

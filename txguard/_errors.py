@@ -11,6 +11,7 @@ fails closed and returns ``escalate`` instead).
     │   └── SuiteError         a policy test suite cannot be loaded (``txguard test``)
     ├── MoneyError             an amount or currency is not acceptable (also a ValueError)
     ├── UsageError             the library was called with arguments it cannot use
+    ├── ConsentTokenError      a signed consent token cannot be trusted (also a ValueError)
     └── ToolBlocked            a guarded tool (``on_block="raise"``) was not allowed to run;
                                carries the :class:`~txguard.Blocked` result
 """
@@ -70,6 +71,10 @@ class TxguardError(Exception):
 
 class UsageError(TxguardError):
     """The library was called with arguments it cannot use."""
+
+
+class ConsentTokenError(TxguardError, ValueError):
+    """A signed consent token is malformed, names a key the verifier lacks, or its MAC fails."""
 
 
 class MoneyError(TxguardError, ValueError):

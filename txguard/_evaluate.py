@@ -7,7 +7,7 @@ reason code (fail closed); the outcome is the maximum over the outcomes of the f
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Context, localcontext
 from functools import lru_cache
@@ -103,14 +103,18 @@ def evaluate(
     session: Any,
     facts: Any,
     clock: Clock,
+    consent_keys: Mapping[str, bytes] | None = None,
 ) -> Decision:
-    """Decide one proposal. Never raises; see the module docstring."""
+    """Decide one proposal. Never raises; see the module docstring.
+
+    ``consent_keys`` (``{key id: key}``) verify the session's signed consent tokens.
+    """
     t0 = time.perf_counter_ns()
     try:
         # Money arithmetic must not depend on the caller's decimal context (a host may have set a
         # low precision): 60 digits hold any product and sum of the bounded amounts exactly.
         with localcontext(EXACT):
-            return _evaluate(policy, proposal, request, session, facts, clock, t0)
+            return _evaluate(policy, proposal, request, session, facts, clock, t0, consent_keys)
     except Exception as exc:  # noqa: BLE001 - the guard fails closed, whatever happened
         return internal_error(policy, exc, t0)
 
@@ -137,6 +141,7 @@ def _evaluate(
     facts: Any,
     clock: Clock,
     t0: int,
+    consent_keys: Mapping[str, bytes] | None = None,
 ) -> Decision:
     # 1. The proposal becomes an intent, or the decision is escalate (fail closed).
     if isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
@@ -167,7 +172,7 @@ def _evaluate(
         return _escalation(policy, reason, first, t0, kind)
 
     # 3. The rules for this kind, preconditions first.
-    ctx = Ctx(intent, req, ses, fac, clock(), policy, prop, arguments)
+    ctx = Ctx(intent, req, ses, fac, clock(), policy, prop, arguments, consent_keys)
     fired: list[Reason] = []
     routes: list[str] = []
     questions: list[Question] = []

@@ -11,6 +11,7 @@ from ._compile import CompiledPolicy, compile_file, compile_policy
 from ._decision import Decision
 from ._evaluate import Clock, evaluate, internal_error
 from ._guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, ToolDecorator, wrap
+from ._tokens import ConsentKeys, keyring
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -44,10 +45,11 @@ class Guard:
     returned as ``escalate`` (``audit_unavailable``).
     """
 
-    __slots__ = ("_policy", "_clock", "_sessions", "_audit")
+    __slots__ = ("_policy", "_clock", "_sessions", "_audit", "_keys")
 
     def __init__(self, policy: CompiledPolicy, *, clock: Clock = utc_now, audit: AuditSink | None = None,
-                 sessions: SessionStore | None = None, session_evaluator: str | SessionEvaluator = "txguard") -> None:
+                 sessions: SessionStore | None = None, session_evaluator: str | SessionEvaluator = "txguard",
+                 consent_keys: ConsentKeys | None = None) -> None:
         """Args:
             policy: the compiled policy.
             clock: the injected clock (timezone-aware); read once per decision.
@@ -56,7 +58,14 @@ class Guard:
             sessions: a conversation store (:func:`txguard.sessions.open_store`) for the policy's
                 ``session`` section, budgets and single-use confirmations.
             session_evaluator: ``"txguard"`` (the default) or ``"durable_rules"``.
+            consent_keys: the keys signed consent tokens (session entries ``{"token": ...}``) are
+                verified with: a :class:`~txguard.ConsentSigner`, several, or ``{key id: key}``.
+                A token whose key the guard does not hold, or whose MAC fails, confirms nothing.
+
+        Raises:
+            UsageError: a consent key shorter than 32 bytes or a malformed key id.
         """
+        self._keys = keyring(consent_keys) or None
         self._policy = policy
         self._clock = clock
         self._sessions: SessionRunner | None = None
@@ -65,7 +74,7 @@ class Guard:
             from .sessions import SessionRunner, evaluator
 
             ev = evaluator(session_evaluator) if isinstance(session_evaluator, str) else session_evaluator
-            self._sessions = SessionRunner(policy, sessions, ev)
+            self._sessions = SessionRunner(policy, sessions, ev, self._keys)
         if audit is not None:
             from .audit._build import Recorder
 
@@ -74,18 +83,20 @@ class Guard:
     @classmethod
     def from_file(cls, path: str | Path, *, clock: Clock = utc_now, audit: AuditSink | None = None,
                   sessions: SessionStore | None = None,
-                  session_evaluator: str | SessionEvaluator = "txguard") -> Guard:
+                  session_evaluator: str | SessionEvaluator = "txguard",
+                  consent_keys: ConsentKeys | None = None) -> Guard:
         """Compile the policy at ``path``; raises :class:`~txguard.PolicyError` if it is invalid."""
         return cls(compile_file(path), clock=clock, audit=audit, sessions=sessions,
-                   session_evaluator=session_evaluator)
+                   session_evaluator=session_evaluator, consent_keys=consent_keys)
 
     @classmethod
     def from_text(cls, text: str, *, file: str = "<policy>", base_dir: str | Path | None = None,
                   clock: Clock = utc_now, audit: AuditSink | None = None, sessions: SessionStore | None = None,
-                  session_evaluator: str | SessionEvaluator = "txguard") -> Guard:
+                  session_evaluator: str | SessionEvaluator = "txguard",
+                  consent_keys: ConsentKeys | None = None) -> Guard:
         """Compile policy YAML given as text."""
         return cls(compile_policy(text, file, Path(base_dir) if base_dir is not None else None), clock=clock,
-                   audit=audit, sessions=sessions, session_evaluator=session_evaluator)
+                   audit=audit, sessions=sessions, session_evaluator=session_evaluator, consent_keys=consent_keys)
 
     @property
     def policy(self) -> CompiledPolicy:
@@ -157,7 +168,7 @@ class Guard:
     def _decide(self, policy: CompiledPolicy, proposal: Any, request: Any, session: Any, facts: Any,
                 clock: Clock) -> Decision:
         if self._sessions is None:
-            return evaluate(policy, proposal, request, session, facts, clock)  # total by itself
+            return evaluate(policy, proposal, request, session, facts, clock, self._keys)  # total by itself
         try:
             return self._sessions.check(evaluate, proposal, request, session, facts, clock)
         except Exception as exc:  # noqa: BLE001 - the session layer fails closed like the rest

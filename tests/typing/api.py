@@ -18,6 +18,8 @@ from txguard import (
     CompiledPolicy,
     ConfirmationRequest,
     Confirmed,
+    ConsentSigner,
+    ConsentTokenError,
     Decision,
     Diagnostic,
     Facts,
@@ -125,3 +127,16 @@ def misc() -> None:
     policy: CompiledPolicy = compile_file("policies/retail.yaml")
     version: str = txguard.__version__
     del schema, policy, version
+
+
+def tokens(request: ConfirmationRequest, key: bytes) -> Guard:
+    signer = ConsentSigner(key, key_id="host-1")
+    token: str = signer.issue(request, expires_at=datetime.now(timezone.utc), single_use_id="c1")
+    try:
+        confirmed: Confirmed = signer.verify(token)
+    except ConsentTokenError as exc:
+        why: str = str(exc)
+        del why
+    else:
+        del confirmed
+    return Guard.from_file("policies/retail.yaml", consent_keys=[signer])

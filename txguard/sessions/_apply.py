@@ -25,8 +25,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from .._compile import CompiledPolicy, ProposalError
-from .._context import Proposal, Session
+from .._consent import bind, confirmation_key, resolve
+from .._context import Confirmed, Proposal, Session
 from .._decision import Decision, Outcome, Question, Reason, Route
+from .._errors import ConsentTokenError
 from .._intents import CONSEQUENTIAL_KINDS, INTENT_MODELS, Checkout, intent_digest
 from .._money import currency_exponent
 from .._session_compile import SessionPolicy
@@ -97,18 +99,15 @@ def _amount(intent: Any) -> tuple[int | None, str | None]:
     return int(total.scaleb(currency_exponent(currency))), currency
 
 
-def confirmation_key(digest: str, expires_at: datetime | None) -> str:
-    """The identity of one confirmation: the digest it binds and its expiry."""
-    return f"{digest}|{expires_at.isoformat() if expires_at is not None else ''}"
-
-
 class SessionRunner:
     """Runs a guard's checks through a conversation store (see the module docstring)."""
 
-    def __init__(self, policy: CompiledPolicy, store: SessionStore, evaluator: SessionEvaluator | None = None) -> None:
+    def __init__(self, policy: CompiledPolicy, store: SessionStore, evaluator: SessionEvaluator | None = None,
+                 consent_keys: Mapping[str, bytes] | None = None) -> None:
         self.policy = policy
         self.store = store
         self.evaluator: SessionEvaluator = evaluator if evaluator is not None else OwnEvaluator()
+        self.consent_keys = consent_keys
 
     def check(self, evaluate: Evaluate, proposal: Any, request: Any, session: Any, facts: Any,
               clock: Callable[[], datetime]) -> Decision:
@@ -122,7 +121,7 @@ class SessionRunner:
                 session = Session.model_validate(session or {})
             except Exception:  # noqa: BLE001 - evaluate escalates it as malformed_context
                 pass
-        decision = evaluate(self.policy, proposal, request, session, facts, lambda: now)
+        decision = evaluate(self.policy, proposal, request, session, facts, lambda: now, self.consent_keys)
         try:
             final = self._apply(decision, proposal, session, now)
         except Exception as exc:  # noqa: BLE001 - fail closed
@@ -162,17 +161,17 @@ class SessionRunner:
             events = tx.events()
             logged = {e.key for e in events if e.type == "confirmation"}
             new: list[Event] = []
-            usable: list[str] = []
-            for conf in ses.confirmed:
-                if conf.name is not None and conf.name == tool and conf.arguments == arguments:
-                    cdigest, ckind = digest, kind  # the proposal itself: its digest is known
-                else:
-                    cdigest, ckind = self._confirmed(conf, digest, kind)
+            # The confirmations that bind this intent (the very ones the consent check accepts), in
+            # session order: a single-use allow consumes the first of them not used yet.
+            bound = bind(self.policy, intent, ses.confirmed, now, digest=digest, keys=self.consent_keys,
+                         proposal=Proposal(name=tool, arguments=arguments) if tool is not None else None
+                         ).confirmations if digest is not None else ()
+            usable = [confirmation_key(c.digest or digest or "", c.expires_at, c.nonce) for c in bound]
+            for given in ses.confirmed:
+                conf, cdigest, ckind = self._confirmed(given, digest, kind, bound)
                 if cdigest is None:
                     continue
-                key = confirmation_key(cdigest, conf.expires_at)
-                if cdigest == digest and (conf.expires_at is None or conf.expires_at > now):
-                    usable.append(key)
+                key = confirmation_key(cdigest, conf.expires_at, conf.nonce)
                 if key in logged:
                     continue
                 logged.add(key)
@@ -194,17 +193,25 @@ class SessionRunner:
             tx.append([*new, event(len(log), final.outcome.value, final.codes)])
         return final
 
-    def _confirmed(self, conf: Any, digest: str | None, kind: str | None) -> tuple[str | None, str | None]:
+    def _confirmed(self, given: Confirmed, digest: str | None, kind: str | None,
+                   bound: Sequence[Confirmed]) -> tuple[Confirmed, str | None, str | None]:
+        """The confirmation (a token verified), the digest it binds and its kind, for the log."""
+        try:
+            conf = resolve(given, self.consent_keys)
+        except ConsentTokenError:
+            return given, None, None
+        if conf in bound:
+            return conf, digest, kind
         if conf.digest is not None:
-            return conf.digest, (kind if conf.digest == digest else None)
+            return conf, conf.digest, (kind if conf.digest == digest else None)
         try:
             other = self.policy.to_intent(Proposal(name=conf.name or "", arguments=conf.arguments))
         except ProposalError:
-            return None, None
+            return conf, None, None
         okind = str(getattr(other, "kind"))
         if okind not in INTENT_MODELS:
-            return None, None
-        return intent_digest(other), okind
+            return conf, None, None
+        return conf, intent_digest(other), okind
 
     def _reserve(self, tx: Any, decision: Decision, intent: Any, cid: str, ses: Session, now_us: int,
                  usable: list[str]) -> Decision:

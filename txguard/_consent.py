@@ -1,0 +1,175 @@
+"""Consent: which of a session's confirmations binds exactly one intent (DESIGN, "Consent").
+
+:func:`bind` is the one answer, used by the ``consent`` check (is there one?) and by the sessions
+layer (which one to consume, for single-use confirmations), so the two cannot disagree. A
+confirmation binds an intent when it has not expired and
+
+* its ``digest`` (given, or carried by a consent token whose MAC verifies under a key the guard
+  holds) is the intent's :func:`~txguard.intent_digest`; or
+* it is a proposal naming a tool the policy maps, and that proposal maps and validates to an
+  intent of the same kind with the same bound fields.
+
+A proposal confirmation whose arguments are *identical* to the proposal's own (same tool, same
+JSON data of the same types all the way down) is known to map to the same intent without mapping
+it again: that is the only shortcut. ``1``, ``1.0`` and ``True`` are not identical, so a confirmed
+``quantity: true`` goes through the full mapping and is rejected there as malformed. A stand-in
+name (``intent:checkout``, what the evaluator calls an intent given already validated) is mapped by
+no policy, so it binds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from ._context import Confirmed, Proposal
+from ._errors import ConsentTokenError
+from ._intents import bound_fields, intent_digest
+from ._tokens import verify_token
+
+if TYPE_CHECKING:
+    from ._compile import CompiledPolicy
+
+_NO_KEYS: Mapping[str, bytes] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """The confirmations that bind one intent (in session order, tokens verified), or why none does."""
+
+    confirmations: tuple[Confirmed, ...]
+    problem: str | None
+
+
+def confirmation_key(digest: str, expires_at: datetime | None, nonce: str | None = None) -> str:
+    """The identity of one confirmation for single-use consumption: its digest, expiry and nonce."""
+    key = f"{digest}|{expires_at.isoformat() if expires_at is not None else ''}"
+    return key if nonce is None else f"{key}|{nonce}"
+
+
+def resolve(conf: Confirmed, keys: Mapping[str, bytes] | None) -> Confirmed:
+    """``conf`` itself, or for a token the confirmation it carries; raises :class:`ConsentTokenError`."""
+    if conf.token is None:
+        return conf
+    return verify_token(conf.token, keys if keys is not None else _NO_KEYS)
+
+
+def bind(
+    policy: CompiledPolicy,
+    intent: BaseModel,
+    confirmed: Sequence[Confirmed],
+    now: datetime,
+    *,
+    proposal: Proposal | None = None,
+    arguments: Mapping[str, Any] | None = None,
+    digest: str | None = None,
+    keys: Mapping[str, bytes] | None = None,
+    first: bool = False,
+) -> Binding:
+    """Which of ``confirmed`` bind exactly ``intent`` at ``now``.
+
+    Args:
+        policy: maps confirmed proposals to intents.
+        intent: the intent decided.
+        confirmed: the session's confirmations, in order.
+        now: the decision's clock reading; a confirmation expiring at or before it never binds.
+        proposal: the real proposal ``intent`` was mapped from (``None`` for an intent given
+            validated); only used for the identical-arguments shortcut.
+        arguments: the proposal's arguments as parsed (if known), for the same shortcut.
+        digest: ``intent_digest(intent)`` if the caller has it.
+        keys: ``{key id: key}`` that consent tokens are verified with.
+        first: stop at the first binding confirmation (enough to decide consent).
+    """
+    kind = getattr(intent, "kind")
+    found: list[Confirmed] = []
+    mine: dict[str, Any] | None = None
+    differs: list[str] = []
+    rejected: str | None = None
+    expired = 0
+    for given in confirmed:
+        try:
+            conf = resolve(given, keys) if given.token is not None else given
+        except ConsentTokenError as exc:
+            rejected = rejected or str(exc)
+            continue
+        if conf.expires_at is not None and conf.expires_at <= now:
+            expired += 1
+            continue
+        if conf.digest is not None:
+            digest = digest or intent_digest(intent)
+            if conf.digest != digest:
+                continue
+        elif conf.name is None or conf.name not in policy.tools:
+            continue  # a stand-in or unmapped name binds nothing
+        elif not (proposal is not None and conf.name == proposal.name
+                  and _same_arguments(conf.arguments, proposal.arguments, arguments)):
+            try:
+                other = policy.to_intent(Proposal(name=conf.name, arguments=conf.arguments))
+            except Exception:  # noqa: BLE001 - arguments that do not map confirm nothing
+                continue
+            if getattr(other, "kind") != kind:
+                continue
+            # Equal bound fields are equal digests (strictly typed fields have one JSON form),
+            # so compare them directly rather than hashing both sides.
+            mine = mine if mine is not None else bound_fields(intent)
+            theirs = bound_fields(other)
+            if theirs != mine:
+                differs = sorted(k for k in mine if mine.get(k) != theirs.get(k))
+                continue
+        found.append(conf)
+        if first:
+            break
+    if found:
+        return Binding(tuple(found), None)
+    if differs:
+        problem = f"the user confirmed a different {kind}: {', '.join(differs)} changed"
+    elif rejected is not None:
+        problem = f"{rejected}, so it confirms nothing"
+    elif expired:
+        problem = "the user's confirmation has expired"
+    else:
+        problem = f"the user has not confirmed this {kind}"
+    return Binding((), problem)
+
+
+def _same_arguments(confirmed: Any, raw: Any, parsed: Mapping[str, Any] | None) -> bool:
+    """Are the confirmed arguments identical to the proposal's (as given, or as parsed)?"""
+    if isinstance(confirmed, str):
+        return isinstance(raw, str) and confirmed == raw  # the same text parses to the same data
+    return identical(confirmed, parsed if parsed is not None else raw)
+
+
+_SCALARS = (str, int, float, type(None))
+
+
+def identical(a: Any, b: Any) -> bool:
+    """The same JSON data of the same types all the way down (``1``, ``1.0`` and ``True`` differ).
+
+    Only plain JSON types (dict with string keys, list, str, int, float, bool, None) qualify.
+    """
+    try:
+        return a == b and _same_types(a, b)
+    except Exception:  # noqa: BLE001 - a value that cannot be compared: let the full mapping judge
+        return False
+
+
+def _same_types(a: Any, b: Any) -> bool:
+    """For equal ``a`` and ``b``: are both plain JSON of the same types all the way down?"""
+    t = type(a)
+    if t is not type(b):
+        return False
+    if t is dict:
+        for key, value in a.items():
+            if type(key) is not str or not _same_types(value, b[key]):
+                return False
+        return True
+    if t is list:
+        for x, y in zip(a, b):
+            if not _same_types(x, y):
+                return False
+        return True
+    return t is bool or t in _SCALARS
