@@ -188,7 +188,10 @@ class SessionRunner:
             final = join(decision, extra, intent)
             if final.outcome is Outcome.ALLOW:
                 final = self._reserve(tx, final, intent, cid, ses, now_us, sorted(usable))
-            tx.append([*new, event(len(log), final.outcome.value, final.codes)])
+            codes = final.codes
+            # an unchanged allow logs the very event the rules saw (saves building it twice)
+            done = current if not codes and final.outcome.value == current.outcome else event(len(log), final.outcome.value, codes)
+            tx.append([*new, done])
         return final
 
     def _confirmed(self, conf: Any, digest: str | None, kind: str | None) -> tuple[str | None, str | None]:

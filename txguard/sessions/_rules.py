@@ -55,8 +55,9 @@ def fire(rule: SessionRule, events: Sequence[Event], current: Event, hit: Hit) -
         if rule.in_a_row:
             n = 1 if hit(rule, current) else 0
             if n:
+                types = rule.types
                 for e in reversed(events):
-                    if e.type not in rule.types:
+                    if e.type not in types:
                         continue
                     if not hit(rule, e):
                         break
@@ -111,7 +112,14 @@ def own_hit(now_us: int, current: Event) -> Hit:
 
     def hit(rule: SessionRule, e: Event) -> bool:
         if rule.form != "sequence":
-            return rule.matches(e) and in_window(rule, e, now_us)
+            # the same conjunction as ``rule.matches(e) and in_window(...)``, inlined: the hot loop
+            within = rule.within_us
+            if within is not None and now_us - e.at_us >= within:
+                return False
+            for name, values in rule.where:
+                if getattr(e, name) not in values:
+                    return False
+            return True
         if rule.pattern == "changed_after_confirmation":
             return (consequential and e.type == "confirmation" and e.kind == current.kind
                     and in_window(rule, e, now_us))
