@@ -112,6 +112,8 @@ class SessionRunner:
 
     def check(self, evaluate: Evaluate, proposal: Any, request: Any, session: Any, facts: Any,
               clock: Callable[[], datetime]) -> Decision:
+        """Decide with ``evaluate`` (which returns a new :class:`Decision` each call), then apply the
+        session layer in one store transaction."""
         t0 = time.perf_counter_ns()
         now = clock()
         if not isinstance(session, Session):
@@ -125,7 +127,10 @@ class SessionRunner:
         except Exception as exc:  # noqa: BLE001 - fail closed
             final = join(decision, [(_engine_reason("session_store_error", f"{type(exc).__name__}: {str(exc)[:200]}"),
                                      "human", None)])
-        return replace(final, elapsed_us=(time.perf_counter_ns() - t0) / 1000)
+        # ``final`` was made by this check and has not escaped it yet, so it can take its timing in
+        # place (``elapsed_us`` is not compared; dataclasses.replace would cost a second copy).
+        object.__setattr__(final, "elapsed_us", (time.perf_counter_ns() - t0) / 1000)
+        return final
 
     def _apply(self, decision: Decision, proposal: Any, session: Any, now: datetime) -> Decision:
         sp: SessionPolicy = self.policy.session
