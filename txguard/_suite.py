@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from ._decision import Decision, Outcome
 from ._errors import MAX_DIAGNOSTICS, Diagnostic, DiagnosticsError
 from ._guard import Guard, utc_now
 from ._load import Located, PathKey, load_yaml
+from .sessions._store import MemoryStore
 
 SUITE_SUFFIX = ".tests.yaml"
 CODE = "txg-suite"
@@ -33,7 +34,10 @@ FIXTURE_SECTIONS = {"facts": "facts", "sessions": "session", "requests": "reques
 """Fixture section -> the envelope part its entries fill."""
 PARTS = ("proposal", "request", "session", "facts")
 _SUITE_KEYS = {"apiVersion", "suite", "policy", "clock", "description", "fixtures", "cases"}
-_CASE_KEYS = {"note", "id", "proposal", "request", "session", "facts", "confirmed", "set", "unset", "want"}
+_CASE_KEYS = {"note", "id", "proposal", "request", "session", "facts", "confirmed", "set", "unset", "want", "turns"}
+_TURN_KEYS = {"note", "at", "proposal", "request", "session", "facts", "confirmed", "set", "unset", "want"}
+_RELATIVE = re.compile(r"\+([0-9]+)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _WANT_KEYS = {"outcome", "reasons", "route"}
 _OUTCOMES = tuple(o.value for o in Outcome)
 _ROUTES = ("human", "refuse")
@@ -63,8 +67,26 @@ class Want:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One turn of a multi-turn case: its envelope, what it wants, when it happens, where it is."""
+
+    index: int
+    """1, 2, ...: also the ``session.turn`` filled in when the session does not give one."""
+    note: str
+    envelope: Mapping[str, Any]
+    want: Want
+    at: datetime
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
 class Case:
-    """One resolved case: a wire-format envelope, what it wants, and where it is written."""
+    """One resolved case: a wire-format envelope, what it wants, and where it is written.
+
+    A multi-turn case has ``turns`` (run in order as one conversation against a fresh memory
+    store); its ``envelope`` and ``want`` are those of its last turn.
+    """
 
     suite: str
     index: int
@@ -75,11 +97,17 @@ class Case:
     line: int
     column: int
     id: str | None = None
+    turns: tuple[Turn, ...] = ()
 
     @property
     def name(self) -> str:
         """A short, stable name for reports: the id if given, else ``case[i]``."""
         return self.id or f"case[{self.index}]"
+
+    @property
+    def session_id(self) -> str:
+        """The conversation id a session without ``id`` gets: unique per case in a run."""
+        return f"{self.suite}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -94,12 +122,32 @@ class Suite:
 
 
 @dataclass(frozen=True)
+class TurnResult:
+    """The outcome of one turn of a multi-turn case."""
+
+    turn: Turn
+    decision: Decision
+    diffs: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.diffs
+
+
+@dataclass(frozen=True)
 class Result:
-    """The outcome of running one case."""
+    """The outcome of running one case (for a multi-turn case: its last turn's decision, and
+    every turn's difference prefixed with the turn and its location)."""
 
     case: Case
     decision: Decision
     diffs: tuple[str, ...]
+    turns: tuple[TurnResult, ...] = ()
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        """Every decision the case made (one per turn)."""
+        return tuple(t.decision for t in self.turns) if self.turns else (self.decision,)
 
     @property
     def passed(self) -> bool:
@@ -113,7 +161,7 @@ class Result:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.case.name,
             "note": self.case.note,
             "location": f"{self.case.file}:{self.case.line}:{self.case.column}",
@@ -123,6 +171,21 @@ class Result:
             "diff": list(self.diffs),
             "fired": [r.to_dict() for r in self.decision.reasons],
         }
+        if self.turns:
+            out["turns"] = [{
+                "turn": t.turn.index, "note": t.turn.note, "at": t.turn.at.isoformat(),
+                "location": f"{self.case.file}:{t.turn.line}:{t.turn.column}",
+                "status": "pass" if t.passed else "fail", "want": t.turn.want.to_dict(), "got": _got(t.decision),
+                "diff": list(t.diffs), "fired": [r.to_dict() for r in t.decision.reasons],
+            } for t in self.turns]
+        return out
+
+
+def _got(decision: Decision) -> dict[str, Any]:
+    out: dict[str, Any] = {"outcome": decision.outcome.value, "reasons": sorted(set(decision.codes))}
+    if decision.route is not None:
+        out["route"] = decision.route
+    return out
 
 
 def compare(want: Want, decision: Decision) -> tuple[str, ...]:
@@ -146,15 +209,31 @@ def compare(want: Want, decision: Decision) -> tuple[str, ...]:
     return tuple(diffs)
 
 
+def _fired(decision: Decision, pad: str) -> list[str]:
+    if not decision.reasons:
+        return [f"{pad}fired: nothing"]
+    return [f"{pad}fired:"] + [f"{pad}  {r.rule} [{r.code}, {r.outcome.value}]: {r.message}" for r in decision.reasons]
+
+
 def describe_failure(result: Result) -> str:
-    """A multi-line, readable report of one failed case: the diff, then every fired rule."""
-    lines = [f"{result.case.file}:{result.case.line}:{result.case.column}: {result.case.name}: {result.case.note}"]
-    lines += [f"  - {d}" for d in result.diffs]
-    if result.decision.reasons:
-        lines.append("  fired:")
-        lines += [f"    {r.rule} [{r.code}, {r.outcome.value}]: {r.message}" for r in result.decision.reasons]
-    else:
-        lines.append("  fired: nothing")
+    """A multi-line, readable report of one failed case: the diff, then every fired rule.
+
+    For a multi-turn case: every failing turn with its index, location, want, got and fired rules.
+    """
+    case = result.case
+    lines = [f"{case.file}:{case.line}:{case.column}: {case.name}: {case.note}"]
+    if not result.turns:
+        lines += [f"  - {d}" for d in result.diffs]
+        return "\n".join(lines + _fired(result.decision, "  "))
+    for t in result.turns:
+        if t.passed:
+            continue
+        note = f": {t.turn.note}" if t.turn.note else ""
+        lines.append(f"  turn {t.turn.index} at {case.file}:{t.turn.line}:{t.turn.column} ({t.turn.at.isoformat()}){note}")
+        lines.append("    want: " + json.dumps(t.turn.want.to_dict()))
+        lines.append("    got:  " + json.dumps(_got(t.decision)))
+        lines += [f"    - {d}" for d in t.diffs]
+        lines += _fired(t.decision, "    ")
     return "\n".join(lines)
 
 
@@ -260,7 +339,9 @@ class _Loader:
         self.errors: list[Diagnostic] = []
 
     def error(self, path: PathKey, message: str) -> None:
-        self.errors.append(self.doc.diagnostic(path, CODE, message))
+        d = self.doc.diagnostic(path, CODE, message)
+        if d not in self.errors:  # a case-level key applied to every turn reports once
+            self.errors.append(d)
 
     def part(self, section: str, value: Any, at: PathKey, fixtures: Mapping[str, Mapping[str, Any]]) -> Any:
         """A fixture reference (a string) resolved, or an inline value, deep-copied."""
@@ -363,7 +444,7 @@ def parse_suite(text: str, file: str) -> Suite:
         raw_cases = []
     ids: dict[str, int] = {}
     for i, raw in enumerate(raw_cases):
-        case = _case(ld, raw, i, str(name), fixtures, ids)
+        case = _case(ld, raw, i, str(name), fixtures, ids, clock)
         if case is not None:
             cases.append(case)
     if ld.errors:
@@ -371,8 +452,12 @@ def parse_suite(text: str, file: str) -> Suite:
     return Suite(file, str(name), policy_path, clock, tuple(cases))
 
 
+Layer = tuple[Mapping[str, Any], PathKey]
+"""A mapping of case keys and where it is written: a case, or a turn on top of its case."""
+
+
 def _case(ld: _Loader, raw: Any, i: int, suite: str, fixtures: Mapping[str, Mapping[str, Any]],
-          ids: dict[str, int]) -> Case | None:
+          ids: dict[str, int], clock: datetime | None) -> Case | None:
     at: PathKey = ("cases", i)
     if not isinstance(raw, Mapping):
         ld.error(at, "a case is a mapping with `note`, `proposal` and `want`")
@@ -394,37 +479,129 @@ def _case(ld: _Loader, raw: Any, i: int, suite: str, fixtures: Mapping[str, Mapp
             ld.error(at + ("id",), f"case id `{case_id}` is already used by cases[{ids[case_id]}]")
         else:
             ids[case_id] = i
+    if "turns" in raw:
+        return _multi_turn(ld, raw, i, suite, note, case_id, fixtures, clock, before)
     if "proposal" not in raw:
         ld.error(at, "every case needs a `proposal` (a fixture name or an inline `{name, arguments}`)")
+    envelope = _envelope(ld, [(raw, at)], fixtures)
+    want = _want(ld, raw.get("want"), at)
+    if want is None or len(ld.errors) > before:
+        return None
+    line, col = ld.doc.where(at)
+    return Case(suite, i, note, envelope, want, ld.doc.file, line, col, case_id)
 
+
+def _multi_turn(ld: _Loader, raw: Mapping[str, Any], i: int, suite: str, note: str, case_id: str | None,
+                fixtures: Mapping[str, Mapping[str, Any]], clock: datetime | None, before: int) -> Case | None:
+    at: PathKey = ("cases", i)
+    raw_turns = raw.get("turns")
+    if not isinstance(raw_turns, list) or not raw_turns:
+        ld.error(at + ("turns",), "expected a non-empty list of turns (each a mapping with `proposal` and `want`)")
+        return None
+    line, col = ld.doc.where(at)
+    name = case_id or f"case[{i}]"
+    turns: list[Turn] = []
+    previous = clock
+    for j, traw in enumerate(raw_turns):
+        tat: PathKey = at + ("turns", j)
+        if not isinstance(traw, Mapping):
+            ld.error(tat, "a turn is a mapping with `proposal` (here or on the case) and `want`")
+            continue
+        for key in traw:
+            if key not in _TURN_KEYS:
+                ld.error(tat + (key,), f"unknown key `{key}` (expected one of: {', '.join(sorted(_TURN_KEYS))})")
+        moment = _turn_time(ld, traw, tat, previous, j)
+        previous = moment if moment is not None else previous
+        tnote = traw.get("note", "")
+        if not isinstance(tnote, str):
+            ld.error(tat + ("note",), f"expected a string, got `{tnote}`")
+            tnote = ""
+        if "proposal" not in traw and "proposal" not in raw:
+            ld.error(tat, "every turn needs a `proposal` (on the turn or on its case)")
+        envelope = _envelope(ld, [(raw, at), (traw, tat)], fixtures)
+        if "want" in traw:
+            want = _want(ld, traw["want"], tat)
+        elif "want" in raw:
+            want = _want(ld, raw["want"], at)
+        else:
+            ld.error(tat, "every turn needs `want` with at least `outcome` (on the turn or on its case)")
+            want = None
+        session = envelope.get("session")
+        if isinstance(session, dict):
+            # one conversation: a unique id per case and the turn number, unless the case gives them
+            session.setdefault("id", f"{suite}/{name}")
+            session.setdefault("turn", j + 1)
+        if want is not None and moment is not None:
+            tline, tcol = ld.doc.where(tat)
+            turns.append(Turn(j + 1, tnote, envelope, want, moment, tline, tcol))
+    if len(ld.errors) > before or not turns:
+        return None
+    last = turns[-1]
+    return Case(suite, i, note, last.envelope, last.want, ld.doc.file, line, col, case_id, tuple(turns))
+
+
+def _turn_time(ld: _Loader, traw: Mapping[str, Any], tat: PathKey, previous: datetime | None,
+               j: int) -> datetime | None:
+    """A turn's time: absolute, ``+<n>s|m|h|d`` after the previous turn (the first: the suite's
+    clock), or, without ``at``, the previous turn's time."""
+    value = traw.get("at")
+    if value is None:
+        if previous is None:
+            ld.error(tat, "the first turn needs a time: give the suite a `clock` or this turn an absolute `at`"
+                     if j == 0 else "this turn needs a time")
+        return previous
+    if isinstance(value, str):
+        m = _RELATIVE.fullmatch(value)
+        if m is not None:
+            if previous is None:
+                ld.error(tat + ("at",), f"`{value}` is relative and there is no earlier time: give the suite "
+                         "a `clock` or the first turn an absolute `at`")
+                return None
+            return previous + timedelta(seconds=int(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+    try:
+        return _parse_clock(value)
+    except ValueError as exc:
+        ld.error(tat + ("at",), f"{exc}; or write `+<n>s`, `+<n>m`, `+<n>h`, `+<n>d` after the previous turn")
+        return None
+
+
+def _envelope(ld: _Loader, layers: list[Layer], fixtures: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """One envelope from a case (and a turn on top of it): the last layer giving a part wins; the
+    ``unset`` and ``set`` of every layer apply in order; then the last layer's ``confirmed``."""
     envelope: dict[str, Any] = {}
     for section, part in FIXTURE_SECTIONS.items():
-        if part in raw:
-            value = ld.part(section, raw[part], at + (part,), fixtures)
-            if value is not None:
-                envelope[part] = value
+        for raw, at in reversed(layers):
+            if part in raw:
+                value = ld.part(section, raw[part], at + (part,), fixtures)
+                if value is not None:
+                    envelope[part] = value
+                break
 
-    unset = raw.get("unset") or []
-    if not isinstance(unset, list) or not all(isinstance(u, str) for u in unset):
-        ld.error(at + ("unset",), "expected a list of paths")
-        unset = []
-    for j, text in enumerate(unset):
-        try:
-            apply_unset(envelope, text)
-        except ValueError as exc:
-            ld.error(at + ("unset", j), str(exc))
-    overrides = raw.get("set") or {}
-    if not isinstance(overrides, Mapping):
-        ld.error(at + ("set",), "expected a mapping of paths to values")
-        overrides = {}
-    for text, value in overrides.items():
-        try:
-            apply_set(envelope, str(text), value)
-        except ValueError as exc:
-            ld.error(at + ("set", text), str(exc))
+    for raw, at in layers:
+        unset = raw.get("unset") or []
+        if not isinstance(unset, list) or not all(isinstance(u, str) for u in unset):
+            ld.error(at + ("unset",), "expected a list of paths")
+            unset = []
+        for j, text in enumerate(unset):
+            try:
+                apply_unset(envelope, text)
+            except ValueError as exc:
+                ld.error(at + ("unset", j), str(exc))
+    for raw, at in layers:
+        overrides = raw.get("set") or {}
+        if not isinstance(overrides, Mapping):
+            ld.error(at + ("set",), "expected a mapping of paths to values")
+            overrides = {}
+        for text, value in overrides.items():
+            try:
+                apply_set(envelope, str(text), value)
+            except ValueError as exc:
+                ld.error(at + ("set", text), str(exc))
 
-    confirmed = raw.get("confirmed")
-    if confirmed is not None:
+    given = [(raw, at) for raw, at in layers if raw.get("confirmed") is not None]
+    if given:
+        raw, at = given[-1]
+        confirmed = raw["confirmed"]
         if not isinstance(confirmed, list):
             ld.error(at + ("confirmed",), "expected a list of proposals (fixture names, inline, or `proposal`)")
         else:
@@ -444,12 +621,7 @@ def _case(ld: _Loader, raw: Any, i: int, suite: str, fixtures: Mapping[str, Mapp
                     if value is not None:
                         entries.append(value)
                 session["confirmed"] = entries
-
-    want = _want(ld, raw.get("want"), at)
-    if want is None or len(ld.errors) > before:
-        return None
-    line, col = ld.doc.where(at)
-    return Case(suite, i, note, envelope, want, ld.doc.file, line, col, case_id)
+    return envelope
 
 
 def _want(ld: _Loader, raw: Any, at: PathKey) -> Want | None:
@@ -501,10 +673,53 @@ def guard_for(policy: CompiledPolicy, clock: datetime | None) -> Guard:
     return Guard(policy, clock=(lambda: clock) if clock is not None else utc_now)
 
 
+def keeps_state(policy: CompiledPolicy) -> bool:
+    """True if the policy has session rules, budgets or single-use confirmations."""
+    return policy.session.needs_session_id
+
+
+def with_session_id(envelope: Mapping[str, Any], default: str) -> Mapping[str, Any]:
+    """The envelope with ``session.id`` set to ``default`` if its session is a mapping without one."""
+    session = envelope.get("session")
+    if not isinstance(session, Mapping) or "id" in session:
+        return envelope
+    return {**envelope, "session": {**session, "id": default}}
+
+
 def run_case(guard: Guard, case: Case) -> Result:
-    """Decide one case and compare it with what it wants."""
-    decision = guard.check_envelope(case.envelope)
-    return Result(case, decision, compare(case.want, decision))
+    """Decide one case and compare it with what it wants.
+
+    A multi-turn case, and any case of a policy that keeps state across turns, runs as one
+    conversation against a fresh memory store (nothing is shared between cases); a session
+    without ``id`` gets the case's own (:attr:`Case.session_id`). Multi-turn cases run on their
+    turns' clock, the others on ``guard``'s.
+    """
+    policy = guard.policy
+    if not case.turns:
+        if not keeps_state(policy):
+            decision = guard.check_envelope(case.envelope)
+        else:
+            stateful = Guard(policy, clock=guard._clock, sessions=MemoryStore())
+            decision = stateful.check_envelope(with_session_id(case.envelope, case.session_id))
+        return Result(case, decision, compare(case.want, decision))
+    turns = play(policy, case)
+    diffs = tuple(f"turn {t.turn.index} ({case.file}:{t.turn.line}:{t.turn.column}): {d}"
+                  for t in turns for d in t.diffs)
+    return Result(case, turns[-1].decision, diffs, tuple(turns))
+
+
+def play(policy: CompiledPolicy, case: Case, upto: int | None = None,
+         store: MemoryStore | None = None) -> list[TurnResult]:
+    """Run a multi-turn case's turns 1..``upto`` (default: all) in order against ``store`` (default:
+    a fresh memory store), each on its own time."""
+    now = [case.turns[0].at]
+    guard = Guard(policy, clock=lambda: now[0], sessions=store if store is not None else MemoryStore())
+    out = []
+    for t in case.turns[:upto]:
+        now[0] = t.at
+        decision = guard.check_envelope(t.envelope)
+        out.append(TurnResult(t, decision, compare(t.want, decision)))
+    return out
 
 
 def run_suite(suite: Suite, policy: CompiledPolicy) -> list[Result]:
@@ -541,9 +756,23 @@ class Coverage:
         if want is not None and want.reasons is not None:
             self.asserted |= want.reasons
 
+    def add_result(self, result: Result) -> None:
+        """Every decision of a case (every turn of a multi-turn case) and what it asserted."""
+        if result.turns:
+            for t in result.turns:
+                self.add(t.decision, t.turn.want)
+        else:
+            self.add(result.decision, result.case.want)
+
     @property
     def rule_ids(self) -> list[str]:
-        return [r.id for r in self.policy.rules]
+        """The policy's rules, then its session rules, budgets (``budgets.<id>``) and, if on, the
+        single-use confirmations (``session.single_use_confirmations``): the ids their reasons carry."""
+        sp = self.policy.session
+        ids = [r.id for r in self.policy.rules] + [r.id for r in sp.rules] + [f"budgets.{b.id}" for b in sp.budgets]
+        if sp.single_use_confirmations:
+            ids.append("session.single_use_confirmations")
+        return ids
 
     @property
     def never_fired(self) -> list[str]:
@@ -551,7 +780,13 @@ class Coverage:
 
     @property
     def codes(self) -> list[str]:
-        return sorted({r.code for r in self.policy.rules})
+        sp = self.policy.session
+        codes = {r.code for r in self.policy.rules} | {r.code for r in sp.rules}
+        if sp.budgets:
+            codes.add("budget_exceeded")
+        if sp.single_use_confirmations:
+            codes.add("confirmation_used")
+        return sorted(codes)
 
     @property
     def never_asserted(self) -> list[str]:

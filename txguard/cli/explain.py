@@ -4,6 +4,12 @@ Prints the decision, then every rule considered for the intent kind in evaluatio
 with its inputs, whether it fired, was skipped (a precondition it needs failed) or raised, and
 why; for custom ``when`` rules every comparison with its left value, operator, right value and
 result. ``--format json`` for tools. ``--clock`` fixes the time (ISO 8601 with a timezone).
+
+For a policy with a ``session:`` section the session rules, budgets and single-use confirmations
+are traced too. A JSON case is a conversation with no earlier events; to explain a turn after the
+turns before it, name a suite case instead: ``txguard explain --suite S.tests.yaml --case ID
+[--turn N]`` replays turns 1..N-1 into a fresh memory store and explains turn N (default: the
+last) on its own time; the policy is the suite's unless ``--policy`` is given.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ import argparse
 import json
 import sys
 from datetime import datetime
+from typing import Any
 
-from .._compile import compile_file
+from .._compile import CompiledPolicy, compile_file
 from .._errors import PolicyError
+from .._evaluate import Clock
 from .._explain import explain
 from .._guard import utc_now
 
@@ -22,10 +30,15 @@ HELP = "explain a decision rule by rule (inputs, fired / skipped / not fired, an
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--policy", required=True, help="the policy YAML file")
-    p.add_argument("case", help="a JSON file with one wire-format envelope ('-' for stdin)")
+    p.add_argument("--policy", help="the policy YAML file (required unless --suite names one)")
+    p.add_argument("case", nargs="?", help="a JSON file with one wire-format envelope ('-' for stdin)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--clock", help="the time of the decision, ISO 8601 with a timezone (default: now)")
+    p.add_argument("--suite", metavar="FILE", help="explain a case of this suite (*.tests.yaml) instead of a JSON file")
+    p.add_argument("--case", dest="case_name", metavar="ID",
+                   help="with --suite: the case's id (or `case[i]`)")
+    p.add_argument("--turn", type=int, metavar="N",
+                   help="with --suite: the turn of a multi-turn case to explain, after replaying the ones before (default: the last)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
             print("txguard explain: --clock needs a timezone (e.g. 2026-01-01T12:00:00Z)", file=sys.stderr)
             return 1
         clock = lambda: moment  # noqa: E731
+    if args.suite is not None:
+        return _from_suite(args, clock if args.clock is not None else None)
+    if args.policy is None or args.case is None:
+        print("txguard explain: give --policy P and a CASE.json, or --suite FILE --case ID", file=sys.stderr)
+        return 1
     try:
         policy = compile_file(args.policy)
     except PolicyError as exc:
@@ -58,9 +76,60 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, RecursionError) as exc:
         print(f"txguard explain: `{args.case}` is not JSON: {str(exc)[:120]}", file=sys.stderr)
         return 1
-    result = explain(policy, envelope, clock)
+    _print(args, explain(policy, envelope, clock))
+    return 0
+
+
+def _from_suite(args: argparse.Namespace, clock: Clock | None) -> int:
+    from .._suite import SuiteError, keeps_state, load_suite, play, with_session_id
+    from ..sessions import MemoryStore
+
+    if args.case is not None:
+        print("txguard explain: give either a CASE.json or --suite FILE --case ID, not both", file=sys.stderr)
+        return 1
+    if args.case_name is None:
+        print("txguard explain: --suite needs --case ID", file=sys.stderr)
+        return 1
+    try:
+        suite = load_suite(args.suite)
+    except SuiteError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    cases = {c.name: c for c in suite.cases}
+    case = cases.get(args.case_name)
+    if case is None:
+        print(f"txguard explain: no case `{args.case_name}` in `{args.suite}` (cases: {', '.join(cases)})",
+              file=sys.stderr)
+        return 1
+    try:
+        policy: CompiledPolicy = compile_file(args.policy if args.policy is not None else suite.policy_path)
+    except PolicyError as exc:
+        print(exc, file=sys.stderr)
+        return 3
+    store = MemoryStore()
+    if case.turns:
+        n = args.turn if args.turn is not None else len(case.turns)
+        if not 1 <= n <= len(case.turns):
+            print(f"txguard explain: case `{case.name}` has turns 1 to {len(case.turns)}, not {n}", file=sys.stderr)
+            return 1
+        play(policy, case, n - 1, store)
+        turn = case.turns[n - 1]
+        envelope: Any = turn.envelope
+        at = turn.at
+        when: Clock = clock if clock is not None else (lambda: at)
+    else:
+        if args.turn not in (None, 1):
+            print(f"txguard explain: case `{case.name}` has one turn", file=sys.stderr)
+            return 1
+        envelope = with_session_id(case.envelope, case.session_id) if keeps_state(policy) else case.envelope
+        fixed = suite.clock
+        when = clock if clock is not None else ((lambda: fixed) if fixed is not None else utc_now)
+    _print(args, explain(policy, envelope, when, store=store))
+    return 0
+
+
+def _print(args: argparse.Namespace, result: Any) -> None:
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))
     else:
         print(result.render())
-    return 0

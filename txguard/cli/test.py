@@ -166,7 +166,7 @@ def _run_suite(state: _Run, path: Path, args: argparse.Namespace) -> None:
     results = run_suite(suite, policy)
     cov = state.cover(policy)
     for r in results:
-        cov.add(r.decision, r.case.want)
+        cov.add_result(r)
         _print_result(state, suite.name, r, args.failures_only)
     state.suites.append({
         "file": suite.file, "suite": suite.name, "policy": policy.id,
@@ -182,8 +182,9 @@ def _print_result(state: _Run, suite: str, r: Result, failures_only: bool) -> No
             state.lines.append(f"PASS {where} {suite} {r.case.name}: {r.case.note}")
         return
     state.lines.append(f"FAIL {where} {suite} {r.case.name}: {r.case.note}")
-    state.lines.append("     want: " + json.dumps(r.case.want.to_dict()))
-    state.lines.append("     got:  " + json.dumps(r.got()))
+    if not r.turns:
+        state.lines.append("     want: " + json.dumps(r.case.want.to_dict()))
+        state.lines.append("     got:  " + json.dumps(r.got()))
     state.lines.extend("     " + line for line in describe_failure(r).splitlines()[1:])
 
 

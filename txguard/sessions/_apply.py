@@ -111,6 +111,8 @@ class SessionRunner:
 
     def check(self, evaluate: Evaluate, proposal: Any, request: Any, session: Any, facts: Any,
               clock: Callable[[], datetime]) -> Decision:
+        """Decide with ``evaluate`` (which returns a new :class:`Decision` each call), then apply the
+        session layer in one store transaction."""
         t0 = time.perf_counter_ns()
         try:
             now = clock()
@@ -127,7 +129,10 @@ class SessionRunner:
         except Exception as exc:  # noqa: BLE001 - fail closed
             final = join(decision, [(_engine_reason("session_store_error", f"{type(exc).__name__}: {str(exc)[:200]}"),
                                      "human", None)])
-        return replace(final, elapsed_us=(time.perf_counter_ns() - t0) / 1000)
+        # ``final`` was made by this check and has not escaped it yet, so it can take its timing in
+        # place (``elapsed_us`` is not compared; dataclasses.replace would cost a second copy).
+        object.__setattr__(final, "elapsed_us", (time.perf_counter_ns() - t0) / 1000)
+        return final
 
     def _apply(self, decision: Decision, proposal: Any, session: Any, now: datetime) -> Decision:
         sp: SessionPolicy = self.policy.session
@@ -190,7 +195,10 @@ class SessionRunner:
             final = join(decision, extra, intent)
             if final.outcome is Outcome.ALLOW:
                 final = self._reserve(tx, final, intent, cid, ses, now_us, sorted(usable))
-            tx.append([*new, event(len(log), final.outcome.value, final.codes)])
+            codes = final.codes
+            # an unchanged allow logs the very event the rules saw (saves building it twice)
+            done = current if not codes and final.outcome.value == current.outcome else event(len(log), final.outcome.value, codes)
+            tx.append([*new, done])
         return final
 
     def _confirmed(self, given: Confirmed, digest: str | None, kind: str | None,

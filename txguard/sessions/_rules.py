@@ -49,49 +49,71 @@ def _format_minor(amount: int, currency: str) -> str:
     return f"{sign}{whole}.{frac:0{exp}d}"
 
 
-def fire(rule: SessionRule, events: Sequence[Event], current: Event, hit: Hit) -> str | None:
-    """The detail message if ``rule`` fires, else None. ``hit`` is the evaluator's matching."""
+def fire(rule: SessionRule, events: Sequence[Event], current: Event, hit: Hit,
+         why_not: list[str] | None = None) -> str | None:
+    """The detail message if ``rule`` fires, else None. ``hit`` is the evaluator's matching.
+
+    With ``why_not`` (``txguard explain``), a rule that does not fire appends what it measured.
+    """
     if rule.form == "count":
         if rule.in_a_row:
             n = 1 if hit(rule, current) else 0
             if n:
+                types = rule.types
                 for e in reversed(events):
-                    if e.type not in rule.types:
+                    if e.type not in types:
                         continue
                     if not hit(rule, e):
                         break
                     n += 1
         else:
             n = sum(1 for e in events if hit(rule, e)) + (1 if hit(rule, current) else 0)
+        if n < rule.at_least and why_not is None:
+            return None
+        detail = f"{n} matching events{rule.spec} (the rule fires at {rule.at_least})"
         if n >= rule.at_least:
-            return f"{n} matching events{rule.spec} (the rule fires at {rule.at_least})"
-        return None
-    if rule.form == "distinct":
+            return detail
+    elif rule.form == "distinct":
         field = rule.field or ""
         values = {getattr(e, field) for e in (*events, current) if hit(rule, e)} - {None}
+        if len(values) < rule.at_least and why_not is None:
+            return None
+        detail = f"{len(values)} {rule.spec} (the rule fires at {rule.at_least})"
         if len(values) >= rule.at_least:
-            return f"{len(values)} {rule.spec} (the rule fires at {rule.at_least})"
-        return None
-    if rule.form == "sum":
+            return detail
+    elif rule.form == "sum":
         total = 0
         for e in (*events, current):
             if e.amount_minor is not None and e.currency == rule.currency and hit(rule, e):
                 total += e.amount_minor
+        cur = rule.currency or ""
         if total > rule.limit_minor:
-            cur = rule.currency or ""
             return (f"{_format_minor(total, cur)} {cur} {rule.spec}, more than "
                     f"{_format_minor(rule.limit_minor, cur)}")
-        return None
-    if rule.pattern == "changed_after_confirmation":
+        if why_not is None:
+            return None
+        detail = f"{_format_minor(total, cur)} {cur} {rule.spec}, not more than {_format_minor(rule.limit_minor, cur)}"
+    elif rule.pattern == "changed_after_confirmation":
         confirmations = [e for e in events if hit(rule, e)]
         if confirmations:
             latest = max(confirmations, key=lambda e: e.seq)
             if latest.digest != current.digest:
                 return f"the user's latest confirmation in this conversation was for a different {current.kind}"
-        return None
-    prev = last_decision(events)
-    if prev is not None and hit(rule, prev):
-        return f"the previous {current.kind} in this conversation was escalated"
+            if why_not is None:
+                return None
+            detail = f"the user's latest confirmation in this conversation is for this very {current.kind}"
+        else:
+            detail = f"no confirmation of a {current.kind} in this conversation within the window"
+    else:
+        prev = last_decision(events)
+        if prev is not None and hit(rule, prev):
+            return f"the previous {current.kind} in this conversation was escalated"
+        if why_not is None:
+            return None
+        detail = (f"the previous decision of this conversation was not an escalated {current.kind} within the window"
+                  if prev is not None else "no earlier decision in this conversation")
+    if why_not is not None:
+        why_not.append(detail)
     return None
 
 
@@ -111,7 +133,14 @@ def own_hit(now_us: int, current: Event) -> Hit:
 
     def hit(rule: SessionRule, e: Event) -> bool:
         if rule.form != "sequence":
-            return rule.matches(e) and in_window(rule, e, now_us)
+            # the same conjunction as ``rule.matches(e) and in_window(...)``, inlined: the hot loop
+            within = rule.within_us
+            if within is not None and now_us - e.at_us >= within:
+                return False
+            for name, values in rule.where:
+                if getattr(e, name) not in values:
+                    return False
+            return True
         if rule.pattern == "changed_after_confirmation":
             return (consequential and e.type == "confirmation" and e.kind == current.kind
                     and in_window(rule, e, now_us))

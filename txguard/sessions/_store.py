@@ -17,8 +17,8 @@ outcome is ``allow``), ``append`` the new events, commit. The guarantees come fr
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -91,6 +91,18 @@ class _MemoryTx:
         self.charges: list[Charge] = []
         self.used: list[str] = []
 
+    # A context manager written out (not @contextmanager): it is on every decision's path.
+    def __enter__(self) -> _MemoryTx:
+        self._store._lock.acquire()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self._store._commit(self)
+        finally:
+            self._store._lock.release()
+
     def events(self) -> list[Event]:
         return list(self._store._events.get(self._cid, ()))
 
@@ -121,16 +133,16 @@ class MemoryStore:
         self._spent: dict[tuple[str, int], int] = {}
         self._used: set[str] = set()
 
-    @contextmanager
-    def transaction(self, conversation_id: str) -> Iterator[Transaction]:
-        with self._lock:
-            tx = _MemoryTx(self, conversation_id)
-            yield tx
-            if tx.new_events:
-                self._events[conversation_id] = self._events.get(conversation_id, ()) + tuple(tx.new_events)
-            for c in tx.charges:
-                self._spent[(c.key, c.bucket)] = self._spent.get((c.key, c.bucket), 0) + c.amount_minor
-            self._used.update(tx.used)
+    def transaction(self, conversation_id: str) -> _MemoryTx:
+        return _MemoryTx(self, conversation_id)
+
+    def _commit(self, tx: _MemoryTx) -> None:
+        cid = tx._cid
+        if tx.new_events:
+            self._events[cid] = self._events.get(cid, ()) + tuple(tx.new_events)
+        for c in tx.charges:
+            self._spent[(c.key, c.bucket)] = self._spent.get((c.key, c.bucket), 0) + c.amount_minor
+        self._used.update(tx.used)
 
     def events(self, conversation_id: str) -> list[Event]:
         return list(self._events.get(conversation_id, ()))
