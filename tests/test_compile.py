@@ -295,3 +295,19 @@ def test_facts_helper_is_a_deep_copy() -> None:
     f = facts()
     f["users"].clear()
     assert facts()["users"]
+
+
+def test_rules_of_a_base_policy_keep_their_own_location(tmp_path: Path) -> None:
+    child = tmp_path / "team.yaml"
+    child.write_text(
+        "apiVersion: txguard/v1\nid: team\nversion: 1\n"
+        f"extends: {RETAIL}\n"
+        "rules:\n  - id: big-gift\n    kinds: [checkout]\n    when: {path: intent.total, gt: \"500\"}\n",
+        encoding="utf-8",
+    )
+    policy = compile_file(child)
+    where = {r.id: r.location for r in policy.rules}
+    assert where["big-gift"] == (str(child), 6, 5)
+    lines = RETAIL.read_text(encoding="utf-8").splitlines()
+    file, line, col = where["platform-cap"]
+    assert file == str(RETAIL) and lines[line - 1][col - 1:] == "id: platform-cap"

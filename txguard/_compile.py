@@ -294,6 +294,10 @@ class _Build:
         self.rules: list[CompiledRule] = []
         self.session: SessionPolicy = EMPTY_SESSION_POLICY
         self.by_kind: dict[str, tuple[CompiledRule, ...]] = {}
+        self.rule_locations: dict[str, tuple[str, int, int]] = {}
+        self.rule_paths: list[tuple[str | int, ...]] = []
+        """The document path of each merged rule (empty without ``extends``: ``rules[i]``)."""
+        """Where each rule is written, for rules of a base policy (its own file) and of this one."""
 
     def error(self, path: tuple[str | int, ...], code: str, message: str) -> None:
         self.errors.append(self.doc.diagnostic(path, code, f"{dotted(path, self.doc.data)}: {message}"))
@@ -375,7 +379,7 @@ def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[Co
     out: list[CompiledRule] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(rules):
-        at: tuple[str | int, ...] = ("rules", i)
+        at: tuple[str | int, ...] = b.rule_paths[i] if i < len(b.rule_paths) else ("rules", i)
         rid = raw["id"]
         if rid in seen:
             b.error(at + ("id",), "txg-duplicate", f"rule id `{rid}` is already used by rules[{seen[rid]}]")
@@ -385,7 +389,7 @@ def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[Co
             b.error(at, "txg-schema", "a rule has exactly one of `check` or `when`")
             continue
         line, col = b.doc.where(at)
-        location = (b.doc.file, line, col)
+        location = b.rule_locations.get(rid, (b.doc.file, line, col))
         if "check" in raw:
             spec = CHECKS[raw["check"]]
             kinds = tuple(raw.get("kinds", spec.kinds))
@@ -446,7 +450,7 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
         b.error(("extends",), "txg-extends", f"`{data['extends']}` extends itself (a cycle)")
         return data
     try:
-        base = load_policy_data(base_path, chain + (base_path,))
+        base, base_locations = load_policy_data(base_path, chain + (base_path,))
     except PolicyError as exc:
         for d in exc.diagnostics:
             b.errors.append(d)
@@ -477,11 +481,15 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
         defaults[kind] = outcome
     merged["defaults"] = defaults
     base_ids = {r["id"] for r in base.get("rules", [])}
+    b.rule_locations.update(base_locations)
     for i, r in enumerate(data.get("rules", [])):
         if r.get("id") in base_ids:
             b.error(("rules", i, "id"), "txg-extends",
                     f"rule `{r['id']}` is defined by the base policy: add a rule with a new id to tighten it")
-    merged["rules"] = list(base.get("rules", [])) + [r for r in data.get("rules", []) if r.get("id") not in base_ids]
+    own = [(j, r) for j, r in enumerate(data.get("rules", [])) if r.get("id") not in base_ids]
+    merged["rules"] = list(base.get("rules", [])) + [r for _, r in own]
+    # Where each merged rule is written: a base rule's problems are reported at `extends`.
+    b.rule_paths = [("extends",)] * len(base.get("rules", [])) + [("rules", j) for j, _ in own]
     cats = dict(base.get("categories", {}))
     if "taxonomy" in cats:
         # The base names its taxonomy relative to its own folder; the merged policy compiles from ours.
@@ -505,8 +513,11 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
     return merged
 
 
-def load_policy_data(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Load and schema-validate a policy file, with its base merged in (no compilation)."""
+def load_policy_data(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], dict[str, tuple[str, int, int]]]:
+    """Load and schema-validate a policy file, with its base merged in (no compilation).
+
+    Returns the merged data and where each rule is written (rule id -> file, line, column).
+    """
     text = path.read_text(encoding="utf-8")
     doc, errors = load_yaml(text, str(path))
     if doc is None or errors:
@@ -518,7 +529,16 @@ def load_policy_data(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]
     data = _merge_base(b, dict(doc.data), chain or (path.resolve(),))
     if b.errors:
         raise PolicyError(b.errors)
-    return data
+    return data, {**b.rule_locations, **_own_rule_locations(b)}
+
+
+def _own_rule_locations(b: _Build) -> dict[str, tuple[str, int, int]]:
+    out: dict[str, tuple[str, int, int]] = {}
+    for i, rule in enumerate(b.doc.data.get("rules") or []):
+        if isinstance(rule, dict) and isinstance(rule.get("id"), str):
+            line, col = b.doc.where(("rules", i))
+            out[rule["id"]] = (b.doc.file, line, col)
+    return out
 
 
 def _stage_schema(b: _Build) -> None:
