@@ -262,7 +262,7 @@ class PlainRetail:
         else:
             if not all(v.get("available") for v in variants):
                 escalate.append("availability")
-            for (sku, pid, title, _q, unit), var in zip(lines, variants):
+            for (_sku, pid, title, _q, unit), var in zip(lines, variants):
                 if Decimal(repr(var["price"])) != unit or products[pid].get("name") != title:
                     escalate.append("catalog_mismatch")
                     break
@@ -287,7 +287,7 @@ class PlainRetail:
             clarify.append("budget")
         wanted = request.get("product_type")
         if wanted is not None:
-            for sku, pid, title, _q, _u in lines:
+            for _sku, pid, title, _q, _u in lines:
                 got = (products.get(pid) or {}).get("name") or title
                 if self.canonical(got) != self.canonical(wanted):
                     clarify.append("category")

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from ._conditions import ConditionError, MissingFact
 from ._consent import bind
 from ._context import Facts, Request, Session
-from ._intents import CONSEQUENTIAL_KINDS, INTENT_KINDS, Checkout, LineItem, intent_digest
+from ._intents import CONSEQUENTIAL_KINDS, INTENT_KINDS, Checkout, LineItem
 from ._money import currency_exponent, fact_amount, format_amount, parse_amount
 from ._taxonomy import normalise
 

@@ -33,7 +33,7 @@ from ._conditions import ConditionCompiler
 from ._context import Proposal
 from ._decision import Outcome, PolicyRef, Question
 from ._errors import MAX_DIAGNOSTICS, Diagnostic, MoneyError, PolicyError
-from ._intents import INTENT_MODELS
+from ._intents import INTENT_MODELS, canonical_json
 from ._load import Located, load_yaml
 from ._money import currency_exponent
 from ._schema import dotted, validate_document
@@ -274,8 +274,7 @@ class CompiledPolicy:
 
 
 def _digest(data: Any) -> str:
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
 
 # -- compilation -----------------------------------------------------------------------------------------

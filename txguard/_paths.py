@@ -19,7 +19,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel
 
-from ._context import Confirmed, Request, Session
+from ._context import Request, Session
 from ._intents import INTENT_MODELS
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()

@@ -32,7 +32,6 @@ is a UTC calendar day.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any

@@ -22,7 +22,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
 
 from .._compile import CompiledPolicy, ProposalError
 from .._consent import bind, confirmation_key, resolve
