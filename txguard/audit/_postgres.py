@@ -108,16 +108,6 @@ class PostgresSink(_GroupSink):
         rows = self._db.execute("SELECT id FROM txguard_audit WHERE id = ANY(%s)", (list(ids),)).fetchall()
         return {str(r[0]) for r in rows}
 
-    def _disconnect(self) -> None:
-        self._db.close()
-
-    def close(self) -> None:
-        if self._readonly:
-            if not self._closed:
-                self._db.close()
-                self._closed = True
-            return
-        super().close()
 
     def records(self) -> Iterator[AuditRecord]:
         with self._db.transaction(), self._db.cursor(name="txguard_audit_read") as cur:

@@ -399,6 +399,8 @@ class _GroupSink:
 
     exact_head = True
     max_pending = 100_000
+    _readonly = False  # a reader (verify, show) opened the trail: closing only disconnects
+    _db: Any  # the database connection of the concrete sink
 
     def __init__(self, *, commit: str, every: int, ms: int, journal_dir: Path | None, salt: bytes | None) -> None:
         self.mask_salt = salt
@@ -499,6 +501,10 @@ class _GroupSink:
     def close(self) -> None:
         if self._closed:
             return
+        if self._readonly:
+            self._closed = True
+            self._disconnect()
+            return
         self._stop.set()
         self._wake.set()
         self._flush()
@@ -511,7 +517,7 @@ class _GroupSink:
             self._disconnect()
 
     def _disconnect(self) -> None:
-        pass
+        self._db.close()
 
 
 def _start_timer(sink: Any, ms: int) -> None:
@@ -632,16 +638,6 @@ class SqliteSink(_GroupSink):
             found.update(r[0] for r in self._db.execute(q, part))
         return found
 
-    def _disconnect(self) -> None:
-        self._db.close()
-
-    def close(self) -> None:
-        if self._readonly:
-            if not self._closed:
-                self._db.close()
-                self._closed = True
-            return
-        super().close()
 
     def _uninitialised(self) -> bool:
         """An empty database (a writer died before creating the tables) is an empty trail."""
