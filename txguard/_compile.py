@@ -95,13 +95,20 @@ class ToolMap:
     required: tuple[str, ...] = ()
     ignore: frozenset[str] = frozenset()
 
+    @cached_property
+    def _sources(self) -> list[str]:
+        """The argument paths the mapping reads, when one of them is nested (else empty)."""
+        sources = [s for s in self.fields.values() if isinstance(s, str)]
+        return sources if any("." in s for s in sources) else []
+
     def build(self, arguments: Mapping[str, Any]) -> BaseModel:
         """Map and validate; raises :class:`ProposalError` (``malformed``) with a readable message."""
         if self.kind == "read":
             return ReadOnly(tool=self.name, arguments=dict(arguments))
         out: dict[str, Any] = {}
         consumed: set[str] = set(self.ignore)
-        _refuse_leftovers(arguments, [s for s in self.fields.values() if isinstance(s, str)], self.ignore)
+        if self._sources:
+            _refuse_leftovers(arguments, self._sources, self.ignore)
         for target, source in self.fields.items():
             if isinstance(source, str):
                 value = _dig(arguments, source)
