@@ -9,8 +9,7 @@ import pytest
 from txguard import Guard
 
 from .conftest import POLICIES, read_cases
-
-INPUT_FIELDS = ("proposal", "request", "session", "facts")
+from .test_corpus import score
 
 
 @pytest.fixture(scope="module")
@@ -25,27 +24,13 @@ def tau_cases() -> list[dict[str, Any]]:
 
 def test_tau_retail_policy_on_the_dev_corpus(tau_guard: Guard, tau_cases: list[dict[str, Any]]) -> None:
     assert len(tau_cases) == 2261
-    exact = 0
-    unsafe: list[str] = []
-    blocked: list[str] = []
-    reasons_differ: list[str] = []
-    for case in tau_cases:
-        # Only the input fields reach the guard: never the label, the variant or the origin.
-        envelope = {k: case[k] for k in INPUT_FIELDS if k in case}
-        decision = tau_guard.check_envelope(envelope)
-        got = decision.outcome.value
-        exact += got == case["expect"]
-        if case["expect"] != "allow" and got == "allow":
-            unsafe.append(case["id"])
-        if case["expect"] == "allow" and got != "allow":
-            blocked.append(case["id"])
-        if sorted(set(decision.codes)) != case["violates"]:
-            reasons_differ.append(case["id"])
-    assert unsafe == []
-    assert blocked == []
-    assert exact / len(tau_cases) >= 0.99
+    # Only the input fields reach the guard (see `score`): never the label, the variant or the origin.
+    s = score(tau_guard, tau_cases)
+    assert s["unsafe"] == []
+    assert s["blocked"] == []
+    assert s["exact"] / s["n"] >= 0.99
     # Stronger than the target: the reason codes are exactly the rules the labels say are broken.
-    assert reasons_differ == []
+    assert s["reasons_differ"] == []
 
 
 def test_the_policy_has_a_rule_for_every_labelled_rule(tau_guard: Guard, tau_cases: list[dict[str, Any]]) -> None:
