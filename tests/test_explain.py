@@ -132,3 +132,19 @@ def test_the_check_path_never_loads_the_tracer() -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_explain_takes_a_validated_intent_and_facts_objects_like_check() -> None:
+    from datetime import datetime, timezone
+
+    from txguard import Checkout, Facts, compile_file
+    from txguard._explain import explain as explain_case
+
+    from .helpers import RETAIL, USER, checkout_args, facts
+
+    policy = compile_file(RETAIL)
+    intent = Checkout.model_validate(checkout_args())
+    result = explain_case(policy, {"proposal": intent, "session": {"authenticated_user_id": USER},
+                                   "facts": Facts(facts())}, lambda: datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert result.decision.codes == ("consent",)
+    assert "consent" in [t.rule for t in result.rules]

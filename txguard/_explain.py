@@ -38,7 +38,7 @@ from ._conditions import (
 )
 from ._context import Facts, Proposal, Request, Session
 from ._decision import Decision
-from ._evaluate import Clock, _coerce, evaluate
+from ._evaluate import Clock, _coerce, _intent_proposal, evaluate
 from ._intents import CONSEQUENTIAL_KINDS, Checkout, intent_digest
 from ._money import fact_amount
 from ._paths import MISSING, compile_path, parse_path
@@ -432,10 +432,15 @@ def explain(policy: CompiledPolicy, envelope: Any, clock: Clock, *, store: Sessi
     if intent is None:
         return Explanation(decision, decision.kind, (),
                            "no rule was considered: the input did not become an intent with a valid context", session)
-    prop = Proposal.model_validate(envelope.get("proposal"))
+    raw = envelope.get("proposal")
+    if isinstance(raw, BaseModel) and not isinstance(raw, Proposal):
+        prop = _intent_proposal(str(getattr(intent, "kind")))  # an intent given validated, as evaluate does
+    else:
+        prop = Proposal.model_validate(raw)
+    facts = envelope.get("facts")
     ctx = Ctx(intent, _coerce(Request, envelope.get("request"), Request()),
               _coerce(Session, envelope.get("session"), Session()),
-              Facts(envelope.get("facts")), now, policy, prop)
+              facts if isinstance(facts, Facts) else Facts(facts), now, policy, prop)
     kind = str(getattr(intent, "kind"))
     failed: dict[str, str] = {}
     traces: list[RuleTrace] = []
