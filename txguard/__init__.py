@@ -34,7 +34,7 @@ from ._errors import (
 )
 from ._evaluate import ENGINE_CODES
 from ._guard import Guard, utc_now
-from ._guarded import AsyncGuardedTool, Blocked, GuardedTool, ToolBlocked, render_confirmation
+from ._guarded import AsyncGuardedTool, Blocked, GuardedTool, ToolBlocked, ToolDecorator, render_confirmation
 from ._intents import (
     AddToCart,
     Address,
@@ -101,6 +101,7 @@ __all__ = [
     "Route",
     "Session",
     "ToolBlocked",
+    "ToolDecorator",
     "TxguardError",
     "UsageError",
     "__version__",
