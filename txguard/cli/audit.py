@@ -14,10 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .._compile import compile_file
-from .._errors import PolicyError
 from ..audit import AuditError, AuditSink, open_sink, replay, verify
 from ..audit._report import render_html, summarize
+from ._common import compile_or_report
 
 HELP = "verify, list, replay or report on an audit trail"
 
@@ -62,10 +61,8 @@ def run(args: argparse.Namespace) -> int:
         if args.audit_command == "verify":
             return _verify(args)
         if args.audit_command == "replay":
-            try:
-                policy = compile_file(args.policy)
-            except PolicyError as exc:
-                print(exc, file=sys.stderr)
+            policy = compile_or_report(args.policy)
+            if policy is None:
                 return 3
             return _with(args.target, lambda sink: _replay(sink, policy, args))
         if args.audit_command == "show":

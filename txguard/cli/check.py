@@ -9,7 +9,6 @@ is decided ``escalate`` (``malformed``) and reported on stderr; it is never skip
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 import time
@@ -17,11 +16,10 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import IO, Any
 
-from .._compile import compile_file
 from .._decision import Decision, Outcome, Reason
-from .._errors import PolicyError
 from .._guard import Guard
 from ..audit import AuditError, open_sink
+from ._common import compile_or_report, open_text
 
 HELP = "decide a case (wire-format envelope) or a file of cases"
 
@@ -33,14 +31,6 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="with --cases: where to write the predictions (default: stdout)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format of a single decision")
     p.add_argument("--audit", metavar="URL", help="append one audit record per decision (e.g. sqlite:audit.db)")
-
-
-def _open_text(path: str) -> IO[str]:
-    if path == "-":
-        return sys.stdin
-    if path.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
 
 
 def render_text(decision: Decision) -> str:
@@ -88,10 +78,8 @@ def run(args: argparse.Namespace) -> int:
     if (args.case is None) == (args.cases is None):
         print("txguard check: give one CASE file or --cases FILE", file=sys.stderr)
         return 1
-    try:
-        policy = compile_file(args.policy)
-    except PolicyError as exc:
-        print(exc, file=sys.stderr)
+    policy = compile_or_report(args.policy)
+    if policy is None:
         return 3
     try:
         sink = open_sink(args.audit) if args.audit else None
@@ -110,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _single(guard: Guard, args: argparse.Namespace) -> int:
     try:
-        with _open_text(args.case) as fh:
+        with open_text(args.case) as fh:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         print(f"txguard check: cannot read `{args.case}`: {exc}", file=sys.stderr)
@@ -132,7 +120,7 @@ def _single(guard: Guard, args: argparse.Namespace) -> int:
 
 def _batch(guard: Guard, args: argparse.Namespace) -> int:
     try:
-        source = _open_text(args.cases)
+        source = open_text(args.cases)
         out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     except OSError as exc:
         print(f"txguard check: {exc}", file=sys.stderr)

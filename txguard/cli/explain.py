@@ -25,6 +25,7 @@ from .._errors import PolicyError
 from .._evaluate import Clock
 from .._explain import explain
 from .._guard import utc_now
+from ._common import compile_or_report, open_text
 
 HELP = "explain a decision rule by rule (inputs, fired / skipped / not fired, and why)"
 
@@ -58,18 +59,12 @@ def run(args: argparse.Namespace) -> int:
     if args.policy is None or args.case is None:
         print("txguard explain: give --policy P and a CASE.json, or --suite FILE --case ID", file=sys.stderr)
         return 1
-    try:
-        policy = compile_file(args.policy)
-    except PolicyError as exc:
-        print(exc, file=sys.stderr)
+    policy = compile_or_report(args.policy)
+    if policy is None:
         return 3
     try:
-        if args.case == "-":
-            text = sys.stdin.read()
-        else:
-            with open(args.case, encoding="utf-8") as fh:
-                text = fh.read()
-        envelope = json.loads(text)
+        with open_text(args.case) as fh:
+            envelope = json.loads(fh.read())
     except (OSError, UnicodeDecodeError) as exc:
         print(f"txguard explain: cannot read `{args.case}`: {exc}", file=sys.stderr)
         return 1

@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from .._compile import CompiledPolicy, compile_file
+from .._compile import CompiledPolicy
 from .._errors import Diagnostic, PolicyError
 from .._guard import Guard
 from .._suite import (
@@ -37,6 +37,7 @@ from .._suite import (
     run_suite,
     score_corpus,
 )
+from ._common import compile_or_report
 
 HELP = "run policy test suites (*.tests.yaml) and labelled corpora"
 
@@ -85,10 +86,8 @@ def run(args: argparse.Namespace) -> int:
         if args.policy is None:
             print("txguard test: a labelled corpus needs --policy P", file=sys.stderr)
             return 1
-        try:
-            corpus_policy = compile_file(args.policy)
-        except PolicyError as exc:
-            print(exc, file=sys.stderr)
+        corpus_policy = compile_or_report(args.policy)
+        if corpus_policy is None:
             return 3
     for raw in args.paths:
         if not Path(raw).exists():
