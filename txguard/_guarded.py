@@ -19,7 +19,7 @@ import inspect
 import json
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, Union, cast, overload
 
 from ._context import Proposal
 from ._decision import ConfirmationRequest, Decision, Outcome, Question, Reason, Route
@@ -206,7 +206,28 @@ def _as_proposal(proposal: Any, tool: str) -> dict[str, Any]:
     return {"name": tool, "arguments": proposal.get("arguments")}
 
 
-class GuardedTool(Generic[P, R, B]):
+class _Guarded:
+    """What the sync and async guarded tools share: the core, the tool name, the last decision."""
+
+    def __init__(self, core: _Core) -> None:
+        self._core = core
+        self.last_decision: Decision | None = None
+        functools.update_wrapper(cast(Any, self), core.fn)  # the subclasses are the callables
+
+    @property
+    def tool(self) -> str:
+        """The tool name calls are checked as."""
+        return self._core.tool
+
+    def _judge(self, proposal: Mapping[str, Any]) -> Blocked | None:
+        """Decide ``proposal``; None when it is allowed, else what to return (or raise) instead."""
+        decision = self.last_decision = self._core.decide(proposal)
+        if decision.outcome is Outcome.ALLOW:
+            return None
+        return self._core.blocked(proposal, decision)
+
+
+class GuardedTool(_Guarded, Generic[P, R, B]):
     """A sync tool function that runs only when the guard allows the call.
 
     Calling it decides the call's arguments and returns ``fn``'s result on ``allow``; otherwise a
@@ -214,61 +235,41 @@ class GuardedTool(Generic[P, R, B]):
     ``last_decision`` for logging.
     """
 
-    def __init__(self, core: _Core) -> None:
-        self._core = core
-        self.last_decision: Decision | None = None
-        functools.update_wrapper(self, core.fn)
-
-    @property
-    def tool(self) -> str:
-        """The tool name calls are checked as."""
-        return self._core.tool
-
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R | B:
         proposal = self._core.proposal_of_call(args, kwargs)
-        decision = self.last_decision = self._core.decide(proposal)
-        if decision.outcome is not Outcome.ALLOW:
-            return self._core.blocked(proposal, decision)  # type: ignore[return-value]
+        blocked = self._judge(proposal)
+        if blocked is not None:
+            return blocked  # type: ignore[return-value]
         result: R = self._core.fn(*args, **kwargs)
         return result
 
     def dispatch(self, proposal: Any) -> R | B:
         """Decide a raw proposal (or an adapter's ``ToolCall``); on ``allow`` run ``fn(**arguments)``."""
         prop = _as_proposal(proposal, self._core.tool)
-        decision = self.last_decision = self._core.decide(prop)
-        if decision.outcome is not Outcome.ALLOW:
-            return self._core.blocked(prop, decision)  # type: ignore[return-value]
+        blocked = self._judge(prop)
+        if blocked is not None:
+            return blocked  # type: ignore[return-value]
         result: R = self._core.fn(**self._core.dispatch_arguments(prop))
         return result
 
 
-class AsyncGuardedTool(Generic[P, R, B]):
+class AsyncGuardedTool(_Guarded, Generic[P, R, B]):
     """An async tool function that runs only when the guard allows the call (see :class:`GuardedTool`)."""
-
-    def __init__(self, core: _Core) -> None:
-        self._core = core
-        self.last_decision: Decision | None = None
-        functools.update_wrapper(self, core.fn)
-
-    @property
-    def tool(self) -> str:
-        """The tool name calls are checked as."""
-        return self._core.tool
 
     async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R | B:
         proposal = self._core.proposal_of_call(args, kwargs)
-        decision = self.last_decision = self._core.decide(proposal)
-        if decision.outcome is not Outcome.ALLOW:
-            return self._core.blocked(proposal, decision)  # type: ignore[return-value]
+        blocked = self._judge(proposal)
+        if blocked is not None:
+            return blocked  # type: ignore[return-value]
         result: R = await self._core.fn(*args, **kwargs)
         return result
 
     async def dispatch(self, proposal: Any) -> R | B:
         """Decide a raw proposal (or an adapter's ``ToolCall``); on ``allow`` await ``fn(**arguments)``."""
         prop = _as_proposal(proposal, self._core.tool)
-        decision = self.last_decision = self._core.decide(prop)
-        if decision.outcome is not Outcome.ALLOW:
-            return self._core.blocked(prop, decision)  # type: ignore[return-value]
+        blocked = self._judge(prop)
+        if blocked is not None:
+            return blocked  # type: ignore[return-value]
         result: R = await self._core.fn(**self._core.dispatch_arguments(prop))
         return result
 
