@@ -19,7 +19,7 @@ Nothing here runs on the normal ``check`` path: tracing costs nothing unless one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -335,15 +335,7 @@ class _Tracer:
                 return self._for_each(cond, env, depth, key)
             slot = len(self.out)
             self.out.append(Comparison(depth, key))
-            result = key == "all"
-            for part in cond[key] or []:
-                value = self.eval(part, env, depth + 1)
-                if key == "all" and not value:
-                    result = False
-                    break
-                if key == "any" and value:
-                    result = True
-                    break
+            result = _fold(key, (self.eval(part, env, depth + 1) for part in cond[key] or []))
             self.out[slot] = Comparison(depth, key, result=result)
             return result
         if "not" in cond:
@@ -367,19 +359,15 @@ class _Tracer:
             raise ConditionError(f"`{text}` is not a list")
         slot = len(self.out)
         self.out.append(Comparison(depth, f"for_each {text} as {name} ({key}, {len(seq)} elements)"))
-        result = key == "all"
-        for n, elem in enumerate(seq):
-            if n < MAX_ELEMENTS:
-                self.out.append(Comparison(depth + 1, f"{name} = {text}[{n}]"))
-                value = self.eval(element_condition(cond, key), {**env, name: elem}, depth + 2)
-            else:
-                value = _Tracer().eval(element_condition(cond, key), {**env, name: elem}, 0)
-            if key == "all" and not value:
-                result = False
-                break
-            if key == "any" and value:
-                result = True
-                break
+        body = element_condition(cond, key)
+
+        def element(n: int, elem: Any) -> bool:
+            if n >= MAX_ELEMENTS:  # judged, not traced
+                return _Tracer().eval(body, {**env, name: elem}, 0)
+            self.out.append(Comparison(depth + 1, f"{name} = {text}[{n}]"))
+            return self.eval(body, {**env, name: elem}, depth + 2)
+
+        result = _fold(key, (element(n, elem) for n, elem in enumerate(seq)))
         self.out[slot] = Comparison(depth, self.out[slot].text, result=result)
         return result
 
@@ -401,6 +389,11 @@ class _Tracer:
             raise
         self.out.append(Comparison(depth, label, value, op, other, result))
         return result
+
+
+def _fold(key: str, values: Iterator[bool]) -> bool:
+    """``all`` or ``any`` over lazily evaluated parts: stops at the first part that decides, as the engine does."""
+    return all(values) if key == "all" else any(values)
 
 
 def _compare(op: str, value: Any, other: Any, operand: Any, on_missing: Any, text: str) -> bool:
