@@ -40,7 +40,7 @@ from .._errors import UsageError
 from .._intents import CONSEQUENTIAL_KINDS
 from .._session_compile import EVENT_FIELDS, SessionPolicy, SessionRule
 from ._events import Event
-from ._rules import fire, last_decision, reason
+from ._rules import fire_all, last_decision
 
 SCRATCH_SID = "txguard-scratch"
 """The only session id the engine ever sees."""
@@ -169,12 +169,7 @@ class RuleEngineEvaluator:
         def hit(rule: SessionRule, e: Event) -> bool:
             return ("cur" if e is current else f"e{e.seq}") in matched.get(rule_index[rule.id], ())
 
-        out = []
-        for rule in policy.rules:
-            detail = fire(rule, events, current, hit)
-            if detail is not None:
-                out.append(reason(rule, detail))
-        return out
+        return fire_all(policy, events, current, hit)
 
     def _replay(self, policy: SessionPolicy, events: Sequence[Event], current: Event, now_us: int) -> dict[int, set[str]]:
         ruleset = self._ruleset(policy)

@@ -156,13 +156,17 @@ class OwnEvaluator:
     name = "txguard"
 
     def evaluate(self, policy: SessionPolicy, events: Sequence[Event], current: Event, now_us: int) -> list[Reason]:
-        hit = own_hit(now_us, current)
-        out = []
-        for rule in policy.rules:
-            detail = fire(rule, events, current, hit)
-            if detail is not None:
-                out.append(reason(rule, detail))
-        return out
+        return fire_all(policy, events, current, own_hit(now_us, current))
+
+
+def fire_all(policy: SessionPolicy, events: Sequence[Event], current: Event, hit: Hit) -> list[Reason]:
+    """The reasons of every session rule that fires, in policy order: both evaluators end here."""
+    out = []
+    for rule in policy.rules:
+        detail = fire(rule, events, current, hit)
+        if detail is not None:
+            out.append(reason(rule, detail))
+    return out
 
 
 def outcome_max(reasons: Sequence[Reason]) -> Outcome:
