@@ -34,7 +34,7 @@ from ._context import Proposal
 from ._decision import Outcome, PolicyRef, Question
 from ._errors import MAX_DIAGNOSTICS, Diagnostic, MoneyError, PolicyError
 from ._intents import INTENT_MODELS, canonical_json
-from ._load import Located, load_yaml
+from ._load import Located, load_yaml, read_source
 from ._money import currency_exponent
 from ._schema import dotted, validate_document
 from ._session_compile import EMPTY_SESSION_POLICY, SessionPolicy, compile_session, merge_session
@@ -637,11 +637,5 @@ def compile_policy(text: str, file: str = "<policy>", base_dir: Path | None = No
 def compile_file(path: str | Path) -> CompiledPolicy:
     """Load, validate and compile a policy file."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError([Diagnostic(str(p), 1, 1, "txg-io", f"cannot read the policy: {exc.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise PolicyError([Diagnostic(str(p), 1, 1, "txg-io", "the policy is not UTF-8 text")]) from None
-    return compile_policy(text, str(p), p.parent)
+    return compile_policy(read_source(p, "policy", PolicyError), str(p), p.parent)
 

@@ -8,11 +8,12 @@ Duplicate mapping keys are errors, not silent overwrites.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ._errors import Diagnostic
+from ._errors import Diagnostic, DiagnosticsError
 
 PathKey = tuple[str | int, ...]
 
@@ -44,6 +45,17 @@ _BOOL = {"true": True, "false": False}
 
 def _scalar(node: yaml.ScalarNode, loader: yaml.SafeLoader) -> Any:
     return loader.construct_object(node, deep=True)
+
+
+def read_source(path: Path, what: str, error: type[DiagnosticsError]) -> str:
+    """The UTF-8 text of a policy or suite file; an unreadable file raises ``error`` with a
+    located ``txg-io`` diagnostic naming ``what`` it is."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error([Diagnostic(str(path), 1, 1, "txg-io", f"cannot read the {what}: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise error([Diagnostic(str(path), 1, 1, "txg-io", f"the {what} is not UTF-8 text")]) from None
 
 
 def load_yaml(text: str, file: str) -> tuple[Located | None, list[Diagnostic]]:

@@ -25,7 +25,7 @@ from ._compile import CompiledPolicy, compile_file
 from ._decision import Decision, Outcome
 from ._errors import MAX_DIAGNOSTICS, Diagnostic, DiagnosticsError
 from ._guard import Guard, utc_now
-from ._load import Located, PathKey, load_yaml
+from ._load import Located, PathKey, load_yaml, read_source
 from .sessions._store import MemoryStore
 
 SUITE_SUFFIX = ".tests.yaml"
@@ -364,13 +364,7 @@ class _Loader:
 def load_suite(path: str | Path) -> Suite:
     """Load and resolve a suite file; raises :class:`SuiteError` listing every problem."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SuiteError([Diagnostic(str(p), 1, 1, "txg-io", f"cannot read the suite: {exc.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise SuiteError([Diagnostic(str(p), 1, 1, "txg-io", "the suite is not UTF-8 text")]) from None
-    return parse_suite(text, str(p))
+    return parse_suite(read_source(p, "suite", SuiteError), str(p))
 
 
 def default_policy_path(suite_file: str) -> Path:
