@@ -15,6 +15,8 @@ from txguard.sessions import open_store
 
 from .helpers import T0, Clock, checkout, pg_reset, pg_url, policy
 
+pytestmark = pytest.mark.system
+
 PROCESSES = 16
 ATTEMPTS = 200
 LIMIT = Decimal("2000.00")
