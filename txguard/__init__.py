@@ -53,6 +53,7 @@ from ._intents import (
     intent_digest,
 )
 from ._money import parse_amount
+from ._observe import Observer
 from ._schema import intent_schema, policy_schema
 from ._tokens import ConsentSigner
 
@@ -89,6 +90,7 @@ __all__ = [
     "ModifyOrderPayment",
     "ModifyUserAddress",
     "MoneyError",
+    "Observer",
     "Outcome",
     "PolicyError",
     "PolicyRef",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, overload
@@ -11,6 +12,7 @@ from ._compile import CompiledPolicy, compile_file, compile_policy
 from ._decision import Decision
 from ._evaluate import Clock, evaluate, internal_error
 from ._guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, ToolDecorator, wrap
+from ._observe import Observer, notify_decision
 from ._tokens import ConsentKeys, keyring
 
 P = ParamSpec("P")
@@ -45,11 +47,11 @@ class Guard:
     returned as ``escalate`` (``audit_unavailable``).
     """
 
-    __slots__ = ("_policy", "_clock", "_sessions", "_audit", "_keys")
+    __slots__ = ("_policy", "_clock", "_sessions", "_audit", "_keys", "_observers")
 
     def __init__(self, policy: CompiledPolicy, *, clock: Clock = utc_now, audit: AuditSink | None = None,
                  sessions: SessionStore | None = None, session_evaluator: str | SessionEvaluator = "txguard",
-                 consent_keys: ConsentKeys | None = None) -> None:
+                 consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = ()) -> None:
         """Args:
             policy: the compiled policy.
             clock: the injected clock (timezone-aware); read once per decision.
@@ -61,11 +63,14 @@ class Guard:
             consent_keys: the keys signed consent tokens (session entries ``{"token": ...}``) are
                 verified with: a :class:`~txguard.ConsentSigner`, several, or ``{key id: key}``.
                 A token whose key the guard does not hold, or whose MAC fails, confirms nothing.
+            observers: told of every decision (:class:`~txguard.Observer`: metrics, traces); they
+                cannot change a decision, and one that raises is ignored.
 
         Raises:
             UsageError: a consent key shorter than 32 bytes or a malformed key id.
         """
         self._keys = keyring(consent_keys) or None
+        self._observers = tuple(observers)
         self._policy = policy
         self._clock = clock
         self._sessions: SessionRunner | None = None
@@ -84,19 +89,20 @@ class Guard:
     def from_file(cls, path: str | Path, *, clock: Clock = utc_now, audit: AuditSink | None = None,
                   sessions: SessionStore | None = None,
                   session_evaluator: str | SessionEvaluator = "txguard",
-                  consent_keys: ConsentKeys | None = None) -> Guard:
+                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = ()) -> Guard:
         """Compile the policy at ``path``; raises :class:`~txguard.PolicyError` if it is invalid."""
         return cls(compile_file(path), clock=clock, audit=audit, sessions=sessions,
-                   session_evaluator=session_evaluator, consent_keys=consent_keys)
+                   session_evaluator=session_evaluator, consent_keys=consent_keys, observers=observers)
 
     @classmethod
     def from_text(cls, text: str, *, file: str = "<policy>", base_dir: str | Path | None = None,
                   clock: Clock = utc_now, audit: AuditSink | None = None, sessions: SessionStore | None = None,
                   session_evaluator: str | SessionEvaluator = "txguard",
-                  consent_keys: ConsentKeys | None = None) -> Guard:
+                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = ()) -> Guard:
         """Compile policy YAML given as text."""
         return cls(compile_policy(text, file, Path(base_dir) if base_dir is not None else None), clock=clock,
-                   audit=audit, sessions=sessions, session_evaluator=session_evaluator, consent_keys=consent_keys)
+                   audit=audit, sessions=sessions, session_evaluator=session_evaluator, consent_keys=consent_keys,
+                   observers=observers)
 
     @property
     def policy(self) -> CompiledPolicy:
@@ -159,11 +165,17 @@ class Guard:
             lineage: where the recommendation came from (host-supplied, e.g. ``{"source": "search:q42"}``);
                 recorded in the audit record with the session's ``id`` and ``turn``.
         """
+        t0 = time.perf_counter()
+        policy = self._policy  # read once: the whole decision runs on the policy it started with
         if self._audit is not None:
             # The record is written from the final decision, session reasons included.
-            return self._audit.check(self._policy, self._clock, proposal, request, session, facts, lineage,
-                                     decide=self._decide)
-        return self._decide(self._policy, proposal, request, session, facts, self._clock)
+            decision = self._audit.check(policy, self._clock, proposal, request, session, facts, lineage,
+                                         decide=self._decide)
+        else:
+            decision = self._decide(policy, proposal, request, session, facts, self._clock)
+        if self._observers:
+            notify_decision(self._observers, decision, policy, time.perf_counter() - t0, lineage)
+        return decision
 
     def _decide(self, policy: CompiledPolicy, proposal: Any, request: Any, session: Any, facts: Any,
                 clock: Clock) -> Decision:
