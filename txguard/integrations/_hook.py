@@ -128,7 +128,7 @@ class Verdict:
             "reasons": [r.to_dict() for r in self.decision.reasons],
             "route": self.decision.route,
             "message": self.message,
-            "confirmation": conf.model_dump(mode="json") if conf is not None else None,
+            "confirmation": conf.to_dict() if conf is not None else None,
         }
 
 
