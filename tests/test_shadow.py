@@ -118,7 +118,11 @@ def test_audit_show_prints_the_shadow_decision(tmp_path: Path, capsys: pytest.Ca
     assert main(["audit", "show", str(db)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(decisions) and all(" | shadow 2.0.0-strict: " in line for line in lines)
-    assert any(line.endswith(" diverged") for line in lines)
+    diverged = sum(line.endswith(" diverged") for line in lines)
+    assert diverged > 0
+    page = tmp_path / "report.html"
+    assert main(["audit", "report", str(db), "--html", str(page)]) == 0
+    assert f"a shadow policy also decided {len(decisions)} of them and differed on {diverged}" in page.read_text(encoding="utf-8")
 
 
 def _digest(body: dict[str, Any]) -> float:

@@ -108,8 +108,11 @@ class Shadow:
         return self.rate > 0.0 and sample_point(proposal, session) < self.rate
 
     def run(self, proposal: Any, request: Any, session: Any, facts: Any, now: datetime) -> ShadowResult | None:
-        """The candidate's decision if this case is in the sample, else None."""
-        if not self.sampled(proposal, session):
+        """The candidate's decision if this case is in the sample, else None. Never raises."""
+        try:
+            if not self.sampled(proposal, session):
+                return None
+        except Exception:  # noqa: BLE001 - an input the sampler cannot read is left out of the sample
             return None
         return self.decide(proposal, request, session, facts, now)
 
@@ -128,19 +131,26 @@ class Shadow:
         return ShadowResult(self.candidate, decision, error, time.perf_counter_ns() - t0)
 
     def record(self, primary: Decision, result: ShadowResult) -> dict[str, Any]:
-        """The audit record's ``shadow`` part, compared with the primary decision ``primary``."""
+        """The audit record's ``shadow`` part, compared with the primary decision ``primary``. Never raises."""
         from .audit._build import decision_data
 
-        data = decision_data(result.decision)
-        return {"policy": result.candidate.ref.to_dict(), "decision": data, "observational": True,
-                "diverged": decision_key(data) != decision_key(decision_data(primary)),
-                "error": result.error, "elapsed_ns": result.elapsed_ns}
+        part: dict[str, Any] = {"policy": result.candidate.ref.to_dict(), "decision": None, "observational": True,
+                                "diverged": True, "error": result.error, "elapsed_ns": result.elapsed_ns}
+        try:
+            data = decision_data(result.decision)
+            part.update(decision=data, diverged=decision_key(data) != decision_key(decision_data(primary)))
+        except Exception as exc:  # noqa: BLE001 - the primary's record must be written whatever the candidate did
+            part["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return part
 
     def count(self, primary: Decision, result: ShadowResult) -> None:
         """Add one compared case to :attr:`stats`."""
         from .audit._build import decision_data
 
-        diverged = decision_key(decision_data(result.decision)) != decision_key(decision_data(primary))
+        try:
+            diverged = decision_key(decision_data(result.decision)) != decision_key(decision_data(primary))
+        except Exception:  # noqa: BLE001 - counted as a divergence rather than raised into check
+            diverged = True
         step = primary.outcome.rank - result.decision.outcome.rank
         with self._lock:
             c = self._counts

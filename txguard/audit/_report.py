@@ -59,6 +59,8 @@ def summarize(records: Iterable[AuditRecord], recent: int = 25) -> dict[str, Any
         "top_rules": [{"rule": r, "code": c, "count": n} for (r, c), n in rules.most_common(15)],
         "kinds": [{"kind": k, "total": sum(v.values()), **{o: v[o] for o in _OUTCOMES}} for k, v in sorted(kinds.items())],
         "escalations": escalations,
+        "shadow": {"sampled": sum(1 for _, b, _ in rows if isinstance(b.get("shadow"), dict)),
+                   "diverged": sum(1 for _, b, _ in rows if isinstance(b.get("shadow"), dict) and b["shadow"].get("diverged"))},
     }
 
 
@@ -137,7 +139,10 @@ def render_html(summary: dict[str, Any], title: str) -> str:
     ) or '<tr><td colspan="6">No escalation.</td></tr>'
     legend = " ".join(f'<span class="key" style="background:{c}"></span>{k}' for k, c in _COLORS.items())
     rules = _bars([(f"{r['rule']} [{r['code']}]", r["count"]) for r in summary["top_rules"]], "#37474f")
-    return _page(title, f"""<div class="sub">{total} decisions; policies: {_e(", ".join(summary["policies"]) or "-")}</div>
+    sh = summary["shadow"]
+    shadow = (f"; a shadow policy also decided {sh['sampled']} of them and differed on {sh['diverged']}"
+              if sh["sampled"] else "")
+    return _page(title, f"""<div class="sub">{total} decisions; policies: {_e(", ".join(summary["policies"]) or "-")}{shadow}</div>
 <div class="cards">{cards}</div>
 <h2>Outcomes over time</h2><div>{legend}</div>{_timeline(summary["buckets"])}
 <h2>Top firing rules</h2>{rules}
