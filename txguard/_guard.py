@@ -71,7 +71,7 @@ class Guard:
                 alongside, observationally: it never changes the decision returned, writes no
                 session state, and its decision joins the same audit record (``shadow``), is told
                 to observers (``on_shadow``) and counted in :attr:`shadow_stats`. See
-                ``docs/operations-shadow-backtests.md``.
+                ``docs/operations.md``.
             shadow_sample: the fraction of cases the candidate decides, from 0 to 1 (deterministic:
                 by a hash of the proposal digest and the session id).
 
