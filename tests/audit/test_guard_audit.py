@@ -14,6 +14,7 @@ import pytest
 
 from txguard import ENGINE_CODES, Guard, Outcome, compile_policy
 from txguard.audit import AuditEntry, AuditError, AuditRecord, MemorySink, open_sink, verify
+from txguard.audit._record import recorded
 
 from .conftest import POLICIES, RETAIL, StepClock, envelopes
 
@@ -96,7 +97,7 @@ def test_bad_sink_urls_are_clear_errors(url: str) -> None:
         open_sink(url)
 
 
-def test_inputs_that_cannot_be_encoded_still_leave_a_record() -> None:
+def test_inputs_json_cannot_hold_as_they_are_are_escaped_not_dropped() -> None:
     sink = MemorySink()
     guard = Guard.from_file(RETAIL, audit=sink)
     env = envelopes(1)[0]
@@ -105,7 +106,9 @@ def test_inputs_that_cannot_be_encoded_still_leave_a_record() -> None:
     decision = guard.check(env["proposal"], env.get("request"), env.get("session"), facts)
     body = sink.stored[0].body
     assert body["decision"]["outcome"] == decision.outcome.value
-    assert "unrecordable" in body and "context" not in body
+    assert "unrecordable" not in body and body["escaped"] is True
+    assert body["context"]["facts"]["users"]["odd-user"] == {"$txguard": "map", "items": [[1, "a key that is not a string"]]}
+    assert recorded(body)["context"]["facts"] == facts
     assert verify(sink).ok
 
 
