@@ -237,3 +237,39 @@ def test_times_are_recorded_with_their_offset() -> None:
     assert sink.stored[0].body["time"] == "2026-05-01T12:00:00+00:00"
 
 
+
+
+def _readme_snippet() -> str:
+    readme = (POLICIES.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Audit trail"):]
+    return section[section.index("```python\n") + len("```python\n"):section.index("```\n", section.index("```python"))]
+
+
+def test_the_readme_audit_snippet_verifies_the_record_it_wrote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    snippet = _readme_snippet()
+    assert 'verify("sqlite:audit.db")' in snippet
+    env = envelopes(1)[0]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "policies").symlink_to(POLICIES)
+    scope = {"proposal": env["proposal"], "request": env.get("request"), "session": env.get("session"),
+             "facts": env.get("facts")}
+    exec(compile(snippet, "README.md", "exec"), scope)  # noqa: S102 - the documented code, run as written
+    result = scope["result"]
+    assert result.count == 1 and result.pending == 0  # the record the snippet wrote, not an empty trail
+
+
+def test_without_closing_the_sink_the_snippets_verify_reports_the_record_pending(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    snippet = _readme_snippet()
+    lines = [line.replace('open_sink("sqlite:audit.db")', 'open_sink("sqlite:audit.db?ms=600000")')  # no timer commit
+             for line in snippet.splitlines() if not line.startswith("sink.close()")]
+    env = envelopes(1)[0]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "policies").symlink_to(POLICIES)
+    scope: dict[str, object] = {"proposal": env["proposal"], "request": env.get("request"),
+                                "session": env.get("session"), "facts": env.get("facts")}
+    with pytest.raises(AssertionError):  # the snippet's own assert: an empty trail with one record pending
+        exec(compile("\n".join(lines), "README.md", "exec"), scope)  # noqa: S102
+    result = scope["result"]
+    assert result.count == 0 and result.pending == 1  # type: ignore[attr-defined]
+    scope["sink"].close()  # type: ignore[attr-defined]
