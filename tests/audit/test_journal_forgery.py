@@ -148,3 +148,18 @@ def test_the_journal_key_is_in_the_database_not_in_the_journal_directory(tmp_pat
     for path in journal.rglob("*"):
         assert key not in path.read_bytes()
     shutil.rmtree(journal)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_link_or_directory_in_the_journal_directory_is_reported_never_followed(
+        kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    url, journal = _url(kind, tmp_path, request)
+    open_sink(url).close()
+    journal.mkdir(parents=True, exist_ok=True)
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b'id-evil 00 {"id":"id-evil"}\n')
+    (journal / "a.journal").symlink_to(target)
+    (journal / "b.journal").mkdir()
+    assert (verify(url).ok, verify(url).kind) == (False, "forged")
+    open_sink(url).close()
+    assert _chain_ids(url) == [] and target.exists()

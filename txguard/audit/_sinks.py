@@ -17,6 +17,7 @@ import os
 import re
 import socket
 import sqlite3
+import stat
 import threading
 import time
 import weakref
@@ -156,7 +157,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 # -- JSON Lines ------------------------------------------------------------------------------------------
 
-_HEAD_WIDTH = 255  # a head file is 256 bytes (128 when written by txguard before 0.2, without `next`)
+_HEAD_WIDTH = 255  # a head file is 256 bytes (128 when written by earlier versions, without `next`)
 _HEAD = re.compile(r'\{"hash":"([0-9a-f]{64})",(?:"next":"([0-9a-f]{64})",)?"seq":(0|[1-9][0-9]{0,18})\} *\n')
 
 
@@ -496,8 +497,11 @@ def orphan_journals(directory: Path) -> Iterator[tuple[Path, int, bytes]]:
         return
     for path in sorted(directory.glob("*.journal")):
         try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:  # gone, or a symlink: not a journal any writer made (verify reports it)
+            continue
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -615,6 +619,8 @@ class _GroupSink:
         key = self._journal_key()
         pending = 0
         for path in sorted(directory.glob("*.journal")):
+            if path.is_symlink() or (path.exists() and not path.is_file()):
+                raise Damaged(f"{path}: not a journal file (a link or a directory): no writer made it", "forged")
             try:
                 data = path.read_bytes()
             except FileNotFoundError:  # committed and deleted meanwhile
