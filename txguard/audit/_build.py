@@ -13,7 +13,7 @@ from .._compile import CompiledPolicy
 from .._context import Facts, Proposal
 from .._decision import Decision, Outcome, Reason
 from .._evaluate import Clock, evaluate, internal_error
-from ._record import FORMAT_VERSION, apply_masks, canonical_json, encode_body, proposal_digest, salt_id, uuid7
+from ._record import FORMAT_VERSION, apply_masks, encode_body, encode_value, proposal_digest, salt_id, uuid7
 from ._sinks import AuditEntry, AuditSink
 
 if TYPE_CHECKING:
@@ -49,8 +49,9 @@ def decision_data(decision: Decision) -> dict[str, Any]:
 
 def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, proposal: Any, request: Any,
                 session: Any, facts: Any, lineage: Mapping[str, str] | None, salt: bytes,
-                shadow: dict[str, Any] | None = None) -> AuditEntry:
-    """The audit entry of one decision, its masks applied, its body encoded (canonical JSON).
+                shadow: dict[str, Any] | None = None) -> tuple[AuditEntry, bool]:
+    """The audit entry of one decision, its masks applied, its body encoded (canonical JSON), and
+    whether the body holds everything replay needs (see :func:`~txguard.audit._record.encode_body`).
 
     ``shadow`` is the observational decision of a candidate policy (``Shadow.record``), recorded
     under the body's ``shadow`` key when the case was sampled.
@@ -82,7 +83,7 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
         body["shadow"] = shadow
     if policy.mask:
         try:
-            body["proposal_digest"] = proposal_digest(canonical_json(prop))
+            body["proposal_digest"] = proposal_digest(encode_value(prop))
         except (TypeError, ValueError):
             pass
         ctx = body["context"]
@@ -93,7 +94,8 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
                     context={"request": sections["request"], "session": sections["session"], "facts": sections["facts"]})
         if masked:
             body.update(masked=masked, salt=salt_id(salt))
-    return AuditEntry(ident, encode_body(body))
+    text, complete = encode_body(body)
+    return AuditEntry(ident, text), complete
 
 
 class Recorder:
@@ -129,15 +131,23 @@ class Recorder:
         except Exception as exc:  # noqa: BLE001 - a decision that failed is recorded as the escalation it is
             decision = internal_error(policy, exc)
         try:
-            self.sink.append(build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt,
-                                         shadow.record(decision, seen) if shadow is not None and seen is not None else None))
+            shadowed = shadow.record(decision, seen) if shadow is not None and seen is not None else None
+            entry, complete = build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt,
+                                          shadowed)
+            if not complete and decision.outcome is Outcome.ALLOW:  # no allow on a record that cannot replay it
+                decision = _withheld(policy, decision, "the decision's inputs cannot be recorded")
+                entry, _ = build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt,
+                                       shadowed)
+            self.sink.append(entry)
         except Exception as exc:  # noqa: BLE001 - no decision without its record: fail closed
-            reason = Reason("txguard:audit_unavailable", "audit_unavailable",
-                            f"the audit record could not be written: {type(exc).__name__}: {str(exc)[:160]}",
-                            Outcome.ESCALATE)
-            return Decision(Outcome.ESCALATE, (reason,), policy.ref, decision.kind, route="human",
-                            elapsed_us=decision.elapsed_us, intent=decision.intent), seen
+            return _withheld(policy, decision, f"the audit record could not be written: {type(exc).__name__}: {str(exc)[:160]}"), seen
         return decision, seen
+
+
+def _withheld(policy: CompiledPolicy, decision: Decision, why: str) -> Decision:
+    reason = Reason("txguard:audit_unavailable", "audit_unavailable", why, Outcome.ESCALATE)
+    return Decision(Outcome.ESCALATE, (reason,), policy.ref, decision.kind, route="human",
+                    elapsed_us=decision.elapsed_us, intent=decision.intent)
 
 
 Decide = Callable[[CompiledPolicy, Any, Any, Any, Any, Clock], Decision]

@@ -22,7 +22,7 @@ from .._evaluate import evaluate
 from .._intents import INTENT_MODELS
 from .._shadow import decision_key
 from ._build import decision_data
-from ._record import AuditRecord
+from ._record import AuditRecord, recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +160,9 @@ def _proposal(recorded: Any) -> Any:
 
 
 def redecide(policy: CompiledPolicy, body: dict[str, Any]) -> dict[str, Any]:
-    """Decide a recorded body's proposal again under ``policy``, at the recorded time."""
+    """Decide a stored body's proposal again under ``policy``, at the recorded time (escaped
+    values restored first)."""
+    body = recorded(body)
     now = datetime.fromisoformat(body["time"])
     ctx = body.get("context") or {}
     decision = evaluate(policy, _proposal(body.get("proposal")), ctx.get("request"), ctx.get("session"),

@@ -96,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
     except (AuditError, OSError) as exc:
         print(f"txguard audit: {exc}", file=sys.stderr)
         return 1
+    except (ValueError, KeyError, TypeError) as exc:  # a record that is not what a writer writes
+        print(f"txguard audit: {args.target}: a record is unreadable ({type(exc).__name__}: {str(exc)[:120]}); "
+              "run `txguard audit verify`", file=sys.stderr)
+        return 1
 
 
 def _with(target: str, fn: Any) -> int:
@@ -112,7 +116,14 @@ def _verify(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict()))
     elif result.ok:
         head = f"; head {result.head[0]} {result.head[1][:16]}..." if result.head else ""
-        print(f"ok: {result.count} records, one unbroken chain{head}")
+        notes = ""
+        if result.unacknowledged:
+            notes += (f"; record {result.count} was written but its writer stopped before acknowledging it "
+                      "(the head announced it; the next writer adopts it)")
+        if result.pending:
+            notes += (f"; {result.pending} acknowledged record(s) not yet committed: they wait in group-commit "
+                      "journals (flush or close the writers, or open the trail with a writer after a crash)")
+        print(f"ok: {result.count} records, one unbroken chain{head}{notes}")
     else:
         where = f"record {result.position}: " if result.position is not None else ""
         print(f"{args.target}: {where}{result.problem}")
