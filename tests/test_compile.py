@@ -67,7 +67,9 @@ def test_tool_mapping_with_nested_fields_constants_and_ignore() -> None:
     ({"total": "1"}, "argument `total` is given twice (directly and by the mapping)"),
     ({"cart": 3}, "argument `cart` must be a list"),
     ({"cart": [1]}, "each entry of `cart` must be an object"),
-    ({"coupon": "FREE"}, "coupon: Extra inputs are not permitted"),
+    ({"coupon": "FREE"}, "argument `coupon` is not named by the mapping of tool `buy` (not a field of intent `checkout`; a policy can `ignore` it)"),
+    ({"kind": "refund"}, "argument `kind` is not named by the mapping of tool `buy` (the mapping fixes the intent kind to `checkout`)"),
+    ({"amount": None, "total": "1"}, "argument `total` is not named by the mapping of tool `buy` (it fills `total` from `amount`)"),
     ({"cart": [{"variant_id": "S", "product_id": "P", "title": "T", "quantity": 0, "price": {"amount": "1"}}]},
      "items[0].quantity: Input should be greater than or equal to 1; "
      "items: Tuple should have at least 1 item after validation, not 0"),
