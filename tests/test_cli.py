@@ -81,13 +81,20 @@ def test_check_one_case(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     assert decision["confirmation"]["total"] == "240.00"
 
 
-def test_check_a_case_that_is_not_json_is_escalated(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("text", "where", "why"), [
+    ('{"proposal": {"name": "checkout", "argu', "1:35", "Unterminated string"),
+    ('\n\n  nope', "3:3", "Expecting value"),
+    ('{"proposal": {"name": "checkout"}, "proposal": {"name": "cancel"}}', "1:1", "duplicate key `proposal`"),
+])
+def test_check_a_case_file_that_is_not_json_is_a_located_tool_error(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, where: str, why: str) -> None:
     case = tmp_path / "case.json"
-    case.write_text('{"proposal": {"name": "checkout", "argu')
+    case.write_text(text, encoding="utf-8")
     code, out, err = run(capsys, "check", "--policy", str(RETAIL), "--format", "json", str(case))
-    assert code == 0
-    assert json.loads(out)["outcome"] == "escalate"
-    assert err.startswith(f"{case}: malformed case: ")
+    # No decision was made on the case: exit 1 (README's exit-code table), never 0.
+    assert (code, out) == (1, "")
+    assert err.startswith(f"{case}:{where}: malformed case: {why}")
+    assert err.count("\n") == 1
 
 
 def test_check_cases_decides_every_line_in_order(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

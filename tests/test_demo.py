@@ -152,7 +152,7 @@ def test_text_output_tells_each_story(played: dict[str, Any], capsys: pytest.Cap
     assert text.count("place_order ran:") == played["orders"]
     assert "Please confirm this checkout:" in text
     assert re.search(r"^summary: 7 scenarios, \d+ decisions", text, flags=re.M)
-    assert "audit trail: " in text
+    assert "audit trail (temporary, removed on exit; --audit PATH keeps one): " in text
 
 
 def test_bad_inputs_give_the_documented_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -185,7 +185,7 @@ class ToolMap:
         try:
             return INTENT_MODELS[self.kind].model_validate(out)
         except ValidationError as exc:
-            raise ProposalError("malformed", _validation_summary(exc)) from None
+            raise ProposalError("malformed", validation_summary(exc)) from None
 
 
 def _refuse_leftovers(data: Mapping[str, Any], sources: list[str], ignore: frozenset[str], label: str = "") -> None:
@@ -215,13 +215,20 @@ def _leftovers(value: Any, paths: set[str], prefix: str) -> list[str]:
     return out
 
 
-def _validation_summary(exc: ValidationError, limit: int = 3) -> str:
+def validation_summary(exc: ValidationError, limit: int = 3, root: str = "") -> str:
+    """``path: what was expected`` for the first ``limit`` errors; paths start at ``root`` when
+    given (``session.confirmed[0].expires_at``), else at the arguments (``items[0].quantity``)."""
     parts = []
     for err in exc.errors(include_url=False)[:limit]:
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or "arguments"
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        loc = (root + loc) if root else (loc.lstrip(".") or "arguments")
         msg = err["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
+        given = err.get("input")
+        if (root and isinstance(given, (str, int, float, bool)) and err["type"] != "missing"
+                and f"`{given}`" not in msg and f"`'{given}'`" not in msg):
+            msg += f", got `{str(given)[:40]}`"
         parts.append(f"{loc}: {msg}")
     more = exc.error_count() - limit
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
