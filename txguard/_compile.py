@@ -300,12 +300,13 @@ class CompiledPolicy:
         """The proposal's tool mapping and its arguments, parsed; raises :class:`ProposalError`."""
         tool = self.tools.get(proposal.name)
         problem = unusable_problem(proposal.arguments)
+        if problem is not None and (tool is not None or not proposal.name):
+            # What an adapter or a guarded tool could not read: say why, not "not valid JSON".
+            raise ProposalError("malformed", f"the tool call could not be read: {problem[:160]}")
         if tool is None:
             if not proposal.name:
-                raise ProposalError("unknown_tool", "the tool call names no tool" + (f" ({problem[:160]})" if problem else ""))
+                raise ProposalError("unknown_tool", "the tool call names no tool")
             raise ProposalError("unknown_tool", f"tool `{proposal.name}` is not mapped by policy `{self.id}`")
-        if problem is not None:
-            raise ProposalError("malformed", f"the tool call could not be read: {problem[:160]}")
         args = proposal.arguments
         if isinstance(args, (str, bytes, bytearray)):
             try:
