@@ -226,6 +226,9 @@ def validation_summary(exc: ValidationError, limit: int = 3, root: str = "") -> 
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         given = err.get("input")
+        if root and err["type"] == "extra_forbidden":
+            parts.append(f"{loc}: unexpected field")
+            continue
         if (root and isinstance(given, (str, int, float, bool)) and err["type"] != "missing"
                 and f"`{given}`" not in msg and f"`'{given}'`" not in msg):
             msg += f", got `{str(given)[:40]}`"
