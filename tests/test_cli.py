@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -168,3 +170,57 @@ def test_version_and_module_entry_point() -> None:
     assert proc.stdout.strip().startswith("txguard ")
 
 
+
+
+def _corrupted_gzip(path: Path, lines: int = 400) -> Path:
+    good = json.dumps({"id": "c", **envelope(checkout_args())}) + "\n"
+    data = bytearray(gzip.compress((good * lines).encode("utf-8")))
+    data[40:80] = bytes(40)  # inside the deflate stream: the reader fails part-way
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("argv", [
+    lambda p: ["check", "--policy", str(RETAIL), "--cases", str(p)],
+    lambda p: ["test", "--policy", str(RETAIL), str(p)],
+    lambda p: ["check", "--policy", str(RETAIL), str(p)],
+    lambda p: ["explain", "--policy", str(RETAIL), str(p)],
+])
+@pytest.mark.parametrize("damage", ["corrupted", "truncated", "not_gzip"])
+def test_a_damaged_gzip_input_is_a_located_tool_error_not_a_traceback(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: Any, damage: str) -> None:
+    path = tmp_path / "cases.jsonl.gz"
+    if damage == "corrupted":
+        _corrupted_gzip(path)
+    elif damage == "truncated":
+        path.write_bytes(gzip.compress(b'{"proposal": {"name": "checkout"}}\n' * 50)[:60])
+    else:
+        path.write_bytes(b"plain text, not gzip\n")
+    code, out, err = run(capsys, *argv(path))
+    assert code == 1
+    assert "Traceback" not in err
+    assert str(path) in err
+    assert any(word in err for word in ("decompress", "end-of-stream", "gzip", "cannot read"))
+
+
+def test_text_output_escapes_a_lone_surrogate_instead_of_crashing(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path) -> None:
+    case = tmp_path / "case.json"
+    # `\ud800` in the JSON text is a lone surrogate in the decoded tool name, echoed in the reason.
+    case.write_text('{"proposal": {"name": "check\\ud800out", "arguments": {}}}', encoding="utf-8")
+    for command in ("check", "explain"):
+        code = subprocess.run([sys.executable, "-m", "txguard.cli", command, "--policy", str(RETAIL), str(case)],
+                              capture_output=True, env={**os.environ, "PYTHONIOENCODING": "utf-8"}, check=False)
+        assert code.returncode == 0, code.stderr.decode("utf-8", "replace")
+        assert b"tool `check\\ud800out` is not mapped" in code.stdout
+        assert b"Traceback" not in code.stderr
+
+
+def test_text_output_on_an_ascii_terminal(tmp_path: Path) -> None:
+    case = tmp_path / "case.json"
+    case.write_text('{"proposal": {"name": "caf\u00e9\u2019s", "arguments": {}}}', encoding="utf-8")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "LANG": "C", "LC_ALL": "C"}
+    code = subprocess.run([sys.executable, "-m", "txguard.cli", "check", "--policy", str(RETAIL), str(case)],
+                          capture_output=True, env=env, check=False)
+    assert code.returncode == 0, code.stderr
+    assert b"tool `caf\\xe9\\u2019s` is not mapped" in code.stdout
