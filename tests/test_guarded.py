@@ -298,3 +298,20 @@ def test_dispatch_says_why_a_call_is_refused(guard: Guard, proposal: dict[str, A
     assert isinstance(blocked, Blocked)
     assert [(r.code, r.message) for r in blocked.reasons] == [("malformed", message)]
     assert shop.orders == []
+
+
+def test_variadic_parameters_receive_exactly_what_was_decided() -> None:
+    reads = Guard.from_text('apiVersion: txguard/v1\nid: reads\nversion: "1"\n'
+                            "tools:\n  lookup: {intent: read}\ndefaults: {read: allow}\n")
+
+    def everything(first: int, *rest: int, flag: bool = False, **extra: Any) -> Any:
+        return first, rest, flag, extra
+
+    lookup: Any = reads.wrap(everything, tool="lookup")
+    assert lookup(1, 2, 3, extra=4) == (1, (2, 3), False, {"extra": 4})
+    assert lookup.last_decision.intent.arguments == {"first": 1, "rest": [2, 3], "flag": False, "extra": 4}
+    assert lookup.dispatch({"name": "lookup", "arguments": {"first": 1, "extra": 4}}) == (1, (), False, {"extra": 4})
+    # A keyword that would land in **extra under a parameter's name is ambiguous: refused, not run.
+    blocked = lookup(1, 2, rest=5)
+    assert isinstance(blocked, Blocked) and blocked.reasons[0].message == (
+        "the tool call could not be read: keyword argument `rest` of `lookup` has the name of a parameter")

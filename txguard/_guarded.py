@@ -209,7 +209,8 @@ class _Core:
         kwargs: dict[str, Any] = {}
         named: set[str] = set()
         for name, param in self.signature.parameters.items():
-            named.add(name)
+            if param.kind is not inspect.Parameter.VAR_KEYWORD:
+                named.add(name)  # the **kwargs parameter's own name may be one of its keys
             if param.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
                 args.append(arguments[name])
             elif param.kind is inspect.Parameter.VAR_POSITIONAL:
