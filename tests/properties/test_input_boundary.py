@@ -19,7 +19,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from txguard import Guard, Outcome
-from txguard._compile import CompiledPolicy, compile_file
+from txguard._compile import CompiledPolicy
 from txguard._intents import INTENT_MODELS
 from txguard.adapters import (
     ToolCall,
