@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import json
 import os
 import subprocess
@@ -11,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from txguard import policy_schema
 from txguard.cli import main
@@ -224,3 +228,23 @@ def test_text_output_on_an_ascii_terminal(tmp_path: Path) -> None:
                           capture_output=True, env=env, check=False)
     assert code.returncode == 0, code.stderr
     assert b"tool `caf\\xe9\\u2019s` is not mapped" in code.stdout
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_any_damage_to_a_gzip_corpus_is_decided_or_reported_never_raised(tmp_path: Path, data: st.DataObject) -> None:
+    labelled = json.dumps({"id": "c", "expect": "allow", **envelope(checkout_args())}) + "\n"
+    raw = bytearray(gzip.compress((labelled * 20).encode("utf-8")))
+    for _ in range(data.draw(st.integers(0, 4))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    raw = raw[:data.draw(st.integers(0, len(raw)))]
+    path = tmp_path / "damaged.jsonl.gz"
+    path.write_bytes(bytes(raw))
+    for argv, codes in ((["check", "--policy", str(RETAIL), "--cases", str(path), "--out", str(tmp_path / "o.jsonl")], {0, 1}),
+                        (["test", "--policy", str(RETAIL), str(path)], {0, 1, 2})):
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = main(argv)
+        assert code in codes, err.getvalue()
+        if code == 1:
+            assert str(path) in err.getvalue()
