@@ -50,3 +50,22 @@ def notify_decision(observers: Iterable[Observer], decision: Decision, policy: C
             observer.on_decision(decision, policy=policy, seconds=seconds, lineage=lineage)
         except Exception:  # noqa: BLE001, S110 - see the module docstring: observers cannot fail a decision
             pass
+
+
+def _notify(observers: Iterable[Observer], event: str, **kwargs: object) -> None:
+    for observer in observers:
+        try:
+            getattr(observer, event)(**kwargs)
+        except Exception:  # noqa: BLE001, S110 - see the module docstring: observers cannot fail the guard
+            pass
+
+
+def notify_reload(observers: Iterable[Observer], *, ok: bool, old: CompiledPolicy, new: CompiledPolicy | None,
+                  error: str | None) -> None:
+    """Tell every observer about one reload attempt; an observer that raises is skipped."""
+    _notify(observers, "on_reload", ok=ok, old=old, new=new, error=error)
+
+
+def notify_audit_append(observers: Iterable[Observer], *, seconds: float, ok: bool) -> None:
+    """Tell every observer about one audit append; an observer that raises is skipped."""
+    _notify(observers, "on_audit_append", seconds=seconds, ok=ok)

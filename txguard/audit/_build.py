@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,6 +14,7 @@ from .._compile import CompiledPolicy
 from .._context import Facts, Proposal
 from .._decision import Decision, Outcome, Reason
 from .._evaluate import Clock, evaluate, internal_error
+from .._observe import Observer, notify_audit_append
 from ._record import FORMAT_VERSION, apply_masks, canonical_json, encode_body, proposal_digest, salt_id, uuid7
 from ._sinks import AuditEntry, AuditSink
 
@@ -45,8 +47,12 @@ def decision_data(decision: Decision) -> dict[str, Any]:
 
 
 def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, proposal: Any, request: Any,
-                session: Any, facts: Any, lineage: Mapping[str, str] | None, salt: bytes) -> AuditEntry:
-    """The audit entry of one decision, its masks applied, its body encoded (canonical JSON)."""
+                session: Any, facts: Any, lineage: Mapping[str, str] | None, salt: bytes,
+                record_id: str | None = None) -> AuditEntry:
+    """The audit entry of one decision, its masks applied, its body encoded (canonical JSON).
+
+    ``record_id`` is the record's id when the caller chose it (a UUIDv7 from :func:`uuid7`), else a new one.
+    """
     prop = proposal_data(proposal)
     intent = decision.intent
     if isinstance(session, Mapping):
@@ -55,7 +61,7 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
     else:
         lineage_data = {"session_id": getattr(session, "id", None), "turn": getattr(session, "turn", None),
                         "source": dict(lineage) if lineage else {}}
-    ident = uuid7()
+    ident = record_id or uuid7()
     body: dict[str, Any] = {
         "v": FORMAT_VERSION,
         "id": ident,
@@ -89,15 +95,16 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
 class Recorder:
     """The guard's audit side: decides with a frozen clock, records, then answers."""
 
-    __slots__ = ("sink", "salt")
+    __slots__ = ("sink", "salt", "observers")
 
-    def __init__(self, sink: AuditSink) -> None:
+    def __init__(self, sink: AuditSink, observers: Sequence[Observer] = ()) -> None:
         self.sink = sink
+        self.observers = tuple(observers)
         salt = getattr(sink, "mask_salt", None)
         self.salt: bytes = salt if isinstance(salt, bytes) else os.urandom(32)
 
     def check(self, policy: CompiledPolicy, clock: Clock, proposal: Any, request: Any, session: Any, facts: Any,
-              lineage: Mapping[str, str] | None, decide: Decide = evaluate) -> Decision:
+              lineage: Mapping[str, str] | None, decide: Decide = evaluate, record_id: str | None = None) -> Decision:
         """Decide with ``decide`` (reading the clock once) and append the record before returning."""
         try:
             now = clock()
@@ -110,14 +117,20 @@ class Recorder:
             decision = decide(policy, proposal, request, session, facts, clock_used)
         except Exception as exc:  # noqa: BLE001 - a decision that failed is recorded as the escalation it is
             decision = internal_error(policy, exc)
+        t0 = time.perf_counter()
         try:
-            self.sink.append(build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt))
+            self.sink.append(build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt,
+                                         record_id))
         except Exception as exc:  # noqa: BLE001 - no decision without its record: fail closed
+            if self.observers:
+                notify_audit_append(self.observers, seconds=time.perf_counter() - t0, ok=False)
             reason = Reason("txguard:audit_unavailable", "audit_unavailable",
                             f"the audit record could not be written: {type(exc).__name__}: {str(exc)[:160]}",
                             Outcome.ESCALATE)
             return Decision(Outcome.ESCALATE, (reason,), policy.ref, decision.kind, route="human",
                             elapsed_us=decision.elapsed_us, intent=decision.intent)
+        if self.observers:
+            notify_audit_append(self.observers, seconds=time.perf_counter() - t0, ok=True)
         return decision
 
 
