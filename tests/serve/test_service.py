@@ -165,3 +165,33 @@ def test_an_invalid_policy_does_not_start(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "txguard.cli", "serve", "--policy", str(path), "--port", "1"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 3 and str(path) in out.stderr
+
+
+def test_with_two_workers_sighup_and_post_reload_every_worker_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(BASE, encoding="utf-8")
+    with serve(["--policy", str(path), "--workers", "2"], tmp_path / "log") as srv:
+        c = srv.client
+        fresh = {"connection": "close"}  # a new connection each time, so the kernel spreads them over the workers
+        deadline = time.monotonic() + 60
+        while len({c.get("/readyz", headers=fresh).json()["worker"] for _ in range(10)}) < 2:  # both workers serve
+            assert time.monotonic() < deadline, srv.output()
+
+        def reloads() -> dict[str, float]:
+            return {labels["result"]: v for labels, v in metric_samples(c.get("/metrics").text, "txguard_reloads_total")}
+
+        def settle(want_ok: float) -> None:
+            deadline = time.monotonic() + 30
+            while reloads().get("ok", 0) < want_ok:
+                assert time.monotonic() < deadline, (reloads(), srv.output())
+                time.sleep(0.1)
+
+        path.write_text(STRICT, encoding="utf-8")
+        srv.proc.send_signal(signal.SIGHUP)
+        settle(2)  # each worker reloaded itself (a restarted worker would count no reload at all)
+        assert {c.get("/v1/policy", headers=fresh).json()["version"] for _ in range(20)} == {"2"}
+        path.write_text(BASE, encoding="utf-8")
+        assert c.post("/v1/policy/reload").status_code == 200
+        settle(5)  # the POSTed worker, then every worker again through the supervisor
+        assert {c.get("/v1/policy", headers=fresh).json()["version"] for _ in range(20)} == {"1"}
+        assert reloads() == {"ok": 5, "error": 0}

@@ -284,7 +284,7 @@ def create_app(config: ServeConfig, *, policy: CompiledPolicy | None = None, obs
 
     async def readyz(request: Request) -> Response:
         guard = service.ready_guard()
-        return _json({"status": "ready", "policy": _policy_json(guard.policy)})
+        return _json({"status": "ready", "policy": _policy_json(guard.policy), "worker": os.getpid()})
 
     async def policy_info(request: Request) -> Response:
         return _json(_policy_json(service.ready_guard().policy))

@@ -117,7 +117,10 @@ def openapi_document() -> dict[str, Any]:
             "/healthz": {"get": {"summary": "The process is up", "operationId": "healthz",
                                  "responses": {"200": _json({"type": "object"}, "Alive")}}},
             "/readyz": {"get": {"summary": "A policy is compiled and the sinks are open", "operationId": "readyz",
-                                "responses": {"200": _json({"type": "object", "properties": {"policy": _ref("Policy")}}, "Ready"),
+                                "responses": {"200": _json({"type": "object", "properties": {
+                                    "policy": _ref("Policy"),
+                                    "worker": {"type": "integer", "description": "The process id of the worker that answered"}}},
+                                    "Ready"),
                                               **_problems(503)}}},
             "/v1/policy": {"get": {"summary": "The policy in force", "operationId": "policy",
                                    "responses": {"200": _json(_ref("Policy"), "id, version, digest"), **_problems(503)}}},
