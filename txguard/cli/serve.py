@@ -40,20 +40,19 @@ def _shared(url: str | None) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..serve._openapi import openapi_document
+    try:
+        import uvicorn
 
+        from ..serve import ServeConfig, openapi_document
+        from ..serve._app import CONFIG_ENV
+    except ImportError as exc:
+        print(f"txguard serve: needs the `serve` extra (pip install 'txguard[serve]'): {exc}", file=sys.stderr)
+        return 1
     if args.print_openapi:
         print(json.dumps(openapi_document(), indent=2))
         return 0
     if not args.policy:
         print("txguard serve: --policy is required", file=sys.stderr)
-        return 1
-    try:
-        import uvicorn
-
-        from ..serve._app import CONFIG_ENV, ServeConfig
-    except ImportError as exc:
-        print(f"txguard serve: needs the `serve` extra (pip install 'txguard[serve]'): {exc}", file=sys.stderr)
         return 1
     if args.workers < 1 or args.max_body < 1 or args.max_batch < 1 or (args.watch is not None and args.watch <= 0):
         print("txguard serve: --workers, --max-body, --max-batch and --watch must be positive", file=sys.stderr)

@@ -8,16 +8,8 @@ N worker processes. Endpoints, problem details, reload, metrics and traces: ``do
 the OpenAPI document: :func:`openapi_document` (``docs/openapi.json``).
 """
 
+from ._app import ServeConfig, create_app
 from ._openapi import openapi_document
 from ._problems import Problem, ProblemType
 
 __all__ = ["Problem", "ProblemType", "ServeConfig", "create_app", "openapi_document"]
-
-
-def __getattr__(name: str) -> object:
-    # The application needs Starlette; the problem types and the OpenAPI document do not.
-    if name in ("ServeConfig", "create_app"):
-        from . import _app
-
-        return getattr(_app, name)
-    raise AttributeError(name)
