@@ -14,7 +14,8 @@ from ._decision import Decision
 from ._errors import UsageError
 from ._evaluate import Clock, evaluate, internal_error
 from ._guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, ToolDecorator, wrap
-from ._observe import Observer, notify_decision, notify_reload
+from ._observe import Observer, notify_decision, notify_reload, notify_shadow
+from ._shadow import Shadow, ShadowResult, ShadowStats
 from ._tokens import ConsentKeys, keyring
 
 P = ParamSpec("P")
@@ -73,11 +74,12 @@ class Guard:
     returned as ``escalate`` (``audit_unavailable``).
     """
 
-    __slots__ = ("_state", "_clock", "_store", "_evaluator", "_audit", "_keys", "_observers", "_reload_lock")
+    __slots__ = ("_state", "_clock", "_store", "_evaluator", "_audit", "_keys", "_observers", "_shadow", "_reload_lock")
 
     def __init__(self, policy: CompiledPolicy, *, clock: Clock = utc_now, audit: AuditSink | None = None,
                  sessions: SessionStore | None = None, session_evaluator: str | SessionEvaluator = "txguard",
-                 consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = ()) -> None:
+                 consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = (),
+                 shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0) -> None:
         """Args:
             policy: the compiled policy.
             clock: the injected clock (timezone-aware); read once per decision.
@@ -91,9 +93,18 @@ class Guard:
                 A token whose key the guard does not hold, or whose MAC fails, confirms nothing.
             observers: told of every decision (:class:`~txguard.Observer`: metrics, traces); they
                 cannot change a decision, and one that raises is ignored.
+            shadow: a candidate policy (compiled, or a path to compile) that decides sampled cases
+                alongside, observationally: it never changes the decision returned, writes no
+                session state, and its decision joins the same audit record (``shadow``), is told
+                to observers (``on_shadow``) and counted in :attr:`shadow_stats`. See
+                ``docs/operations.md``.
+            shadow_sample: the fraction of cases the candidate decides, from 0 to 1 (deterministic:
+                by a hash of the proposal digest and the session id).
 
         Raises:
-            UsageError: a consent key shorter than 32 bytes or a malformed key id.
+            UsageError: a consent key shorter than 32 bytes or a malformed key id, or a
+                ``shadow_sample`` outside 0..1.
+            PolicyError: ``shadow`` is a path to an invalid policy.
         """
         self._keys = keyring(consent_keys) or None
         self._observers = tuple(observers)
@@ -107,6 +118,10 @@ class Guard:
 
             self._evaluator = evaluator(session_evaluator) if isinstance(session_evaluator, str) else session_evaluator
         self._state = self._bind(policy)
+        self._shadow: Shadow | None = None
+        if shadow is not None:
+            candidate = shadow if isinstance(shadow, CompiledPolicy) else compile_file(shadow)
+            self._shadow = Shadow(candidate, shadow_sample, self._keys, sessions, self._evaluator)
         if audit is not None:
             from .audit._build import Recorder
 
@@ -123,20 +138,23 @@ class Guard:
     def from_file(cls, path: str | Path, *, clock: Clock = utc_now, audit: AuditSink | None = None,
                   sessions: SessionStore | None = None,
                   session_evaluator: str | SessionEvaluator = "txguard",
-                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = ()) -> Guard:
+                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = (),
+                  shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0) -> Guard:
         """Compile the policy at ``path``; raises :class:`~txguard.PolicyError` if it is invalid."""
         return cls(compile_file(path), clock=clock, audit=audit, sessions=sessions,
-                   session_evaluator=session_evaluator, consent_keys=consent_keys, observers=observers)
+                   session_evaluator=session_evaluator, consent_keys=consent_keys, observers=observers,
+                   shadow=shadow, shadow_sample=shadow_sample)
 
     @classmethod
     def from_text(cls, text: str, *, file: str = "<policy>", base_dir: str | Path | None = None,
                   clock: Clock = utc_now, audit: AuditSink | None = None, sessions: SessionStore | None = None,
                   session_evaluator: str | SessionEvaluator = "txguard",
-                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = ()) -> Guard:
+                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = (),
+                  shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0) -> Guard:
         """Compile policy YAML given as text."""
         return cls(compile_policy(text, file, Path(base_dir) if base_dir is not None else None), clock=clock,
                    audit=audit, sessions=sessions, session_evaluator=session_evaluator, consent_keys=consent_keys,
-                   observers=observers)
+                   observers=observers, shadow=shadow, shadow_sample=shadow_sample)
 
     @property
     def policy(self) -> CompiledPolicy:
@@ -149,7 +167,7 @@ class Guard:
         The swap is atomic: a decision already running finishes on the policy it started with, and
         every later one uses the new policy (its audit record names the new digest). A policy that
         does not compile is refused and the old one stays in force. Observers are told either way
-        (:meth:`Observer.on_reload`).
+        (:meth:`Observer.on_reload`). A shadow policy, if any, is not changed.
 
         Returns:
             the policy now in force.
@@ -177,6 +195,16 @@ class Guard:
             self._state = self._bind(new)  # one attribute store: atomic for concurrent readers
         notify_reload(self._observers, ok=True, old=old, new=new, error=None)
         return new
+
+    @property
+    def shadow(self) -> CompiledPolicy | None:
+        """The candidate policy deciding alongside (shadow mode), or None."""
+        return self._shadow.candidate if self._shadow is not None else None
+
+    @property
+    def shadow_stats(self) -> ShadowStats:
+        """How the shadow policy compared so far (all zeros without one)."""
+        return self._shadow.stats if self._shadow is not None else ShadowStats()
 
     # -- guarded tools (implementation in _guarded.py) -------------------------------------------
     # An async function also matches ``Callable[P, R]``; the async overloads come first on purpose.
@@ -242,15 +270,33 @@ class Guard:
         t0 = time.perf_counter()
         state = self._state  # read once: the whole decision runs on the policy it started with
         policy = state.policy
+        shadow = self._shadow
+        seen: ShadowResult | None = None
         if self._audit is not None:
             # The record is written from the final decision, session reasons included.
-            decision = self._audit.check(policy, self._clock, proposal, request, session, facts, lineage,
-                                         decide=state.decide, record_id=record_id)
+            decision, seen = self._audit.check(policy, self._clock, proposal, request, session, facts, lineage,
+                                               decide=state.decide, shadow=shadow, record_id=record_id)
+        elif shadow is not None:
+            decision, seen = self._check_shadowed(shadow, state, proposal, request, session, facts)
         else:
             decision = state.decide(policy, proposal, request, session, facts, self._clock)
+        if seen is not None and shadow is not None:
+            shadow.count(decision, seen)
         if self._observers:
             notify_decision(self._observers, decision, policy, time.perf_counter() - t0, lineage)
+            if seen is not None and shadow is not None:
+                notify_shadow(self._observers, decision, seen.decision, policy, seen.candidate)
         return decision
+
+    def _check_shadowed(self, shadow: Shadow, state: _State, proposal: Any, request: Any, session: Any,
+                        facts: Any) -> tuple[Decision, ShadowResult | None]:
+        """Without an audit sink: one clock reading for both, the candidate first (see ``Recorder.check``)."""
+        try:
+            now = self._clock()
+        except Exception:  # noqa: BLE001 - the primary reads the clock again and fails closed by itself
+            return state.decide(state.policy, proposal, request, session, facts, self._clock), None
+        seen = shadow.run(proposal, request, session, facts, now)
+        return state.decide(state.policy, proposal, request, session, facts, lambda: now), seen
 
     def check_envelope(self, envelope: Any, *, lineage: Mapping[str, str] | None = None) -> Decision:
         """Decide one wire-format v1 envelope (``proposal``, ``request``, ``session``, ``facts``).

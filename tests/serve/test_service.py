@@ -195,3 +195,22 @@ def test_with_two_workers_sighup_and_post_reload_every_worker_in_place(tmp_path:
         settle(5)  # the POSTed worker, then every worker again through the supervisor
         assert {c.get("/v1/policy", headers=fresh).json()["version"] for _ in range(20)} == {"1"}
         assert reloads() == {"ok": 5, "error": 0}
+
+
+def test_a_shadow_policy_decides_alongside_and_changes_nothing(tmp_path: Path) -> None:
+    live, candidate, audit = tmp_path / "live.yaml", tmp_path / "candidate.yaml", tmp_path / "audit.db"
+    live.write_text(BASE, encoding="utf-8")
+    candidate.write_text(STRICT, encoding="utf-8")
+    with serve(["--policy", str(live), "--shadow", str(candidate), "--audit", f"sqlite:{audit}"], tmp_path / "log") as srv:
+        d = srv.client.post("/v1/check", json=KETTLE).json()
+        metrics = srv.client.get("/metrics").text
+    assert d["outcome"] == "allow" and d["policy"]["version"] == "1"
+    div = metric_samples(metrics, "txguard_shadow_divergences_total")
+    assert [(labels["outcome"], labels["shadow_outcome"], v) for labels, v in div] == [("allow", "escalate", 1.0)]
+    sink = open_sink(f"sqlite:{audit}", readonly=True)
+    try:
+        (record,) = list(sink.records())
+    finally:
+        sink.close()
+    assert record.body["id"] == d["decision_id"]
+    assert record.body["shadow"]["observational"] is True and record.body["shadow"]["decision"]["outcome"] == "escalate"

@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -17,6 +17,9 @@ from .._evaluate import Clock, evaluate, internal_error
 from .._observe import Observer, notify_audit_append
 from ._record import FORMAT_VERSION, apply_masks, canonical_json, encode_body, proposal_digest, salt_id, uuid7
 from ._sinks import AuditEntry, AuditSink
+
+if TYPE_CHECKING:
+    from .._shadow import Shadow, ShadowResult
 
 
 def _plain(value: Any) -> Any:
@@ -48,10 +51,13 @@ def decision_data(decision: Decision) -> dict[str, Any]:
 
 def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, proposal: Any, request: Any,
                 session: Any, facts: Any, lineage: Mapping[str, str] | None, salt: bytes,
-                record_id: str | None = None) -> AuditEntry:
+                shadow: dict[str, Any] | None = None, record_id: str | None = None) -> AuditEntry:
     """The audit entry of one decision, its masks applied, its body encoded (canonical JSON).
 
     ``record_id`` is the record's id when the caller chose it (a UUIDv7 from :func:`uuid7`), else a new one.
+
+    ``shadow`` is the observational decision of a candidate policy (``Shadow.record``), recorded
+    under the body's ``shadow`` key when the case was sampled.
     """
     prop = proposal_data(proposal)
     intent = decision.intent
@@ -76,6 +82,8 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
         "masked": [],
         "salt": None,
     }
+    if shadow is not None:
+        body["shadow"] = shadow
     if policy.mask:
         try:
             body["proposal_digest"] = proposal_digest(canonical_json(prop))
@@ -104,8 +112,14 @@ class Recorder:
         self.salt: bytes = salt if isinstance(salt, bytes) else os.urandom(32)
 
     def check(self, policy: CompiledPolicy, clock: Clock, proposal: Any, request: Any, session: Any, facts: Any,
-              lineage: Mapping[str, str] | None, decide: Decide = evaluate, record_id: str | None = None) -> Decision:
-        """Decide with ``decide`` (reading the clock once) and append the record before returning."""
+              lineage: Mapping[str, str] | None, decide: Decide = evaluate,
+              shadow: Shadow | None = None, record_id: str | None = None) -> tuple[Decision, ShadowResult | None]:
+        """Decide with ``decide`` (reading the clock once) and append the record before returning.
+
+        With a ``shadow`` whose sample takes this case, the candidate decides first, at the same
+        instant, and its decision joins the same record; it is returned beside the decision.
+        """
+        seen = None
         try:
             now = clock()
         except Exception as exc:  # noqa: BLE001 - a broken clock fails closed like everything else
@@ -113,6 +127,8 @@ class Recorder:
             clock_used = _raise(exc)
         else:
             clock_used = lambda: now  # noqa: E731
+            if shadow is not None:  # before the primary: both see the conversation store in one state
+                seen = shadow.run(proposal, request, session, facts, now)
         try:
             decision = decide(policy, proposal, request, session, facts, clock_used)
         except Exception as exc:  # noqa: BLE001 - a decision that failed is recorded as the escalation it is
@@ -120,6 +136,7 @@ class Recorder:
         t0 = time.perf_counter()
         try:
             self.sink.append(build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt,
+                                         shadow.record(decision, seen) if shadow is not None and seen is not None else None,
                                          record_id))
         except Exception as exc:  # noqa: BLE001 - no decision without its record: fail closed
             if self.observers:
@@ -128,10 +145,10 @@ class Recorder:
                             f"the audit record could not be written: {type(exc).__name__}: {str(exc)[:160]}",
                             Outcome.ESCALATE)
             return Decision(Outcome.ESCALATE, (reason,), policy.ref, decision.kind, route="human",
-                            elapsed_us=decision.elapsed_us, intent=decision.intent)
+                            elapsed_us=decision.elapsed_us, intent=decision.intent), seen
         if self.observers:
             notify_audit_append(self.observers, seconds=time.perf_counter() - t0, ok=True)
-        return decision
+        return decision, seen
 
 
 Decide = Callable[[CompiledPolicy, Any, Any, Any, Any, Clock], Decision]

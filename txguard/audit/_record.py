@@ -74,6 +74,8 @@ def encode_body(body: dict[str, Any]) -> str:
         return canonical_json(body)
     except (TypeError, ValueError) as exc:
         kept = {k: body.get(k) for k in ("v", "id", "time", "policy", "proposal_digest", "decision", "elapsed_ns")}
+        if "shadow" in body:
+            kept["shadow"] = body["shadow"]
         kept["unrecordable"] = f"{type(exc).__name__}: {str(exc)[:200]}"
         return canonical_json(kept)
 

@@ -30,6 +30,9 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--watch", type=float, metavar="SECONDS", help="reload when the policy file changes (polled)")
     p.add_argument("--max-body", type=int, default=1 << 20, metavar="BYTES", help="request body limit (default: 1 MiB)")
     p.add_argument("--max-batch", type=int, default=1000, metavar="N", help="cases per batch request (default: 1000)")
+    p.add_argument("--shadow", metavar="POLICY", help="a candidate policy that decides alongside, observationally")
+    p.add_argument("--shadow-sample", type=float, default=1.0, metavar="RATE",
+                   help="the share of cases the shadow policy decides, 0 to 1 (default: 1)")
     p.add_argument("--otel", action="store_true", help="trace decisions with OpenTelemetry (the global tracer provider)")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     p.add_argument("--print-openapi", action="store_true", help="print the OpenAPI document and exit")
@@ -62,11 +65,15 @@ def run(args: argparse.Namespace) -> int:
         print("txguard serve: several workers need shared stores: --audit and --sessions must be sqlite: or postgresql://",
               file=sys.stderr)
         return 1
-    if compile_or_report(args.policy) is None:
+    if not 0.0 <= args.shadow_sample <= 1.0:
+        print("txguard serve: --shadow-sample must be from 0 to 1", file=sys.stderr)
+        return 1
+    if compile_or_report(args.policy) is None or (args.shadow and compile_or_report(args.shadow) is None):
         return 3
     config = ServeConfig(policy=os.path.abspath(args.policy), audit=args.audit, sessions=args.sessions,
                          max_body=args.max_body, max_batch=args.max_batch, watch=args.watch, workers=args.workers,
-                         otel=args.otel)
+                         otel=args.otel, shadow=os.path.abspath(args.shadow) if args.shadow else None,
+                         shadow_sample=args.shadow_sample)
     os.environ[CONFIG_ENV] = config.to_json()
     uconfig = uvicorn.Config("txguard.serve._app:app_from_env", factory=True, host=args.host, port=args.port,
                              workers=args.workers, log_level=args.log_level, access_log=False, lifespan="on",

@@ -48,6 +48,8 @@ class ServeConfig:
     watch: float | None = None
     workers: int = 1
     otel: bool = False
+    shadow: str | None = None
+    shadow_sample: float = 1.0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -96,7 +98,8 @@ class Service:
 
             sessions = open_store(self.config.sessions)
             self._closers.append(sessions.close)
-        self.guard = Guard(self.initial, audit=audit, sessions=sessions, observers=self.observers)
+        self.guard = Guard(self.initial, audit=audit, sessions=sessions, observers=self.observers,
+                           shadow=self.config.shadow, shadow_sample=self.config.shadow_sample)
 
     def stop(self) -> None:
         self.guard = None

@@ -1,0 +1,84 @@
+"""The pre-tool-call step shared by every framework integration."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from txguard import Guard, Outcome, UsageError
+from txguard.audit import open_sink
+from txguard.integrations import ToolCallHook
+
+from ..conftest import POLICIES, read_cases
+
+
+def _consent_case(guard: Guard) -> dict[str, Any]:
+    """A real corpus envelope that clarifies for consent and is allowed once its confirmation is approved."""
+    for case in read_cases("chat-to-buy-dev.jsonl.gz"):
+        env = {k: case[k] for k in ("proposal", "request", "session", "facts") if k in case}
+        session = dict(env.get("session") or {}, confirmed=[])
+        d = guard.check(env["proposal"], env.get("request"), session, env.get("facts"))
+        if d.outcome is Outcome.CLARIFY and d.confirmation is not None and d.codes == ("consent",):
+            approved = dict(session, confirmed=[{"digest": d.confirmation.digest}])
+            if guard.check(env["proposal"], env.get("request"), approved, env.get("facts")).outcome is Outcome.ALLOW:
+                return dict(env, session=session)
+    raise AssertionError("the corpus has no consent case")
+
+
+@pytest.fixture(scope="module")
+def guard() -> Guard:
+    return Guard.from_file(POLICIES / "retail.yaml")
+
+
+def test_clarify_then_the_hosts_approval_allows_exactly_that_call(guard: Guard) -> None:
+    env = _consent_case(guard)
+    hook = ToolCallHook(guard, context=env, framework="test")
+    call = env["proposal"]
+    first = hook.check(call["name"], call["arguments"], call_id="c1")
+    assert not first.run and first.needs_approval and first.outcome is Outcome.CLARIFY
+    assert "confirm" in first.message.lower()
+    approval = first.approval()
+    again = hook.check(call["name"], call["arguments"], call_id="c1", approvals=[approval])
+    assert again.run and again.message == ""
+    assert env["session"]["confirmed"] == []  # the host's context is not changed by an approval
+
+
+def test_a_call_changed_after_approval_is_not_allowed(guard: Guard) -> None:
+    env = _consent_case(guard)
+    hook = ToolCallHook(guard, context=env, framework="test")
+    call = env["proposal"]
+    approval = hook.check(call["name"], call["arguments"]).approval()
+    args = copy.deepcopy(call["arguments"])
+    args = args if isinstance(args, dict) else __import__("json").loads(args)
+    args["items"][0]["quantity"] = int(args["items"][0].get("quantity", 1)) + 1
+    changed = hook.check(call["name"], args, approvals=[approval])
+    assert not changed.run
+
+
+def test_escalate_and_unapprovable_verdicts(guard: Guard) -> None:
+    hook = ToolCallHook(guard, context={}, framework="test")
+    verdict = hook.check("checkout", "{not json", call_id="c9")
+    assert verdict.outcome is Outcome.ESCALATE and not verdict.run and not verdict.needs_approval
+    assert verdict.message
+    with pytest.raises(UsageError):
+        verdict.approval()
+    assert verdict.to_dict()["call_id"] == "c9"
+
+
+def test_a_failing_context_provider_escalates(guard: Guard) -> None:
+    def provider() -> dict[str, Any]:
+        raise RuntimeError("facts service down")
+
+    verdict = ToolCallHook(guard, context=provider, framework="test").check("checkout", {})
+    assert verdict.outcome is Outcome.ESCALATE
+
+
+def test_the_audit_record_carries_the_frameworks_call_id(tmp_path: Any) -> None:
+    sink = open_sink(f"jsonl:{tmp_path / 'trail.jsonl'}")
+    guard = Guard.from_file(POLICIES / "retail.yaml", audit=sink)
+    ToolCallHook(guard, context={}, framework="langgraph").check("checkout", "{", call_id="call_42")
+    sink.close()
+    records = list(open_sink(f"jsonl:{tmp_path / 'trail.jsonl'}", readonly=True).records())
+    assert records[-1].body["lineage"]["source"] == {"framework": "langgraph", "call_id": "call_42"}

@@ -1,0 +1,200 @@
+"""The one pre-tool-call step every framework integration runs.
+
+A framework hands its hook a tool name, the arguments the model produced and the framework's own
+call id. :meth:`ToolCallHook.check` decides that call with the guard and returns a :class:`Verdict`:
+whether the tool may run, the exact proposal that was decided, the message for the agent, and the
+confirmation to show when the user must approve. After the user approves on the host's trusted
+screen, the integration checks the call again with :meth:`Verdict.approval` (or a signed token the
+host issued): the confirmation binds the exact arguments, so a call changed after approval is not
+allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._decision import ConfirmationRequest, Decision, Outcome, Reason, Route
+from .._errors import UsageError
+from .._guarded import Blocked, ContextSource, _read_context
+
+if TYPE_CHECKING:
+    from .._guard import Guard
+
+Approval = Mapping[str, Any]
+"""One entry of ``session.confirmed``: ``{"digest": ...}`` from :meth:`Verdict.approval`, or
+``{"token": ...}`` for a signed consent token the host issued."""
+
+
+@dataclass(frozen=True, slots=True)
+class HookCall:
+    """One tool call as a framework's hook saw it.
+
+    Attributes:
+        framework: the integration's name (``"langgraph"``, ``"openai-agents"``, ...), recorded as lineage.
+        tool: the tool name the call is checked as.
+        arguments: the arguments as the framework gave them (a mapping, or the model's JSON text).
+        call_id: the framework's id of this call, recorded as lineage; None when it has none.
+    """
+
+    framework: str
+    tool: str
+    arguments: Any
+    call_id: str | None = None
+
+    @property
+    def proposal(self) -> dict[str, Any]:
+        """The proposal the guard decides: ``{"name": tool, "arguments": arguments}``."""
+        return {"name": self.tool, "arguments": self.arguments}
+
+    @property
+    def lineage(self) -> dict[str, str]:
+        """What the audit record keeps of where this call came from."""
+        out = {"framework": self.framework}
+        if self.call_id is not None:
+            out["call_id"] = self.call_id
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The guard's answer to one hooked tool call.
+
+    Attributes:
+        call: the call that was decided.
+        decision: the full decision.
+    """
+
+    call: HookCall
+    decision: Decision
+
+    @property
+    def run(self) -> bool:
+        """True only on ``allow``: the tool may run, with exactly ``call.arguments``."""
+        return self.decision.outcome is Outcome.ALLOW
+
+    @property
+    def outcome(self) -> Outcome:
+        """``allow``, ``clarify`` or ``escalate``."""
+        return self.decision.outcome
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        """Every fired rule."""
+        return self.decision.reasons
+
+    @property
+    def route(self) -> Route | None:
+        """``human`` or ``refuse`` on ``escalate``."""
+        return self.decision.route
+
+    @property
+    def confirmation(self) -> ConfirmationRequest | None:
+        """Exactly what would run, for the host's trusted confirmation screen (missing or changed consent)."""
+        return self.decision.confirmation
+
+    @property
+    def needs_approval(self) -> bool:
+        """True when the user's approval of :attr:`confirmation` could let the call run."""
+        return self.decision.outcome is Outcome.CLARIFY and self.decision.confirmation is not None
+
+    @property
+    def message(self) -> str:
+        """The text for the agent (and the user) when the call does not run; empty on ``allow``."""
+        if self.run:
+            return ""
+        return Blocked(self.call.tool, self.call.proposal, self.decision).message
+
+    def approval(self) -> dict[str, str]:
+        """The ``session.confirmed`` entry that records the user's yes to this verdict's confirmation.
+
+        Record it only from the host's own trusted screen, never from the model's words.
+
+        Raises:
+            UsageError: the verdict has no confirmation to approve.
+        """
+        if self.decision.confirmation is None:
+            raise UsageError(f"the decision on `{self.call.tool}` asks for no confirmation ({self.decision.outcome.value})")
+        return {"digest": self.decision.confirmation.digest}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary for a framework's interrupt or approval payload."""
+        conf = self.decision.confirmation
+        return {
+            "tool": self.call.tool,
+            "call_id": self.call.call_id,
+            "outcome": self.decision.outcome.value,
+            "reasons": [r.to_dict() for r in self.decision.reasons],
+            "route": self.decision.route,
+            "message": self.message,
+            "confirmation": conf.to_dict() if conf is not None else None,
+        }
+
+
+class ToolCallHook:
+    """Decides the tool calls a framework is about to run.
+
+    Args:
+        guard: the guard that decides.
+        context: ``{"request", "session", "facts"}`` for the decision, read at every call: a mapping
+            (the host may mutate it) or a function returning one.
+        framework: the integration's name, recorded as lineage.
+
+    Example:
+        >>> hook = ToolCallHook(guard, context=ctx, framework="my-loop")        # doctest: +SKIP
+        >>> verdict = hook.check("checkout", {"items": [...]}, call_id="call_1")  # doctest: +SKIP
+        >>> verdict.run, verdict.message                                          # doctest: +SKIP
+    """
+
+    __slots__ = ("guard", "context", "framework")
+
+    def __init__(self, guard: Guard, context: ContextSource = None, *, framework: str) -> None:
+        self.guard = guard
+        self.context = context
+        self.framework = framework
+
+    def check(self, tool: str, arguments: Any, *, call_id: str | None = None,
+              approvals: Iterable[Approval] = ()) -> Verdict:
+        """Decide one call. Never raises for a bad call or context: those escalate.
+
+        Args:
+            tool: the tool name.
+            arguments: the arguments as the model produced them (a mapping or JSON text).
+            call_id: the framework's id of the call (lineage in the audit record).
+            approvals: the user's approvals recorded by the host for this call (see
+                :meth:`Verdict.approval`), added to the context's ``session.confirmed`` for this
+                decision only.
+        """
+        call = HookCall(self.framework, tool, arguments, call_id)
+        try:
+            ctx = _read_context(self.context)
+        except Exception as exc:  # noqa: BLE001 - a broken context provider fails closed, and is audited
+            return Verdict(call, self.guard.check(call.proposal, session=_broken(exc), lineage=call.lineage))
+        session = ctx.get("session")
+        extra = list(approvals)
+        if extra:
+            session = _with_approvals(session, extra)
+        decision = self.guard.check(call.proposal, request=ctx.get("request"), session=session,
+                                    facts=ctx.get("facts"), lineage=call.lineage)
+        return Verdict(call, decision)
+
+
+def _broken(exc: Exception) -> dict[str, Any]:
+    """A session the guard refuses (malformed context), naming why the host's context failed."""
+    return {"authenticated_user_id": None, "confirmed": f"context provider failed: {type(exc).__name__}"}
+
+
+def _with_approvals(session: Any, approvals: list[Approval]) -> Any:
+    """``session`` with ``approvals`` appended to its ``confirmed`` list, the host's object untouched."""
+    if session is None:
+        return {"confirmed": approvals}
+    if isinstance(session, Mapping):
+        out = dict(session)
+        confirmed = out.get("confirmed")
+        out["confirmed"] = [*confirmed, *approvals] if isinstance(confirmed, (list, tuple)) else approvals
+        return out
+    dump = getattr(session, "model_dump", None)
+    if callable(dump):
+        return _with_approvals(dump(mode="json"), approvals)
+    return session  # unreadable: the guard refuses it as it is
