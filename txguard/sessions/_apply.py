@@ -24,13 +24,13 @@ from typing import Any
 
 
 from .._compile import CompiledPolicy, ProposalError
-from .._consent import bind, confirmation_key, resolve
+from .._consent import bind, confirmation_key, ledger_key, resolve
 from .._context import Confirmed, Proposal, Session
 from .._decision import Decision, Outcome, Question, Reason, Route
 from .._errors import ConsentTokenError
 from .._intents import CONSEQUENTIAL_KINDS, INTENT_MODELS, Checkout, intent_digest
 from .._money import currency_exponent
-from .._session_compile import SessionPolicy
+from .._session_compile import Budget, SessionPolicy
 from ._events import Event, to_us
 from ._rules import OwnEvaluator, SessionEvaluator
 from ._store import Charge, SessionStore
@@ -96,6 +96,16 @@ def _amount(intent: Any) -> tuple[int | None, str | None]:
     if total is None or not isinstance(currency, str):
         return None, currency if isinstance(currency, str) else None
     return int(total.scaleb(currency_exponent(currency))), currency
+
+
+def budget_key(budget: Budget, scope_key: str) -> str:
+    """A budget counter's identity: what it limits, never which policy checked it.
+
+    The budget's own name, its currency, its window and the scoped subject (user, conversation or
+    merchant): a base policy and a child that extends it, or two guards on one store, count the
+    same spend against the same counter (each still checks its own limit).
+    """
+    return f"{budget.id}/{budget.currency}/{budget.window_us or 0}/{budget.scope}:{scope_key}"
 
 
 class SessionRunner:
@@ -170,7 +180,7 @@ class SessionRunner:
             bound = bind(self.policy, intent, ses.confirmed, now, digest=digest, keys=self.consent_keys,
                          proposal=Proposal(name=tool, arguments=arguments) if tool is not None else None
                          ).confirmations if digest is not None else ()
-            usable = [confirmation_key(c.digest or digest or "", c.expires_at, c.nonce) for c in bound]
+            usable = [ledger_key(c, digest or "", cid) for c in bound]
             for given in ses.confirmed:
                 conf, cdigest, ckind = self._confirmed(given, digest, kind, bound)
                 if cdigest is None:
@@ -218,7 +228,10 @@ class SessionRunner:
         okind = str(getattr(other, "kind"))
         if okind not in INTENT_MODELS:
             return conf, None, None
-        return conf, intent_digest(other), okind
+        try:
+            return conf, intent_digest(other), okind
+        except Exception:  # noqa: BLE001 - e.g. a lone surrogate: unencodable, it confirms (and logs) nothing
+            return conf, None, None
 
     def _reserve(self, tx: Any, decision: Decision, intent: Any, cid: str, ses: Session, now_us: int,
                  usable: list[str]) -> Decision:
@@ -240,12 +253,12 @@ class SessionRunner:
                                             Outcome.ESCALATE), b.route, None))  # type: ignore[arg-type]
                     continue
                 amount = int(intent.total.scaleb(currency_exponent(intent.currency)))
-                charges.append(Charge(b.id, f"{self.policy.id}/{b.id}/{b.scope}:{scope_key}",
+                charges.append(Charge(b.id, budget_key(b, scope_key),
                                       now_us // b.window_us if b.window_us else 0, amount, b.limit_minor))
         if problems:
             return join(decision, problems, intent)
-        # single-use confirmations are consumed per conversation
-        single = [f"{cid}\x1f{k}" for k in usable] if sp.single_use_confirmations and decision.kind in CONSEQUENTIAL_KINDS else []
+        # a confirmation with a nonce (a token) is consumed once per store, one without per conversation
+        single = usable if sp.single_use_confirmations and decision.kind in CONSEQUENTIAL_KINDS else []
         if not charges and not single:
             return decision
         failed = tx.reserve(charges, single)
