@@ -27,6 +27,16 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _own_ledger(policy: CompiledPolicy, keys: Mapping[str, bytes] | None) -> SessionRunner | None:
+    """A guard's own in-memory single-use ledger, when the host gives no store (None if the policy
+    says ``single_use_confirmations: false``)."""
+    if not policy.session.single_use:
+        return None
+    from .sessions import MemoryStore, SessionRunner
+
+    return SessionRunner(policy, MemoryStore(), None, keys, ledger_only=True)
+
+
 class Guard:
     """Checks every proposed agent action against one compiled policy.
 
@@ -56,7 +66,9 @@ class Guard:
             audit: a sink (:func:`txguard.audit.open_sink`) that receives one record per decision,
                 written before ``check`` returns it.
             sessions: a conversation store (:func:`txguard.sessions.open_store`) for the policy's
-                ``session`` section, budgets and single-use confirmations.
+                ``session`` section, budgets and single-use confirmations. Without one, the guard
+                keeps its own in-memory single-use ledger of confirmations (one process only: hosts
+                running several processes give them one SQLite or PostgreSQL store).
             session_evaluator: ``"txguard"`` (the default) or ``"durable_rules"``.
             consent_keys: the keys signed consent tokens (session entries ``{"token": ...}``) are
                 verified with: a :class:`~txguard.ConsentSigner`, several, or ``{key id: key}``.
@@ -75,6 +87,8 @@ class Guard:
 
             ev = evaluator(session_evaluator) if isinstance(session_evaluator, str) else session_evaluator
             self._sessions = SessionRunner(policy, sessions, ev, self._keys)
+        else:
+            self._sessions = _own_ledger(policy, self._keys)
         if audit is not None:
             from .audit._build import Recorder
 
@@ -97,6 +111,25 @@ class Guard:
         """Compile policy YAML given as text."""
         return cls(compile_policy(text, file, Path(base_dir) if base_dir is not None else None), clock=clock,
                    audit=audit, sessions=sessions, session_evaluator=session_evaluator, consent_keys=consent_keys)
+
+    def independent(self) -> Guard:
+        """This guard (same policy, clock, keys and audit sink) with a fresh single-use ledger.
+
+        A guard given no conversation store keeps its own in-memory ledger of used confirmations,
+        so a confirmation authorises one allow. Scorers and test runners that decide each case as
+        an independent world (nothing used yet) decide it on ``guard.independent()``.
+
+        Raises:
+            UsageError: the guard has a conversation store (its state is the host's, not the guard's).
+        """
+        if self._sessions is not None and not self._sessions.ledger_only:
+            from ._errors import UsageError
+
+            raise UsageError("a guard with a conversation store cannot be made independent of it")
+        other = Guard.__new__(Guard)
+        other._policy, other._clock, other._audit, other._keys = self._policy, self._clock, self._audit, self._keys
+        other._sessions = _own_ledger(self._policy, self._keys)
+        return other
 
     @property
     def policy(self) -> CompiledPolicy:
