@@ -113,3 +113,20 @@ def test_a_message_may_show_the_description_when_the_policy_says_so() -> None:
     when: {path: intent.total, gt: "1.00"}
 """
     assert Guard.from_text(HEAD + rules).check(checkout("5.00")).reasons[0].message == "Held: orders over 1.00 are reviewed"
+
+
+def test_explain_shows_the_description_to_the_author() -> None:
+    from datetime import datetime, timezone
+
+    from txguard._explain import explain
+
+    rules = """rules:
+  - id: r1
+    kinds: [checkout]
+    description: orders over 1.00 are reviewed
+    when: {path: intent.total, gt: "1.00"}
+"""
+    out = explain(compile_policy(HEAD + rules), {"proposal": checkout("5.00")}, lambda: datetime.now(timezone.utc))
+    assert out.decision.reasons[0].message == "rule `r1` matched"
+    trace = next(t for t in out.rules if t.rule == "r1")
+    assert trace.why == "escalate [r1]: rule `r1` matched (description: orders over 1.00 are reviewed)"

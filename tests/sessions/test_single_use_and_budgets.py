@@ -190,3 +190,14 @@ def test_a_confirmed_proposal_with_a_lone_surrogate_does_not_poison_the_conversa
     assert "session_store_error" not in first.codes and first.codes == ("consent",)
     later = g.check(good, session=session("s", bad, good))
     assert later.outcome.value == "allow", later.codes
+
+
+def test_without_a_session_id_the_store_still_keeps_single_use(store: SessionStore) -> None:
+    # the policy does not say `single_use_confirmations: true`, so no `id` is required; single use holds
+    g = Guard.from_text(policy("  rules: []\n"), clock=Clock(), sessions=store, consent_keys=SIGNER)
+    prop = checkout()
+    assert g.check(prop, session=session(None, prop)).outcome.value == "allow"
+    assert g.check(prop, session=session(None, prop)).codes == ("confirmation_used",)
+    token = _token_for(g, prop)
+    assert g.check(prop, session=session(None, {"token": token})).outcome.value == "allow"
+    assert g.check(prop, session=session("with-id", {"token": token})).codes == ("confirmation_used",)
