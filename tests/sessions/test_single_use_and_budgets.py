@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -201,3 +202,10 @@ def test_without_a_session_id_the_store_still_keeps_single_use(store: SessionSto
     token = _token_for(g, prop)
     assert g.check(prop, session=session(None, {"token": token})).outcome.value == "allow"
     assert g.check(prop, session=session("with-id", {"token": token})).codes == ("confirmation_used",)
+
+
+@pytest.mark.parametrize("bad", [[], "", 0, False])
+def test_a_falsy_session_that_is_not_a_mapping_is_malformed_with_a_store(bad: Any) -> None:
+    g = Guard.from_text(SINGLE, clock=Clock(), sessions=MemoryStore())
+    d = g.check(checkout(), session=bad)
+    assert (d.outcome.value, d.codes) == ("escalate", ("malformed_context",))

@@ -24,8 +24,9 @@ from typing import Any
 
 
 from .._compile import CompiledPolicy, ProposalError
+from .._evaluate import _coerce
 from .._consent import bind, confirmation_key, ledger_key, resolve
-from .._context import Confirmed, Proposal, Session
+from .._context import EMPTY_SESSION, Confirmed, Proposal, Session
 from .._decision import Decision, Outcome, Question, Reason, Route
 from .._errors import ConsentTokenError
 from .._intents import CONSEQUENTIAL_KINDS, INTENT_MODELS, Checkout, intent_digest
@@ -144,7 +145,7 @@ class SessionRunner:
             return evaluate(self.policy, proposal, request, session, facts, clock)
         if not isinstance(session, Session):
             try:  # validated once here; evaluate takes the model as it is
-                session = Session.model_validate(session or {})
+                session = _coerce(Session, session, EMPTY_SESSION)
             except Exception:  # noqa: BLE001 - evaluate escalates it as malformed_context
                 pass
         decision = evaluate(self.policy, proposal, request, session, facts, lambda: now, self.consent_keys)
@@ -161,7 +162,7 @@ class SessionRunner:
     def _apply(self, decision: Decision, proposal: Any, session: Any, now: datetime) -> Decision:
         sp: SessionPolicy = self.policy.session
         try:
-            ses = session if isinstance(session, Session) else Session.model_validate(session or {})
+            ses = _coerce(Session, session, EMPTY_SESSION)
         except Exception:  # noqa: BLE001 - the decision already escalated as malformed_context
             return decision
         cid = ses.id
