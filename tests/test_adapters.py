@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from txguard import Guard, Outcome
+from txguard import CompiledPolicy, Guard, Outcome, compile_file
 from txguard.adapters import (
     ToolCall,
     anthropic_calls,
@@ -51,8 +51,14 @@ def corrupted_cases() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def guard() -> Guard:
-    return Guard.from_file(ROOT / "policies" / "retail.yaml")
+def _policy() -> CompiledPolicy:
+    return compile_file(ROOT / "policies" / "retail.yaml")
+
+
+@pytest.fixture
+def guard(_policy: CompiledPolicy) -> Guard:
+    """Each test's own guard: its single-use ledger is not shared with another test."""
+    return Guard(_policy)
 
 
 CART_ARGS = json.loads(fixture("openai_chat")["valid"]["function"]["arguments"])
@@ -238,10 +244,10 @@ def test_any_input_gives_a_proposal_never_an_exception(source: str, raw: Any) ->
 @pytest.mark.parametrize("source", sorted(ONE))
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
-def test_broken_envelopes_are_never_allowed(source: str, data: st.DataObject, guard: Guard) -> None:
+def test_broken_envelopes_are_never_allowed(source: str, data: st.DataObject, _policy: CompiledPolicy) -> None:
     raw = data.draw(mutations(fixture(source)["valid"]))
     call = ONE[source](raw)
-    decision = guard.check(call.proposal, request=REQUEST, session=confirmed_session(), facts=CATALOG)
+    decision = Guard(_policy).check(call.proposal, request=REQUEST, session=confirmed_session(), facts=CATALOG)
     if call.problem is not None:
         assert decision.outcome is Outcome.ESCALATE
     if decision.outcome is Outcome.ALLOW:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from txguard import (
+    CompiledPolicy,
     AsyncGuardedTool,
     Blocked,
     Guard,
@@ -18,6 +19,7 @@ from txguard import (
     Proposal,
     ToolBlocked,
     UsageError,
+    compile_file,
     render_confirmation,
 )
 from txguard.adapters import from_openai_chat
@@ -31,8 +33,14 @@ CART: dict[str, Any] = {"items": [LINE], "currency": "USD", "total": "270.91",
 
 
 @pytest.fixture(scope="module")
-def guard() -> Guard:
-    return Guard.from_file(ROOT / "policies" / "retail.yaml")
+def _policy() -> CompiledPolicy:
+    return compile_file(ROOT / "policies" / "retail.yaml")
+
+
+@pytest.fixture
+def guard(_policy: CompiledPolicy) -> Guard:
+    """Each test's own guard: its single-use ledger is not shared with another test."""
+    return Guard(_policy)
 
 
 def new_context(confirmed: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -213,6 +221,9 @@ def test_async_function_gives_an_async_guarded_tool(guard: Guard) -> None:
     assert blocked.confirmation is not None
     ctx["session"]["confirmed"].append({"digest": blocked.confirmation.digest})
     assert asyncio.run(checkout(**CART)) == "order #1 placed: 270.91 USD"
+    # the confirmation was used by order #1: a second order needs the user's confirmation again
+    assert isinstance(asyncio.run(checkout.dispatch({"name": "checkout", "arguments": json.dumps(CART)})), Blocked)
+    ctx["session"]["confirmed"].append({"digest": blocked.confirmation.digest, "nonce": "second"})
     assert asyncio.run(checkout.dispatch({"name": "checkout", "arguments": json.dumps(CART)})) == "order #2 placed: 270.91 USD"
 
 

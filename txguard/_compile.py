@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -30,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 from ._checks import CHECKS, Ctx
 from ._conditions import ConditionCompiler
 from ._context import Proposal
-from ._decision import Outcome, PolicyRef, Question
+from ._decision import Outcome, PolicyRef, Question, Route
 from ._errors import MAX_DIAGNOSTICS, Diagnostic, MoneyError, PolicyError
 from ._intents import INTENT_MODELS, canonical_json
 from ._json import DuplicateKeyError, read_json, unusable_problem
@@ -257,7 +257,10 @@ class CompiledRule:
     source: Mapping[str, Any]
 
 
-def _when_fn(pred: Callable[[Mapping[str, Any]], bool], description: str) -> Callable[[Ctx, Any], str | None]:
+def _when_fn(pred: Callable[[Mapping[str, Any]], bool], detail: str | None, rid: str) -> Callable[[Ctx, Any], str | None]:
+    """A custom rule's check: its message (``{detail}`` of the rule's ``message``) when it fires."""
+    detail = detail or f"rule `{rid}` matched"
+
     def fn(ctx: Ctx, params: Any) -> str | None:
         # One environment per decision, shared by its custom rules (conditions only read it).
         env = ctx.cache.get("when_env")
@@ -265,7 +268,7 @@ def _when_fn(pred: Callable[[Mapping[str, Any]], bool], description: str) -> Cal
             env = ctx.cache["when_env"] = {
                 "intent": ctx.intent, "request": ctx.request, "session": ctx.session, "facts": ctx.facts.raw(),
             }
-        return description if pred(env) else None
+        return detail if pred(env) else None
 
     return fn
 
@@ -289,6 +292,13 @@ class CompiledPolicy:
     mask: tuple[str, ...]
     document: Mapping[str, Any]
     session: SessionPolicy = EMPTY_SESSION_POLICY
+    route_precedence: tuple[Route, ...] = ("refuse", "human")
+    """When escalating rules name both routes, the first of these wins (``routes.precedence``)."""
+
+    def route(self, routes: Iterable[str]) -> Route:
+        """The escalation's route among the routes the fired rules name (``human`` if none)."""
+        named = set(routes)
+        return next((r for r in self.route_precedence if r in named), "human")
 
     @cached_property
     def ref(self) -> PolicyRef:
@@ -474,8 +484,10 @@ def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[Co
             )
             pred = compiler.compile(raw["when"], at + ("when",))
             params = None
-            description = raw.get("description") or f"rule `{rid}` matched"
-            fn = _when_fn(pred, description)
+            # The description is for the policy's authors (explain, lint, docs); the end user sees
+            # the rule's `message` (where `{detail}` shows the description, if the policy says so)
+            # or this neutral text, never the description by default.
+            fn = _when_fn(pred, raw.get("description") if "{detail}" in raw.get("message", "") else None, rid)
             code = raw.get("code", rid.replace("-", "_").lower())
             outcome = raw.get("outcome", "escalate")
             route = raw.get("route", "human")
@@ -568,6 +580,10 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
     session = merge_session(base.get("session"), data.get("session"))
     if session:
         merged["session"] = session
+    if "routes" in base:
+        if "routes" in data and data["routes"] != base["routes"]:
+            b.error(("routes",), "txg-extends", "the base policy sets `routes`: a policy cannot change them")
+        merged["routes"] = base["routes"]
     return merged
 
 
@@ -675,6 +691,7 @@ def compile_document(doc: Located, base_dir: Path, *, timings: dict[str, float] 
         mask=tuple(data.get("audit", {}).get("mask", ())),
         document=data,
         session=b.session,
+        route_precedence=tuple(data.get("routes", {}).get("precedence", ("refuse", "human"))),
     )
 
 

@@ -240,7 +240,7 @@ def _evaluate(
     route: Route | None = None
     confirmation = None
     if outcome is Outcome.ESCALATE:
-        route = "refuse" if "refuse" in routes else "human"
+        route = policy.route(routes)
         questions = []
     else:
         seen: set[str] = set()

@@ -74,7 +74,8 @@ class Guard:
     returned as ``escalate`` (``audit_unavailable``).
     """
 
-    __slots__ = ("_state", "_clock", "_store", "_evaluator", "_audit", "_keys", "_observers", "_shadow", "_reload_lock")
+    __slots__ = ("_state", "_clock", "_store", "_ledger", "_evaluator", "_audit", "_keys", "_observers", "_shadow",
+                 "_reload_lock")
 
     def __init__(self, policy: CompiledPolicy, *, clock: Clock = utc_now, audit: AuditSink | None = None,
                  sessions: SessionStore | None = None, session_evaluator: str | SessionEvaluator = "txguard",
@@ -86,7 +87,9 @@ class Guard:
             audit: a sink (:func:`txguard.audit.open_sink`) that receives one record per decision,
                 written before ``check`` returns it.
             sessions: a conversation store (:func:`txguard.sessions.open_store`) for the policy's
-                ``session`` section, budgets and single-use confirmations.
+                ``session`` section, budgets and single-use confirmations. Without one, the guard
+                keeps its own in-memory single-use ledger of confirmations (one process only: hosts
+                running several processes give them one SQLite or PostgreSQL store).
             session_evaluator: ``"txguard"`` (the default) or ``"durable_rules"``.
             consent_keys: the keys signed consent tokens (session entries ``{"token": ...}``) are
                 verified with: a :class:`~txguard.ConsentSigner`, several, or ``{key id: key}``.
@@ -117,6 +120,11 @@ class Guard:
             from .sessions import evaluator
 
             self._evaluator = evaluator(session_evaluator) if isinstance(session_evaluator, str) else session_evaluator
+            self._ledger: SessionStore | None = None
+        else:
+            from .sessions import MemoryStore
+
+            self._ledger = MemoryStore()  # the guard's own single-use ledger: kept across reloads
         self._state = self._bind(policy)
         self._shadow: Shadow | None = None
         if shadow is not None:
@@ -128,11 +136,13 @@ class Guard:
             self._audit = Recorder(audit, self._observers)
 
     def _bind(self, policy: CompiledPolicy) -> _State:
-        if self._store is None:
-            return _State(policy, None, self._keys)
         from .sessions import SessionRunner
 
-        return _State(policy, SessionRunner(policy, self._store, self._evaluator, self._keys), self._keys)
+        if self._store is not None:
+            return _State(policy, SessionRunner(policy, self._store, self._evaluator, self._keys), self._keys)
+        if self._ledger is None or not policy.session.single_use:  # `single_use_confirmations: false`
+            return _State(policy, None, self._keys)
+        return _State(policy, SessionRunner(policy, self._ledger, None, self._keys, ledger_only=True), self._keys)
 
     @classmethod
     def from_file(cls, path: str | Path, *, clock: Clock = utc_now, audit: AuditSink | None = None,
@@ -155,6 +165,28 @@ class Guard:
         return cls(compile_policy(text, file, Path(base_dir) if base_dir is not None else None), clock=clock,
                    audit=audit, sessions=sessions, session_evaluator=session_evaluator, consent_keys=consent_keys,
                    observers=observers, shadow=shadow, shadow_sample=shadow_sample)
+
+    def independent(self) -> Guard:
+        """This guard (same policy, clock, keys and audit sink) with a fresh single-use ledger.
+
+        A guard given no conversation store keeps its own in-memory ledger of used confirmations,
+        so a confirmation authorises one allow. Scorers and test runners that decide each case as
+        an independent world (nothing used yet) decide it on ``guard.independent()``.
+
+        Raises:
+            UsageError: the guard has a conversation store (its state is the host's, not the guard's).
+        """
+        if self._store is not None:
+            raise UsageError("a guard with a conversation store cannot be made independent of it")
+        from .sessions import MemoryStore
+
+        other = Guard.__new__(Guard)
+        for name in Guard.__slots__:
+            setattr(other, name, getattr(self, name))
+        other._ledger = MemoryStore()
+        other._reload_lock = threading.Lock()
+        other._state = other._bind(self._state.policy)
+        return other
 
     @property
     def policy(self) -> CompiledPolicy:

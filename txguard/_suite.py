@@ -692,7 +692,7 @@ def run_case(guard: Guard, case: Case) -> Result:
     policy = guard.policy
     if not case.turns:
         if not keeps_state(policy):
-            decision = guard.check_envelope(case.envelope)
+            decision = guard.independent().check_envelope(case.envelope)
         else:
             stateful = Guard(policy, clock=guard._clock, sessions=MemoryStore())
             decision = stateful.check_envelope(with_session_id(case.envelope, case.session_id))
@@ -915,10 +915,11 @@ class CorpusReport:
 
 def score_corpus(guard: Guard, cases: Iterable[CorpusCase], file: str,
                  coverage: Coverage | None = None) -> CorpusReport:
-    """Decide every labelled case from its input alone and tally the results."""
+    """Decide every labelled case from its input alone, each as an independent world (a fresh
+    single-use ledger: no confirmation is used up by another case), and tally the results."""
     report = CorpusReport(file, guard.policy.id)
     for case in cases:
-        decision = guard.check_envelope(case.envelope)
+        decision = guard.independent().check_envelope(case.envelope)  # each case its own world
         report.add(case, decision)
         if coverage is not None:
             coverage.add(decision)

@@ -68,7 +68,7 @@ def situations(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _decide(cart: dict[str, Any], context: dict[str, Any]) -> Outcome:
-    return GUARD.check({"name": "checkout", "arguments": cart}, **context).outcome
+    return GUARD.independent().check({"name": "checkout", "arguments": cart}, **context).outcome
 
 
 @settings(max_examples=300, deadline=None)
@@ -81,7 +81,7 @@ def test_sync_tool_runs_exactly_on_allow(situation: tuple[dict[str, Any], dict[s
         ran.append(arguments)
         return "placed"
 
-    result = GUARD.wrap(place_order, tool="checkout", context=context)(**cart)
+    result = GUARD.independent().wrap(place_order, tool="checkout", context=context)(**cart)
     outcome = _decide(cart, context)
     event(outcome.value)
     if outcome is Outcome.ALLOW:
@@ -103,9 +103,9 @@ def test_async_dispatch_runs_exactly_on_allow(situation: tuple[dict[str, Any], d
 
     text = json.dumps(cart)
     arguments: Any = {"dict": cart, "json": text, "truncated": text[: len(text) // 2]}[form]
-    tool = GUARD.wrap(place_order, tool="checkout", context=context)
+    tool = GUARD.independent().wrap(place_order, tool="checkout", context=context)
     result = asyncio.run(tool.dispatch({"name": "checkout", "arguments": arguments}))
-    outcome = GUARD.check({"name": "checkout", "arguments": arguments}, **context).outcome
+    outcome = GUARD.independent().check({"name": "checkout", "arguments": arguments}, **context).outcome
     if form == "truncated":
         assert outcome is Outcome.ESCALATE
     if outcome is Outcome.ALLOW:

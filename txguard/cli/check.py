@@ -152,7 +152,7 @@ def _batch(guard: Guard, args: argparse.Namespace) -> int:
                     print(problem, file=sys.stderr)
                     decision = guard.check_envelope(None) if args.audit else _malformed(guard.policy.ref, problem)
                 else:
-                    decision = guard.check_envelope(envelope)
+                    decision = guard.independent().check_envelope(envelope)  # each case its own world
                 counts[decision.outcome.value] += 1
                 row = {"id": case_id, "outcome": decision.outcome.value,
                        "reasons": [{"rule": r.rule, "code": r.code, "message": r.message} for r in decision.reasons]}
