@@ -82,11 +82,11 @@ def test_reload_from_a_path(tmp_path: Path) -> None:
 def test_the_session_runner_is_swapped_with_the_policy() -> None:
     """Budgets come from the policy in force: a reload that adds a budget applies it at once."""
     guard = Guard(compile_policy(BASE), sessions=open_store("memory:"), clock=Clock())
-    call, _ = _confirmed("400.00")
-    before = [guard.check(call, session=session("c1", call, user="bob")).outcome.value for _ in range(2)]
+    calls = [checkout("400.00", sku=sku) for sku in ("a", "b", "c", "d")]  # each confirmed once: single use
+    before = [guard.check(c, session=session("c1", c, user="bob")).outcome.value for c in calls[:2]]
     assert before == ["allow", "allow"]
     guard.reload(compile_policy(policy('  budgets:\n    - {id: daily, amount: "500.00", currency: USD, window: 1d, scope: user}\n')))
-    after = [guard.check(call, session=session("c2", call, user="carol")) for _ in range(2)]
+    after = [guard.check(c, session=session("c2", c, user="carol")) for c in calls[2:]]
     assert after[0].outcome.value == "allow"
     assert after[1].outcome.value != "allow" and "budget_exceeded" in after[1].codes
 

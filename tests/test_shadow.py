@@ -186,7 +186,7 @@ def test_a_candidate_that_raises_is_recorded_as_an_error_and_the_primary_stands(
     assert all(s.codes == ("internal_error",) for _, s, _, _ in obs.seen)
     # without an audit sink too
     bare = Guard.from_file(RETAIL, clock=lambda: NOW, shadow=LOOSE)
-    primary = plain.check_envelope(envs[0])
+    primary = plain.independent().check_envelope(envs[0])  # nothing used yet, as for `bare`
     assert decision_data(bare.check_envelope(envs[0])) == decision_data(primary)
     stricter = int(primary.outcome is not Outcome.ESCALATE)  # the error escalates
     assert bare.shadow_stats == ShadowStats(sampled=1, diverged=1, loosened=0, tightened=stricter, errors=1)

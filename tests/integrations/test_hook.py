@@ -15,7 +15,11 @@ from ..conftest import POLICIES, read_cases
 
 
 def _consent_case(guard: Guard) -> dict[str, Any]:
-    """A real corpus envelope that clarifies for consent and is allowed once its confirmation is approved."""
+    """A real corpus envelope that clarifies for consent and is allowed once its confirmation is approved.
+
+    Probed on a guard of its own, so that the probe's allow does not use up the confirmation.
+    """
+    guard = guard.independent()
     for case in read_cases("chat-to-buy-dev.jsonl.gz"):
         env = {k: case[k] for k in ("proposal", "request", "session", "facts") if k in case}
         session = dict(env.get("session") or {}, confirmed=[])
@@ -27,7 +31,7 @@ def _consent_case(guard: Guard) -> dict[str, Any]:
     raise AssertionError("the corpus has no consent case")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def guard() -> Guard:
     return Guard.from_file(POLICIES / "retail.yaml")
 

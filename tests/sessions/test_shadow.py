@@ -14,7 +14,7 @@ SESSION = """  budgets:
     - {id: user-daily, amount: "300.00", currency: USD, window: 1d, scope: user}
   single_use_confirmations: true
 """
-# the candidate: a larger daily budget, same id and policy id, so it reads the same counters
+# the candidate: a larger daily budget with the same id, so it reads the same counters
 CANDIDATE = Guard.from_text(policy(SESSION.replace('"300.00"', '"400.00"'))).policy
 
 
@@ -32,7 +32,7 @@ def _run(g: Guard, clock: Clock) -> list[tuple[Outcome, tuple[str, ...]]]:
 def _state(store: Any, clock: Clock) -> tuple[Any, ...]:
     day = int(clock.now.timestamp()) // 86400
     events = [(e.type, e.outcome, e.codes, e.digest) for e in store.events("conv-s")]
-    return store.spent("sessions-test/user-daily/user:alice", day), events
+    return store.spent("user-daily/USD/86400000000/user:alice", day), events
 
 
 def test_the_candidate_consumes_no_confirmation_reserves_no_budget_and_logs_nothing(store: Any) -> None:
