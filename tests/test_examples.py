@@ -13,6 +13,13 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 EXPECTED: dict[str, list[str]] = {
+    "adk_checkout.py": [
+        "[guard]  clarify: consent",
+        "1 x Coffee Maker (sku 2115393569) at 270.91 USD",
+        "[host]   user approved on the trusted screen",
+        "[tool]   order #1 placed: 270.91 USD",
+        "orders placed: 1",
+    ],
     "agent_loop.py": [
         "[guard]  clarify: consent",
         "[screen] Please confirm this checkout:",
@@ -29,6 +36,15 @@ EXPECTED: dict[str, list[str]] = {
         "[host]   user tapped Confirm on the trusted screen",
         "[tool]   paid 271.89 USD with credit_card_5322562",
         "transcript: 8 messages",
+    ],
+    "langgraph_checkout.py": [
+        "[guard]  clarify: consent",
+        "1 x Coffee Maker (sku 2115393569) at 270.91 USD",
+        "[host]   user approved on the trusted screen",
+        "[guard]  clarify: consent, quantity (the model changed the cart)",
+        "[tool]   call_1: success: order #1 placed: 270.91 USD",
+        "[tool]   call_2: error:",
+        "orders placed: 1",
     ],
 }
 
