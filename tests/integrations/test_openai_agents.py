@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 from typing_extensions import TypedDict
 
@@ -20,10 +18,9 @@ from txguard.audit import open_sink
 from txguard.integrations.openai_agents import OpenAIAgentsGuard
 
 from ..conftest import POLICIES
-from ._corpus import changed, confirmed_case, consent_case, escalate_case
+from ._support import event_loop_of_the_test, run_async, changed, confirmed_case, consent_case, escalate_case
 
 NO_TRACING = RunConfig(tracing_disabled=True)
-T = TypeVar("T")
 
 
 class Item(TypedDict):
@@ -33,15 +30,7 @@ class Item(TypedDict):
     quantity: int
     unit_price: str
 
-
-def _run_async(coro: Awaitable[T]) -> T:
-    """Run ``coro`` on a loop of its own: ``asyncio.run`` would unset the default loop ``Runner.run_sync`` keeps."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coro)
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+__all__ = ["event_loop_of_the_test"]  # the autouse fixture applies to this module's tests
 
 
 class Shop:
@@ -118,7 +107,7 @@ def test_clarify_pauses_and_the_hosts_approval_runs_exactly_the_confirmed_call(g
         resumed = await Runner.run(agent, state, run_config=NO_TRACING)
         assert resumed.final_output == "done"
 
-    _run_async(run())
+    run_async(run())
     sink.close()
     assert shop.received == [env["proposal"]["arguments"]]
     assert _tool_outputs(model) == ["order #1 placed"]
@@ -137,7 +126,7 @@ def test_a_call_changed_after_approval_is_caught(guard: Guard) -> None:
     # The call reaches the guardrail with other arguments than the ones the user approved.
     edited = json.dumps(changed(item.arguments))
     ctx = ToolContext(context=None, tool_name="checkout", tool_call_id="call_8", tool_arguments=edited)
-    out = _run_async(g.input_guardrail.run(ToolInputGuardrailData(context=ctx, agent=agent)))
+    out = run_async(g.input_guardrail.run(ToolInputGuardrailData(context=ctx, agent=agent)))
     assert out.behavior["type"] == "reject_content" and "confirm" in out.behavior["message"].lower()
     assert out.output_info["outcome"] == "clarify"
     assert shop.received == []
@@ -157,9 +146,9 @@ def test_a_run_state_edited_after_approval_never_runs(guard: Guard) -> None:
     edited = json.dumps(json.dumps(changed(item.arguments), separators=(",", ":")))[1:-1]
     text = state.to_string()
     assert original in text
-    tampered = _run_async(RunState.from_string(agent, text.replace(original, edited)))
+    tampered = run_async(RunState.from_string(agent, text.replace(original, edited)))
     with pytest.raises(Exception, match="different invocation"):  # the SDK's own check, before txguard's
-        _run_async(Runner.run(agent, tampered, run_config=NO_TRACING))
+        run_async(Runner.run(agent, tampered, run_config=NO_TRACING))
     assert shop.received == []
 
 
@@ -198,7 +187,7 @@ def test_escalate_never_runs_the_tool_and_the_route_reaches_the_host(guard: Guar
     if path == "sync":
         result = Runner.run_sync(agent, "buy", run_config=NO_TRACING)
     else:
-        result = _run_async(Runner.run(agent, "buy", run_config=NO_TRACING))
+        result = run_async(Runner.run(agent, "buy", run_config=NO_TRACING))
     assert result.interruptions == [] and shop.received == []
     [guardrail] = result.tool_input_guardrail_results
     info = guardrail.output.output_info
@@ -235,7 +224,7 @@ def test_a_failing_hook_fails_closed(guard: Guard, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(g, "hook", Broken())
     agent, _ = _agent(g, shop, [function_call("checkout", env["proposal"]["arguments"], call_id="call_f")])
     with pytest.raises(Exception, match="guard unavailable"):
-        _run_async(Runner.run(agent, "buy", run_config=NO_TRACING))
+        run_async(Runner.run(agent, "buy", run_config=NO_TRACING))
     assert shop.received == []
 
 

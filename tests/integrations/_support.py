@@ -1,16 +1,41 @@
-"""Real corpus envelopes the framework integrations' tests drive their scripted models with."""
+"""What the framework integrations' tests share: real corpus envelopes for their scripted models, and a private event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from decimal import Decimal
-from typing import Any
+from collections.abc import Awaitable, Iterator
+from typing import Any, TypeVar
+
+import pytest
 
 from txguard import Guard, Outcome
 
 from ..conftest import read_cases
 from .test_hook import _consent_case
+
+T = TypeVar("T")
+
+
+@pytest.fixture(autouse=True)
+def event_loop_of_the_test() -> Iterator[asyncio.AbstractEventLoop]:
+    """A default event loop per test, closed after it: the frameworks' sync entry points
+    (``Runner.run_sync``, ``Agent.run_sync``) run on the thread's default loop and keep it open."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def run_async(coro: Awaitable[T]) -> T:
+    """Run ``coro`` to completion on the test's default loop (the async path)."""
+    return asyncio.get_event_loop_policy().get_event_loop().run_until_complete(coro)
 
 
 def consent_case(guard: Guard) -> dict[str, Any]:
