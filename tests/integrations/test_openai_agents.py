@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +13,7 @@ from typing_extensions import TypedDict
 
 import pytest
 from agents import Agent, FunctionTool, RunConfig, Runner, RunState, ToolInputGuardrailData, function_tool
+from agents.mcp import MCPServerStdio
 from agents.testing import ScriptedModel, assistant_message, function_call
 from agents.tool_context import ToolContext
 
@@ -251,3 +255,42 @@ def test_a_decorated_tool_with_typed_parameters_pauses_and_gets_exactly_the_deci
     g.approve(state, item)
     Runner.run_sync(agent, state, run_config=NO_TRACING)
     assert received == [env["proposal"]["arguments"]]
+
+
+def test_a_local_mcp_server_carries_the_same_guardrail_and_approval(guard: Guard, tmp_path: Path) -> None:
+    # The SDK's MCP approval policy sees the tool, not the arguments: the host asks for approval of
+    # every checkout, and the guard decides what the approval screen shows and what may run.
+    env = consent_case(guard)
+    log = tmp_path / "shop.jsonl"
+    g = OpenAIAgentsGuard(guard, context=env)
+    server = MCPServerStdio(
+        params={"command": sys.executable, "args": [str(Path(__file__).with_name("_mcp_shop.py"))],
+                "env": {**os.environ, "SHOP_LOG": str(log)}},
+        tool_input_guardrails=[g.input_guardrail], require_approval={"checkout": "always"}, cache_tools_list=True)
+
+    async def run() -> None:
+        async with server:
+            model = ScriptedModel([[function_call("checkout", env["proposal"]["arguments"], call_id="mcp_0")],
+                                   [function_call("checkout", env["proposal"]["arguments"], call_id="mcp_1")],
+                                   [assistant_message("done")]])
+            agent = Agent(name="shop", model=model, mcp_servers=[server])
+            first = await Runner.run(agent, "buy", run_config=NO_TRACING)
+            [item] = first.interruptions
+            state = first.to_state()
+            state.approve(item)  # approved in the SDK only: the guardrail on the MCP tool still refuses it
+            second = await Runner.run(agent, state, run_config=NO_TRACING)
+            [item] = second.interruptions
+            assert g.pending(item).confirmation is not None
+            state = second.to_state()
+            g.approve(state, item)
+            done = await Runner.run(agent, state, run_config=NO_TRACING)
+            assert done.final_output == "done"
+
+    run_async(run())
+    assert [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] == [env["proposal"]["arguments"]]
+
+
+def test_the_core_never_imports_the_sdk() -> None:
+    code = "import sys, txguard, txguard.integrations; print('agents' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +170,9 @@ def test_a_failing_hook_fails_closed(guard: Guard) -> None:
     with pytest.raises(RuntimeError, match="guard unavailable"):
         shop.agent.run_sync("buy")
     assert shop.received == []
+
+
+def test_the_core_never_imports_pydantic_ai() -> None:
+    code = "import sys, txguard, txguard.integrations; print('pydantic_ai' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"
