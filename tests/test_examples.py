@@ -30,6 +30,26 @@ EXPECTED: dict[str, list[str]] = {
         "[tool]   paid 271.89 USD with credit_card_5322562",
         "transcript: 8 messages",
     ],
+    "openai_agents_checkout.py": [
+        "[guard]  clarify (consent) on call_2",
+        "[screen] Please confirm this checkout:",
+        "1 x Coffee Maker (sku 2115393569) at 270.91 USD",
+        "[host]   user confirmed on the trusted screen",
+        "[guard]  call_1 did not run: escalate, route human",
+        "the agent says 199.99 USD, the catalog says 270.91 USD",
+        "[tool]   order #1 placed: 270.91 USD",
+        "orders placed: 1",
+    ],
+    "pydantic_ai_checkout.py": [
+        "[guard]  clarify (consent) on call_2",
+        "[screen] Please confirm this checkout:",
+        "1 x Coffee Maker (sku 2115393569) at 270.91 USD",
+        "[host]   user confirmed on the trusted screen",
+        "[guard]  call_1 did not run: escalate, route human",
+        "the agent says 199.99 USD, the catalog says 270.91 USD",
+        "[tool]   order #1 placed: 270.91 USD",
+        "orders placed: 1",
+    ],
 }
 
 
