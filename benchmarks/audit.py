@@ -48,7 +48,7 @@ def _entries(guard: Guard, envs: list[dict[str, Any]], n: int) -> list[AuditEntr
         e = envs[i % len(envs)]
         d = guard.check_envelope(e)
         out.append(build_entry(guard.policy, d, now, e.get("proposal"), e.get("request"), e.get("session"),
-                               e.get("facts"), {"bench": str(i)}, b"salt"))
+                               e.get("facts"), {"bench": str(i)}, b"salt")[0])
     return out
 
 

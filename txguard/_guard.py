@@ -12,7 +12,8 @@ from ._compile import CompiledPolicy, compile_file, compile_policy
 from ._decision import Decision
 from ._evaluate import Clock, evaluate, internal_error
 from ._guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, ToolDecorator, wrap
-from ._observe import Observer, notify_decision
+from ._observe import Observer, notify_decision, notify_shadow
+from ._shadow import Shadow, ShadowResult, ShadowStats
 from ._tokens import ConsentKeys, keyring
 
 P = ParamSpec("P")
@@ -47,11 +48,12 @@ class Guard:
     returned as ``escalate`` (``audit_unavailable``).
     """
 
-    __slots__ = ("_policy", "_clock", "_sessions", "_audit", "_keys", "_observers")
+    __slots__ = ("_policy", "_clock", "_sessions", "_audit", "_keys", "_observers", "_shadow")
 
     def __init__(self, policy: CompiledPolicy, *, clock: Clock = utc_now, audit: AuditSink | None = None,
                  sessions: SessionStore | None = None, session_evaluator: str | SessionEvaluator = "txguard",
-                 consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = ()) -> None:
+                 consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = (),
+                 shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0) -> None:
         """Args:
             policy: the compiled policy.
             clock: the injected clock (timezone-aware); read once per decision.
@@ -65,9 +67,18 @@ class Guard:
                 A token whose key the guard does not hold, or whose MAC fails, confirms nothing.
             observers: told of every decision (:class:`~txguard.Observer`: metrics, traces); they
                 cannot change a decision, and one that raises is ignored.
+            shadow: a candidate policy (compiled, or a path to compile) that decides sampled cases
+                alongside, observationally: it never changes the decision returned, writes no
+                session state, and its decision joins the same audit record (``shadow``), is told
+                to observers (``on_shadow``) and counted in :attr:`shadow_stats`. See
+                ``docs/operations.md``.
+            shadow_sample: the fraction of cases the candidate decides, from 0 to 1 (deterministic:
+                by a hash of the proposal digest and the session id).
 
         Raises:
-            UsageError: a consent key shorter than 32 bytes or a malformed key id.
+            UsageError: a consent key shorter than 32 bytes or a malformed key id, or a
+                ``shadow_sample`` outside 0..1.
+            PolicyError: ``shadow`` is a path to an invalid policy.
         """
         self._keys = keyring(consent_keys) or None
         self._observers = tuple(observers)
@@ -75,11 +86,16 @@ class Guard:
         self._clock = clock
         self._sessions: SessionRunner | None = None
         self._audit: Recorder | None = None
+        ev: SessionEvaluator | None = None
         if sessions is not None:
             from .sessions import SessionRunner, evaluator
 
             ev = evaluator(session_evaluator) if isinstance(session_evaluator, str) else session_evaluator
             self._sessions = SessionRunner(policy, sessions, ev, self._keys)
+        self._shadow: Shadow | None = None
+        if shadow is not None:
+            candidate = shadow if isinstance(shadow, CompiledPolicy) else compile_file(shadow)
+            self._shadow = Shadow(candidate, shadow_sample, self._keys, sessions, ev)
         if audit is not None:
             from .audit._build import Recorder
 
@@ -89,25 +105,38 @@ class Guard:
     def from_file(cls, path: str | Path, *, clock: Clock = utc_now, audit: AuditSink | None = None,
                   sessions: SessionStore | None = None,
                   session_evaluator: str | SessionEvaluator = "txguard",
-                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = ()) -> Guard:
+                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = (),
+                  shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0) -> Guard:
         """Compile the policy at ``path``; raises :class:`~txguard.PolicyError` if it is invalid."""
         return cls(compile_file(path), clock=clock, audit=audit, sessions=sessions,
-                   session_evaluator=session_evaluator, consent_keys=consent_keys, observers=observers)
+                   session_evaluator=session_evaluator, consent_keys=consent_keys, observers=observers,
+                   shadow=shadow, shadow_sample=shadow_sample)
 
     @classmethod
     def from_text(cls, text: str, *, file: str = "<policy>", base_dir: str | Path | None = None,
                   clock: Clock = utc_now, audit: AuditSink | None = None, sessions: SessionStore | None = None,
                   session_evaluator: str | SessionEvaluator = "txguard",
-                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = ()) -> Guard:
+                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = (),
+                  shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0) -> Guard:
         """Compile policy YAML given as text."""
         return cls(compile_policy(text, file, Path(base_dir) if base_dir is not None else None), clock=clock,
                    audit=audit, sessions=sessions, session_evaluator=session_evaluator, consent_keys=consent_keys,
-                   observers=observers)
+                   observers=observers, shadow=shadow, shadow_sample=shadow_sample)
 
     @property
     def policy(self) -> CompiledPolicy:
         """The compiled policy this guard decides with."""
         return self._policy
+
+    @property
+    def shadow(self) -> CompiledPolicy | None:
+        """The candidate policy deciding alongside (shadow mode), or None."""
+        return self._shadow.candidate if self._shadow is not None else None
+
+    @property
+    def shadow_stats(self) -> ShadowStats:
+        """How the shadow policy compared so far (all zeros without one)."""
+        return self._shadow.stats if self._shadow is not None else ShadowStats()
 
     # -- guarded tools (implementation in _guarded.py) -------------------------------------------
     # An async function also matches ``Callable[P, R]``; the async overloads come first on purpose.
@@ -167,15 +196,33 @@ class Guard:
         """
         t0 = time.perf_counter()
         policy = self._policy  # read once: the whole decision runs on the policy it started with
+        shadow = self._shadow
+        seen: ShadowResult | None = None
         if self._audit is not None:
             # The record is written from the final decision, session reasons included.
-            decision = self._audit.check(policy, self._clock, proposal, request, session, facts, lineage,
-                                         decide=self._decide)
+            decision, seen = self._audit.check(policy, self._clock, proposal, request, session, facts, lineage,
+                                               decide=self._decide, shadow=shadow)
+        elif shadow is not None:
+            decision, seen = self._check_shadowed(shadow, policy, proposal, request, session, facts)
         else:
             decision = self._decide(policy, proposal, request, session, facts, self._clock)
+        if seen is not None and shadow is not None:
+            shadow.count(decision, seen)
         if self._observers:
             notify_decision(self._observers, decision, policy, time.perf_counter() - t0, lineage)
+            if seen is not None and shadow is not None:
+                notify_shadow(self._observers, decision, seen.decision, policy, seen.candidate)
         return decision
+
+    def _check_shadowed(self, shadow: Shadow, policy: CompiledPolicy, proposal: Any, request: Any, session: Any,
+                        facts: Any) -> tuple[Decision, ShadowResult | None]:
+        """Without an audit sink: one clock reading for both, the candidate first (see ``Recorder.check``)."""
+        try:
+            now = self._clock()
+        except Exception:  # noqa: BLE001 - the primary reads the clock again and fails closed by itself
+            return self._decide(policy, proposal, request, session, facts, self._clock), None
+        seen = shadow.run(proposal, request, session, facts, now)
+        return self._decide(policy, proposal, request, session, facts, lambda: now), seen
 
     def _decide(self, policy: CompiledPolicy, proposal: Any, request: Any, session: Any, facts: Any,
                 clock: Clock) -> Decision:

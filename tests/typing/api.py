@@ -140,3 +140,22 @@ def tokens(request: ConfirmationRequest, key: bytes) -> Guard:
     else:
         del confirmed
     return Guard.from_file("policies/retail.yaml", consent_keys=[signer])
+
+
+def shadow_rollout(candidate: CompiledPolicy) -> int:
+    guard = Guard.from_file("policies/retail.yaml", shadow=candidate, shadow_sample=0.25)
+    by_path = Guard.from_text("apiVersion: txguard/v1", shadow=Path("next.yaml"))
+    stats: txguard.ShadowStats = guard.shadow_stats
+    staged: CompiledPolicy | None = by_path.shadow
+    del staged
+    return stats.sampled - stats.diverged + stats.loosened + stats.tightened + stats.errors
+
+
+def backtest(records: list[Any], policy: CompiledPolicy) -> bool:
+    from txguard.audit import ReplayGate, ReplayReport, replay
+
+    report: ReplayReport = replay(records, policy)
+    gate: ReplayGate = report.gate(max_divergence=0.01, max_loosened=0)
+    rate: float = report.divergence
+    del rate
+    return gate.ok and report.loosened == 0 and not gate.failures

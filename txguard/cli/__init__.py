@@ -5,7 +5,8 @@ Exit codes (stable, documented in the README):
 ====  ==========================================================
 0     success
 1     tool error: bad arguments, an unreadable input file
-2     a test failed (``txguard test``), or findings (``txguard lint``)
+2     a test failed (``txguard test``), findings (``txguard lint``), or a backtest limit
+      was exceeded (``txguard audit replay --max-divergence/--max-loosened``)
 3     a policy is invalid
 4     an audit trail does not verify (``txguard audit verify``, ``txguard demo``)
 ====  ==========================================================

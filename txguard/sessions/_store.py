@@ -161,6 +161,62 @@ class MemoryStore:
         return None
 
 
+class _DryRunTx:
+    """A read-only transaction: reads the store, checks reservations, writes nothing."""
+
+    def __init__(self, store: SessionStore, conversation_id: str) -> None:
+        self._store = store
+        self._cid = conversation_id
+
+    def __enter__(self) -> _DryRunTx:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        return None
+
+    def events(self) -> list[Event]:
+        return self._store.events(self._cid)
+
+    def reserve(self, charges: Sequence[Charge], confirmations: Sequence[str]) -> str | None:
+        for c in charges:
+            if self._store.spent(c.key, c.bucket) + c.amount_minor > c.limit_minor:
+                return c.budget
+        if confirmations and all(self._store.confirmation_used(k) for k in confirmations):
+            return "confirmation"
+        return None
+
+    def append(self, events: Sequence[Event]) -> None:
+        return None
+
+
+class DryRunStore:
+    """A read-only view of a store: transactions see its state and change nothing.
+
+    A shadow (candidate) policy's session layer runs on it: budgets are checked against the spend
+    recorded so far but never reserved, single-use confirmations are checked but never consumed,
+    and no event is appended. Reads take no lock, so a concurrent writer may be seen half-way.
+    """
+
+    def __init__(self, store: SessionStore) -> None:
+        self._store = store
+        self.url = store.url
+
+    def transaction(self, conversation_id: str) -> _DryRunTx:
+        return _DryRunTx(self._store, conversation_id)
+
+    def events(self, conversation_id: str) -> list[Event]:
+        return self._store.events(conversation_id)
+
+    def spent(self, key: str, bucket: int) -> int:
+        return self._store.spent(key, bucket)
+
+    def confirmation_used(self, key: str) -> bool:
+        return self._store.confirmation_used(key)
+
+    def close(self) -> None:
+        """Nothing to release: the underlying store belongs to its owner."""
+
+
 def open_store(url: str) -> SessionStore:
     """Open a conversation store.
 
