@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -22,7 +23,7 @@ from txguard.audit import open_sink
 from txguard.integrations.openai_agents import OpenAIAgentsGuard
 
 from ..conftest import POLICIES
-from ._support import event_loop_of_the_test, run_async, changed, confirmed_case, consent_case, escalate_case
+from ._support import changed, confirmed_case, consent_case, escalate_case, event_loop_of_the_test, run_async
 
 NO_TRACING = RunConfig(tracing_disabled=True)
 
@@ -294,3 +295,15 @@ def test_the_core_never_imports_the_sdk() -> None:
     code = "import sys, txguard, txguard.integrations; print('agents' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
+
+
+def test_a_guardrail_without_the_approval_callback_still_never_runs_an_unconfirmed_call(guard: Guard) -> None:
+    env = consent_case(guard)
+    shop = Shop()
+    g = OpenAIAgentsGuard(guard, context=env)
+    tool = dataclasses.replace(shop.tool(), tool_input_guardrails=[g.input_guardrail])  # no needs_approval: no pause
+    model = ScriptedModel([[function_call("checkout", env["proposal"]["arguments"], call_id="call_n")], [assistant_message("ok")]])
+    result = Runner.run_sync(Agent(name="shop", model=model, tools=[tool]), "buy", run_config=NO_TRACING)
+    assert result.interruptions == [] and shop.received == []
+    [output] = _tool_outputs(model)
+    assert "confirm" in output.lower()
