@@ -233,7 +233,7 @@ def test_a_failing_hook_fails_closed(guard: Guard, monkeypatch: pytest.MonkeyPat
     assert shop.received == []
 
 
-def test_a_decorated_tool_with_typed_parameters_pauses_and_gets_exactly_the_decided_arguments(guard: Guard) -> None:
+def test_a_decorated_tool_with_typed_parameters_pauses_and_gets_exactly_the_decided_arguments(guard: Guard, tmp_path: Path) -> None:
     # The SDK cannot show a TypedDict-typed call to a needs_approval callback before validating it, so it
     # pauses every such call; the host sees the guard's verdict on it (allow) and lets it through.
     env = confirmed_case(guard)
@@ -246,7 +246,8 @@ def test_a_decorated_tool_with_typed_parameters_pauses_and_gets_exactly_the_deci
                          "confidence": confidence})
         return "order placed"
 
-    g = OpenAIAgentsGuard(guard, context=env)
+    audited, sink, path = _audited(tmp_path)
+    g = OpenAIAgentsGuard(audited, context=env)
     model = ScriptedModel([[function_call("checkout", env["proposal"]["arguments"], call_id="call_d")], [assistant_message("ok")]])
     agent = Agent(name="shop", model=model, tools=[g.protect(checkout)])
     first = Runner.run_sync(agent, "buy", run_config=NO_TRACING)
@@ -255,7 +256,9 @@ def test_a_decorated_tool_with_typed_parameters_pauses_and_gets_exactly_the_deci
     state = first.to_state()
     g.approve(state, item)
     Runner.run_sync(agent, state, run_config=NO_TRACING)
+    sink.close()
     assert received == [env["proposal"]["arguments"]]
+    assert _lineage(path) == [{"framework": "openai-agents", "call_id": "call_d"}]  # decided once, at the pause
 
 
 def test_a_local_mcp_server_carries_the_same_guardrail_and_approval(guard: Guard, tmp_path: Path) -> None:
@@ -307,3 +310,20 @@ def test_a_guardrail_without_the_approval_callback_still_never_runs_an_unconfirm
     assert result.interruptions == [] and shop.received == []
     [output] = _tool_outputs(model)
     assert "confirm" in output.lower()
+
+
+@pytest.mark.parametrize("own", [True, lambda ctx, params, call_id: True], ids=["bool", "sync-callable"])
+def test_the_tools_own_approval_policy_still_pauses_an_allowed_call(guard: Guard, own: Any) -> None:
+    env = confirmed_case(guard)
+    shop = Shop()
+    g = OpenAIAgentsGuard(guard, context=env)
+    tool = g.protect(dataclasses.replace(shop.tool(), needs_approval=own))
+    model = ScriptedModel([[function_call("checkout", env["proposal"]["arguments"], call_id="call_o")], [assistant_message("ok")]])
+    agent = Agent(name="shop", model=model, tools=[tool])
+    first = Runner.run_sync(agent, "buy", run_config=NO_TRACING)
+    [item] = first.interruptions
+    assert g.pending(item).outcome is Outcome.ALLOW and shop.received == []
+    state = first.to_state()
+    g.approve(state, item)
+    Runner.run_sync(agent, state, run_config=NO_TRACING)
+    assert shop.received == [env["proposal"]["arguments"]]

@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -88,7 +89,8 @@ class OpenAIAgentsGuard:
             ours = await guarded(ctx, params, call_id)
             if isinstance(own, bool):
                 return ours or own
-            return ours or bool(await own(ctx, params, call_id))
+            theirs = own(ctx, params, call_id)
+            return ours or bool(await theirs if inspect.isawaitable(theirs) else theirs)
 
         return dataclasses.replace(tool, tool_input_guardrails=[self.input_guardrail, *(tool.tool_input_guardrails or [])],
                                    needs_approval=needs_approval)
@@ -154,8 +156,10 @@ class OpenAIAgentsGuard:
 
 
 def _same(decided: Any, raw: str) -> bool:
-    """True when the SDK's raw argument text is the very object that was decided."""
+    """True when the SDK's raw argument text is the very call that was decided (as parsed arguments or as text)."""
     try:
+        if isinstance(decided, str):
+            decided = json.loads(decided, parse_constant=_no_constant)
         parsed = json.loads(raw, parse_constant=_no_constant)
         return json.dumps(parsed, sort_keys=True) == json.dumps(decided, sort_keys=True)
     except (TypeError, ValueError):
