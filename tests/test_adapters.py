@@ -162,6 +162,37 @@ def test_envelope_problem_is_named_and_kept_in_the_proposal(source: str, name: s
     assert problem in call.proposal["arguments"]
 
 
+@pytest.mark.parametrize(("calls", "message"), [
+    (lambda: openai_chat_calls({"role": "assistant", "tool_calls": {"id": "c"}}),
+     "the tool call could not be read: `tool_calls` must be a list of tool calls, got dict"),
+    (lambda: [from_openai_chat({"id": "c", "type": "function", "function": {"arguments": "{}"}})],
+     "the tool call could not be read: tool name is missing"),
+    (lambda: [from_mcp('{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "checkout", '
+                       '"arguments": {"total": "1", "total": "9"}}}')],
+     "the tool call could not be read: the JSON-RPC request repeats the key `total`"),
+    (lambda: anthropic_calls('{"content": [{"type": "tool_use", "id": "t", "name": "checkout", "input": {'),
+     "the tool call could not be read: the message is not valid JSON (Expecting property name enclosed in double quotes: line 1 column 76 (char 75))"),
+    (lambda: openai_responses_calls({"output": [{"type": "FUNCTION_CALL", "name": "checkout", "call_id": "c", "arguments": "{}"}]}),
+     "the tool call could not be read: output item has type `FUNCTION_CALL`, expected `function_call`"),
+])
+def test_an_unreadable_call_escalates_with_its_own_reason(guard: Guard, calls: Callable[[], list[ToolCall]],
+                                                          message: str) -> None:
+    (call,) = calls()
+    decision = guard.check(call.proposal)
+    assert [(r.code, r.message) for r in decision.reasons] == [("malformed", message)]
+    assert decision.route == "refuse"
+
+
+def test_a_repeated_key_in_the_arguments_text_is_refused_whatever_the_values(guard: Guard) -> None:
+    args = json.dumps(CART_ARGS)
+    for text in (args[:-1] + ', "payment_method_id": "credit_card_6177109"}',
+                 '{"payment_method_id": "credit_card_0000000", ' + args[1:]):
+        call = from_openai_chat({"id": "c", "type": "function", "function": {"name": "checkout", "arguments": text}})
+        decision = guard.check(call.proposal, request=REQUEST, session=confirmed_session(), facts=CATALOG)
+        assert [(r.code, r.message) for r in decision.reasons] == [
+            ("malformed", "arguments repeat the key `payment_method_id`: which value counts is ambiguous")]
+
+
 def test_truncated_arguments_are_passed_through_for_the_guard_to_refuse(guard: Guard) -> None:
     raw = fixture("openai_chat")["corrupted"]["truncated_arguments"]
     call = from_openai_chat(raw)

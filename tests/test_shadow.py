@@ -235,7 +235,7 @@ def test_shadow_takes_a_path_and_the_rate_is_checked(tmp_path: Path) -> None:
 def test_a_record_whose_inputs_cannot_be_encoded_keeps_its_shadow_part() -> None:
     sink = MemorySink()
     guard = Guard.from_file(RETAIL, clock=lambda: NOW, audit=sink, shadow=STRICT)
-    guard.check({"name": "checkout", "arguments": {1: "not a string key"}})
+    guard.check({"name": "checkout", "arguments": {"note": object()}})  # a value no JSON can hold
     body = next(iter(sink.records())).body
     assert "unrecordable" in body and body["shadow"]["observational"] is True
     assert json.dumps(body["shadow"]["decision"])

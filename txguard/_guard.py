@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timezone
@@ -10,9 +11,10 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, ov
 
 from ._compile import CompiledPolicy, compile_file, compile_policy
 from ._decision import Decision
+from ._errors import UsageError
 from ._evaluate import Clock, evaluate, internal_error
 from ._guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, ToolDecorator, wrap
-from ._observe import Observer, notify_decision, notify_shadow
+from ._observe import Observer, notify_decision, notify_reload, notify_shadow
 from ._shadow import Shadow, ShadowResult, ShadowStats
 from ._tokens import ConsentKeys, keyring
 
@@ -28,6 +30,30 @@ if TYPE_CHECKING:
 def utc_now() -> datetime:
     """The default clock: the current time, timezone-aware UTC."""
     return datetime.now(timezone.utc)
+
+
+class _State:
+    """What a decision runs on: the compiled policy and the session runner bound to it.
+
+    One immutable object, swapped whole by :meth:`Guard.reload`, so that a decision never sees the
+    new policy with the old session rules (or the reverse).
+    """
+
+    __slots__ = ("policy", "sessions", "keys")
+
+    def __init__(self, policy: CompiledPolicy, sessions: SessionRunner | None, keys: Mapping[str, bytes] | None) -> None:
+        self.policy = policy
+        self.sessions = sessions
+        self.keys = keys
+
+    def decide(self, policy: CompiledPolicy, proposal: Any, request: Any, session: Any, facts: Any,
+               clock: Clock) -> Decision:
+        if self.sessions is None:
+            return evaluate(policy, proposal, request, session, facts, clock, self.keys)  # total by itself
+        try:
+            return self.sessions.check(evaluate, proposal, request, session, facts, clock)
+        except Exception as exc:  # noqa: BLE001 - the session layer fails closed like the rest
+            return internal_error(policy, exc)
 
 
 class Guard:
@@ -48,7 +74,7 @@ class Guard:
     returned as ``escalate`` (``audit_unavailable``).
     """
 
-    __slots__ = ("_policy", "_clock", "_sessions", "_audit", "_keys", "_observers", "_shadow")
+    __slots__ = ("_state", "_clock", "_store", "_evaluator", "_audit", "_keys", "_observers", "_shadow", "_reload_lock")
 
     def __init__(self, policy: CompiledPolicy, *, clock: Clock = utc_now, audit: AuditSink | None = None,
                  sessions: SessionStore | None = None, session_evaluator: str | SessionEvaluator = "txguard",
@@ -82,24 +108,31 @@ class Guard:
         """
         self._keys = keyring(consent_keys) or None
         self._observers = tuple(observers)
-        self._policy = policy
         self._clock = clock
-        self._sessions: SessionRunner | None = None
+        self._store = sessions
+        self._evaluator: SessionEvaluator | None = None
         self._audit: Recorder | None = None
-        ev: SessionEvaluator | None = None
+        self._reload_lock = threading.Lock()
         if sessions is not None:
-            from .sessions import SessionRunner, evaluator
+            from .sessions import evaluator
 
-            ev = evaluator(session_evaluator) if isinstance(session_evaluator, str) else session_evaluator
-            self._sessions = SessionRunner(policy, sessions, ev, self._keys)
+            self._evaluator = evaluator(session_evaluator) if isinstance(session_evaluator, str) else session_evaluator
+        self._state = self._bind(policy)
         self._shadow: Shadow | None = None
         if shadow is not None:
             candidate = shadow if isinstance(shadow, CompiledPolicy) else compile_file(shadow)
-            self._shadow = Shadow(candidate, shadow_sample, self._keys, sessions, ev)
+            self._shadow = Shadow(candidate, shadow_sample, self._keys, sessions, self._evaluator)
         if audit is not None:
             from .audit._build import Recorder
 
-            self._audit = Recorder(audit)
+            self._audit = Recorder(audit, self._observers)
+
+    def _bind(self, policy: CompiledPolicy) -> _State:
+        if self._store is None:
+            return _State(policy, None, self._keys)
+        from .sessions import SessionRunner
+
+        return _State(policy, SessionRunner(policy, self._store, self._evaluator, self._keys), self._keys)
 
     @classmethod
     def from_file(cls, path: str | Path, *, clock: Clock = utc_now, audit: AuditSink | None = None,
@@ -125,8 +158,43 @@ class Guard:
 
     @property
     def policy(self) -> CompiledPolicy:
-        """The compiled policy this guard decides with."""
-        return self._policy
+        """The compiled policy this guard decides with (the latest one :meth:`reload` swapped in)."""
+        return self._state.policy
+
+    def reload(self, policy: CompiledPolicy | str | Path) -> CompiledPolicy:
+        """Swap in a new policy: a compiled one, or the path of a YAML file to compile.
+
+        The swap is atomic: a decision already running finishes on the policy it started with, and
+        every later one uses the new policy (its audit record names the new digest). A policy that
+        does not compile is refused and the old one stays in force. Observers are told either way
+        (:meth:`Observer.on_reload`). A shadow policy, if any, is not changed.
+
+        Returns:
+            the policy now in force.
+
+        Raises:
+            PolicyError: the new policy is invalid (its located diagnostics); nothing changed.
+            UsageError: ``policy`` is neither a compiled policy nor a path.
+
+        Example:
+            >>> guard.reload("policies/retail.yaml").digest          # doctest: +SKIP
+            'sha256:...'
+        """
+        with self._reload_lock:  # one reload at a time, so observers see each old -> new once
+            old = self._state.policy
+            try:
+                if isinstance(policy, CompiledPolicy):
+                    new = policy
+                elif isinstance(policy, (str, Path)):
+                    new = compile_file(policy)
+                else:
+                    raise UsageError(f"reload takes a CompiledPolicy or a path, got `{type(policy).__name__}`")
+            except Exception as exc:
+                notify_reload(self._observers, ok=False, old=old, new=None, error=str(exc))
+                raise
+            self._state = self._bind(new)  # one attribute store: atomic for concurrent readers
+        notify_reload(self._observers, ok=True, old=old, new=new, error=None)
+        return new
 
     @property
     def shadow(self) -> CompiledPolicy | None:
@@ -194,18 +262,24 @@ class Guard:
             lineage: where the recommendation came from (host-supplied, e.g. ``{"source": "search:q42"}``);
                 recorded in the audit record with the session's ``id`` and ``turn``.
         """
+        return self._check(proposal, request, session, facts, lineage, None)
+
+    def _check(self, proposal: Any, request: Any, session: Any, facts: Any, lineage: Mapping[str, str] | None,
+               record_id: str | None) -> Decision:
+        """``check``, with the audit record's id chosen by the caller (the decision service's ``decision_id``)."""
         t0 = time.perf_counter()
-        policy = self._policy  # read once: the whole decision runs on the policy it started with
+        state = self._state  # read once: the whole decision runs on the policy it started with
+        policy = state.policy
         shadow = self._shadow
         seen: ShadowResult | None = None
         if self._audit is not None:
             # The record is written from the final decision, session reasons included.
             decision, seen = self._audit.check(policy, self._clock, proposal, request, session, facts, lineage,
-                                               decide=self._decide, shadow=shadow)
+                                               decide=state.decide, shadow=shadow, record_id=record_id)
         elif shadow is not None:
-            decision, seen = self._check_shadowed(shadow, policy, proposal, request, session, facts)
+            decision, seen = self._check_shadowed(shadow, state, proposal, request, session, facts)
         else:
-            decision = self._decide(policy, proposal, request, session, facts, self._clock)
+            decision = state.decide(policy, proposal, request, session, facts, self._clock)
         if seen is not None and shadow is not None:
             shadow.count(decision, seen)
         if self._observers:
@@ -214,24 +288,15 @@ class Guard:
                 notify_shadow(self._observers, decision, seen.decision, policy, seen.candidate)
         return decision
 
-    def _check_shadowed(self, shadow: Shadow, policy: CompiledPolicy, proposal: Any, request: Any, session: Any,
+    def _check_shadowed(self, shadow: Shadow, state: _State, proposal: Any, request: Any, session: Any,
                         facts: Any) -> tuple[Decision, ShadowResult | None]:
         """Without an audit sink: one clock reading for both, the candidate first (see ``Recorder.check``)."""
         try:
             now = self._clock()
         except Exception:  # noqa: BLE001 - the primary reads the clock again and fails closed by itself
-            return self._decide(policy, proposal, request, session, facts, self._clock), None
+            return state.decide(state.policy, proposal, request, session, facts, self._clock), None
         seen = shadow.run(proposal, request, session, facts, now)
-        return self._decide(policy, proposal, request, session, facts, lambda: now), seen
-
-    def _decide(self, policy: CompiledPolicy, proposal: Any, request: Any, session: Any, facts: Any,
-                clock: Clock) -> Decision:
-        if self._sessions is None:
-            return evaluate(policy, proposal, request, session, facts, clock, self._keys)  # total by itself
-        try:
-            return self._sessions.check(evaluate, proposal, request, session, facts, clock)
-        except Exception as exc:  # noqa: BLE001 - the session layer fails closed like the rest
-            return internal_error(policy, exc)
+        return state.decide(state.policy, proposal, request, session, facts, lambda: now), seen
 
     def check_envelope(self, envelope: Any, *, lineage: Mapping[str, str] | None = None) -> Decision:
         """Decide one wire-format v1 envelope (``proposal``, ``request``, ``session``, ``facts``).

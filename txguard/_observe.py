@@ -61,3 +61,14 @@ def notify_shadow(observers: Iterable[Observer], decision: Decision, shadow: Dec
                   candidate: CompiledPolicy) -> None:
     """Tell every observer how the shadow (candidate) policy decided the same case."""
     notify(observers, "on_shadow", decision, shadow, policy=policy, candidate=candidate)
+
+
+def notify_reload(observers: Iterable[Observer], *, ok: bool, old: CompiledPolicy, new: CompiledPolicy | None,
+                  error: str | None) -> None:
+    """Tell every observer about one reload attempt; an observer that raises is skipped."""
+    notify(observers, "on_reload", ok=ok, old=old, new=new, error=error)
+
+
+def notify_audit_append(observers: Iterable[Observer], *, seconds: float, ok: bool) -> None:
+    """Tell every observer about one audit append; an observer that raises is skipped."""
+    notify(observers, "on_audit_append", seconds=seconds, ok=ok)

@@ -36,5 +36,5 @@ def test_a_session_decision_carries_its_own_timing_and_is_a_new_object() -> None
     assert a.outcome.value == b.outcome.value == "allow"
     assert a is not b and a.elapsed_us > 0 and b.elapsed_us > 0
     # an unchanged allow logs one decision event with its outcome and no codes
-    events = [x for x in guard._sessions.store.events("c") if x.type == "decision"]  # type: ignore[union-attr]
+    events = [x for x in guard._store.events("c") if x.type == "decision"]  # type: ignore[union-attr]
     assert [(x.seq, x.outcome, x.codes) for x in events] == [(1, "allow", ()), (2, "allow", ())]

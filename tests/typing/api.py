@@ -26,6 +26,7 @@ from txguard import (
     Guard,
     LineItem,
     MoneyError,
+    Observer,
     Outcome,
     PolicyError,
     Proposal,
@@ -140,6 +141,24 @@ def tokens(request: ConfirmationRequest, key: bytes) -> Guard:
     else:
         del confirmed
     return Guard.from_file("policies/retail.yaml", consent_keys=[signer])
+
+
+def operate(guard: Guard, path: str) -> str:
+    from prometheus_client import CollectorRegistry
+
+    from txguard.metrics import PrometheusObserver
+    from txguard.otel import OTelObserver
+    from txguard.serve import ServeConfig, create_app
+
+    observers: list[Observer] = [PrometheusObserver(CollectorRegistry()), OTelObserver(mode="span")]
+    watched = Guard(guard.policy, observers=observers)
+    try:
+        new: CompiledPolicy = watched.reload(path)
+    except PolicyError as exc:
+        return str(exc.diagnostics[0])
+    watched.reload(new)
+    create_app(ServeConfig(policy=path, workers=1))
+    return new.digest
 
 
 def shadow_rollout(candidate: CompiledPolicy) -> int:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from .._compile import CompiledPolicy
 from .._context import Facts, Proposal
 from .._decision import Decision, Outcome, Reason
 from .._evaluate import Clock, evaluate, internal_error
+from .._observe import Observer, notify_audit_append
 from ._record import FORMAT_VERSION, apply_masks, encode_body, encode_value, proposal_digest, salt_id, uuid7
 from ._sinks import AuditEntry, AuditSink
 
@@ -49,9 +51,11 @@ def decision_data(decision: Decision) -> dict[str, Any]:
 
 def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, proposal: Any, request: Any,
                 session: Any, facts: Any, lineage: Mapping[str, str] | None, salt: bytes,
-                shadow: dict[str, Any] | None = None) -> tuple[AuditEntry, bool]:
+                shadow: dict[str, Any] | None = None, record_id: str | None = None) -> tuple[AuditEntry, bool]:
     """The audit entry of one decision, its masks applied, its body encoded (canonical JSON), and
     whether the body holds everything replay needs (see :func:`~txguard.audit._record.encode_body`).
+
+    ``record_id`` is the record's id when the caller chose it (a UUIDv7 from :func:`uuid7`), else a new one.
 
     ``shadow`` is the observational decision of a candidate policy (``Shadow.record``), recorded
     under the body's ``shadow`` key when the case was sampled.
@@ -64,7 +68,7 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
     else:
         lineage_data = {"session_id": getattr(session, "id", None), "turn": getattr(session, "turn", None),
                         "source": dict(lineage) if lineage else {}}
-    ident = uuid7()
+    ident = record_id or uuid7()
     body: dict[str, Any] = {
         "v": FORMAT_VERSION,
         "id": ident,
@@ -101,16 +105,17 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
 class Recorder:
     """The guard's audit side: decides with a frozen clock, records, then answers."""
 
-    __slots__ = ("sink", "salt")
+    __slots__ = ("sink", "salt", "observers")
 
-    def __init__(self, sink: AuditSink) -> None:
+    def __init__(self, sink: AuditSink, observers: Sequence[Observer] = ()) -> None:
         self.sink = sink
+        self.observers = tuple(observers)
         salt = getattr(sink, "mask_salt", None)
         self.salt: bytes = salt if isinstance(salt, bytes) else os.urandom(32)
 
     def check(self, policy: CompiledPolicy, clock: Clock, proposal: Any, request: Any, session: Any, facts: Any,
               lineage: Mapping[str, str] | None, decide: Decide = evaluate,
-              shadow: Shadow | None = None) -> tuple[Decision, ShadowResult | None]:
+              shadow: Shadow | None = None, record_id: str | None = None) -> tuple[Decision, ShadowResult | None]:
         """Decide with ``decide`` (reading the clock once) and append the record before returning.
 
         With a ``shadow`` whose sample takes this case, the candidate decides first, at the same
@@ -130,17 +135,22 @@ class Recorder:
             decision = decide(policy, proposal, request, session, facts, clock_used)
         except Exception as exc:  # noqa: BLE001 - a decision that failed is recorded as the escalation it is
             decision = internal_error(policy, exc)
+        t0 = time.perf_counter()
         try:
             shadowed = shadow.record(decision, seen) if shadow is not None and seen is not None else None
             entry, complete = build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt,
-                                          shadowed)
+                                          shadowed, record_id)
             if not complete and decision.outcome is Outcome.ALLOW:  # no allow on a record that cannot replay it
                 decision = _withheld(policy, decision, "the decision's inputs cannot be recorded")
                 entry, _ = build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt,
-                                       shadowed)
+                                       shadowed, record_id)
             self.sink.append(entry)
         except Exception as exc:  # noqa: BLE001 - no decision without its record: fail closed
+            if self.observers:
+                notify_audit_append(self.observers, seconds=time.perf_counter() - t0, ok=False)
             return _withheld(policy, decision, f"the audit record could not be written: {type(exc).__name__}: {str(exc)[:160]}"), seen
+        if self.observers:
+            notify_audit_append(self.observers, seconds=time.perf_counter() - t0, ok=True)
         return decision, seen
 
 
