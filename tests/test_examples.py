@@ -46,6 +46,26 @@ EXPECTED: dict[str, list[str]] = {
         "[tool]   call_2: error:",
         "orders placed: 1",
     ],
+    "openai_agents_checkout.py": [
+        "[guard]  clarify (consent) on call_2",
+        "[screen] Please confirm this checkout:",
+        "1 x Coffee Maker (sku 2115393569) at 270.91 USD",
+        "[host]   user confirmed on the trusted screen",
+        "[guard]  call_1 did not run: escalate, route human",
+        "the agent says 199.99 USD, the catalog says 270.91 USD",
+        "[tool]   order #1 placed: 270.91 USD",
+        "orders placed: 1",
+    ],
+    "pydantic_ai_checkout.py": [
+        "[guard]  clarify (consent) on call_2",
+        "[screen] Please confirm this checkout:",
+        "1 x Coffee Maker (sku 2115393569) at 270.91 USD",
+        "[host]   user confirmed on the trusted screen",
+        "[guard]  call_1 did not run: escalate, route human",
+        "the agent says 199.99 USD, the catalog says 270.91 USD",
+        "[tool]   order #1 placed: 270.91 USD",
+        "orders placed: 1",
+    ],
 }
 
 
@@ -53,8 +73,14 @@ def test_every_example_is_run_here() -> None:
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
 
 
+NEEDS: dict[str, tuple[int, int]] = {"pydantic_ai_checkout.py": (3, 11)}
+"""Examples whose framework requires a newer Python than txguard (pydantic-ai-slim 2.68: 3.11)."""
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_example_runs_and_prints_its_story(name: str) -> None:
+    if sys.version_info < NEEDS.get(name, (3, 10)):
+        pytest.skip(f"{name} needs Python >= {'.'.join(map(str, NEEDS[name]))}")
     run = subprocess.run([sys.executable, str(EXAMPLES / name)], cwd=ROOT, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False, timeout=120)
     assert run.returncode == 0, run.stderr

@@ -9,7 +9,7 @@ import pytest
 
 from txguard import Guard, Outcome, UsageError
 from txguard.audit import open_sink
-from txguard.integrations import ToolCallHook
+from txguard.integrations import ToolCallHook, Verdict
 
 from ..conftest import POLICIES, read_cases
 
@@ -86,3 +86,16 @@ def test_the_audit_record_carries_the_frameworks_call_id(tmp_path: Any) -> None:
     sink.close()
     records = list(open_sink(f"jsonl:{tmp_path / 'trail.jsonl'}", readonly=True).records())
     assert records[-1].body["lineage"]["source"] == {"framework": "langgraph", "call_id": "call_42"}
+
+
+def test_an_approval_read_back_from_a_stored_payload(guard: Guard) -> None:
+    env = _consent_case(guard)
+    hook = ToolCallHook(guard, context=env, framework="test")
+    call = env["proposal"]
+    first = hook.check(call["name"], call["arguments"])
+    stored = __import__("json").loads(__import__("json").dumps(first.to_dict()))  # as a framework keeps it
+    assert Verdict.approval_from(stored) == first.approval()
+    assert hook.check(call["name"], call["arguments"], approvals=[Verdict.approval_from(stored)]).run
+    for payload in ({}, {"confirmation": None}, {"confirmation": {"digest": ""}}, hook.check("checkout", "{").to_dict()):
+        with pytest.raises(UsageError):
+            Verdict.approval_from(payload)

@@ -118,6 +118,23 @@ class Verdict:
             raise UsageError(f"the decision on `{self.call.tool}` asks for no confirmation ({self.decision.outcome.value})")
         return {"digest": self.decision.confirmation.digest}
 
+    @staticmethod
+    def approval_from(payload: Mapping[str, Any]) -> dict[str, str]:
+        """The ``session.confirmed`` entry approving the confirmation in a stored :meth:`to_dict` payload.
+
+        For a framework that carries the payload through its own pause (approval metadata, an
+        interrupt) and resumes without the :class:`Verdict` object. Record it only when the host's
+        trusted screen showed that payload's confirmation and the user approved it.
+
+        Raises:
+            UsageError: the payload carries no confirmation digest.
+        """
+        conf = payload.get("confirmation") if isinstance(payload, Mapping) else None
+        digest = conf.get("digest") if isinstance(conf, Mapping) else None
+        if not isinstance(digest, str) or not digest:
+            raise UsageError("the verdict payload asks for no confirmation (no `confirmation.digest`)")
+        return {"digest": digest}
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary for a framework's interrupt or approval payload."""
         conf = self.decision.confirmation

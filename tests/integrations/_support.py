@@ -1,0 +1,72 @@
+"""What the framework integrations' tests share: real corpus envelopes for their scripted models, and a private event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from decimal import Decimal
+from collections.abc import Awaitable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from txguard import Guard, Outcome
+
+from ..conftest import read_cases
+from .test_hook import _consent_case
+
+T = TypeVar("T")
+
+
+@pytest.fixture(autouse=True)
+def event_loop_of_the_test() -> Iterator[asyncio.AbstractEventLoop]:
+    """A default event loop per test, closed after it: the frameworks' sync entry points
+    (``Runner.run_sync``, ``Agent.run_sync``) run on the thread's default loop and keep it open."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def run_async(coro: Awaitable[T]) -> T:
+    """Run ``coro`` to completion on the test's default loop (the async path)."""
+    return asyncio.get_event_loop_policy().get_event_loop().run_until_complete(coro)
+
+
+def consent_case(guard: Guard) -> dict[str, Any]:
+    """A checkout that clarifies for consent (no confirmation yet) and is allowed once its confirmation is approved."""
+    return _consent_case(guard)
+
+
+def confirmed_case(guard: Guard) -> dict[str, Any]:
+    """The consent case with the user's confirmation already in the session: allowed as it stands."""
+    env = consent_case(guard)
+    d = guard.check(env["proposal"], env.get("request"), env["session"], env.get("facts"))
+    assert d.confirmation is not None
+    return dict(env, session=dict(env["session"], confirmed=[{"digest": d.confirmation.digest}]))
+
+
+def escalate_case(guard: Guard) -> dict[str, Any]:
+    """A well-formed checkout (JSON object arguments) that escalates to a human (over the price cap)."""
+    for case in read_cases("chat-to-buy-dev.jsonl.gz"):
+        env = {k: case[k] for k in ("proposal", "request", "session", "facts") if k in case}
+        if env["proposal"]["name"] != "checkout" or not isinstance(env["proposal"]["arguments"], dict):
+            continue
+        d = guard.check(env["proposal"], env.get("request"), env.get("session"), env.get("facts"))
+        if d.outcome is Outcome.ESCALATE and d.codes == ("price_cap",):
+            return env
+    raise AssertionError("the corpus has no price-cap escalation")
+
+
+def changed(arguments: Any) -> dict[str, Any]:
+    """The same one-line checkout for another quantity, its total kept consistent: a call the user did not confirm."""
+    args = copy.deepcopy(arguments if isinstance(arguments, dict) else json.loads(arguments))
+    line = args["items"][0]
+    line["quantity"] = 1 if int(line.get("quantity", 1)) > 1 else 2
+    args["total"] = str(Decimal(line["unit_price"]) * line["quantity"])
+    return dict(args)
