@@ -62,14 +62,15 @@ class Shop:
         return checkout
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def guard() -> Guard:
+    """A guard per test: confirmations are single use, so each test starts with none used."""
     return Guard.from_file(POLICIES / "retail.yaml")
 
 
 @pytest.fixture(scope="module")
-def case(guard: Guard) -> dict[str, Any]:
-    return _consent_case(guard)
+def case() -> dict[str, Any]:
+    return _consent_case(Guard.from_file(POLICIES / "retail.yaml"))
 
 
 class Session:

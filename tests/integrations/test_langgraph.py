@@ -49,14 +49,15 @@ class Recorder:
                               func=checkout, coroutine=acheckout)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def guard() -> Guard:
+    """A guard per test: confirmations are single use, so each test starts with none used."""
     return Guard.from_file(POLICIES / "retail.yaml")
 
 
 @pytest.fixture(scope="module")
-def case(guard: Guard) -> dict[str, Any]:
-    return _consent_case(guard)
+def case() -> dict[str, Any]:
+    return _consent_case(Guard.from_file(POLICIES / "retail.yaml"))
 
 
 def _args(case: dict[str, Any]) -> dict[str, Any]:

@@ -74,8 +74,9 @@ def _tool_outputs(model: ScriptedModel) -> list[str]:
     return [str(i["output"]) for i in items if isinstance(i, dict) and i.get("type") == "function_call_output"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def guard() -> Guard:
+    """A guard per test: confirmations are single use, so each test starts with none used."""
     return Guard.from_file(POLICIES / "retail.yaml")
 
 

@@ -64,8 +64,9 @@ def _call(env: dict[str, Any], call_id: str) -> ToolCallPart:
     return ToolCallPart("checkout", env["proposal"]["arguments"], tool_call_id=call_id)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def guard() -> Guard:
+    """A guard per test: confirmations are single use, so each test starts with none used."""
     return Guard.from_file(POLICIES / "retail.yaml")
 
 
