@@ -17,7 +17,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import audit, check, demo, explain, lint, schema, test, validate
+from . import audit, check, demo, explain, lint, mcp_proxy, schema, test, validate
 
 EXIT_OK = 0
 EXIT_TOOL_ERROR = 1
@@ -34,6 +34,7 @@ _COMMANDS = {
     "lint": lint,
     "audit": audit,
     "schema": schema,
+    "mcp-proxy": mcp_proxy,
 }
 
 
