@@ -51,9 +51,9 @@ def checkout(items: list[dict[str, Any]], currency: str, total: str, payment_met
 
 
 @server.tool()
-def add_to_cart(items: list[dict[str, Any]], confidence: float | None = None) -> str:
+def add_to_cart(items: list[dict[str, Any]], currency: str, confidence: float | None = None) -> str:
     """Put items in the user's cart (nothing is paid)."""
-    args: dict[str, Any] = {"items": items}
+    args: dict[str, Any] = {"items": items, "currency": currency}
     if confidence is not None:
         args["confidence"] = confidence
     _record("add_to_cart", args)
