@@ -8,11 +8,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+import anyio
 import mcp_types as types
 from mcp import Client, StdioServerParameters
 from mcp.client.session import ElicitationFnT
@@ -33,6 +34,14 @@ CART: dict[str, Any] = {
     "currency": "USD", "total": "270.91", "payment_method_id": "credit_card_6177109", "confidence": 0.95,
 }
 ADD: dict[str, Any] = {"items": CART["items"], "currency": "USD", "confidence": 0.95}
+
+
+def run(scenario: Callable[[], Awaitable[None]], bound: float = 120.0) -> None:
+    """Run one async scenario under a time bound."""
+    async def bounded() -> None:
+        with anyio.fail_after(bound):
+            await scenario()
+    anyio.run(bounded)
 
 
 def recorded(path: Path) -> list[dict[str, Any]]:

@@ -8,27 +8,16 @@ from __future__ import annotations
 
 import copy
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import anyio
 import mcp_types as types
 import pytest
 from mcp import Client, MCPError, StdioServerParameters
 
 from txguard.integrations.mcp_proxy import GUARD_ERROR_CODE
 
-from .mcp_helpers import ADD, CART, CONTEXT, SERVER, accept, audit_records, decline, proxy, proxy_params, recorded, text
-
-BOUND = 120.0
-
-
-def run(scenario: Callable[[], Awaitable[None]]) -> None:
-    async def bounded() -> None:
-        with anyio.fail_after(BOUND):
-            await scenario()
-    anyio.run(bounded)
+from .mcp_helpers import ADD, CART, CONTEXT, SERVER, accept, audit_records, decline, proxy, proxy_params, recorded, run, text
 
 
 @pytest.mark.parametrize("era", ["legacy", "auto"])
