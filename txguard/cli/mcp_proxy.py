@@ -10,6 +10,7 @@ policy is invalid. Needs ``pip install 'txguard[mcp]'``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     policy = compile_or_report(args.policy)
     if policy is None:
         return 3
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # `--context pkg.mod:fn` resolves from the current directory, as `python -m` would
     try:
         upstream = mp.upstream_client(command or None, args.upstream, timeout=args.upstream_timeout)
         context = (mp.load_context_provider(args.context) if args.context else

@@ -32,6 +32,7 @@ import json
 import os
 import secrets
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -136,8 +137,12 @@ def facts_url_provider(url: str, *, timeout: float = 5.0) -> ContextProvider:
     def provide(tool: str, arguments: Any) -> Mapping[str, Any]:
         body = json.dumps({"tool": tool, "arguments": arguments}).encode("utf-8")
         req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the operator's URL
-            value = json.loads(resp.read())
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the operator's URL
+                value = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the response's socket
+            raise OSError(f"the facts endpoint answered HTTP {exc.code}") from None
         if not isinstance(value, dict):
             raise ValueError(f"the facts endpoint answered a JSON {type(value).__name__}, not an object")
         return value
@@ -243,6 +248,8 @@ class GuardProxy:
                 context = await anyio.to_thread.run_sync(provider, tool, copy.deepcopy(arguments))
             except Exception as exc:  # noqa: BLE001 - re-raised inside the hook, which escalates and audits
                 failure = exc
+                print(f"txguard mcp-proxy: context provider failed on `{tool}`: {type(exc).__name__}: {_short(exc)}",
+                      file=sys.stderr)
 
         def read() -> Mapping[str, Any]:
             if failure is not None:
