@@ -33,8 +33,18 @@ EXPECTED: dict[str, list[str]] = {
 }
 
 
+RUN_ELSEWHERE = {
+    # a server and a context provider: the MCP proxy's end-to-end tests (tests/integrations/test_mcp_proxy_*.py)
+    # run them behind `txguard mcp-proxy`, through these helpers
+    "mcp_commerce_server.py": "tests/integrations/mcp_helpers.py",
+    "mcp_context.py": "tests/integrations/mcp_helpers.py",
+}
+
+
 def test_every_example_is_run_here() -> None:
-    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted([*EXPECTED, *RUN_ELSEWHERE])
+    for name, test in RUN_ELSEWHERE.items():
+        assert name in (ROOT / test).read_text(encoding="utf-8"), (name, test)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -100,17 +100,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def http_server(tmp: Path, script: Path = SERVER) -> Iterator[str]:
-    """The example server on streamable HTTP on a free loopback port; terminated on exit, even on failure."""
+def http_server(tmp: Path, command: Callable[[int], list[str]] | None = None, *, name: str = "http-server",
+                stopped: list[int] | None = None) -> Iterator[str]:
+    """A process serving MCP on streamable HTTP on a free loopback port (by default the example server);
+    terminated on exit, even on failure. ``command(port)`` is its command line; ``stopped`` receives
+    its exit code after SIGTERM."""
     port = free_port()
+    argv = [sys.executable, str(SERVER), "--http", str(port)] if command is None else command(port)
     env = {**os.environ, "TXGUARD_EXAMPLE_RECORD": str(tmp / "executed.jsonl")}
-    log = open(tmp / "http-server.log", "w", encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, str(script), "--http", str(port)], env=env, stdout=log, stderr=log, cwd=ROOT)
+    log = open(tmp / f"{name}.log", "w", encoding="utf-8")
+    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=ROOT)
     try:
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
-                raise AssertionError(f"the HTTP server exited: {(tmp / 'http-server.log').read_text()}")
+                raise AssertionError(f"the HTTP server exited: {(tmp / f'{name}.log').read_text()}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 break
@@ -122,8 +126,10 @@ def http_server(tmp: Path, script: Path = SERVER) -> Iterator[str]:
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            code = proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(timeout=10)
+            code = proc.wait(timeout=10)
         log.close()
+        if stopped is not None:
+            stopped.append(code)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 
-from .mcp_helpers import ADD, CART, CONTEXT, accept, audit_records, http_server, proxy, proxy_params, recorded, run, text
+import pytest
+from mcp import Client
+
+from .mcp_helpers import (ADD, CART, CONTEXT, RETAIL, SERVER, TXGUARD, accept, audit_records, decline, http_server, proxy,
+                          proxy_params, recorded, run, text)
 
 
 def test_allowed_and_confirmed_calls_are_forwarded_over_http_and_escalated_ones_are_not(tmp_path: Path) -> None:
@@ -40,3 +45,28 @@ def test_an_unreachable_upstream_url_exits_1_with_a_message(tmp_path: Path) -> N
     assert done.returncode == 1
     assert done.stderr.startswith("txguard mcp-proxy: ")
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("era", ["legacy", "auto"])
+def test_the_proxy_serves_streamable_http_with_listen(tmp_path: Path, era: str) -> None:
+    """``--listen``: the proxy itself on a loopback port, the example server behind it on stdio."""
+    shown: list[str] = []
+    stopped: list[int] = []
+
+    def command(port: int) -> list[str]:
+        return [*TXGUARD, "mcp-proxy", "--policy", RETAIL, "--audit", f"jsonl:{tmp_path / 'audit.jsonl'}", "--context", CONTEXT,
+                "--listen", f"127.0.0.1:{port}", "--", sys.executable, str(SERVER)]
+
+    with http_server(tmp_path, command, name="proxy", stopped=stopped) as url:
+        async def scenario() -> None:
+            async with Client(url, elicitation_callback=accept(shown), mode=era, read_timeout_seconds=60) as client:
+                assert not (await client.call_tool("checkout", copy.deepcopy(CART))).is_error
+            async with Client(url, elicitation_callback=decline([]), mode=era, read_timeout_seconds=60) as other:
+                declined = await other.call_tool("checkout", copy.deepcopy(CART))
+                assert declined.is_error and "declined" in text(declined)
+        run(scenario)
+    assert stopped == [0]
+    assert (tmp_path / "proxy.log").read_text(encoding="utf-8").endswith("txguard mcp-proxy: stopped\n")
+    assert len(shown) == 1
+    assert recorded(tmp_path / "executed.jsonl") == [{"tool": "checkout", "arguments": CART}]
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,8 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--errors", choices=("result", "jsonrpc"), default="result",
                    help="a call that is not forwarded answers with an isError result (default) or a JSON-RPC error")
     p.add_argument("--upstream", metavar="URL", help="the guarded server's streamable HTTP URL (instead of a command)")
+    p.add_argument("--listen", metavar="HOST:PORT",
+                   help="serve the proxy on streamable HTTP at http://HOST:PORT/mcp instead of stdio")
     p.add_argument("--upstream-timeout", type=float, default=None, metavar="SECONDS",
                    help="read timeout of each upstream request (default: none)")
     p.add_argument("server_command", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="-- the guarded server's command, started on stdio")
@@ -63,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # `--context pkg.mod:fn` resolves from the current directory, as `python -m` would
     try:
+        listen = _listen(args.listen) if args.listen else None
         upstream = mp.upstream_client(command or None, args.upstream, timeout=args.upstream_timeout)
         context = (mp.load_context_provider(args.context) if args.context else
                    mp.facts_url_provider(args.facts_url, timeout=args.facts_timeout) if args.facts_url else None)
@@ -78,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             store = open_store(args.sessions)
         guard = Guard(policy, audit=sink, sessions=store)
         options = mp.ProxyOptions(mode=args.mode, only_mapped=args.only_mapped, errors=args.errors)
-        return _serve(guard, upstream, context, options)
+        return _serve(guard, upstream, context, options, listen)
     except UsageError as exc:
         print(f"txguard mcp-proxy: {exc}", file=sys.stderr)
         return 1
@@ -89,18 +93,45 @@ def run(args: argparse.Namespace) -> int:
             store.close()
 
 
-def _serve(guard: Guard, upstream: Client, context: ContextProvider | None, options: ProxyOptions) -> int:
+def _listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--listen: expected HOST:PORT, got `{value}`")
+    return host, int(port)
+
+
+def _serve(guard: Guard, upstream: Client, context: ContextProvider | None, options: ProxyOptions,
+           listen: tuple[str, int] | None) -> int:
     import anyio
 
-    from ..integrations.mcp_proxy import serve_stdio
+    from ..integrations.mcp_proxy import serve_http, serve_stdio
 
     try:
-        anyio.run(serve_stdio, guard, upstream, context, options)
+        if listen is None:
+            anyio.run(serve_stdio, guard, upstream, context, options)
+        else:
+            host, port = listen
+
+            async def http() -> None:
+                await serve_http(guard, upstream, context, options, host=host, port=port)
+            # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler it
+            # found: a no-op one here, so that a stopped proxy exits 0 like any finished command.
+            previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                anyio.run(http)
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
     except Exception as exc:  # noqa: BLE001 - the upstream could not be reached, or failed at start
         print(f"txguard mcp-proxy: {_root(exc)}", file=sys.stderr)
         return 1
-    print("txguard mcp-proxy: client disconnected, exiting", file=sys.stderr)
+    print("txguard mcp-proxy: client disconnected, exiting" if listen is None else "txguard mcp-proxy: stopped",
+          file=sys.stderr)
     return 0
+
+
+def _stopped(sig: int, frame: object) -> None:
+    """Nothing to do: uvicorn has already shut the server down when it re-raises the signal."""
 
 
 def _root(exc: BaseException) -> str:

@@ -61,7 +61,9 @@ __all__ = [
     "ProxyOptions",
     "facts_url_provider",
     "load_context_provider",
+    "serve_http",
     "serve_stdio",
+    "upstream_client",
 ]
 
 ContextProvider = Callable[[str, Any], Mapping[str, Any]]
@@ -371,3 +373,17 @@ async def serve_stdio(guard: Guard, upstream: Client, context: ContextProvider |
         proxy = GuardProxy(guard, up, context, options)
         async with stdio_server() as (read_stream, write_stream):
             await proxy.run(read_stream, write_stream)
+
+
+async def serve_http(guard: Guard, upstream: Client, context: ContextProvider | None = None,
+                     options: ProxyOptions = ProxyOptions(), *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Connect to ``upstream`` and serve the proxy on streamable HTTP at ``http://host:port/mcp``.
+
+    Every client session shares the one upstream connection. Returns after SIGINT or SIGTERM.
+    """
+    import uvicorn
+
+    async with connected(upstream) as up:
+        proxy = GuardProxy(guard, up, context, options)
+        app = proxy.server.streamable_http_app(host=host)
+        await uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).serve()
