@@ -149,6 +149,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
      "txguard mcp-proxy: give the upstream server as a command or as --upstream URL, not both\n"),
     (["--policy", RETAIL, "--context", "nope", "--", "python", "x.py"], 1,
      "txguard mcp-proxy: --context: expected `module:callable` or `file.py:callable`, got `nope`\n"),
+    (["--policy", RETAIL, "--listen", "8000", "--", "python", "x.py"], 1, "txguard mcp-proxy: --listen: expected HOST:PORT, got `8000`\n"),
     (["--policy", "no/such/policy.yaml", "--", "python", "x.py"], 3, None),
 ])
 def test_bad_options_exit_with_the_documented_codes(args: list[str], code: int, stderr: str | None) -> None:

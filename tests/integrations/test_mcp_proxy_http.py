@@ -55,7 +55,7 @@ def test_the_proxy_serves_streamable_http_with_listen(tmp_path: Path, era: str) 
 
     def command(port: int) -> list[str]:
         return [*TXGUARD, "mcp-proxy", "--policy", RETAIL, "--audit", f"jsonl:{tmp_path / 'audit.jsonl'}", "--context", CONTEXT,
-                "--listen", f"127.0.0.1:{port}", "--", sys.executable, str(SERVER)]
+                "--sessions", f"sqlite:{tmp_path / 'sessions.db'}", "--listen", f"127.0.0.1:{port}", "--", sys.executable, str(SERVER)]
 
     with http_server(tmp_path, command, name="proxy", stopped=stopped) as url:
         async def scenario() -> None:

@@ -7,6 +7,7 @@ SDK's client stops them when its block exits, also on failure. Each scenario run
 from __future__ import annotations
 
 import copy
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -133,8 +134,8 @@ def test_a_client_without_elicitation_is_told_what_to_ask_the_user(tmp_path: Pat
             result = await client.call_tool("checkout", copy.deepcopy(CART))
             assert result.is_error
             body = text(result)
-            assert "Ask the user to confirm exactly this on a trusted screen" in body
-            assert "1 x Coffee Maker (sku 2115393569) at 270.91 USD" in body
+            assert "Ask the user to confirm exactly this. It runs only after the user approves it" in body
+            assert body.count("1 x Coffee Maker (sku 2115393569) at 270.91 USD") == 1
             assert body.endswith("[consent]")
             assert result.structured_content["confirmation"]["total"] == "270.91"
     run(scenario)
@@ -203,3 +204,24 @@ def test_the_audit_record_carries_the_mcp_request_id(tmp_path: Path) -> None:
     ids = [r["lineage"]["source"] for r in audit_records(tmp_path / "audit.jsonl")]
     assert ids == [{"framework": "mcp", "call_id": seen[0]}, {"framework": "mcp", "call_id": seen[1]}]
     assert seen[0] != seen[1]
+
+
+def test_without_elicitation_the_hosts_recorded_approval_lets_exactly_that_call_through(tmp_path: Path) -> None:
+    """The host shows the blocked call's confirmation on its own screen and records the yes in its context."""
+    approvals = tmp_path / "approvals.json"
+    params = proxy_params(tmp_path, "--context", f"{Path(__file__).parent / 'mcp_approving_context.py'}:context")
+    params.env = {**(params.env or {}), "TXGUARD_TEST_APPROVALS": str(approvals)}
+    changed = copy.deepcopy(CART)
+    changed["payment_method_id"] = "credit_card_0000000"
+
+    async def scenario() -> None:
+        async with proxy(params) as client:
+            blocked = await client.call_tool("checkout", copy.deepcopy(CART))
+            assert blocked.is_error and blocked.structured_content["outcome"] == "clarify"
+            approvals.write_text(json.dumps([{"digest": blocked.structured_content["confirmation"]["digest"]}]))
+            swapped = await client.call_tool("checkout", changed)
+            assert swapped.is_error
+            paid = await client.call_tool("checkout", copy.deepcopy(CART))
+            assert not paid.is_error, text(paid)
+    run(scenario)
+    assert recorded(tmp_path / "executed.jsonl") == [{"tool": "checkout", "arguments": CART}]

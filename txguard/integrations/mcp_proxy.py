@@ -279,12 +279,10 @@ class GuardProxy:
             return _error_result(f"upstream server failed on `{tool}`: {self._upstream_failed}; whether it ran is unknown")
 
     def _blocked(self, verdict: Verdict) -> types.CallToolResult:
-        text = verdict.message
+        text = verdict.message  # a clarify's message already renders its confirmation
         if verdict.needs_approval:
-            conf = verdict.confirmation
-            assert conf is not None  # needs_approval says so
-            text += ("\nAsk the user to confirm exactly this on a trusted screen; the call runs only "
-                     "after the host records that approval:\n" + render_confirmation(conf))
+            text += ("\nAsk the user to confirm exactly this. It runs only after the user approves it on the "
+                     "host's confirmation screen.")
         return self._blocked_text(verdict, text)
 
     def _blocked_text(self, verdict: Verdict, text: str) -> types.CallToolResult:
