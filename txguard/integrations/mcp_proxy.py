@@ -72,6 +72,9 @@ ContextProvider = Callable[[str, Any], Mapping[str, Any]]
 GUARD_ERROR_CODE = -32050
 """The JSON-RPC error code of a call the guard did not let through (``errors="jsonrpc"``)."""
 
+_CONNECTION_LOST = (MCPError, anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError)
+"""What calling a dead or disconnected upstream raises (an ``MCPError`` only with ``CONNECTION_CLOSED``)."""
+
 _CONFIRM_KEY = "txguard_confirm"
 _CONFIRM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -267,16 +270,15 @@ class GuardProxy:
             return _error_result(f"upstream server unavailable ({self._upstream_failed}); `{tool}` was not forwarded")
         try:
             return await self.upstream.call_tool(tool, arguments)
-        except MCPError as exc:
-            if exc.code == types.CONNECTION_CLOSED:
-                self._upstream_failed = _short(exc)
-                print(f"txguard mcp-proxy: upstream server failed: {self._upstream_failed}", file=sys.stderr)
-            return _error_result(f"upstream server error on `{tool}`: {_short(exc)}; "
-                                 "whether it ran is unknown")
-        except Exception as exc:  # noqa: BLE001 - a broken upstream answers this call with an error result
+        except _CONNECTION_LOST as exc:
+            if isinstance(exc, MCPError) and exc.code != types.CONNECTION_CLOSED:
+                raise MCPError.from_error_data(exc.error) from None  # the upstream's own JSON-RPC error, passed through
+            # The server died or hung up while the call was in flight: it may or may not have acted.
             self._upstream_failed = _short(exc)
             print(f"txguard mcp-proxy: upstream server failed: {self._upstream_failed}", file=sys.stderr)
             return _error_result(f"upstream server failed on `{tool}`: {self._upstream_failed}; whether it ran is unknown")
+        except Exception as exc:  # noqa: BLE001 - e.g. a result that breaks the tool's output schema
+            return _error_result(f"upstream server answered `{tool}` with an unusable result: {_short(exc)}")
 
     def _blocked(self, verdict: Verdict) -> types.CallToolResult:
         text = verdict.message  # a clarify's message already renders its confirmation
