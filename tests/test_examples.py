@@ -30,6 +30,16 @@ EXPECTED: dict[str, list[str]] = {
         "[tool]   paid 271.89 USD with credit_card_5322562",
         "transcript: 8 messages",
     ],
+    "mcp_proxy_demo.py": [
+        "[client] tools: checkout, add_to_cart, get_order",
+        "[proxy]  not run (escalate): I can't do that: total: amount `'NaN'`",
+        "[malformed]",
+        "[screen] Please confirm this checkout:",
+        "1 x Coffee Maker (sku 2115393569) at 270.91 USD",
+        "[user]   taps Confirm",
+        "[tool]   order #W0000001 placed: 270.91 USD",
+        "[proxy]  not run (escalate): I can't do that: tool `get_order` is not mapped by policy `retail`. [unknown_tool]",
+    ],
 }
 
 

@@ -14,6 +14,8 @@ from mcp import MCPError
 
 from .mcp_helpers import ADD, CART, CONTEXT, proxy, proxy_params, recorded, run, text
 
+pytestmark = pytest.mark.system  # real processes: the proxy, the example server, the SDK's client
+
 CRASHING = Path(__file__).resolve().parent / "mcp_crashing_server.py"
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from mcp import Client
 
-from .mcp_helpers import (ADD, CART, CONTEXT, RETAIL, SERVER, TXGUARD, accept, audit_records, decline, http_server, proxy,
-                          proxy_params, recorded, run, text)
+from .mcp_helpers import (ADD, CART, CONTEXT, RETAIL, SERVER, TXGUARD, accept, audit_records, decline, free_port, http_server,
+                          proxy, proxy_params, recorded, run, text)
+
+pytestmark = pytest.mark.system  # real processes: the proxy, the example server, the SDK's client
 
 
 def test_allowed_and_confirmed_calls_are_forwarded_over_http_and_escalated_ones_are_not(tmp_path: Path) -> None:
@@ -34,11 +37,6 @@ def test_allowed_and_confirmed_calls_are_forwarded_over_http_and_escalated_ones_
 
 
 def test_an_unreachable_upstream_url_exits_1_with_a_message(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    from .mcp_helpers import RETAIL, free_port
-
     url = f"http://127.0.0.1:{free_port()}/mcp"
     done = subprocess.run([sys.executable, "-m", "txguard.cli", "mcp-proxy", "--policy", RETAIL, "--upstream", url],
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)

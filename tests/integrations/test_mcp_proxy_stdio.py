@@ -20,6 +20,8 @@ from txguard.integrations.mcp_proxy import GUARD_ERROR_CODE
 
 from .mcp_helpers import ADD, CART, CONTEXT, SERVER, accept, audit_records, decline, proxy, proxy_params, recorded, run, text
 
+pytestmark = pytest.mark.system  # real processes: the proxy, the example server, the SDK's client
+
 
 @pytest.mark.parametrize("era", ["legacy", "auto"])
 def test_allow_forwards_once_with_exactly_the_decided_arguments(tmp_path: Path, era: str) -> None:
