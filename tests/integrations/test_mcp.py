@@ -144,9 +144,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("args, code, stderr", [
-    (["--policy", RETAIL], 1, "txguard mcp-proxy: give the upstream server as a command or as --upstream URL, not both\n"),
+    (["--policy", RETAIL], 1, "txguard mcp-proxy: give the upstream server either as `-- COMMAND...` or as `--upstream URL`\n"),
     (["--policy", RETAIL, "--upstream", "http://127.0.0.1:1/mcp", "--", "python", "x.py"], 1,
-     "txguard mcp-proxy: give the upstream server as a command or as --upstream URL, not both\n"),
+     "txguard mcp-proxy: give the upstream server either as `-- COMMAND...` or as `--upstream URL`\n"),
     (["--policy", RETAIL, "--context", "nope", "--", "python", "x.py"], 1,
      "txguard mcp-proxy: --context: expected `module:callable` or `file.py:callable`, got `nope`\n"),
     (["--policy", RETAIL, "--listen", "8000", "--", "python", "x.py"], 1, "txguard mcp-proxy: --listen: expected HOST:PORT, got `8000`\n"),

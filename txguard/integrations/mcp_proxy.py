@@ -346,7 +346,7 @@ def upstream_client(command: list[str] | None = None, url: str | None = None, *,
                     timeout: float | None = None) -> Client:
     """An (unconnected) SDK client for the guarded server: a command on stdio, or a streamable HTTP URL."""
     if (command is None) == (url is None):
-        raise UsageError("give the upstream server as a command or as --upstream URL, not both")
+        raise UsageError("give the upstream server either as `-- COMMAND...` or as `--upstream URL`")
     target: StdioServerParameters | str
     if command is not None:
         if not command:
