@@ -28,7 +28,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from txguard import Guard  # noqa: E402
+from txguard import Guard, compile_file  # noqa: E402
+
+from _reuse import reusable  # noqa: E402
 from txguard.audit import AuditEntry, open_sink  # noqa: E402
 from txguard.audit._build import build_entry  # noqa: E402
 
@@ -48,7 +50,7 @@ def _entries(guard: Guard, envs: list[dict[str, Any]], n: int) -> list[AuditEntr
         e = envs[i % len(envs)]
         d = guard.check_envelope(e)
         out.append(build_entry(guard.policy, d, now, e.get("proposal"), e.get("request"), e.get("session"),
-                               e.get("facts"), {"bench": str(i)}, b"salt"))
+                               e.get("facts"), {"bench": str(i)}, b"salt")[0])
     return out
 
 
@@ -148,7 +150,7 @@ def main() -> int:
     ap.add_argument("--no-pg", action="store_true")
     args = ap.parse_args()
     envs = _envelopes()
-    guard = Guard.from_file(ROOT / "policies" / "retail.yaml")
+    guard = Guard(reusable(compile_file(ROOT / "policies" / "retail.yaml")))
     base = Path(tempfile.mkdtemp(prefix="txguard-audit-bench-"))
     modes = [
         ("memory", "memory:"),

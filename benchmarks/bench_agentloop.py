@@ -16,7 +16,9 @@ import timeit
 from pathlib import Path
 from typing import Any
 
-from txguard import Guard
+from txguard import Guard, compile_file
+
+from _reuse import reusable
 from txguard.adapters import from_openai_chat
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--number", type=int, default=2000)
     number = parser.parse_args().number
-    guard = Guard.from_file(ROOT / "policies" / "retail.yaml")
+    guard = Guard(reusable(compile_file(ROOT / "policies" / "retail.yaml")))
     call = from_openai_chat(RAW)
     for label, confirmed in (("allow", True), ("clarify", False)):
         ctx = context(confirmed)

@@ -43,8 +43,9 @@ import yaml  # noqa: E402
 
 import txguard  # noqa: E402
 from txguard import Guard  # noqa: E402
-from txguard._compile import compile_policy  # noqa: E402
+from txguard._compile import compile_file, compile_policy  # noqa: E402
 from txguard._context import Facts, Request, Session  # noqa: E402
+from _reuse import reusable  # noqa: E402
 
 POLICY = ROOT / "policies" / "retail.yaml"
 CORPUS = ROOT / "tests" / "corpus" / "chat-to-buy-dev.jsonl.gz"
@@ -379,10 +380,11 @@ def compile_times(text: str, runs: int) -> dict[str, float]:
 def run(quick: bool) -> dict[str, Any]:
     core = pin_one_core()
     warmup, iterations = (500, 5_000) if quick else (3_000, 50_000)
-    guard = Guard.from_file(POLICY)
-    guard100 = Guard(compile_policy(generated_policy(100), str(POLICY.parent / "generated-100.yaml"), POLICY.parent))
-    spread100 = Guard(compile_policy(generated_policy(100, spread=True), str(POLICY.parent / "generated-100.yaml"),
-                                     POLICY.parent))
+    guard = Guard(reusable(compile_file(POLICY)))
+    guard100 = Guard(reusable(compile_policy(generated_policy(100), str(POLICY.parent / "generated-100.yaml"),
+                                             POLICY.parent)))
+    spread100 = Guard(reusable(compile_policy(generated_policy(100, spread=True),
+                                              str(POLICY.parent / "generated-100.yaml"), POLICY.parent)))
     assert len(guard100.policy.rules) == len(spread100.policy.rules) == 100
     inputs = [Inputs(c, guard) for c in gold_cases()]
     plain = PlainRetail(yaml.safe_load(POLICY.read_text(encoding="utf-8")))

@@ -7,6 +7,9 @@ run; ``--quick`` for a short run). Prints p50/p90 in microseconds:
   conversation of 10 earlier events, txguard's own evaluator and durable_rules side by side;
 * ``check/plain`` vs ``check/memory-store``: a whole ``Guard.check`` without and with a memory
   store (the difference is everything sessions add: the transaction, the events, the rules);
+* ``long/<store>/<n> events``: a decision in a conversation a looping agent has kept alive for
+  n = 50 and 1,500 events (retail-session's rules: a 5-minute window and a run of 3), with the log
+  windowed by what the rules can look at, and ``(whole log)`` with the whole log read as before;
 * memory per idle conversation after N conversations of one confirmation + one decision each.
 """
 
@@ -38,6 +41,7 @@ defaults: {checkout: allow}
 rules:
   - {id: consent, check: consent}
 session:
+  single_use_confirmations: false   # the same confirmed cart is decided again and again
   rules:
     - id: clarify-loop
       count: {where: {outcome: clarify}, in_a_row: true, at_least: 3}
@@ -126,6 +130,64 @@ def checks(n: int) -> None:
         report(f"check/{label}", timeit(one, n if label == "memory-store" else max(n // 5, 200)))
 
 
+LOOP = """
+apiVersion: txguard/v1
+id: bench-loop
+version: "1"
+tools:
+  checkout: {intent: checkout}
+defaults: {checkout: allow}
+rules:
+  - {id: consent, check: consent}
+session:
+  rules:
+    - id: checkout-velocity
+      count: {where: {kind: checkout}, within: 5m, at_least: 400}
+    - id: clarify-loop
+      count: {where: {outcome: clarify}, in_a_row: true, at_least: 3}
+    - id: retry-after-escalation
+      sequence: {pattern: retry_after_escalation, within: 10m}
+"""
+
+
+def long_conversation(n: int) -> None:
+    """A decision's cost at 50 and at 1,500 earlier events of one conversation (one every 30 s: the 10-minute window holds 20);
+    ``n`` decisions are timed (the conversation grows by n + 5 during the run)."""
+    from txguard.sessions._rules import Reach
+
+    for label, url in (("memory", "memory:"), ("sqlite", "sqlite:/tmp/txguard-bench-long.db")):
+        for whole in (False, True):
+            for size in (50, 1500):
+                if url.startswith("sqlite:"):
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(url[7:] + suffix).unlink(missing_ok=True)
+                store = open_store(url)
+                with store.transaction("loop") as tx:
+                    tx.append([Event(seq=i, type="decision", at_us=i * 30_000_000, kind="checkout", tool="checkout",
+                                     outcome="allow", digest="d", payment_method="card_1", currency="USD",
+                                     amount_minor=1000) for i in range(size)])
+                now = [datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=30 * size)]
+                g = Guard.from_text(LOOP, clock=lambda: now[0], sessions=store)
+                if whole:
+                    g._state.sessions.reach = Reach(True, 0, ())  # type: ignore[union-attr]
+                c = cart(0)
+                sess = {"id": "loop", "authenticated_user_id": "u1", "confirmed": [c]}
+
+                def one() -> None:
+                    now[0] += timedelta(seconds=30)
+                    g.check(c, session=sess)
+
+                for _ in range(5):  # warm up without growing the conversation much
+                    one()
+                samples = []
+                for _ in range(n):
+                    t = time.perf_counter_ns()
+                    one()
+                    samples.append((time.perf_counter_ns() - t) / 1000)
+                report(f"long/{label}/{size} events{' (whole log)' if whole else ''}", samples)
+                store.close()
+
+
 def memory(conversations: int) -> None:
     store = MemoryStore()
     gc.collect()
@@ -158,6 +220,7 @@ def main() -> None:
     print(f"Python {sys.version.split()[0]}")
     evaluators(n)
     checks(n // 4)
+    long_conversation(50)
     memory(args.conversations if not args.quick else 10_000)
 
 

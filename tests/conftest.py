@@ -18,7 +18,15 @@ def read_cases(name: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def retail_guard() -> Any:
+def retail_policy() -> Any:
+    from txguard import compile_file
+
+    return compile_file(POLICIES / "retail.yaml")
+
+
+@pytest.fixture
+def retail_guard(retail_policy: Any) -> Any:
+    """A guard per test: its single-use ledger of confirmations is not shared between tests."""
     from txguard import Guard
 
-    return Guard.from_file(POLICIES / "retail.yaml")
+    return Guard(retail_policy)

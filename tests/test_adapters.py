@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from txguard import Guard, Outcome
+from txguard import CompiledPolicy, Guard, Outcome, compile_file
 from txguard.adapters import (
     ToolCall,
     anthropic_calls,
@@ -51,8 +51,14 @@ def corrupted_cases() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def guard() -> Guard:
-    return Guard.from_file(ROOT / "policies" / "retail.yaml")
+def _policy() -> CompiledPolicy:
+    return compile_file(ROOT / "policies" / "retail.yaml")
+
+
+@pytest.fixture
+def guard(_policy: CompiledPolicy) -> Guard:
+    """Each test's own guard: its single-use ledger is not shared with another test."""
+    return Guard(_policy)
 
 
 CART_ARGS = json.loads(fixture("openai_chat")["valid"]["function"]["arguments"])
@@ -162,6 +168,37 @@ def test_envelope_problem_is_named_and_kept_in_the_proposal(source: str, name: s
     assert problem in call.proposal["arguments"]
 
 
+@pytest.mark.parametrize(("calls", "message"), [
+    (lambda: openai_chat_calls({"role": "assistant", "tool_calls": {"id": "c"}}),
+     "the tool call could not be read: `tool_calls` must be a list of tool calls, got dict"),
+    (lambda: [from_openai_chat({"id": "c", "type": "function", "function": {"arguments": "{}"}})],
+     "the tool call could not be read: tool name is missing"),
+    (lambda: [from_mcp('{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "checkout", '
+                       '"arguments": {"total": "1", "total": "9"}}}')],
+     "the tool call could not be read: the JSON-RPC request repeats the key `total`"),
+    (lambda: anthropic_calls('{"content": [{"type": "tool_use", "id": "t", "name": "checkout", "input": {'),
+     "the tool call could not be read: the message is not valid JSON (Expecting property name enclosed in double quotes: line 1 column 76 (char 75))"),
+    (lambda: openai_responses_calls({"output": [{"type": "FUNCTION_CALL", "name": "checkout", "call_id": "c", "arguments": "{}"}]}),
+     "the tool call could not be read: output item has type `FUNCTION_CALL`, expected `function_call`"),
+])
+def test_an_unreadable_call_escalates_with_its_own_reason(guard: Guard, calls: Callable[[], list[ToolCall]],
+                                                          message: str) -> None:
+    (call,) = calls()
+    decision = guard.check(call.proposal)
+    assert [(r.code, r.message) for r in decision.reasons] == [("malformed", message)]
+    assert decision.route == "refuse"
+
+
+def test_a_repeated_key_in_the_arguments_text_is_refused_whatever_the_values(guard: Guard) -> None:
+    args = json.dumps(CART_ARGS)
+    for text in (args[:-1] + ', "payment_method_id": "credit_card_6177109"}',
+                 '{"payment_method_id": "credit_card_0000000", ' + args[1:]):
+        call = from_openai_chat({"id": "c", "type": "function", "function": {"name": "checkout", "arguments": text}})
+        decision = guard.check(call.proposal, request=REQUEST, session=confirmed_session(), facts=CATALOG)
+        assert [(r.code, r.message) for r in decision.reasons] == [
+            ("malformed", "arguments repeat the key `payment_method_id`: which value counts is ambiguous")]
+
+
 def test_truncated_arguments_are_passed_through_for_the_guard_to_refuse(guard: Guard) -> None:
     raw = fixture("openai_chat")["corrupted"]["truncated_arguments"]
     call = from_openai_chat(raw)
@@ -207,10 +244,10 @@ def test_any_input_gives_a_proposal_never_an_exception(source: str, raw: Any) ->
 @pytest.mark.parametrize("source", sorted(ONE))
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
-def test_broken_envelopes_are_never_allowed(source: str, data: st.DataObject, guard: Guard) -> None:
+def test_broken_envelopes_are_never_allowed(source: str, data: st.DataObject, _policy: CompiledPolicy) -> None:
     raw = data.draw(mutations(fixture(source)["valid"]))
     call = ONE[source](raw)
-    decision = guard.check(call.proposal, request=REQUEST, session=confirmed_session(), facts=CATALOG)
+    decision = Guard(_policy).check(call.proposal, request=REQUEST, session=confirmed_session(), facts=CATALOG)
     if call.problem is not None:
         assert decision.outcome is Outcome.ESCALATE
     if decision.outcome is Outcome.ALLOW:

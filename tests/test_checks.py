@@ -44,7 +44,7 @@ def guard(check: str, params: dict[str, Any] | None = None, extra: str = "") -> 
 
 
 def codes(g: Guard, env: dict[str, Any]) -> tuple[str, ...]:
-    return g.check_envelope(env).codes
+    return g.independent().check_envelope(env).codes  # each case its own world
 
 
 def order_env(kind: str, args: dict[str, Any], **kw: Any) -> dict[str, Any]:

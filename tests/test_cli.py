@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from txguard import policy_schema
 from txguard.cli import main
@@ -81,13 +87,20 @@ def test_check_one_case(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     assert decision["confirmation"]["total"] == "240.00"
 
 
-def test_check_a_case_that_is_not_json_is_escalated(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("text", "where", "why"), [
+    ('{"proposal": {"name": "checkout", "argu', "1:35", "Unterminated string"),
+    ('\n\n  nope', "3:3", "Expecting value"),
+    ('{"proposal": {"name": "checkout"}, "proposal": {"name": "cancel"}}', "1:1", "duplicate key `proposal`"),
+])
+def test_check_a_case_file_that_is_not_json_is_a_located_tool_error(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, where: str, why: str) -> None:
     case = tmp_path / "case.json"
-    case.write_text('{"proposal": {"name": "checkout", "argu')
+    case.write_text(text, encoding="utf-8")
     code, out, err = run(capsys, "check", "--policy", str(RETAIL), "--format", "json", str(case))
-    assert code == 0
-    assert json.loads(out)["outcome"] == "escalate"
-    assert err.startswith(f"{case}: malformed case: ")
+    # No decision was made on the case: exit 1 (README's exit-code table), never 0.
+    assert (code, out) == (1, "")
+    assert err.startswith(f"{case}:{where}: malformed case: {why}")
+    assert err.count("\n") == 1
 
 
 def test_check_cases_decides_every_line_in_order(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -161,3 +174,77 @@ def test_version_and_module_entry_point() -> None:
     assert proc.stdout.strip().startswith("txguard ")
 
 
+
+
+def _corrupted_gzip(path: Path, lines: int = 400) -> Path:
+    good = json.dumps({"id": "c", **envelope(checkout_args())}) + "\n"
+    data = bytearray(gzip.compress((good * lines).encode("utf-8")))
+    data[40:80] = bytes(40)  # inside the deflate stream: the reader fails part-way
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("argv", [
+    lambda p: ["check", "--policy", str(RETAIL), "--cases", str(p)],
+    lambda p: ["test", "--policy", str(RETAIL), str(p)],
+    lambda p: ["check", "--policy", str(RETAIL), str(p)],
+    lambda p: ["explain", "--policy", str(RETAIL), str(p)],
+])
+@pytest.mark.parametrize("damage", ["corrupted", "truncated", "not_gzip"])
+def test_a_damaged_gzip_input_is_a_located_tool_error_not_a_traceback(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: Any, damage: str) -> None:
+    path = tmp_path / "cases.jsonl.gz"
+    if damage == "corrupted":
+        _corrupted_gzip(path)
+    elif damage == "truncated":
+        path.write_bytes(gzip.compress(b'{"proposal": {"name": "checkout"}}\n' * 50)[:60])
+    else:
+        path.write_bytes(b"plain text, not gzip\n")
+    code, out, err = run(capsys, *argv(path))
+    assert code == 1
+    assert "Traceback" not in err
+    assert str(path) in err
+    assert any(word in err for word in ("decompress", "end-of-stream", "gzip", "cannot read"))
+
+
+def test_text_output_escapes_a_lone_surrogate_instead_of_crashing(capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path) -> None:
+    case = tmp_path / "case.json"
+    # `\ud800` in the JSON text is a lone surrogate in the decoded tool name, echoed in the reason.
+    case.write_text('{"proposal": {"name": "check\\ud800out", "arguments": {}}}', encoding="utf-8")
+    for command in ("check", "explain"):
+        code = subprocess.run([sys.executable, "-m", "txguard.cli", command, "--policy", str(RETAIL), str(case)],
+                              capture_output=True, env={**os.environ, "PYTHONIOENCODING": "utf-8"}, check=False)
+        assert code.returncode == 0, code.stderr.decode("utf-8", "replace")
+        assert b"tool `check\\ud800out` is not mapped" in code.stdout
+        assert b"Traceback" not in code.stderr
+
+
+def test_text_output_on_an_ascii_terminal(tmp_path: Path) -> None:
+    case = tmp_path / "case.json"
+    case.write_text('{"proposal": {"name": "caf\u00e9\u2019s", "arguments": {}}}', encoding="utf-8")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "LANG": "C", "LC_ALL": "C"}
+    code = subprocess.run([sys.executable, "-m", "txguard.cli", "check", "--policy", str(RETAIL), str(case)],
+                          capture_output=True, env=env, check=False)
+    assert code.returncode == 0, code.stderr
+    assert b"tool `caf\\xe9\\u2019s` is not mapped" in code.stdout
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_any_damage_to_a_gzip_corpus_is_decided_or_reported_never_raised(tmp_path: Path, data: st.DataObject) -> None:
+    labelled = json.dumps({"id": "c", "expect": "allow", **envelope(checkout_args())}) + "\n"
+    raw = bytearray(gzip.compress((labelled * 20).encode("utf-8")))
+    for _ in range(data.draw(st.integers(0, 4))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    raw = raw[:data.draw(st.integers(0, len(raw)))]
+    path = tmp_path / "damaged.jsonl.gz"
+    path.write_bytes(bytes(raw))
+    for argv, codes in ((["check", "--policy", str(RETAIL), "--cases", str(path), "--out", str(tmp_path / "o.jsonl")], {0, 1}),
+                        (["test", "--policy", str(RETAIL), str(path)], {0, 1, 2})):
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = main(argv)
+        assert code in codes, err.getvalue()
+        if code == 1:
+            assert str(path) in err.getvalue()

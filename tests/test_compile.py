@@ -67,7 +67,9 @@ def test_tool_mapping_with_nested_fields_constants_and_ignore() -> None:
     ({"total": "1"}, "argument `total` is given twice (directly and by the mapping)"),
     ({"cart": 3}, "argument `cart` must be a list"),
     ({"cart": [1]}, "each entry of `cart` must be an object"),
-    ({"coupon": "FREE"}, "coupon: Extra inputs are not permitted"),
+    ({"coupon": "FREE"}, "argument `coupon` is not named by the mapping of tool `buy` (not a field of intent `checkout`; a policy can `ignore` it)"),
+    ({"kind": "refund"}, "argument `kind` is not named by the mapping of tool `buy` (the mapping fixes the intent kind to `checkout`)"),
+    ({"amount": None, "total": "1"}, "argument `total` is not named by the mapping of tool `buy` (it fills `total` from `amount`)"),
     ({"cart": [{"variant_id": "S", "product_id": "P", "title": "T", "quantity": 0, "price": {"amount": "1"}}]},
      "items[0].quantity: Input should be greater than or equal to 1; "
      "items: Tuple should have at least 1 item after validation, not 0"),
@@ -76,6 +78,49 @@ def test_tool_mapping_rejects_with_a_readable_message(change: dict[str, Any], me
     d = Guard.from_text(BUY).check({"name": "buy", "arguments": buy_args(**change)})
     assert d.outcome is Outcome.ESCALATE
     assert [(r.code, r.message) for r in d.reasons] == [("malformed", message)]
+
+
+def test_a_line_key_the_mapping_fills_from_another_key_is_refused() -> None:
+    cart = buy_args()["cart"]
+    for extra, message in [
+        ({"sku": "S-ESP-1"}, "argument `cart[].sku` is given twice (directly and by the mapping)"),
+        ({"sku": "S-COF-1", "variant_id": None},
+         "argument `cart[].sku` is not named by the mapping of tool `buy` (it fills `sku` from another argument)"),
+    ]:
+        line = {**cart[0], **extra}
+        d = Guard.from_text(BUY).check({"name": "buy", "arguments": buy_args(cart=[{k: v for k, v in line.items() if v is not None}])})
+        assert [(r.code, r.message) for r in d.reasons] == [("malformed", message)]
+
+
+TAU_ADDRESS = {"order_id": "#W100", "address1": "5 Pine Lane", "address2": "", "city": "Austin", "state": "TX",
+               "country": "USA", "zip": "78702"}
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    # The mapped flat fields replaced by a nested object the executor would read instead.
+    ({"order_id": "#W100", "address": {k: v for k, v in TAU_ADDRESS.items() if k != "order_id"}},
+     "argument `address` is not named by the mapping of tool `modify_pending_order_address` (it fills `address` from "
+     "`address1`, `address2`, `city`, `state`, `country`, `zip`)"),
+    ({**TAU_ADDRESS, "kind": "cancel_order"},
+     "argument `kind` is not named by the mapping of tool `modify_pending_order_address` (the mapping fixes the intent "
+     "kind to `modify_order_address`)"),
+    ({**TAU_ADDRESS, "address3": "Apt 9"},
+     "argument `address3` is not named by the mapping of tool `modify_pending_order_address` (not a field of intent "
+     "`modify_order_address`; a policy can `ignore` it)"),
+])
+def test_an_argument_the_tau_mapping_does_not_name_is_refused(arguments: dict[str, Any], message: str) -> None:
+    d = Guard.from_file(POLICIES / "tau-retail.yaml").check({"name": "modify_pending_order_address", "arguments": arguments})
+    assert [(r.code, r.message) for r in d.reasons] == [("malformed", message)]
+
+
+def test_an_ignored_argument_is_accepted_and_never_reaches_the_intent() -> None:
+    d = Guard.from_text(BUY).check({"name": "buy", "arguments": buy_args()})
+    assert d.allowed and d.intent is not None and "session_token" not in d.intent.model_dump()
+    without = BUY.replace("    ignore: [session_token]\n", "")
+    d = Guard.from_text(without).check({"name": "buy", "arguments": buy_args()})
+    assert [(r.code, r.message) for r in d.reasons] == [("malformed", "argument `session_token` is not named by the "
+                                                        "mapping of tool `buy` (not a field of intent `checkout`; a "
+                                                        "policy can `ignore` it)")]
 
 
 def test_a_constant_given_with_the_same_value_is_fine() -> None:
@@ -102,6 +147,12 @@ def test_read_only_tools() -> None:
     ("    fields:\n      items: {from: cart, fields: {skux: variant_id, sku: id}}\n",
      "f.yaml:8:42: txg-path: tools.buy.fields.items.fields.skux: `skux` is not a field of LineItem (expected one of: "
      "category, product_id, quantity, sku, title, unit_price)"),
+    ("    ignore: [note, merchant]\n",
+     "f.yaml:7:20: txg-param: tools.buy.ignore[1]: `merchant` is a field of intent `checkout`: an ignored argument "
+     "must be one the decision never needs"),
+    ("    fields: {total: amount}\n    ignore: [amount]\n",
+     "f.yaml:8:14: txg-param: tools.buy.ignore[0]: `amount` is read by the mapping: an ignored argument "
+     "must be one the decision never needs"),
 ])
 def test_tool_mapping_typos_are_located_load_errors(tool: str, message: str) -> None:
     with pytest.raises(PolicyError) as info:
@@ -210,7 +261,7 @@ def test_extends_adds_rules_and_tightens(platform: Path) -> None:
     assert team.check_envelope(dear).codes == ("price_cap",)
     # The base's taxonomy is found relative to the base, not to the team's folder.
     coffee = envelope(checkout_args(line()), request={"category": 736})
-    assert team.check_envelope(coffee).allowed
+    assert team.independent().check_envelope(coffee).allowed  # `cheap`'s confirmation was used above
 
 
 def test_extends_tightens_a_default(platform: Path) -> None:

@@ -84,13 +84,13 @@ def test_a_fired_rule_carries_its_code_description_outcome_question_and_route() 
     assert d.outcome is Outcome.ESCALATE
     assert [(r.rule, r.code, r.message, r.outcome) for r in d.reasons] == [
         ("big", "big_spender", "refused: over 300", Outcome.ESCALATE),
-        ("Many-Units", "many_units", "more than two units", Outcome.CLARIFY),
+        ("Many-Units", "many_units", "rule `Many-Units` matched", Outcome.CLARIFY),  # the description is the authors'
     ]
     assert d.route == "refuse"
     only_clarify = decide(rules.split("  - id: big")[0], three_coffee_makers())
     assert only_clarify.outcome is Outcome.CLARIFY
     assert [(q.code, q.text) for q in only_clarify.questions] == [("many_units", "How many do you want?")]
-    assert only_clarify.reasons[0].message == "more than two units"
+    assert only_clarify.reasons[0].message == "rule `Many-Units` matched"
 
 
 STATUS = '  - id: st\n    kinds: [cancel_order]\n    when: {path: "facts.orders[intent.order_id].status", ne: pending%s}\n'

@@ -35,7 +35,8 @@ def _check(proposal: Any, confirmed: list[Any], guard: Guard = GUARD, sid: str |
     session: dict[str, Any] = dict(env["session"], confirmed=confirmed)
     if sid is not None:
         session["id"] = sid
-    return guard.check(proposal, None, session, env["facts"])
+    # without a store, each check is its own world (a fresh single-use ledger)
+    return (guard if sid is not None else guard.independent()).check(proposal, None, session, env["facts"])
 
 
 # -- identical ----------------------------------------------------------------------------------------

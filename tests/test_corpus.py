@@ -11,14 +11,17 @@ from .conftest import read_cases
 
 
 def score(guard: Guard, cases: list[dict[str, Any]]) -> dict[str, Any]:
-    """Decide every case from its input fields only, and compare with the labels."""
+    """Decide every case from its input fields only, and compare with the labels.
+
+    Each case is an independent world: it is decided on a fresh single-use ledger, so a
+    confirmation one case uses is not used up for another."""
     exact = 0
     unsafe: list[str] = []
     blocked: list[str] = []
     reasons_differ: list[str] = []
     for case in cases:
         envelope = {k: case[k] for k in ("proposal", "request", "session", "facts") if k in case}
-        decision = guard.check_envelope(envelope)
+        decision = guard.independent().check_envelope(envelope)  # each case its own world
         got = decision.outcome.value
         exact += got == case["expect"]
         if case["expect"] != "allow" and got == "allow":

@@ -152,7 +152,7 @@ def test_text_output_tells_each_story(played: dict[str, Any], capsys: pytest.Cap
     assert text.count("place_order ran:") == played["orders"]
     assert "Please confirm this checkout:" in text
     assert re.search(r"^summary: 7 scenarios, \d+ decisions", text, flags=re.M)
-    assert "audit trail: " in text
+    assert "audit trail (temporary, removed on exit; --audit PATH keeps one): " in text
 
 
 def test_bad_inputs_give_the_documented_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -182,3 +182,37 @@ def test_demo_runs_from_a_plain_install_outside_the_repository(tmp_path: Path) -
         [sys.executable, "-c", "import txguard; print(txguard.__file__)"],
         cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout
     assert "summary: 7 scenarios" in run.stdout
+
+
+@pytest.mark.parametrize("terminal", [
+    {"PYTHONIOENCODING": "ascii"},
+    {"LANG": "C", "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "PYTHONIOENCODING": ""},
+    {"PYTHONIOENCODING": "latin-1"},
+])
+def test_demo_runs_on_a_terminal_that_is_not_utf8_and_leaves_no_temporary_directory(
+        tmp_path: Path, terminal: dict[str, str]) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(scratch), **terminal}
+    run = subprocess.run([sys.executable, "-m", "txguard.cli", "demo"], cwd=tmp_path, env=env,
+                         capture_output=True, check=False)
+    assert run.returncode == 0, run.stderr.decode("utf-8", "replace")
+    text = run.stdout.decode("ascii" if terminal.get("PYTHONIOENCODING") != "latin-1" else "latin-1")
+    assert re.search(r"^summary: 7 scenarios, \d+ decisions", text, flags=re.M)
+    # The corrupted model output is shown, escaped where the terminal cannot print it.
+    assert "\\ufffd" in text or "\ufffd" in text
+    assert "hash chain verified" in text
+    # The temporary trail is gone with its directory: nothing is left behind per run.
+    assert list(scratch.iterdir()) == []
+
+
+def test_demo_keeps_the_trail_given_with_audit(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    trail = tmp_path / "kept.sqlite"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(scratch)}
+    run = subprocess.run([sys.executable, "-m", "txguard.cli", "demo", "--audit", str(trail)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert f"audit trail ({trail}): " in run.stdout and trail.is_file()
+    assert list(scratch.iterdir()) == []

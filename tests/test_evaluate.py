@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from txguard import (
+    CompiledPolicy,
     ENGINE_CODES,
     Checkout,
     Confirmed,
@@ -20,6 +21,7 @@ from txguard import (
     Proposal,
     Request,
     Session,
+    compile_file,
     intent_digest,
 )
 from txguard._checks import CHECKS
@@ -31,8 +33,14 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
-def retail() -> Guard:
-    return Guard.from_file(RETAIL, clock=lambda: NOW)
+def _retail_policy() -> CompiledPolicy:
+    return compile_file(RETAIL)
+
+
+@pytest.fixture
+def retail(_retail_policy: CompiledPolicy) -> Guard:
+    """Each test's own guard: its single-use ledger is not shared with another test."""
+    return Guard(_retail_policy, clock=lambda: NOW)
 
 
 def only(d: Decision) -> tuple[Outcome, tuple[str, ...], str | None]:
@@ -77,7 +85,7 @@ def test_json_string_arguments_are_decided_like_a_dict(retail: Guard) -> None:
     assert retail.check_envelope(env).allowed
     # A dict proposal confirmed as a string is the same intent: consent binds fields, not text.
     env["session"]["confirmed"] = [{"name": "checkout", "arguments": checkout_args()}]
-    assert retail.check_envelope(env).allowed
+    assert retail.independent().check_envelope(env).allowed  # the first confirmation was used above
 
 
 @pytest.mark.parametrize(("proposal", "message"), [
@@ -105,18 +113,27 @@ def test_invalid_checkouts_are_malformed(retail: Guard, change: dict[str, Any]) 
     assert only(d) == (Outcome.ESCALATE, ("malformed",), "refuse")
 
 
-@pytest.mark.parametrize(("part", "value"), [
-    ("request", 3), ("request", {"budget": 12.5}), ("request", {"quantity": 0}), ("request", {"colour": "red"}),
-    ("session", "alice"), ("session", {"confirmed": 1}), ("session", {"authenticated_user_id": 7}),
-    ("session", {"confirmed": [{"digest": "x", "expires_at": "2026-01-01T00:00:00"}]}),
-    ("facts", []), ("facts", {"users": []}),
+@pytest.mark.parametrize(("part", "value", "message"), [
+    ("request", 3, "request: Input should be a valid dictionary or instance of Request, got `3`"),
+    ("request", {"budget": 12.5}, 'request.budget: amount `12.5` is a float: expected a decimal string such as `"12.50"`'),
+    ("request", {"quantity": 0}, "request.quantity: Input should be greater than or equal to 1, got `0`"),
+    ("request", {"colour": "red"}, "request.colour: unexpected field"),
+    ("session", "alice", "session: Input should be a valid dictionary or instance of Session, got `alice`"),
+    ("session", {"confirmed": 1}, "session.confirmed: Input should be a valid tuple, got `1`"),
+    ("session", {"authenticated_user_id": 7}, "session.authenticated_user_id: Input should be a valid string, got `7`"),
+    ("session", {"confirmed": [{"digest": "x", "expires_at": "2026-01-01T00:00:00"}]},
+     "session.confirmed[0]: `expires_at` must carry a timezone"),
+    ("facts", [], "facts must be a mapping of collections, got list"),
+    ("facts", {"users": []}, "facts.users must be a mapping of records, got list"),
 ])
-def test_malformed_context(retail: Guard, part: str, value: Any) -> None:
+def test_malformed_context_names_the_field_and_what_was_expected(retail: Guard, part: str, value: Any,
+                                                                 message: str) -> None:
     env = envelope(checkout_args())
     env[part] = value
     d = retail.check_envelope(env)
     assert only(d) == (Outcome.ESCALATE, ("malformed_context",), "human")
     assert d.kind == "checkout"
+    assert d.reasons[0].message == message
 
 
 def test_missing_fact_escalates_to_a_human(retail: Guard) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from txguard import (
+    CompiledPolicy,
     AsyncGuardedTool,
     Blocked,
     Guard,
@@ -18,6 +19,7 @@ from txguard import (
     Proposal,
     ToolBlocked,
     UsageError,
+    compile_file,
     render_confirmation,
 )
 from txguard.adapters import from_openai_chat
@@ -31,8 +33,14 @@ CART: dict[str, Any] = {"items": [LINE], "currency": "USD", "total": "270.91",
 
 
 @pytest.fixture(scope="module")
-def guard() -> Guard:
-    return Guard.from_file(ROOT / "policies" / "retail.yaml")
+def _policy() -> CompiledPolicy:
+    return compile_file(ROOT / "policies" / "retail.yaml")
+
+
+@pytest.fixture
+def guard(_policy: CompiledPolicy) -> Guard:
+    """Each test's own guard: its single-use ledger is not shared with another test."""
+    return Guard(_policy)
 
 
 def new_context(confirmed: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -213,6 +221,9 @@ def test_async_function_gives_an_async_guarded_tool(guard: Guard) -> None:
     assert blocked.confirmation is not None
     ctx["session"]["confirmed"].append({"digest": blocked.confirmation.digest})
     assert asyncio.run(checkout(**CART)) == "order #1 placed: 270.91 USD"
+    # the confirmation was used by order #1: a second order needs the user's confirmation again
+    assert isinstance(asyncio.run(checkout.dispatch({"name": "checkout", "arguments": json.dumps(CART)})), Blocked)
+    ctx["session"]["confirmed"].append({"digest": blocked.confirmation.digest, "nonce": "second"})
     assert asyncio.run(checkout.dispatch({"name": "checkout", "arguments": json.dumps(CART)})) == "order #2 placed: 270.91 USD"
 
 
@@ -235,3 +246,83 @@ def test_wrapper_keeps_the_function_metadata(guard: Guard) -> None:
     checkout = guard.wrap(shop.place_order, tool="checkout")
     assert checkout.__name__ == "place_order"
     assert checkout.tool == "checkout"
+
+
+class DefaultingShop:
+    """A tool whose parameters have defaults the agent never sends: who is paid, where it ships."""
+
+    def __init__(self) -> None:
+        self.runs: list[dict[str, Any]] = []
+
+    def place_order(self, items: list[dict[str, Any]], currency: str, total: str, payment_method_id: str,
+                    confidence: float | None = None, merchant: str = "other-shop",
+                    shipping_address: dict[str, str] | None = None) -> str:
+        self.runs.append({"merchant": merchant, "shipping_address": shipping_address})
+        return f"paid {merchant}"
+
+    async def place_order_async(self, items: list[dict[str, Any]], currency: str, total: str, payment_method_id: str,
+                                confidence: float | None = None, merchant: str = "other-shop",
+                                shipping_address: dict[str, str] | None = None) -> str:
+        return self.place_order(items, currency, total, payment_method_id, confidence, merchant, shipping_address)
+
+
+@pytest.mark.parametrize("how", ["call", "dispatch", "dispatch_text", "async_call", "async_dispatch"])
+def test_defaults_are_decided_in_every_path_so_consent_to_a_cart_does_not_pay_another_merchant(
+        guard: Guard, how: str) -> None:
+    shop = DefaultingShop()
+    # The user confirmed the cart as the agent sent it: no merchant, no address.
+    context = new_context([{"name": "checkout", "arguments": CART}])
+    fn = shop.place_order_async if how.startswith("async") else shop.place_order
+    checkout: Any = guard.wrap(fn, tool="checkout", context=context)
+    run = {
+        "call": lambda: checkout(**CART),
+        "dispatch": lambda: checkout.dispatch({"name": "checkout", "arguments": CART}),
+        "dispatch_text": lambda: checkout.dispatch({"name": "checkout", "arguments": json.dumps(CART)}),
+        "async_call": lambda: asyncio.run(checkout(**CART)),
+        "async_dispatch": lambda: asyncio.run(checkout.dispatch({"name": "checkout", "arguments": CART})),
+    }[how]
+    blocked = run()
+    # The function would run with merchant `other-shop`: that is what is decided, and it was never confirmed.
+    assert isinstance(blocked, Blocked) and blocked.outcome is Outcome.CLARIFY
+    assert blocked.proposal["arguments"]["merchant"] == "other-shop"
+    assert blocked.confirmation is not None and blocked.confirmation.merchant == "other-shop"
+    assert shop.runs == []
+    # Once the user confirms exactly that, the function runs with exactly the confirmed values.
+    context["session"]["confirmed"].append({"digest": blocked.confirmation.digest})
+    assert run() == "paid other-shop"
+    assert shop.runs == [{"merchant": "other-shop", "shipping_address": None}]
+
+
+@pytest.mark.parametrize(("proposal", "message"), [
+    ({"name": "add_to_cart", "arguments": CART},
+     "the tool call could not be read: a call of tool `add_to_cart` was dispatched to `checkout`"),
+    ({"arguments": CART}, "the tool call could not be read: the proposal names no tool (dispatched to `checkout`)"),
+    ({"name": 7, "arguments": CART},
+     "the tool call could not be read: the proposal's tool name is a int, not a string (dispatched to `checkout`)"),
+    ({"name": "checkout", "arguments": {**CART, "coupon": "FREE"}},
+     "the tool call could not be read: the arguments do not match `checkout`: got an unexpected keyword argument 'coupon'"),
+])
+def test_dispatch_says_why_a_call_is_refused(guard: Guard, proposal: dict[str, Any], message: str) -> None:
+    shop = Shop()
+    checkout = guard.wrap(shop.place_order, tool="checkout", context=new_context([{"name": "checkout", "arguments": CART}]))
+    blocked = checkout.dispatch(proposal)
+    assert isinstance(blocked, Blocked)
+    assert [(r.code, r.message) for r in blocked.reasons] == [("malformed", message)]
+    assert shop.orders == []
+
+
+def test_variadic_parameters_receive_exactly_what_was_decided() -> None:
+    reads = Guard.from_text('apiVersion: txguard/v1\nid: reads\nversion: "1"\n'
+                            "tools:\n  lookup: {intent: read}\ndefaults: {read: allow}\n")
+
+    def everything(first: int, *rest: int, flag: bool = False, **extra: Any) -> Any:
+        return first, rest, flag, extra
+
+    lookup: Any = reads.wrap(everything, tool="lookup")
+    assert lookup(1, 2, 3, extra=4) == (1, (2, 3), False, {"extra": 4})
+    assert lookup.last_decision.intent.arguments == {"first": 1, "rest": [2, 3], "flag": False, "extra": 4}
+    assert lookup.dispatch({"name": "lookup", "arguments": {"first": 1, "extra": 4}}) == (1, (), False, {"extra": 4})
+    # A keyword that would land in **extra under a parameter's name is ambiguous: refused, not run.
+    blocked = lookup(1, 2, rest=5)
+    assert isinstance(blocked, Blocked) and blocked.reasons[0].message == (
+        "the tool call could not be read: keyword argument `rest` of `lookup` has the name of a parameter")

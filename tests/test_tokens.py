@@ -106,7 +106,7 @@ def test_the_key_is_never_shown() -> None:
     ("txgc2.host-1.a.b.c.d", "the consent token's format `txgc2` is not `txgc1`"),
     ("txgc1.host-9.a.b.c.d", "the consent token is signed with key `host-9`, which this guard does not hold"),
     ("txgc1.host-1.a.b.c.d", "the consent token's signature does not verify under key `host-1`"),
-    ("x" * 1025, "the consent token is not a string of at most 1024 characters"),
+    ("x" * 1025, "the consent token is not an ASCII string of at most 1024 characters"),
 ])
 def test_verify_says_why_a_token_is_refused(token: str, message: str) -> None:
     with pytest.raises(ConsentTokenError) as err:

@@ -55,6 +55,7 @@ from ._intents import (
 from ._money import parse_amount
 from ._observe import Observer
 from ._schema import intent_schema, policy_schema
+from ._shadow import ShadowStats
 from ._tokens import ConsentSigner
 
 __version__ = "0.1.0"
@@ -102,6 +103,7 @@ __all__ = [
     "ReturnItems",
     "Route",
     "Session",
+    "ShadowStats",
     "ToolBlocked",
     "ToolDecorator",
     "TxguardError",

@@ -17,10 +17,9 @@ All problems are collected and raised together as one :class:`PolicyError`.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -31,9 +30,10 @@ from pydantic import BaseModel, ValidationError
 from ._checks import CHECKS, Ctx
 from ._conditions import ConditionCompiler
 from ._context import Proposal
-from ._decision import Outcome, PolicyRef, Question
+from ._decision import Outcome, PolicyRef, Question, Route
 from ._errors import MAX_DIAGNOSTICS, Diagnostic, MoneyError, PolicyError
 from ._intents import INTENT_MODELS, canonical_json
+from ._json import DuplicateKeyError, read_json, unusable_problem
 from ._load import Located, load_yaml, read_source
 from ._money import currency_exponent
 from ._schema import dotted, validate_document
@@ -101,6 +101,16 @@ class ToolMap:
         sources = [s for s in self.fields.values() if isinstance(s, str)]
         return sources if any("." in s for s in sources) else []
 
+    @cached_property
+    def _filled(self) -> dict[str, str]:
+        """Intent fields the mapping fills from other arguments: an argument of that name is refused."""
+        out: dict[str, list[str]] = {}
+        for target, source in self.fields.items():
+            src = source if isinstance(source, str) else source["from"]
+            if src.split(".")[0] != target.split(".")[0]:
+                out.setdefault(target.split(".")[0], []).append(f"`{src}`")
+        return {k: ", ".join(v) for k, v in out.items()}
+
     def build(self, arguments: Mapping[str, Any]) -> BaseModel:
         """Map and validate; raises :class:`ProposalError` (``malformed``) with a readable message."""
         if self.kind == "read":
@@ -137,15 +147,32 @@ class ToolMap:
                         if v is not _NOTHING:
                             _put(line, t, v)
                     for k, v in elem.items():
-                        if k not in used:
-                            line.setdefault(k, v)
+                        if k in used:
+                            continue
+                        if k in line:
+                            raise ProposalError("malformed", f"argument `{src}[].{k}` is given twice (directly and by the mapping)")
+                        if any(t.split(".")[0] == k for t in renames):
+                            raise ProposalError("malformed", f"argument `{src}[].{k}` is not named by the mapping of tool"
+                                                             f" `{self.name}` (it fills `{k}` from another argument)")
+                        line[k] = v
                     lines.append(line)
                 _put(out, target, lines)
+        model = INTENT_MODELS[self.kind]
         for key, value in arguments.items():
-            if key not in consumed:
-                if key in out:
-                    raise ProposalError("malformed", f"argument `{key}` is given twice (directly and by the mapping)")
-                out[key] = value
+            if key in consumed:
+                continue
+            if key in out:
+                raise ProposalError("malformed", f"argument `{key}` is given twice (directly and by the mapping)")
+            if key in self._filled:
+                raise ProposalError("malformed", f"argument `{key}` is not named by the mapping of tool `{self.name}`"
+                                                 f" (it fills `{key}` from {self._filled[key]})")
+            if key == "kind":
+                raise ProposalError("malformed", f"argument `kind` is not named by the mapping of tool `{self.name}`"
+                                                 f" (the mapping fixes the intent kind to `{self.kind}`)")
+            if key not in model.model_fields:
+                raise ProposalError("malformed", f"argument `{key}` is not named by the mapping of tool `{self.name}`"
+                                                 f" (not a field of intent `{self.kind}`; a policy can `ignore` it)")
+            out[key] = value
         for key, value in self.constants.items():
             have = _dig(out, key)
             if have is not _NOTHING and have != value:
@@ -158,7 +185,7 @@ class ToolMap:
         try:
             return INTENT_MODELS[self.kind].model_validate(out)
         except ValidationError as exc:
-            raise ProposalError("malformed", _validation_summary(exc)) from None
+            raise ProposalError("malformed", validation_summary(exc)) from None
 
 
 def _refuse_leftovers(data: Mapping[str, Any], sources: list[str], ignore: frozenset[str], label: str = "") -> None:
@@ -188,13 +215,23 @@ def _leftovers(value: Any, paths: set[str], prefix: str) -> list[str]:
     return out
 
 
-def _validation_summary(exc: ValidationError, limit: int = 3) -> str:
+def validation_summary(exc: ValidationError, limit: int = 3, root: str = "") -> str:
+    """``path: what was expected`` for the first ``limit`` errors; paths start at ``root`` when
+    given (``session.confirmed[0].expires_at``), else at the arguments (``items[0].quantity``)."""
     parts = []
     for err in exc.errors(include_url=False)[:limit]:
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or "arguments"
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        loc = (root + loc) if root else (loc.lstrip(".") or "arguments")
         msg = err["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
+        given = err.get("input")
+        if root and err["type"] == "extra_forbidden":
+            parts.append(f"{loc}: unexpected field")
+            continue
+        if (root and isinstance(given, (str, int, float, bool)) and err["type"] != "missing"
+                and f"`{given}`" not in msg and f"`'{given}'`" not in msg):
+            msg += f", got `{str(given)[:40]}`"
         parts.append(f"{loc}: {msg}")
     more = exc.error_count() - limit
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
@@ -220,7 +257,10 @@ class CompiledRule:
     source: Mapping[str, Any]
 
 
-def _when_fn(pred: Callable[[Mapping[str, Any]], bool], description: str) -> Callable[[Ctx, Any], str | None]:
+def _when_fn(pred: Callable[[Mapping[str, Any]], bool], detail: str | None, rid: str) -> Callable[[Ctx, Any], str | None]:
+    """A custom rule's check: its message (``{detail}`` of the rule's ``message``) when it fires."""
+    detail = detail or f"rule `{rid}` matched"
+
     def fn(ctx: Ctx, params: Any) -> str | None:
         # One environment per decision, shared by its custom rules (conditions only read it).
         env = ctx.cache.get("when_env")
@@ -228,7 +268,7 @@ def _when_fn(pred: Callable[[Mapping[str, Any]], bool], description: str) -> Cal
             env = ctx.cache["when_env"] = {
                 "intent": ctx.intent, "request": ctx.request, "session": ctx.session, "facts": ctx.facts.raw(),
             }
-        return description if pred(env) else None
+        return detail if pred(env) else None
 
     return fn
 
@@ -252,6 +292,13 @@ class CompiledPolicy:
     mask: tuple[str, ...]
     document: Mapping[str, Any]
     session: SessionPolicy = EMPTY_SESSION_POLICY
+    route_precedence: tuple[Route, ...] = ("refuse", "human")
+    """When escalating rules name both routes, the first of these wins (``routes.precedence``)."""
+
+    def route(self, routes: Iterable[str]) -> Route:
+        """The escalation's route among the routes the fired rules name (``human`` if none)."""
+        named = set(routes)
+        return next((r for r in self.route_precedence if r in named), "human")
 
     @cached_property
     def ref(self) -> PolicyRef:
@@ -265,12 +312,20 @@ class CompiledPolicy:
     def tool_arguments(self, proposal: Proposal) -> tuple[ToolMap, Mapping[str, Any]]:
         """The proposal's tool mapping and its arguments, parsed; raises :class:`ProposalError`."""
         tool = self.tools.get(proposal.name)
+        problem = unusable_problem(proposal.arguments)
+        if problem is not None and (tool is not None or not proposal.name):
+            # What an adapter or a guarded tool could not read: say why, not "not valid JSON".
+            raise ProposalError("malformed", f"the tool call could not be read: {problem[:160]}")
         if tool is None:
+            if not proposal.name:
+                raise ProposalError("unknown_tool", "the tool call names no tool")
             raise ProposalError("unknown_tool", f"tool `{proposal.name}` is not mapped by policy `{self.id}`")
         args = proposal.arguments
-        if isinstance(args, (str, bytes)):
+        if isinstance(args, (str, bytes, bytearray)):
             try:
-                args = json.loads(args)
+                args = read_json(args)
+            except DuplicateKeyError as exc:
+                raise ProposalError("malformed", f"arguments repeat the key `{exc.key[:80]}`: which value counts is ambiguous") from None
             except (ValueError, RecursionError) as exc:
                 raise ProposalError("malformed", f"arguments are not valid JSON ({str(exc)[:80]})") from None
         if args is None and tool.kind == "read":
@@ -344,6 +399,13 @@ def _compile_tools(b: _Build, tools: Mapping[str, Any]) -> dict[str, ToolMap]:
                             b.error(("tools", name, "fields", target, "fields", inner), "txg-path",
                                     f"`{inner}` is not a field of {elem.__name__} (expected one of: "
                                     f"{', '.join(sorted(elem.model_fields))})")
+            sources = {(src if isinstance(src, str) else src["from"]).split(".")[0] for src in fields.values()}
+            for i, ignored in enumerate(spec.get("ignore", [])):
+                if ignored in model.model_fields or ignored in sources:
+                    # An ignored argument never reaches the decision: it cannot be one the intent reads.
+                    b.error(("tools", name, "ignore", i), "txg-param",
+                            f"`{ignored}` is {'a field of intent `' + kind + '`' if ignored in model.model_fields else 'read by the mapping'}:"
+                            " an ignored argument must be one the decision never needs")
         out[name] = ToolMap(
             name=name,
             kind=kind,
@@ -422,8 +484,10 @@ def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[Co
             )
             pred = compiler.compile(raw["when"], at + ("when",))
             params = None
-            description = raw.get("description") or f"rule `{rid}` matched"
-            fn = _when_fn(pred, description)
+            # The description is for the policy's authors (explain, lint, docs); the end user sees
+            # the rule's `message` (where `{detail}` shows the description, if the policy says so)
+            # or this neutral text, never the description by default.
+            fn = _when_fn(pred, raw.get("description") if "{detail}" in raw.get("message", "") else None, rid)
             code = raw.get("code", rid.replace("-", "_").lower())
             outcome = raw.get("outcome", "escalate")
             route = raw.get("route", "human")
@@ -516,6 +580,10 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
     session = merge_session(base.get("session"), data.get("session"))
     if session:
         merged["session"] = session
+    if "routes" in base:
+        if "routes" in data and data["routes"] != base["routes"]:
+            b.error(("routes",), "txg-extends", "the base policy sets `routes`: a policy cannot change them")
+        merged["routes"] = base["routes"]
     return merged
 
 
@@ -623,6 +691,7 @@ def compile_document(doc: Located, base_dir: Path, *, timings: dict[str, float] 
         mask=tuple(data.get("audit", {}).get("mask", ())),
         document=data,
         session=b.session,
+        route_precedence=tuple(data.get("routes", {}).get("precedence", ("refuse", "human"))),
     )
 
 

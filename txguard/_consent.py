@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -45,10 +45,52 @@ class Binding:
     problem: str | None
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def instant_us(when: datetime) -> int:
+    """A timezone-aware time as integer microseconds since the Unix epoch (exact, no float).
+
+    The same instant written in any UTC offset gives the same number, and no value overflows (the
+    difference of two aware datetimes is taken without building a new datetime).
+    """
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError("the clock must return timezone-aware times")
+    delta = when - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _instant_text(when: datetime) -> str:
+    """The instant as UTC ISO 8601 (``2026-05-01T12:00:00+00:00``), whatever offset it was written in."""
+    try:
+        return (_EPOCH + (when - _EPOCH)).isoformat()
+    except OverflowError:  # a UTC instant past year 9999 (written with a negative offset)
+        return f"us:{instant_us(when)}"
+
+
 def confirmation_key(digest: str, expires_at: datetime | None, nonce: str | None = None) -> str:
-    """The identity of one confirmation for single-use consumption: its digest, expiry and nonce."""
-    key = f"{digest}|{expires_at.isoformat() if expires_at is not None else ''}"
+    """The identity of one confirmation for single-use consumption: its digest, expiry and nonce.
+
+    The expiry is an instant: the same expiry written in another UTC offset is the same key. A
+    confirmation with a nonce (every consent token has one) is one confirmation in the whole store;
+    one without is only known by its content, so the sessions layer consumes it per conversation
+    (:func:`ledger_key`).
+    """
+    key = f"{digest}|{_instant_text(expires_at) if expires_at is not None else ''}"
     return key if nonce is None else f"{key}|{nonce}"
+
+
+def ledger_key(conf: Confirmed, digest: str, conversation: str | None) -> str:
+    """The key a single-use ledger consumes for ``conf`` (binding ``digest``).
+
+    A nonce is the confirmation's own identity, so such a key is global: once per store, across
+    conversations and users. Without a nonce the key is scoped to the conversation (when there is
+    one): the same content confirmed again in another conversation is another confirmation.
+    """
+    key = confirmation_key(conf.digest or digest, conf.expires_at, conf.nonce)
+    if conf.nonce is not None or conversation is None:
+        return key
+    return f"{conversation}\x1f{key}"
 
 
 def resolve(conf: Confirmed, keys: Mapping[str, bytes] | None) -> Confirmed:
@@ -95,6 +137,9 @@ def bind(
             conf = resolve(given, keys) if given.token is not None else given
         except ConsentTokenError as exc:
             rejected = rejected or str(exc)
+            continue
+        except Exception:  # noqa: BLE001 - verify_token is total; anything else still confirms nothing
+            rejected = rejected or "the consent token cannot be read"
             continue
         if conf.expires_at is not None and conf.expires_at <= now:
             expired += 1

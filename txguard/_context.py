@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator, model_validator
 
 from ._intents import Amount, Currency
 
@@ -77,13 +77,37 @@ class Confirmed(_Frozen):
         return self
 
 
+MALFORMED_TOKEN_ENTRY = "txgc1-malformed-session-entry"
+"""The token a malformed ``{"token": ...}`` session entry stands for: it confirms nothing."""
+
+
 class Session(_Frozen):
-    """The conversation: who is authenticated, what they confirmed, and where we are."""
+    """The conversation: who is authenticated, what they confirmed, and where we are.
+
+    A ``confirmed`` entry that names a ``token`` but is not a lone token string (``{"token": 5}``,
+    a token with an expiry beside it) is kept as a token that confirms nothing: a token travels
+    through processes the host does not fully control, and a bad one must not hide the others.
+    """
 
     authenticated_user_id: Annotated[StrictStr, Field(min_length=1)] | None = None
     confirmed: tuple[Confirmed, ...] = ()
     id: StrictStr | None = None
     turn: Annotated[StrictInt, Field(ge=0)] | None = None
+
+    @field_validator("confirmed", mode="before")
+    @classmethod
+    def _tokens_confirm_nothing(cls, value: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            return value
+        out = []
+        for entry in value:
+            if isinstance(entry, Mapping) and "token" in entry:
+                try:
+                    entry = Confirmed.model_validate(entry)
+                except ValidationError:
+                    entry = Confirmed(token=MALFORMED_TOKEN_ENTRY)
+            out.append(entry)
+        return out
 
 
 class Facts:

@@ -18,8 +18,13 @@ fails closed and returns ``escalate`` instead).
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Literal
+
+READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, UnicodeDecodeError, zlib.error)
+"""What reading an input file can raise: an OS error, a truncated or corrupted gzip stream
+(``EOFError``, ``gzip.BadGzipFile``, ``zlib.error``), bytes that are not UTF-8."""
 
 ErrorCode = Literal[
     "txg-yaml",

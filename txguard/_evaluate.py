@@ -13,10 +13,10 @@ from decimal import Context, localcontext
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ._checks import Ctx
-from ._compile import CompiledPolicy, ProposalError
+from ._compile import CompiledPolicy, ProposalError, validation_summary
 from ._conditions import ConditionError, MissingFact
 from ._context import EMPTY_REQUEST, EMPTY_SESSION, Facts, Proposal, Request, Session
 from ._decision import (
@@ -133,6 +133,14 @@ def _coerce(model: type[BaseModel], value: Any, empty: BaseModel) -> Any:
     return model.model_validate(value)
 
 
+def _context_problem(part: str, exc: Exception) -> str:
+    """Which field of the request, session or facts is wrong, and what was expected there."""
+    if isinstance(exc, ValidationError):
+        return validation_summary(exc, root=part)[:300]
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return (text if text.startswith(part) else f"{part}: {text}")[:300]
+
+
 def _evaluate(
     policy: CompiledPolicy,
     proposal: Any,
@@ -163,12 +171,15 @@ def _evaluate(
     kind = str(getattr(intent, "kind"))
 
     # 2. The context must be well-formed too.
+    part = "request"
     try:
         req = _coerce(Request, request, EMPTY_REQUEST)
+        part = "session"
         ses = _coerce(Session, session, EMPTY_SESSION)
+        part = "facts"
         fac = facts if isinstance(facts, Facts) else Facts(facts)
     except Exception as exc:  # noqa: BLE001
-        reason, first = _engine("malformed_context", str(exc).splitlines()[0][:200])
+        reason, first = _engine("malformed_context", _context_problem(part, exc))
         return _escalation(policy, reason, first, t0, kind)
 
     # 3. The rules for this kind, preconditions first.
@@ -229,7 +240,7 @@ def _evaluate(
     route: Route | None = None
     confirmation = None
     if outcome is Outcome.ESCALATE:
-        route = "refuse" if "refuse" in routes else "human"
+        route = policy.route(routes)
         questions = []
     else:
         seen: set[str] = set()

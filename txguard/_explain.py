@@ -545,8 +545,11 @@ def _trace(rule: CompiledRule, ctx: Ctx, failed: dict[str, str]) -> RuleTrace:
                          comparisons=comparisons, **base)
     if rule.outcome.value == "escalate" and rule.provides:
         failed[rule.provides] = rule.id
-    return RuleTrace(status="fired", why=f"{rule.outcome.value} [{rule.code}]: {message}", inputs=inputs,
-                     comparisons=comparisons, **base)
+    why = f"{rule.outcome.value} [{rule.code}]: {message}"
+    description = rule.source.get("description") if rule.check is None else None
+    if isinstance(description, str) and description not in message:
+        why += f" (description: {description})"  # for the author; never in the user's message
+    return RuleTrace(status="fired", why=why, inputs=inputs, comparisons=comparisons, **base)
 
 
 def _quiet_reason(rule: CompiledRule, inputs: Mapping[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timezone
@@ -10,9 +11,11 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, ov
 
 from ._compile import CompiledPolicy, compile_file, compile_policy
 from ._decision import Decision
+from ._errors import UsageError
 from ._evaluate import Clock, evaluate, internal_error
 from ._guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, ToolDecorator, wrap
-from ._observe import Observer, notify_decision
+from ._observe import Observer, notify_decision, notify_reload, notify_shadow
+from ._shadow import Shadow, ShadowResult, ShadowStats
 from ._tokens import ConsentKeys, keyring
 
 P = ParamSpec("P")
@@ -27,6 +30,30 @@ if TYPE_CHECKING:
 def utc_now() -> datetime:
     """The default clock: the current time, timezone-aware UTC."""
     return datetime.now(timezone.utc)
+
+
+class _State:
+    """What a decision runs on: the compiled policy and the session runner bound to it.
+
+    One immutable object, swapped whole by :meth:`Guard.reload`, so that a decision never sees the
+    new policy with the old session rules (or the reverse).
+    """
+
+    __slots__ = ("policy", "sessions", "keys")
+
+    def __init__(self, policy: CompiledPolicy, sessions: SessionRunner | None, keys: Mapping[str, bytes] | None) -> None:
+        self.policy = policy
+        self.sessions = sessions
+        self.keys = keys
+
+    def decide(self, policy: CompiledPolicy, proposal: Any, request: Any, session: Any, facts: Any,
+               clock: Clock) -> Decision:
+        if self.sessions is None:
+            return evaluate(policy, proposal, request, session, facts, clock, self.keys)  # total by itself
+        try:
+            return self.sessions.check(evaluate, proposal, request, session, facts, clock)
+        except Exception as exc:  # noqa: BLE001 - the session layer fails closed like the rest
+            return internal_error(policy, exc)
 
 
 class Guard:
@@ -47,67 +74,169 @@ class Guard:
     returned as ``escalate`` (``audit_unavailable``).
     """
 
-    __slots__ = ("_policy", "_clock", "_sessions", "_audit", "_keys", "_observers")
+    __slots__ = ("_state", "_clock", "_store", "_ledger", "_evaluator", "_audit", "_keys", "_observers", "_shadow",
+                 "_reload_lock")
 
     def __init__(self, policy: CompiledPolicy, *, clock: Clock = utc_now, audit: AuditSink | None = None,
                  sessions: SessionStore | None = None, session_evaluator: str | SessionEvaluator = "txguard",
-                 consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = ()) -> None:
+                 consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = (),
+                 shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0) -> None:
         """Args:
             policy: the compiled policy.
             clock: the injected clock (timezone-aware); read once per decision.
             audit: a sink (:func:`txguard.audit.open_sink`) that receives one record per decision,
                 written before ``check`` returns it.
             sessions: a conversation store (:func:`txguard.sessions.open_store`) for the policy's
-                ``session`` section, budgets and single-use confirmations.
+                ``session`` section, budgets and single-use confirmations. Without one, the guard
+                keeps its own in-memory single-use ledger of confirmations (one process only: hosts
+                running several processes give them one SQLite or PostgreSQL store).
             session_evaluator: ``"txguard"`` (the default) or ``"durable_rules"``.
             consent_keys: the keys signed consent tokens (session entries ``{"token": ...}``) are
                 verified with: a :class:`~txguard.ConsentSigner`, several, or ``{key id: key}``.
                 A token whose key the guard does not hold, or whose MAC fails, confirms nothing.
             observers: told of every decision (:class:`~txguard.Observer`: metrics, traces); they
                 cannot change a decision, and one that raises is ignored.
+            shadow: a candidate policy (compiled, or a path to compile) that decides sampled cases
+                alongside, observationally: it never changes the decision returned, writes no
+                session state, and its decision joins the same audit record (``shadow``), is told
+                to observers (``on_shadow``) and counted in :attr:`shadow_stats`. See
+                ``docs/operations.md``.
+            shadow_sample: the fraction of cases the candidate decides, from 0 to 1 (deterministic:
+                by a hash of the proposal digest and the session id).
 
         Raises:
-            UsageError: a consent key shorter than 32 bytes or a malformed key id.
+            UsageError: a consent key shorter than 32 bytes or a malformed key id, or a
+                ``shadow_sample`` outside 0..1.
+            PolicyError: ``shadow`` is a path to an invalid policy.
         """
         self._keys = keyring(consent_keys) or None
         self._observers = tuple(observers)
-        self._policy = policy
         self._clock = clock
-        self._sessions: SessionRunner | None = None
+        self._store = sessions
+        self._evaluator: SessionEvaluator | None = None
         self._audit: Recorder | None = None
+        self._reload_lock = threading.Lock()
         if sessions is not None:
-            from .sessions import SessionRunner, evaluator
+            from .sessions import evaluator
 
-            ev = evaluator(session_evaluator) if isinstance(session_evaluator, str) else session_evaluator
-            self._sessions = SessionRunner(policy, sessions, ev, self._keys)
+            self._evaluator = evaluator(session_evaluator) if isinstance(session_evaluator, str) else session_evaluator
+            self._ledger: SessionStore | None = None
+        else:
+            from .sessions import MemoryStore
+
+            self._ledger = MemoryStore()  # the guard's own single-use ledger: kept across reloads
+        self._state = self._bind(policy)
+        self._shadow: Shadow | None = None
+        if shadow is not None:
+            candidate = shadow if isinstance(shadow, CompiledPolicy) else compile_file(shadow)
+            self._shadow = Shadow(candidate, shadow_sample, self._keys, sessions, self._evaluator)
         if audit is not None:
             from .audit._build import Recorder
 
-            self._audit = Recorder(audit)
+            self._audit = Recorder(audit, self._observers)
+
+    def _bind(self, policy: CompiledPolicy) -> _State:
+        from .sessions import SessionRunner
+
+        if self._store is not None:
+            return _State(policy, SessionRunner(policy, self._store, self._evaluator, self._keys), self._keys)
+        if self._ledger is None or not policy.session.single_use:  # `single_use_confirmations: false`
+            return _State(policy, None, self._keys)
+        return _State(policy, SessionRunner(policy, self._ledger, None, self._keys, ledger_only=True), self._keys)
 
     @classmethod
     def from_file(cls, path: str | Path, *, clock: Clock = utc_now, audit: AuditSink | None = None,
                   sessions: SessionStore | None = None,
                   session_evaluator: str | SessionEvaluator = "txguard",
-                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = ()) -> Guard:
+                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = (),
+                  shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0) -> Guard:
         """Compile the policy at ``path``; raises :class:`~txguard.PolicyError` if it is invalid."""
         return cls(compile_file(path), clock=clock, audit=audit, sessions=sessions,
-                   session_evaluator=session_evaluator, consent_keys=consent_keys, observers=observers)
+                   session_evaluator=session_evaluator, consent_keys=consent_keys, observers=observers,
+                   shadow=shadow, shadow_sample=shadow_sample)
 
     @classmethod
     def from_text(cls, text: str, *, file: str = "<policy>", base_dir: str | Path | None = None,
                   clock: Clock = utc_now, audit: AuditSink | None = None, sessions: SessionStore | None = None,
                   session_evaluator: str | SessionEvaluator = "txguard",
-                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = ()) -> Guard:
+                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = (),
+                  shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0) -> Guard:
         """Compile policy YAML given as text."""
         return cls(compile_policy(text, file, Path(base_dir) if base_dir is not None else None), clock=clock,
                    audit=audit, sessions=sessions, session_evaluator=session_evaluator, consent_keys=consent_keys,
-                   observers=observers)
+                   observers=observers, shadow=shadow, shadow_sample=shadow_sample)
+
+    def independent(self) -> Guard:
+        """This guard (same policy, clock, keys and audit sink) with a fresh single-use ledger.
+
+        A guard given no conversation store keeps its own in-memory ledger of used confirmations,
+        so a confirmation authorises one allow. Scorers and test runners that decide each case as
+        an independent world (nothing used yet) decide it on ``guard.independent()``.
+
+        Raises:
+            UsageError: the guard has a conversation store (its state is the host's, not the guard's).
+        """
+        if self._store is not None:
+            raise UsageError("a guard with a conversation store cannot be made independent of it")
+        from .sessions import MemoryStore
+
+        other = Guard.__new__(Guard)
+        for name in Guard.__slots__:
+            setattr(other, name, getattr(self, name))
+        other._ledger = MemoryStore()
+        other._reload_lock = threading.Lock()
+        other._state = other._bind(self._state.policy)
+        return other
 
     @property
     def policy(self) -> CompiledPolicy:
-        """The compiled policy this guard decides with."""
-        return self._policy
+        """The compiled policy this guard decides with (the latest one :meth:`reload` swapped in)."""
+        return self._state.policy
+
+    def reload(self, policy: CompiledPolicy | str | Path) -> CompiledPolicy:
+        """Swap in a new policy: a compiled one, or the path of a YAML file to compile.
+
+        The swap is atomic: a decision already running finishes on the policy it started with, and
+        every later one uses the new policy (its audit record names the new digest). A policy that
+        does not compile is refused and the old one stays in force. Observers are told either way
+        (:meth:`Observer.on_reload`). A shadow policy, if any, is not changed.
+
+        Returns:
+            the policy now in force.
+
+        Raises:
+            PolicyError: the new policy is invalid (its located diagnostics); nothing changed.
+            UsageError: ``policy`` is neither a compiled policy nor a path.
+
+        Example:
+            >>> guard.reload("policies/retail.yaml").digest          # doctest: +SKIP
+            'sha256:...'
+        """
+        with self._reload_lock:  # one reload at a time, so observers see each old -> new once
+            old = self._state.policy
+            try:
+                if isinstance(policy, CompiledPolicy):
+                    new = policy
+                elif isinstance(policy, (str, Path)):
+                    new = compile_file(policy)
+                else:
+                    raise UsageError(f"reload takes a CompiledPolicy or a path, got `{type(policy).__name__}`")
+            except Exception as exc:
+                notify_reload(self._observers, ok=False, old=old, new=None, error=str(exc))
+                raise
+            self._state = self._bind(new)  # one attribute store: atomic for concurrent readers
+        notify_reload(self._observers, ok=True, old=old, new=new, error=None)
+        return new
+
+    @property
+    def shadow(self) -> CompiledPolicy | None:
+        """The candidate policy deciding alongside (shadow mode), or None."""
+        return self._shadow.candidate if self._shadow is not None else None
+
+    @property
+    def shadow_stats(self) -> ShadowStats:
+        """How the shadow policy compared so far (all zeros without one)."""
+        return self._shadow.stats if self._shadow is not None else ShadowStats()
 
     # -- guarded tools (implementation in _guarded.py) -------------------------------------------
     # An async function also matches ``Callable[P, R]``; the async overloads come first on purpose.
@@ -165,26 +294,41 @@ class Guard:
             lineage: where the recommendation came from (host-supplied, e.g. ``{"source": "search:q42"}``);
                 recorded in the audit record with the session's ``id`` and ``turn``.
         """
+        return self._check(proposal, request, session, facts, lineage, None)
+
+    def _check(self, proposal: Any, request: Any, session: Any, facts: Any, lineage: Mapping[str, str] | None,
+               record_id: str | None) -> Decision:
+        """``check``, with the audit record's id chosen by the caller (the decision service's ``decision_id``)."""
         t0 = time.perf_counter()
-        policy = self._policy  # read once: the whole decision runs on the policy it started with
+        state = self._state  # read once: the whole decision runs on the policy it started with
+        policy = state.policy
+        shadow = self._shadow
+        seen: ShadowResult | None = None
         if self._audit is not None:
             # The record is written from the final decision, session reasons included.
-            decision = self._audit.check(policy, self._clock, proposal, request, session, facts, lineage,
-                                         decide=self._decide)
+            decision, seen = self._audit.check(policy, self._clock, proposal, request, session, facts, lineage,
+                                               decide=state.decide, shadow=shadow, record_id=record_id)
+        elif shadow is not None:
+            decision, seen = self._check_shadowed(shadow, state, proposal, request, session, facts)
         else:
-            decision = self._decide(policy, proposal, request, session, facts, self._clock)
+            decision = state.decide(policy, proposal, request, session, facts, self._clock)
+        if seen is not None and shadow is not None:
+            shadow.count(decision, seen)
         if self._observers:
             notify_decision(self._observers, decision, policy, time.perf_counter() - t0, lineage)
+            if seen is not None and shadow is not None:
+                notify_shadow(self._observers, decision, seen.decision, policy, seen.candidate)
         return decision
 
-    def _decide(self, policy: CompiledPolicy, proposal: Any, request: Any, session: Any, facts: Any,
-                clock: Clock) -> Decision:
-        if self._sessions is None:
-            return evaluate(policy, proposal, request, session, facts, clock, self._keys)  # total by itself
+    def _check_shadowed(self, shadow: Shadow, state: _State, proposal: Any, request: Any, session: Any,
+                        facts: Any) -> tuple[Decision, ShadowResult | None]:
+        """Without an audit sink: one clock reading for both, the candidate first (see ``Recorder.check``)."""
         try:
-            return self._sessions.check(evaluate, proposal, request, session, facts, clock)
-        except Exception as exc:  # noqa: BLE001 - the session layer fails closed like the rest
-            return internal_error(policy, exc)
+            now = self._clock()
+        except Exception:  # noqa: BLE001 - the primary reads the clock again and fails closed by itself
+            return state.decide(state.policy, proposal, request, session, facts, self._clock), None
+        seen = shadow.run(proposal, request, session, facts, now)
+        return state.decide(state.policy, proposal, request, session, facts, lambda: now), seen
 
     def check_envelope(self, envelope: Any, *, lineage: Mapping[str, str] | None = None) -> Decision:
         """Decide one wire-format v1 envelope (``proposal``, ``request``, ``session``, ``facts``).

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, Union, cast, overload
@@ -24,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, Uni
 from ._context import Proposal
 from ._decision import ConfirmationRequest, Decision, Outcome, Question, Reason, Route
 from ._errors import TxguardError, UsageError
-from .adapters import ToolCall, _unusable
+from ._json import read_json, unusable
+from .adapters import ToolCall
 
 if TYPE_CHECKING:
     from ._guard import Guard
@@ -160,19 +160,65 @@ class _Core:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
             # The call does not fit the function: decided (and refused) rather than run.
-            arguments: Any = _unusable(f"the call does not match `{self.tool}`: {exc}")
-        else:
-            # The function will run with its defaults: the decision (and the consent binding)
-            # must see exactly those values too.
-            bound.apply_defaults()
+            return {"name": self.tool, "arguments": unusable(f"the call does not match `{self.tool}`: {exc}")}
+        return {"name": self.tool, "arguments": self._decided_arguments(bound)}
+
+    def proposal_of_dispatch(self, proposal: Any) -> dict[str, Any]:
+        """The raw proposal with its arguments bound to ``fn``'s parameters, defaults included."""
+        prop = _as_proposal(proposal, self.tool)
+        arguments = prop["arguments"]
+        if isinstance(arguments, (str, bytes, bytearray)):
+            try:
+                arguments = read_json(arguments)
+            except (ValueError, RecursionError):
+                return prop  # the guard reads the text again and says why it is malformed
+        if arguments is None:
             arguments = {}
-            for name, value in bound.arguments.items():
-                kind = self.signature.parameters[name].kind
-                if kind is inspect.Parameter.VAR_KEYWORD:
-                    arguments.update(value)
-                else:
-                    arguments[name] = list(value) if kind is inspect.Parameter.VAR_POSITIONAL else value
-        return {"name": self.tool, "arguments": arguments}
+        if not isinstance(arguments, Mapping) or not all(isinstance(k, str) for k in arguments):
+            return prop  # not an object: the guard decides it malformed
+        try:
+            bound = self.signature.bind(**arguments)
+        except TypeError as exc:
+            return {"name": self.tool, "arguments": unusable(f"the arguments do not match `{self.tool}`: {exc}")}
+        return {"name": self.tool, "arguments": self._decided_arguments(bound)}
+
+    def _decided_arguments(self, bound: inspect.BoundArguments) -> Any:
+        """Every value ``fn`` will run with, by parameter name, defaults filled in: the decision (and
+        the consent binding) sees exactly those values, and ``fn`` later receives exactly these."""
+        bound.apply_defaults()
+        arguments: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for name, value in bound.arguments.items():
+            kind = self.signature.parameters[name].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                extra = dict(value)
+            else:
+                arguments[name] = list(value) if kind is inspect.Parameter.VAR_POSITIONAL else value
+        clash = sorted(set(extra) & set(arguments))
+        if clash:
+            return unusable(f"keyword argument `{clash[0]}` of `{self.tool}` has the name of a parameter")
+        arguments.update(extra)
+        return arguments
+
+    def invocation(self, proposal: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        """The positional and keyword arguments that give ``fn`` exactly the decided arguments."""
+        arguments = proposal["arguments"]
+        if not isinstance(arguments, dict):
+            raise UsageError(f"`{self.tool}` was allowed with arguments it cannot run with")  # not reachable: allow needs an object
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        named: set[str] = set()
+        for name, param in self.signature.parameters.items():
+            if param.kind is not inspect.Parameter.VAR_KEYWORD:
+                named.add(name)  # the **kwargs parameter's own name may be one of its keys
+            if param.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+                args.append(arguments[name])
+            elif param.kind is inspect.Parameter.VAR_POSITIONAL:
+                args.extend(arguments[name])
+            elif param.kind is inspect.Parameter.KEYWORD_ONLY:
+                kwargs[name] = arguments[name]
+        kwargs.update((k, v) for k, v in arguments.items() if k not in named)
+        return args, kwargs
 
     def decide(self, proposal: Mapping[str, Any]) -> Decision:
         ctx = _read_context(self.context)
@@ -184,13 +230,6 @@ class _Core:
             raise ToolBlocked(result)
         return result
 
-    def dispatch_arguments(self, proposal: Mapping[str, Any]) -> dict[str, Any]:
-        """The allowed proposal's arguments as keyword arguments for ``fn``."""
-        arguments = proposal.get("arguments")
-        if isinstance(arguments, (str, bytes)):
-            arguments = json.loads(arguments)
-        return dict(arguments or {})
-
 
 def _as_proposal(proposal: Any, tool: str) -> dict[str, Any]:
     if isinstance(proposal, ToolCall):
@@ -198,11 +237,17 @@ def _as_proposal(proposal: Any, tool: str) -> dict[str, Any]:
     elif isinstance(proposal, Proposal):
         proposal = {"name": proposal.name, "arguments": proposal.arguments}
     if not isinstance(proposal, Mapping):
-        return {"name": tool, "arguments": _unusable(f"a proposal must be an object, got {type(proposal).__name__}")}
+        return {"name": tool, "arguments": unusable(f"a proposal must be an object, got {type(proposal).__name__}")}
     name = proposal.get("name")
     if name != tool:
         # A call for another tool is never run by this one.
-        return {"name": tool, "arguments": _unusable(f"proposal for `{name}` dispatched to `{tool}`")}
+        if name is None or name == "":
+            problem = f"the proposal names no tool (dispatched to `{tool}`)"
+        elif not isinstance(name, str):
+            problem = f"the proposal's tool name is a {type(name).__name__}, not a string (dispatched to `{tool}`)"
+        else:
+            problem = f"a call of tool `{name[:80]}` was dispatched to `{tool}`"
+        return {"name": tool, "arguments": unusable(problem)}
     return {"name": tool, "arguments": proposal.get("arguments")}
 
 
@@ -240,16 +285,18 @@ class GuardedTool(_Guarded, Generic[P, R, B]):
         blocked = self._judge(proposal)
         if blocked is not None:
             return blocked  # type: ignore[return-value]
-        result: R = self._core.fn(*args, **kwargs)
+        call_args, call_kwargs = self._core.invocation(proposal)
+        result: R = self._core.fn(*call_args, **call_kwargs)
         return result
 
     def dispatch(self, proposal: Any) -> R | B:
         """Decide a raw proposal (or an adapter's ``ToolCall``); on ``allow`` run ``fn(**arguments)``."""
-        prop = _as_proposal(proposal, self._core.tool)
+        prop = self._core.proposal_of_dispatch(proposal)
         blocked = self._judge(prop)
         if blocked is not None:
             return blocked  # type: ignore[return-value]
-        result: R = self._core.fn(**self._core.dispatch_arguments(prop))
+        call_args, call_kwargs = self._core.invocation(prop)
+        result: R = self._core.fn(*call_args, **call_kwargs)
         return result
 
 
@@ -261,16 +308,18 @@ class AsyncGuardedTool(_Guarded, Generic[P, R, B]):
         blocked = self._judge(proposal)
         if blocked is not None:
             return blocked  # type: ignore[return-value]
-        result: R = await self._core.fn(*args, **kwargs)
+        call_args, call_kwargs = self._core.invocation(proposal)
+        result: R = await self._core.fn(*call_args, **call_kwargs)
         return result
 
     async def dispatch(self, proposal: Any) -> R | B:
         """Decide a raw proposal (or an adapter's ``ToolCall``); on ``allow`` await ``fn(**arguments)``."""
-        prop = _as_proposal(proposal, self._core.tool)
+        prop = self._core.proposal_of_dispatch(proposal)
         blocked = self._judge(prop)
         if blocked is not None:
             return blocked  # type: ignore[return-value]
-        result: R = await self._core.fn(**self._core.dispatch_arguments(prop))
+        call_args, call_kwargs = self._core.invocation(prop)
+        result: R = await self._core.fn(*call_args, **call_kwargs)
         return result
 
 

@@ -128,6 +128,12 @@ def policy_schema() -> dict[str, Any]:
                 "properties": {"mask": {"type": "array", "items": {"type": "string"}}},
             },
             "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
+            "routes": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"precedence": {"type": "array", "items": {"enum": ["refuse", "human"]},
+                                              "minItems": 2, "maxItems": 2, "uniqueItems": True}},
+            },
             "session": session_schema(),
         },
         "$defs": {

@@ -177,11 +177,23 @@ class Budget:
 
 @dataclass(frozen=True, slots=True)
 class SessionPolicy:
-    """The compiled ``session`` section."""
+    """The compiled ``session`` section.
+
+    ``single_use_confirmations`` is true when the policy says ``single_use_confirmations: true``
+    (consumed in the conversation store; a session then needs an ``id``); ``reusable_confirmations``
+    when it says ``false``. Absent, confirmations are single-use all the same (:attr:`single_use`),
+    in the guard's store when it has one, else in its own in-memory ledger.
+    """
 
     rules: tuple[SessionRule, ...]
     budgets: tuple[Budget, ...]
     single_use_confirmations: bool
+    reusable_confirmations: bool = False
+
+    @property
+    def single_use(self) -> bool:
+        """True unless the policy says ``single_use_confirmations: false``: single use is the default."""
+        return not self.reusable_confirmations
 
     @property
     def needs_session_id(self) -> bool:
@@ -279,8 +291,9 @@ def compile_session(raw: Mapping[str, Any] | None, rule_ids: set[str], report: R
             window_us=duration_us(bud["window"]) if "window" in bud else None, scope=bud["scope"],
             route=bud.get("route", "human"), message=bud.get("message"), amount_text=bud["amount"],
         ))
+    flag = raw.get("single_use_confirmations")
     return SessionPolicy(tuple(sorted(rules, key=lambda x: x.id)), tuple(sorted(budgets, key=lambda x: x.id)),
-                         bool(raw.get("single_use_confirmations", False)))
+                         flag is True, flag is False)
 
 
 def _describe(form: str, spec: Mapping[str, Any]) -> str:
@@ -295,12 +308,22 @@ def _describe(form: str, spec: Mapping[str, Any]) -> str:
 
 
 def merge_session(base: Mapping[str, Any] | None, child: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A child policy's session section can only add rules and budgets and switch single-use on."""
+    """A child policy's session section can only add rules and budgets and tighten single use.
+
+    ``single_use_confirmations``: ``true`` in either is ``true``; ``false`` holds only if the base
+    says it (a child cannot make a base's single-use confirmations reusable); else absent (the
+    default, single use).
+    """
     if not base and not child:
         return None
     base, child = base or {}, child or {}
-    return {
+    out: dict[str, Any] = {
         "rules": list(base.get("rules", [])) + list(child.get("rules", [])),
         "budgets": list(base.get("budgets", [])) + list(child.get("budgets", [])),
-        "single_use_confirmations": bool(base.get("single_use_confirmations") or child.get("single_use_confirmations")),
     }
+    b, c = base.get("single_use_confirmations"), child.get("single_use_confirmations")
+    if b is True or c is True:
+        out["single_use_confirmations"] = True
+    elif b is False:
+        out["single_use_confirmations"] = False
+    return out

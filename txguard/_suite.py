@@ -19,12 +19,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ._compile import CompiledPolicy, compile_file
 from ._decision import Decision, Outcome
-from ._errors import MAX_DIAGNOSTICS, Diagnostic, DiagnosticsError
+from ._errors import MAX_DIAGNOSTICS, READ_ERRORS, Diagnostic, DiagnosticsError
 from ._guard import Guard, utc_now
+from ._json import read_json
 from ._load import Located, PathKey, load_yaml, read_source
 from .sessions._store import MemoryStore
 
@@ -691,7 +692,7 @@ def run_case(guard: Guard, case: Case) -> Result:
     policy = guard.policy
     if not case.turns:
         if not keeps_state(policy):
-            decision = guard.check_envelope(case.envelope)
+            decision = guard.independent().check_envelope(case.envelope)
         else:
             stateful = Guard(policy, clock=guard._clock, sessions=MemoryStore())
             decision = stateful.check_envelope(with_session_id(case.envelope, case.session_id))
@@ -822,16 +823,32 @@ class CorpusCase:
     violates: tuple[str, ...] | None
 
 
+def numbered_lines(fh: IO[str], name: str) -> Iterator[tuple[int, str]]:
+    """``enumerate(fh, 1)``, where a read that fails (a corrupted gzip stream, bytes that are not
+    UTF-8) is a :class:`SuiteError` at the line it happened on."""
+    n = 0
+    lines = iter(fh)
+    while True:
+        try:
+            text = next(lines)
+        except StopIteration:
+            return
+        except READ_ERRORS as exc:
+            raise SuiteError([Diagnostic(name, n + 1, 1, CODE, f"cannot read the file here: {exc}")]) from None
+        n += 1
+        yield n, text
+
+
 def read_corpus(path: str | Path) -> Iterator[CorpusCase]:
     """Labelled cases; a line without a valid ``expect`` raises :class:`SuiteError` with its line."""
     name = str(path)
     opener = gzip.open if name.endswith(".gz") else open
     with opener(name, "rt", encoding="utf-8") as fh:
-        for n, text in enumerate(fh, 1):
+        for n, text in numbered_lines(fh, name):
             if not text.strip():
                 continue
             try:
-                raw = json.loads(text)
+                raw = read_json(text)
             except (ValueError, RecursionError) as exc:
                 raise SuiteError([Diagnostic(name, n, 1, CODE, f"not a JSON object: {str(exc)[:120]}")]) from None
             if not isinstance(raw, dict) or raw.get("expect") not in _OUTCOMES:
@@ -898,10 +915,11 @@ class CorpusReport:
 
 def score_corpus(guard: Guard, cases: Iterable[CorpusCase], file: str,
                  coverage: Coverage | None = None) -> CorpusReport:
-    """Decide every labelled case from its input alone and tally the results."""
+    """Decide every labelled case from its input alone, each as an independent world (a fresh
+    single-use ledger: no confirmation is used up by another case), and tally the results."""
     report = CorpusReport(file, guard.policy.id)
     for case in cases:
-        decision = guard.check_envelope(case.envelope)
+        decision = guard.independent().check_envelope(case.envelope)  # each case its own world
         report.add(case, decision)
         if coverage is not None:
             coverage.add(decision)

@@ -27,7 +27,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel
 
-from ._context import Confirmed
+from ._context import MALFORMED_TOKEN_ENTRY, Confirmed
 from ._decision import ConfirmationRequest
 from ._errors import ConsentTokenError, UsageError
 from ._intents import intent_digest
@@ -93,27 +93,36 @@ def keyring(keys: ConsentKeys | None) -> dict[str, bytes]:
 def verify_token(token: str, keys: Mapping[str, bytes]) -> Confirmed:
     """The confirmation a token carries, if its MAC verifies under the key it names.
 
+    Total: whatever ``token`` is, the result is a confirmation or a :class:`ConsentTokenError`.
+
     Raises:
         ConsentTokenError: why the token cannot be trusted (one line, for the decision's message).
     """
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
-        raise ConsentTokenError("the consent token is not a string of at most 1024 characters")
+    if token == MALFORMED_TOKEN_ENTRY:
+        raise ConsentTokenError("a consent token entry is malformed (a `token` is a string, given alone)")
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or not token.isascii():
+        raise ConsentTokenError("the consent token is not an ASCII string of at most 1024 characters")
     parts = token.split(".")
     if len(parts) != 6:
         raise ConsentTokenError("the consent token is not `txgc1.<key id>.<digest>.<expiry>.<nonce>.<mac>`")
     version, key_id, digest, expiry, nonce, mac = parts
     if version != VERSION:
         raise ConsentTokenError(f"the consent token's format `{version[:16]}` is not `{VERSION}`")
+    if not _ID.fullmatch(key_id):
+        raise ConsentTokenError("the consent token's key id is malformed")
     key = keys.get(key_id)
     if key is None:
-        raise ConsentTokenError(f"the consent token is signed with key `{key_id[:64]}`, which this guard does not hold")
+        raise ConsentTokenError(f"the consent token is signed with key `{key_id}`, which this guard does not hold")
     expected = _mac(key, token[: -len(mac) - 1])
-    if not hmac.compare_digest(expected.encode("ascii"), mac.encode("ascii", "replace")):
+    if not hmac.compare_digest(expected.encode("ascii"), mac.encode("ascii")):
         raise ConsentTokenError(f"the consent token's signature does not verify under key `{key_id}`")
     # Signed by the host: a malformed field here is the host's bug, still never a confirmation.
     if not (_B64_32.fullmatch(digest) and _EXPIRY.fullmatch(expiry) and _ID.fullmatch(nonce)):
         raise ConsentTokenError("the consent token's fields are malformed")
-    expires_at = datetime.fromtimestamp(int(expiry), timezone.utc) if expiry else None
+    try:
+        expires_at = datetime.fromtimestamp(int(expiry), timezone.utc) if expiry else None
+    except (OverflowError, ValueError, OSError):
+        raise ConsentTokenError("the consent token's expiry is not a representable time") from None
     return Confirmed(digest="sha256:" + _unb64_32(digest).hex(), expires_at=expires_at, nonce=nonce)
 
 

@@ -1,6 +1,9 @@
 """Adapters from the tool-call shapes real LLM APIs emit to txguard proposals.
 
-Plain functions over dicts (decoded JSON, or an SDK object's ``model_dump()``): no SDK is imported.
+Plain functions over dicts (decoded JSON, or an SDK object's ``model_dump()``) or over the raw JSON
+text of the same shape: no SDK is imported. Give the raw text when you have it: it is read
+strictly, so a key repeated anywhere (``{"total": "5", "total": "500"}``) makes the call
+unusable instead of keeping whichever value a JSON reader happens to keep.
 Each returns a :class:`ToolCall` whose ``proposal`` (``{"name", "arguments"}``) goes straight to
 :meth:`txguard.Guard.check`, and whose ``call_id`` is what the host echoes back to the provider with
 the tool's result.
@@ -24,6 +27,9 @@ there. An envelope problem the guard could not see for itself (for example Anthr
 sent as a string, or an OpenAI ``function.arguments`` sent as an object) is recorded in
 ``ToolCall.problem`` and replaces the arguments by a text that is not JSON, so the decision is
 ``escalate`` (``malformed``) and the problem is kept, in the proposal, for the audit trail.
+The list readers skip only items whose ``type`` is another, correctly spelled type (``text``,
+``reasoning``): an item with no type or a mis-spelled one (``FUNCTION_CALL``, ``Tool_use``) is
+read as a call, and escalates.
 
 Example:
     >>> from txguard.adapters import from_anthropic
@@ -35,9 +41,12 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from ._json import DuplicateKeyError, read_json, unusable
 
 __all__ = [
     "Source",
@@ -79,11 +88,6 @@ class ToolCall:
         return str(self.proposal["name"])
 
 
-def _unusable(problem: str) -> str:
-    # Deliberately not JSON: the guard decides it `malformed`, and the text stays in the audit trail.
-    return f"<unusable tool call: {problem}>"
-
-
 def _call(source: Source, name: Any, arguments: Any, call_id: Any, problem: str | None) -> ToolCall:
     if not isinstance(name, str):
         problem = problem or ("tool name is missing" if name is None else f"tool name is a {type(name).__name__}, not a string")
@@ -91,8 +95,34 @@ def _call(source: Source, name: Any, arguments: Any, call_id: Any, problem: str 
     if call_id is not None and (isinstance(call_id, bool) or not isinstance(call_id, (str, int))):
         call_id = None
     if problem is not None:
-        arguments = _unusable(problem)
+        arguments = unusable(problem)
     return ToolCall({"name": name, "arguments": arguments}, call_id, source, problem)
+
+
+def _decoded(value: Any, what: str) -> tuple[Any, str | None]:
+    """A shape given as raw JSON text is read strictly (a repeated key is a problem, not last-wins)."""
+    if not isinstance(value, (str, bytes, bytearray)):
+        return value, None
+    try:
+        return read_json(value), None
+    except DuplicateKeyError as exc:
+        return None, f"{what} repeats the key `{exc.key[:80]}`"
+    except (ValueError, RecursionError) as exc:
+        return None, f"{what} is not valid JSON ({str(exc)[:80]})"
+
+
+_TYPE_SPELLING = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _other_item(item: Any, call_type: str) -> bool:
+    """Certainly not a call of the host's tools: an object whose ``type`` is a correctly spelled
+    type other than ``call_type``. Anything else (no type, a mis-cased or mis-spelled type) is read
+    as a call, so that what cannot be read becomes an escalation rather than disappearing."""
+    if not isinstance(item, Mapping):
+        return False
+    kind = item.get("type")
+    return (isinstance(kind, str) and _TYPE_SPELLING.fullmatch(kind) is not None and kind != call_type
+            and kind.replace("_", "") != call_type.replace("_", ""))
 
 
 def _expect_type(obj: Mapping[str, Any], wanted: str, what: str) -> str | None:
@@ -109,6 +139,9 @@ def from_openai_chat(tool_call: Any) -> ToolCall:
     where ``arguments`` is the JSON text the model generated (it may be invalid JSON: the guard
     decides that case ``escalate``).
     """
+    tool_call, problem = _decoded(tool_call, "the tool call")
+    if problem is not None:
+        return _call("openai_chat", None, None, None, problem)
     if not isinstance(tool_call, Mapping):
         return _call("openai_chat", None, None, None, f"a tool call must be an object, got {type(tool_call).__name__}")
     call_id = tool_call.get("id")
@@ -131,6 +164,9 @@ def openai_chat_calls(message: Any) -> list[ToolCall]:
     A message without ``tool_calls`` (a plain text answer) gives an empty list. A ``tool_calls``
     that is not a list gives one unusable call, so the host decides it rather than missing it.
     """
+    message, problem = _decoded(message, "the message")
+    if problem is not None:
+        return [_call("openai_chat", None, None, None, problem)]
     if isinstance(message, Mapping) and "choices" in message:
         choices = message.get("choices")
         first = choices[0] if isinstance(choices, Sequence) and not isinstance(choices, str) and choices else None
@@ -138,11 +174,15 @@ def openai_chat_calls(message: Any) -> list[ToolCall]:
     if not isinstance(message, Mapping):
         return [_call("openai_chat", None, None, None, "the completion has no assistant message")]
     calls = message.get("tool_calls")
+    # The legacy single ``function_call`` is a call too: never dropped.
+    legacy = message.get("function_call")
+    out = [] if legacy is None else [from_openai_chat({"type": "function", "function": legacy})]
     if calls is None:
-        return []
-    if not isinstance(calls, Sequence) or isinstance(calls, (str, bytes)):
-        return [_call("openai_chat", None, None, None, "`tool_calls` is not a list")]
-    return [from_openai_chat(c) for c in calls]
+        return out
+    if not isinstance(calls, Sequence) or isinstance(calls, (str, bytes, bytearray)):
+        return [_call("openai_chat", None, None, None,
+                      f"`tool_calls` must be a list of tool calls, got {type(calls).__name__}")] + out
+    return [from_openai_chat(c) for c in calls] + out
 
 
 def from_openai_responses(item: Any) -> ToolCall:
@@ -152,6 +192,9 @@ def from_openai_responses(item: Any) -> ToolCall:
     "arguments": str, "status": "completed"}``. An item whose ``status`` is ``in_progress`` or
     ``incomplete`` (the stream stopped before the arguments were complete) is unusable.
     """
+    item, problem = _decoded(item, "the output item")
+    if problem is not None:
+        return _call("openai_responses", None, None, None, problem)
     if not isinstance(item, Mapping):
         return _call("openai_responses", None, None, None, f"an output item must be an object, got {type(item).__name__}")
     call_id = item.get("call_id")
@@ -174,14 +217,13 @@ def openai_responses_calls(response: Any) -> list[ToolCall]:
     Other item types (``message``, ``reasoning``, built-in tool calls) are not function calls of
     the host and are skipped.
     """
+    response, problem = _decoded(response, "the response")
+    if problem is not None:
+        return [_call("openai_responses", None, None, None, problem)]
     output = response.get("output") if isinstance(response, Mapping) else response
-    if not isinstance(output, Sequence) or isinstance(output, (str, bytes)):
+    if not isinstance(output, Sequence) or isinstance(output, (str, bytes, bytearray)):
         return [_call("openai_responses", None, None, None, "the response has no `output` list")]
-    return [
-        from_openai_responses(item)
-        for item in output
-        if not (isinstance(item, Mapping) and isinstance(item.get("type"), str) and item["type"] != "function_call")
-    ]
+    return [from_openai_responses(item) for item in output if not _other_item(item, "function_call")]
 
 
 def from_anthropic(block: Any) -> ToolCall:
@@ -191,6 +233,9 @@ def from_anthropic(block: Any) -> ToolCall:
     already an object. A string ``input`` (for example the ``partial_json`` of an unfinished
     stream) is unusable.
     """
+    block, problem = _decoded(block, "the content block")
+    if problem is not None:
+        return _call("anthropic", None, None, None, problem)
     if not isinstance(block, Mapping):
         return _call("anthropic", None, None, None, f"a content block must be an object, got {type(block).__name__}")
     call_id = block.get("id")
@@ -209,16 +254,20 @@ def anthropic_calls(message: Any) -> list[ToolCall]:
 
     Text and thinking blocks are skipped.
     """
-    content = message.get("content") if isinstance(message, Mapping) else message
-    if isinstance(content, str):
-        return []
-    if not isinstance(content, Sequence) or isinstance(content, bytes):
+    if isinstance(message, str) and not message.lstrip().startswith(("{", "[")):
+        return []  # the ``content`` of a plain text answer
+    message, problem = _decoded(message, "the message")
+    if problem is not None:
+        return [_call("anthropic", None, None, None, problem)]
+    if not isinstance(message, Mapping):
+        content = message
+    elif "content" in message and isinstance(message["content"], str):
+        return []  # a plain text answer
+    else:
+        content = message.get("content")
+    if not isinstance(content, Sequence) or isinstance(content, (str, bytes, bytearray)):
         return [_call("anthropic", None, None, None, "the message has no `content` list")]
-    return [
-        from_anthropic(block)
-        for block in content
-        if not (isinstance(block, Mapping) and isinstance(block.get("type"), str) and block["type"] != "tool_use")
-    ]
+    return [from_anthropic(block) for block in content if not _other_item(block, "tool_use")]
 
 
 def from_mcp(request: Any) -> ToolCall:
@@ -228,10 +277,12 @@ def from_mcp(request: Any) -> ToolCall:
     "arguments": {...}}}``. ``params.arguments`` is optional in MCP; when absent the guard sees
     no arguments (and escalates any tool that needs some).
     """
+    request, problem = _decoded(request, "the JSON-RPC request")
+    if problem is not None:
+        return _call("mcp", None, None, None, problem)
     if not isinstance(request, Mapping):
         return _call("mcp", None, None, None, f"a JSON-RPC request must be an object, got {type(request).__name__}")
     call_id = request.get("id")
-    problem: str | None = None
     if request.get("jsonrpc") != "2.0":
         problem = f"`jsonrpc` is `{request.get('jsonrpc')}`, expected `2.0`"
     elif request.get("method") != "tools/call":

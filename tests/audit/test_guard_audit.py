@@ -14,6 +14,7 @@ import pytest
 
 from txguard import ENGINE_CODES, Guard, Outcome, compile_policy
 from txguard.audit import AuditEntry, AuditError, AuditRecord, MemorySink, open_sink, verify
+from txguard.audit._record import recorded
 
 from .conftest import POLICIES, RETAIL, StepClock, envelopes
 
@@ -96,7 +97,7 @@ def test_bad_sink_urls_are_clear_errors(url: str) -> None:
         open_sink(url)
 
 
-def test_inputs_that_cannot_be_encoded_still_leave_a_record() -> None:
+def test_inputs_json_cannot_hold_as_they_are_are_escaped_not_dropped() -> None:
     sink = MemorySink()
     guard = Guard.from_file(RETAIL, audit=sink)
     env = envelopes(1)[0]
@@ -105,7 +106,9 @@ def test_inputs_that_cannot_be_encoded_still_leave_a_record() -> None:
     decision = guard.check(env["proposal"], env.get("request"), env.get("session"), facts)
     body = sink.stored[0].body
     assert body["decision"]["outcome"] == decision.outcome.value
-    assert "unrecordable" in body and "context" not in body
+    assert "unrecordable" not in body and body["escaped"] is True
+    assert body["context"]["facts"]["users"]["odd-user"] == {"$txguard": "map", "items": [[1, "a key that is not a string"]]}
+    assert recorded(body)["context"]["facts"] == facts
     assert verify(sink).ok
 
 
@@ -234,3 +237,39 @@ def test_times_are_recorded_with_their_offset() -> None:
     assert sink.stored[0].body["time"] == "2026-05-01T12:00:00+00:00"
 
 
+
+
+def _readme_snippet() -> str:
+    readme = (POLICIES.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Audit trail"):]
+    return section[section.index("```python\n") + len("```python\n"):section.index("```\n", section.index("```python"))]
+
+
+def test_the_readme_audit_snippet_verifies_the_record_it_wrote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    snippet = _readme_snippet()
+    assert 'verify("sqlite:audit.db")' in snippet
+    env = envelopes(1)[0]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "policies").symlink_to(POLICIES)
+    scope = {"proposal": env["proposal"], "request": env.get("request"), "session": env.get("session"),
+             "facts": env.get("facts")}
+    exec(compile(snippet, "README.md", "exec"), scope)  # noqa: S102 - the documented code, run as written
+    result = scope["result"]
+    assert result.count == 1 and result.pending == 0  # the record the snippet wrote, not an empty trail
+
+
+def test_without_closing_the_sink_the_snippets_verify_reports_the_record_pending(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    snippet = _readme_snippet()
+    lines = [line.replace('open_sink("sqlite:audit.db")', 'open_sink("sqlite:audit.db?ms=600000")')  # no timer commit
+             for line in snippet.splitlines() if not line.startswith("sink.close()")]
+    env = envelopes(1)[0]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "policies").symlink_to(POLICIES)
+    scope: dict[str, object] = {"proposal": env["proposal"], "request": env.get("request"),
+                                "session": env.get("session"), "facts": env.get("facts")}
+    with pytest.raises(AssertionError):  # the snippet's own assert: an empty trail with one record pending
+        exec(compile("\n".join(lines), "README.md", "exec"), scope)  # noqa: S102
+    result = scope["result"]
+    assert result.count == 0 and result.pending == 1  # type: ignore[attr-defined]
+    scope["sink"].close()  # type: ignore[attr-defined]

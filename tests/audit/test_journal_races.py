@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from txguard.audit import AuditEntry, open_sink, verify
-from txguard.audit._sinks import SqliteSink, orphan_journals
+from txguard.audit._sinks import SqliteSink, orphan_journals, read_journal
 
 
 def _before_first_trylock(monkeypatch: pytest.MonkeyPatch, action: Callable[[], None]) -> list[int]:
@@ -55,20 +55,39 @@ def test_a_writer_opening_while_another_retires_its_journal_neither_fails_nor_re
     assert not list((tmp_path / "trail.db.journal").glob("*.journal"))
 
 
+def crash(sink: SqliteSink) -> Path:
+    """Stop a group-commit writer as a SIGKILL would: its journal stays, unlocked and uncommitted."""
+    sink._stop.set()
+    with sink._lock:
+        sink._closed = True
+        journal = sink._journal
+        assert journal is not None
+        os.close(journal.fd)
+    sink._db.close()
+    return journal.path
+
+
 def test_a_crashed_writers_journal_is_still_recovered(tmp_path: Path) -> None:
-    journal_dir = tmp_path / "trail.db.journal"
-    journal_dir.mkdir()
-    (journal_dir / "gone-1-000000000000.journal").write_text('id-a {"a":1}\nid-b {"b":2}\nid-c {"c"', encoding="utf-8")
+    url = f"sqlite:{tmp_path / 'trail.db'}?commit=group&ms=60000&every=100000"
+    writer = open_sink(url)
+    assert isinstance(writer, SqliteSink)
+    for ident in ("id-a", "id-b"):
+        writer.append(AuditEntry(ident, f'{{"id":"{ident}"}}'))
+    path = crash(writer)
+    with open(path, "ab") as fh:
+        fh.write(b'id-c 00 {"c"')  # the line being written when the writer died: never acknowledged
     found = []
-    for path, fd, entries in orphan_journals(journal_dir):
+    for orphan, fd, data in orphan_journals(path.parent):
         os.close(fd)
-        found.append((path.name, [e.id for e in entries]))
-    assert found == [("gone-1-000000000000.journal", ["id-a", "id-b"])]  # the torn last line was never acknowledged
-    open_sink(f"sqlite:{tmp_path / 'trail.db'}").close()  # the next writer commits the orphan
+        found.append((orphan.name, [e.id for e in read_journal(orphan.stem, data, writer._key)[0]]))
+    assert found == [(path.name, ["id-a", "id-b"])]  # the torn last line was never acknowledged
+    assert verify(f"sqlite:{tmp_path / 'trail.db'}").pending == 2
+    open_sink(url).close()  # the next writer commits the orphan
     reader = open_sink(f"sqlite:{tmp_path / 'trail.db'}", readonly=True)
     try:
         assert [r.id for r in reader.records()] == ["id-a", "id-b"]
     finally:
         reader.close()
-    assert not list(journal_dir.glob("*.journal"))
-
+    assert not list(path.parent.glob("*.journal"))
+    result = verify(f"sqlite:{tmp_path / 'trail.db'}")
+    assert result.ok and result.count == 2 and result.pending == 0, result

@@ -94,9 +94,9 @@ BOUND: list[Mutation] = [more_units, other_sku, other_price, other_total, other_
 @SETTINGS
 @given(env=confirmed_checkouts(), mutate=st.sampled_from(BOUND))
 def test_changing_a_bound_field_after_confirmation_is_caught(env: dict[str, Any], mutate: Mutation) -> None:
-    assert RETAIL_GUARD.check_envelope(env).allowed
+    assert RETAIL_GUARD.independent().check_envelope(env).allowed
     mutate(env["proposal"]["arguments"])
-    d = RETAIL_GUARD.check_envelope(env)
+    d = RETAIL_GUARD.independent().check_envelope(env)
     assert d.outcome is not Outcome.ALLOW
     assert "consent" in d.codes
     consent = next(r for r in d.reasons if r.code == "consent")
@@ -111,7 +111,7 @@ def test_changing_a_non_bound_field_is_not_a_consent_problem(env: dict[str, Any]
     args["confidence"] = confidence  # the agent's confidence is not what the user agreed to
     if reverse:
         args["items"].reverse()  # the same cart in another order is the same cart
-    d = RETAIL_GUARD.check_envelope(env)
+    d = RETAIL_GUARD.independent().check_envelope(env)
     assert "consent" not in d.codes
     assert d.allowed
 
@@ -120,13 +120,13 @@ def test_changing_a_non_bound_field_is_not_a_consent_problem(env: dict[str, Any]
 @given(env=confirmed_checkouts())
 def test_never_allowed_without_a_confirmation_and_the_confirmation_round_trips(env: dict[str, Any]) -> None:
     env["session"]["confirmed"] = []
-    d = RETAIL_GUARD.check_envelope(env)
+    d = RETAIL_GUARD.independent().check_envelope(env)
     assert (d.outcome, d.codes) == (Outcome.CLARIFY, ("consent",))
     assert d.confirmation is not None
     assert d.confirmation.digest == intent_digest(d.intent)
     # The host shows the confirmation; the user accepts it on the trusted screen.
     env["session"]["confirmed"] = [{"digest": d.confirmation.digest}]
-    assert RETAIL_GUARD.check_envelope(env).allowed
+    assert RETAIL_GUARD.independent().check_envelope(env).allowed
 
 
 ORDER_CALLS: list[tuple[str, dict[str, Any], list[Callable[[dict[str, Any]], None]]]] = [
@@ -151,8 +151,8 @@ def test_changing_a_bound_field_of_an_order_intent_is_caught(
         call: tuple[str, dict[str, Any], list[Callable[[dict[str, Any]], None]]], pick: int) -> None:
     name, args, mutations = call
     env = envelope(copy.deepcopy(args), name=name)
-    assert ORDERS.check_envelope(env).allowed
+    assert ORDERS.independent().check_envelope(env).allowed
     mutations[pick % len(mutations)](env["proposal"]["arguments"])
-    d = ORDERS.check_envelope(env)
+    d = ORDERS.independent().check_envelope(env)
     assert d.outcome is not Outcome.ALLOW
     assert "consent" in d.codes

@@ -137,9 +137,9 @@ def bad_confirmations(draw: st.DrawFn, env: dict[str, Any]) -> tuple[str, dict[s
 @SETTINGS
 @given(data=st.data(), env=confirmed_checkouts(), form=st.sampled_from(PROPOSAL_FORMS))
 def test_a_wrong_confirmation_never_allows(data: st.DataObject, env: dict[str, Any], form: str) -> None:
-    assert _decide(GUARD, env, form, env["session"]["confirmed"]).allowed  # the exact one does
+    assert _decide(GUARD.independent(), env, form, env["session"]["confirmed"]).allowed  # the exact one does
     what, conf = data.draw(bad_confirmations(env), label="confirmation")
-    d = _decide(GUARD, env, form, [conf])
+    d = _decide(GUARD.independent(), env, form, [conf])
     assert d.outcome is not Outcome.ALLOW, what
     assert "consent" in d.codes, what
     if what == "forged_token":
@@ -163,10 +163,10 @@ def _exact_forms(env: dict[str, Any]) -> dict[str, Any]:
        conf=st.sampled_from(["proposal", "json", "digest", "token"]), wrong=st.integers(min_value=0, max_value=3))
 def test_the_exact_confirmation_allows_in_every_form(env: dict[str, Any], form: str, conf: str, wrong: int) -> None:
     exact = _exact_forms(env)[conf]
-    assert _decide(GUARD, env, form, [exact]).allowed
+    assert _decide(GUARD.independent(), env, form, [exact]).allowed
     # Wrong confirmations next to it change nothing.
     others = [{"name": "intent:checkout"}, {"digest": "sha256:" + "0" * 64}, {"token": "txgc1.x.y.z.w.v"}]
-    assert _decide(GUARD, env, form, [*others[:wrong], exact, *others[wrong:]]).allowed
+    assert _decide(GUARD.independent(), env, form, [*others[:wrong], exact, *others[wrong:]]).allowed
 
 
 SINGLE_USE = copy.deepcopy(RETAIL_DATA)
@@ -211,6 +211,6 @@ def test_a_token_authorises_one_allow_and_another_token_one_more(env: dict[str, 
 def test_another_tool_mapping_to_the_same_intent_confirms_it(env: dict[str, Any], form: str) -> None:
     args = copy.deepcopy(env["proposal"]["arguments"])
     args["wallet"] = args.pop("payment_method_id")
-    assert _decide(GUARD, env, form, [{"name": "checkout_renamed", "arguments": args}]).allowed
+    assert _decide(GUARD.independent(), env, form, [{"name": "checkout_renamed", "arguments": args}]).allowed
     args["wallet"] = GIFT if args["wallet"] != GIFT else PAYPAL
-    assert not _decide(GUARD, env, form, [{"name": "checkout_renamed", "arguments": args}]).allowed
+    assert not _decide(GUARD.independent(), env, form, [{"name": "checkout_renamed", "arguments": args}]).allowed

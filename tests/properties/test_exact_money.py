@@ -22,7 +22,7 @@ TOTAL_ONLY = Guard.from_text(
 
 
 def decide(args: dict[str, Any], products: dict[str, Any]) -> Any:
-    return TOTAL_ONLY.check_envelope(envelope(args, fact_data=facts(products=products)))
+    return TOTAL_ONLY.independent().check_envelope(envelope(args, fact_data=facts(products=products)))
 
 
 @SETTINGS
@@ -79,7 +79,7 @@ def test_amounts_finer_than_the_currency_are_rejected(currency: tuple[str, int],
     ok = Checkout.model_validate({"items": [{**line, "unit_price": fine}], "total": fine, "currency": code,
                                   "payment_method_id": "pm"})
     assert ok.total == Decimal(fine)
-    d = TOTAL_ONLY.check({"name": "checkout", "arguments": {"items": [{**line, "unit_price": too_fine}],
+    d = TOTAL_ONLY.independent().check({"name": "checkout", "arguments": {"items": [{**line, "unit_price": too_fine}],
                                                              "total": too_fine, "currency": code,
                                                              "payment_method_id": "pm"}})
     assert d.codes == ("malformed",)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,7 @@ def situations(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _decide(cart: dict[str, Any], context: dict[str, Any]) -> Outcome:
-    return GUARD.check({"name": "checkout", "arguments": cart}, **context).outcome
+    return GUARD.independent().check({"name": "checkout", "arguments": cart}, **context).outcome
 
 
 @settings(max_examples=300, deadline=None)
@@ -80,7 +81,7 @@ def test_sync_tool_runs_exactly_on_allow(situation: tuple[dict[str, Any], dict[s
         ran.append(arguments)
         return "placed"
 
-    result = GUARD.wrap(place_order, tool="checkout", context=context)(**cart)
+    result = GUARD.independent().wrap(place_order, tool="checkout", context=context)(**cart)
     outcome = _decide(cart, context)
     event(outcome.value)
     if outcome is Outcome.ALLOW:
@@ -102,9 +103,9 @@ def test_async_dispatch_runs_exactly_on_allow(situation: tuple[dict[str, Any], d
 
     text = json.dumps(cart)
     arguments: Any = {"dict": cart, "json": text, "truncated": text[: len(text) // 2]}[form]
-    tool = GUARD.wrap(place_order, tool="checkout", context=context)
+    tool = GUARD.independent().wrap(place_order, tool="checkout", context=context)
     result = asyncio.run(tool.dispatch({"name": "checkout", "arguments": arguments}))
-    outcome = GUARD.check({"name": "checkout", "arguments": arguments}, **context).outcome
+    outcome = GUARD.independent().check({"name": "checkout", "arguments": arguments}, **context).outcome
     if form == "truncated":
         assert outcome is Outcome.ESCALATE
     if outcome is Outcome.ALLOW:
@@ -124,3 +125,74 @@ def test_the_generator_reaches_every_outcome() -> None:
                    "facts": CATALOG}
             seen.add(_decide(cart, ctx))
     assert seen == {Outcome.ALLOW, Outcome.CLARIFY, Outcome.ESCALATE}
+
+
+# -- any default of a guarded function is part of what was decided --------------------------------
+
+READS = Guard.from_text('apiVersion: txguard/v1\nid: reads\nversion: "1"\n'
+                        "tools:\n  lookup: {intent: read}\ndefaults: {read: allow}\n")
+plain = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+                     | st.floats(allow_nan=False, allow_infinity=False),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                     max_leaves=8)
+
+
+@st.composite
+def signatures_and_calls(draw: st.DrawFn) -> tuple[inspect.Signature, tuple[Any, ...], dict[str, Any]]:
+    """A function signature with drawn defaults, and a call of it that leaves some defaults out."""
+    n_pos, n_kw = draw(st.integers(0, 4)), draw(st.integers(0, 3))
+    required = draw(st.integers(0, n_pos))
+    params, args, kwargs = [], [], {}
+    for i in range(n_pos):
+        name = f"p{i}"
+        default = inspect.Parameter.empty if i < required else draw(plain)
+        params.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default))
+        if i < required or draw(st.booleans()):
+            value = draw(plain)
+            if not kwargs and len(args) == i and draw(st.booleans()):
+                args.append(value)
+            else:
+                kwargs[name] = value
+    for i in range(n_kw):
+        name = f"k{i}"
+        has_default = draw(st.booleans())
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
+                                        default=draw(plain) if has_default else inspect.Parameter.empty))
+        if not has_default or draw(st.booleans()):
+            kwargs[name] = draw(plain)
+    return inspect.Signature(params), tuple(args), kwargs
+
+
+@settings(max_examples=200, deadline=None)
+@given(signatures_and_calls(), st.sampled_from(["call", "dispatch", "dispatch_text", "async_call", "async_dispatch"]))
+def test_the_function_receives_exactly_the_decided_arguments_defaults_included(
+        drawn: tuple[inspect.Signature, tuple[Any, ...], dict[str, Any]], how: str) -> None:
+    signature, args, kwargs = drawn
+    received: list[dict[str, Any]] = []
+
+    def record(*a: Any, **kw: Any) -> str:
+        # What the function really receives, by parameter name, without filling in any default.
+        received.append(dict(signature.bind(*a, **kw).arguments))
+        return "ran"
+
+    async def record_async(*a: Any, **kw: Any) -> str:
+        return record(*a, **kw)
+
+    fn: Any = record_async if how.startswith("async") else record
+    fn.__signature__ = signature
+    tool: Any = READS.wrap(fn, tool="lookup")
+    by_name = dict(signature.bind(*args, **kwargs).arguments)
+    result = {
+        "call": lambda: tool(*args, **kwargs),
+        "dispatch": lambda: tool.dispatch({"name": "lookup", "arguments": by_name}),
+        "dispatch_text": lambda: tool.dispatch({"name": "lookup", "arguments": json.dumps(by_name)}),
+        "async_call": lambda: asyncio.run(tool(*args, **kwargs)),
+        "async_dispatch": lambda: asyncio.run(tool.dispatch({"name": "lookup", "arguments": by_name})),
+    }[how]()
+    assert result == "ran"
+    decided = tool.last_decision.intent.arguments
+    # Every parameter reached the function explicitly, and with exactly the value decided.
+    assert received == [decided]
+    assert set(decided) == set(signature.parameters)
+    for name, param in signature.parameters.items():
+        assert decided[name] == by_name.get(name, param.default)

@@ -29,7 +29,7 @@ def cap_only(cap: str) -> Guard:
 @given(cart=carts(), cap_cents=st.integers(min_value=0, max_value=500_000))
 def test_the_cap_decides_exactly_on_the_larger_total(cart: dict[str, Any], cap_cents: int) -> None:
     guard = cap_only(money(cap_cents))
-    d = guard.check_envelope(envelope(cart["args"], fact_data=facts(products=cart["products"])))
+    d = guard.independent().check_envelope(envelope(cart["args"], fact_data=facts(products=cart["products"])))
     exposure = max(cart["stated"], cart["catalog"])
     if exposure > cap_cents:
         assert (d.outcome, d.codes) == (Outcome.ESCALATE, ("price_cap",))
@@ -40,7 +40,7 @@ def test_the_cap_decides_exactly_on_the_larger_total(cart: dict[str, Any], cap_c
 @SETTINGS
 @given(cart=carts())
 def test_the_retail_policy_never_allows_over_1000(cart: dict[str, Any]) -> None:
-    d = RETAIL_GUARD.check_envelope(envelope(cart["args"], fact_data=facts(products=cart["products"])))
+    d = RETAIL_GUARD.independent().check_envelope(envelope(cart["args"], fact_data=facts(products=cart["products"])))
     if max(cart["stated"], cart["catalog"]) > 100_000:
         assert d.outcome is Outcome.ESCALATE
         assert "price_cap" in d.codes

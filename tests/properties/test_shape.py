@@ -62,7 +62,7 @@ def test_decisions_have_their_shape(env: dict[str, Any], field: str, line_field:
         env["session"]["authenticated_user_id"] = value
     if drop_consent:
         env["session"]["confirmed"] = []
-    assert_shape(RETAIL_GUARD.check_envelope(env))
+    assert_shape(RETAIL_GUARD.independent().check_envelope(env))
 
 
 @SETTINGS
@@ -75,4 +75,4 @@ def test_order_decisions_have_their_shape(name: str, order_id: str, user: str | 
         args = {"order_id": order_id}
     elif name == "modify_pending_order_payment":
         del args["item_ids"]
-    assert_shape(ORDERS.check_envelope(envelope(args, name=name, confirm=confirm, user=user)))
+    assert_shape(ORDERS.independent().check_envelope(envelope(args, name=name, confirm=confirm, user=user)))

@@ -48,7 +48,7 @@ def assert_shape(d: Decision) -> None:
 @FAST
 @given(arguments=json_values | st.text(max_size=50) | st.binary(max_size=20))
 def test_arbitrary_arguments_never_raise_and_never_allow_when_malformed(arguments: Any) -> None:
-    d = GUARD.check_envelope(envelope(arguments))
+    d = GUARD.independent().check_envelope(envelope(arguments))
     assert_shape(d)
     if not valid_checkout(arguments):
         assert (d.outcome, d.codes) == (Outcome.ESCALATE, ("malformed",))
@@ -58,7 +58,7 @@ def test_arbitrary_arguments_never_raise_and_never_allow_when_malformed(argument
 @given(arguments=json_values.map(json.dumps), cut=st.integers(min_value=0, max_value=200))
 def test_arbitrary_json_strings_and_their_truncations(arguments: str, cut: int) -> None:
     for text in (arguments, arguments[:cut]):
-        d = GUARD.check_envelope(envelope(text))
+        d = GUARD.independent().check_envelope(envelope(text))
         assert_shape(d)
         if not valid_checkout(text):
             assert d.codes == ("malformed",)
@@ -70,7 +70,7 @@ VALID_TEXT = json.dumps(checkout_args(line(), line("S-COF-2", unit_price="150.50
 @FAST
 @given(cut=st.integers(min_value=0, max_value=len(VALID_TEXT) - 1))
 def test_every_truncation_of_a_valid_call_is_malformed(cut: int) -> None:
-    d = GUARD.check_envelope(envelope(VALID_TEXT[:cut]))
+    d = GUARD.independent().check_envelope(envelope(VALID_TEXT[:cut]))
     assert (d.outcome, d.codes) == (Outcome.ESCALATE, ("malformed",))
 
 
@@ -78,7 +78,7 @@ def test_every_truncation_of_a_valid_call_is_malformed(cut: int) -> None:
 @given(pos=st.integers(min_value=0, max_value=len(VALID_TEXT) - 1), char=st.characters())
 def test_a_corrupted_character_never_raises(pos: int, char: str) -> None:
     text = VALID_TEXT[:pos] + char + VALID_TEXT[pos + 1:]
-    d = GUARD.check_envelope(envelope(text))
+    d = GUARD.independent().check_envelope(envelope(text))
     assert_shape(d)
     if not valid_checkout(text):
         assert d.codes == ("malformed",)
@@ -113,7 +113,7 @@ context_parts = json_values | st.dictionaries(
 def test_arbitrary_context_shapes(request: Any, session: Any, fact_data: Any) -> None:
     env = envelope(checkout_args())
     env.update(request=request, session=session, facts=fact_data)
-    d = GUARD.check_envelope(env)
+    d = GUARD.independent().check_envelope(env)
     assert_shape(d)
     if not (_validates(Request, request) and _validates(Session, session) and _facts_ok(fact_data)):
         assert (d.outcome, d.codes) == (Outcome.ESCALATE, ("malformed_context",))
@@ -126,7 +126,7 @@ def test_corrupt_facts_records_never_raise_and_never_allow(base: dict[str, Any],
     assume(collection)  # a malformed case may name no product at all
     key = next(iter(collection))
     collection[key] = garbage
-    d = GUARD.check_envelope(base)
+    d = GUARD.independent().check_envelope(base)
     assert_shape(d)
     # The acting user's record, or the product of a cart line, replaced by garbage cannot support an allow.
     assert d.outcome is not Outcome.ALLOW
@@ -135,8 +135,8 @@ def test_corrupt_facts_records_never_raise_and_never_allow(base: dict[str, Any],
 @FAST
 @given(proposal=json_values, extra=st.dictionaries(st.text(max_size=5), json_values, max_size=3))
 def test_arbitrary_proposals_and_envelopes(proposal: Any, extra: dict[str, Any]) -> None:
-    assert_shape(GUARD.check(proposal))
-    assert_shape(GUARD.check_envelope({"proposal": proposal, **extra}))
-    d = GUARD.check_envelope(proposal)
+    assert_shape(GUARD.independent().check(proposal))
+    assert_shape(GUARD.independent().check_envelope({"proposal": proposal, **extra}))
+    d = GUARD.independent().check_envelope(proposal)
     assert_shape(d)
     assert d.outcome is Outcome.ESCALATE  # a bare JSON value is never a well-formed checkout envelope

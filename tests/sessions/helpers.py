@@ -108,6 +108,6 @@ def pg_reset() -> None:
     import psycopg
 
     with psycopg.connect(PG_URL, autocommit=True) as conn:
-        for table in ("txg_session_events", "txg_session_budgets", "txg_session_confirmations",
+        for table in ("txg_session_events", "txg_session_budgets", "txg_session_confirmations", "txg_session_logged",
                       "txg_session_conversations"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")

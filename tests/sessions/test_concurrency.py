@@ -82,7 +82,7 @@ def check(url: str) -> None:
     assert codes["confirmation_used"] > 0 and codes["budget_exceeded"] > 0
     store = open_store(url)
     day = int(T0.timestamp()) // 86400
-    assert store.spent("sessions-test/daily/user:alice", day) == int(spent * 100)
+    assert store.spent("daily/USD/86400000000/user:alice", day) == int(spent * 100)
     assert sum(len([e for e in store.events(f"conv-{c}") if e.type == "decision"]) for c in range(20)) == len(results)
     for c in range(20):
         seqs = [e.seq for e in store.events(f"conv-{c}")]

@@ -174,7 +174,7 @@ def test_a_daily_user_budget_stops_small_purchases_and_resets_the_next_day(store
     clock.advance(days=1)
     assert g.check(c, session=session("conv-9", c)).allowed
     day = int(clock.now.timestamp()) // 86400
-    assert store.spent("sessions-test/user-daily/user:alice", day) == 10000
+    assert store.spent("user-daily/USD/86400000000/user:alice", day) == 10000
 
 
 def test_a_checkout_without_a_merchant_escalates_when_a_budget_is_per_merchant(store: Any) -> None:
@@ -207,7 +207,7 @@ def test_budget_is_not_charged_and_confirmation_not_consumed_unless_allowed(stor
     small = checkout("50.00")
     assert g.check(small, session=session("conv-n", c, small)).allowed
     day = int(clock.now.timestamp()) // 86400
-    assert store.spent("sessions-test/user-daily/user:alice", day) == 5000
+    assert store.spent("user-daily/USD/86400000000/user:alice", day) == 5000
 
 
 def test_a_missing_session_id_escalates_when_the_policy_keeps_state(store: Any) -> None:

@@ -26,7 +26,9 @@ def test_memory_transaction_commits_on_exit_and_rolls_back_on_an_exception() -> 
 
 
 def test_a_session_decision_carries_its_own_timing_and_is_a_new_object() -> None:
-    guard = Guard.from_text(BASE + "session:\n  rules:\n    - {id: loop, count: {where: {outcome: clarify}, at_least: 9}}\n",
+    # confirmations reusable on purpose: the same confirmed cart is decided twice
+    guard = Guard.from_text(BASE + "session:\n  single_use_confirmations: false\n"
+                            "  rules:\n    - {id: loop, count: {where: {outcome: clarify}, at_least: 9}}\n",
                             clock=lambda: T0, sessions=MemoryStore())
     cart = {"name": "checkout", "arguments": {
         "items": [{"sku": "1", "product_id": "p", "title": "t", "quantity": 1, "unit_price": "1.00"}],
@@ -36,5 +38,5 @@ def test_a_session_decision_carries_its_own_timing_and_is_a_new_object() -> None
     assert a.outcome.value == b.outcome.value == "allow"
     assert a is not b and a.elapsed_us > 0 and b.elapsed_us > 0
     # an unchanged allow logs one decision event with its outcome and no codes
-    events = [x for x in guard._sessions.store.events("c") if x.type == "decision"]  # type: ignore[union-attr]
+    events = [x for x in guard._store.events("c") if x.type == "decision"]  # type: ignore[union-attr]
     assert [(x.seq, x.outcome, x.codes) for x in events] == [(1, "allow", ()), (2, "allow", ())]

@@ -26,6 +26,7 @@ from txguard import (
     Guard,
     LineItem,
     MoneyError,
+    Observer,
     Outcome,
     PolicyError,
     Proposal,
@@ -140,3 +141,40 @@ def tokens(request: ConfirmationRequest, key: bytes) -> Guard:
     else:
         del confirmed
     return Guard.from_file("policies/retail.yaml", consent_keys=[signer])
+
+
+def operate(guard: Guard, path: str) -> str:
+    from prometheus_client import CollectorRegistry
+
+    from txguard.metrics import PrometheusObserver
+    from txguard.otel import OTelObserver
+    from txguard.serve import ServeConfig, create_app
+
+    observers: list[Observer] = [PrometheusObserver(CollectorRegistry()), OTelObserver(mode="span")]
+    watched = Guard(guard.policy, observers=observers)
+    try:
+        new: CompiledPolicy = watched.reload(path)
+    except PolicyError as exc:
+        return str(exc.diagnostics[0])
+    watched.reload(new)
+    create_app(ServeConfig(policy=path, workers=1))
+    return new.digest
+
+
+def shadow_rollout(candidate: CompiledPolicy) -> int:
+    guard = Guard.from_file("policies/retail.yaml", shadow=candidate, shadow_sample=0.25)
+    by_path = Guard.from_text("apiVersion: txguard/v1", shadow=Path("next.yaml"))
+    stats: txguard.ShadowStats = guard.shadow_stats
+    staged: CompiledPolicy | None = by_path.shadow
+    del staged
+    return stats.sampled - stats.diverged + stats.loosened + stats.tightened + stats.errors
+
+
+def backtest(records: list[Any], policy: CompiledPolicy) -> bool:
+    from txguard.audit import ReplayGate, ReplayReport, replay
+
+    report: ReplayReport = replay(records, policy)
+    gate: ReplayGate = report.gate(max_divergence=0.01, max_loosened=0)
+    rate: float = report.divergence
+    del rate
+    return gate.ok and report.loosened == 0 and not gate.failures

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -13,8 +14,12 @@ from .._compile import CompiledPolicy
 from .._context import Facts, Proposal
 from .._decision import Decision, Outcome, Reason
 from .._evaluate import Clock, evaluate, internal_error
-from ._record import FORMAT_VERSION, apply_masks, canonical_json, encode_body, proposal_digest, salt_id, uuid7
+from .._observe import Observer, notify_audit_append
+from ._record import FORMAT_VERSION, apply_masks, encode_body, encode_value, proposal_digest, salt_id, uuid7
 from ._sinks import AuditEntry, AuditSink
+
+if TYPE_CHECKING:
+    from .._shadow import Shadow, ShadowResult
 
 
 def _plain(value: Any) -> Any:
@@ -45,8 +50,16 @@ def decision_data(decision: Decision) -> dict[str, Any]:
 
 
 def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, proposal: Any, request: Any,
-                session: Any, facts: Any, lineage: Mapping[str, str] | None, salt: bytes) -> AuditEntry:
-    """The audit entry of one decision, its masks applied, its body encoded (canonical JSON)."""
+                session: Any, facts: Any, lineage: Mapping[str, str] | None, salt: bytes,
+                shadow: dict[str, Any] | None = None, record_id: str | None = None) -> tuple[AuditEntry, bool]:
+    """The audit entry of one decision, its masks applied, its body encoded (canonical JSON), and
+    whether the body holds everything replay needs (see :func:`~txguard.audit._record.encode_body`).
+
+    ``record_id`` is the record's id when the caller chose it (a UUIDv7 from :func:`uuid7`), else a new one.
+
+    ``shadow`` is the observational decision of a candidate policy (``Shadow.record``), recorded
+    under the body's ``shadow`` key when the case was sampled.
+    """
     prop = proposal_data(proposal)
     intent = decision.intent
     if isinstance(session, Mapping):
@@ -55,7 +68,7 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
     else:
         lineage_data = {"session_id": getattr(session, "id", None), "turn": getattr(session, "turn", None),
                         "source": dict(lineage) if lineage else {}}
-    ident = uuid7()
+    ident = record_id or uuid7()
     body: dict[str, Any] = {
         "v": FORMAT_VERSION,
         "id": ident,
@@ -70,9 +83,11 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
         "masked": [],
         "salt": None,
     }
+    if shadow is not None:
+        body["shadow"] = shadow
     if policy.mask:
         try:
-            body["proposal_digest"] = proposal_digest(canonical_json(prop))
+            body["proposal_digest"] = proposal_digest(encode_value(prop))
         except (TypeError, ValueError):
             pass
         ctx = body["context"]
@@ -83,22 +98,30 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
                     context={"request": sections["request"], "session": sections["session"], "facts": sections["facts"]})
         if masked:
             body.update(masked=masked, salt=salt_id(salt))
-    return AuditEntry(ident, encode_body(body))
+    text, complete = encode_body(body)
+    return AuditEntry(ident, text), complete
 
 
 class Recorder:
     """The guard's audit side: decides with a frozen clock, records, then answers."""
 
-    __slots__ = ("sink", "salt")
+    __slots__ = ("sink", "salt", "observers")
 
-    def __init__(self, sink: AuditSink) -> None:
+    def __init__(self, sink: AuditSink, observers: Sequence[Observer] = ()) -> None:
         self.sink = sink
+        self.observers = tuple(observers)
         salt = getattr(sink, "mask_salt", None)
         self.salt: bytes = salt if isinstance(salt, bytes) else os.urandom(32)
 
     def check(self, policy: CompiledPolicy, clock: Clock, proposal: Any, request: Any, session: Any, facts: Any,
-              lineage: Mapping[str, str] | None, decide: Decide = evaluate) -> Decision:
-        """Decide with ``decide`` (reading the clock once) and append the record before returning."""
+              lineage: Mapping[str, str] | None, decide: Decide = evaluate,
+              shadow: Shadow | None = None, record_id: str | None = None) -> tuple[Decision, ShadowResult | None]:
+        """Decide with ``decide`` (reading the clock once) and append the record before returning.
+
+        With a ``shadow`` whose sample takes this case, the candidate decides first, at the same
+        instant, and its decision joins the same record; it is returned beside the decision.
+        """
+        seen = None
         try:
             now = clock()
         except Exception as exc:  # noqa: BLE001 - a broken clock fails closed like everything else
@@ -106,19 +129,35 @@ class Recorder:
             clock_used = _raise(exc)
         else:
             clock_used = lambda: now  # noqa: E731
+            if shadow is not None:  # before the primary: both see the conversation store in one state
+                seen = shadow.run(proposal, request, session, facts, now)
         try:
             decision = decide(policy, proposal, request, session, facts, clock_used)
         except Exception as exc:  # noqa: BLE001 - a decision that failed is recorded as the escalation it is
             decision = internal_error(policy, exc)
+        t0 = time.perf_counter()
         try:
-            self.sink.append(build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt))
+            shadowed = shadow.record(decision, seen) if shadow is not None and seen is not None else None
+            entry, complete = build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt,
+                                          shadowed, record_id)
+            if not complete and decision.outcome is Outcome.ALLOW:  # no allow on a record that cannot replay it
+                decision = _withheld(policy, decision, "the decision's inputs cannot be recorded")
+                entry, _ = build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt,
+                                       shadowed, record_id)
+            self.sink.append(entry)
         except Exception as exc:  # noqa: BLE001 - no decision without its record: fail closed
-            reason = Reason("txguard:audit_unavailable", "audit_unavailable",
-                            f"the audit record could not be written: {type(exc).__name__}: {str(exc)[:160]}",
-                            Outcome.ESCALATE)
-            return Decision(Outcome.ESCALATE, (reason,), policy.ref, decision.kind, route="human",
-                            elapsed_us=decision.elapsed_us, intent=decision.intent)
-        return decision
+            if self.observers:
+                notify_audit_append(self.observers, seconds=time.perf_counter() - t0, ok=False)
+            return _withheld(policy, decision, f"the audit record could not be written: {type(exc).__name__}: {str(exc)[:160]}"), seen
+        if self.observers:
+            notify_audit_append(self.observers, seconds=time.perf_counter() - t0, ok=True)
+        return decision, seen
+
+
+def _withheld(policy: CompiledPolicy, decision: Decision, why: str) -> Decision:
+    reason = Reason("txguard:audit_unavailable", "audit_unavailable", why, Outcome.ESCALATE)
+    return Decision(Outcome.ESCALATE, (reason,), policy.ref, decision.kind, route="human",
+                    elapsed_us=decision.elapsed_us, intent=decision.intent)
 
 
 Decide = Callable[[CompiledPolicy, Any, Any, Any, Any, Clock], Decision]

@@ -10,13 +10,14 @@ key, so a fork could not be committed anyway.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from ._record import GENESIS, AuditRecord
-from ._sinks import AuditEntry, AuditError, _choice, _GroupSink, _positive
+from ._sinks import AuditEntry, AuditError, Damaged, _checked_head, _choice, _GroupSink, _missing, _positive
 
 PG_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS txguard_audit (
@@ -44,6 +45,19 @@ BEGIN
   RETURN s;
 END
 $$;
+CREATE TABLE IF NOT EXISTS txguard_audit_key (one int PRIMARY KEY CHECK (one = 1), key bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS txguard_audit_journals (name text PRIMARY KEY);
+CREATE OR REPLACE FUNCTION txguard_audit_append_group(ids text[], bodies text[], journals text[], done text[])
+RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO txguard_audit_journals (name) SELECT unnest(journals) ON CONFLICT DO NOTHING;
+  DELETE FROM txguard_audit_journals WHERE name = ANY(done);
+  IF coalesce(array_length(bodies, 1), 0) > 0 THEN
+    RETURN txguard_audit_append(ids, bodies);
+  END IF;
+  RETURN NULL;
+END
+$$;
 """
 
 _SCHEMA_LOCK = 0x7478_6775_6172_6401  # an advisory lock key: only schema creation takes it
@@ -56,8 +70,8 @@ class PostgresSink(_GroupSink):
     ``commit=each`` (default: one transaction per record, committed before ``append`` returns) or
     ``commit=group&journal=DIR`` (each record journaled to a local file first, one transaction per
     ``every`` records or ``ms`` milliseconds; a crashed writer's journal is committed by the next
-    writer on the same host that opens the same journal directory). Other query parameters go to
-    libpq.
+    writer on the same host that opens the same journal directory, once every entry's MAC is
+    checked against the key kept in ``txguard_audit_key``). Other query parameters go to libpq.
     """
 
     def __init__(self, url: str, *, readonly: bool = False, salt: bytes | None = None) -> None:
@@ -80,42 +94,87 @@ class PostgresSink(_GroupSink):
         conninfo = base + ("?" + urlencode(rest) if rest else "")
         self.url = base
         self._readonly = readonly
+        found: Any = None
         try:
             self._db = psycopg.connect(conninfo, autocommit=True)
             if not readonly:
                 with self._db.transaction():
                     self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                     self._db.execute(PG_SCHEMA)
+                    self._db.execute("INSERT INTO txguard_audit_key VALUES (1, %s) ON CONFLICT DO NOTHING",
+                                     (os.urandom(32),))
+            else:
+                found = self._db.execute("SELECT to_regclass('txguard_audit') IS NOT NULL, "
+                                         "to_regclass('txguard_audit_head') IS NOT NULL").fetchone()
         except psycopg.Error as exc:
             raise AuditError(f"{base}: cannot open the audit database: {str(exc).strip()[:200]}") from None
+        journal = ours.get("journal")
         if readonly:
+            if found is None or not any(found):
+                self._db.close()
+                raise AuditError(f"{base}: no audit trail in this database")
             self.mask_salt = salt
             self._closed = False
+            self._journal_dir = Path(journal) if journal else None
             return
-        journal = ours.get("journal")
         super().__init__(commit=ours.get("commit", "each"), every=ours.get("every", 64), ms=ours.get("ms", 5),
                          journal_dir=Path(journal) if journal else None, salt=salt)
 
-    def _commit(self, entries: Sequence[AuditEntry]) -> None:
+    def _commit(self, entries: Sequence[AuditEntry], journals: Sequence[str] = (), done: Sequence[str] = ()) -> None:
         if any("\n" in e.body_text or "\n" in e.id for e in entries):
             raise AuditError("a record body holds a raw newline: it is not canonical JSON")
         # One text per column, split in the server: adapting a list of long strings to text[] costs
         # the client far more. Canonical JSON never holds a raw newline (it is escaped in strings).
-        self._db.execute("SELECT txguard_audit_append(string_to_array(%s, E'\\n'), string_to_array(%s, E'\\n'))",
-                         ("\n".join(e.id for e in entries), "\n".join(e.body_text for e in entries)))
+        ids, bodies = "\n".join(e.id for e in entries), "\n".join(e.body_text for e in entries)
+        if not journals and not done:
+            self._db.execute("SELECT txguard_audit_append(string_to_array(%s, E'\\n'), string_to_array(%s, E'\\n'))",
+                             (ids, bodies))
+            return
+        self._db.execute("SELECT txguard_audit_append_group(string_to_array(%s, E'\\n'), string_to_array(%s, E'\\n'), "
+                         "%s::text[], %s::text[])", (ids, bodies, list(journals), list(done)))
 
     def _known_ids(self, ids: Sequence[str]) -> set[str]:
         rows = self._db.execute("SELECT id FROM txguard_audit WHERE id = ANY(%s)", (list(ids),)).fetchall()
         return {str(r[0]) for r in rows}
 
+    def _journal_key(self) -> bytes | None:
+        import psycopg
+
+        try:
+            row = self._db.execute("SELECT key FROM txguard_audit_key WHERE one = 1").fetchone()
+        except psycopg.Error:  # a trail written before journals carried MACs
+            return None
+        return bytes(row[0]) if row and row[0] is not None and len(row[0]) >= 16 else None
+
+    def _committed_journals(self) -> set[str]:
+        import psycopg
+
+        try:
+            return {str(r[0]) for r in self._db.execute("SELECT name FROM txguard_audit_journals").fetchall()}
+        except psycopg.Error:
+            return set()
 
     def records(self) -> Iterator[AuditRecord]:
-        with self._db.transaction(), self._db.cursor(name="txguard_audit_read") as cur:
-            cur.itersize = 5000
-            cur.execute("SELECT seq, prev, hash, body, id FROM txguard_audit ORDER BY seq")
-            for seq, prev, digest, body, ident in cur:
-                yield AuditRecord(int(seq), prev, digest, body, ident)
+        import psycopg
+
+        n = 0
+        try:
+            with self._db.transaction(), self._db.cursor(name="txguard_audit_read") as cur:
+                cur.itersize = 5000
+                cur.execute("SELECT seq, prev, hash, body, id FROM txguard_audit ORDER BY seq")
+                for seq, prev, digest, body, ident in cur:
+                    n += 1
+                    if not all(isinstance(v, str) for v in (prev, digest, body, ident)) or type(seq) is not int:
+                        raise Damaged(f"{self.url}: row seq {seq}: a column is not of its type", "edited", n)
+                    yield AuditRecord(seq, prev, digest, body, ident)
+        except psycopg.Error as exc:
+            raise Damaged(f"{self.url}: unreadable audit table: {str(exc).strip()[:200]}", _missing(exc), n + 1) from None
 
     def head(self) -> tuple[int, str] | None:
-        row = self._db.execute("SELECT seq, hash FROM txguard_audit_head WHERE one = 1").fetchone()
-        return None if row is None else (int(row[0]), str(row[1]))
+        import psycopg
+
+        try:
+            row = self._db.execute("SELECT seq, hash FROM txguard_audit_head WHERE one = 1").fetchone()
+        except psycopg.Error as exc:
+            raise Damaged(f"{self.url}: unreadable audit head: {str(exc).strip()[:200]}", _missing(exc)) from None
+        return _checked_head(self.url, row)

@@ -63,19 +63,124 @@ def canonical_json(value: Any) -> str:
     return orjson.dumps(value, default=_default, option=_SORTED).decode("utf-8")
 
 
-def encode_body(body: dict[str, Any]) -> str:
-    """Canonical JSON of a record body. If the recorded inputs cannot be encoded (a key that is not
-    a string, an unknown type, an integer beyond 64 bits), the context is dropped and the body says
-    why, so the decision still has its record."""
+ESCAPE_KEY = "$txguard"
+"""The key of an escaped value (see :func:`escape`); a body that holds one says ``"escaped": true``."""
+
+_I64_MIN, _U64_MAX = -(1 << 63), (1 << 64) - 1
+
+
+def escape(value: Any) -> Any:
+    """``value`` as JSON that canonical JSON can always encode, reversibly (:func:`unescape`).
+
+    A string that is not valid Unicode text (a lone surrogate) becomes
+    ``{"$txguard": "str", "utf8": HEX}`` (its UTF-8 bytes with surrogates passed through); an integer
+    beyond 64 bits ``{"$txguard": "int", "text": DECIMAL}``; a NaN or infinite float
+    ``{"$txguard": "float", "text": "nan"|"inf"|"-inf"}``; a mapping whose keys are not all plain
+    strings, or that has a ``"$txguard"`` key of its own, ``{"$txguard": "map", "items": [[K, V],
+    ...]}``. Other values are converted as :func:`canonical_json` converts them. Raises ``TypeError``
+    for a type JSON cannot hold.
+
+    >>> escape({"title": "caf\\ud800"})
+    {'title': {'$txguard': 'str', 'utf8': '636166eda080'}}
+    >>> unescape(escape({1: "x"}))
+    {1: 'x'}
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return {ESCAPE_KEY: "str", "utf8": value.encode("utf-8", "surrogatepass").hex()}
+        return value
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if _I64_MIN <= value <= _U64_MAX else {ESCAPE_KEY: "int", "text": str(value)}
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else {
+            ESCAPE_KEY: "float", "text": repr(value)}
+    if isinstance(value, dict):
+        if ESCAPE_KEY not in value and all(type(k) is str and _plain_text(k) for k in value):
+            return {k: escape(v) for k, v in value.items()}
+        return {ESCAPE_KEY: "map", "items": [[escape(k), escape(v)] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return [escape(v) for v in value]
+    return escape(_default(value))
+
+
+def _plain_text(text: str) -> bool:
     try:
-        if "proposal_digest" not in body:  # no mask touched the proposal: it is recorded as emitted
-            raw = orjson.dumps(body.get("proposal"), default=_default, option=_SORTED)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unescape(value: Any) -> Any:
+    """The inverse of :func:`escape`."""
+    if isinstance(value, list):
+        return [unescape(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    tag = value.get(ESCAPE_KEY)
+    if tag is None:
+        return {k: unescape(v) for k, v in value.items()}
+    if tag == "str":
+        return bytes.fromhex(value["utf8"]).decode("utf-8", "surrogatepass")
+    if tag == "int":
+        return int(value["text"])
+    if tag == "float":
+        return float(value["text"])
+    if tag == "map":
+        out: dict[Any, Any] = {}
+        for k, v in value["items"]:
+            key = unescape(k)
+            out[tuple(key) if isinstance(key, list) else key] = unescape(v)
+        return out
+    raise ValueError(f"unknown escape `{tag}`")
+
+
+def encode_value(value: Any) -> str:
+    """Canonical JSON of ``value``, escaped (:func:`escape`) if it cannot be encoded as it is."""
+    try:
+        return canonical_json(value)
+    except (TypeError, ValueError):
+        return canonical_json(escape(value))
+
+
+def encode_body(body: dict[str, Any]) -> tuple[str, bool]:
+    """Canonical JSON of a record body, and whether it holds everything replay needs.
+
+    A body whose recorded inputs cannot be encoded as they are (a lone surrogate in a string, a key
+    that is not a string, an integer beyond 64 bits) is escaped as a whole (:func:`escape`) and says
+    ``"escaped": true``, so nothing is dropped. Only a value of a type JSON cannot hold at all (an
+    arbitrary Python object) leaves a body that keeps ``v``, ``id``, ``time``, ``policy``,
+    ``proposal_digest``, ``decision`` and ``elapsed_ns`` and says why in ``unrecordable``; the
+    second item is then ``False`` and the guard does not answer ``allow`` on such a record.
+    """
+    if "proposal_digest" not in body:  # no mask touched the proposal: it is recorded as emitted
+        try:
+            raw = encode_value(body.get("proposal")).encode("utf-8")
+        except (TypeError, ValueError):
+            raw = None
+        if raw is not None:
             body["proposal_digest"] = "sha256:" + hashlib.sha256(raw).hexdigest()
-        return canonical_json(body)
+    try:
+        return canonical_json(body), True
+    except (TypeError, ValueError):
+        pass
+    try:
+        return canonical_json({**escape(body), "escaped": True}), True
     except (TypeError, ValueError) as exc:
         kept = {k: body.get(k) for k in ("v", "id", "time", "policy", "proposal_digest", "decision", "elapsed_ns")}
+        if "shadow" in body:
+            kept["shadow"] = body["shadow"]
         kept["unrecordable"] = f"{type(exc).__name__}: {str(exc)[:200]}"
-        return canonical_json(kept)
+        return encode_value(kept), False
+
+
+def recorded(body: dict[str, Any]) -> dict[str, Any]:
+    """A stored body with its escaped values restored (what the guard was given), for replay."""
+    return unescape(body) if body.get("escaped") is True else body
 
 
 def proposal_digest(proposal_text: str) -> str:
@@ -179,7 +284,7 @@ MASK_ROOTS = ("proposal", "intent", "request", "session", "facts", "lineage")
 
 def mask_value(value: Any, salt: bytes) -> str:
     """The salted digest that replaces a masked value: ``masked:sha256:<hex>``."""
-    return "masked:sha256:" + hashlib.sha256(salt + canonical_json(value).encode("utf-8")).hexdigest()
+    return "masked:sha256:" + hashlib.sha256(salt + encode_value(value).encode("utf-8")).hexdigest()
 
 
 def salt_id(salt: bytes) -> str:

@@ -59,6 +59,8 @@ def summarize(records: Iterable[AuditRecord], recent: int = 25) -> dict[str, Any
         "top_rules": [{"rule": r, "code": c, "count": n} for (r, c), n in rules.most_common(15)],
         "kinds": [{"kind": k, "total": sum(v.values()), **{o: v[o] for o in _OUTCOMES}} for k, v in sorted(kinds.items())],
         "escalations": escalations,
+        "shadow": {"sampled": sum(1 for _, b, _ in rows if isinstance(b.get("shadow"), dict)),
+                   "diverged": sum(1 for _, b, _ in rows if isinstance(b.get("shadow"), dict) and b["shadow"].get("diverged"))},
     }
 
 
@@ -137,26 +139,95 @@ def render_html(summary: dict[str, Any], title: str) -> str:
     ) or '<tr><td colspan="6">No escalation.</td></tr>'
     legend = " ".join(f'<span class="key" style="background:{c}"></span>{k}' for k, c in _COLORS.items())
     rules = _bars([(f"{r['rule']} [{r['code']}]", r["count"]) for r in summary["top_rules"]], "#37474f")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
-<style>
-body{{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:840px;color:#222}}
-h1{{font-size:22px;margin:0 0 4px}} h2{{font-size:16px;margin:28px 0 8px;border-bottom:1px solid #ddd}}
-.sub{{color:#666}} .cards{{display:flex;gap:12px;margin-top:12px}}
-.card{{flex:1;border:1px solid #ddd;border-radius:6px;padding:10px 14px}} .card .n{{font-size:26px;font-weight:600}}
-table{{border-collapse:collapse;width:100%}} td,th{{padding:4px 8px;border-bottom:1px solid #eee;text-align:left}}
-.r{{text-align:right}} svg text{{font-size:11px;fill:#444}} .grid{{stroke:#e0e0e0}}
-.stack{{display:flex;height:12px;width:160px;background:#eee}} .stack span{{display:block;height:12px}}
-.key{{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}}
-</style></head><body>
-<h1>{_e(title)}</h1>
-<div class="sub">{total} decisions; policies: {_e(", ".join(summary["policies"]) or "-")}</div>
+    sh = summary["shadow"]
+    shadow = (f"; a shadow policy also decided {sh['sampled']} of them and differed on {sh['diverged']}"
+              if sh["sampled"] else "")
+    return _page(title, f"""<div class="sub">{total} decisions; policies: {_e(", ".join(summary["policies"]) or "-")}{shadow}</div>
 <div class="cards">{cards}</div>
 <h2>Outcomes over time</h2><div>{legend}</div>{_timeline(summary["buckets"])}
 <h2>Top firing rules</h2>{rules}
 <h2>Clarify and escalate rates per intent kind</h2>
 <table><tr><th>kind</th><th class=r>decisions</th><th class=r>clarify</th><th class=r>escalate</th><th></th></tr>{kinds}</table>
 <h2>Recent escalations</h2>
-<table><tr><th class=r>seq</th><th>time</th><th>kind</th><th>route</th><th>reason codes</th><th>session</th></tr>{esc}</table>
+<table><tr><th class=r>seq</th><th>time</th><th>kind</th><th>route</th><th>reason codes</th><th>session</th></tr>{esc}</table>""")
+
+
+_STYLE = """body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:840px;color:#222}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:16px;margin:28px 0 8px;border-bottom:1px solid #ddd}
+.sub{color:#666} .cards{display:flex;gap:12px;margin-top:12px}
+.card{flex:1;border:1px solid #ddd;border-radius:6px;padding:10px 14px} .card .n{font-size:26px;font-weight:600}
+table{border-collapse:collapse;width:100%} td,th{padding:4px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
+.r{text-align:right} svg text{font-size:11px;fill:#444} .grid{stroke:#e0e0e0}
+.stack{display:flex;height:12px;width:160px;background:#eee} .stack span{display:block;height:12px}
+.key{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}
+.fail{color:#c62828;font-weight:600} .pass{color:#2e7d32;font-weight:600} .reasons{margin:0;padding-left:16px;font-size:12px}
+"""
+
+
+def _page(title: str, content: str) -> str:
+    """A self-contained page (inline CSS, no script, nothing fetched) around ``content``."""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
+<style>
+{_STYLE}</style></head><body>
+<h1>{_e(title)}</h1>
+{content}
 </body></html>
 """
+
+
+def _outcome(value: str) -> str:
+    return f'<span style="color:{_COLORS.get(value, "#222")};font-weight:600">{_e(value)}</span>'
+
+
+def _reasons(reasons: list[dict[str, Any]]) -> str:
+    if not reasons:
+        return "-"
+    items = "".join(f"<li><b>{_e(r.get('rule'))}</b> [{_e(r.get('code'))}] {_e(r.get('outcome'))}: {_e(r.get('message'))}</li>"
+                    for r in reasons)
+    return f'<ul class="reasons">{items}</ul>'
+
+
+def render_replay_html(report: dict[str, Any], title: str, limit: int = 500) -> str:
+    """The backtest page for a replay report (``ReplayReport.to_dict``), at most ``limit`` changes listed."""
+    total = report["total"]
+    policy = report["policy"]
+    gate = report.get("gate")
+    verdict = ""
+    if gate is not None:
+        verdict = ('<p class="pass">Gate passed.</p>' if gate["ok"] else
+                   "".join(f'<p class="fail">Gate failed: {_e(f)}</p>' for f in gate["failures"]))
+    cards = "".join(
+        f'<div class="card"><div class="n">{n}</div><div>{_e(label)}</div></div>'
+        for n, label in ((report["identical"], f"identical ({_pct(report['identical'], total)})"),
+                         (report["outcome_changed"], f"outcome changed ({report['divergence'] * 100:.2f}%)"),
+                         (report["loosened"], "less strict"), (report["tightened"], "stricter"))
+    )
+    transitions = "".join(
+        f"<tr><td>{_outcome(t['before'])}</td><td>{_outcome(t['after'])}</td><td class=r>{t['count']}</td>"
+        f"<td class=r>{_pct(t['count'], total)}</td><td>{'' if t['before'] == t['after'] else 'changed'}</td></tr>"
+        for t in report["transitions"]
+    ) or '<tr><td colspan="5">No record.</td></tr>'
+    now = [(f"{r['rule']} [{r['code']}]", r["count"]) for r in report["rules"] if r["change"] == "fires now"]
+    gone = [(f"{r['rule']} [{r['code']}]", r["count"]) for r in report["rules"] if r["change"] == "no longer fires"]
+    changes = report["changes"]
+    rows = "".join(
+        f"<tr><td class=r>{c['seq']}</td><td>{_e(_short(c['time']))}</td><td>{_e(c['kind'] or '-')}</td>"
+        f"<td>{_outcome(c['before'])} &rarr; {_outcome(c['after'])}</td>"
+        f"<td>{_e(c['rule'] or '-')} [{_e(c['code'] or '-')}] {_e(c['why'])}</td>"
+        f"<td>{_reasons(c['before_reasons'])}</td><td>{_reasons(c['after_reasons'])}</td></tr>"
+        for c in changes[:limit]
+    ) or '<tr><td colspan="7">No decision changes.</td></tr>'
+    more = f"<p>{len(changes) - limit} more changes are in the JSON report (<code>--format json</code>).</p>" if len(changes) > limit else ""
+    recorded = ", ".join(f"{p['policy'][:60]} ({p['count']})" for p in report.get("recorded_policies", []))
+    return _page(title, f"""<div class="sub">{total} recorded decisions replayed under {_e(policy['id'])} {_e(policy['version'])}
+(<code>{_e(policy['digest'])}</code>); recorded under: {_e(recorded or "-")}</div>
+{verdict}<div class="cards">{cards}</div>
+<h2>Outcome transitions</h2>
+<table><tr><th>recorded</th><th>replayed</th><th class=r>decisions</th><th class=r>share</th><th></th></tr>{transitions}</table>
+<h2>Rules that fire now</h2>{_bars(now, _COLORS["escalate"]) if now else "<p>None.</p>"}
+<h2>Rules that no longer fire</h2>{_bars(gone, _COLORS["allow"]) if gone else "<p>None.</p>"}
+<h2>Changed decisions ({len(changes)})</h2>
+<table><tr><th class=r>seq</th><th>time</th><th>kind</th><th>outcome</th><th>responsible rule</th>
+<th>recorded reasons</th><th>replayed reasons</th></tr>{rows}</table>
+{more}""")

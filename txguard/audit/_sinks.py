@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import hashlib
+import hmac
 import os
+import re
 import socket
 import sqlite3
+import stat
 import threading
 import time
 import weakref
@@ -24,11 +28,21 @@ from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
 from .._errors import TxguardError
-from ._record import GENESIS, AuditRecord, chain, record_line
+from ._record import GENESIS, AuditRecord, chain, is_hash, record_hash, record_line
 
 
 class AuditError(TxguardError):
     """The audit trail cannot be opened, read or written."""
+
+
+class Damaged(AuditError):
+    """What a reader found wrong in a stored trail: ``kind`` (as in ``VerifyResult.kind``) and the
+    1-based record position, when one is known."""
+
+    def __init__(self, message: str, kind: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.position = position
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,18 +157,36 @@ def _write_all(fd: int, data: bytes) -> None:
 
 # -- JSON Lines ------------------------------------------------------------------------------------------
 
-_HEAD_WIDTH = 127
+_HEAD_WIDTH = 255  # a head file is 256 bytes (128 when written by earlier versions, without `next`)
+_HEAD = re.compile(r'\{"hash":"([0-9a-f]{64})",(?:"next":"([0-9a-f]{64})",)?"seq":(0|[1-9][0-9]{0,18})\} *\n')
 
 
-def _read_head(path: Path) -> tuple[int, str] | None:
+@dataclass(frozen=True, slots=True)
+class _Head:
+    seq: int
+    hash: str
+    next: str | None = None
+    """The hash of the record being written after ``seq``, announced before its line is written."""
+
+    def text(self) -> bytes:
+        nxt = f'"next":"{self.next}",' if self.next else ""
+        return (f'{{"hash":"{self.hash}",{nxt}"seq":{self.seq}}}'.ljust(_HEAD_WIDTH) + "\n").encode("ascii")
+
+
+def _read_head(path: Path) -> _Head | None:
+    """The head file's content; ``None`` if it is absent or empty. Raises :class:`Damaged` if it is
+    anything but the exact form the writer writes."""
     try:
-        text = path.read_text(encoding="ascii")
+        data = path.read_bytes()
     except FileNotFoundError:
         return None
-    import json
-
-    data = json.loads(text)
-    return int(data["seq"]), str(data["hash"])
+    if not data:
+        return None
+    m = _HEAD.fullmatch(data.decode("ascii", "replace"))
+    if m is None or len(data) not in (128, _HEAD_WIDTH + 1) or (m.group(2) and len(data) == 128):
+        raise Damaged(f"{path}: edited: the head file is not a chain head "
+                      f'(expected `{{"hash":"<64 hex>","seq":N}}` padded to {_HEAD_WIDTH + 1} bytes)', "edited")
+    return _Head(int(m.group(3)), m.group(1), m.group(2))
 
 
 class JsonlSink:
@@ -163,11 +195,12 @@ class JsonlSink:
     Options (``jsonl:PATH?fsync=group&every=64&ms=5``): ``fsync=always`` fsyncs every record,
     ``group`` (default) fsyncs after ``every`` records or ``ms`` milliseconds, ``never`` leaves it to
     the OS. A record survives a crash of the writing process as soon as ``append`` returns; it
-    survives power loss once fsynced. ``PATH.head`` holds the last fsynced ``(seq, hash)`` so a
-    truncated tail is detected. One writer process per file (an exclusive ``flock``).
+    survives power loss once fsynced. ``PATH.head`` holds the last acknowledged ``(seq, hash)``,
+    moved with every record, so a trail cut short is detected by ``verify`` and refused by the next
+    writer (it never appends to a cut trail). One writer process per file (an exclusive ``flock``).
     """
 
-    exact_head = False
+    exact_head = True
 
     def __init__(self, path: str | Path, *, fsync: str = "group", every: int = 64, ms: int = 5,
                  readonly: bool = False, salt: bytes | None = None) -> None:
@@ -191,6 +224,8 @@ class JsonlSink:
             self._head_fd = os.open(self.head_path, os.O_RDWR | os.O_CREAT, 0o644)
             self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
+            if self._head_fd >= 0:
+                os.close(self._head_fd)
             raise AuditError(f"{self.path}: cannot open the audit trail: {exc.strerror}") from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -198,10 +233,14 @@ class JsonlSink:
             os.close(self._fd)
             os.close(self._head_fd)
             raise AuditError(f"{self.path}: another process is writing this audit trail") from None
-        self._seq, self._prev = self._recover()
+        try:
+            self._seq, self._prev, self._size = self._recover()
+        except AuditError:
+            os.close(self._fd)
+            os.close(self._head_fd)
+            raise
+        self._put_head(_Head(self._seq, self._prev))
         self._synced = self._seq
-        if os.fstat(self._head_fd).st_size == 0:
-            self._write_head()
         self._dirty_since = 0.0
         if fsync == "group":
             _start_timer(self, ms)
@@ -218,40 +257,74 @@ class JsonlSink:
             end = start
         return -1
 
-    def _recover(self) -> tuple[int, str]:
-        """Find the last complete record; cut a torn final line (its append never returned)."""
-        size = os.fstat(self._fd).st_size
-        if size and os.pread(self._fd, 1, size - 1) != b"\n":
-            size = self._rfind_newline(size) + 1
-            os.ftruncate(self._fd, size)
-        if size == 0:
-            return 0, GENESIS
-        start = self._rfind_newline(size - 1) + 1
-        last = os.pread(self._fd, size - start, start)
-        try:
-            rec = AuditRecord.from_line(last.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise AuditError(f"{self.path}: the last record is not readable ({exc}); run `txguard audit verify`") from None
-        return rec.seq, rec.hash
+    def _recover(self) -> tuple[int, str, int]:
+        """Where to continue the chain: ``(seq, hash, size)`` of its last record.
 
-    def _write_head(self) -> None:
-        text = f'{{"hash":"{self._prev}","seq":{self._seq}}}'.ljust(_HEAD_WIDTH) + "\n"
-        os.pwrite(self._head_fd, text.encode("ascii"), 0)
-        self._synced = self._seq
+        The file must end where the head says: at the head's record (a torn line after it, cut
+        here, was being written when its writer died and was never acknowledged), or at the one
+        record the head announced (its writer died after writing it, before moving the head). Any
+        other state is a trail cut short, edited or extended by someone else: refused.
+        """
+        try:
+            head = _read_head(self.head_path)
+        except Damaged as exc:
+            raise AuditError(f"{exc}; this writer will not continue it (run `txguard audit verify`)") from None
+        size = os.fstat(self._fd).st_size
+        end = size if not size or os.pread(self._fd, 1, size - 1) == b"\n" else self._rfind_newline(size) + 1
+        last: AuditRecord | None = None
+        if end:
+            start = self._rfind_newline(end - 1) + 1
+            try:
+                last = AuditRecord.from_line(os.pread(self._fd, end - start, start).decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                raise AuditError(f"{self.path}: the last record is not readable; this writer will not continue "
+                                 "the trail (run `txguard audit verify`)") from None
+        seq, digest = (last.seq, last.hash) if last else (0, GENESIS)
+        refuse = "this writer will not continue it (run `txguard audit verify`; start a new trail, keep this one as evidence)"
+        if head is None:
+            if size:
+                raise AuditError(f"{self.head_path}: the head file is missing or empty but the trail is not: "
+                                 f"its tail cannot be checked; {refuse}")
+            return 0, GENESIS, 0
+        if (seq, digest) == (head.seq, head.hash):
+            if end != size:
+                os.ftruncate(self._fd, end)
+            return seq, digest, end
+        if (last is not None and end == size and head.next == digest and seq == head.seq + 1
+                and last.prev == head.hash and record_hash(last.body_text, last.prev, last.seq) == digest):
+            return seq, digest, end
+        if seq < head.seq:
+            raise AuditError(f"{self.path}: truncated tail: the trail ends at record {seq} but its head is "
+                             f"record {head.seq}; {refuse}")
+        raise AuditError(f"{self.path}: the trail ends at record {seq}, which is not its head (record {head.seq}); "
+                         f"{refuse}")
+
+    def _put_head(self, head: _Head) -> None:
+        os.pwrite(self._head_fd, head.text(), 0)
 
     def append(self, entry: AuditEntry) -> None:
         with self._lock:
             if self._closed:
                 raise AuditError(f"{self.path}: the audit sink is closed")
             ((seq, prev, digest, body),) = chain([entry.body_text], self._seq, self._prev)
-            _write_all(self._fd, (record_line(body, prev, seq, digest) + "\n").encode("utf-8"))
-            self._seq, self._prev = seq, digest
+            line = (record_line(body, prev, seq, digest) + "\n").encode("utf-8")
+            try:
+                self._put_head(_Head(self._seq, self._prev, digest))  # announce it, then write it
+                _write_all(self._fd, line)
+                if self._fsync == "always":
+                    os.fsync(self._fd)
+                self._put_head(_Head(seq, digest))  # acknowledged: the head is this record
+            except OSError:
+                os.ftruncate(self._fd, self._size)  # no half record stays behind (e.g. a full disk)
+                self._put_head(_Head(self._seq, self._prev))
+                raise
+            self._seq, self._prev, self._size = seq, digest, self._size + len(line)
+            if self._fsync == "always":  # the head is fsynced by flush() and close()
+                return
             if self._dirty_since == 0.0:
                 self._dirty_since = time.monotonic()
             due = self._seq - self._synced
-        if self._fsync == "always":
-            self._sync()
-        elif due >= self._every:
+        if due >= self._every:
             if self._fsync == "never":
                 self._sync()
             else:
@@ -260,17 +333,16 @@ class JsonlSink:
                 self._sync()
 
     def _sync(self) -> None:
-        """fsync (per the mode), then move the head; runs outside the append lock."""
+        """fsync the trail and its head (per the mode); runs outside the append lock."""
         with self._sync_lock:
             with self._lock:
                 if self._closed or self._seq == self._synced:
                     return
-                seq, digest = self._seq, self._prev
+                seq = self._seq
                 self._dirty_since = 0.0
             if self._fsync != "never":
                 os.fsync(self._fd)
-            text = f'{{"hash":"{digest}","seq":{seq}}}'.ljust(_HEAD_WIDTH) + "\n"
-            os.pwrite(self._head_fd, text.encode("ascii"), 0)
+                os.fsync(self._head_fd)
             self._synced = seq
 
     def _tick(self) -> None:
@@ -298,45 +370,103 @@ class JsonlSink:
             self._closed = True
 
     def records(self) -> Iterator[AuditRecord]:
+        """The complete records; raises :class:`Damaged` at the first line that is not one."""
         try:
-            fh = open(self.path, encoding="utf-8", newline="\n")
+            fh = open(self.path, "rb")
         except FileNotFoundError:
             return
         with fh:
-            for n, line in enumerate(fh, 1):
-                if not line.endswith("\n"):
-                    raise AuditError(f"{self.path}:{n}: torn final line (no newline): truncated tail")
+            for n, raw in enumerate(fh, 1):
+                if not raw.endswith(b"\n"):
+                    raise Damaged(f"{self.path}:{n}: truncated tail: the final line is torn (no newline)",
+                                  "truncated tail", n)
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise Damaged(f"{self.path}:{n}: edited: the line is not UTF-8 (byte {exc.start + 1})", "edited", n) from None
                 try:
                     yield AuditRecord.from_line(line)
                 except ValueError as exc:
-                    raise AuditError(f"{self.path}:{n}: edited: not a valid record ({str(exc)[:100]})") from None
+                    raise Damaged(f"{self.path}:{n}: edited: not a valid record ({str(exc)[:100]})", "edited", n) from None
 
     def head(self) -> tuple[int, str] | None:
-        try:
-            return _read_head(self.head_path)
-        except (ValueError, KeyError) as exc:
-            raise AuditError(f"{self.head_path}: edited: the head file is not readable ({exc})") from None
+        h = _read_head(self.head_path)
+        if h is None:
+            if self.path.exists() and self.path.stat().st_size:
+                raise Damaged(f"{self.head_path}: deleted: the head file is missing or empty, so the tail "
+                              "cannot be checked", "deleted")
+            return None
+        return h.seq, h.hash
+
+    def announced(self) -> str | None:
+        """The hash of the record the head announced (written, maybe not yet acknowledged), if any."""
+        h = _read_head(self.head_path)
+        return h.next if h else None
 
 
 # -- group commit with a process journal (SQLite, PostgreSQL) ----------------------------------------
 
-class _Journal:
-    """This process's journal: every entry is written here before ``append`` returns, and the
-    file is emptied after the group that holds it is committed. A crashed writer's journal is
-    committed by the next writer that opens the trail (found by a free ``flock``)."""
+_JOURNAL_TAG = b"txguard-audit-journal-v2\x00"
 
-    def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+
+def journal_mac(key: bytes, name: str, index: int, ident: str, body: str) -> str:
+    """HMAC-SHA256 (hex) of one journal entry: bound to the sink's key, the journal's name and the
+    entry's place in it, so an entry cannot be forged, edited, moved to another journal or reordered."""
+    msg = b"\x00".join((_JOURNAL_TAG, name.encode("utf-8"), str(index).encode("ascii"), ident.encode("utf-8"),
+                        body.encode("utf-8")))
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()
+
+
+def read_journal(name: str, data: bytes, key: bytes | None) -> tuple[list[AuditEntry], list[str]]:
+    """The authenticated entries of a journal's complete lines, and why each other line was refused.
+
+    A torn last line (no newline) was never acknowledged and is ignored.
+    """
+    entries: list[AuditEntry] = []
+    refused: list[str] = []
+    for n, raw in enumerate(data.split(b"\n")[:-1], 1):
+        try:
+            ident, mac, body = raw.decode("utf-8").split(" ", 2)
+        except (UnicodeDecodeError, ValueError):
+            refused.append(f"line {n} is not a journal entry")
+            continue
+        if key is None or not hmac.compare_digest(mac, journal_mac(key, name, n - 1, ident, body)):
+            refused.append(f"line {n} (decision `{ident[:40]}`) does not carry its writer's MAC: forged, edited, "
+                           "moved or reordered")
+            continue
+        entries.append(AuditEntry(ident, body))
+    return entries, refused
+
+
+class _Journal:
+    """This process's journal: every entry is written here, with its MAC (:func:`journal_mac`),
+    before ``append`` returns, and the file is deleted after the group that holds it is committed.
+    A crashed writer's journal is committed by the next writer that opens the trail (found by a free
+    ``flock``) once every entry is authenticated."""
+
+    def __init__(self, directory: Path, key: bytes) -> None:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.dir = directory
-        name = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(6).hex()}"
-        self.path = directory / f"{name}.journal"
-        tmp = directory / f"{name}.new"
-        self.fd = os.open(tmp, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+        self.name = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(6).hex()}"
+        self.path = directory / f"{self.name}.journal"
+        self._key = key
+        self._count = 0
+        self._size = 0
+        tmp = directory / f"{self.name}.new"
+        self.fd = os.open(tmp, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_EX)  # locked before any other writer can see it
         os.rename(tmp, self.path)
 
     def write(self, entry: AuditEntry) -> None:
-        _write_all(self.fd, f"{entry.id} {entry.body_text}\n".encode("utf-8"))
+        mac = journal_mac(self._key, self.name, self._count, entry.id, entry.body_text)
+        line = f"{entry.id} {mac} {entry.body_text}\n".encode("utf-8")
+        try:
+            _write_all(self.fd, line)
+        except OSError:
+            os.ftruncate(self.fd, self._size)  # no half line for the next entry to follow
+            raise
+        self._count += 1
+        self._size += len(line)
 
     def close(self) -> None:
         # Unlink while still holding the lock, then release it: a `.journal` path is only ever
@@ -360,15 +490,18 @@ def _still_named(path: Path, fd: int) -> bool:
     return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
 
 
-def orphan_journals(directory: Path) -> Iterator[tuple[Path, int, list[AuditEntry]]]:
-    """Journals whose writer is gone: yields (path, locked fd, complete entries); the caller
-    commits the entries, then unlinks the path and closes the fd."""
+def orphan_journals(directory: Path) -> Iterator[tuple[Path, int, bytes]]:
+    """Journals whose writer is gone: yields (path, locked fd, content); the caller authenticates
+    the entries (:func:`read_journal`), commits them, then unlinks the path and closes the fd."""
     if not directory.is_dir():
         return
     for path in sorted(directory.glob("*.journal")):
         try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:  # gone, or a symlink: not a journal any writer made (verify reports it)
+            continue
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -380,27 +513,26 @@ def orphan_journals(directory: Path) -> Iterator[tuple[Path, int, list[AuditEntr
             continue
         with open(fd, "rb", closefd=False) as fh:
             data = fh.read()
-        entries = []
-        for raw in data.split(b"\n")[:-1]:  # a torn last line was never acknowledged
-            ident, _, body = raw.decode("utf-8").partition(" ")
-            entries.append(AuditEntry(ident, body))
-        yield path, fd, entries
+        yield path, fd, data
 
 
 class _GroupSink:
     """Group commit: one transaction per ``every`` records or ``ms`` milliseconds.
 
-    With ``commit=group`` each entry goes to this process's journal (``write(2)``) before
-    ``append`` returns, so an acknowledged record survives a crash of the process; a background
-    thread commits the pending entries as one transaction, then deletes the journal they were in
-    (each group starts a new journal file). With ``commit=each`` ``append`` commits its own
-    transaction.
+    With ``commit=group`` each entry goes to this process's journal (``write(2)``, with its MAC)
+    before ``append`` returns, so an acknowledged record survives a crash of the process; a
+    background thread commits the pending entries as one transaction, which also registers the
+    journals they came from (``txguard_audit_journals``), then deletes those journals (each group
+    starts a new journal file) and unregisters them in its next transaction. With ``commit=each``
+    ``append`` commits its own transaction.
     """
 
     exact_head = True
     max_pending = 100_000
     _readonly = False  # a reader (verify, show) opened the trail: closing only disconnects
     _db: Any  # the database connection of the concrete sink
+    _journal_dir: Path | None = None
+    _key: bytes = b""
 
     def __init__(self, *, commit: str, every: int, ms: int, journal_dir: Path | None, salt: bytes | None) -> None:
         self.mask_salt = salt
@@ -411,6 +543,7 @@ class _GroupSink:
         self._stop = threading.Event()
         self._pending: list[AuditEntry] = []
         self._retired: list[_Journal] = []
+        self._done: list[str] = []  # journals deleted after their commit, to unregister in the next one
         self._oldest = 0.0
         self._closed = False
         self._error: BaseException | None = None
@@ -419,27 +552,90 @@ class _GroupSink:
         if commit == "group":
             if journal_dir is None:
                 raise AuditError("`commit=group` needs a journal directory (option `journal=DIR`)")
+            self._key = self._journal_key() or b""
+            if not self._key:
+                raise AuditError("the audit database holds no journal key")
             self._recover(journal_dir)
-            self._journal = _Journal(journal_dir)
+            self._journal = _Journal(journal_dir, self._key)
             _start_timer(self, ms)
         _close_at_exit(self)
 
-    def _commit(self, entries: Sequence[AuditEntry]) -> None:
+    def _commit(self, entries: Sequence[AuditEntry], journals: Sequence[str] = (), done: Sequence[str] = ()) -> None:
+        """One transaction: chain ``entries``, register ``journals`` as committed, unregister ``done``."""
         raise NotImplementedError
 
     def _known_ids(self, ids: Sequence[str]) -> set[str]:
         raise NotImplementedError
 
+    def _journal_key(self) -> bytes | None:
+        """The key of journal MACs, kept in the database (never in the journal directory)."""
+        raise NotImplementedError
+
+    def _committed_journals(self) -> set[str]:
+        """Journals whose entries are committed but which may not be deleted yet."""
+        raise NotImplementedError
+
     def _recover(self, directory: Path) -> None:
-        for path, fd, entries in orphan_journals(directory):
+        """Commit what crashed writers acknowledged: the authenticated entries of their journals.
+
+        A journal with an entry that is not authentic (forged, edited, moved, reordered) or already
+        in the chain although the journal was never committed (replayed) is renamed
+        ``NAME.rejected``: its refused entries are never chained, and ``verify`` reports the file.
+        """
+        committed = self._committed_journals()
+        for path, fd, data in orphan_journals(directory):
             try:
+                name = path.stem
+                if name in committed:  # its writer committed it and died before deleting it
+                    path.unlink(missing_ok=True)
+                    self._done.append(name)
+                    continue
+                entries, refused = read_journal(name, data, self._key)
                 known = self._known_ids([e.id for e in entries]) if entries else set()
                 todo = [e for e in entries if e.id not in known]
                 if todo:
-                    self._commit(todo)
-                path.unlink(missing_ok=True)
+                    self._commit(todo, [name])
+                    self._done.append(name)
+                if refused or known:
+                    path.rename(path.with_suffix(".rejected"))
+                else:
+                    path.unlink(missing_ok=True)
             finally:
                 os.close(fd)
+
+    def journal_state(self, known: set[str]) -> int:
+        """For ``verify``: the number of authenticated entries waiting in journals to be committed.
+
+        Raises :class:`Damaged` (``forged``) for a quarantined journal, an entry that is not
+        authentic, or an entry of an uncommitted journal that is already in the chain (replayed).
+        """
+        directory = self._journal_dir
+        if directory is None or not directory.is_dir():
+            return 0
+        for path in sorted(directory.glob("*.rejected")):
+            raise Damaged(f"{path}: a journal with forged, edited, reordered or replayed entries was refused by "
+                          "the writer that found it: nothing of it was chained; it is kept for inspection", "forged")
+        committed = self._committed_journals()
+        key = self._journal_key()
+        pending = 0
+        for path in sorted(directory.glob("*.journal")):
+            if path.is_symlink() or (path.exists() and not path.is_file()):
+                raise Damaged(f"{path}: not a journal file (a link or a directory): no writer made it", "forged")
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:  # committed and deleted meanwhile
+                continue
+            entries, refused = read_journal(path.stem, data, key)
+            if refused:
+                raise Damaged(f"{path}: {refused[0]}", "forged")
+            if path.stem in committed:
+                continue
+            for e in entries:
+                if e.id in known:
+                    raise Damaged(f"{path}: decision `{e.id[:40]}` is already in the chain but this journal was never "
+                                  "committed: a replayed entry", "forged")
+            pending += len(entries)
+        return pending
 
     def append(self, entry: AuditEntry) -> None:
         if self._journal is None:
@@ -471,9 +667,10 @@ class _GroupSink:
                 batch, self._pending = self._pending, []
                 self._retired.append(self._journal)
                 assert self._journal_dir is not None
-                self._journal = _Journal(self._journal_dir)
+                self._journal = _Journal(self._journal_dir, self._key)
+            done = list(self._done)
             try:
-                self._commit(batch)
+                self._commit(batch, [j.name for j in self._retired], done)
             except Exception as exc:  # the batch stays journaled and pending; the next flush retries
                 with self._lock:
                     self._pending = batch + self._pending
@@ -482,8 +679,10 @@ class _GroupSink:
                     raise AuditError(f"the audit commit failed: {exc}") from exc
                 return
             self._error = None
+            del self._done[:len(done)]
             for journal in self._retired:
                 journal.close()
+                self._done.append(journal.name)
             self._retired = []
 
     def _tick(self) -> None:
@@ -513,6 +712,11 @@ class _GroupSink:
                 return
             if self._journal is not None:
                 self._journal.close()
+            if self._done:
+                try:
+                    self._commit([], (), self._done)
+                except Exception:  # noqa: BLE001 - a stale registration only names a deleted file
+                    pass
             self._closed = True
             self._disconnect()
 
@@ -564,7 +768,11 @@ CREATE TABLE IF NOT EXISTS txguard_audit_head (
   one INTEGER PRIMARY KEY CHECK (one = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL
 );
 INSERT OR IGNORE INTO txguard_audit_head VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+CREATE TABLE IF NOT EXISTS txguard_audit_key (one INTEGER PRIMARY KEY CHECK (one = 1), key BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS txguard_audit_journals (name TEXT PRIMARY KEY);
 """
+
+_TEXT_COLUMNS = ("id", "prev", "hash", "body")
 
 
 class SqliteSink(_GroupSink):
@@ -576,13 +784,15 @@ class SqliteSink(_GroupSink):
     record. ``sync=normal`` (default) or ``full`` is SQLite's ``synchronous`` (``full`` makes every
     commit survive power loss). Many processes may append to one file: each group transaction takes
     SQLite's write lock (``BEGIN IMMEDIATE``), reads the head row, links and inserts its records,
-    and moves the head.
+    and moves the head. Journal entries carry a MAC keyed by a random key kept in the database
+    (``txguard_audit_key``), so a file dropped into the journal directory is never chained.
     """
 
     def __init__(self, path: str | Path, *, commit: str = "group", every: int = 64, ms: int = 5,
                  sync: str = "normal", readonly: bool = False, salt: bytes | None = None) -> None:
         self.path = Path(path)
         self._readonly = readonly
+        self._broken: str | None = None
         try:
             if readonly:
                 if not self.path.exists():
@@ -596,34 +806,44 @@ class SqliteSink(_GroupSink):
                     fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
                     self._db.execute("PRAGMA journal_mode=WAL")
                     self._db.executescript(f"BEGIN IMMEDIATE; {SQLITE_SCHEMA} COMMIT;")
+                    self._db.execute("INSERT OR IGNORE INTO txguard_audit_key VALUES (1, ?)", (os.urandom(32),))
                 self._db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
         except sqlite3.Error as exc:
             raise AuditError(f"{self.path}: cannot open the audit database: {exc}") from None
         if readonly:
             self.mask_salt = salt
             self._closed = False
-            self._empty = self._uninitialised()
+            self._journal_dir = Path(f"{self.path}.journal")
+            try:
+                self._empty = self._uninitialised()
+            except sqlite3.Error as exc:  # a damaged file: verify reports it
+                self._empty, self._broken = False, f"{self.path}: unreadable: not an audit database ({exc})"
             return
         self._empty = False
         super().__init__(commit=commit, every=every, ms=ms, salt=salt,
                          journal_dir=Path(f"{self.path}.journal") if commit == "group" else None)
 
-    def _commit(self, entries: Sequence[AuditEntry]) -> None:
+    def _commit(self, entries: Sequence[AuditEntry], journals: Sequence[str] = (), done: Sequence[str] = ()) -> None:
         # Writers on this host queue on a file lock (woken at once by the kernel) rather than in
         # SQLite's busy handler, which sleeps up to 100 ms between retries.
         with open(f"{self.path}.lock", "a") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            self._commit_locked(entries)
+            self._commit_locked(entries, journals, done)
 
-    def _commit_locked(self, entries: Sequence[AuditEntry]) -> None:
+    def _commit_locked(self, entries: Sequence[AuditEntry], journals: Sequence[str], done: Sequence[str]) -> None:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            seq, prev = db.execute("SELECT seq, hash FROM txguard_audit_head WHERE one = 1").fetchone()
-            rows = chain([e.body_text for e in entries], seq, prev)
-            db.executemany("INSERT INTO txguard_audit (seq, id, prev, hash, body) VALUES (?, ?, ?, ?, ?)",
-                           [(s, e.id, p, h, b) for (s, p, h, b), e in zip(rows, entries)])
-            db.execute("UPDATE txguard_audit_head SET seq = ?, hash = ? WHERE one = 1", rows[-1][:1] + rows[-1][2:3])
+            if entries:
+                seq, prev = db.execute("SELECT seq, hash FROM txguard_audit_head WHERE one = 1").fetchone()
+                rows = chain([e.body_text for e in entries], seq, prev)
+                db.executemany("INSERT INTO txguard_audit (seq, id, prev, hash, body) VALUES (?, ?, ?, ?, ?)",
+                               [(s, e.id, p, h, b) for (s, p, h, b), e in zip(rows, entries)])
+                db.execute("UPDATE txguard_audit_head SET seq = ?, hash = ? WHERE one = 1", rows[-1][:1] + rows[-1][2:3])
+            if journals:
+                db.executemany("INSERT OR IGNORE INTO txguard_audit_journals (name) VALUES (?)", [(n,) for n in journals])
+            if done:
+                db.executemany("DELETE FROM txguard_audit_journals WHERE name = ?", [(n,) for n in done])
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -638,34 +858,78 @@ class SqliteSink(_GroupSink):
             found.update(r[0] for r in self._db.execute(q, part))
         return found
 
+    def _journal_key(self) -> bytes | None:
+        try:
+            row = self._db.execute("SELECT key FROM txguard_audit_key WHERE one = 1").fetchone()
+        except sqlite3.Error:  # a trail written before journals carried MACs
+            return None
+        return row[0] if row and isinstance(row[0], bytes) and len(row[0]) >= 16 else None
+
+    def _committed_journals(self) -> set[str]:
+        try:
+            return {str(r[0]) for r in self._db.execute("SELECT name FROM txguard_audit_journals")}
+        except sqlite3.Error:
+            return set()
 
     def _uninitialised(self) -> bool:
         """An empty database (a writer died before creating the tables) is an empty trail."""
-        try:
-            return int(self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]) == 0
-        except sqlite3.Error as exc:
-            raise AuditError(f"{self.path}: not an audit database: {exc}") from None
+        return int(self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]) == 0
 
     def records(self) -> Iterator[AuditRecord]:
+        if self._broken:
+            raise Damaged(self._broken, "unreadable", 1)
         if self._empty:
             return
+        # Each text column is read as bytes with its storage type, so that a value of another type
+        # or bytes that are not UTF-8 are reported at their row instead of failing the whole read.
+        columns = ", ".join(f"typeof({c}), CAST({c} AS BLOB)" for c in _TEXT_COLUMNS)
+        n = 0
         try:
-            cur = self._db.execute("SELECT seq, prev, hash, body, id FROM txguard_audit ORDER BY seq")
-            for seq, prev, digest, body, ident in cur:
-                yield AuditRecord(seq, prev, digest, body, ident)
+            for row in self._db.execute(f"SELECT seq, {columns} FROM txguard_audit ORDER BY seq"):
+                n += 1
+                values = []
+                for i, name in enumerate(_TEXT_COLUMNS):
+                    kind, raw = row[1 + 2 * i], row[2 + 2 * i]
+                    if kind != "text" or not isinstance(raw, bytes):
+                        raise Damaged(f"{self.path}: row seq {row[0]}: `{name}` is {kind}, not text", "edited", n)
+                    try:
+                        values.append(raw.decode("utf-8"))
+                    except UnicodeDecodeError:
+                        raise Damaged(f"{self.path}: row seq {row[0]}: `{name}` is not UTF-8", "edited", n) from None
+                ident, prev, digest, body = values
+                yield AuditRecord(int(row[0]), prev, digest, body, ident)
         except sqlite3.Error as exc:
-            raise AuditError(f"{self.path}: unreadable audit table: {exc}") from None
+            raise Damaged(f"{self.path}: unreadable audit table: {exc}", _missing(exc), n + 1) from None
 
     def head(self) -> tuple[int, str] | None:
+        if self._broken:
+            raise Damaged(self._broken, "unreadable")
         if self._empty:
             return None
         try:
-            row = self._db.execute("SELECT seq, hash FROM txguard_audit_head WHERE one = 1").fetchone()
+            row = self._db.execute("SELECT typeof(seq), seq, typeof(hash), CAST(hash AS BLOB) FROM txguard_audit_head "
+                                   "WHERE one = 1").fetchone()
         except sqlite3.Error as exc:
-            raise AuditError(f"{self.path}: unreadable audit head: {exc}") from None
-        if row is None:
-            raise AuditError(f"{self.path}: edited: the chain head row is missing")
-        return int(row[0]), str(row[1])
+            raise Damaged(f"{self.path}: unreadable audit head: {exc}", _missing(exc)) from None
+        return _checked_head(str(self.path), row and (row[1], row[3] if row[2] == "text" else row[2]))
+
+
+def _missing(exc: Exception) -> str:
+    return "deleted" if "no such table" in str(exc) or "does not exist" in str(exc) else "unreadable"
+
+
+def _checked_head(where: str, row: Any) -> tuple[int, str]:
+    """The head row ``(seq, hash)`` if it is one; :class:`Damaged` says what else it is."""
+    if not row:
+        raise Damaged(f"{where}: the chain head row is missing", "deleted")
+    seq, digest = row
+    if isinstance(digest, bytes):
+        digest = digest.decode("utf-8", "replace")
+    if type(seq) is not int or seq < 0:
+        raise Damaged(f"{where}: the chain head's seq `{str(seq)[:40]}` is not a record number", "edited")
+    if not is_hash(digest):
+        raise Damaged(f"{where}: the chain head's hash `{str(digest)[:70]}` is not a SHA-256 hex digest", "edited")
+    return seq, str(digest)
 
 
 # -- the URL -------------------------------------------------------------------------------------------

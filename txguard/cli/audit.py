@@ -2,7 +2,8 @@
 
 TARGET is a sink URL (``jsonl:PATH``, ``sqlite:PATH``, ``postgresql://...``) or a file path
 (``*.jsonl`` is read as JSON Lines, anything else as SQLite). ``verify`` exits 0 when the chain is
-intact and 4 when it is not, naming the first broken link.
+intact and 4 when it is not, naming the first broken link. ``replay`` is the backtest gate: it
+exits 2 when ``--max-divergence`` or ``--max-loosened`` is exceeded.
 """
 
 from __future__ import annotations
@@ -15,12 +16,29 @@ from pathlib import Path
 from typing import Any
 
 from ..audit import AuditError, AuditSink, open_sink, replay, verify
-from ..audit._report import render_html, summarize
+from ..audit._report import render_html, render_replay_html, summarize
 from ._common import compile_or_report
 
 HELP = "verify, list, replay or report on an audit trail"
 
 EXIT_VERIFY_FAILED = 4
+EXIT_GATE_FAILED = 2
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"expected a fraction from 0 to 1, got `{text}`")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number of decisions, got `{text}`")
+    return int(text)
 
 
 def target_url(target: str) -> str:
@@ -46,6 +64,11 @@ def register(p: argparse.ArgumentParser) -> None:
     r.add_argument("target")
     r.add_argument("--policy", required=True, help="the policy YAML to replay under")
     r.add_argument("--format", choices=("text", "json"), default="text")
+    r.add_argument("--html", metavar="FILE", help="also write the divergence report as a self-contained HTML page")
+    r.add_argument("--max-divergence", type=_rate, metavar="RATE",
+                   help="exit 2 if more than this fraction of the replayed decisions change outcome")
+    r.add_argument("--max-loosened", type=_count, metavar="N",
+                   help="exit 2 if more than N decisions become less strict (allow < clarify < escalate)")
     h = sub.add_parser("report", help="write a self-contained HTML report")
     h.add_argument("target")
     h.add_argument("--html", required=True, help="where to write the page")
@@ -73,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
     except (AuditError, OSError) as exc:
         print(f"txguard audit: {exc}", file=sys.stderr)
         return 1
+    except (ValueError, KeyError, TypeError) as exc:  # a record that is not what a writer writes
+        print(f"txguard audit: {args.target}: a record is unreadable ({type(exc).__name__}: {str(exc)[:120]}); "
+              "run `txguard audit verify`", file=sys.stderr)
+        return 1
 
 
 def _with(target: str, fn: Any) -> int:
@@ -89,7 +116,14 @@ def _verify(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict()))
     elif result.ok:
         head = f"; head {result.head[0]} {result.head[1][:16]}..." if result.head else ""
-        print(f"ok: {result.count} records, one unbroken chain{head}")
+        notes = ""
+        if result.unacknowledged:
+            notes += (f"; record {result.count} was written but its writer stopped before acknowledging it "
+                      "(the head announced it; the next writer adopts it)")
+        if result.pending:
+            notes += (f"; {result.pending} acknowledged record(s) not yet committed: they wait in group-commit "
+                      "journals (flush or close the writers, or open the trail with a writer after a crash)")
+        print(f"ok: {result.count} records, one unbroken chain{head}{notes}")
     else:
         where = f"record {result.position}: " if result.position is not None else ""
         print(f"{args.target}: {where}{result.problem}")
@@ -130,25 +164,52 @@ def _show(sink: AuditSink, args: argparse.Namespace) -> int:
         codes = ",".join(r["code"] for r in d.get("reasons", [])) or "-"
         route = f" ({d['route']})" if d.get("route") else ""
         session = f" session={lineage['session_id']}" if lineage.get("session_id") else ""
-        print(f"{rec.seq:>7} {body.get('time')} {d.get('outcome')}{route} {d.get('kind') or '-'} [{codes}]{session} {body.get('id')}")
+        print(f"{rec.seq:>7} {body.get('time')} {d.get('outcome')}{route} {d.get('kind') or '-'} [{codes}]{session} {body.get('id')}"
+              + _shadow_text(body.get("shadow")))
     return 0
 
 
 def _replay(sink: AuditSink, policy: Any, args: argparse.Namespace) -> int:
     report = replay(sink.records(), policy)
+    gated = args.max_divergence is not None or args.max_loosened is not None
+    gate = report.gate(args.max_divergence, args.max_loosened) if gated else None
+    data = report.to_dict(gate)
+    if args.html:
+        title = f"txguard backtest: {policy.id} {policy.version} on {args.target}"
+        Path(args.html).write_text(render_replay_html(data, title), encoding="utf-8")
+    code = EXIT_GATE_FAILED if gate is not None and not gate.ok else 0
     if args.format == "json":
-        print(json.dumps(report.to_dict(), indent=2))
-        return 0
+        print(json.dumps(data, indent=2))
+        return code
     print(f"replayed {report.total} decisions under {policy.id} {policy.version} ({policy.digest[:19]}...): "
           f"{len(report.changes)} would change, {report.identical} identical"
           + (f", {report.masked} with masked fields" if report.masked else ""))
+    print(f"  outcome changed: {report.outcome_changed} ({report.divergence:.2%}); less strict: {report.loosened}; "
+          f"stricter: {report.tightened}")
     for (before, after), n in sorted(report.transitions.items()):
         marker = "" if before == after else "  *"
         print(f"  {before:>8} -> {after:<8} {n:>7}{marker}")
+    for (rule, rcode, change), n in sorted(report.rules.items(), key=lambda x: (-x[1], x[0])):
+        print(f"  {n:>7} {rule} [{rcode}] {change}")
     for c in report.changes:
         rule = f"{c.rule} [{c.code}] {c.why}" if c.rule else c.why
         print(f"  seq {c.seq} {c.kind or '-'}: {c.before} -> {c.after}: {rule}")
-    return 0
+    if args.html:
+        print(f"wrote {args.html}")
+    if gate is not None:
+        print("gate: ok" if gate.ok else "\n".join(f"gate failed: {f}" for f in gate.failures))
+    return code
+
+
+def _shadow_text(shadow: Any) -> str:
+    """`` shadow=<outcome> [codes] <policy version> (diverged)`` for a record a shadow policy also decided."""
+    if not isinstance(shadow, dict):
+        return ""
+    d = shadow.get("decision") or {}
+    codes = ",".join(r["code"] for r in d.get("reasons", [])) or "-"
+    version = (shadow.get("policy") or {}).get("version")
+    note = " error" if shadow.get("error") else " diverged" if shadow.get("diverged") else ""
+    return f" | shadow {version}: {d.get('outcome')} [{codes}]{note}"
 
 
 def _report(sink: AuditSink, args: argparse.Namespace) -> int:

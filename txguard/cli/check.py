@@ -17,7 +17,10 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from .._decision import Decision, Outcome, Reason
+from .._errors import READ_ERRORS
 from .._guard import Guard
+from .._json import read_json
+from .._suite import SuiteError, numbered_lines
 from ..audit import AuditError, open_sink
 from ._common import compile_or_report, open_text
 
@@ -65,11 +68,11 @@ def _malformed(policy_ref: Any, message: str) -> Decision:
 
 
 def _cases(stream: IO[str], name: str) -> Iterator[tuple[int, Any, str | None]]:
-    for n, line in enumerate(stream, 1):
+    for n, line in numbered_lines(stream, name):
         if not line.strip():
             continue
         try:
-            yield n, json.loads(line), None
+            yield n, read_json(line), None
         except (ValueError, RecursionError) as exc:
             yield n, None, f"{name}:{n}: malformed line: {str(exc)[:120]}"
 
@@ -96,21 +99,30 @@ def run(args: argparse.Namespace) -> int:
             sink.close()
 
 
+def _where(exc: BaseException) -> str:
+    """``line:col`` of a JSON syntax error, ``1:1`` when the reader gives no position."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.lineno}:{exc.colno}"
+    return "1:1"
+
+
 def _single(guard: Guard, args: argparse.Namespace) -> int:
     try:
         with open_text(args.case) as fh:
             text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
+    except READ_ERRORS as exc:
         print(f"txguard check: cannot read `{args.case}`: {exc}", file=sys.stderr)
         return 1
     try:
-        envelope = json.loads(text)
+        envelope = read_json(text)
     except (ValueError, RecursionError) as exc:
-        print(f"{args.case}: malformed case: {str(exc)[:120]}", file=sys.stderr)
-        decision = (guard.check_envelope(None) if args.audit else
-                    _malformed(guard.policy.ref, f"the case is not JSON: {str(exc)[:120]}"))
-    else:
-        decision = guard.check_envelope(envelope)
+        # The case file itself is unusable: a tool error (exit 1), never a decision made (exit 0).
+        # With an audit trail the attempt is still recorded, as the escalation it is.
+        print(f"{args.case}:{_where(exc)}: malformed case: {str(exc)[:120]}", file=sys.stderr)
+        if args.audit:
+            guard.check_envelope(None)
+        return 1
+    decision = guard.check_envelope(envelope)
     if args.format == "json":
         print(json.dumps(decision.to_dict(), indent=2))
     else:
@@ -140,7 +152,7 @@ def _batch(guard: Guard, args: argparse.Namespace) -> int:
                     print(problem, file=sys.stderr)
                     decision = guard.check_envelope(None) if args.audit else _malformed(guard.policy.ref, problem)
                 else:
-                    decision = guard.check_envelope(envelope)
+                    decision = guard.independent().check_envelope(envelope)  # each case its own world
                 counts[decision.outcome.value] += 1
                 row = {"id": case_id, "outcome": decision.outcome.value,
                        "reasons": [{"rule": r.rule, "code": r.code, "message": r.message} for r in decision.reasons]}
@@ -151,7 +163,10 @@ def _batch(guard: Guard, args: argparse.Namespace) -> int:
                 if tty and n % 500 == 0:
                     sys.stderr.write(f"\r{n} decided ...")
                     sys.stderr.flush()
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except SuiteError as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return 1
+    except READ_ERRORS as exc:
         print(f"\ntxguard check: cannot read `{args.cases}`: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -5,7 +5,8 @@ inside the package (``txguard/data/``, copies of ``policies/retail.yaml`` and
 ``examples/catalog/catalog.json``). Each scenario plays what the user said, what the scripted
 model emitted (in a real provider's tool-call shape, read by :mod:`txguard.adapters`), and what
 the guard decided; the shop's own ``place_order`` is a guarded tool, so it runs only on ``allow``.
-Every decision goes to a SQLite audit trail whose path is printed and verified at the end.
+Every decision goes to a SQLite audit trail, verified at the end: the file given with ``--audit``,
+else a temporary one that is removed when the demo ends.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .._decision import Decision, Outcome
 from .._errors import PolicyError
 from .._guard import Guard
 from .._guarded import Blocked, GuardedTool, render_confirmation
+from .._json import read_json
 from ..audit import VerifyResult, open_sink, verify
 
 HELP = "play the chat-to-buy failure stories against the retail policy (no network, no server)"
@@ -236,7 +238,7 @@ def _describe(arguments: Any) -> list[str]:
     """The proposal as a person reads it; unreadable arguments are shown as they came."""
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments)
+            arguments = read_json(arguments)
         except ValueError:
             return [f"arguments (unparseable): {arguments[:90]!r}"]
     if not isinstance(arguments, dict) or not isinstance(arguments.get("items"), list):
@@ -338,7 +340,7 @@ def play(scenario: Scenario, trail: Trail, facts: Any, shop: Shop, pr: Printer |
 
 def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--audit", type=Path, metavar="PATH",
-                   help="SQLite audit trail to write (default: a new file in a temporary directory)")
+                   help="SQLite audit trail to write and keep (default: a temporary trail, removed on exit)")
     p.add_argument("--policy", type=Path, metavar="PATH", help="policy file (default: the shipped retail policy)")
     p.add_argument("--catalog", type=Path, metavar="PATH", help="catalog facts JSON (default: the shipped catalog)")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -352,17 +354,24 @@ def run(args: argparse.Namespace) -> int:
             with _shipped("retail.yaml") as path:
                 policy = compile_file(path)
         if args.catalog is not None:
-            facts = json.loads(args.catalog.read_text(encoding="utf-8"))
+            facts = read_json(args.catalog.read_text(encoding="utf-8"))
         else:
             with _shipped("catalog.json") as path:
-                facts = json.loads(path.read_text(encoding="utf-8"))
+                facts = read_json(path.read_text(encoding="utf-8"))
     except PolicyError as exc:
         print(exc, file=sys.stderr)
         return 3
     except (OSError, ValueError) as exc:
         print(f"txguard demo: {exc}", file=sys.stderr)
         return 1
-    audit_path = args.audit if args.audit is not None else Path(tempfile.mkdtemp(prefix="txguard-demo-")) / "audit.sqlite"
+    if args.audit is not None:
+        return _play_all(policy, facts, args, args.audit, kept=True)
+    # Without --audit the trail lives in a temporary directory that is removed on the way out.
+    with tempfile.TemporaryDirectory(prefix="txguard-demo-") as tmp:
+        return _play_all(policy, facts, args, Path(tmp) / "audit.sqlite", kept=False)
+
+
+def _play_all(policy: CompiledPolicy, facts: Any, args: argparse.Namespace, audit_path: Path, *, kept: bool) -> int:
     trail = open_trail(policy, audit_path)
     text = args.format == "text"
     colour = text and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -373,24 +382,32 @@ def run(args: argparse.Namespace) -> int:
                      f"catalog of {len(facts.get('products', {}))} products (tau2-bench, MIT), user {USER}\n")
     shop = Shop()
     played: list[Played] = []
-    for number, scenario in enumerate(SCENARIOS, 1):
-        if pr:
-            pr.heading(number, scenario.title)
-        played.append(play(scenario, trail, facts, shop, pr))
-    trail.close()
+    try:
+        for number, scenario in enumerate(SCENARIOS, 1):
+            if pr:
+                pr.heading(number, scenario.title)
+            played.append(play(scenario, trail, facts, shop, pr))
+    finally:
+        trail.close()
+    return _report(policy, played, shop, trail, audit_path if kept else None, pr)
+
+
+def _report(policy: CompiledPolicy, played: list[Played], shop: Shop, trail: Trail, kept: Path | None,
+            pr: Printer | None) -> int:
     decisions = [s for p in played for s in p.steps if "decision" in s]
     counts = Counter(s["decision"]["outcome"] for s in decisions)
     result = trail.verify()
-    audit: dict[str, Any] = {"path": str(audit_path), "verified": bool(result.ok), "records": result.count,
+    audit: dict[str, Any] = {"path": None if kept is None else str(kept), "verified": bool(result.ok), "records": result.count,
                              "problem": None if result.ok else f"record {result.position}: {result.problem}"}
     status = 0 if result.ok else 4
     if pr:
         pr.out.write("\n" + pr.s("summary", "1") + f": {len(played)} scenarios, {len(decisions)} decisions "
                      f"({', '.join(f'{counts[o.value]} {o.value}' for o in Outcome)}), {len(shop.orders)} orders placed\n")
+        where = audit["path"] or "temporary, removed on exit; --audit PATH keeps one"
         if audit["verified"]:
-            pr.out.write(f"audit trail: {audit['path']}: {audit['records']} records, hash chain verified\n")
+            pr.out.write(f"audit trail ({where}): {audit['records']} records, hash chain verified\n")
         else:
-            pr.out.write(f"audit trail: {audit['path']}: VERIFY FAILED at {audit['problem']}\n")
+            pr.out.write(f"audit trail ({where}): VERIFY FAILED at {audit['problem']}\n")
     else:
         print(json.dumps({
             "policy": policy.ref.to_dict(),

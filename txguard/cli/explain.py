@@ -21,10 +21,11 @@ from datetime import datetime
 from typing import Any
 
 from .._compile import CompiledPolicy, compile_file
-from .._errors import PolicyError
+from .._errors import READ_ERRORS, PolicyError
 from .._evaluate import Clock
 from .._explain import explain
 from .._guard import utc_now
+from .._json import read_json
 from ._common import compile_or_report, open_text
 
 HELP = "explain a decision rule by rule (inputs, fired / skipped / not fired, and why)"
@@ -64,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         return 3
     try:
         with open_text(args.case) as fh:
-            envelope = json.loads(fh.read())
-    except (OSError, UnicodeDecodeError) as exc:
+            envelope = read_json(fh.read())
+    except READ_ERRORS as exc:
         print(f"txguard explain: cannot read `{args.case}`: {exc}", file=sys.stderr)
         return 1
     except (ValueError, RecursionError) as exc:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .._compile import CompiledPolicy
-from .._errors import Diagnostic, PolicyError
+from .._errors import READ_ERRORS, Diagnostic, PolicyError
 from .._guard import Guard
 from .._suite import (
     Coverage,
@@ -196,7 +196,7 @@ def _run_corpus(state: _Run, path: str, policy: CompiledPolicy, args: argparse.N
         state.errors.extend(exc.diagnostics)
         state.tool_error = True
         return
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except READ_ERRORS as exc:
         print(f"txguard test: cannot read `{path}`: {exc}", file=sys.stderr)
         state.tool_error = True
         return

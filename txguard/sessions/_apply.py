@@ -24,15 +24,16 @@ from typing import Any
 
 
 from .._compile import CompiledPolicy, ProposalError
-from .._consent import bind, confirmation_key, resolve
-from .._context import Confirmed, Proposal, Session
+from .._evaluate import _coerce
+from .._consent import bind, confirmation_key, ledger_key, resolve
+from .._context import EMPTY_SESSION, Confirmed, Proposal, Session
 from .._decision import Decision, Outcome, Question, Reason, Route
 from .._errors import ConsentTokenError
 from .._intents import CONSEQUENTIAL_KINDS, INTENT_MODELS, Checkout, intent_digest
 from .._money import currency_exponent
-from .._session_compile import SessionPolicy
+from .._session_compile import Budget, SessionPolicy
 from ._events import Event, to_us
-from ._rules import OwnEvaluator, SessionEvaluator
+from ._rules import OwnEvaluator, SessionEvaluator, reach
 from ._store import Charge, SessionStore
 
 SESSION_CODES: dict[str, str] = {
@@ -54,8 +55,11 @@ def _engine_reason(code: str, message: str) -> Reason:
 
 
 def join(decision: Decision, extra: Sequence[tuple[Reason, Route | None, Question | None]],
-         intent: Any = None) -> Decision:
-    """The decision with more fired rules: outcome by the maximum rule, reasons sorted as usual."""
+         intent: Any = None, precedence: Sequence[Route] = ("refuse", "human")) -> Decision:
+    """The decision with more fired rules: outcome by the maximum rule, reasons sorted as usual.
+
+    An escalation's route is the first of ``precedence`` (the policy's ``routes.precedence``) that
+    any escalating rule names."""
     if not extra:
         return decision
     reasons = sorted((*decision.reasons, *(r for r, _, _ in extra)), key=lambda r: (-r.outcome.rank, r.rule, r.code))
@@ -64,7 +68,7 @@ def join(decision: Decision, extra: Sequence[tuple[Reason, Route | None, Questio
         routes = [decision.route] if decision.outcome is Outcome.ESCALATE else []
         routes += [route for r, route, _ in extra if r.outcome is Outcome.ESCALATE]
         return replace(decision, outcome=outcome, reasons=tuple(reasons), questions=(), confirmation=None,
-                       route="refuse" if "refuse" in routes else "human")
+                       route=next((r for r in precedence if r in routes), "human"))
     seen: set[str] = set()
     questions = []
     for q in sorted((*decision.questions, *(q for _, _, q in extra if q is not None)), key=lambda q: q.code):
@@ -98,15 +102,37 @@ def _amount(intent: Any) -> tuple[int | None, str | None]:
     return int(total.scaleb(currency_exponent(currency))), currency
 
 
+def _used_again(decision: Decision, intent: Any) -> Decision:
+    """The decision when every confirmation of its intent was already used: ask again."""
+    q = Question("confirmation_used", "This confirmation was already used. Do you want to confirm this again?")
+    return join(decision, [(Reason("session.single_use_confirmations", "confirmation_used",
+                                   "the user's confirmation of this intent was already used once",
+                                   Outcome.CLARIFY), None, q)], intent)
+
+
+def budget_key(budget: Budget, scope_key: str) -> str:
+    """A budget counter's identity: what it limits, never which policy checked it.
+
+    The budget's own name, its currency, its window and the scoped subject (user, conversation or
+    merchant): a base policy and a child that extends it, or two guards on one store, count the
+    same spend against the same counter (each still checks its own limit).
+    """
+    return f"{budget.id}/{budget.currency}/{budget.window_us or 0}/{budget.scope}:{scope_key}"
+
+
 class SessionRunner:
     """Runs a guard's checks through a conversation store (see the module docstring)."""
 
     def __init__(self, policy: CompiledPolicy, store: SessionStore, evaluator: SessionEvaluator | None = None,
-                 consent_keys: Mapping[str, bytes] | None = None) -> None:
+                 consent_keys: Mapping[str, bytes] | None = None, *, ledger_only: bool = False) -> None:
+        """``ledger_only``: ``store`` is a guard's own single-use ledger (the host gave no store):
+        only confirmations are consumed; no conversation log, session rules or budgets."""
         self.policy = policy
         self.store = store
         self.evaluator: SessionEvaluator = evaluator if evaluator is not None else OwnEvaluator()
         self.consent_keys = consent_keys
+        self.ledger_only = ledger_only
+        self.reach = reach(policy.session)
 
     def check(self, evaluate: Evaluate, proposal: Any, request: Any, session: Any, facts: Any,
               clock: Callable[[], datetime]) -> Decision:
@@ -119,7 +145,7 @@ class SessionRunner:
             return evaluate(self.policy, proposal, request, session, facts, clock)
         if not isinstance(session, Session):
             try:  # validated once here; evaluate takes the model as it is
-                session = Session.model_validate(session or {})
+                session = _coerce(Session, session, EMPTY_SESSION)
             except Exception:  # noqa: BLE001 - evaluate escalates it as malformed_context
                 pass
         decision = evaluate(self.policy, proposal, request, session, facts, lambda: now, self.consent_keys)
@@ -127,7 +153,7 @@ class SessionRunner:
             final = self._apply(decision, proposal, session, now)
         except Exception as exc:  # noqa: BLE001 - fail closed
             final = join(decision, [(_engine_reason("session_store_error", f"{type(exc).__name__}: {str(exc)[:200]}"),
-                                     "human", None)])
+                                     "human", None)], precedence=self.policy.route_precedence)
         # ``final`` was made by this check and has not escaped it yet, so it can take its timing in
         # place (``elapsed_us`` is not compared; dataclasses.replace would cost a second copy).
         object.__setattr__(final, "elapsed_us", (time.perf_counter_ns() - t0) / 1000)
@@ -136,17 +162,19 @@ class SessionRunner:
     def _apply(self, decision: Decision, proposal: Any, session: Any, now: datetime) -> Decision:
         sp: SessionPolicy = self.policy.session
         try:
-            ses = session if isinstance(session, Session) else Session.model_validate(session or {})
+            ses = _coerce(Session, session, EMPTY_SESSION)
         except Exception:  # noqa: BLE001 - the decision already escalated as malformed_context
             return decision
         cid = ses.id
+        if self.ledger_only:
+            return self._consume_only(decision, proposal, ses, now, cid)
         if cid is None:
             if sp.needs_session_id:
                 return join(decision, [(_engine_reason(
                     "session_id_missing",
                     "the policy keeps state across turns (session rules, budgets or single-use confirmations) "
-                    "and the session has no `id`"), "human", None)])
-            return decision
+                    "and the session has no `id`"), "human", None)], precedence=self.policy.route_precedence)
+            return self._consume_only(decision, proposal, ses, now, None)
         now_us = to_us(now)
         intent = decision.intent
         kind = decision.kind
@@ -161,28 +189,31 @@ class SessionRunner:
                          merchant=getattr(intent, "merchant", None), currency=currency, user=ses.authenticated_user_id,
                          amount_minor=amount, codes=codes)
 
+        # The confirmations that bind this intent (the very ones the consent check accepts), in
+        # session order: a single-use allow consumes the first of them not used yet.
+        bound = self._bound(intent, digest, ses, now, tool, arguments)
+        usable = [ledger_key(c, digest or "", cid) for c in bound]
+        given: list[tuple[str, str, str | None]] = []
+        for entry in ses.confirmed:
+            conf, cdigest, ckind = self._confirmed(entry, digest, kind, bound)
+            if cdigest is not None:
+                given.append((confirmation_key(cdigest, conf.expires_at, conf.nonce), cdigest, ckind))
+        reach = self.reach
         with self.store.transaction(cid) as tx:
-            events = tx.events()
-            logged = {e.key for e in events if e.type == "confirmation"}
+            # Only what the rules can look at is read (their windows), never the whole log unless a
+            # rule has no window: the cost of a decision does not grow with the conversation.
+            events = tx.events() if reach.whole else tx.window(now_us - reach.within_us, reach.tail)
+            seq = tx.next_seq()
+            logged = tx.logged([k for k, _, _ in given]) if given else set()
             new: list[Event] = []
-            # The confirmations that bind this intent (the very ones the consent check accepts), in
-            # session order: a single-use allow consumes the first of them not used yet.
-            bound = bind(self.policy, intent, ses.confirmed, now, digest=digest, keys=self.consent_keys,
-                         proposal=Proposal(name=tool, arguments=arguments) if tool is not None else None
-                         ).confirmations if digest is not None else ()
-            usable = [confirmation_key(c.digest or digest or "", c.expires_at, c.nonce) for c in bound]
-            for given in ses.confirmed:
-                conf, cdigest, ckind = self._confirmed(given, digest, kind, bound)
-                if cdigest is None:
-                    continue
-                key = confirmation_key(cdigest, conf.expires_at, conf.nonce)
+            for key, cdigest, ckind in given:
                 if key in logged:
                     continue
                 logged.add(key)
-                new.append(Event(seq=len(events) + len(new), type="confirmation", at_us=now_us, turn=ses.turn,
+                new.append(Event(seq=seq + len(new), type="confirmation", at_us=now_us, turn=ses.turn,
                                  kind=ckind, digest=cdigest, user=ses.authenticated_user_id, key=key))
             log = [*events, *new]
-            current = event(len(log), decision.outcome.value)
+            current = event(seq + len(new), decision.outcome.value)
             extra: list[tuple[Reason, Route | None, Question | None]] = []
             try:
                 for r in self.evaluator.evaluate(sp, log, current, now_us):
@@ -191,14 +222,40 @@ class SessionRunner:
             except Exception as exc:  # noqa: BLE001 - an evaluator failure escalates
                 extra.append((_engine_reason("session_engine_error", f"{type(exc).__name__}: {str(exc)[:200]}"),
                               "human", None))
-            final = join(decision, extra, intent)
+            final = join(decision, extra, intent, self.policy.route_precedence)
             if final.outcome is Outcome.ALLOW:
                 final = self._reserve(tx, final, intent, cid, ses, now_us, sorted(usable))
             codes = final.codes
             # an unchanged allow logs the very event the rules saw (saves building it twice)
-            done = current if not codes and final.outcome.value == current.outcome else event(len(log), final.outcome.value, codes)
+            done = current if not codes and final.outcome.value == current.outcome else event(current.seq, final.outcome.value, codes)
             tx.append([*new, done])
         return final
+
+    def _bound(self, intent: Any, digest: str | None, ses: Session, now: datetime, tool: str | None,
+               arguments: Any) -> tuple[Confirmed, ...]:
+        """The confirmations that bind this intent (the very ones the consent check accepts), in
+        session order: a single-use allow consumes the first not used yet."""
+        if digest is None:
+            return ()
+        return bind(self.policy, intent, ses.confirmed, now, digest=digest, keys=self.consent_keys,
+                    proposal=Proposal(name=tool, arguments=arguments) if tool is not None else None).confirmations
+
+    def _consume_only(self, decision: Decision, proposal: Any, ses: Session, now: datetime,
+                      cid: str | None) -> Decision:
+        """Single use without a conversation log: an allowed consequential intent consumes one of
+        the confirmations that bind it (consumed on allow only: a confirmation is used when the
+        action it confirms is allowed)."""
+        intent = decision.intent
+        if (decision.outcome is not Outcome.ALLOW or decision.kind not in CONSEQUENTIAL_KINDS
+                or not self.policy.session.single_use or intent is None or not ses.confirmed):
+            return decision
+        tool = _tool(proposal)
+        arguments = proposal.get("arguments") if isinstance(proposal, Mapping) else getattr(proposal, "arguments", None)
+        digest = intent_digest(intent)
+        usable = [ledger_key(c, digest, cid) for c in self._bound(intent, digest, ses, now, tool, arguments)]
+        if not usable or self.store.consume(usable):
+            return decision
+        return _used_again(decision, intent)
 
     def _confirmed(self, given: Confirmed, digest: str | None, kind: str | None,
                    bound: Sequence[Confirmed]) -> tuple[Confirmed, str | None, str | None]:
@@ -218,7 +275,10 @@ class SessionRunner:
         okind = str(getattr(other, "kind"))
         if okind not in INTENT_MODELS:
             return conf, None, None
-        return conf, intent_digest(other), okind
+        try:
+            return conf, intent_digest(other), okind
+        except Exception:  # noqa: BLE001 - e.g. a lone surrogate: unencodable, it confirms (and logs) nothing
+            return conf, None, None
 
     def _reserve(self, tx: Any, decision: Decision, intent: Any, cid: str, ses: Session, now_us: int,
                  usable: list[str]) -> Decision:
@@ -240,24 +300,21 @@ class SessionRunner:
                                             Outcome.ESCALATE), b.route, None))  # type: ignore[arg-type]
                     continue
                 amount = int(intent.total.scaleb(currency_exponent(intent.currency)))
-                charges.append(Charge(b.id, f"{self.policy.id}/{b.id}/{b.scope}:{scope_key}",
+                charges.append(Charge(b.id, budget_key(b, scope_key),
                                       now_us // b.window_us if b.window_us else 0, amount, b.limit_minor))
         if problems:
-            return join(decision, problems, intent)
-        # single-use confirmations are consumed per conversation
-        single = [f"{cid}\x1f{k}" for k in usable] if sp.single_use_confirmations and decision.kind in CONSEQUENTIAL_KINDS else []
+            return join(decision, problems, intent, self.policy.route_precedence)
+        # a confirmation with a nonce (a token) is consumed once per store, one without per conversation
+        single = usable if sp.single_use and decision.kind in CONSEQUENTIAL_KINDS else []
         if not charges and not single:
             return decision
         failed = tx.reserve(charges, single)
         if failed is None:
             return decision
         if failed == "confirmation":
-            q = Question("confirmation_used", "This confirmation was already used. Do you want to confirm this again?")
-            return join(decision, [(Reason("session.single_use_confirmations", "confirmation_used",
-                                           "the user's confirmation of this intent was already used once",
-                                           Outcome.CLARIFY), None, q)], intent)
+            return _used_again(decision, intent)
         b = next(x for x in sp.budgets if x.id == failed)
         window = " per window" if b.window_us else ""
         message = b.message or f"this checkout would take budget `{b.id}` ({b.amount_text} {b.currency} per {b.scope}{window}) past its limit"
         return join(decision, [(Reason(f"budgets.{b.id}", "budget_exceeded", message, Outcome.ESCALATE),
-                                b.route, None)], intent)  # type: ignore[list-item]
+                                b.route, None)], intent, self.policy.route_precedence)  # type: ignore[list-item]

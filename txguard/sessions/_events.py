@@ -10,20 +10,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from typing import Any, Literal
+
+from .._consent import instant_us
 
 EventType = Literal["decision", "confirmation"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def to_us(when: datetime) -> int:
-    """A timezone-aware time as integer microseconds since the Unix epoch (exact, no float)."""
-    if when.tzinfo is None:
-        raise ValueError("the clock must return timezone-aware times")
-    delta = when - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+to_us = instant_us
+"""A timezone-aware time as integer microseconds since the Unix epoch (exact, no float)."""
 
 
 @dataclass(frozen=True, slots=True)

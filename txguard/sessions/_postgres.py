@@ -29,7 +29,13 @@ SCHEMA = (
         PRIMARY KEY (key, bucket))""",
     """CREATE TABLE IF NOT EXISTS txg_session_confirmations (
         key TEXT PRIMARY KEY)""",
+    "CREATE INDEX IF NOT EXISTS txg_session_events_at ON txg_session_events (conversation_id, at_us)",
+    "CREATE INDEX IF NOT EXISTS txg_session_events_type ON txg_session_events (conversation_id, type, seq)",
 )
+LOGGED = """CREATE TABLE IF NOT EXISTS txg_session_logged (
+    conversation_id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (conversation_id, key))"""
+
+_COLUMNS = "SELECT seq, type, at_us, turn, data FROM txg_session_events"
 
 
 def _psycopg() -> Any:
@@ -50,11 +56,29 @@ class _PgTx:
         self._cur.execute("SELECT id FROM txg_session_conversations WHERE id = %s FOR UPDATE", (self._cid,))
 
     def events(self) -> list[Event]:
-        self._cur.execute(
-            "SELECT seq, type, at_us, turn, data FROM txg_session_events WHERE conversation_id = %s ORDER BY seq",
-            (self._cid,),
-        )
+        self._cur.execute(f"{_COLUMNS} WHERE conversation_id = %s ORDER BY seq", (self._cid,))
         return [Event.from_row(*row) for row in self._cur.fetchall()]
+
+    def window(self, since_us: int, tail: Sequence[tuple[str, int]]) -> list[Event]:
+        self._cur.execute(f"{_COLUMNS} WHERE conversation_id = %s AND at_us > %s", (self._cid, since_us))
+        rows = {r[0]: r for r in self._cur.fetchall()}
+        for type_, n in tail:
+            self._cur.execute(f"{_COLUMNS} WHERE conversation_id = %s AND type = %s ORDER BY seq DESC LIMIT %s",
+                              (self._cid, type_, n))
+            rows.update((r[0], r) for r in self._cur.fetchall())
+        return [Event.from_row(*rows[k]) for k in sorted(rows)]
+
+    def next_seq(self) -> int:
+        self._cur.execute("SELECT MAX(seq) FROM txg_session_events WHERE conversation_id = %s", (self._cid,))
+        row = self._cur.fetchone()
+        return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+    def logged(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        self._cur.execute("SELECT key FROM txg_session_logged WHERE conversation_id = %s AND key = ANY(%s)",
+                          (self._cid, list(keys)))
+        return {r[0] for r in self._cur.fetchall()}
 
     def reserve(self, charges: Sequence[Charge], confirmations: Sequence[str]) -> str | None:
         cur = self._cur
@@ -83,6 +107,10 @@ class _PgTx:
             "INSERT INTO txg_session_events (conversation_id, seq, type, at_us, turn, data) VALUES (%s, %s, %s, %s, %s, %s)",
             [(self._cid, e.seq, e.type, e.at_us, e.turn, e.data_json()) for e in events],
         )
+        logged = [(self._cid, e.key) for e in events if e.type == "confirmation" and e.key is not None]
+        if logged:
+            self._cur.executemany("INSERT INTO txg_session_logged (conversation_id, key) VALUES (%s, %s) "
+                                  "ON CONFLICT DO NOTHING", logged)
 
 
 class PostgresStore:
@@ -97,6 +125,16 @@ class PostgresStore:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             for stmt in SCHEMA:
                 cur.execute(stmt)
+            cur.execute("SELECT to_regclass('txg_session_logged')")
+            if cur.fetchone()[0] is None:
+                cur.execute(LOGGED)
+                # a store written by an earlier version: index the confirmations its logs hold, once
+                cur.execute("SELECT conversation_id, seq, type, at_us, turn, data FROM txg_session_events "
+                            "WHERE type = 'confirmation'")
+                old = [(cid, e.key) for cid, *row in cur.fetchall() for e in (Event.from_row(*row),) if e.key is not None]
+                if old:
+                    cur.executemany("INSERT INTO txg_session_logged (conversation_id, key) VALUES (%s, %s) "
+                                    "ON CONFLICT DO NOTHING", old)
 
     def _conn(self) -> Any:
         conn = getattr(self._local, "conn", None)
@@ -128,6 +166,11 @@ class PostgresStore:
         with self._conn().cursor() as cur:
             cur.execute("SELECT 1 FROM txg_session_confirmations WHERE key = %s", (key,))
             return cur.fetchone() is not None
+
+    def consume(self, keys: Sequence[str]) -> bool:
+        conn = self._conn()
+        with conn.transaction(), conn.cursor() as cur:
+            return any(_PgTx(cur, "")._consume(k) for k in keys)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

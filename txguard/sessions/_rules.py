@@ -10,6 +10,7 @@ evaluators. The differential test checks that both evaluators match the same eve
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from .._decision import Outcome, Reason
@@ -30,6 +31,44 @@ class SessionEvaluator(Protocol):
     def evaluate(self, policy: SessionPolicy, events: Sequence[Event], current: Event, now_us: int) -> list[Reason]:
         """The reasons of the rules that fire, sorted by rule id. May raise: the caller escalates."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """How much of a conversation's log the session rules can look at.
+
+    ``whole``: some rule looks at the whole conversation (a ``count``, ``distinct``, ``sum`` or
+    ``changed_after_confirmation`` with no ``within``); else the events of the last ``within_us``
+    (the longest window, 0 for none) plus, per event type, the last ``tail[type]`` events (an
+    ``in_a_row`` count with no window needs its last ``at_least``; ``retry_after_escalation`` the
+    last decision). Either way a decision reads no more than its rules can see, so a conversation
+    kept alive by a looping agent does not slow every later decision (unless a rule has no window).
+    """
+
+    whole: bool
+    within_us: int
+    tail: tuple[tuple[str, int], ...]
+
+
+def reach(policy: SessionPolicy) -> Reach:
+    """What of the log ``policy``'s session rules can look at (see :class:`Reach`)."""
+    whole = False
+    within = 0
+    tail: dict[str, int] = {}
+    for rule in policy.rules:
+        if rule.pattern == "retry_after_escalation":
+            tail["decision"] = max(tail.get("decision", 0), 1)
+        elif rule.within_us is not None:
+            pass
+        elif rule.form == "count" and rule.in_a_row:
+            for t in rule.types:
+                tail[t] = max(tail.get(t, 0), rule.at_least)
+            continue
+        else:
+            whole = True
+        if rule.within_us is not None:
+            within = max(within, rule.within_us)
+    return Reach(whole, within, tuple(sorted(tail.items())))
 
 
 def last_decision(events: Sequence[Event]) -> Event | None:
@@ -57,10 +96,14 @@ def fire(rule: SessionRule, events: Sequence[Event], current: Event, hit: Hit,
     """
     if rule.form == "count":
         if rule.in_a_row:
+            # Counted back only as far as the rule looks: a run longer than ``at_least`` reads the
+            # same (the store gives no more than the last ``at_least`` events of the rule's types).
             n = 1 if hit(rule, current) else 0
             if n:
                 types = rule.types
                 for e in reversed(events):
+                    if n >= rule.at_least:
+                        break
                     if e.type not in types:
                         continue
                     if not hit(rule, e):

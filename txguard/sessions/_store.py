@@ -16,6 +16,7 @@ outcome is ``allow``), ``append`` the new events, commit. The guarantees come fr
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -42,6 +43,20 @@ class Transaction(Protocol):
 
     def events(self) -> list[Event]:
         """The conversation's log, oldest first."""
+        ...
+
+    def window(self, since_us: int, tail: Sequence[tuple[str, int]]) -> list[Event]:
+        """The events with ``at_us > since_us``, and for each ``(type, n)`` of ``tail`` the last
+        ``n`` events of that type, oldest first: what the session rules can look at. The cost is
+        bounded by what is returned, never by the length of the log."""
+        ...
+
+    def next_seq(self) -> int:
+        """The ``seq`` the next appended event takes (the length of the log)."""
+        ...
+
+    def logged(self, keys: Sequence[str]) -> set[str]:
+        """Which of the confirmation ``keys`` this conversation's log already holds."""
         ...
 
     def reserve(self, charges: Sequence[Charge], confirmations: Sequence[str]) -> str | None:
@@ -78,9 +93,38 @@ class SessionStore(Protocol):
         """True if the single-use confirmation ``key`` has been consumed."""
         ...
 
+    def consume(self, keys: Sequence[str]) -> bool:
+        """Consume the first of ``keys`` not used yet, outside any conversation (a session with no
+        ``id``, or a guard's own ledger); False if every one was already used. Atomic like
+        :meth:`Transaction.reserve`."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+def _at(e: Event) -> int:
+    return e.at_us
+
+
+def select_window(log: Sequence[Event], since_us: int, tail: Sequence[tuple[str, int]], *,
+                  monotonic: bool = False) -> list[Event]:
+    """What :meth:`Transaction.window` returns, picked from a whole ``log`` held in memory
+    (``monotonic``: appended in clock order, so the window is a suffix found by bisection)."""
+    if monotonic:
+        out = {e.seq: e for e in log[bisect.bisect_right(log, since_us, key=_at):]}
+    else:
+        out = {e.seq: e for e in log if e.at_us > since_us}
+    for type_, n in tail:
+        found = 0
+        for e in reversed(log):
+            if found >= n:
+                break
+            if e.type == type_:
+                out[e.seq] = e
+                found += 1
+    return [out[k] for k in sorted(out)]
 
 
 class _MemoryTx:
@@ -106,6 +150,17 @@ class _MemoryTx:
     def events(self) -> list[Event]:
         return list(self._store._events.get(self._cid, ()))
 
+    def window(self, since_us: int, tail: Sequence[tuple[str, int]]) -> list[Event]:
+        return select_window(self._store._events.get(self._cid, ()), since_us, tail,
+                             monotonic=self._cid in self._store._monotonic)
+
+    def next_seq(self) -> int:
+        return len(self._store._events.get(self._cid, ()))
+
+    def logged(self, keys: Sequence[str]) -> set[str]:
+        have = self._store._logged.get(self._cid, set())
+        return {k for k in keys if k in have}
+
     def reserve(self, charges: Sequence[Charge], confirmations: Sequence[str]) -> str | None:
         for c in charges:
             if self._store._spent.get((c.key, c.bucket), 0) + c.amount_minor > c.limit_minor:
@@ -123,15 +178,21 @@ class _MemoryTx:
 
 
 class MemoryStore:
-    """Conversation state in this process's memory (tests, one-process hosts)."""
+    """Conversation state in this process's memory (tests, one-process hosts).
+
+    A :class:`~txguard.Guard` given no store keeps one of these as its single-use ledger of
+    confirmations (only :meth:`consume` is used then: no conversation log is kept).
+    """
 
     url = "memory:"
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._events: dict[str, tuple[Event, ...]] = {}
+        self._events: dict[str, list[Event]] = {}
         self._spent: dict[tuple[str, int], int] = {}
         self._used: set[str] = set()
+        self._logged: dict[str, set[str]] = {}
+        self._monotonic: set[str] = set()  # conversations whose events were appended in clock order
 
     def transaction(self, conversation_id: str) -> _MemoryTx:
         return _MemoryTx(self, conversation_id)
@@ -139,7 +200,17 @@ class MemoryStore:
     def _commit(self, tx: _MemoryTx) -> None:
         cid = tx._cid
         if tx.new_events:
-            self._events[cid] = self._events.get(cid, ()) + tuple(tx.new_events)
+            old = self._events.setdefault(cid, [])
+            new = tx.new_events
+            if (not old or cid in self._monotonic) and all(
+                    a.at_us <= b.at_us for a, b in zip((*old[-1:], *new), new)):
+                self._monotonic.add(cid)
+            else:
+                self._monotonic.discard(cid)
+            old.extend(new)
+            keys = [e.key for e in new if e.type == "confirmation" and e.key is not None]
+            if keys:
+                self._logged.setdefault(cid, set()).update(keys)
         for c in tx.charges:
             self._spent[(c.key, c.bucket)] = self._spent.get((c.key, c.bucket), 0) + c.amount_minor
         self._used.update(tx.used)
@@ -153,12 +224,92 @@ class MemoryStore:
     def confirmation_used(self, key: str) -> bool:
         return key in self._used
 
+    def consume(self, keys: Sequence[str]) -> bool:
+        with self._lock:
+            for k in keys:
+                if k not in self._used:
+                    self._used.add(k)
+                    return True
+            return False
+
     def conversations(self) -> int:
         """How many conversations have a log."""
         return len(self._events)
 
     def close(self) -> None:
         return None
+
+
+class _DryRunTx:
+    """A read-only transaction: reads the store, checks reservations, writes nothing."""
+
+    def __init__(self, store: SessionStore, conversation_id: str) -> None:
+        self._store = store
+        self._cid = conversation_id
+
+    def __enter__(self) -> _DryRunTx:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        return None
+
+    def events(self) -> list[Event]:
+        return self._store.events(self._cid)
+
+    def window(self, since_us: int, tail: Sequence[tuple[str, int]]) -> list[Event]:
+        # A shadow's read: the whole log, read without the store's lock, then windowed here.
+        return select_window(self._store.events(self._cid), since_us, tail)
+
+    def next_seq(self) -> int:
+        return len(self._store.events(self._cid))
+
+    def logged(self, keys: Sequence[str]) -> set[str]:
+        wanted = set(keys)
+        return {e.key for e in self._store.events(self._cid)
+                if e.type == "confirmation" and e.key is not None and e.key in wanted}
+
+    def reserve(self, charges: Sequence[Charge], confirmations: Sequence[str]) -> str | None:
+        for c in charges:
+            if self._store.spent(c.key, c.bucket) + c.amount_minor > c.limit_minor:
+                return c.budget
+        if confirmations and all(self._store.confirmation_used(k) for k in confirmations):
+            return "confirmation"
+        return None
+
+    def append(self, events: Sequence[Event]) -> None:
+        return None
+
+
+class DryRunStore:
+    """A read-only view of a store: transactions see its state and change nothing.
+
+    A shadow (candidate) policy's session layer runs on it: budgets are checked against the spend
+    recorded so far but never reserved, single-use confirmations are checked but never consumed,
+    and no event is appended. Reads take no lock, so a concurrent writer may be seen half-way.
+    """
+
+    def __init__(self, store: SessionStore) -> None:
+        self._store = store
+        self.url = store.url
+
+    def transaction(self, conversation_id: str) -> _DryRunTx:
+        return _DryRunTx(self._store, conversation_id)
+
+    def events(self, conversation_id: str) -> list[Event]:
+        return self._store.events(conversation_id)
+
+    def spent(self, key: str, bucket: int) -> int:
+        return self._store.spent(key, bucket)
+
+    def confirmation_used(self, key: str) -> bool:
+        return self._store.confirmation_used(key)
+
+    def consume(self, keys: Sequence[str]) -> bool:
+        """True if one of ``keys`` is still unused; consumes nothing."""
+        return any(not self._store.confirmation_used(k) for k in keys)
+
+    def close(self) -> None:
+        """Nothing to release: the underlying store belongs to its owner."""
 
 
 def open_store(url: str) -> SessionStore:

@@ -1,0 +1,94 @@
+"""Real ``txguard serve`` processes on free loopback ports, always stopped by the test that started them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+PG_ADMIN = os.environ.get("TXGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_DB = f"txguard_serve_test_{os.getpid()}"  # this run's own database: several runs share the server
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """One ``txguard serve`` process and a client for it."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+        self.proc, self.url, self.log = proc, url, log
+        self.client = httpx.Client(base_url=url, timeout=30)
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@contextmanager
+def serve(args: Sequence[str], log: Path, *, ready_timeout: float = 60) -> Iterator[Server]:
+    """Start ``txguard serve ARGS --port FREE``, wait until ``/readyz`` answers 200, stop it afterwards."""
+    port = free_port()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "txguard.cli", "serve", *args, "--host", "127.0.0.1",
+                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+    server = Server(proc, f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"txguard serve exited with {proc.returncode}:\n{server.output()}")
+            try:
+                if server.client.get("/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"txguard serve was not ready in {ready_timeout}s:\n{server.output()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        server.client.close()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+def _unreachable(why: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL is required in CI: {why}")
+    pytest.skip(f"PostgreSQL unreachable: {why}")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh database of this run for one test, dropped afterwards; fails (never skips) in CI if unreachable."""
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - installed by the `test` extra
+        _unreachable(str(exc))
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        _unreachable(str(exc).strip())
+    with admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {PG_DB}")
+    yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{PG_DB}"
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
