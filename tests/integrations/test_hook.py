@@ -16,13 +16,14 @@ from ..conftest import POLICIES, read_cases
 
 def _consent_case(guard: Guard) -> dict[str, Any]:
     """A real corpus envelope that clarifies for consent and is allowed once its confirmation is approved."""
+    probe = guard.independent()  # confirmations are single use: the probe must not spend the test's
     for case in read_cases("chat-to-buy-dev.jsonl.gz"):
         env = {k: case[k] for k in ("proposal", "request", "session", "facts") if k in case}
         session = dict(env.get("session") or {}, confirmed=[])
-        d = guard.check(env["proposal"], env.get("request"), session, env.get("facts"))
+        d = probe.check(env["proposal"], env.get("request"), session, env.get("facts"))
         if d.outcome is Outcome.CLARIFY and d.confirmation is not None and d.codes == ("consent",):
             approved = dict(session, confirmed=[{"digest": d.confirmation.digest}])
-            if guard.check(env["proposal"], env.get("request"), approved, env.get("facts")).outcome is Outcome.ALLOW:
+            if probe.check(env["proposal"], env.get("request"), approved, env.get("facts")).outcome is Outcome.ALLOW:
                 return dict(env, session=session)
     raise AssertionError("the corpus has no consent case")
 

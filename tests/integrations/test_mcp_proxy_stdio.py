@@ -227,3 +227,21 @@ def test_without_elicitation_the_hosts_recorded_approval_lets_exactly_that_call_
             assert not paid.is_error, text(paid)
     run(scenario)
     assert recorded(tmp_path / "executed.jsonl") == [{"tool": "checkout", "arguments": CART}]
+
+
+def test_a_confirmation_is_spent_by_the_call_it_let_through(tmp_path: Path) -> None:
+    """Single use: the same cart again is asked again (here declined), not run on the first yes."""
+    shown: list[str] = []
+    answers = iter([True, False])
+
+    async def elicit(ctx: Any, params: Any) -> types.ElicitResult:
+        shown.append(params.message)
+        return types.ElicitResult(action="accept", content={"confirm": True}) if next(answers) else types.ElicitResult(action="decline")
+
+    async def scenario() -> None:
+        async with proxy(proxy_params(tmp_path, "--context", CONTEXT), elicit=elicit) as client:
+            assert not (await client.call_tool("checkout", copy.deepcopy(CART))).is_error
+            assert (await client.call_tool("checkout", copy.deepcopy(CART))).is_error
+    run(scenario)
+    assert len(shown) == 2 and shown[0] == shown[1]
+    assert recorded(tmp_path / "executed.jsonl") == [{"tool": "checkout", "arguments": CART}]
