@@ -2,8 +2,8 @@
 
 Its tools are named as ``policies/retail.yaml`` maps them (``checkout``, ``add_to_cart``), plus a
 read-only ``get_order`` the policy does not map (``--only-mapped`` hides it; otherwise the guard
-escalates it as an unknown tool). The server trusts whatever reaches it: guarding is the proxy's
-job.
+escalates it as an unknown tool), a resource and a prompt (the proxy passes those through). The
+server trusts whatever reaches it: guarding is the proxy's job.
 
 Run it on stdio behind the proxy::
 
@@ -66,6 +66,18 @@ def get_order(order_id: str) -> str:
     _record("get_order", {"order_id": order_id})
     order = _orders.get(order_id)
     return json.dumps(order) if order is not None else f"no order {order_id}"
+
+
+@server.resource("orders://placed", mime_type="application/json")
+def placed_orders() -> str:
+    """The orders placed in this session (a resource: the proxy passes it through unguarded)."""
+    return json.dumps(sorted(_orders))
+
+
+@server.prompt()
+def shopping_assistant(product_type: str) -> str:
+    """A system prompt for an agent that shops for one product type."""
+    return f"Help the user choose and buy one {product_type}. Always show the exact cart before paying."
 
 
 def main(argv: list[str]) -> None:

@@ -245,3 +245,19 @@ def test_a_confirmation_is_spent_by_the_call_it_let_through(tmp_path: Path) -> N
     run(scenario)
     assert len(shown) == 2 and shown[0] == shown[1]
     assert recorded(tmp_path / "executed.jsonl") == [{"tool": "checkout", "arguments": CART}]
+
+
+def test_prompts_and_resources_pass_through_unchanged(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with Client(StdioServerParameters(command=sys.executable, args=[str(SERVER)]), mode="legacy") as direct:
+            want = (await direct.list_prompts(), await direct.get_prompt("shopping_assistant", {"product_type": "Kettle"}),
+                    await direct.list_resources(), await direct.read_resource("orders://placed"))
+        async with proxy(proxy_params(tmp_path)) as client:
+            got = (await client.list_prompts(), await client.get_prompt("shopping_assistant", {"product_type": "Kettle"}),
+                   await client.list_resources(), await client.read_resource("orders://placed"))
+            with pytest.raises(MCPError):
+                await client.read_resource("orders://nope")
+        assert [g.model_dump(exclude={"meta"}) for g in got] == [w.model_dump(exclude={"meta"}) for w in want]
+        assert "Help the user choose and buy one Kettle." in str(got[1].messages[0].content)
+    run(scenario)
+    assert recorded(tmp_path / "executed.jsonl") == []

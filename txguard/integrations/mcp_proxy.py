@@ -15,7 +15,8 @@ forwarding it:
 
 Every call that is not forwarded comes back as a tool result with ``isError: true`` (or, with
 ``errors="jsonrpc"``, as a JSON-RPC error) whose ``structuredContent`` is :meth:`Verdict.to_dict`.
-In ``shadow`` mode every call is forwarded and the decision is only recorded (audit trail).
+In ``shadow`` mode every call is forwarded and the decision is only recorded (audit trail). The
+upstream's prompts and resources are passed through unchanged: reading them runs no tool.
 
 Needs ``pip install 'txguard[mcp]'``. The command line is ``txguard mcp-proxy``.
 """
@@ -34,11 +35,11 @@ import secrets
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -65,6 +66,8 @@ __all__ = [
     "serve_stdio",
     "upstream_client",
 ]
+
+_R = TypeVar("_R")
 
 ContextProvider = Callable[[str, Any], Mapping[str, Any]]
 """``(tool, arguments) -> {"request", "session", "facts"}``: the host's context of one call."""
@@ -177,6 +180,42 @@ class GuardProxy:
         self._upstream_failed: str | None = None
         self.server: Server[Any] = Server("txguard-mcp-proxy", on_list_tools=self._list_tools,
                                           on_call_tool=self._call_tool)
+        self._relay_unguarded()
+
+    def _relay_unguarded(self) -> None:
+        """Pass the upstream's prompts and resources through unchanged (nothing there runs a tool)."""
+        try:
+            caps = self.upstream.server_capabilities
+        except RuntimeError:  # not connected: tools only
+            return
+        up = self.upstream
+        add = self.server.add_request_handler
+
+        async def list_prompts(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams) -> types.ListPromptsResult:
+            return await _relayed(up.list_prompts(cursor=params.cursor))
+
+        async def get_prompt(ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams) -> types.GetPromptResult:
+            return await _relayed(up.get_prompt(params.name, params.arguments))
+
+        async def list_resources(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams
+                                 ) -> types.ListResourcesResult:
+            return await _relayed(up.list_resources(cursor=params.cursor))
+
+        async def list_templates(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams
+                                 ) -> types.ListResourceTemplatesResult:
+            return await _relayed(up.list_resource_templates(cursor=params.cursor))
+
+        async def read_resource(ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
+                                ) -> types.ReadResourceResult:
+            return await _relayed(up.read_resource(str(params.uri)))
+
+        if caps.prompts is not None:
+            add("prompts/list", types.PaginatedRequestParams, list_prompts)
+            add("prompts/get", types.GetPromptRequestParams, get_prompt)
+        if caps.resources is not None:
+            add("resources/list", types.PaginatedRequestParams, list_resources)
+            add("resources/templates/list", types.PaginatedRequestParams, list_templates)
+            add("resources/read", types.ReadResourceRequestParams, read_resource)
 
     # ---- tools/list
     async def _list_tools(self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -314,6 +353,16 @@ class GuardProxy:
     async def run(self, read_stream: Any, write_stream: Any) -> None:
         """Serve one client connection over the given streams until it closes."""
         await self.server.run(read_stream, write_stream, self.server.create_initialization_options())
+
+
+async def _relayed(call: Awaitable[_R]) -> _R:
+    """The upstream's answer; its JSON-RPC error, or an unavailable upstream, as a JSON-RPC error."""
+    try:
+        return await call
+    except MCPError as exc:
+        raise MCPError.from_error_data(exc.error) from None
+    except Exception as exc:  # noqa: BLE001 - an upstream failure is reported to the client, not raised
+        raise MCPError(types.INTERNAL_ERROR, f"upstream server unavailable: {_short(exc)}") from None
 
 
 def _can_elicit(ctx: ServerRequestContext[Any]) -> bool:
