@@ -66,11 +66,31 @@ EXPECTED: dict[str, list[str]] = {
         "[tool]   order #1 placed: 270.91 USD",
         "orders placed: 1",
     ],
+    "mcp_proxy_demo.py": [
+        "[client] tools: checkout, add_to_cart, get_order",
+        "[proxy]  not run (escalate): I can't do that: total: amount `'NaN'`",
+        "[malformed]",
+        "[screen] Please confirm this checkout:",
+        "1 x Coffee Maker (sku 2115393569) at 270.91 USD",
+        "[user]   taps Confirm",
+        "[tool]   order #W0000001 placed: 270.91 USD",
+        "[proxy]  not run (escalate): I can't do that: tool `get_order` is not mapped by policy `retail`. [unknown_tool]",
+    ],
+}
+
+
+RUN_ELSEWHERE = {
+    # a server and a context provider: the MCP proxy's end-to-end tests (tests/integrations/test_mcp_proxy_*.py)
+    # run them behind `txguard mcp-proxy`, through these helpers
+    "mcp_commerce_server.py": "tests/integrations/mcp_helpers.py",
+    "mcp_context.py": "tests/integrations/mcp_helpers.py",
 }
 
 
 def test_every_example_is_run_here() -> None:
-    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted([*EXPECTED, *RUN_ELSEWHERE])
+    for name, test in RUN_ELSEWHERE.items():
+        assert name in (ROOT / test).read_text(encoding="utf-8"), (name, test)
 
 
 NEEDS: dict[str, tuple[int, int]] = {"pydantic_ai_checkout.py": (3, 11)}

@@ -19,14 +19,14 @@ def _consent_case(guard: Guard) -> dict[str, Any]:
 
     Probed on a guard of its own, so that the probe's allow does not use up the confirmation.
     """
-    guard = guard.independent()
+    probe = guard.independent()
     for case in read_cases("chat-to-buy-dev.jsonl.gz"):
         env = {k: case[k] for k in ("proposal", "request", "session", "facts") if k in case}
         session = dict(env.get("session") or {}, confirmed=[])
-        d = guard.check(env["proposal"], env.get("request"), session, env.get("facts"))
+        d = probe.check(env["proposal"], env.get("request"), session, env.get("facts"))
         if d.outcome is Outcome.CLARIFY and d.confirmation is not None and d.codes == ("consent",):
             approved = dict(session, confirmed=[{"digest": d.confirmation.digest}])
-            if guard.check(env["proposal"], env.get("request"), approved, env.get("facts")).outcome is Outcome.ALLOW:
+            if probe.check(env["proposal"], env.get("request"), approved, env.get("facts")).outcome is Outcome.ALLOW:
                 return dict(env, session=session)
     raise AssertionError("the corpus has no consent case")
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from . import audit, check, demo, explain, lint, schema, serve, test, validate
+from . import audit, check, demo, explain, lint, mcp_proxy, schema, serve, test, validate
 
 EXIT_OK = 0
 EXIT_TOOL_ERROR = 1
@@ -38,6 +38,7 @@ _COMMANDS = {
     "audit": audit,
     "schema": schema,
     "serve": serve,
+    "mcp-proxy": mcp_proxy,
 }
 
 
