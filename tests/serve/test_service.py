@@ -24,10 +24,15 @@ pytestmark = pytest.mark.system
 
 CASES = 60
 STRICT = BASE.replace('gt: "5000.00"', 'gt: "50.00"').replace('version: "1"', 'version: "2"')
-KETTLE = {"proposal": {"name": "checkout", "arguments": {
-    "items": [{"sku": "111", "product_id": "p1", "title": "Kettle", "quantity": 1, "unit_price": "100.00"}],
-    "currency": "USD", "total": "100.00", "payment_method_id": "card_1", "merchant": "shop"}}}
-KETTLE["session"] = {"authenticated_user_id": "alice", "confirmed": [KETTLE["proposal"]]}
+def kettle(sku: str = "111") -> dict[str, Any]:
+    """A checkout the user confirmed; confirmations are single use, so each allow needs its own sku."""
+    proposal = {"name": "checkout", "arguments": {
+        "items": [{"sku": sku, "product_id": "p1", "title": "Kettle", "quantity": 1, "unit_price": "100.00"}],
+        "currency": "USD", "total": "100.00", "payment_method_id": "card_1", "merchant": "shop"}}
+    return {"proposal": proposal, "session": {"authenticated_user_id": "alice", "confirmed": [proposal]}}
+
+
+KETTLE = kettle()
 
 
 def _decided(data: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +142,7 @@ def test_reload_swaps_refuses_an_invalid_policy_and_answers_sighup(tmp_path: Pat
         while c.get("/v1/policy").json() != first:
             assert time.monotonic() < deadline, srv.output()
             time.sleep(0.1)
-        assert c.post("/v1/check", json=KETTLE).json()["outcome"] == "allow"
+        assert c.post("/v1/check", json=kettle("112")).json()["outcome"] == "allow"
         reloads = {labels["result"]: v for labels, v in metric_samples(c.get("/metrics").text, "txguard_reloads_total")}
     assert reloads == {"ok": 2, "error": 1}
     assert "reload of" in srv.output() and "refused" in srv.output()
