@@ -147,9 +147,10 @@ def test_compiled_policy_index_and_identity() -> None:
     assert policy.digest.startswith("sha256:")
     assert policy.ref.to_dict() == {"id": "retail", "version": "1.0.0", "digest": policy.digest}
     checkout_rules = [r.id for r in policy.by_kind["checkout"]]
-    # Preconditions first (item_exists provides `lines`), then by id.
-    assert checkout_rules[0] == "known-sku"
-    assert checkout_rules[1:] == sorted(checkout_rules[1:])
+    # Preconditions first, in the order of PRECONDITIONS (item_exists provides `lines`,
+    # payment_method `method`), then by id.
+    assert checkout_rules[:2] == ["known-sku", "payment-method"]
+    assert checkout_rules[2:] == sorted(checkout_rules[2:])
     assert [r.id for r in policy.by_kind["cancel_order"]] == ["authentication", "consent"]
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ._checks import CHECKS, Ctx
+from ._checks import CHECKS, PRECONDITIONS, Ctx
 from ._conditions import ConditionCompiler
 from ._context import Proposal
 from ._decision import Outcome, PolicyRef, Question
@@ -441,10 +441,11 @@ def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[Co
 
 
 def _stage(rule: CompiledRule) -> int:
-    """0: provides a precondition and needs none; 1: provides one and needs one; 2: the rest."""
+    """The rank of the precondition a rule provides in :data:`PRECONDITIONS` (each needs only
+    earlier ones), so a precondition is judged before any rule that needs it; the rest last."""
     if rule.provides is None:
-        return 2
-    return 1 if rule.needs else 0
+        return len(PRECONDITIONS)
+    return PRECONDITIONS.index(rule.provides)
 
 
 def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dict[str, Any]:
