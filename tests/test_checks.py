@@ -108,8 +108,17 @@ def test_price_cap_per_category() -> None:
     assert codes(g, envelope(checkout_args(line()))) == ()
     d = g.check_envelope(envelope(checkout_args(line(), line("S-COF-2", unit_price="150.50"))))
     assert d.reasons[0].message == "coffee maker lines total 270.50 USD, over the cap of 200.00 USD"
-    # Other categories are not counted against the coffee-maker cap.
-    assert codes(g, envelope(checkout_args(line(), line("S-ESP-1", "P-ESP", "Espresso Machine", 1, "899.99")))) == ()
+    # A category the caps do not list is never left uncapped: without a `default` the rule fires.
+    espresso = line("S-ESP-1", "P-ESP", "Espresso Machine", 1, "899.99")
+    d = g.check_envelope(envelope(checkout_args(line(), espresso)))
+    assert (d.outcome, d.codes) == (Outcome.ESCALATE, ("price_cap",))
+    assert d.reasons[0].message == "no per-category cap covers `espresso machine` (it is not listed and there is no `default`)"
+    # With a `default`, each unlisted category is held to it, not to the coffee-maker cap.
+    caps = {"coffee maker": {"USD": "200"}, "default": {"USD": "1000"}}
+    g = guard("price_cap", {"max": {"USD": "5000"}, "per_category": caps})
+    assert codes(g, envelope(checkout_args(line(), espresso))) == ()
+    d = g.check_envelope(envelope(checkout_args(line(), {**espresso, "quantity": 2}, total="1919.98")))
+    assert d.reasons[0].message == "espresso machine lines total 1799.98 USD, over the cap of 1000.00 USD"
 
 
 def test_price_cap_on_a_refund() -> None:

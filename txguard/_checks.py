@@ -363,10 +363,18 @@ def _consent(ctx: Ctx, params: Any) -> str | None:
 
 # -- money -----------------------------------------------------------------------------------------
 
+DEFAULT_CATEGORY = "default"
+"""The key of ``price_cap.per_category`` that caps every category the mapping does not list."""
+
+
 def _price_cap_params(raw: dict[str, Any]) -> dict[str, Any]:
+    if "per_category" not in raw:
+        return {"max": _caps(raw.get("max", {})), "default": None, "per_category": None}
+    per_category = {normalise(cat): _caps(c) for cat, c in raw["per_category"].items()}
     return {
         "max": _caps(raw.get("max", {})),
-        "per_category": {normalise(cat): _caps(c) for cat, c in raw.get("per_category", {}).items()},
+        "default": per_category.pop(DEFAULT_CATEGORY, None),
+        "per_category": per_category,  # given, even empty: every category is capped
     }
 
 
@@ -378,7 +386,9 @@ def _price_cap(ctx: Ctx, params: Any) -> str | None:
     """Fires when the amount exceeds the cap for its currency (or no cap exists for the currency).
 
     For a checkout the amount is the larger of the stated total and the catalog total, so an
-    understated total cannot slip under the cap. ``per_category`` caps the lines of one category.
+    understated total cannot slip under the cap. ``per_category`` caps the lines of each category
+    it lists; a category it does not list falls to its ``default`` cap, and without a ``default``
+    the rule fires (an unlisted category is never left uncapped).
     """
     intent = ctx.intent
     currency = getattr(intent, "currency")
@@ -388,7 +398,7 @@ def _price_cap(ctx: Ctx, params: Any) -> str | None:
         return f"no price cap is configured for {currency}: amounts in it are not allowed"
     if amount > cap:
         return f"amount {_money(amount, currency)} is over the cap of {_money(cap, currency)}"
-    if params["per_category"] and isinstance(intent, Checkout):
+    if params["per_category"] is not None and isinstance(intent, Checkout):
         sums: dict[str, Decimal] = {}
         for line in intent.items:
             cat = normalise(ctx.line_category(line))
@@ -398,13 +408,15 @@ def _price_cap(ctx: Ctx, params: Any) -> str | None:
                                   "its price is unknown")
             unit = max(line.unit_price, price)
             sums[cat] = sums.get(cat, Decimal(0)) + unit * line.quantity
-        for cat, caps in sorted(params["per_category"].items()):
-            if cat in sums:
-                ccap = caps.get(currency)
-                if ccap is None:
-                    return f"no {cat} cap is configured for {currency}"
-                if sums[cat] > ccap:
-                    return f"{cat} lines total {_money(sums[cat], currency)}, over the cap of {_money(ccap, currency)}"
+        for cat, total in sorted(sums.items()):
+            caps = params["per_category"].get(cat, params["default"])
+            if caps is None:
+                return f"no per-category cap covers `{cat}` (it is not listed and there is no `default`)"
+            ccap = caps.get(currency)
+            if ccap is None:
+                return f"no {cat} cap is configured for {currency}"
+            if total > ccap:
+                return f"{cat} lines total {_money(total, currency)}, over the cap of {_money(ccap, currency)}"
     return None
 
 

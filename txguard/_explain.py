@@ -250,8 +250,9 @@ def _inputs(rule: CompiledRule, ctx: Ctx) -> dict[str, Any]:
         if isinstance(i, Checkout):
             get["stated total"] = lambda: i.total
             get["catalog total"] = lambda: ctx.catalog_total()
-        if p["per_category"]:
+        if p["per_category"] is not None:
             get["per-category caps"] = lambda: p["per_category"]
+            get["default category cap"] = lambda: p["default"]
     elif name == "budget":
         get = {"request.budget": lambda: ctx.request.budget,
                "budget currency": lambda: ctx.request.currency or ctx.policy.currency,
