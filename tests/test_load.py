@@ -61,6 +61,8 @@ def test_unparsable_yaml_is_one_located_error(text: str, want: str) -> None:
     ("a: !!int x\n", "f.yaml:1:4: txg-yaml: `x` is not a valid `!!int` value"),
     ("a: !!float x\n", "f.yaml:1:4: txg-yaml: `x` is not a valid `!!float` value"),
     ("? !!int x\n: 1\n", "f.yaml:1:3: txg-yaml: `x` is not a valid `!!int` value"),
+    ("a: !!int\nb: 1\n", "f.yaml:1:4: txg-yaml: an empty value is not a valid `!!int` value"),  # an IndexError in PyYAML
+    ("a: !!binary x\n", "f.yaml:1:4: txg-yaml: `x` is not a valid `!!binary` value"),
 ])
 def test_document_errors_are_located(text: str, want: str) -> None:
     doc, errors = load_yaml(text, "f.yaml")

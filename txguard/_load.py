@@ -247,16 +247,17 @@ def _build(root: yaml.Node, loader: yaml.SafeLoader, file: str) -> tuple[Located
         return out
 
     def construct(node: yaml.Node) -> Any:
-        # A bad explicit tag (`!!int x`, `!!float x`) raises ValueError, not a YAMLError.
+        # A bad explicit tag raises whatever PyYAML's constructor hits, not a YAMLError: `!!int x`
+        # a ValueError, `!!int ` (empty) an IndexError, `!!binary x` a binascii.Error.
         try:
             return loader.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any constructor failure is a located error
             tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
             if isinstance(exc, yaml.constructor.ConstructorError) and "could not determine a constructor" in str(exc):
                 message = f"unknown tag `{tag}`: a file holds plain YAML values"
             else:
-                value = str(node.value)[:40] if isinstance(node, yaml.ScalarNode) else "this value"
-                message = f"`{value}` is not a valid `{tag}` value"
+                value = str(node.value)[:40] if isinstance(node, yaml.ScalarNode) else ""
+                message = f"{f'`{value}`' if value else 'an empty value'} is not a valid `{tag}` value"
             errors.append(Diagnostic(file, node.start_mark.line + 1, node.start_mark.column + 1, "txg-yaml", message))
             return None
 
