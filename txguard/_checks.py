@@ -665,8 +665,9 @@ def _amount_due(ctx: Ctx) -> Decimal:
        needs=frozenset({"order", "lines", "new_items", "method"}))
 def _balance(ctx: Ctx, params: Any) -> str | None:
     """Fires when a gift card (or any method with a ``balance``) pays and its balance is below the
-    amount due (a gift card without a valid ``balance`` is a missing fact): a checkout's total; a payment change's original payment; for item changes, the sum
-    of new minus old prices when positive."""
+    amount due: a checkout's total; a payment change's original payment; for item changes, the sum
+    of new minus old prices when positive. A gift card without a valid ``balance``, or a method
+    that is not the user's, is a missing fact."""
     pm = getattr(ctx.intent, "payment_method_id")
     method = ctx.payment_method(pm)
     if method is None:
