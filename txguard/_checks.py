@@ -602,6 +602,8 @@ def _ambiguity(ctx: Ctx, params: Any) -> str | None:
         if not needed:
             continue
         pid = line.product_id
+        if ctx.variant(pid, line.sku) is None:
+            raise MissingFact(f"variant `{line.sku}` of product `{pid}` is not in the catalog: its options are unknown")
         variants = ctx.variants(pid) or {}
         available: list[Mapping[str, Any]] | None = None  # listed only when an option must be pinned
         for opt in needed:
@@ -795,8 +797,6 @@ def _noop(ctx: Ctx, params: Any) -> str | None:
         record = ctx.order() if kind == "modify_order_address" else ctx.user(getattr(intent, "user_id"))
         current = _typed(record.get("address"), Mapping, what, "address")
         new = getattr(intent, "address").model_dump()
-        # An absent second line is an empty one (the model's own default); any other hole is missing.
-        if all(_typed(current.get(k, "" if k == "address2" else None), str, what, f"address.{k}") == v
-               for k, v in new.items()):
+        if all(_typed(current.get(k), str, what, f"address.{k}") == v for k, v in new.items()):
             return "the address is already that one"
     return None
