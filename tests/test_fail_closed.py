@@ -174,3 +174,15 @@ def test_a_deeply_nested_amount_is_malformed_not_a_guard_failure(field: str) -> 
         args[field] = deep
     d = Guard.from_file(RETAIL).check({"name": "checkout", "arguments": args}, None, {"authenticated_user_id": USER}, facts())
     assert (d.outcome, d.codes) == (Outcome.ESCALATE, ("malformed",))
+
+
+@pytest.mark.parametrize("session", [0, -0.0, "", [], False])
+def test_a_falsy_session_is_malformed_with_a_session_store_too(session: Any) -> None:
+    # Found by scripts/fuzz_check.py: the session layer read `session or {}`, so a falsy value
+    # that is not a session was decided as an empty session instead of malformed_context.
+    text = (RETAIL.parent / "retail-session.yaml").read_text(encoding="utf-8")
+    guard = Guard(compile_policy(text, str(RETAIL.parent / "retail-session.yaml"), RETAIL.parent),
+                  sessions=open_store("memory:"))
+    d = guard.check({"name": "checkout", "arguments": checkout_args()}, None, session, facts())
+    assert d.outcome is Outcome.ESCALATE
+    assert "malformed_context" in d.codes

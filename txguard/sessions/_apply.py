@@ -119,7 +119,7 @@ class SessionRunner:
             return evaluate(self.policy, proposal, request, session, facts, clock)
         if not isinstance(session, Session):
             try:  # validated once here; evaluate takes the model as it is
-                session = Session.model_validate(session or {})
+                session = Session.model_validate({} if session is None else session)
             except Exception:  # noqa: BLE001 - evaluate escalates it as malformed_context
                 pass
         decision = evaluate(self.policy, proposal, request, session, facts, lambda: now, self.consent_keys)
@@ -136,7 +136,8 @@ class SessionRunner:
     def _apply(self, decision: Decision, proposal: Any, session: Any, now: datetime) -> Decision:
         sp: SessionPolicy = self.policy.session
         try:
-            ses = session if isinstance(session, Session) else Session.model_validate(session or {})
+            # Only None is "no session": a falsy non-mapping (0, "", []) is malformed, not empty.
+            ses = session if isinstance(session, Session) else Session.model_validate({} if session is None else session)
         except Exception:  # noqa: BLE001 - the decision already escalated as malformed_context
             return decision
         cid = ses.id
