@@ -108,8 +108,17 @@ def test_price_cap_per_category() -> None:
     assert codes(g, envelope(checkout_args(line()))) == ()
     d = g.check_envelope(envelope(checkout_args(line(), line("S-COF-2", unit_price="150.50"))))
     assert d.reasons[0].message == "coffee maker lines total 270.50 USD, over the cap of 200.00 USD"
-    # Other categories are not counted against the coffee-maker cap.
-    assert codes(g, envelope(checkout_args(line(), line("S-ESP-1", "P-ESP", "Espresso Machine", 1, "899.99")))) == ()
+    # A category the caps do not list is never left uncapped: without a `default` the rule fires.
+    espresso = line("S-ESP-1", "P-ESP", "Espresso Machine", 1, "899.99")
+    d = g.check_envelope(envelope(checkout_args(line(), espresso)))
+    assert (d.outcome, d.codes) == (Outcome.ESCALATE, ("price_cap",))
+    assert d.reasons[0].message == "no per-category cap covers `espresso machine` (it is not listed and there is no `default`)"
+    # With a `default`, each unlisted category is held to it, not to the coffee-maker cap.
+    caps = {"coffee maker": {"USD": "200"}, "default": {"USD": "1000"}}
+    g = guard("price_cap", {"max": {"USD": "5000"}, "per_category": caps})
+    assert codes(g, envelope(checkout_args(line(), espresso))) == ()
+    d = g.check_envelope(envelope(checkout_args(line(), {**espresso, "quantity": 2}, total="1919.98")))
+    assert d.reasons[0].message == "espresso machine lines total 1799.98 USD, over the cap of 1000.00 USD"
 
 
 def test_price_cap_on_a_refund() -> None:
@@ -277,8 +286,52 @@ def test_balance() -> None:
     # Modify items: only a positive difference is due (120.00 -> 150.50: 30.50 <= 50).
     swap = {"order_id": "#W1", "item_ids": ["S-COF-1"], "new_item_ids": ["S-COF-2"], "payment_method_id": GIFT}
     assert codes(g, order_env("modify_order_items", swap)) == ()
-    dear = {**swap, "new_item_ids": ["S-ESP-1"]}
-    assert codes(g, order_env("modify_order_items", dear)) == ("balance",)
+    low = facts()
+    low["users"][USER]["payment_methods"][GIFT]["balance"] = 20
+    assert codes(g, order_env("modify_order_items", swap, fact_data=low)) == ("balance",)
+
+
+def test_balance_of_a_gift_card_without_a_balance_is_a_missing_fact() -> None:
+    # A gift card whose record lost its balance used to skip the check (allow).
+    g = guard("balance")
+    for hole in ({}, {"balance": None}, {"balance": "lots"}, {"balance": [50]}, {"balance": "NaN"}):
+        data = facts()
+        card = data["users"][USER]["payment_methods"][GIFT]
+        card.pop("balance")
+        card.update(hole)
+        d = g.check_envelope(envelope(checkout_args(pm=GIFT), fact_data=data))
+        assert (d.outcome, d.codes) == (Outcome.ESCALATE, ("missing_fact",)), hole
+        assert "`balance`" in d.reasons[0].message
+
+
+def test_replacement_item_is_looked_up_in_the_product_of_the_item_it_replaces() -> None:
+    # Another product lists the same variant id, cheaply: it must not stand in for the real one.
+    g = guard("balance")
+    data = facts()
+    data["products"]["P-ESP"]["variants"]["S-COF-2"] = {"item_id": "S-COF-2", "options": {}, "available": True,
+                                                        "price": 1.0}
+    data["products"]["P-COF"]["variants"]["S-COF-2"]["price"] = 999.0
+    swap = {"order_id": "#W1", "item_ids": ["S-COF-1"], "new_item_ids": ["S-COF-2"], "payment_method_id": GIFT}
+    data["products"] = {"P-ESP": data["products"]["P-ESP"], "P-COF": data["products"]["P-COF"]}  # P-ESP first
+    assert codes(g, order_env("modify_order_items", swap, fact_data=data)) == ("balance",)
+    # A replacement that is a variant of another product only has no trusted price here.
+    cross = {**swap, "new_item_ids": ["S-ESP-1"]}
+    assert codes(g, order_env("modify_order_items", cross)) == ("missing_fact",)
+
+
+def test_category_never_falls_back_to_the_agents_title() -> None:
+    g = guard("category", extra=CATEGORIES)
+    for name in (None, 7, ["Coffee Maker"], {"en": "Coffee Maker"}):
+        data = facts()
+        if name is None:
+            del data["products"]["P-ESP"]["name"]
+        else:
+            data["products"]["P-ESP"]["name"] = name
+        # The agent calls an espresso machine a coffee maker; the catalog record has no usable name.
+        env = envelope(checkout_args(line("S-ESP-1", "P-ESP", "Coffee Maker", 1, "899.99")), fact_data=data,
+                       request={"product_type": "Coffee Maker"})
+        d = g.check_envelope(env)
+        assert (d.outcome, d.codes) == (Outcome.ESCALATE, ("missing_fact",)), name
 
 
 def test_refund_destination() -> None:

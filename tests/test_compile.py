@@ -198,9 +198,10 @@ def test_compiled_policy_index_and_identity() -> None:
     assert policy.digest.startswith("sha256:")
     assert policy.ref.to_dict() == {"id": "retail", "version": "1.0.0", "digest": policy.digest}
     checkout_rules = [r.id for r in policy.by_kind["checkout"]]
-    # Preconditions first (item_exists provides `lines`), then by id.
-    assert checkout_rules[0] == "known-sku"
-    assert checkout_rules[1:] == sorted(checkout_rules[1:])
+    # Preconditions first, in the order of PRECONDITIONS (item_exists provides `lines`,
+    # payment_method `method`), then by id.
+    assert checkout_rules[:2] == ["known-sku", "payment-method"]
+    assert checkout_rules[2:] == sorted(checkout_rules[2:])
     assert [r.id for r in policy.by_kind["cancel_order"]] == ["authentication", "consent"]
 
 
@@ -250,7 +251,7 @@ def child(root: Path, body: str) -> Path:
 
 def test_extends_adds_rules_and_tightens(platform: Path) -> None:
     team = Guard.from_file(child(platform, 'rules:\n  - id: team-cap\n    check: price_cap\n'
-                                          '    params: {max: {USD: "200.00"}}\n'))
+                                          '    params: {max: {USD: "200.00"}}\n'), extends_root=platform)
     base = Guard.from_file(platform / "platform" / "base.yaml")
     assert "team-cap" in [r.id for r in team.policy.rules]
     assert {r.id for r in base.policy.rules} < {r.id for r in team.policy.rules}
@@ -265,7 +266,7 @@ def test_extends_adds_rules_and_tightens(platform: Path) -> None:
 
 
 def test_extends_tightens_a_default(platform: Path) -> None:
-    team = Guard.from_file(child(platform, "defaults: {checkout: clarify, refund: escalate}\n"))
+    team = Guard.from_file(child(platform, "defaults: {checkout: clarify, refund: escalate}\n"), extends_root=platform)
     assert team.policy.defaults["checkout"] is Outcome.CLARIFY
 
 
@@ -289,10 +290,10 @@ def test_extends_tightens_a_default(platform: Path) -> None:
 def test_extends_cannot_loosen(platform: Path, body: str, messages: list[str]) -> None:
     path = child(platform, body)
     if not messages:
-        compile_file(path)
+        compile_file(path, extends_root=platform)
         return
     with pytest.raises(PolicyError) as info:
-        compile_file(path)
+        compile_file(path, extends_root=platform)
     assert [str(d).replace(str(path), "child.yaml") for d in info.value.diagnostics] == messages
 
 
@@ -301,7 +302,7 @@ def test_extends_loosening_a_default(platform: Path) -> None:
         RETAIL.read_text().replace("  checkout: allow\n", "  checkout: clarify\n"))
     path = child(platform, "defaults: {checkout: allow}\n")
     with pytest.raises(PolicyError) as info:
-        compile_file(path)
+        compile_file(path, extends_root=platform)
     assert [str(d).replace(str(path), "child.yaml") for d in info.value.diagnostics] == [
         "child.yaml:5:22: txg-extends: defaults.checkout: `allow` is looser than the base policy's `clarify`: "
         "a policy can only tighten its base"]
@@ -356,9 +357,64 @@ def test_rules_of_a_base_policy_keep_their_own_location(tmp_path: Path) -> None:
         "rules:\n  - id: big-gift\n    kinds: [checkout]\n    when: {path: intent.total, gt: \"500\"}\n",
         encoding="utf-8",
     )
-    policy = compile_file(child)
+    policy = compile_file(child, extends_root=RETAIL.parent)
     where = {r.id: r.location for r in policy.rules}
     assert where["big-gift"] == (str(child), 6, 5)
     lines = RETAIL.read_text(encoding="utf-8").splitlines()
     file, line, col = where["platform-cap"]
     assert file == str(RETAIL) and lines[line - 1][col - 1:] == "id: platform-cap"
+
+
+# -- extends reads only policy files under the allowed root ------------------------------------------
+
+SECRET = "hunter2-do-not-print"
+
+
+@pytest.fixture()
+def secrets(tmp_path: Path) -> Path:
+    """A policy folder with a secret beside it, above it and inside it (as non-policy files)."""
+    folder = tmp_path / "policies"
+    (folder / "team").mkdir(parents=True)
+    shutil.copy(RETAIL, folder / "base.yaml")
+    shutil.copytree(POLICIES / "taxonomy", folder / "taxonomy")
+    for name in (".env", "secrets.yaml", "notes.txt", ".hidden.yaml"):
+        (folder / name).write_text(f"DB_PASSWORD: {SECRET}\n", encoding="utf-8")
+    (tmp_path / "outside.yaml").write_text(f"password: {SECRET}\n", encoding="utf-8")
+    (folder / "team" / "link.yaml").symlink_to(tmp_path / "outside.yaml")
+    return folder
+
+
+@pytest.mark.parametrize(("where", "name", "why"), [
+    (".", "../outside.yaml", "is outside"),
+    (".", "{outside}", "is outside"),
+    ("team", "../../outside.yaml", "is outside"),
+    ("team", "link.yaml", "is outside"),  # a symbolic link is followed to where the file really is
+    (".", ".env", "is not a policy file"),
+    (".", "notes.txt", "is not a policy file"),
+    (".", ".hidden.yaml", "is not a policy file"),
+    (".", "secrets.yaml", "is not a txguard policy"),
+    ("team", "../base.yaml", "is outside"),  # the base is above the team's folder: not allowed by default
+])
+def test_extends_reads_only_policy_files_under_the_root_and_never_shows_them(
+        secrets: Path, where: str, name: str, why: str) -> None:
+    name = name.format(outside=secrets.parent / "outside.yaml")
+    path = secrets / where / "child.yaml"
+    path.write_text(f'apiVersion: txguard/v1\nid: c\nversion: "1"\nextends: {name}\n', encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        compile_file(path)
+    assert SECRET not in str(info.value)
+    assert [d.code for d in info.value.diagnostics] == ["txg-extends"]
+    assert str(info.value).startswith(f"{path}:4:10: txg-extends: extends: `{name}` {why}")
+
+
+def test_an_allowed_root_lets_a_team_extend_a_base_above_its_folder(secrets: Path) -> None:
+    path = secrets / "team" / "child.yaml"
+    path.write_text('apiVersion: txguard/v1\nid: c\nversion: "1"\nextends: ../base.yaml\n', encoding="utf-8")
+    assert compile_file(path, extends_root=secrets).id == "c"
+    assert Guard.from_file(path, extends_root=secrets).policy.id == "c"
+    # The root bounds the whole chain: the base's own `extends` is held to it too.
+    (secrets / "base.yaml").write_text(RETAIL.read_text(encoding="utf-8") + "extends: ../outside.yaml\n",
+                                       encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        compile_file(path, extends_root=secrets)
+    assert "is outside" in str(info.value) and SECRET not in str(info.value)

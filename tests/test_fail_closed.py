@@ -64,14 +64,16 @@ def test_availability_wants_true_not_a_truthy_string() -> None:
     data = facts()
     data["products"]["P-COF"]["variants"]["S-COF-1"]["available"] = "false"
     decision = Guard.from_file(RETAIL).check_envelope(envelope(checkout_args(), fact_data=data))
-    assert "availability" in decision.codes and decision.outcome is Outcome.ESCALATE
+    # A flag that is not a boolean is a hole in the record: missing_fact, never "available".
+    assert decision.codes == ("missing_fact",) and decision.outcome is Outcome.ESCALATE
+    assert decision.reasons[0].rule == "availability"
 
 
 def test_a_negative_catalog_price_is_not_a_price() -> None:
     data = facts()
     data["products"]["P-COF"]["variants"]["S-COF-1"]["price"] = -120.0
     decision = Guard.from_file(RETAIL).check_envelope(envelope(checkout_args(), fact_data=data))
-    assert decision.outcome is Outcome.ESCALATE and "check_error" in decision.codes
+    assert decision.outcome is Outcome.ESCALATE and "missing_fact" in decision.codes
 
 
 POLICY = """\
@@ -158,3 +160,29 @@ def test_the_confirmation_screen_shows_the_bound_shipping_address() -> None:
     decision = guard.check_envelope(envelope(args, confirm=False))
     assert decision.confirmation is not None
     assert "Ship to: 1 Main St, Springfield, IL, 62701, USA" in render_confirmation(decision.confirmation)
+
+
+@pytest.mark.parametrize("field", ["total", "unit_price", "confidence"])
+def test_a_deeply_nested_amount_is_malformed_not_a_guard_failure(field: str) -> None:
+    # Found by scripts/fuzz_check.py: the error message's repr of a value nested 3000 deep raised
+    # RecursionError inside validation, and the decision was `internal_error`.
+    deep: Any = "1"
+    for _ in range(3000):
+        deep = [deep]
+    args = checkout_args(line(unit_price=deep) if field == "unit_price" else line(), total="120.00")
+    if field != "unit_price":
+        args[field] = deep
+    d = Guard.from_file(RETAIL).check({"name": "checkout", "arguments": args}, None, {"authenticated_user_id": USER}, facts())
+    assert (d.outcome, d.codes) == (Outcome.ESCALATE, ("malformed",))
+
+
+@pytest.mark.parametrize("session", [0, -0.0, "", [], False])
+def test_a_falsy_session_is_malformed_with_a_session_store_too(session: Any) -> None:
+    # Found by scripts/fuzz_check.py: the session layer read `session or {}`, so a falsy value
+    # that is not a session was decided as an empty session instead of malformed_context.
+    text = (RETAIL.parent / "retail-session.yaml").read_text(encoding="utf-8")
+    guard = Guard(compile_policy(text, str(RETAIL.parent / "retail-session.yaml"), RETAIL.parent),
+                  sessions=open_store("memory:"))
+    d = guard.check({"name": "checkout", "arguments": checkout_args()}, None, session, facts())
+    assert d.outcome is Outcome.ESCALATE
+    assert "malformed_context" in d.codes

@@ -26,6 +26,7 @@ from ._conditions import ConditionError, MissingFact
 from ._consent import bind
 from ._context import Facts, Request, Session
 from ._intents import CONSEQUENTIAL_KINDS, INTENT_KINDS, Checkout, LineItem
+from ._errors import MoneyError
 from ._money import currency_exponent, fact_amount, format_amount, parse_amount
 from ._taxonomy import normalise
 
@@ -67,28 +68,52 @@ class Ctx:
         self._prices: dict[tuple[str, str], Decimal | None] = {}
 
     # -- facts helpers ---------------------------------------------------------------------
+    # Trusted records are read strictly: a record a check needs that is absent where it must be,
+    # ill-typed or ambiguous raises MissingFact (the rule escalates with `missing_fact`). A helper
+    # never falls back to the agent's own claim or to a default value.
     def order(self) -> Mapping[str, Any]:
         order_id = getattr(self.intent, "order_id")
         rec = self.facts.get("orders", order_id)
         if not isinstance(rec, Mapping):
-            raise MissingFact(f"order `{order_id}` is not in facts.orders")
+            raise MissingFact(f"order `{order_id}` is not in facts.orders" if rec is None
+                              else f"order `{order_id}` in facts.orders is not a record")
         return rec
+
+    def order_field(self, key: str, kind: type | tuple[type, ...]) -> Any:
+        """A field of the order the intent names, of the given type, or MissingFact."""
+        value = self.order().get(key)
+        return _typed(value, kind, f"order `{getattr(self.intent, 'order_id')}`", key)
+
+    def order_owner(self) -> str:
+        return str(self.order_field("user_id", str))
+
+    def first_payment(self) -> Mapping[str, Any]:
+        """The first entry of the order's payment history (the original payment)."""
+        history = self.order_field("payment_history", list)
+        if not history:
+            raise MissingFact(f"order `{getattr(self.intent, 'order_id')}` has no payment history")
+        return _typed(history[0], Mapping, f"order `{getattr(self.intent, 'order_id')}`", "payment_history[0]")  # type: ignore[no-any-return]
+
+    def original_method(self) -> str:
+        """The payment method id of the order's original payment."""
+        return str(_typed(self.first_payment().get("payment_method_id"), str,
+                          f"order `{getattr(self.intent, 'order_id')}`", "payment_history[0].payment_method_id"))
 
     def user(self, user_id: str) -> Mapping[str, Any]:
         rec = self.facts.get("users", user_id)
         if not isinstance(rec, Mapping):
-            raise MissingFact(f"user `{user_id}` is not in facts.users")
+            raise MissingFact(f"user `{user_id}` is not in facts.users" if rec is None
+                              else f"user `{user_id}` in facts.users is not a record")
         return rec
 
     def acting_user_id(self) -> str:
-        """The authenticated user, or the owner of the order the intent names."""
+        """The authenticated user, or the owner of the order the intent names (never the agent's
+        claim of who it acts for when the intent names an order)."""
         uid = self.session.authenticated_user_id
         if uid is not None:
             return uid
         if hasattr(self.intent, "order_id"):
-            owner = self.order().get("user_id")
-            if isinstance(owner, str):
-                return owner
+            return self.order_owner()
         if hasattr(self.intent, "user_id"):
             return str(getattr(self.intent, "user_id"))
         raise MissingFact("no authenticated user and no order owner to act for")
@@ -102,60 +127,102 @@ class Ctx:
             self.cache["payment_methods"] = methods
         return methods
 
+    def payment_method(self, method_id: str) -> Mapping[str, Any] | None:
+        """One of the acting user's payment methods (None if it is not one of theirs). A method
+        record must be a mapping with a string ``source``."""
+        rec = self.payment_methods().get(method_id)
+        if rec is None:
+            return None
+        what = f"payment method `{method_id}`"
+        rec = _typed(rec, Mapping, what, None)
+        _typed(rec.get("source"), str, what, "source")
+        return rec  # type: ignore[no-any-return]
+
     def product(self, product_id: str) -> Mapping[str, Any] | None:
+        """A catalog product, or None if the catalog has no record under that id."""
         if product_id in self._products:
             return self._products[product_id]
         rec = self.facts.get("products", product_id)
-        found = rec if isinstance(rec, Mapping) else None
+        found = None if rec is None else _typed(rec, Mapping, f"product `{product_id}`", None)
         self._products[product_id] = found
         return found
 
+    def variants(self, product_id: str) -> Mapping[str, Any] | None:
+        """A product's variants by id, or None if the product is not in the catalog."""
+        product = self.product(product_id)
+        if product is None:
+            return None
+        return _typed(product.get("variants"), Mapping, f"product `{product_id}`", "variants")  # type: ignore[no-any-return]
+
     def variant(self, product_id: str, sku: str) -> Mapping[str, Any] | None:
+        """A variant of a product, or None if the catalog does not list it under that product."""
         key = (product_id, sku)
         if key in self._variants:
             return self._variants[key]
-        product = self.product(product_id)
-        rec = None
-        if product is not None:
-            variants = product.get("variants")
-            rec = variants.get(sku) if isinstance(variants, Mapping) else None
-        found = rec if isinstance(rec, Mapping) else None
+        variants = self.variants(product_id)
+        rec = None if variants is None else variants.get(sku)
+        found = None if rec is None else _typed(rec, Mapping, f"variant `{sku}` of product `{product_id}`", None)
         self._variants[key] = found
         return found
 
+    def available(self, product_id: str, sku: str, var: Mapping[str, Any]) -> bool:
+        """A variant's ``available`` flag: a boolean, or MissingFact."""
+        return bool(_typed(var.get("available"), bool, f"variant `{sku}` of product `{product_id}`", "available"))
+
+    def options(self, product_id: str, sku: str, var: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A variant's options (an absent ``options`` is none; any other non-mapping is a hole)."""
+        opts = var.get("options", {})
+        return _typed(opts, Mapping, f"variant `{sku}` of product `{product_id}`", "options")  # type: ignore[no-any-return]
+
     def catalog_price(self, product_id: str, sku: str) -> Decimal | None:
-        """The variant's catalog price, or None if the variant or its price is not in the facts."""
+        """The variant's catalog price, or None if the catalog does not list the variant. A listed
+        variant without a valid price is a hole (MissingFact)."""
         key = (product_id, sku)
         if key in self._prices:
             return self._prices[key]
         var = self.variant(product_id, sku)
-        price = fact_amount(var["price"]) if var is not None and "price" in var else None
+        price = None if var is None else _amount(var.get("price"), f"variant `{sku}` of product `{product_id}`", "price")
         self._prices[key] = price
         return price
 
-    def variant_anywhere(self, sku: str) -> tuple[str, Mapping[str, Any]] | None:
-        """Find a variant by id in any product of the facts: (product_id, variant)."""
-        index = self.cache.get("variant_index")
-        if index is None:
-            index = {}
-            for pid, product in self.facts.collection("products").items():
-                variants = product.get("variants") if isinstance(product, Mapping) else None
-                if isinstance(variants, Mapping):
-                    for vid, var in variants.items():
-                        index.setdefault(vid, (pid, var))
-            self.cache["variant_index"] = index
-        found = index.get(sku)
-        return found if found is not None else None
-
     def order_lines(self) -> list[Mapping[str, Any]]:
-        items = self.order().get("items")
-        if not isinstance(items, list):
-            raise MissingFact(f"order `{getattr(self.intent, 'order_id')}` has no items record")
-        return [i for i in items if isinstance(i, Mapping)]
+        """The order's items: each a record with a string ``item_id`` and ``product_id``."""
+        if "order_lines" not in self.cache:
+            order = f"order `{getattr(self.intent, 'order_id')}`"
+            items = self.order_field("items", list)
+            lines = []
+            for n, item in enumerate(items):
+                item = _typed(item, Mapping, order, f"items[{n}]")
+                _typed(item.get("item_id"), str, order, f"items[{n}].item_id")
+                _typed(item.get("product_id"), str, order, f"items[{n}].product_id")
+                lines.append(item)
+            self.cache["order_lines"] = lines
+        return self.cache["order_lines"]  # type: ignore[no-any-return]
+
+    def order_line(self, item_id: str) -> Mapping[str, Any] | None:
+        """The order's line for an item id (None if the order has none). Two lines with one item id
+        but different products or prices are ambiguous (MissingFact)."""
+        found = [l for l in self.order_lines() if l["item_id"] == item_id]
+        if not found:
+            return None
+        if any(l.get("product_id") != found[0].get("product_id") or l.get("price") != found[0].get("price")
+               for l in found[1:]):
+            raise MissingFact(f"order `{getattr(self.intent, 'order_id')}` lists item `{item_id}` twice, differently")
+        return found[0]
+
+    def new_variants(self) -> list[tuple[str, Mapping[str, Any] | None]]:
+        """For each replacement item id: (id, its variant record in the product of the item it
+        replaces, or None if that product has no such variant or the old item is not in the order)."""
+        out = []
+        for old, new in zip(getattr(self.intent, "item_ids"), getattr(self.intent, "new_item_ids")):
+            line = self.order_line(old)
+            out.append((new, None if line is None else self.variant(str(line["product_id"]), new)))
+        return out
 
     def catalog_total(self) -> Decimal | None:
-        """Sum of quantity x catalog price over the cart lines, or None if a line is not in the catalog
-        or the cart is not in the catalog's currency (amounts in two currencies are never mixed)."""
+        """Sum of quantity x catalog price over the cart lines, or None if the cart is not in the
+        catalog's currency (amounts in two currencies are never mixed). A line the catalog does not
+        list has no trusted price: MissingFact."""
         if "catalog_total" not in self.cache:
             total: Decimal | None = Decimal(0)
             if getattr(self.intent, "currency", None) != self.policy.currency:
@@ -163,8 +230,8 @@ class Ctx:
             for line in getattr(self.intent, "items", ()) if total is not None else ():
                 price = self.catalog_price(line.product_id, line.sku)
                 if price is None:
-                    total = None
-                    break
+                    raise MissingFact(f"variant `{line.sku}` of product `{line.product_id}` is not in the catalog: "
+                                      "its price is unknown")
                 assert total is not None
                 total += price * line.quantity
             self.cache["catalog_total"] = total
@@ -181,10 +248,39 @@ class Ctx:
         return self.cache["exposure"]  # type: ignore[no-any-return]
 
     def line_category(self, line: LineItem) -> str:
+        """A cart line's product type: its catalog product's name (the agent's title and category
+        are claims, never used in its place)."""
         product = self.product(line.product_id)
-        if product is not None and isinstance(product.get("name"), str):
-            return str(product["name"])
-        return line.category or line.title
+        if product is None:
+            raise MissingFact(f"product `{line.product_id}` is not in the catalog: its type is unknown")
+        return str(_typed(product.get("name"), str, f"product `{line.product_id}`", "name"))
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], record: str, key: str | None) -> Any:
+    """``value`` if it is of ``kind`` (a bool is not an int, a str not a list), else MissingFact."""
+    ok = isinstance(value, kind) and not (isinstance(value, bool) and kind in (int, (int, float)))
+    if not ok:
+        what = f"{record}: `{key}`" if key is not None else record
+        if value is None:
+            raise MissingFact(f"{what} is not in the facts" if key is not None else f"{record} is not in the facts")
+        raise MissingFact(f"{what} in the facts is a {type(value).__name__}, not a {_type_name(kind)}")
+    return value
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "string", bool: "boolean", list: "list", Mapping: "record"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _amount(value: Any, record: str, key: str) -> Decimal:
+    """A money amount of a trusted record, or MissingFact (absent, not a number, negative, NaN)."""
+    if value is None:
+        raise MissingFact(f"{record}: `{key}` is not in the facts")
+    try:
+        return fact_amount(value)
+    except MoneyError as exc:
+        raise MissingFact(f"{record}: `{key}` is not a valid amount ({exc})") from None
 
 
 CheckFn = Callable[[Ctx, Any], "str | None"]
@@ -209,6 +305,14 @@ class CheckSpec:
 
 
 CHECKS: dict[str, CheckSpec] = {}
+
+PRECONDITIONS = ("order", "lines", "method", "new_items")
+"""What checks provide to each other, in the order they are judged (each needs only earlier ones):
+the order exists; every cart line (or replaced item) is in the catalog (or the order); the payment
+method is one of the user's; every replacement is a variant of the replaced item's product."""
+
+GIFT_CARD = "gift_card"
+"""The ``source`` of a payment method that must carry a ``balance`` (the tau2-bench retail layout)."""
 
 _CART = ("checkout", "add_to_cart")
 _ORDER_KINDS = ("cancel_order", "modify_order_items", "modify_order_address", "modify_order_payment",
@@ -259,14 +363,22 @@ def _consent(ctx: Ctx, params: Any) -> str | None:
 
 # -- money -----------------------------------------------------------------------------------------
 
+DEFAULT_CATEGORY = "default"
+"""The key of ``price_cap.per_category`` that caps every category the mapping does not list."""
+
+
 def _price_cap_params(raw: dict[str, Any]) -> dict[str, Any]:
+    if "per_category" not in raw:
+        return {"max": _caps(raw.get("max", {})), "default": None, "per_category": None}
+    per_category = {normalise(cat): _caps(c) for cat, c in raw["per_category"].items()}
     return {
         "max": _caps(raw.get("max", {})),
-        "per_category": {normalise(cat): _caps(c) for cat, c in raw.get("per_category", {}).items()},
+        "default": per_category.pop(DEFAULT_CATEGORY, None),
+        "per_category": per_category,  # given, even empty: every category is capped
     }
 
 
-@check("price_cap", code="price_cap", outcome="escalate", kinds=("checkout", "refund"),
+@check("price_cap", code="price_cap", outcome="escalate", kinds=("checkout", "refund"), needs=frozenset({"lines"}),
        params_schema={"type": "object", "additionalProperties": False, "required": ["max"],
                       "properties": {"max": _CAPS, "per_category": {"type": "object", "additionalProperties": _CAPS}}},
        compile_params=_price_cap_params)
@@ -274,7 +386,9 @@ def _price_cap(ctx: Ctx, params: Any) -> str | None:
     """Fires when the amount exceeds the cap for its currency (or no cap exists for the currency).
 
     For a checkout the amount is the larger of the stated total and the catalog total, so an
-    understated total cannot slip under the cap. ``per_category`` caps the lines of one category.
+    understated total cannot slip under the cap. ``per_category`` caps the lines of each category
+    it lists; a category it does not list falls to its ``default`` cap, and without a ``default``
+    the rule fires (an unlisted category is never left uncapped).
     """
     intent = ctx.intent
     currency = getattr(intent, "currency")
@@ -284,24 +398,29 @@ def _price_cap(ctx: Ctx, params: Any) -> str | None:
         return f"no price cap is configured for {currency}: amounts in it are not allowed"
     if amount > cap:
         return f"amount {_money(amount, currency)} is over the cap of {_money(cap, currency)}"
-    if params["per_category"] and isinstance(intent, Checkout):
+    if params["per_category"] is not None and isinstance(intent, Checkout):
         sums: dict[str, Decimal] = {}
         for line in intent.items:
             cat = normalise(ctx.line_category(line))
             price = ctx.catalog_price(line.product_id, line.sku)
-            unit = max(line.unit_price, price) if price is not None else line.unit_price
+            if price is None:
+                raise MissingFact(f"variant `{line.sku}` of product `{line.product_id}` is not in the catalog: "
+                                  "its price is unknown")
+            unit = max(line.unit_price, price)
             sums[cat] = sums.get(cat, Decimal(0)) + unit * line.quantity
-        for cat, caps in sorted(params["per_category"].items()):
-            if cat in sums:
-                ccap = caps.get(currency)
-                if ccap is None:
-                    return f"no {cat} cap is configured for {currency}"
-                if sums[cat] > ccap:
-                    return f"{cat} lines total {_money(sums[cat], currency)}, over the cap of {_money(ccap, currency)}"
+        for cat, total in sorted(sums.items()):
+            caps = params["per_category"].get(cat, params["default"])
+            if caps is None:
+                return f"no per-category cap covers `{cat}` (it is not listed and there is no `default`)"
+            ccap = caps.get(currency)
+            if ccap is None:
+                return f"no {cat} cap is configured for {currency}"
+            if total > ccap:
+                return f"{cat} lines total {_money(total, currency)}, over the cap of {_money(ccap, currency)}"
     return None
 
 
-@check("budget", code="budget", outcome="clarify", kinds=("checkout",),
+@check("budget", code="budget", outcome="clarify", kinds=("checkout",), needs=frozenset({"lines"}),
        question="This costs more than the budget you gave. Do you want to go ahead anyway, or shall I look for something cheaper?")
 def _budget(ctx: Ctx, params: Any) -> str | None:
     """Fires when the user stated a budget and the checkout costs more (equal is fine)."""
@@ -343,7 +462,7 @@ def _item_exists(ctx: Ctx, params: Any) -> str | None:
         if bad:
             return f"sku {', '.join(bad)} is not a variant of the product named in the catalog"
         return None
-    have = Counter(str(i.get("item_id")) for i in ctx.order_lines())
+    have = Counter(str(i["item_id"]) for i in ctx.order_lines())
     want = Counter(getattr(intent, "item_ids"))
     missing = want - have
     if missing:
@@ -351,24 +470,17 @@ def _item_exists(ctx: Ctx, params: Any) -> str | None:
     return None
 
 
-def _new_variants(ctx: Ctx) -> list[tuple[str, Mapping[str, Any] | None]]:
-    """For each new item id: (id, variant record or None)."""
-    out = []
-    for new in getattr(ctx.intent, "new_item_ids"):
-        found = ctx.variant_anywhere(new)
-        out.append((new, found[1] if found else None))
-    return out
-
-
 @check("availability", code="availability", outcome="escalate",
-       kinds=_CART + ("modify_order_items", "exchange_items"), needs=frozenset({"lines"}))
+       kinds=_CART + ("modify_order_items", "exchange_items"), needs=frozenset({"lines", "order", "new_items"}))
 def _availability(ctx: Ctx, params: Any) -> str | None:
     """Fires when a variant to be bought (or swapped in) is not available."""
     intent = ctx.intent
     if hasattr(intent, "items"):
-        bad = [l.sku for l in intent.items if (ctx.variant(l.product_id, l.sku) or {}).get("available") is not True]
+        wanted = [(l.product_id, l.sku, ctx.variant(l.product_id, l.sku)) for l in intent.items]
     else:
-        bad = [new for new, var in _new_variants(ctx) if var is not None and var.get("available") is not True]
+        wanted = [(str((ctx.order_line(old) or {}).get("product_id")), new, var)
+                  for old, (new, var) in zip(getattr(intent, "item_ids"), ctx.new_variants())]
+    bad = [sku for pid, sku, var in wanted if var is None or not ctx.available(pid, sku, var)]
     if bad:
         return f"variant {', '.join(bad)} is not available"
     return None
@@ -390,18 +502,16 @@ def _catalog_price(ctx: Ctx, params: Any) -> str | None:
     if currency != ctx.policy.currency:
         return f"the cart is in {currency}; the catalog prices are in {ctx.policy.currency}"
     for line in intent.items:  # type: ignore[attr-defined]
-        var = ctx.variant(line.product_id, line.sku)
-        if var is None:
-            continue
         price = ctx.catalog_price(line.product_id, line.sku)
         if price is None:
-            raise MissingFact(f"variant `{line.sku}` has no price in the catalog")
+            raise MissingFact(f"variant `{line.sku}` of product `{line.product_id}` is not in the catalog: "
+                              "its price is unknown")
         if price != line.unit_price:
             return (f"{line.sku}: the agent says {_money(line.unit_price, currency)}, "
                     f"the catalog says {_money(price, currency)}")
         if params["compare_title"]:
-            name = (ctx.product(line.product_id) or {}).get("name")
-            if isinstance(name, str) and name != line.title:
+            name = ctx.line_category(line)
+            if name != line.title:
                 return f"{line.sku}: the agent calls it `{line.title}`, the catalog `{name}`"
     return None
 
@@ -412,7 +522,7 @@ def _category_params(raw: dict[str, Any]) -> dict[str, Any]:
     return {"match": raw.get("match", "exact")}
 
 
-@check("category", code="category", outcome="clarify", kinds=_CART,
+@check("category", code="category", outcome="clarify", kinds=_CART, needs=frozenset({"lines"}),
        question="This is not the kind of product you asked for. Should I look again?",
        params_schema={"type": "object", "additionalProperties": False,
                       "properties": {"match": {"enum": ["exact", "within"]}}},
@@ -465,7 +575,7 @@ def _ambiguity_params(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@check("ambiguity", code="ambiguity", outcome="clarify", kinds=_CART,
+@check("ambiguity", code="ambiguity", outcome="clarify", kinds=_CART, needs=frozenset({"lines"}),
        question="I am not sure this is what you meant. Can you tell me more about what you want?",
        params_schema={"type": "object", "additionalProperties": False, "properties": {
            "min_confidence": {"type": "number", "minimum": 0, "maximum": 1},
@@ -489,18 +599,27 @@ def _ambiguity(ctx: Ctx, params: Any) -> str | None:
     required = params["required_options"]
     for line in intent.items:  # type: ignore[attr-defined]
         needed = required.get(normalise(ctx.line_category(line)), []) if required else []
-        product = ctx.product(line.product_id) or {}
-        variants = (product.get("variants") or {}).values()
+        if not needed:
+            continue
+        pid = line.product_id
+        if ctx.variant(pid, line.sku) is None:
+            raise MissingFact(f"variant `{line.sku}` of product `{pid}` is not in the catalog: its options are unknown")
+        variants = ctx.variants(pid) or {}
         available: list[Mapping[str, Any]] | None = None  # listed only when an option must be pinned
         for opt in needed:
             if opt in ctx.request.options:
-                chosen = ((product.get("variants") or {}).get(line.sku) or {}).get("options", {}).get(opt)
+                var = ctx.variant(pid, line.sku)
+                chosen = None if var is None else ctx.options(pid, line.sku, var).get(opt)
                 if chosen is not None and chosen != ctx.request.options[opt]:
                     return f"the user asked for {opt} `{ctx.request.options[opt]}`; {line.sku} has `{chosen}`"
                 continue
             if available is None:
-                available = [v for v in variants if isinstance(v, Mapping) and v.get("available")]
-            values = {str((v.get("options") or {}).get(opt)) for v in available}
+                available = []
+                for vid, v in variants.items():
+                    v = _typed(v, Mapping, f"variant `{vid}` of product `{pid}`", None)
+                    if ctx.available(pid, vid, v):
+                        available.append(ctx.options(pid, vid, v))
+            values = {str(o.get(opt)) for o in available}
             if len(values) > 1:
                 return f"the user did not say which {opt} ({', '.join(sorted(values))})"
     return None
@@ -509,12 +628,12 @@ def _ambiguity(ctx: Ctx, params: Any) -> str | None:
 # -- payment -----------------------------------------------------------------------------------------
 
 @check("payment_method", code="payment_method", outcome="escalate",
-       kinds=("checkout", "modify_order_payment", "modify_order_items", "exchange_items"))
+       kinds=("checkout", "modify_order_payment", "modify_order_items", "exchange_items"), provides="method")
 def _payment_method(ctx: Ctx, params: Any) -> str | None:
     """Fires when the payment method is not one of the acting user's (the authenticated user, or
     the order's owner when nobody is authenticated)."""
     pm = getattr(ctx.intent, "payment_method_id")
-    if pm not in ctx.payment_methods():
+    if ctx.payment_method(pm) is None:
         return f"payment method `{pm}` is not one of user `{ctx.acting_user_id()}`'s"
     return None
 
@@ -527,34 +646,38 @@ def _amount_due(ctx: Ctx) -> Decimal:
         raise ConditionError(f"the amount is in {currency} and balances in {ctx.policy.currency}: no rate to compare them")
     if isinstance(intent, Checkout):
         return ctx.exposure()
+    order = f"order `{getattr(intent, 'order_id', '')}`"
     if intent.kind == "modify_order_payment":  # type: ignore[attr-defined]
-        history = ctx.order().get("payment_history") or []
-        if not history:
-            raise MissingFact(f"order `{getattr(intent, 'order_id')}` has no payment history")
-        return fact_amount(history[0].get("amount"))
+        return _amount(ctx.first_payment().get("amount"), order, "payment_history[0].amount")
     if intent.kind in ("modify_order_items", "exchange_items"):  # type: ignore[attr-defined]
-        lines = {str(i.get("item_id")): i for i in ctx.order_lines()}
         diff = Decimal(0)
-        for old, (new, var) in zip(getattr(intent, "item_ids"), _new_variants(ctx)):
-            if var is None or old not in lines:
+        for old, (new, var) in zip(getattr(intent, "item_ids"), ctx.new_variants()):
+            line = ctx.order_line(old)
+            if var is None or line is None:
                 raise MissingFact(f"price of `{new if var is None else old}` is not in the facts")
-            diff += fact_amount(var.get("price")) - fact_amount(lines[old].get("price"))
+            pid = str(line["product_id"])
+            diff += (_amount(var.get("price"), f"variant `{new}` of product `{pid}`", "price")
+                     - _amount(line.get("price"), order, f"item `{old}`.price"))
         return max(diff, Decimal(0))
     return Decimal(0)
 
 
 @check("balance", code="balance", outcome="escalate",
-       kinds=("checkout", "modify_order_payment", "modify_order_items", "exchange_items"), needs=frozenset({"order"}))
+       kinds=("checkout", "modify_order_payment", "modify_order_items", "exchange_items"),
+       needs=frozenset({"order", "lines", "new_items", "method"}))
 def _balance(ctx: Ctx, params: Any) -> str | None:
     """Fires when a gift card (or any method with a ``balance``) pays and its balance is below the
     amount due: a checkout's total; a payment change's original payment; for item changes, the sum
-    of new minus old prices when positive."""
+    of new minus old prices when positive. A gift card without a valid ``balance``, or a method
+    that is not the user's, is a missing fact."""
     pm = getattr(ctx.intent, "payment_method_id")
-    method = ctx.payment_methods().get(pm)
-    if not isinstance(method, Mapping) or "balance" not in method:
+    method = ctx.payment_method(pm)
+    if method is None:
+        raise MissingFact(f"payment method `{pm}` is not one of user `{ctx.acting_user_id()}`'s: its balance is unknown")
+    if "balance" not in method and method["source"] != GIFT_CARD:
         return None
+    balance = _amount(method.get("balance"), f"payment method `{pm}`", "balance")
     due = _amount_due(ctx)
-    balance = fact_amount(method["balance"])
     if balance < due:
         return f"`{pm}` has a balance of {balance} but {due} is due"
     return None
@@ -573,14 +696,11 @@ def _refund_destination(ctx: Ctx, params: Any) -> str | None:
     """Fires unless the refund goes to the order's original payment method (the first entry of its
     payment history) or, with ``allow_gift_cards``, to a gift card of the acting user."""
     pm = getattr(ctx.intent, "payment_method_id")
-    history = ctx.order().get("payment_history") or []
-    if not history:
-        raise MissingFact(f"order `{getattr(ctx.intent, 'order_id')}` has no payment history")
-    if history[0].get("payment_method_id") == pm:
+    if ctx.original_method() == pm:
         return None
     if params["allow_gift_cards"]:
-        method = ctx.payment_methods().get(pm)
-        if isinstance(method, Mapping) and method.get("source") == params["gift_card_source"]:
+        method = ctx.payment_method(pm)
+        if method is not None and method["source"] == params["gift_card_source"]:
             return None
     return f"refund to `{pm}`: neither the original payment method nor one of the user's gift cards"
 
@@ -591,8 +711,9 @@ def _refund_destination(ctx: Ctx, params: Any) -> str | None:
 def _order_exists(ctx: Ctx, params: Any) -> str | None:
     """Fires when the order id is not in the facts."""
     order_id = getattr(ctx.intent, "order_id")
-    if not isinstance(ctx.facts.get("orders", order_id), Mapping):
+    if ctx.facts.get("orders", order_id) is None:
         return f"order `{order_id}` does not exist"
+    ctx.order()  # present but not a record: a missing fact
     return None
 
 
@@ -605,7 +726,7 @@ def _ownership(ctx: Ctx, params: Any) -> str | None:
     if me is None:
         return None
     if hasattr(ctx.intent, "order_id"):
-        owner = ctx.order().get("user_id")
+        owner = ctx.order_owner()
         what = f"order `{getattr(ctx.intent, 'order_id')}`"
     else:
         owner = getattr(ctx.intent, "user_id")
@@ -628,7 +749,7 @@ def _status_params(raw: dict[str, Any]) -> dict[str, Any]:
 def _order_status(ctx: Ctx, params: Any) -> str | None:
     """Fires when the order's status is not one of those allowed for the intent kind (an intent
     kind not listed is allowed on no status)."""
-    status = ctx.order().get("status")
+    status = ctx.order_field("status", str)
     allowed = params.get(ctx.intent.kind, [])  # type: ignore[attr-defined]
     if status not in allowed:
         return f"order status is `{status}`; {ctx.intent.kind} needs {' or '.join(f'`{s}`' for s in allowed) or 'a listed status'}"  # type: ignore[attr-defined]
@@ -636,15 +757,14 @@ def _order_status(ctx: Ctx, params: Any) -> str | None:
 
 
 @check("same_product", code="same_product", outcome="escalate", kinds=("modify_order_items", "exchange_items"),
-       needs=frozenset({"order"}))
+       needs=frozenset({"order", "lines"}), provides="new_items")
 def _same_product(ctx: Ctx, params: Any) -> str | None:
     """Fires when a new item is not a variant of the same product as the item it replaces."""
-    lines = {str(i.get("item_id")): i for i in ctx.order_lines()}
     for old, new in zip(getattr(ctx.intent, "item_ids"), getattr(ctx.intent, "new_item_ids")):
-        line = lines.get(old)
+        line = ctx.order_line(old)
         if line is None:
-            continue  # not in the order: item_exists judges that
-        pid = str(line.get("product_id"))
+            raise MissingFact(f"item `{old}` is not in order `{getattr(ctx.intent, 'order_id')}`: its product is unknown")
+        pid = str(line["product_id"])
         if ctx.variant(pid, new) is None:
             return f"`{new}` is not a variant of product `{pid}` (the product of `{old}`)"
     return None
@@ -670,12 +790,13 @@ def _noop(ctx: Ctx, params: Any) -> str | None:
         if same:
             return f"item {', '.join(same)} would be replaced by itself"
     elif kind == "modify_order_payment":
-        history = ctx.order().get("payment_history") or []
-        if history and history[0].get("payment_method_id") == getattr(intent, "payment_method_id"):
+        if ctx.original_method() == getattr(intent, "payment_method_id"):
             return "the order is already paid with that method"
     elif params["address"]:
-        current = (ctx.order() if kind == "modify_order_address" else ctx.user(getattr(intent, "user_id"))).get("address")
+        what = f"order `{getattr(intent, 'order_id')}`" if kind == "modify_order_address" else f"user `{getattr(intent, 'user_id')}`"
+        record = ctx.order() if kind == "modify_order_address" else ctx.user(getattr(intent, "user_id"))
+        current = _typed(record.get("address"), Mapping, what, "address")
         new = getattr(intent, "address").model_dump()
-        if isinstance(current, Mapping) and all(current.get(k, "") == v for k, v in new.items()):
+        if all(_typed(current.get(k), str, what, f"address.{k}") == v for k, v in new.items()):
             return "the address is already that one"
     return None

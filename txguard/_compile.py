@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ._checks import CHECKS, Ctx
+from ._checks import CHECKS, PRECONDITIONS, Ctx
 from ._conditions import ConditionCompiler
 from ._context import Proposal
 from ._decision import Outcome, PolicyRef, Question, Route
@@ -344,9 +344,11 @@ def _digest(data: Any) -> str:
 class _Build:
     """The state of one compilation, passed through the stages."""
 
-    def __init__(self, doc: Located, base_dir: Path) -> None:
+    def __init__(self, doc: Located, base_dir: Path, extends_root: Path | None = None) -> None:
         self.doc = doc
         self.base_dir = base_dir
+        # The folder every base policy (`extends`, at any depth) must be in: the caller's, or ours.
+        self.extends_root = (extends_root if extends_root is not None else base_dir).resolve()
         self.errors: list[Diagnostic] = []
         self.data: dict[str, Any] = {}
         self.tools: dict[str, ToolMap] = {}
@@ -505,22 +507,28 @@ def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[Co
 
 
 def _stage(rule: CompiledRule) -> int:
-    """0: provides a precondition and needs none; 1: provides one and needs one; 2: the rest."""
+    """The rank of the precondition a rule provides in :data:`PRECONDITIONS` (each needs only
+    earlier ones), so a precondition is judged before any rule that needs it; the rest last."""
     if rule.provides is None:
-        return 2
-    return 1 if rule.needs else 0
+        return len(PRECONDITIONS)
+    return PRECONDITIONS.index(rule.provides)
 
 
 def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dict[str, Any]:
     """Merge the base policy named by ``extends``: the child can only add and tighten."""
     if "extends" not in data:
         return data
-    base_path = (b.base_dir / data["extends"]).resolve()
+    base_path = _base_policy_path(b, data["extends"])
+    if base_path is None:
+        return data
     if base_path in chain:
         b.error(("extends",), "txg-extends", f"`{data['extends']}` extends itself (a cycle)")
         return data
     try:
-        base, base_locations = load_policy_data(base_path, chain + (base_path,))
+        base, base_locations = load_policy_data(base_path, chain + (base_path,), b.extends_root)
+    except _NotAPolicy as exc:
+        b.error(("extends",), "txg-extends", f"`{data['extends']}` {exc}")
+        return data
     except PolicyError as exc:
         for d in exc.diagnostics:
             b.errors.append(d)
@@ -528,6 +536,9 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
         return data
     except OSError as exc:
         b.error(("extends",), "txg-io", f"cannot read base policy `{data['extends']}`: {exc.strerror}")
+        return data
+    except UnicodeDecodeError:
+        b.error(("extends",), "txg-io", f"base policy `{data['extends']}` is not UTF-8 text")
         return data
     merged = dict(data)
     del merged["extends"]
@@ -587,19 +598,50 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
     return merged
 
 
-def load_policy_data(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], dict[str, tuple[str, int, int]]]:
+POLICY_SUFFIXES = (".yaml", ".yml")
+"""The file names a base policy may have."""
+
+
+class _NotAPolicy(Exception):
+    """A file named by ``extends`` is not a txguard policy: nothing of it is shown."""
+
+
+def _base_policy_path(b: _Build, name: str) -> Path | None:
+    """The file ``extends: name`` names, if it is a policy file under the allowed root; else a
+    located error (that never shows anything of the file) and None."""
+    path = (b.base_dir / name).resolve()  # symbolic links followed: where the file really is
+    root = b.extends_root
+    if not path.is_relative_to(root):
+        b.error(("extends",), "txg-extends",
+                f"`{name}` is outside `{root}`: a base policy must be in the policy's folder "
+                "or in the root the caller allows")
+        return None
+    if path.suffix not in POLICY_SUFFIXES or any(part.startswith(".") for part in path.relative_to(root).parts):
+        b.error(("extends",), "txg-extends",
+                f"`{name}` is not a policy file: a base policy is a `.yaml` or `.yml` file, not hidden")
+        return None
+    return path
+
+
+def load_policy_data(path: Path, chain: tuple[Path, ...] = (),
+                     extends_root: Path | None = None) -> tuple[dict[str, Any], dict[str, tuple[str, int, int]]]:
     """Load and schema-validate a policy file, with its base merged in (no compilation).
 
-    Returns the merged data and where each rule is written (rule id -> file, line, column).
+    Returns the merged data and where each rule is written (rule id -> file, line, column). A
+    file that is not valid YAML or does not declare ``apiVersion: txguard/v1`` raises
+    :class:`_NotAPolicy`, so that a base's diagnostics (which quote its values) are shown only for
+    a file that says it is a policy.
     """
     text = path.read_text(encoding="utf-8")
     doc, errors = load_yaml(text, str(path))
-    if doc is None or errors:
+    if doc is None or not isinstance(doc.data, dict) or doc.data.get("apiVersion") != "txguard/v1":
+        raise _NotAPolicy("is not a txguard policy (valid YAML with `apiVersion: txguard/v1`)")
+    if errors:
         raise PolicyError(errors)
     errors = validate_document(doc)
     if errors:
         raise PolicyError(errors[:MAX_DIAGNOSTICS], max(0, len(errors) - MAX_DIAGNOSTICS))
-    b = _Build(doc, path.parent)
+    b = _Build(doc, path.parent, extends_root)
     data = _merge_base(b, dict(doc.data), chain or (path.resolve(),))
     if b.errors:
         raise PolicyError(b.errors)
@@ -665,12 +707,15 @@ STAGES: tuple[tuple[str, Callable[[_Build], None]], ...] = (
 located errors; ``schema`` stops at its own errors, ``index`` at everyone else's."""
 
 
-def compile_document(doc: Located, base_dir: Path, *, timings: dict[str, float] | None = None) -> CompiledPolicy:
+def compile_document(doc: Located, base_dir: Path, *, timings: dict[str, float] | None = None,
+                     extends_root: Path | None = None) -> CompiledPolicy:
     """Validate and compile a loaded document; raises :class:`PolicyError` with every problem.
 
-    ``timings``, when given, receives the seconds each stage of :data:`STAGES` took.
+    ``timings``, when given, receives the seconds each stage of :data:`STAGES` took. A base policy
+    named by ``extends`` must be a ``.yaml``/``.yml`` file under ``extends_root`` (default:
+    ``base_dir``, the policy's own folder).
     """
-    b = _Build(doc, base_dir)
+    b = _Build(doc, base_dir, extends_root)
     for name, stage in STAGES:
         start = time.perf_counter()
         stage(b)
@@ -695,16 +740,23 @@ def compile_document(doc: Located, base_dir: Path, *, timings: dict[str, float] 
     )
 
 
-def compile_policy(text: str, file: str = "<policy>", base_dir: Path | None = None) -> CompiledPolicy:
-    """Load, validate and compile policy text. Raises :class:`PolicyError` listing every problem."""
+def compile_policy(text: str, file: str = "<policy>", base_dir: Path | None = None, *,
+                   extends_root: str | Path | None = None) -> CompiledPolicy:
+    """Load, validate and compile policy text. Raises :class:`PolicyError` listing every problem.
+
+    ``base_dir`` is the folder relative paths in the policy start from (default: the file's).
+    A base policy named by ``extends`` must be a ``.yaml`` or ``.yml`` file under ``extends_root``
+    (default: ``base_dir``); any other file is refused without being read.
+    """
     doc, errors = load_yaml(text, file)
     if doc is None or errors:
         raise PolicyError(errors)
-    return compile_document(doc, base_dir if base_dir is not None else Path(file).parent)
+    return compile_document(doc, base_dir if base_dir is not None else Path(file).parent,
+                            extends_root=Path(extends_root) if extends_root is not None else None)
 
 
-def compile_file(path: str | Path) -> CompiledPolicy:
-    """Load, validate and compile a policy file."""
+def compile_file(path: str | Path, *, extends_root: str | Path | None = None) -> CompiledPolicy:
+    """Load, validate and compile a policy file (see :func:`compile_policy` for ``extends_root``)."""
     p = Path(path)
-    return compile_policy(read_source(p, "policy", PolicyError), str(p), p.parent)
+    return compile_policy(read_source(p, "policy", PolicyError), str(p), p.parent, extends_root=extends_root)
 

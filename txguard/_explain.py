@@ -250,8 +250,9 @@ def _inputs(rule: CompiledRule, ctx: Ctx) -> dict[str, Any]:
         if isinstance(i, Checkout):
             get["stated total"] = lambda: i.total
             get["catalog total"] = lambda: ctx.catalog_total()
-        if p["per_category"]:
+        if p["per_category"] is not None:
             get["per-category caps"] = lambda: p["per_category"]
+            get["default category cap"] = lambda: p["default"]
     elif name == "budget":
         get = {"request.budget": lambda: ctx.request.budget,
                "budget currency": lambda: ctx.request.currency or ctx.policy.currency,
@@ -272,8 +273,7 @@ def _inputs(rule: CompiledRule, ctx: Ctx) -> dict[str, Any]:
                 "available": (ctx.variant(l.product_id, l.sku) or {}).get("available", MISSING)})}
         else:
             get = {"new items": lambda: [{"item_id": n, "available": (v or {}).get("available", MISSING)}
-                                         for n, v in ((n, (ctx.variant_anywhere(n) or (None, None))[1])
-                                                      for n in getattr(i, "new_item_ids"))]}
+                                         for n, v in ctx.new_variants()]}
     elif name == "catalog_price":
         get = {"policy currency": lambda: ctx.policy.currency, "cart currency": lambda: getattr(i, "currency"),
                "lines": lambda: _lines(ctx, lambda l: {
@@ -299,9 +299,9 @@ def _inputs(rule: CompiledRule, ctx: Ctx) -> dict[str, Any]:
                "acting user": lambda: ctx.acting_user_id(),
                "user's methods": lambda: sorted(ctx.payment_methods())}
         if name == "balance":
-            get["balance"] = lambda: (ctx.payment_methods().get(getattr(i, "payment_method_id")) or {}).get("balance", MISSING)
+            get["balance"] = lambda: (ctx.payment_method(getattr(i, "payment_method_id")) or {}).get("balance", MISSING)
         if name == "refund_destination":
-            get["original method"] = lambda: ((ctx.order().get("payment_history") or [{}])[0]).get("payment_method_id")
+            get["original method"] = lambda: ctx.original_method()
             get["allow_gift_cards"] = lambda: p["allow_gift_cards"]
     elif name == "order_exists":
         get = {"order_id": lambda: getattr(i, "order_id"),
@@ -316,7 +316,7 @@ def _inputs(rule: CompiledRule, ctx: Ctx) -> dict[str, Any]:
             get = {"item_ids": lambda: list(getattr(i, "item_ids")), "new_item_ids": lambda: list(getattr(i, "new_item_ids"))}
         elif hasattr(i, "payment_method_id"):
             get = {"payment_method_id": lambda: getattr(i, "payment_method_id"),
-                   "original method": lambda: ((ctx.order().get("payment_history") or [{}])[0]).get("payment_method_id")}
+                   "original method": lambda: ctx.original_method()}
     elif p is not None:
         get = {"params": lambda: p}
     return {k: _safe(f) for k, f in get.items()}

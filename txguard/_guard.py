@@ -149,9 +149,13 @@ class Guard:
                   sessions: SessionStore | None = None,
                   session_evaluator: str | SessionEvaluator = "txguard",
                   consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = (),
-                  shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0) -> Guard:
-        """Compile the policy at ``path``; raises :class:`~txguard.PolicyError` if it is invalid."""
-        return cls(compile_file(path), clock=clock, audit=audit, sessions=sessions,
+                  shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0,
+                  extends_root: str | Path | None = None) -> Guard:
+        """Compile the policy at ``path``; raises :class:`~txguard.PolicyError` if it is invalid.
+
+        A base policy it ``extends`` must be under ``extends_root`` (default: the policy's folder).
+        """
+        return cls(compile_file(path, extends_root=extends_root), clock=clock, audit=audit, sessions=sessions,
                    session_evaluator=session_evaluator, consent_keys=consent_keys, observers=observers,
                    shadow=shadow, shadow_sample=shadow_sample)
 
@@ -160,9 +164,12 @@ class Guard:
                   clock: Clock = utc_now, audit: AuditSink | None = None, sessions: SessionStore | None = None,
                   session_evaluator: str | SessionEvaluator = "txguard",
                   consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = (),
-                  shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0) -> Guard:
-        """Compile policy YAML given as text."""
-        return cls(compile_policy(text, file, Path(base_dir) if base_dir is not None else None), clock=clock,
+                  shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0,
+                  extends_root: str | Path | None = None) -> Guard:
+        """Compile policy YAML given as text (a base it ``extends`` must be under ``extends_root``,
+        default ``base_dir``)."""
+        return cls(compile_policy(text, file, Path(base_dir) if base_dir is not None else None,
+                                  extends_root=extends_root), clock=clock,
                    audit=audit, sessions=sessions, session_evaluator=session_evaluator, consent_keys=consent_keys,
                    observers=observers, shadow=shadow, shadow_sample=shadow_sample)
 

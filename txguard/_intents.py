@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from ._errors import MoneyError
-from ._money import CURRENCY_EXPONENTS, currency_exponent, parse_amount
+from ._money import CURRENCY_EXPONENTS, brief, currency_exponent, parse_amount
 
 
 def _amount(value: Any) -> Decimal:
@@ -37,15 +37,15 @@ def _currency(value: Any) -> str:
 
 def _confidence(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-        raise ValueError(f"confidence `{value!r}` is not a number in [0, 1]")
+        raise ValueError(f"confidence `{brief(value)}` is not a number in [0, 1]")
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"confidence `{value!r}` is not finite")
+            raise ValueError(f"confidence `{brief(value)}` is not finite")
         result = Decimal(repr(value))
     else:
         result = Decimal(value)
     if not result.is_finite() or not (0 <= result <= 1):
-        raise ValueError(f"confidence `{value!r}` is not a number in [0, 1]")
+        raise ValueError(f"confidence `{brief(value)}` is not a number in [0, 1]")
     return result
 
 

@@ -8,10 +8,21 @@ amounts are refused at the boundary.
 from __future__ import annotations
 
 import re
+import reprlib
 from decimal import Decimal
 from typing import Any
 
 from ._errors import MoneyError
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxstring = _BRIEF.maxother = 60
+_BRIEF.maxlevel = 3
+
+
+def brief(value: Any) -> str:
+    """``repr(value)``, bounded in length and depth (a value nested thousands deep, from an agent,
+    must not turn an error message into a RecursionError)."""
+    return _BRIEF.repr(value)
 
 # ISO 4217 minor-unit exponents of the active currency codes (the standard's "E" column).
 _EXPONENTS_0 = (
@@ -46,7 +57,7 @@ _PLAIN = re.compile(r"[0-9]{1,%d}(?:\.([0-9]+))?" % MAX_INTEGER_DIGITS)
 def currency_exponent(code: object) -> int:
     """The ISO 4217 exponent of ``code``; raises :class:`MoneyError` for an unknown code."""
     if not isinstance(code, str) or code not in CURRENCY_EXPONENTS:
-        raise MoneyError(f"unknown currency `{code!r}`: expected an ISO 4217 code such as `USD`")
+        raise MoneyError(f"unknown currency `{brief(code)}`: expected an ISO 4217 code such as `USD`")
     return CURRENCY_EXPONENTS[code]
 
 
@@ -68,7 +79,7 @@ def parse_amount(value: Any, exponent: int | None = None) -> Decimal:
         text = value
     elif isinstance(value, bool) or isinstance(value, float):
         raise MoneyError(
-            f"amount `{value!r}` is a {type(value).__name__}: expected a decimal string such as `\"12.50\"`"
+            f"amount `{brief(value)}` is a {type(value).__name__}: expected a decimal string such as `\"12.50\"`"
         )
     elif isinstance(value, int):
         if value < 0:
@@ -83,7 +94,7 @@ def parse_amount(value: Any, exponent: int | None = None) -> Decimal:
     elif isinstance(value, str):
         text = value
     else:
-        raise MoneyError(f"amount `{value!r}` is a {type(value).__name__}: expected a decimal string")
+        raise MoneyError(f"amount `{brief(value)}` is a {type(value).__name__}: expected a decimal string")
     match = _PLAIN.fullmatch(text)
     if match is None:
         raise MoneyError(f"amount `{text!r}` is not a plain non-negative decimal such as `\"12.50\"`")
@@ -101,7 +112,7 @@ def fact_amount(value: Any) -> Decimal:
     binary arithmetic.
     """
     if isinstance(value, bool):
-        raise MoneyError(f"fact amount `{value!r}` is a boolean")
+        raise MoneyError(f"fact amount `{brief(value)}` is a boolean")
     if isinstance(value, float):
         result = Decimal(repr(value))
     elif isinstance(value, (int, Decimal)):
@@ -110,13 +121,13 @@ def fact_amount(value: Any) -> Decimal:
         try:
             result = Decimal(value)
         except ArithmeticError:
-            raise MoneyError(f"fact amount `{value!r}` is not a number") from None
+            raise MoneyError(f"fact amount `{brief(value)}` is not a number") from None
     else:
-        raise MoneyError(f"fact amount `{value!r}` is not a number")
+        raise MoneyError(f"fact amount `{brief(value)}` is not a number")
     if not result.is_finite():
-        raise MoneyError(f"fact amount `{value!r}` is not finite")
+        raise MoneyError(f"fact amount `{brief(value)}` is not finite")
     if result < 0:
-        raise MoneyError(f"fact amount `{value!r}` is negative: a price, balance or payment never is")
+        raise MoneyError(f"fact amount `{brief(value)}` is negative: a price, balance or payment never is")
     return result
 
 

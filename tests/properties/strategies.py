@@ -88,7 +88,7 @@ EXTRA_RULES = (
                 "when": {"path": "intent.payment_method_id", "in": ["gift_card_0000000"]}}),
     json.dumps({"id": "x-alternatives", "check": "ambiguity", "params": {"max_alternatives": 0}}),
     json.dumps({"id": "x-cap-per-category", "check": "price_cap",
-                "params": {"max": {"USD": "100000"}, "per_category": {"Laptop": {"USD": "500.00"}}}}),
+                "params": {"max": {"USD": "100000"}, "per_category": {"Laptop": {"USD": "500.00"}, "default": {"USD": "100000"}}}}),
 )
 
 

@@ -92,7 +92,7 @@ def layered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Guard]:
         doc = {"apiVersion": "txguard/v1", "id": name, "version": "1", "extends": relative, **body}
         path = folder / f"{name}.yaml"
         path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-        guards[name] = Guard.from_file(path)
+        guards[name] = Guard.from_file(path, extends_root=RETAIL.parent)
     return guards
 
 
