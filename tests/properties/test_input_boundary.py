@@ -156,7 +156,7 @@ def _named(policy: CompiledPolicy, tool: str, key: str) -> bool:
 
 
 ALLOWED = [(policy, case) for policy, case in CASES
-           if _guard(policy).check_envelope(case).outcome is Outcome.ALLOW
+           if _guard(policy).independent().check_envelope(case).outcome is Outcome.ALLOW
            and _policy(policy).tools[case["proposal"]["name"]].kind != "read"]
 
 
