@@ -20,8 +20,9 @@ case; the script stops if one does not. Printed: p50 / p99 per decision (microse
 ratio of each p50 to txguard raw's.
 
 Peers (AGT's ``PolicyEvaluator``, cedarpy, zen-engine, each with the adapter a user would write)
-and the 100-rule rows are not here yet (issue 13); they would join ``CONTENDERS`` below as an
-optional ``bench`` extra, never a runtime or test dependency.
+and the 100-rule rows are not here yet (issue 13); each would be one more entry of the ``calls``
+table that ``build`` fills and checks, its package an optional ``bench`` extra, never a runtime or
+test dependency.
 
 Run ``python benchmarks/peers.py`` (``--rounds 3`` for a short run, ``--json`` for a machine).
 """
