@@ -28,6 +28,7 @@ import gzip
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -163,6 +164,9 @@ def generated_policy(n_rules: int, *, spread: bool = False) -> str:
 
 # -- the hand-written baseline ------------------------------------------------------------------------
 
+_PLAIN_AMOUNT = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
 def _norm(name: str) -> str:
     return " ".join(name.casefold().replace("-", " ").split())
 
@@ -189,6 +193,8 @@ class PlainRetail:
     def _money(value: Any) -> Decimal:
         if isinstance(value, (bool, float)) or not isinstance(value, (str, int)):
             raise ValueError("amount")
+        if isinstance(value, str) and not _PLAIN_AMOUNT.fullmatch(value):
+            raise ValueError("amount")  # no exponent notation, signs or spaces: `"12.50"`
         d = Decimal(value)
         if not d.is_finite() or d < 0 or -d.as_tuple().exponent > 2:  # type: ignore[operator]
             raise ValueError("amount")
@@ -236,11 +242,13 @@ class PlainRetail:
         lines, total, pm, _merchant, _address, conf = cart
         request, session, facts = request or {}, session or {}, facts or {}
         products, users = facts.get("products", {}), facts.get("users", {})
-        escalate: list[str] = []
-        clarify: list[str] = []
+        # Each rule's code, filed under the rule's position in the policy (the decision lists
+        # codes in that order): escalate and clarify codes side by side, as the guard reports them.
+        escalate: dict[int, str] = {}
+        clarify: dict[int, str] = {}
         user_id = session.get("authenticated_user_id")
         if user_id is None:
-            clarify.append("authentication")
+            clarify[0] = "authentication"
         # consent: the same proposal, or one with the same binding
         mine = None
         for c in session.get("confirmed", ()):
@@ -252,55 +260,54 @@ class PlainRetail:
                 if self._binding(other) == mine:
                     break
         else:
-            clarify.append("consent")
+            clarify[1] = "consent"
         # the catalog
         variants = []
         for sku, pid, _title, _q, _u in lines:
             var = (products.get(pid) or {}).get("variants", {}).get(sku)
             variants.append(var)
         if any(v is None for v in variants):
-            escalate.append("unknown_item")
+            escalate[5] = "unknown_item"
         else:
             if not all(v.get("available") for v in variants):
-                escalate.append("availability")
+                escalate[6] = "availability"
             for (_sku, pid, title, _q, unit), var in zip(lines, variants):
                 if Decimal(repr(var["price"])) != unit or products[pid].get("name") != title:
-                    escalate.append("catalog_mismatch")
+                    escalate[7] = "catalog_mismatch"
                     break
         catalog = (None if any(v is None for v in variants)
                    else sum((Decimal(repr(v["price"])) * q for v, (_s, _p, _t, q, _u) in zip(variants, lines)), Decimal(0)))
         exposure = total if catalog is None else max(total, catalog)
         if exposure > self.CAP:
-            escalate.append("price_cap")
+            escalate[2] = "price_cap"
         if sum((u * q for _s, _p, _t, q, u in lines), Decimal(0)) != total:
-            escalate.append("total_mismatch")
+            escalate[8] = "total_mismatch"
         # payment
         methods = (users.get(user_id) or {}).get("payment_methods") if user_id is not None else None
         if not isinstance(methods, dict):
-            escalate.append("missing_fact")
+            escalate[3] = "missing_fact"
         elif pm not in methods:
-            escalate.append("payment_method")
+            escalate[3] = "payment_method"
         elif "balance" in methods[pm] and Decimal(repr(methods[pm]["balance"])) < exposure:
-            escalate.append("balance")
+            escalate[4] = "balance"
         # what the user asked for
         budget = request.get("budget")
         if budget is not None and exposure > Decimal(budget):
-            clarify.append("budget")
+            clarify[9] = "budget"
         wanted = request.get("product_type")
         if wanted is not None:
             for _sku, pid, title, _q, _u in lines:
                 got = (products.get(pid) or {}).get("name") or title
                 if self.canonical(got) != self.canonical(wanted):
-                    clarify.append("category")
+                    clarify[10] = "category"
                     break
         if request.get("quantity") is not None and sum(q for _s, _p, _t, q, _u in lines) != request["quantity"]:
-            clarify.append("quantity")
+            clarify[11] = "quantity"
         if Decimal(repr(conf)) < self.MIN_CONFIDENCE:
-            clarify.append("ambiguity")
-        if escalate:
-            return "escalate", escalate
-        if clarify:
-            return "clarify", clarify
+            clarify[12] = "ambiguity"
+        if escalate or clarify:
+            fired = {**clarify, **escalate}
+            return ("escalate" if escalate else "clarify"), [fired[i] for i in sorted(fired)]
         return "allow", []
 
 

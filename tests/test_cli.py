@@ -248,3 +248,57 @@ def test_any_damage_to_a_gzip_corpus_is_decided_or_reported_never_raised(tmp_pat
         assert code in codes, err.getvalue()
         if code == 1:
             assert str(path) in err.getvalue()
+
+
+def test_each_subcommand_help_line_is_its_module_help() -> None:
+    from txguard.cli import COMMANDS, command_module
+
+    for name, (_, help_line) in COMMANDS.items():
+        module = command_module(name)
+        assert module.HELP == help_line, name
+        assert callable(module.register) and callable(module.run)
+
+
+_IMPORTED = """
+import sys
+from txguard.cli import main
+code = main(sys.argv[1:])
+heavy = ("pydantic", "jsonschema", "orjson", "yaml")
+print("IMPORTED", code, sorted(m for m in sys.modules
+                               if m.startswith("txguard.cli.") or m.split(".")[0] in heavy))
+"""
+
+
+def _imported(*argv: str) -> tuple[str, list[str]]:
+    proc = subprocess.run([sys.executable, "-c", _IMPORTED, *argv], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    out, _, last = proc.stdout.rpartition("IMPORTED ")
+    code, _, modules = last.partition(" ")
+    assert code == "0"
+    return out, eval(modules)  # noqa: S307 - the repr of a list of module names printed above
+
+
+def test_help_lists_every_subcommand_without_importing_any() -> None:
+    from txguard.cli import COMMANDS
+
+    out, modules = _imported("--help")
+    assert modules == []
+    listed = " ".join(out.split())  # argparse wraps the help lines
+    for name, (_, help_line) in COMMANDS.items():
+        assert f"{name} {help_line}" in listed, name
+
+
+def test_a_subcommand_imports_only_itself() -> None:
+    _, modules = _imported("validate", str(RETAIL))
+    assert [m for m in modules if m.startswith("txguard.cli.")] == ["txguard.cli.validate"]
+    _, modules = _imported("schema")
+    assert [m for m in modules if m.startswith("txguard.cli.")] == ["txguard.cli.schema"]
+
+
+def test_a_subcommand_help_still_shows_its_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        from txguard.cli import build_parser
+
+        build_parser(["validate", "--help"]).parse_args(["validate", "--help"])
+    assert exc.value.code == 0
+    assert "--format {text,json}" in capsys.readouterr().out

@@ -6,6 +6,8 @@ import importlib
 import inspect
 import pkgutil
 
+import pytest
+
 import txguard
 
 
@@ -65,3 +67,21 @@ def test_private_modules_are_private() -> None:
         if info.name not in PUBLIC_SUBMODULES:
             assert info.name.startswith("_"), info.name
         importlib.import_module(f"txguard.{info.name}")
+
+
+def test_the_lazy_table_the_type_checking_imports_and_all_agree() -> None:
+    """``txguard/__init__.py`` imports its public names on first use (PEP 562); its three lists of
+    them (the imports mypy reads, the name -> module table, ``__all__``) must be one."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(txguard.__file__).read_text(encoding="utf-8"))
+    [guarded] = [n for n in tree.body if isinstance(n, ast.If)]
+    imported = {a.name: (n.module or "") for n in guarded.body if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert imported == txguard._LAZY
+    assert set(txguard._LAZY) == set(txguard.__all__) - {"__version__"}
+    for name, module in txguard._LAZY.items():
+        assert getattr(importlib.import_module(f"txguard.{module}"), name) is getattr(txguard, name)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        txguard.nope  # noqa: B018 - the attribute access is the test
+    assert set(txguard.__all__) <= set(dir(txguard))

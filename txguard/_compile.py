@@ -38,7 +38,7 @@ from ._load import Located, load_yaml, read_source
 from ._money import currency_exponent
 from ._schema import dotted, validate_document
 from ._session_compile import EMPTY_SESSION_POLICY, SessionPolicy, compile_session, merge_session
-from ._taxonomy import Categories, Taxonomy, TaxonomyFormatError, normalise
+from ._taxonomy import Categories, Taxonomy, TaxonomyFormatError, load_taxonomy, normalise
 
 
 class ProposalError(Exception):
@@ -424,8 +424,7 @@ def _compile_categories(b: _Build, spec: Mapping[str, Any]) -> Categories:
     if "taxonomy" in spec:
         path = (b.base_dir / spec["taxonomy"]).resolve()
         try:
-            with open(path, encoding="utf-8") as fh:
-                taxonomy = Taxonomy.parse(fh)
+            taxonomy = load_taxonomy(path)
         except OSError as exc:
             b.error(("categories", "taxonomy"), "txg-io", f"cannot read taxonomy `{spec['taxonomy']}`: {exc.strerror}")
         except TaxonomyFormatError as exc:

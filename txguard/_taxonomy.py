@@ -7,10 +7,17 @@ synonyms (``coffee machine`` -> ``Coffee Maker``).
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import os
 import re
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 _LINE = re.compile(r"^\s*([0-9]+)\s+-\s+(.+?)\s*$")
 
@@ -69,6 +76,92 @@ class Taxonomy:
         """True when ``node`` is ``ancestor`` or one of its descendants."""
         a, n = self.paths.get(ancestor), self.paths.get(node)
         return a is not None and n is not None and n[: len(a)] == a
+
+
+CACHE_ENV = "TXGUARD_CACHE_DIR"
+"""Where compiled taxonomies are cached; the empty string turns the cache off. Default:
+``$XDG_CACHE_HOME/txguard``, else ``~/.cache/txguard``."""
+
+_CACHE_FORMAT = 1
+"""Part of every cache key: bump it when :meth:`Taxonomy.parse` or :func:`normalise` changes."""
+
+
+def cache_dir() -> Path | None:
+    """The taxonomy cache directory (not created here), or None when caching is off."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured is not None:
+        return Path(configured) if configured else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "txguard"
+
+
+def load_taxonomy(path: str | Path) -> Taxonomy:
+    """The parsed taxonomy file at ``path``, from the on-disk cache when it holds this content.
+
+    The cache entry is named after the SHA-256 of the file's bytes (and the cache format), so an
+    edited file never meets a stale entry and processes may share the directory; an entry is
+    JSON (loading it runs no code), written to a temporary file and renamed into place, and one
+    that does not read back as a taxonomy of that digest is ignored and rewritten. Parsing errors
+    are those of :meth:`Taxonomy.parse`; the cache never hides them (a file that does not parse
+    is not cached). Raises ``OSError`` when the file cannot be read; cache failures are silent.
+    """
+    data = Path(path).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    directory = cache_dir()
+    entry = directory / f"taxonomy-v{_CACHE_FORMAT}-{digest}.json" if directory is not None else None
+    if entry is not None:
+        cached = _read_entry(entry, digest)
+        if cached is not None:
+            return cached
+    # Read as `open(path, encoding="utf-8")` would: universal newlines, the same decode errors.
+    taxonomy = Taxonomy.parse(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    if entry is not None:
+        _write_entry(entry, digest, taxonomy)
+    return taxonomy
+
+
+def _read_entry(entry: Path, digest: str) -> Taxonomy | None:
+    try:
+        with open(entry, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    try:
+        if doc["format"] != _CACHE_FORMAT or doc["digest"] != digest:
+            return None
+        paths: dict[int, tuple[str, ...]] = {}
+        for row in doc["paths"]:
+            ident, parts = row[0], tuple(row[1:])
+            if type(ident) is not int or not parts or not all(type(p) is str for p in parts):
+                return None
+            paths[ident] = parts
+        by_path = doc["by_path"]
+        if not isinstance(by_path, dict) or not all(type(v) is int and v in paths for v in by_path.values()):
+            return None
+    except (KeyError, TypeError, IndexError):
+        return None
+    return Taxonomy(paths, by_path)
+
+
+def _write_entry(entry: Path, digest: str, taxonomy: Taxonomy) -> None:
+    doc: dict[str, Any] = {
+        "format": _CACHE_FORMAT,
+        "digest": digest,
+        "paths": [[ident, *parts] for ident, parts in taxonomy.paths.items()],
+        "by_path": dict(taxonomy.by_path),
+    }
+    try:
+        entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".taxonomy-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(doc, fh, ensure_ascii=False, separators=(",", ":"))
+            os.replace(tmp, entry)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        return  # a cache that cannot be written costs the next start a parse, nothing else
 
 
 @dataclass(frozen=True)

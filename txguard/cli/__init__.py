@@ -15,12 +15,12 @@ Exit codes (stable, documented in the README):
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
-
-from . import audit, check, demo, explain, lint, mcp_proxy, schema, serve, test, validate
 
 EXIT_OK = 0
 EXIT_TOOL_ERROR = 1
@@ -28,30 +28,55 @@ EXIT_TEST_FAILED = 2
 EXIT_POLICY_INVALID = 3
 EXIT_AUDIT_FAILED = 4
 
-_COMMANDS = {
-    "demo": demo,
-    "validate": validate,
-    "check": check,
-    "explain": explain,
-    "test": test,
-    "lint": lint,
-    "audit": audit,
-    "schema": schema,
-    "serve": serve,
-    "mcp-proxy": mcp_proxy,
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "play the chat-to-buy failure stories against the retail policy (no network, no server)"),
+    "validate": ("validate", "check policy files against the schema and compile them"),
+    "check": ("check", "decide a case (wire-format envelope) or a file of cases"),
+    "explain": ("explain", "explain a decision rule by rule (inputs, fired / skipped / not fired, and why)"),
+    "test": ("test", "run policy test suites (*.tests.yaml) and labelled corpora"),
+    "lint": ("lint", "find rules that never fire, shadowed rules, wrong-currency thresholds, unguarded tools"),
+    "audit": ("audit", "verify, list, replay or report on an audit trail"),
+    "schema": ("schema", "print the policy (or intent) JSON Schema"),
+    "serve": ("serve", "run the decision service (HTTP): check, reload, metrics"),
+    "mcp-proxy": ("mcp_proxy", "guard an MCP server: decide every tools/call before forwarding it "
+                  "(stdio or streamable HTTP upstream)"),
 }
+"""Subcommand -> (module under ``txguard.cli``, one-line help). The help lives here so that
+``txguard --help`` lists every subcommand without importing any of them; a test keeps each
+module's ``HELP`` identical to its line here."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_module(name: str) -> ModuleType:
+    """The module of subcommand ``name``, imported on first use."""
+    return importlib.import_module(f".{COMMANDS[name][0]}", __name__)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given ``argv``, only the subcommand it names is imported and registered
+    (the others are listed with their help line and no arguments, which is all ``--help`` shows)."""
     parser = argparse.ArgumentParser(
         prog="txguard",
         description="A rules-first transaction guard for LLM agents that buy, refund and cancel.",
     )
     parser.add_argument("--version", action="version", version=f"txguard {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module in _COMMANDS.items():
-        module.register(sub.add_parser(name, help=module.HELP, description=module.HELP))
+    chosen = _chosen(argv)
+    for name, (_, help_line) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_line, description=help_line)
+        if argv is None or name == chosen:
+            command_module(name).register(p)
     return parser
+
+
+def _chosen(argv: Sequence[str] | None) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option (the top-level parser's
+    only options, ``-h`` and ``--version``, take no value)."""
+    for word in argv or ():
+        if word == "--":
+            continue
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
 
 
 def _version() -> str:
@@ -62,14 +87,15 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) and exc.code != 2 else EXIT_TOOL_ERROR
     try:
         with _printable_streams():
-            return int(_COMMANDS[args.command].run(args))
+            return int(command_module(args.command).run(args))
     except BrokenPipeError:
         return EXIT_OK
     except KeyboardInterrupt:
