@@ -27,7 +27,6 @@ from txguard.audit import open_sink  # noqa: E402
 from txguard.integrations.adk import TxguardPlugin, approval_response  # noqa: E402
 
 from ..conftest import POLICIES  # noqa: E402
-from .test_hook import _consent_case  # noqa: E402
 
 CONFIRM = "adk_request_confirmation"
 
@@ -60,17 +59,6 @@ class Shop:
             return {"status": "order placed"}
 
         return checkout
-
-
-@pytest.fixture
-def guard() -> Guard:
-    """A guard per test: confirmations are single use, so each test starts with none used."""
-    return Guard.from_file(POLICIES / "retail.yaml")
-
-
-@pytest.fixture(scope="module")
-def case() -> dict[str, Any]:
-    return _consent_case(Guard.from_file(POLICIES / "retail.yaml"))
 
 
 class Session:

@@ -31,11 +31,6 @@ def _consent_case(guard: Guard) -> dict[str, Any]:
     raise AssertionError("the corpus has no consent case")
 
 
-@pytest.fixture
-def guard() -> Guard:
-    return Guard.from_file(POLICIES / "retail.yaml")
-
-
 def test_clarify_then_the_hosts_approval_allows_exactly_that_call(guard: Guard) -> None:
     env = _consent_case(guard)
     hook = ToolCallHook(guard, context=env, framework="test")

@@ -27,7 +27,6 @@ from txguard.audit import open_sink  # noqa: E402
 from txguard.integrations.langgraph import TxguardMiddleware, approve, guarded_tool_node, reject  # noqa: E402
 
 from ..conftest import POLICIES  # noqa: E402
-from .test_hook import _consent_case  # noqa: E402
 
 
 class Recorder:
@@ -47,17 +46,6 @@ class Recorder:
         schema = {"type": "object", "properties": {}, "additionalProperties": True}
         return StructuredTool(name="checkout", description="Pay for the cart.", args_schema=schema,
                               func=checkout, coroutine=acheckout)
-
-
-@pytest.fixture
-def guard() -> Guard:
-    """A guard per test: confirmations are single use, so each test starts with none used."""
-    return Guard.from_file(POLICIES / "retail.yaml")
-
-
-@pytest.fixture(scope="module")
-def case() -> dict[str, Any]:
-    return _consent_case(Guard.from_file(POLICIES / "retail.yaml"))
 
 
 def _args(case: dict[str, Any]) -> dict[str, Any]:

@@ -74,12 +74,6 @@ def _tool_outputs(model: ScriptedModel) -> list[str]:
     return [str(i["output"]) for i in items if isinstance(i, dict) and i.get("type") == "function_call_output"]
 
 
-@pytest.fixture
-def guard() -> Guard:
-    """A guard per test: confirmations are single use, so each test starts with none used."""
-    return Guard.from_file(POLICIES / "retail.yaml")
-
-
 def test_allow_runs_the_tool_once_with_the_decided_arguments_and_decides_once(guard: Guard, tmp_path: Path) -> None:
     env = confirmed_case(guard)
     audited, sink, path = _audited(tmp_path)

@@ -64,12 +64,6 @@ def _call(env: dict[str, Any], call_id: str) -> ToolCallPart:
     return ToolCallPart("checkout", env["proposal"]["arguments"], tool_call_id=call_id)
 
 
-@pytest.fixture
-def guard() -> Guard:
-    """A guard per test: confirmations are single use, so each test starts with none used."""
-    return Guard.from_file(POLICIES / "retail.yaml")
-
-
 def test_allow_runs_the_tool_once_with_the_decided_arguments(guard: Guard, tmp_path: Path) -> None:
     env = confirmed_case(guard)
     sink = open_sink(f"jsonl:{tmp_path / 'trail.jsonl'}")
