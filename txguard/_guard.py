@@ -17,6 +17,7 @@ from ._guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, Too
 from ._observe import Observer, notify_decision, notify_reload, notify_shadow
 from ._shadow import Shadow, ShadowResult, ShadowStats
 from ._tokens import ConsentKeys, keyring
+from .sessions import MemoryStore, SessionRunner, evaluator
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -24,7 +25,7 @@ R = TypeVar("R")
 if TYPE_CHECKING:
     from .audit import AuditSink
     from .audit._build import Recorder
-    from .sessions import SessionEvaluator, SessionRunner, SessionStore
+    from .sessions import SessionEvaluator, SessionStore
 
 
 def utc_now() -> datetime:
@@ -117,13 +118,9 @@ class Guard:
         self._audit: Recorder | None = None
         self._reload_lock = threading.Lock()
         if sessions is not None:
-            from .sessions import evaluator
-
             self._evaluator = evaluator(session_evaluator) if isinstance(session_evaluator, str) else session_evaluator
             self._ledger: SessionStore | None = None
         else:
-            from .sessions import MemoryStore
-
             self._ledger = MemoryStore()  # the guard's own single-use ledger: kept across reloads
         self._state = self._bind(policy)
         self._shadow: Shadow | None = None
@@ -136,8 +133,6 @@ class Guard:
             self._audit = Recorder(audit, self._observers)
 
     def _bind(self, policy: CompiledPolicy) -> _State:
-        from .sessions import SessionRunner
-
         if self._store is not None:
             return _State(policy, SessionRunner(policy, self._store, self._evaluator, self._keys), self._keys)
         if self._ledger is None or not policy.session.single_use:  # `single_use_confirmations: false`
@@ -185,8 +180,6 @@ class Guard:
         """
         if self._store is not None:
             raise UsageError("a guard with a conversation store cannot be made independent of it")
-        from .sessions import MemoryStore
-
         other = Guard.__new__(Guard)
         for name in Guard.__slots__:
             setattr(other, name, getattr(self, name))
