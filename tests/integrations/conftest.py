@@ -9,7 +9,7 @@ import pytest
 from txguard import Guard
 
 from ..conftest import POLICIES
-from .test_hook import _consent_case
+from ._support import consent_case
 
 
 @pytest.fixture
@@ -21,4 +21,4 @@ def guard() -> Guard:
 @pytest.fixture(scope="module")
 def case() -> dict[str, Any]:
     """The consent case (a checkout waiting for the user's confirmation), decided by its own guard."""
-    return _consent_case(Guard.from_file(POLICIES / "retail.yaml"))
+    return consent_case(Guard.from_file(POLICIES / "retail.yaml"))
