@@ -132,6 +132,21 @@ def test_a_call_changed_after_approval_is_caught(guard: Guard) -> None:
     assert shop.received == []
 
 
+def test_raw_arguments_repeating_a_key_are_decided_again_and_refused(guard: Guard) -> None:
+    env = confirmed_case(guard)
+    args = env["proposal"]["arguments"]
+    args = args if isinstance(args, dict) else json.loads(args)
+    g = OpenAIAgentsGuard(guard, context=env)
+    # The SDK parses the raw text keeping the last value: the approval callback sees the confirmed call.
+    assert run_async(g.needs_approval("checkout")(None, dict(args), "call_d")) is False  # type: ignore[arg-type]
+    raw = '{"payment_method_id": "someone_elses_card", ' + json.dumps(args)[1:]
+    assert json.loads(raw) == args
+    ctx = ToolContext(context=None, tool_name="checkout", tool_call_id="call_d", tool_arguments=raw)
+    out = run_async(g.input_guardrail.run(ToolInputGuardrailData(context=ctx, agent=Agent(name="shop"))))
+    assert out.behavior["type"] == "reject_content"
+    assert out.output_info["outcome"] == "escalate" and [r["code"] for r in out.output_info["reasons"]] == ["malformed"]
+
+
 def test_a_run_state_edited_after_approval_never_runs(guard: Guard) -> None:
     env = consent_case(guard)
     shop = Shop()
