@@ -76,12 +76,13 @@ class Guard:
     """
 
     __slots__ = ("_state", "_clock", "_store", "_ledger", "_evaluator", "_audit", "_keys", "_observers", "_shadow",
-                 "_reload_lock")
+                 "_reload_lock", "_extends_root")
 
     def __init__(self, policy: CompiledPolicy, *, clock: Clock = utc_now, audit: AuditSink | None = None,
                  sessions: SessionStore | None = None, session_evaluator: str | SessionEvaluator = "txguard",
                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = (),
-                 shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0) -> None:
+                 shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0,
+                 extends_root: str | Path | None = None) -> None:
         """Args:
             policy: the compiled policy.
             clock: the injected clock (timezone-aware); read once per decision.
@@ -104,6 +105,8 @@ class Guard:
                 ``docs/operations.md``.
             shadow_sample: the fraction of cases the candidate decides, from 0 to 1 (deterministic:
                 by a hash of the proposal digest and the session id).
+            extends_root: where a policy this guard compiles from a path (``shadow``, a later
+                :meth:`reload`) may find the base it ``extends`` (default: that policy's folder).
 
         Raises:
             UsageError: a consent key shorter than 32 bytes or a malformed key id, or a
@@ -117,6 +120,7 @@ class Guard:
         self._evaluator: SessionEvaluator | None = None
         self._audit: Recorder | None = None
         self._reload_lock = threading.Lock()
+        self._extends_root = extends_root
         if sessions is not None:
             self._evaluator = evaluator(session_evaluator) if isinstance(session_evaluator, str) else session_evaluator
             self._ledger: SessionStore | None = None
@@ -125,7 +129,7 @@ class Guard:
         self._state = self._bind(policy)
         self._shadow: Shadow | None = None
         if shadow is not None:
-            candidate = shadow if isinstance(shadow, CompiledPolicy) else compile_file(shadow)
+            candidate = shadow if isinstance(shadow, CompiledPolicy) else compile_file(shadow, extends_root=extends_root)
             self._shadow = Shadow(candidate, shadow_sample, self._keys, sessions, self._evaluator)
         if audit is not None:
             from .audit._build import Recorder
@@ -152,7 +156,7 @@ class Guard:
         """
         return cls(compile_file(path, extends_root=extends_root), clock=clock, audit=audit, sessions=sessions,
                    session_evaluator=session_evaluator, consent_keys=consent_keys, observers=observers,
-                   shadow=shadow, shadow_sample=shadow_sample)
+                   shadow=shadow, shadow_sample=shadow_sample, extends_root=extends_root)
 
     @classmethod
     def from_text(cls, text: str, *, file: str = "<policy>", base_dir: str | Path | None = None,
@@ -166,7 +170,7 @@ class Guard:
         return cls(compile_policy(text, file, Path(base_dir) if base_dir is not None else None,
                                   extends_root=extends_root), clock=clock,
                    audit=audit, sessions=sessions, session_evaluator=session_evaluator, consent_keys=consent_keys,
-                   observers=observers, shadow=shadow, shadow_sample=shadow_sample)
+                   observers=observers, shadow=shadow, shadow_sample=shadow_sample, extends_root=extends_root)
 
     def independent(self) -> Guard:
         """This guard (same policy, clock, keys and audit sink) with a fresh single-use ledger.
@@ -199,7 +203,8 @@ class Guard:
         The swap is atomic: a decision already running finishes on the policy it started with, and
         every later one uses the new policy (its audit record names the new digest). A policy that
         does not compile is refused and the old one stays in force. Observers are told either way
-        (:meth:`Observer.on_reload`). A shadow policy, if any, is not changed.
+        (:meth:`Observer.on_reload`). A shadow policy, if any, is not changed. A path is compiled
+        with the guard's ``extends_root``.
 
         Returns:
             the policy now in force.
@@ -218,7 +223,7 @@ class Guard:
                 if isinstance(policy, CompiledPolicy):
                     new = policy
                 elif isinstance(policy, (str, Path)):
-                    new = compile_file(policy)
+                    new = compile_file(policy, extends_root=self._extends_root)
                 else:
                     raise UsageError(f"reload takes a CompiledPolicy or a path, got `{type(policy).__name__}`")
             except Exception as exc:
