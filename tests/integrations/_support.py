@@ -7,11 +7,13 @@ import copy
 import json
 from decimal import Decimal
 from collections.abc import Awaitable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from txguard import Guard, Outcome
+from txguard.audit import open_sink
 
 from ..conftest import read_cases
 
@@ -81,3 +83,12 @@ def changed(arguments: Any) -> dict[str, Any]:
     line["quantity"] = 1 if int(line.get("quantity", 1)) > 1 else 2
     args["total"] = str(Decimal(line["unit_price"]) * line["quantity"])
     return dict(args)
+
+
+def lineage_sources(trail: Path) -> list[dict[str, Any]]:
+    """The host lineage (``lineage.source``) of every record of the JSON Lines trail at ``trail``."""
+    reader = open_sink(f"jsonl:{trail}", readonly=True)
+    try:
+        return [r.body["lineage"]["source"] for r in reader.records()]
+    finally:
+        reader.close()

@@ -23,7 +23,8 @@ from txguard.audit import open_sink
 from txguard.integrations.openai_agents import OpenAIAgentsGuard
 
 from ..conftest import POLICIES
-from ._support import changed, confirmed_case, consent_case, escalate_case, event_loop_of_the_test, run_async
+from ._support import (changed, confirmed_case, consent_case, escalate_case, event_loop_of_the_test, lineage_sources,
+                       run_async)
 
 NO_TRACING = RunConfig(tracing_disabled=True)
 
@@ -65,7 +66,7 @@ def _audited(tmp_path: Path) -> tuple[Guard, Any, Path]:
 
 
 def _lineage(path: Path) -> list[dict[str, Any]]:
-    return [r.body["lineage"]["source"] for r in open_sink(f"jsonl:{path}", readonly=True).records()]
+    return lineage_sources(path)
 
 
 def _tool_outputs(model: ScriptedModel) -> list[str]:
