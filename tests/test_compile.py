@@ -265,6 +265,15 @@ def test_extends_adds_rules_and_tightens(platform: Path) -> None:
     assert team.independent().check_envelope(coffee).allowed  # `cheap`'s confirmation was used above
 
 
+def test_reload_and_shadow_paths_extend_under_the_guards_root(platform: Path) -> None:
+    path = child(platform, 'rules:\n  - id: team-cap\n    check: price_cap\n    params: {max: {USD: "200.00"}}\n')
+    team = Guard.from_file(path, extends_root=platform, shadow=path)
+    assert team.shadow is not None and "team-cap" in [r.id for r in team.shadow.rules]
+    assert team.reload(path).digest == team.policy.digest
+    with pytest.raises(PolicyError, match="txg-extends"):
+        Guard(team.policy).reload(path)  # no root given: the base is outside the child's folder
+
+
 def test_extends_tightens_a_default(platform: Path) -> None:
     team = Guard.from_file(child(platform, "defaults: {checkout: clarify, refund: escalate}\n"), extends_root=platform)
     assert team.policy.defaults["checkout"] is Outcome.CLARIFY

@@ -7,6 +7,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from txguard import Guard
+from txguard.integrations import ToolCallHook
 from txguard.otel import ATTRIBUTES, EVENT_NAME, OTelObserver
 
 from .conftest import POLICIES, ROOT
@@ -35,6 +36,15 @@ def test_a_span_per_decision_with_the_documented_attributes() -> None:
     assert "gen_ai.tool.call.id" not in a2
     assert set(a1) | set(a2) <= set(ATTRIBUTES)
     assert all(s.end_time is not None and s.start_time is not None and s.start_time <= s.end_time for s in spans)
+
+
+def test_a_framework_integrations_call_id_names_the_tool_call() -> None:
+    tp, exporter = provider()
+    guard = Guard.from_file(POLICIES / "retail.yaml", observers=[OTelObserver(tp)])
+    verdict = ToolCallHook(guard, framework="langgraph").check("checkout", checkout_args(), call_id="call_42")
+    (span,) = exporter.get_finished_spans()
+    assert dict(span.attributes or {})["gen_ai.tool.call.id"] == "call_42"
+    assert dict(span.attributes or {})["txguard.outcome"] == verdict.outcome.value
 
 
 def test_an_event_on_the_callers_recording_span() -> None:

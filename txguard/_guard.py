@@ -17,6 +17,7 @@ from ._guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, Too
 from ._observe import Observer, notify_decision, notify_reload, notify_shadow
 from ._shadow import Shadow, ShadowResult, ShadowStats
 from ._tokens import ConsentKeys, keyring
+from .sessions import MemoryStore, SessionRunner, evaluator
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -24,7 +25,7 @@ R = TypeVar("R")
 if TYPE_CHECKING:
     from .audit import AuditSink
     from .audit._build import Recorder
-    from .sessions import SessionEvaluator, SessionRunner, SessionStore
+    from .sessions import SessionEvaluator, SessionStore
 
 
 def utc_now() -> datetime:
@@ -75,12 +76,13 @@ class Guard:
     """
 
     __slots__ = ("_state", "_clock", "_store", "_ledger", "_evaluator", "_audit", "_keys", "_observers", "_shadow",
-                 "_reload_lock")
+                 "_reload_lock", "_extends_root")
 
     def __init__(self, policy: CompiledPolicy, *, clock: Clock = utc_now, audit: AuditSink | None = None,
                  sessions: SessionStore | None = None, session_evaluator: str | SessionEvaluator = "txguard",
                  consent_keys: ConsentKeys | None = None, observers: Sequence[Observer] = (),
-                 shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0) -> None:
+                 shadow: CompiledPolicy | str | Path | None = None, shadow_sample: float = 1.0,
+                 extends_root: str | Path | None = None) -> None:
         """Args:
             policy: the compiled policy.
             clock: the injected clock (timezone-aware); read once per decision.
@@ -103,6 +105,8 @@ class Guard:
                 ``docs/operations.md``.
             shadow_sample: the fraction of cases the candidate decides, from 0 to 1 (deterministic:
                 by a hash of the proposal digest and the session id).
+            extends_root: where a policy this guard compiles from a path (``shadow``, a later
+                :meth:`reload`) may find the base it ``extends`` (default: that policy's folder).
 
         Raises:
             UsageError: a consent key shorter than 32 bytes or a malformed key id, or a
@@ -116,19 +120,16 @@ class Guard:
         self._evaluator: SessionEvaluator | None = None
         self._audit: Recorder | None = None
         self._reload_lock = threading.Lock()
+        self._extends_root = extends_root
         if sessions is not None:
-            from .sessions import evaluator
-
             self._evaluator = evaluator(session_evaluator) if isinstance(session_evaluator, str) else session_evaluator
             self._ledger: SessionStore | None = None
         else:
-            from .sessions import MemoryStore
-
             self._ledger = MemoryStore()  # the guard's own single-use ledger: kept across reloads
         self._state = self._bind(policy)
         self._shadow: Shadow | None = None
         if shadow is not None:
-            candidate = shadow if isinstance(shadow, CompiledPolicy) else compile_file(shadow)
+            candidate = shadow if isinstance(shadow, CompiledPolicy) else compile_file(shadow, extends_root=extends_root)
             self._shadow = Shadow(candidate, shadow_sample, self._keys, sessions, self._evaluator)
         if audit is not None:
             from .audit._build import Recorder
@@ -136,8 +137,6 @@ class Guard:
             self._audit = Recorder(audit, self._observers)
 
     def _bind(self, policy: CompiledPolicy) -> _State:
-        from .sessions import SessionRunner
-
         if self._store is not None:
             return _State(policy, SessionRunner(policy, self._store, self._evaluator, self._keys), self._keys)
         if self._ledger is None or not policy.session.single_use:  # `single_use_confirmations: false`
@@ -157,7 +156,7 @@ class Guard:
         """
         return cls(compile_file(path, extends_root=extends_root), clock=clock, audit=audit, sessions=sessions,
                    session_evaluator=session_evaluator, consent_keys=consent_keys, observers=observers,
-                   shadow=shadow, shadow_sample=shadow_sample)
+                   shadow=shadow, shadow_sample=shadow_sample, extends_root=extends_root)
 
     @classmethod
     def from_text(cls, text: str, *, file: str = "<policy>", base_dir: str | Path | None = None,
@@ -171,7 +170,7 @@ class Guard:
         return cls(compile_policy(text, file, Path(base_dir) if base_dir is not None else None,
                                   extends_root=extends_root), clock=clock,
                    audit=audit, sessions=sessions, session_evaluator=session_evaluator, consent_keys=consent_keys,
-                   observers=observers, shadow=shadow, shadow_sample=shadow_sample)
+                   observers=observers, shadow=shadow, shadow_sample=shadow_sample, extends_root=extends_root)
 
     def independent(self) -> Guard:
         """This guard (same policy, clock, keys and audit sink) with a fresh single-use ledger.
@@ -185,8 +184,6 @@ class Guard:
         """
         if self._store is not None:
             raise UsageError("a guard with a conversation store cannot be made independent of it")
-        from .sessions import MemoryStore
-
         other = Guard.__new__(Guard)
         for name in Guard.__slots__:
             setattr(other, name, getattr(self, name))
@@ -206,7 +203,8 @@ class Guard:
         The swap is atomic: a decision already running finishes on the policy it started with, and
         every later one uses the new policy (its audit record names the new digest). A policy that
         does not compile is refused and the old one stays in force. Observers are told either way
-        (:meth:`Observer.on_reload`). A shadow policy, if any, is not changed.
+        (:meth:`Observer.on_reload`). A shadow policy, if any, is not changed. A path is compiled
+        with the guard's ``extends_root``.
 
         Returns:
             the policy now in force.
@@ -225,7 +223,7 @@ class Guard:
                 if isinstance(policy, CompiledPolicy):
                     new = policy
                 elif isinstance(policy, (str, Path)):
-                    new = compile_file(policy)
+                    new = compile_file(policy, extends_root=self._extends_root)
                 else:
                     raise UsageError(f"reload takes a CompiledPolicy or a path, got `{type(policy).__name__}`")
             except Exception as exc:

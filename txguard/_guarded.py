@@ -69,23 +69,20 @@ def render_confirmation(confirmation: ConfirmationRequest) -> str:
     return "\n".join(out)
 
 
-@dataclass(frozen=True, slots=True)
-class Blocked:
-    """A guarded tool call that did not run: the guard said ``clarify`` or ``escalate``.
+class _DecisionView:
+    """What a held decision tells its caller: the properties :class:`Blocked` and the integrations'
+    ``Verdict`` share, forwarded from their ``decision``, and the message for the user.
 
-    Attributes:
-        tool: the tool name the call was checked as.
-        proposal: the proposal that was decided.
-        decision: the full decision.
+    A mixin without state (``__slots__ = ()``): the frozen dataclasses built on it hold ``decision``.
     """
 
-    tool: str
-    proposal: Mapping[str, Any]
+    __slots__ = ()
+
     decision: Decision
 
     @property
     def outcome(self) -> Outcome:
-        """``clarify`` or ``escalate``."""
+        """``allow``, ``clarify`` or ``escalate`` (a :class:`Blocked` is never ``allow``)."""
         return self.decision.outcome
 
     @property
@@ -110,7 +107,9 @@ class Blocked:
 
     @property
     def message(self) -> str:
-        """A message the agent loop can show the user as is."""
+        """A message the agent loop can show the user as is; empty on ``allow``."""
+        if self.outcome is Outcome.ALLOW:
+            return ""
         if self.outcome is Outcome.CLARIFY:
             lines = ["Before I go ahead, I need to check with you:"]
             lines += [f"- {q.text}" + (f" ({' / '.join(q.options)})" if q.options else "") for q in self.questions]
@@ -121,6 +120,24 @@ class Blocked:
         if self.route == "refuse":
             return f"I can't do that: {why}."
         return f"I can't complete this on my own ({why}). I've passed it to a member of our team."
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked(_DecisionView):
+    """A guarded tool call that did not run: the guard said ``clarify`` or ``escalate``.
+
+    ``outcome``, ``reasons``, ``questions``, ``confirmation``, ``route`` and ``message`` read
+    ``decision`` (the integrations' ``Verdict`` shares them).
+
+    Attributes:
+        tool: the tool name the call was checked as.
+        proposal: the proposal that was decided.
+        decision: the full decision.
+    """
+
+    tool: str
+    proposal: Mapping[str, Any]
+    decision: Decision
 
 
 class ToolBlocked(TxguardError):

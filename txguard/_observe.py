@@ -9,8 +9,8 @@ it fail, and the decision has already been made.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._compile import CompiledPolicy
@@ -42,11 +42,11 @@ class Observer:
         """One audit record was appended (``ok``) or could not be (the decision then escalates)."""
 
 
-def notify(observers: Iterable[Observer], event: str, *args: Any, **kwargs: Any) -> None:
-    """Call ``observer.<event>(*args, **kwargs)`` on every observer; an observer that raises is skipped."""
+def notify(observers: Iterable[Observer], tell: Callable[[Observer], None]) -> None:
+    """Call ``tell(observer)`` for every observer; an observer that raises is skipped."""
     for observer in observers:
         try:
-            getattr(observer, event)(*args, **kwargs)
+            tell(observer)
         except Exception:  # noqa: BLE001, S110 - see the module docstring: observers cannot fail a decision
             pass
 
@@ -54,21 +54,21 @@ def notify(observers: Iterable[Observer], event: str, *args: Any, **kwargs: Any)
 def notify_decision(observers: Iterable[Observer], decision: Decision, policy: CompiledPolicy, seconds: float,
                     lineage: Mapping[str, str] | None) -> None:
     """Tell every observer about one decision; an observer that raises is skipped."""
-    notify(observers, "on_decision", decision, policy=policy, seconds=seconds, lineage=lineage)
+    notify(observers, lambda o: o.on_decision(decision, policy=policy, seconds=seconds, lineage=lineage))
 
 
 def notify_shadow(observers: Iterable[Observer], decision: Decision, shadow: Decision, policy: CompiledPolicy,
                   candidate: CompiledPolicy) -> None:
     """Tell every observer how the shadow (candidate) policy decided the same case."""
-    notify(observers, "on_shadow", decision, shadow, policy=policy, candidate=candidate)
+    notify(observers, lambda o: o.on_shadow(decision, shadow, policy=policy, candidate=candidate))
 
 
 def notify_reload(observers: Iterable[Observer], *, ok: bool, old: CompiledPolicy, new: CompiledPolicy | None,
                   error: str | None) -> None:
     """Tell every observer about one reload attempt; an observer that raises is skipped."""
-    notify(observers, "on_reload", ok=ok, old=old, new=new, error=error)
+    notify(observers, lambda o: o.on_reload(ok=ok, old=old, new=new, error=error))
 
 
 def notify_audit_append(observers: Iterable[Observer], *, seconds: float, ok: bool) -> None:
     """Tell every observer about one audit append; an observer that raises is skipped."""
-    notify(observers, "on_audit_append", seconds=seconds, ok=ok)
+    notify(observers, lambda o: o.on_audit_append(seconds=seconds, ok=ok))

@@ -12,7 +12,8 @@ decision is added to that span as a ``txguard.decision`` event instead, with the
 
 Attributes (:data:`ATTRIBUTES`, documented in ``docs/operations.md``): ``gen_ai.operation.name``
 (``execute_tool``), ``gen_ai.tool.name`` (the lineage's ``tool_name``, else the intent kind, else
-``unknown``), ``gen_ai.tool.call.id`` (the lineage's ``tool_call_id``, when given),
+``unknown``), ``gen_ai.tool.call.id`` (the lineage's ``tool_call_id``, else the ``call_id`` a
+framework integration records, when given),
 ``txguard.outcome``, ``txguard.reason_codes`` (in decision order), ``txguard.policy.id``,
 ``txguard.policy.version``, ``txguard.policy.digest``, ``txguard.intent.kind`` (when the proposal
 became an intent) and ``txguard.route`` (for ``escalate``).
@@ -24,6 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
+from . import __version__
 from ._observe import Observer
 
 if TYPE_CHECKING:
@@ -70,8 +72,9 @@ def decision_attributes(decision: Decision, lineage: Mapping[str, str] | None) -
         "txguard.policy.version": decision.policy.version,
         "txguard.policy.digest": decision.policy.digest,
     }
-    if lineage.get("tool_call_id"):
-        attrs["gen_ai.tool.call.id"] = str(lineage["tool_call_id"])
+    call_id = lineage.get("tool_call_id") or lineage.get("call_id")  # ``call_id``: the framework integrations' key
+    if call_id:
+        attrs["gen_ai.tool.call.id"] = str(call_id)
     if decision.kind:
         attrs["txguard.intent.kind"] = decision.kind
     if decision.route:
@@ -93,8 +96,6 @@ class OTelObserver(Observer):
     def __init__(self, tracer_provider: TracerProvider | None = None, *,
                  mode: Literal["auto", "span", "event"] = "auto") -> None:
         from opentelemetry import trace
-
-        from . import __version__
 
         self._trace = trace
         self.tracer = trace.get_tracer("txguard", __version__, tracer_provider=tracer_provider)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
+from .._postgres import run_database
 from ..conftest import POLICIES, read_cases
 
-PG_ADMIN = os.environ.get("TXGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_DB = f"txguard_audit_test_{os.getpid()}"  # this run's own: see `pg_database`
 RETAIL = POLICIES / "retail.yaml"
 
 
@@ -34,34 +32,11 @@ class StepClock:
         return self.now
 
 
-def _unreachable(why: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"PostgreSQL is required in CI: {why}")
-    pytest.skip(f"PostgreSQL unreachable: {why}")
-
-
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
-    """This test run's own database, dropped at the end of the run.
-
-    Named after the pytest process: several runs share the server on one machine (CI's clone, the
-    main checkout, worktrees), and with one fixed name each run's ``pg_url`` dropped the tables
-    under the other's writers.
-    """
-    try:
-        import psycopg
-    except ImportError as exc:  # pragma: no cover - installed by the `test` extra
-        _unreachable(str(exc))
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        _unreachable(str(exc).strip())
-    with admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {PG_DB}")
-    yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{PG_DB}"
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+    """This test run's own database (see ``tests/_postgres.py``), dropped at the end of the run."""
+    with run_database("txguard_audit_test") as url:
+        yield url
 
 
 @pytest.fixture

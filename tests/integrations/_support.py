@@ -7,14 +7,15 @@ import copy
 import json
 from decimal import Decimal
 from collections.abc import Awaitable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from txguard import Guard, Outcome
+from txguard.audit import open_sink
 
 from ..conftest import read_cases
-from .test_hook import _consent_case
 
 T = TypeVar("T")
 
@@ -39,8 +40,20 @@ def run_async(coro: Awaitable[T]) -> T:
 
 
 def consent_case(guard: Guard) -> dict[str, Any]:
-    """A checkout that clarifies for consent (no confirmation yet) and is allowed once its confirmation is approved."""
-    return _consent_case(guard)
+    """A real corpus envelope that clarifies for consent and is allowed once its confirmation is approved.
+
+    Probed on a guard of its own, so that the probe's allow does not use up the confirmation.
+    """
+    probe = guard.independent()
+    for case in read_cases("chat-to-buy-dev.jsonl.gz"):
+        env = {k: case[k] for k in ("proposal", "request", "session", "facts") if k in case}
+        session = dict(env.get("session") or {}, confirmed=[])
+        d = probe.check(env["proposal"], env.get("request"), session, env.get("facts"))
+        if d.outcome is Outcome.CLARIFY and d.confirmation is not None and d.codes == ("consent",):
+            approved = dict(session, confirmed=[{"digest": d.confirmation.digest}])
+            if probe.check(env["proposal"], env.get("request"), approved, env.get("facts")).outcome is Outcome.ALLOW:
+                return dict(env, session=session)
+    raise AssertionError("the corpus has no consent case")
 
 
 def confirmed_case(guard: Guard) -> dict[str, Any]:
@@ -70,3 +83,12 @@ def changed(arguments: Any) -> dict[str, Any]:
     line["quantity"] = 1 if int(line.get("quantity", 1)) > 1 else 2
     args["total"] = str(Decimal(line["unit_price"]) * line["quantity"])
     return dict(args)
+
+
+def lineage_sources(trail: Path) -> list[dict[str, Any]]:
+    """The host lineage (``lineage.source``) of every record of the JSON Lines trail at ``trail``."""
+    reader = open_sink(f"jsonl:{trail}", readonly=True)
+    try:
+        return [r.body["lineage"]["source"] for r in reader.records()]
+    finally:
+        reader.close()

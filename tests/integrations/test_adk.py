@@ -27,7 +27,7 @@ from txguard.audit import open_sink  # noqa: E402
 from txguard.integrations.adk import TxguardPlugin, approval_response  # noqa: E402
 
 from ..conftest import POLICIES  # noqa: E402
-from .test_hook import _consent_case  # noqa: E402
+from ._support import lineage_sources  # noqa: E402
 
 CONFIRM = "adk_request_confirmation"
 
@@ -60,17 +60,6 @@ class Shop:
             return {"status": "order placed"}
 
         return checkout
-
-
-@pytest.fixture
-def guard() -> Guard:
-    """A guard per test: confirmations are single use, so each test starts with none used."""
-    return Guard.from_file(POLICIES / "retail.yaml")
-
-
-@pytest.fixture(scope="module")
-def case() -> dict[str, Any]:
-    return _consent_case(Guard.from_file(POLICIES / "retail.yaml"))
 
 
 class Session:
@@ -185,9 +174,4 @@ def test_the_audit_record_carries_the_function_call_id(case: dict[str, Any], tmp
     sink = open_sink(url)
     Session(Guard.from_file(POLICIES / "retail.yaml", audit=sink), case, case["proposal"]["arguments"], Shop()).ask()
     sink.close()
-    reader = open_sink(url, readonly=True)
-    try:
-        sources = [r.body["lineage"]["source"] for r in reader.records()]
-    finally:
-        reader.close()
-    assert sources == [{"framework": "adk", "call_id": "call_adk_1"}]
+    assert lineage_sources(tmp_path / "trail.jsonl") == [{"framework": "adk", "call_id": "call_adk_1"}]

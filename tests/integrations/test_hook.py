@@ -11,33 +11,12 @@ from txguard import Guard, Outcome, UsageError
 from txguard.audit import open_sink
 from txguard.integrations import ToolCallHook, Verdict
 
-from ..conftest import POLICIES, read_cases
-
-
-def _consent_case(guard: Guard) -> dict[str, Any]:
-    """A real corpus envelope that clarifies for consent and is allowed once its confirmation is approved.
-
-    Probed on a guard of its own, so that the probe's allow does not use up the confirmation.
-    """
-    probe = guard.independent()
-    for case in read_cases("chat-to-buy-dev.jsonl.gz"):
-        env = {k: case[k] for k in ("proposal", "request", "session", "facts") if k in case}
-        session = dict(env.get("session") or {}, confirmed=[])
-        d = probe.check(env["proposal"], env.get("request"), session, env.get("facts"))
-        if d.outcome is Outcome.CLARIFY and d.confirmation is not None and d.codes == ("consent",):
-            approved = dict(session, confirmed=[{"digest": d.confirmation.digest}])
-            if probe.check(env["proposal"], env.get("request"), approved, env.get("facts")).outcome is Outcome.ALLOW:
-                return dict(env, session=session)
-    raise AssertionError("the corpus has no consent case")
-
-
-@pytest.fixture
-def guard() -> Guard:
-    return Guard.from_file(POLICIES / "retail.yaml")
+from ..conftest import POLICIES
+from ._support import consent_case
 
 
 def test_clarify_then_the_hosts_approval_allows_exactly_that_call(guard: Guard) -> None:
-    env = _consent_case(guard)
+    env = consent_case(guard)
     hook = ToolCallHook(guard, context=env, framework="test")
     call = env["proposal"]
     first = hook.check(call["name"], call["arguments"], call_id="c1")
@@ -50,7 +29,7 @@ def test_clarify_then_the_hosts_approval_allows_exactly_that_call(guard: Guard) 
 
 
 def test_a_call_changed_after_approval_is_not_allowed(guard: Guard) -> None:
-    env = _consent_case(guard)
+    env = consent_case(guard)
     hook = ToolCallHook(guard, context=env, framework="test")
     call = env["proposal"]
     approval = hook.check(call["name"], call["arguments"]).approval()
@@ -89,7 +68,7 @@ def test_the_audit_record_carries_the_frameworks_call_id(tmp_path: Any) -> None:
 
 
 def test_an_approval_read_back_from_a_stored_payload(guard: Guard) -> None:
-    env = _consent_case(guard)
+    env = consent_case(guard)
     hook = ToolCallHook(guard, context=env, framework="test")
     call = env["proposal"]
     first = hook.check(call["name"], call["arguments"])

@@ -27,7 +27,7 @@ from txguard.audit import open_sink  # noqa: E402
 from txguard.integrations.langgraph import TxguardMiddleware, approve, guarded_tool_node, reject  # noqa: E402
 
 from ..conftest import POLICIES  # noqa: E402
-from .test_hook import _consent_case  # noqa: E402
+from ._support import lineage_sources  # noqa: E402
 
 
 class Recorder:
@@ -47,17 +47,6 @@ class Recorder:
         schema = {"type": "object", "properties": {}, "additionalProperties": True}
         return StructuredTool(name="checkout", description="Pay for the cart.", args_schema=schema,
                               func=checkout, coroutine=acheckout)
-
-
-@pytest.fixture
-def guard() -> Guard:
-    """A guard per test: confirmations are single use, so each test starts with none used."""
-    return Guard.from_file(POLICIES / "retail.yaml")
-
-
-@pytest.fixture(scope="module")
-def case() -> dict[str, Any]:
-    return _consent_case(Guard.from_file(POLICIES / "retail.yaml"))
 
 
 def _args(case: dict[str, Any]) -> dict[str, Any]:
@@ -170,12 +159,7 @@ def test_the_audit_record_carries_the_tool_call_id(case: dict[str, Any], tmp_pat
     guard = Guard.from_file(POLICIES / "retail.yaml", audit=sink)
     _run(_graph(guard, case, Recorder()), _ask(_args(case), call_id="call_lg_7"), "t-audit", False)
     sink.close()
-    reader = open_sink(url, readonly=True)
-    try:
-        sources = [r.body["lineage"]["source"] for r in reader.records()]
-    finally:
-        reader.close()
-    assert sources == [{"framework": "langgraph", "call_id": "call_lg_7"}]
+    assert lineage_sources(tmp_path / "trail.jsonl") == [{"framework": "langgraph", "call_id": "call_lg_7"}]
 
 
 class Scripted(BaseChatModel):

@@ -23,7 +23,8 @@ from txguard.audit import open_sink
 from txguard.integrations.openai_agents import OpenAIAgentsGuard
 
 from ..conftest import POLICIES
-from ._support import changed, confirmed_case, consent_case, escalate_case, event_loop_of_the_test, run_async
+from ._support import (changed, confirmed_case, consent_case, escalate_case, event_loop_of_the_test, lineage_sources,
+                       run_async)
 
 NO_TRACING = RunConfig(tracing_disabled=True)
 
@@ -65,19 +66,13 @@ def _audited(tmp_path: Path) -> tuple[Guard, Any, Path]:
 
 
 def _lineage(path: Path) -> list[dict[str, Any]]:
-    return [r.body["lineage"]["source"] for r in open_sink(f"jsonl:{path}", readonly=True).records()]
+    return lineage_sources(path)
 
 
 def _tool_outputs(model: ScriptedModel) -> list[str]:
     """What the model was told each tool call returned (the input of its last call)."""
     items = model.calls[-1].input
     return [str(i["output"]) for i in items if isinstance(i, dict) and i.get("type") == "function_call_output"]
-
-
-@pytest.fixture
-def guard() -> Guard:
-    """A guard per test: confirmations are single use, so each test starts with none used."""
-    return Guard.from_file(POLICIES / "retail.yaml")
 
 
 def test_allow_runs_the_tool_once_with_the_decided_arguments_and_decides_once(guard: Guard, tmp_path: Path) -> None:
@@ -136,6 +131,21 @@ def test_a_call_changed_after_approval_is_caught(guard: Guard) -> None:
     assert out.behavior["type"] == "reject_content" and "confirm" in out.behavior["message"].lower()
     assert out.output_info["outcome"] == "clarify"
     assert shop.received == []
+
+
+def test_raw_arguments_repeating_a_key_are_decided_again_and_refused(guard: Guard) -> None:
+    env = confirmed_case(guard)
+    args = env["proposal"]["arguments"]
+    args = args if isinstance(args, dict) else json.loads(args)
+    g = OpenAIAgentsGuard(guard, context=env)
+    # The SDK parses the raw text keeping the last value: the approval callback sees the confirmed call.
+    assert run_async(g.needs_approval("checkout")(None, dict(args), "call_d")) is False  # type: ignore[arg-type]
+    raw = '{"payment_method_id": "someone_elses_card", ' + json.dumps(args)[1:]
+    assert json.loads(raw) == args
+    ctx = ToolContext(context=None, tool_name="checkout", tool_call_id="call_d", tool_arguments=raw)
+    out = run_async(g.input_guardrail.run(ToolInputGuardrailData(context=ctx, agent=Agent(name="shop"))))
+    assert out.behavior["type"] == "reject_content"
+    assert out.output_info["outcome"] == "escalate" and [r["code"] for r in out.output_info["reasons"]] == ["malformed"]
 
 
 def test_a_run_state_edited_after_approval_never_runs(guard: Guard) -> None:

@@ -21,7 +21,8 @@ from txguard.audit import open_sink  # noqa: E402
 from txguard.integrations.pydantic_ai import TxguardCapability  # noqa: E402
 
 from ..conftest import POLICIES  # noqa: E402
-from ._support import changed, confirmed_case, consent_case, escalate_case, event_loop_of_the_test, run_async  # noqa: E402
+from ._support import (changed, confirmed_case, consent_case, escalate_case, event_loop_of_the_test,  # noqa: E402
+                       lineage_sources, run_async)
 
 __all__ = ["event_loop_of_the_test"]  # the autouse fixture applies to this module's tests
 
@@ -64,12 +65,6 @@ def _call(env: dict[str, Any], call_id: str) -> ToolCallPart:
     return ToolCallPart("checkout", env["proposal"]["arguments"], tool_call_id=call_id)
 
 
-@pytest.fixture
-def guard() -> Guard:
-    """A guard per test: confirmations are single use, so each test starts with none used."""
-    return Guard.from_file(POLICIES / "retail.yaml")
-
-
 def test_allow_runs_the_tool_once_with_the_decided_arguments(guard: Guard, tmp_path: Path) -> None:
     env = confirmed_case(guard)
     sink = open_sink(f"jsonl:{tmp_path / 'trail.jsonl'}")
@@ -79,7 +74,7 @@ def test_allow_runs_the_tool_once_with_the_decided_arguments(guard: Guard, tmp_p
     assert result.output == "done"
     assert shop.received == [env["proposal"]["arguments"]]
     assert [r.content for r in _returns(result.all_messages())] == ["order #1 placed"]
-    trail = [r.body["lineage"]["source"] for r in open_sink(f"jsonl:{tmp_path / 'trail.jsonl'}", readonly=True).records()]
+    trail = lineage_sources(tmp_path / "trail.jsonl")
     assert trail == [{"framework": "pydantic-ai", "call_id": "pyd_1"}]
 
 
@@ -102,7 +97,7 @@ def test_clarify_defers_and_the_hosts_approval_runs_exactly_the_confirmed_call(g
     sink.close()
     assert shop.received == [env["proposal"]["arguments"]]
     assert env["session"]["confirmed"] == []
-    trail = [r.body["lineage"]["source"] for r in open_sink(f"jsonl:{tmp_path / 'trail.jsonl'}", readonly=True).records()]
+    trail = lineage_sources(tmp_path / "trail.jsonl")
     assert trail == [{"framework": "pydantic-ai", "call_id": "pyd_2"}] * 2  # clarify, then allow with the approval
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -15,8 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-PG_ADMIN = os.environ.get("TXGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_DB = f"txguard_serve_test_{os.getpid()}"  # this run's own database: several runs share the server
+from .._postgres import run_database
 
 
 def free_port() -> int:
@@ -69,26 +67,8 @@ def serve(args: Sequence[str], log: Path, *, ready_timeout: float = 60) -> Itera
                 proc.wait(timeout=10)
 
 
-def _unreachable(why: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"PostgreSQL is required in CI: {why}")
-    pytest.skip(f"PostgreSQL unreachable: {why}")
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh database of this run for one test, dropped afterwards; fails (never skips) in CI if unreachable."""
-    try:
-        import psycopg
-    except ImportError as exc:  # pragma: no cover - installed by the `test` extra
-        _unreachable(str(exc))
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        _unreachable(str(exc).strip())
-    with admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {PG_DB}")
-    yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{PG_DB}"
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+    with run_database("txguard_serve_test") as url:
+        yield url

@@ -6,7 +6,7 @@ import os
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import pytest
+from .._postgres import create_database, database_url, drop_database
 
 BASE = """
 apiVersion: txguard/v1
@@ -27,12 +27,11 @@ rules:
 """
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 # This test run's own database (dropped at the end of the run by conftest): several runs share the
 # server on one machine, and with one fixed name each run's `pg_reset` dropped the other's tables.
 # Kept in the environment so the spawned worker processes of this run agree on it.
 PG_DB = os.environ.setdefault("TXGUARD_SESSIONS_TEST_DB", f"txguard_sessions_test_{os.getpid()}")
-PG_URL = f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
+PG_URL = database_url(PG_DB)
 
 
 def policy(session_yaml: str) -> str:
@@ -78,29 +77,15 @@ CREATED: list[str] = []
 
 def pg_drop_created() -> None:
     """Drop the test database if this run created it."""
-    if not CREATED:
-        return
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-        for name in CREATED:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    CREATED.clear()
+    while CREATED:
+        drop_database(CREATED.pop())
 
 
 def pg_url() -> str:
-    """The test database's URL, created if needed. Fails (not skips) under CI when unreachable."""
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DB,)).fetchone() is None:
-                conn.execute(f"CREATE DATABASE {PG_DB}")
-                CREATED.append(PG_DB)
-    except Exception as exc:  # noqa: BLE001
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required under CI: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    """The test database's URL, created on first use. Fails (not skips) under CI when unreachable."""
+    if PG_DB not in CREATED:
+        create_database(PG_DB)
+        CREATED.append(PG_DB)
     return PG_URL
 
 

@@ -178,3 +178,15 @@ def backtest(records: list[Any], policy: CompiledPolicy) -> bool:
     rate: float = report.divergence
     del rate
     return gate.ok and report.loosened == 0 and not gate.failures
+
+
+def held_decisions(blocked: txguard.Blocked, guard: Guard) -> str:
+    from txguard.integrations import ToolCallHook, Verdict
+
+    verdict: Verdict = ToolCallHook(guard, framework="mine").check("checkout", {}, call_id="c1")
+    outcomes: tuple[Outcome, Outcome] = (blocked.outcome, verdict.outcome)
+    routes: tuple[Route | None, Route | None] = (blocked.route, verdict.route)
+    questions: tuple[Question, ...] = blocked.questions + verdict.questions
+    shown: ConfirmationRequest | None = verdict.confirmation or blocked.confirmation
+    del outcomes, routes, questions, shown
+    return blocked.message + verdict.message + blocked.reasons[0].code + verdict.reasons[0].code

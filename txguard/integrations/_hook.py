@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._decision import ConfirmationRequest, Decision, Outcome, Reason, Route
+from .._decision import Decision, Outcome
 from .._errors import UsageError
-from .._guarded import Blocked, ContextSource, _read_context
+from .._guarded import ContextSource, _DecisionView, _read_context
 
 if TYPE_CHECKING:
     from .._guard import Guard
@@ -58,8 +58,12 @@ class HookCall:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(_DecisionView):
     """The guard's answer to one hooked tool call.
+
+    Its ``outcome``, ``reasons``, ``questions``, ``confirmation``, ``route`` and ``message`` (the
+    text for the agent and the user when the call does not run; empty on ``allow``) are those of
+    a :class:`~txguard.Blocked`'s, read from ``decision`` by the same code.
 
     Attributes:
         call: the call that was decided.
@@ -75,36 +79,9 @@ class Verdict:
         return self.decision.outcome is Outcome.ALLOW
 
     @property
-    def outcome(self) -> Outcome:
-        """``allow``, ``clarify`` or ``escalate``."""
-        return self.decision.outcome
-
-    @property
-    def reasons(self) -> tuple[Reason, ...]:
-        """Every fired rule."""
-        return self.decision.reasons
-
-    @property
-    def route(self) -> Route | None:
-        """``human`` or ``refuse`` on ``escalate``."""
-        return self.decision.route
-
-    @property
-    def confirmation(self) -> ConfirmationRequest | None:
-        """Exactly what would run, for the host's trusted confirmation screen (missing or changed consent)."""
-        return self.decision.confirmation
-
-    @property
     def needs_approval(self) -> bool:
         """True when the user's approval of :attr:`confirmation` could let the call run."""
         return self.decision.outcome is Outcome.CLARIFY and self.decision.confirmation is not None
-
-    @property
-    def message(self) -> str:
-        """The text for the agent (and the user) when the call does not run; empty on ``allow``."""
-        if self.run:
-            return ""
-        return Blocked(self.call.tool, self.call.proposal, self.decision).message
 
     def approval(self) -> dict[str, str]:
         """The ``session.confirmed`` entry that records the user's yes to this verdict's confirmation.

@@ -42,6 +42,7 @@ from agents import (FunctionTool, RunContextWrapper, RunState, ToolApprovalItem,
                     ToolInputGuardrailData)
 
 from .._errors import UsageError
+from .._json import read_json
 from ._hook import Approval, ToolCallHook, Verdict
 
 if TYPE_CHECKING:
@@ -156,8 +157,14 @@ class OpenAIAgentsGuard:
 
 
 def _same(decided: Any, raw: str) -> bool:
-    """True when the SDK's raw argument text is the very call that was decided (as parsed arguments or as text)."""
+    """True when the SDK's raw argument text is the very call that was decided (as parsed arguments or as text).
+
+    The raw text is read strictly first: a key repeated in it is a call the SDK's own reader saw
+    with one value and a tool reading the text itself may see with another, so it is never the
+    call that was decided (the guard then decides the text, and refuses it as malformed).
+    """
     try:
+        read_json(raw)
         if isinstance(decided, str):
             decided = json.loads(decided, parse_constant=_no_constant)
         parsed = json.loads(raw, parse_constant=_no_constant)
