@@ -35,13 +35,14 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from agents import (FunctionTool, RunContextWrapper, RunState, ToolApprovalItem, ToolGuardrailFunctionOutput, ToolInputGuardrail,
                     ToolInputGuardrailData)
 
 from .._errors import UsageError
+from .._json import read_json, unusable
 from ._hook import Approval, ToolCallHook, Verdict
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class OpenAIAgentsGuard:
         self.hook = ToolCallHook(guard, context, framework=FRAMEWORK)
         self.approvals: MutableMapping[str, list[Approval]] = {} if approvals is None else approvals
         self._decided: dict[str, Verdict] = {}
+        self._declared: dict[str, frozenset[str]] = {}  # tool name -> the parameters its schema declares
         self.input_guardrail: ToolInputGuardrail[Any] = ToolInputGuardrail(guardrail_function=self._guardrail, name="txguard")
         """The tool input guardrail: put it in a tool's (or a local MCP server's) ``tool_input_guardrails``."""
 
@@ -82,6 +84,7 @@ class OpenAIAgentsGuard:
         """
         if not isinstance(tool, FunctionTool):
             raise UsageError(f"protect() takes a FunctionTool (e.g. from @function_tool), got `{type(tool).__name__}`")
+        self._declared[tool.name] = _declared(tool)
         own = tool.needs_approval
         guarded = self.needs_approval(tool.name)
 
@@ -104,7 +107,7 @@ class OpenAIAgentsGuard:
         """
 
         async def needs_approval(ctx: RunContextWrapper[Any], params: dict[str, Any], call_id: str) -> bool:
-            verdict = self.hook.check(tool, params, call_id=call_id)
+            verdict = self.hook.check(tool, self._complete(tool, params), call_id=call_id)
             self._decided[call_id] = verdict
             return verdict.needs_approval
 
@@ -116,7 +119,7 @@ class OpenAIAgentsGuard:
         known = self._decided.get(call_id) if call_id is not None else None
         if known is not None and known.call.tool == tool and isinstance(arguments, str) and _same(known.call.arguments, arguments):
             return known
-        verdict = self.hook.check(tool, arguments, call_id=call_id)
+        verdict = self.hook.check(tool, self._complete(tool, arguments), call_id=call_id)
         if call_id is not None:
             self._decided[call_id] = verdict
         return verdict
@@ -141,9 +144,37 @@ class OpenAIAgentsGuard:
             self.approvals.pop(call_id, None)
         state.reject(interruption, rejection_message=message)
 
+    def _complete(self, tool: str, arguments: Any, declared: frozenset[str] | None = None) -> Any:
+        """The arguments to decide: as given when they name every parameter the tool declares.
+
+        The SDK runs a function tool with the function's own default for each parameter the call
+        omits, a value never decided; a guardrail cannot add it to the call, so such a call is
+        refused as malformed (a strict schema asks the model for every parameter anyway).
+        """
+        declared = self._declared.get(tool) if declared is None else declared
+        if not declared:
+            return arguments
+        parsed = arguments
+        if isinstance(arguments, (str, bytes, bytearray)):
+            try:
+                parsed = read_json(arguments)
+            except (ValueError, RecursionError):
+                return arguments  # the guard reads it again and says why it is malformed
+        if not isinstance(parsed, Mapping):
+            return arguments
+        missing = sorted(declared - set(parsed))
+        if missing:
+            return unusable(f"the call omits `{missing[0][:80]}`, which tool `{tool}` would fill from its own default,"
+                            " never decided: give every parameter")
+        return arguments
+
     async def _guardrail(self, data: ToolInputGuardrailData) -> ToolGuardrailFunctionOutput:
         ctx = data.context
-        call_id, tool, arguments = ctx.tool_call_id, ctx.tool_name, ctx.tool_arguments
+        call_id, tool = ctx.tool_call_id, ctx.tool_name
+        # The agent's own tool of that name says what it declares (also when the guardrail was
+        # attached by hand, without protect()).
+        own = next((t for t in getattr(data.agent, "tools", None) or () if isinstance(t, FunctionTool) and t.name == tool), None)
+        arguments = self._complete(tool, ctx.tool_arguments, None if own is None else _declared(own))
         approvals = self.approvals.pop(call_id, [])
         prior = self._decided.pop(call_id, None)
         if prior is not None and not approvals and prior.call.tool == tool and _same(prior.call.arguments, arguments):
@@ -153,6 +184,14 @@ class OpenAIAgentsGuard:
         if verdict.run:
             return ToolGuardrailFunctionOutput.allow(output_info=verdict.to_dict())
         return ToolGuardrailFunctionOutput.reject_content(verdict.message, output_info=verdict.to_dict())
+
+
+def _declared(tool: FunctionTool) -> frozenset[str]:
+    """The parameters a function tool's schema declares (the SDK fills any the call omits from the
+    function's defaults when it invokes the tool)."""
+    schema = tool.params_json_schema
+    properties = schema.get("properties") if isinstance(schema, Mapping) else None
+    return frozenset(k for k in properties if isinstance(k, str)) if isinstance(properties, Mapping) else frozenset()
 
 
 def _same(decided: Any, raw: str) -> bool:
