@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from pydantic import BaseModel
 from hypothesis import strategies as st
 
 
@@ -227,3 +228,35 @@ def test_a_default_the_tool_fills_in_is_decided_and_never_runs_unconfirmed(case:
     assert request.args["toolConfirmation"]["payload"]["txguard"]["confirmation"]["merchant"] == merchant
     conv.answer(request, approval_response(request.args))
     assert shop.calls == [{"merchant": merchant, "total": case["proposal"]["arguments"]["total"]}]
+
+
+class FeeItem(BaseModel):
+    """A line as the tool types it: ADK turns each dict into this model, filling the fee the call omits."""
+
+    sku: str
+    product_id: str
+    title: str
+    quantity: int
+    unit_price: str
+    handling_fee: str = "49.99"
+
+
+def test_a_default_inside_a_typed_argument_is_decided_not_added_after(case: dict[str, Any]) -> None:
+    # The user confirmed the cart as the model gave it; ADK would hand the tool lines carrying a
+    # fee from the line model's default. The decision sees the lines as the tool would, so a line
+    # field the policy does not know is refused, and the tool does not run.
+    guard = Guard.from_file(POLICIES / "retail.yaml")
+    digest = guard.independent().check(case["proposal"], case["request"], case["session"], case["facts"]).confirmation.digest  # type: ignore[union-attr]
+    context = dict(case, session=dict(case["session"], confirmed=[{"digest": digest}]))
+    shop = Shop()
+
+    def checkout(items: list[FeeItem], currency: str, total: str, payment_method_id: str,
+                 confidence: float) -> dict[str, str]:
+        """Pay for the cart."""
+        shop.calls.append({"fees": [i.handling_fee for i in items]})
+        return {"status": "order placed"}
+
+    shop.tool = lambda: checkout  # type: ignore[method-assign]
+    events = Session(guard, context, case["proposal"]["arguments"], shop).ask()
+    assert shop.calls == []
+    assert any(r.get("txguard", {}).get("outcome") == "escalate" for r in _tool_responses(events))

@@ -27,6 +27,7 @@ from google.adk.plugins.base_plugin import BasePlugin
 from google.adk.tools.base_tool import BaseTool
 from google.adk.tools.function_tool import FunctionTool
 from google.adk.tools.tool_context import ToolContext
+from pydantic_core import to_jsonable_python
 
 from .._guard import Guard
 from ._hook import ToolCallHook, Verdict, signature_defaults
@@ -77,6 +78,18 @@ def _fill_defaults(tool: BaseTool, tool_args: dict[str, Any]) -> None:
     skip = {*getattr(tool, "_ignore_params", ()), "tool_context", "input_stream"}
     for name, default in signature_defaults(tool.func, skip).items():
         tool_args.setdefault(name, default)
+    # ADK then converts and coerces each value to the parameter's type (a dict to a pydantic model,
+    # with the model's own defaults filled in): decide those values, as JSON, and hand them over in
+    # their place (ADK's conversion of its own output gives the same values back).
+    prepare = getattr(tool, "_preprocess_args_with_validation", None)
+    if not callable(prepare):
+        return
+    converted, errors = prepare(dict(tool_args))
+    if errors:
+        return  # ADK answers the model with the errors and does not run the tool
+    for name, value in converted.items():
+        if name in tool_args and value is not tool_args[name]:
+            tool_args[name] = to_jsonable_python(value)
 
 
 def _answer(verdict: Verdict, why: str | None = None) -> dict[str, Any]:
