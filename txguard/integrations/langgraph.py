@@ -27,6 +27,8 @@ from langchain_core.tools import BaseTool
 from langgraph.prebuilt import ToolNode
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command, interrupt
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
 
 from .._guard import Guard
 from .._json import unusable
@@ -113,6 +115,21 @@ def _defaults(tool: BaseTool | None) -> dict[str, Any] | None:
         return None
 
 
+def _as_validated(tool: BaseTool | None, arguments: Any) -> Any:
+    """The arguments as the tool's argument schema turns them into its values (typed models with
+    their own defaults, coerced values), as JSON: what the tool receives is then what was decided.
+    Arguments the schema refuses are left as they are (the tool refuses them too, and runs nothing)."""
+    schema = None if tool is None else tool.tool_call_schema
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)) or not isinstance(arguments, Mapping):
+        return arguments
+    try:
+        validated = schema.model_validate(dict(arguments))
+    except ValidationError:
+        return arguments
+    fields = type(validated).model_fields
+    return {k: (to_jsonable_python(getattr(validated, k)) if k in fields else v) for k, v in arguments.items()}
+
+
 def _blocked(request: ToolCallRequest, verdict: Verdict, why: str | None = None) -> ToolMessage:
     call = request.tool_call
     content = verdict.message if why is None else f"Not run: {why}."
@@ -150,7 +167,7 @@ class TxguardToolWrapper:
         # The tool fills what the call omits from its argument schema's defaults: decide those
         # values too, and hand the tool exactly the decided arguments.
         defaults = _defaults(request.tool)
-        arguments = (with_defaults(call.get("args"), defaults) if defaults is not None
+        arguments = (_as_validated(request.tool, with_defaults(call.get("args"), defaults)) if defaults is not None
                      else unusable(f"the argument schema of tool `{name}` cannot be read"))
         verdict = hook.check(str(name), arguments, call_id=call_id)
         if verdict.needs_approval:
