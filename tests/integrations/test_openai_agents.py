@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from typing_extensions import TypedDict
 
 import pytest
@@ -384,3 +385,36 @@ def test_a_call_that_leaves_a_parameter_to_the_tools_default_never_runs(merchant
     model2 = ScriptedModel([[function_call("checkout", full, call_id="call_e")], [assistant_message("done")]])
     _run_approving(g2, Agent(name="shop", model=model2, tools=[g2.protect(_defaulted_tool(received, merchant))]))
     assert received == [{"merchant": merchant, "total": full["total"]}]
+
+
+class FeeLine(BaseModel):
+    """A line as the tool types it: the SDK fills ``handling_fee`` from its default when omitted."""
+
+    sku: str
+    product_id: str
+    title: str
+    quantity: int
+    unit_price: str
+    handling_fee: str = "49.99"
+
+
+def _fee_tool(received: list[Any]) -> FunctionTool:
+    @function_tool
+    def checkout(items: list[FeeLine], currency: str, total: str, payment_method_id: str, confidence: float) -> str:
+        """Place the order."""
+        received.append([i.handling_fee for i in items])
+        return "order placed"
+
+    return checkout
+
+
+def test_a_default_inside_a_typed_argument_never_runs_undecided(guard: Guard) -> None:
+    # The SDK would build each line with the model's default fee, which the call omits: refused.
+    env = confirmed_case(guard)
+    received: list[Any] = []
+    g = OpenAIAgentsGuard(guard, context=env)
+    model = ScriptedModel([[function_call("checkout", env["proposal"]["arguments"], call_id="call_f")],
+                           [assistant_message("done")]])
+    assert set(_run_approving(g, Agent(name="shop", model=model, tools=[g.protect(_fee_tool(received))]))) <= {Outcome.ESCALATE}
+    assert received == []
+    assert "handling_fee" in _tool_outputs(model)[0]

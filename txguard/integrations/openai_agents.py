@@ -72,7 +72,7 @@ class OpenAIAgentsGuard:
         self.hook = ToolCallHook(guard, context, framework=FRAMEWORK)
         self.approvals: MutableMapping[str, list[Approval]] = {} if approvals is None else approvals
         self._decided: dict[str, Verdict] = {}
-        self._declared: dict[str, frozenset[str]] = {}  # tool name -> the parameters its schema declares
+        self._declared: dict[str, Mapping[str, Any]] = {}  # tool name -> its parameters' JSON schema
         self.input_guardrail: ToolInputGuardrail[Any] = ToolInputGuardrail(guardrail_function=self._guardrail, name="txguard")
         """The tool input guardrail: put it in a tool's (or a local MCP server's) ``tool_input_guardrails``."""
 
@@ -84,7 +84,7 @@ class OpenAIAgentsGuard:
         """
         if not isinstance(tool, FunctionTool):
             raise UsageError(f"protect() takes a FunctionTool (e.g. from @function_tool), got `{type(tool).__name__}`")
-        self._declared[tool.name] = _declared(tool)
+        self._declared[tool.name] = tool.params_json_schema
         own = tool.needs_approval
         guarded = self.needs_approval(tool.name)
 
@@ -144,7 +144,7 @@ class OpenAIAgentsGuard:
             self.approvals.pop(call_id, None)
         state.reject(interruption, rejection_message=message)
 
-    def _complete(self, tool: str, arguments: Any, declared: frozenset[str] | None = None) -> Any:
+    def _complete(self, tool: str, arguments: Any, declared: Mapping[str, Any] | None = None) -> Any:
         """The arguments to decide: as given when they name every parameter the tool declares.
 
         The SDK runs a function tool with the function's own default for each parameter the call
@@ -162,9 +162,9 @@ class OpenAIAgentsGuard:
                 return arguments  # the guard reads it again and says why it is malformed
         if not isinstance(parsed, Mapping):
             return arguments
-        missing = sorted(declared - set(parsed))
-        if missing:
-            return unusable(f"the call omits `{missing[0][:80]}`, which tool `{tool}` would fill from its own default,"
+        missing = _omitted(declared, parsed, declared.get("$defs") or {}, "")
+        if missing is not None:
+            return unusable(f"the call omits `{missing[:80]}`, which tool `{tool}` would fill from its own default,"
                             " never decided: give every parameter")
         return arguments
 
@@ -174,7 +174,7 @@ class OpenAIAgentsGuard:
         # The agent's own tool of that name says what it declares (also when the guardrail was
         # attached by hand, without protect()).
         own = next((t for t in getattr(data.agent, "tools", None) or () if isinstance(t, FunctionTool) and t.name == tool), None)
-        arguments = self._complete(tool, ctx.tool_arguments, None if own is None else _declared(own))
+        arguments = self._complete(tool, ctx.tool_arguments, None if own is None else own.params_json_schema)
         approvals = self.approvals.pop(call_id, [])
         prior = self._decided.pop(call_id, None)
         if prior is not None and not approvals and prior.call.tool == tool and _same(prior.call.arguments, arguments):
@@ -186,12 +186,38 @@ class OpenAIAgentsGuard:
         return ToolGuardrailFunctionOutput.reject_content(verdict.message, output_info=verdict.to_dict())
 
 
-def _declared(tool: FunctionTool) -> frozenset[str]:
-    """The parameters a function tool's schema declares (the SDK fills any the call omits from the
-    function's defaults when it invokes the tool)."""
-    schema = tool.params_json_schema
-    properties = schema.get("properties") if isinstance(schema, Mapping) else None
-    return frozenset(k for k in properties if isinstance(k, str)) if isinstance(properties, Mapping) else frozenset()
+def _omitted(schema: Any, value: Any, defs: Any, path: str, depth: int = 0) -> str | None:
+    """The first property ``schema`` declares that ``value`` omits, at any depth (objects, list
+    items, ``$ref`` into ``$defs``, ``anyOf``/``oneOf`` of objects); None when none is omitted.
+
+    The SDK builds the tool's pydantic arguments from the call, filling any omitted field (of the
+    parameters or of a nested model) from its default, a value never decided."""
+    if depth > 64 or not isinstance(schema, Mapping):
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and isinstance(defs, Mapping):
+        return _omitted(defs.get(ref.rsplit("/", 1)[-1]), value, defs, path, depth + 1)
+    options = [o for o in (*(schema.get("anyOf") or ()), *(schema.get("oneOf") or ())) if isinstance(o, Mapping)]
+    if options and isinstance(value, (Mapping, list)):
+        relevant = [o for o in options if (isinstance(value, Mapping) and ("properties" in o or "$ref" in o))
+                    or (isinstance(value, list) and "items" in o)]
+        found = [_omitted(o, value, defs, path, depth + 1) for o in relevant]
+        return found[0] if found and all(f is not None for f in found) else None
+    properties = schema.get("properties")
+    if isinstance(value, Mapping) and isinstance(properties, Mapping):
+        for key, sub in properties.items():
+            if key not in value:
+                return f"{path}{key}"
+            deeper = _omitted(sub, value[key], defs, f"{path}{key}.", depth + 1)
+            if deeper is not None:
+                return deeper
+    items = schema.get("items")
+    if isinstance(value, list) and isinstance(items, Mapping):
+        for i, element in enumerate(value):
+            deeper = _omitted(items, element, defs, f"{path[:-1] if path.endswith('.') else path}[{i}].", depth + 1)
+            if deeper is not None:
+                return deeper
+    return None
 
 
 def _same(decided: Any, raw: str) -> bool:
