@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from pydantic import BaseModel
+from hypothesis import strategies as st
 
 
 from google.adk.agents import LlmAgent  # noqa: E402
@@ -175,3 +178,69 @@ def test_the_audit_record_carries_the_function_call_id(case: dict[str, Any], tmp
     Session(Guard.from_file(POLICIES / "retail.yaml", audit=sink), case, case["proposal"]["arguments"], Shop()).ask()
     sink.close()
     assert lineage_sources(tmp_path / "trail.jsonl") == [{"framework": "adk", "call_id": "call_adk_1"}]
+
+
+class DefaultedShop(Shop):
+    """A tool with a parameter the model's call omits: the function would fill it from its default."""
+
+    def __init__(self, merchant: str) -> None:
+        super().__init__()
+        self.merchant = merchant
+
+    def tool(self) -> Any:
+        def checkout(items: list[dict[str, Any]], currency: str, total: str, payment_method_id: str,
+                     confidence: float, merchant: str = self.merchant) -> dict[str, str]:
+            """Pay for the cart."""
+            self.calls.append({"merchant": merchant, "total": total})
+            return {"status": "order placed"}
+
+        return checkout
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(merchant=st.text(alphabet=st.characters(categories=("L", "N")), min_size=1, max_size=12))
+def test_a_default_the_tool_fills_in_is_decided_and_never_runs_unconfirmed(case: dict[str, Any], merchant: str) -> None:
+    # The host holds the user's yes to the call as the model made it (no merchant): the tool's own
+    # default merchant was never shown, so the call asks again, showing it; the yes to that runs it.
+    guard = Guard.from_file(POLICIES / "retail.yaml")
+    digest = guard.independent().check(case["proposal"], case["request"], case["session"], case["facts"]).confirmation.digest  # type: ignore[union-attr]
+    context = dict(case, session=dict(case["session"], confirmed=[{"digest": digest}]))
+    shop = DefaultedShop(merchant)
+    conv = Session(guard, context, case["proposal"]["arguments"], shop)
+    (request,) = _confirmation_requests(conv.ask())
+    assert shop.calls == []
+    assert request.args["toolConfirmation"]["payload"]["txguard"]["confirmation"]["merchant"] == merchant
+    conv.answer(request, approval_response(request.args))
+    assert shop.calls == [{"merchant": merchant, "total": case["proposal"]["arguments"]["total"]}]
+
+
+class FeeItem(BaseModel):
+    """A line as the tool types it: ADK turns each dict into this model, filling the fee the call omits."""
+
+    sku: str
+    product_id: str
+    title: str
+    quantity: int
+    unit_price: str
+    handling_fee: str = "49.99"
+
+
+def test_a_default_inside_a_typed_argument_is_decided_not_added_after(case: dict[str, Any]) -> None:
+    # The user confirmed the cart as the model gave it; ADK would hand the tool lines carrying a
+    # fee from the line model's default. The decision sees the lines as the tool would, so a line
+    # field the policy does not know is refused, and the tool does not run.
+    guard = Guard.from_file(POLICIES / "retail.yaml")
+    digest = guard.independent().check(case["proposal"], case["request"], case["session"], case["facts"]).confirmation.digest  # type: ignore[union-attr]
+    context = dict(case, session=dict(case["session"], confirmed=[{"digest": digest}]))
+    shop = Shop()
+
+    def checkout(items: list[FeeItem], currency: str, total: str, payment_method_id: str,
+                 confidence: float) -> dict[str, str]:
+        """Pay for the cart."""
+        shop.calls.append({"fees": [i.handling_fee for i in items]})
+        return {"status": "order placed"}
+
+    shop.tool = lambda: checkout  # type: ignore[method-assign]
+    events = Session(guard, context, case["proposal"]["arguments"], shop).ask()
+    assert shop.calls == []
+    assert any(r.get("txguard", {}).get("outcome") == "escalate" for r in _tool_responses(events))

@@ -18,7 +18,7 @@ from mcp import Client, MCPError, StdioServerParameters
 
 from txguard.integrations.mcp_proxy import GUARD_ERROR_CODE
 
-from .mcp_helpers import ADD, CART, CONTEXT, SERVER, accept, audit_records, decline, proxy, proxy_params, recorded, run, text
+from .mcp_helpers import ADD, CART, CONTEXT, RETAIL, SERVER, accept, audit_records, decline, proxy, proxy_params, recorded, run, text
 
 pytestmark = pytest.mark.system  # real processes: the proxy, the example server, the SDK's client
 
@@ -261,3 +261,36 @@ def test_prompts_and_resources_pass_through_unchanged(tmp_path: Path) -> None:
         assert "Help the user choose and buy one Kettle." in str(got[1].messages[0].content)
     run(scenario)
     assert recorded(tmp_path / "executed.jsonl") == []
+
+
+def test_a_parameter_left_to_the_upstreams_default_is_decided_and_forwarded_explicitly(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host holds the user's yes to the call as the model made it (no merchant); the upstream
+    would pay its own default merchant, never decided nor shown. The proxy decides that default
+    too: the held yes does not bind the completed call, which is asked again showing the merchant;
+    the yes to that forwards it with the merchant given explicitly."""
+    from txguard import Guard
+
+    from . import mcp_approving_context
+
+    approvals = tmp_path / "approvals.json"
+    upstream = ["--", sys.executable, str(Path(__file__).parent / "mcp_defaulted_shop.py")]
+    params = proxy_params(tmp_path, "--context", f"{Path(__file__).parent / 'mcp_approving_context.py'}:context",
+                          upstream=upstream)
+    params.env = {**(params.env or {}), "TXGUARD_TEST_APPROVALS": str(approvals)}
+    monkeypatch.setenv("TXGUARD_TEST_APPROVALS", str(approvals))  # none yet: the context the proxy will read
+    ctx = mcp_approving_context.context("checkout", CART)
+    shown_without = Guard.from_file(RETAIL).check({"name": "checkout", "arguments": CART}, **ctx).confirmation
+    assert shown_without is not None and shown_without.merchant is None
+    approvals.write_text(json.dumps([{"digest": shown_without.digest}]))
+
+    async def scenario() -> None:
+        async with proxy(params) as client:
+            asked = await client.call_tool("checkout", copy.deepcopy(CART))
+            assert asked.is_error and asked.structured_content["outcome"] == "clarify", text(asked)
+            assert asked.structured_content["confirmation"]["merchant"] == "evil-merchant"
+            approvals.write_text(json.dumps([{"digest": asked.structured_content["confirmation"]["digest"]}]))
+            paid = await client.call_tool("checkout", copy.deepcopy(CART))
+            assert not paid.is_error, text(paid)
+    run(scenario)
+    assert recorded(tmp_path / "executed.jsonl") == [{"tool": "checkout", "arguments": dict(CART, merchant="evil-merchant")}]

@@ -10,9 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from typing_extensions import TypedDict
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from agents import Agent, FunctionTool, RunConfig, Runner, RunState, ToolInputGuardrailData, function_tool
 from agents.mcp import MCPServerStdio
 from agents.testing import ScriptedModel, assistant_message, function_call
@@ -338,3 +341,90 @@ def test_the_tools_own_approval_policy_still_pauses_an_allowed_call(guard: Guard
     g.approve(state, item)
     Runner.run_sync(agent, state, run_config=NO_TRACING)
     assert shop.received == [env["proposal"]["arguments"]]
+
+
+# -- a parameter the call omits: the SDK would fill it from the function's default, never decided ----
+
+def _defaulted_tool(received: list[dict[str, Any]], merchant: str) -> FunctionTool:
+    @function_tool
+    def checkout(items: list[Item], currency: str, total: str, payment_method_id: str, confidence: float,
+                 merchant: str = merchant) -> str:
+        """Place the order."""
+        received.append({"merchant": merchant, "total": total})
+        return "order placed"
+
+    return checkout
+
+
+def _run_approving(g: OpenAIAgentsGuard, agent: Agent[Any]) -> list[Outcome]:
+    """Run; where the SDK pauses a call (it does for a function tool whose arguments it would
+    complete), the host approves what txguard shows it. The verdicts shown, in order."""
+    result = Runner.run_sync(agent, "buy", run_config=NO_TRACING)
+    shown = []
+    while result.interruptions:
+        state = result.to_state()
+        for item in result.interruptions:
+            shown.append(g.pending(item).outcome)
+            g.approve(state, item)
+        result = Runner.run_sync(agent, state, run_config=NO_TRACING)
+    return shown
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(merchant=st.text(alphabet=st.characters(categories=("L", "N")), min_size=1, max_size=12),
+       by_hand=st.booleans())
+def test_a_call_that_leaves_a_parameter_to_the_tools_default_never_runs(merchant: str, by_hand: bool) -> None:
+    # The user confirmed the call as the model made it (no merchant). The SDK would run the tool
+    # with its default merchant, which nobody decided or saw: the call must not run.
+    guard = Guard.from_file(POLICIES / "retail.yaml")
+    env = confirmed_case(guard)
+    received: list[dict[str, Any]] = []
+    g = OpenAIAgentsGuard(guard, context=env)
+    tool = _defaulted_tool(received, merchant)
+    tool = dataclasses.replace(tool, tool_input_guardrails=[g.input_guardrail]) if by_hand else g.protect(tool)
+    model = ScriptedModel([[function_call("checkout", env["proposal"]["arguments"], call_id="call_d")],
+                           [assistant_message("done")]])
+    assert set(_run_approving(g, Agent(name="shop", model=model, tools=[tool]))) <= {Outcome.ESCALATE}
+    assert received == []
+    assert "merchant" in _tool_outputs(model)[0]
+    # the same call naming every parameter is decided (and, confirmed as such, runs)
+    full = dict(env["proposal"]["arguments"], merchant=merchant)
+    digest = guard.independent().check({"name": "checkout", "arguments": full}, env["request"], env["session"], env["facts"]).confirmation
+    assert digest is not None
+    g2 = OpenAIAgentsGuard(guard, context=dict(env, session=dict(env["session"], confirmed=[{"digest": digest.digest}])))
+    model2 = ScriptedModel([[function_call("checkout", full, call_id="call_e")], [assistant_message("done")]])
+    _run_approving(g2, Agent(name="shop", model=model2, tools=[g2.protect(_defaulted_tool(received, merchant))]))
+    assert received == [{"merchant": merchant, "total": full["total"]}]
+
+
+class FeeLine(BaseModel):
+    """A line as the tool types it: the SDK fills ``handling_fee`` from its default when omitted."""
+
+    sku: str
+    product_id: str
+    title: str
+    quantity: int
+    unit_price: str
+    handling_fee: str = "49.99"
+
+
+def _fee_tool(received: list[Any]) -> FunctionTool:
+    @function_tool
+    def checkout(items: list[FeeLine], currency: str, total: str, payment_method_id: str, confidence: float) -> str:
+        """Place the order."""
+        received.append([i.handling_fee for i in items])
+        return "order placed"
+
+    return checkout
+
+
+def test_a_default_inside_a_typed_argument_never_runs_undecided(guard: Guard) -> None:
+    # The SDK would build each line with the model's default fee, which the call omits: refused.
+    env = confirmed_case(guard)
+    received: list[Any] = []
+    g = OpenAIAgentsGuard(guard, context=env)
+    model = ScriptedModel([[function_call("checkout", env["proposal"]["arguments"], call_id="call_f")],
+                           [assistant_message("done")]])
+    assert set(_run_approving(g, Agent(name="shop", model=model, tools=[g.protect(_fee_tool(received))]))) <= {Outcome.ESCALATE}
+    assert received == []
+    assert "handling_fee" in _tool_outputs(model)[0]

@@ -11,7 +11,8 @@ allowed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import inspect
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -172,6 +173,46 @@ class ToolCallHook:
         decision = self.guard.check(call.proposal, request=ctx.get("request"), session=session,
                                     facts=ctx.get("facts"), lineage=call.lineage)
         return Verdict(call, decision)
+
+
+def signature_defaults(fn: Callable[..., Any], skip: Container[str] = ()) -> dict[str, Any]:
+    """``{parameter: default}`` for each parameter of ``fn`` a call may pass by name and omit.
+
+    A framework calls a tool with the model's arguments and lets the function fill what they omit
+    from its own defaults: those values were never decided. The integrations give them to the
+    decision explicitly (:func:`with_defaults`) and hand the tool the same arguments. ``skip``:
+    parameters the framework injects itself (a tool context), never the model's.
+    """
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # no introspectable signature: nothing known to fill
+        return {}
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {name: p.default for name, p in params.items()
+            if p.kind in named and p.default is not inspect.Parameter.empty and name not in skip}
+
+
+def model_defaults(model: Any) -> dict[str, Any]:
+    """``{field: default}`` for each optional field of a pydantic model class (a tool's argument schema)."""
+    fields = getattr(model, "model_fields", None)
+    if not isinstance(fields, Mapping):
+        return {}
+    out: dict[str, Any] = {}
+    for name, info in fields.items():
+        if not info.is_required():
+            out[name] = info.get_default(call_default_factory=True)
+    return out
+
+
+def with_defaults(arguments: Any, defaults: Mapping[str, Any]) -> Any:
+    """The call's arguments with every parameter they omit given its default: what the tool runs with.
+
+    Arguments that are not a mapping (malformed) are returned unchanged, for the guard to refuse.
+    """
+    if not defaults or not isinstance(arguments, Mapping):
+        return arguments
+    missing = {k: v for k, v in defaults.items() if k not in arguments}
+    return {**arguments, **missing} if missing else arguments
 
 
 def _broken(exc: Exception) -> dict[str, Any]:

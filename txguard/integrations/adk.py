@@ -25,10 +25,12 @@ from typing import Any, Union
 
 from google.adk.plugins.base_plugin import BasePlugin
 from google.adk.tools.base_tool import BaseTool
+from google.adk.tools.function_tool import FunctionTool
 from google.adk.tools.tool_context import ToolContext
+from pydantic_core import to_jsonable_python
 
 from .._guard import Guard
-from ._hook import ToolCallHook, Verdict
+from ._hook import ToolCallHook, Verdict, signature_defaults
 
 FRAMEWORK = "adk"
 
@@ -67,6 +69,29 @@ def _approvals(payload: Any) -> list[Mapping[str, Any]] | None:
     return None
 
 
+def _fill_defaults(tool: BaseTool, tool_args: dict[str, Any]) -> None:
+    """Give ``tool_args`` (in place: ADK runs the tool with this very dict) every parameter of a
+    function tool that the call omits, with the function's default: the tool then runs with no
+    value the decision did not see."""
+    if not isinstance(tool, FunctionTool) or not isinstance(tool_args, dict):
+        return
+    skip = {*getattr(tool, "_ignore_params", ()), "tool_context", "input_stream"}
+    for name, default in signature_defaults(tool.func, skip).items():
+        tool_args.setdefault(name, default)
+    # ADK then converts and coerces each value to the parameter's type (a dict to a pydantic model,
+    # with the model's own defaults filled in): decide those values, as JSON, and hand them over in
+    # their place (ADK's conversion of its own output gives the same values back).
+    prepare = getattr(tool, "_preprocess_args_with_validation", None)
+    if not callable(prepare):
+        return
+    converted, errors = prepare(dict(tool_args))
+    if errors:
+        return  # ADK answers the model with the errors and does not run the tool
+    for name, value in converted.items():
+        if name in tool_args and value is not tool_args[name]:
+            tool_args[name] = to_jsonable_python(value)
+
+
 def _answer(verdict: Verdict, why: str | None = None) -> dict[str, Any]:
     return {"error": verdict.message if why is None else f"Not run: {why}.", "txguard": verdict.to_dict()}
 
@@ -91,6 +116,7 @@ class TxguardPlugin(BasePlugin):
         hook = ToolCallHook(self.guard, (lambda: context(tool_context)) if callable(context) else context,
                             framework=FRAMEWORK)
         call_id = tool_context.function_call_id
+        _fill_defaults(tool, tool_args)
         verdict = hook.check(tool.name, tool_args, call_id=call_id)
         answered = tool_context.tool_confirmation
         if verdict.needs_approval and answered is not None:

@@ -27,9 +27,12 @@ from langchain_core.tools import BaseTool
 from langgraph.prebuilt import ToolNode
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command, interrupt
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
 
 from .._guard import Guard
-from ._hook import Approval, ToolCallHook, Verdict
+from .._json import unusable
+from ._hook import Approval, ToolCallHook, Verdict, model_defaults, with_defaults
 
 FRAMEWORK = "langgraph"
 
@@ -101,6 +104,32 @@ def _read_answer(answer: Any) -> tuple[list[Approval], str | None]:
     return list(confirmed), None
 
 
+def _defaults(tool: BaseTool | None) -> dict[str, Any] | None:
+    """The defaults of the tool's model-facing arguments (its injected arguments are not the model's);
+    None when they cannot be known (the call is then refused, not run with unknown values)."""
+    if tool is None:
+        return {}
+    try:
+        return model_defaults(tool.tool_call_schema)
+    except Exception:  # noqa: BLE001 - a schema that cannot be read: fail closed
+        return None
+
+
+def _as_validated(tool: BaseTool | None, arguments: Any) -> Any:
+    """The arguments as the tool's argument schema turns them into its values (typed models with
+    their own defaults, coerced values), as JSON: what the tool receives is then what was decided.
+    Arguments the schema refuses are left as they are (the tool refuses them too, and runs nothing)."""
+    schema = None if tool is None else tool.tool_call_schema
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)) or not isinstance(arguments, Mapping):
+        return arguments
+    try:
+        validated = schema.model_validate(dict(arguments))
+    except ValidationError:
+        return arguments
+    fields = type(validated).model_fields
+    return {k: (to_jsonable_python(getattr(validated, k)) if k in fields else v) for k, v in arguments.items()}
+
+
 def _blocked(request: ToolCallRequest, verdict: Verdict, why: str | None = None) -> ToolMessage:
     call = request.tool_call
     content = verdict.message if why is None else f"Not run: {why}."
@@ -134,16 +163,21 @@ class TxguardToolWrapper:
         context = self.context
         hook = ToolCallHook(self.guard, (lambda: context(request)) if callable(context) else context, framework=FRAMEWORK)
         call = request.tool_call
-        name, arguments, call_id = call.get("name"), call.get("args"), call.get("id")
+        name, call_id = call.get("name"), call.get("id")
+        # The tool fills what the call omits from its argument schema's defaults: decide those
+        # values too, and hand the tool exactly the decided arguments.
+        defaults = _defaults(request.tool)
+        arguments = (_as_validated(request.tool, with_defaults(call.get("args"), defaults)) if defaults is not None
+                     else unusable(f"the argument schema of tool `{name}` cannot be read"))
         verdict = hook.check(str(name), arguments, call_id=call_id)
         if verdict.needs_approval:
             approvals, refused = _read_answer(interrupt(_approval_request(verdict)))
             if refused is not None:
                 return _blocked(request, verdict, refused)
             verdict = hook.check(str(name), arguments, call_id=call_id, approvals=approvals)
-        if not verdict.run:
+        if not verdict.run or not isinstance(arguments, Mapping):  # an allow always has an object
             return _blocked(request, verdict)
-        return request.override(tool_call={**call, "args": arguments})
+        return request.override(tool_call={**call, "args": dict(arguments)})
 
     def __call__(self, request: ToolCallRequest, execute: Callable[[ToolCallRequest], Result]) -> Result:
         decided = self.decide(request)

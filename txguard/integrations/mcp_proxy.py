@@ -53,7 +53,8 @@ from mcp.shared.exceptions import MCPError
 from .._errors import UsageError
 from .._guard import Guard
 from .._guarded import render_confirmation
-from ._hook import ToolCallHook, Verdict
+from .._json import unusable
+from ._hook import ToolCallHook, Verdict, with_defaults
 
 __all__ = [
     "GUARD_ERROR_CODE",
@@ -178,6 +179,7 @@ class GuardProxy:
         self.options = options
         self._state_key = secrets.token_bytes(32)
         self._upstream_failed: str | None = None
+        self._schemas: dict[str, Any] = {}  # tool name -> the upstream's input schema (read once)
         self.server: Server[Any] = Server("txguard-mcp-proxy", on_list_tools=self._list_tools,
                                           on_call_tool=self._call_tool)
         self._relay_unguarded()
@@ -236,16 +238,22 @@ class GuardProxy:
                          ) -> types.CallToolResult | types.InputRequiredResult:
         tool, arguments = params.name, params.arguments
         call_id = str(ctx.request_id) if ctx.request_id is not None else None
+        decided: Any  # the arguments decided and forwarded: the call's, with the upstream's defaults
         if self.options.mode == "shadow":
             await self._decide(tool, arguments, call_id)
             return await self._forward(tool, arguments)
 
+        # The upstream fills a parameter the call omits from its schema's default: decide that
+        # value too, and forward it explicitly (what the upstream runs is what was decided).
+        defaults = await self._defaults(tool)
+        decided = (with_defaults(arguments, defaults) if defaults is not None
+                   else unusable(f"the upstream's schema of tool `{tool[:80]}` cannot be read"))
         if params.request_state is not None:  # the 2026-07-28 retry after the user answered the form
-            return await self._resume(tool, arguments, call_id, params)
+            return await self._resume(tool, decided, call_id, params)
 
-        verdict = await self._decide(tool, arguments, call_id)
+        verdict = await self._decide(tool, decided, call_id)
         if verdict.run:
-            return await self._forward(tool, arguments)
+            return await self._forward(tool, decided)
         if not (verdict.needs_approval and _can_elicit(ctx)):
             return self._blocked(verdict)
         message = _confirm_message(verdict)
@@ -257,7 +265,27 @@ class GuardProxy:
                     message=message, requested_schema=_CONFIRM_SCHEMA))},
                 request_state=self._sign(tool, verdict))
         answer = await ctx.session.elicit_form(message, _CONFIRM_SCHEMA, ctx.request_id)
-        return await self._after_answer(tool, arguments, call_id, verdict.approval(), answer, verdict)
+        return await self._after_answer(tool, decided, call_id, verdict.approval(), answer, verdict)
+
+    async def _defaults(self, tool: str) -> dict[str, Any] | None:
+        """The defaults the upstream tool's input schema declares; None when it cannot be read."""
+        if tool not in self._schemas:
+            try:
+                cursor: str | None = None
+                while True:
+                    page = await self.upstream.list_tools(cursor=cursor)
+                    for t in page.tools:
+                        self._schemas[t.name] = t.input_schema
+                    cursor = page.next_cursor
+                    if not cursor:
+                        break
+            except Exception:  # noqa: BLE001 - an upstream that cannot list its tools: nothing runs
+                return None
+        schema = self._schemas.get(tool)
+        props = schema.get("properties") if isinstance(schema, Mapping) else None
+        if not isinstance(props, Mapping):
+            return {}
+        return {k: copy.deepcopy(v["default"]) for k, v in props.items() if isinstance(v, Mapping) and "default" in v}
 
     async def _resume(self, tool: str, arguments: Any, call_id: str | None,
                       params: types.CallToolRequestParams) -> types.CallToolResult:

@@ -35,14 +35,14 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from agents import (FunctionTool, RunContextWrapper, RunState, ToolApprovalItem, ToolGuardrailFunctionOutput, ToolInputGuardrail,
                     ToolInputGuardrailData)
 
 from .._errors import UsageError
-from .._json import read_json
+from .._json import read_json, unusable
 from ._hook import Approval, ToolCallHook, Verdict
 
 if TYPE_CHECKING:
@@ -72,6 +72,7 @@ class OpenAIAgentsGuard:
         self.hook = ToolCallHook(guard, context, framework=FRAMEWORK)
         self.approvals: MutableMapping[str, list[Approval]] = {} if approvals is None else approvals
         self._decided: dict[str, Verdict] = {}
+        self._declared: dict[str, Mapping[str, Any]] = {}  # tool name -> its parameters' JSON schema
         self.input_guardrail: ToolInputGuardrail[Any] = ToolInputGuardrail(guardrail_function=self._guardrail, name="txguard")
         """The tool input guardrail: put it in a tool's (or a local MCP server's) ``tool_input_guardrails``."""
 
@@ -83,6 +84,7 @@ class OpenAIAgentsGuard:
         """
         if not isinstance(tool, FunctionTool):
             raise UsageError(f"protect() takes a FunctionTool (e.g. from @function_tool), got `{type(tool).__name__}`")
+        self._declared[tool.name] = tool.params_json_schema
         own = tool.needs_approval
         guarded = self.needs_approval(tool.name)
 
@@ -105,7 +107,7 @@ class OpenAIAgentsGuard:
         """
 
         async def needs_approval(ctx: RunContextWrapper[Any], params: dict[str, Any], call_id: str) -> bool:
-            verdict = self.hook.check(tool, params, call_id=call_id)
+            verdict = self.hook.check(tool, self._complete(tool, params), call_id=call_id)
             self._decided[call_id] = verdict
             return verdict.needs_approval
 
@@ -117,7 +119,7 @@ class OpenAIAgentsGuard:
         known = self._decided.get(call_id) if call_id is not None else None
         if known is not None and known.call.tool == tool and isinstance(arguments, str) and _same(known.call.arguments, arguments):
             return known
-        verdict = self.hook.check(tool, arguments, call_id=call_id)
+        verdict = self.hook.check(tool, self._complete(tool, arguments), call_id=call_id)
         if call_id is not None:
             self._decided[call_id] = verdict
         return verdict
@@ -142,9 +144,37 @@ class OpenAIAgentsGuard:
             self.approvals.pop(call_id, None)
         state.reject(interruption, rejection_message=message)
 
+    def _complete(self, tool: str, arguments: Any, declared: Mapping[str, Any] | None = None) -> Any:
+        """The arguments to decide: as given when they name every parameter the tool declares.
+
+        The SDK runs a function tool with the function's own default for each parameter the call
+        omits, a value never decided; a guardrail cannot add it to the call, so such a call is
+        refused as malformed (a strict schema asks the model for every parameter anyway).
+        """
+        declared = self._declared.get(tool) if declared is None else declared
+        if not declared:
+            return arguments
+        parsed = arguments
+        if isinstance(arguments, (str, bytes, bytearray)):
+            try:
+                parsed = read_json(arguments)
+            except (ValueError, RecursionError):
+                return arguments  # the guard reads it again and says why it is malformed
+        if not isinstance(parsed, Mapping):
+            return arguments
+        missing = _omitted(declared, parsed, declared.get("$defs") or {}, "")
+        if missing is not None:
+            return unusable(f"the call omits `{missing[:80]}`, which tool `{tool}` would fill from its own default,"
+                            " never decided: give every parameter")
+        return arguments
+
     async def _guardrail(self, data: ToolInputGuardrailData) -> ToolGuardrailFunctionOutput:
         ctx = data.context
-        call_id, tool, arguments = ctx.tool_call_id, ctx.tool_name, ctx.tool_arguments
+        call_id, tool = ctx.tool_call_id, ctx.tool_name
+        # The agent's own tool of that name says what it declares (also when the guardrail was
+        # attached by hand, without protect()).
+        own = next((t for t in getattr(data.agent, "tools", None) or () if isinstance(t, FunctionTool) and t.name == tool), None)
+        arguments = self._complete(tool, ctx.tool_arguments, None if own is None else own.params_json_schema)
         approvals = self.approvals.pop(call_id, [])
         prior = self._decided.pop(call_id, None)
         if prior is not None and not approvals and prior.call.tool == tool and _same(prior.call.arguments, arguments):
@@ -154,6 +184,40 @@ class OpenAIAgentsGuard:
         if verdict.run:
             return ToolGuardrailFunctionOutput.allow(output_info=verdict.to_dict())
         return ToolGuardrailFunctionOutput.reject_content(verdict.message, output_info=verdict.to_dict())
+
+
+def _omitted(schema: Any, value: Any, defs: Any, path: str, depth: int = 0) -> str | None:
+    """The first property ``schema`` declares that ``value`` omits, at any depth (objects, list
+    items, ``$ref`` into ``$defs``, ``anyOf``/``oneOf`` of objects); None when none is omitted.
+
+    The SDK builds the tool's pydantic arguments from the call, filling any omitted field (of the
+    parameters or of a nested model) from its default, a value never decided."""
+    if depth > 64 or not isinstance(schema, Mapping):
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and isinstance(defs, Mapping):
+        return _omitted(defs.get(ref.rsplit("/", 1)[-1]), value, defs, path, depth + 1)
+    options = [o for o in (*(schema.get("anyOf") or ()), *(schema.get("oneOf") or ())) if isinstance(o, Mapping)]
+    if options and isinstance(value, (Mapping, list)):
+        relevant = [o for o in options if (isinstance(value, Mapping) and ("properties" in o or "$ref" in o))
+                    or (isinstance(value, list) and "items" in o)]
+        found = [_omitted(o, value, defs, path, depth + 1) for o in relevant]
+        return found[0] if found and all(f is not None for f in found) else None
+    properties = schema.get("properties")
+    if isinstance(value, Mapping) and isinstance(properties, Mapping):
+        for key, sub in properties.items():
+            if key not in value:
+                return f"{path}{key}"
+            deeper = _omitted(sub, value[key], defs, f"{path}{key}.", depth + 1)
+            if deeper is not None:
+                return deeper
+    items = schema.get("items")
+    if isinstance(value, list) and isinstance(items, Mapping):
+        for i, element in enumerate(value):
+            deeper = _omitted(items, element, defs, f"{path[:-1] if path.endswith('.') else path}[{i}].", depth + 1)
+            if deeper is not None:
+                return deeper
+    return None
 
 
 def _same(decided: Any, raw: str) -> bool:
