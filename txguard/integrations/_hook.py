@@ -11,6 +11,8 @@ allowed.
 
 from __future__ import annotations
 
+import copy
+
 import inspect
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
@@ -213,6 +215,77 @@ def with_defaults(arguments: Any, defaults: Mapping[str, Any]) -> Any:
         return arguments
     missing = {k: v for k, v in defaults.items() if k not in arguments}
     return {**arguments, **missing} if missing else arguments
+
+
+class SchemaDefaultsError(ValueError):
+    """A JSON Schema whose defaults cannot be applied unambiguously (too deep, or alternatives that
+    would fill in different values): the call cannot be decided as the tool would run it."""
+
+
+def with_schema_defaults(arguments: Any, schema: Any) -> Any:
+    """The call's arguments with every default a JSON Schema declares filled in, at any depth.
+
+    A server that validates its arguments against ``schema`` (a pydantic model behind an MCP tool,
+    for instance) fills an omitted property from its ``default`` inside nested objects and list
+    items too; the guard must decide those values, and the server must receive them explicitly.
+    Follows ``properties``, ``items``, ``$ref`` into ``$defs``/``definitions``, ``allOf``, and
+    ``anyOf``/``oneOf`` when every alternative that fits the value fills in the same. The input is
+    never modified. Arguments that are not JSON objects are returned unchanged (the guard refuses
+    them).
+
+    Raises:
+        SchemaDefaultsError: the schema nests deeper than 64 levels, or its alternatives disagree.
+    """
+    if not isinstance(schema, Mapping):
+        return arguments
+    defs = schema.get("$defs") or schema.get("definitions") or {}
+    return _fill(arguments, schema, defs if isinstance(defs, Mapping) else {}, 0)
+
+
+def _fill(value: Any, schema: Any, defs: Mapping[str, Any], depth: int) -> Any:
+    if not isinstance(schema, Mapping) or not isinstance(value, (Mapping, list)):
+        return value
+    if depth > 64:
+        raise SchemaDefaultsError("the tool's input schema nests deeper than 64 levels")
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        value = _fill(value, defs.get(ref.rsplit("/", 1)[-1]), defs, depth + 1)
+    for part in schema.get("allOf") or ():
+        value = _fill(value, part, defs, depth + 1)
+    options = [o for key in ("anyOf", "oneOf") for o in (schema.get(key) or ()) if isinstance(o, Mapping)]
+    if options:
+        filled = [_fill(value, o, defs, depth + 1) for o in options if _fits(value, o, defs)]
+        if filled and any(f != filled[0] for f in filled[1:]):
+            raise SchemaDefaultsError("the alternatives of the tool's input schema fill in different defaults")
+        if filled:
+            value = filled[0]
+    properties = schema.get("properties")
+    if isinstance(value, Mapping) and isinstance(properties, Mapping):
+        out = dict(value)
+        for key, sub in properties.items():
+            if key in out:
+                out[key] = _fill(out[key], sub, defs, depth + 1)
+            elif isinstance(sub, Mapping) and "default" in sub:
+                out[key] = copy.deepcopy(sub["default"])
+        value = out
+    items = schema.get("items")
+    if isinstance(value, list) and isinstance(items, Mapping):
+        value = [_fill(element, items, defs, depth + 1) for element in value]
+    return value
+
+
+def _fits(value: Any, option: Mapping[str, Any], defs: Mapping[str, Any]) -> bool:
+    """Whether an ``anyOf``/``oneOf`` alternative could describe ``value`` (by JSON type only)."""
+    ref = option.get("$ref")
+    if isinstance(ref, str):
+        target = defs.get(ref.rsplit("/", 1)[-1])
+        return isinstance(target, Mapping) and _fits(value, target, defs)
+    kind = option.get("type")
+    if kind == "object" or "properties" in option:
+        return isinstance(value, Mapping)
+    if kind == "array" or "items" in option:
+        return isinstance(value, list)
+    return kind is None
 
 
 def _broken(exc: Exception) -> dict[str, Any]:

@@ -54,7 +54,7 @@ from .._errors import UsageError
 from .._guard import Guard
 from .._guarded import render_confirmation
 from .._json import unusable
-from ._hook import ToolCallHook, Verdict, with_defaults
+from ._hook import SchemaDefaultsError, ToolCallHook, Verdict, with_schema_defaults
 
 __all__ = [
     "GUARD_ERROR_CODE",
@@ -245,9 +245,12 @@ class GuardProxy:
 
         # The upstream fills a parameter the call omits from its schema's default: decide that
         # value too, and forward it explicitly (what the upstream runs is what was decided).
-        defaults = await self._defaults(tool)
-        decided = (with_defaults(arguments, defaults) if defaults is not None
-                   else unusable(f"the upstream's schema of tool `{tool[:80]}` cannot be read"))
+        schema = await self._schema(tool)
+        try:
+            decided = (with_schema_defaults(arguments, schema) if schema is not None
+                       else unusable(f"the upstream's schema of tool `{tool[:80]}` cannot be read"))
+        except SchemaDefaultsError as exc:
+            decided = unusable(f"the defaults of tool `{tool[:80]}` cannot be decided: {exc}")
         if params.request_state is not None:  # the 2026-07-28 retry after the user answered the form
             return await self._resume(tool, decided, call_id, params)
 
@@ -267,8 +270,8 @@ class GuardProxy:
         answer = await ctx.session.elicit_form(message, _CONFIRM_SCHEMA, ctx.request_id)
         return await self._after_answer(tool, decided, call_id, verdict.approval(), answer, verdict)
 
-    async def _defaults(self, tool: str) -> dict[str, Any] | None:
-        """The defaults the upstream tool's input schema declares; None when it cannot be read."""
+    async def _schema(self, tool: str) -> Any:
+        """The upstream tool's input schema (``{}`` when it declares none); None when it cannot be read."""
         if tool not in self._schemas:
             try:
                 cursor: str | None = None
@@ -281,11 +284,7 @@ class GuardProxy:
                         break
             except Exception:  # noqa: BLE001 - an upstream that cannot list its tools: nothing runs
                 return None
-        schema = self._schemas.get(tool)
-        props = schema.get("properties") if isinstance(schema, Mapping) else None
-        if not isinstance(props, Mapping):
-            return {}
-        return {k: copy.deepcopy(v["default"]) for k, v in props.items() if isinstance(v, Mapping) and "default" in v}
+        return self._schemas.get(tool, {})
 
     async def _resume(self, tool: str, arguments: Any, call_id: str | None,
                       params: types.CallToolRequestParams) -> types.CallToolResult:
