@@ -17,7 +17,9 @@ All problems are collected and raised together as one :class:`PolicyError`.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -419,17 +421,59 @@ def _compile_tools(b: _Build, tools: Mapping[str, Any]) -> dict[str, ToolMap]:
     return out
 
 
+MAX_TAXONOMY_BYTES = 16 << 20
+"""The largest taxonomy file a policy may name (the shipped Google Product Taxonomy is under 0.5 MiB)."""
+
+
+class _NotATaxonomy(Exception):
+    """The file ``categories.taxonomy`` names is not one a policy may read: nothing of it is shown."""
+
+
+def _taxonomy_text(base_dir: Path, name: str) -> str:
+    """The text of the taxonomy file ``name`` (relative to the policy's folder).
+
+    A policy names only a ``.txt`` file that is not hidden, is a regular file (never a device, a
+    FIFO or a directory, which could block or never end) and holds at most
+    :data:`MAX_TAXONOMY_BYTES`. A policy's diagnostics reach whoever loads or reloads it (the
+    decision service answers them over HTTP), so nothing of a file is ever quoted (see
+    :class:`TaxonomyFormatError`).
+
+    Raises:
+        _NotATaxonomy: the name or the file is not one a policy may read.
+        OSError: the file cannot be read.
+    """
+    written = Path(name)
+    if written.suffix != ".txt" or any(part.startswith(".") and part not in (".", "..") for part in written.parts):
+        raise _NotATaxonomy("is not a taxonomy file: a taxonomy is a `.txt` file, not hidden")
+    path = (base_dir / written).resolve()  # symbolic links followed: where the file really is
+    if path.suffix != ".txt":
+        raise _NotATaxonomy("is not a taxonomy file: it links to a file that is not `.txt`")
+    # O_NONBLOCK: opening a FIFO must not wait for a writer (a regular file ignores the flag).
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise _NotATaxonomy("is not a regular file")
+        data = fh.read(MAX_TAXONOMY_BYTES + 1)
+    if len(data) > MAX_TAXONOMY_BYTES:
+        raise _NotATaxonomy(f"is larger than {MAX_TAXONOMY_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _NotATaxonomy("is not UTF-8 text") from None
+
+
 def _compile_categories(b: _Build, spec: Mapping[str, Any]) -> Categories:
     taxonomy = Taxonomy()
     if "taxonomy" in spec:
-        path = (b.base_dir / spec["taxonomy"]).resolve()
+        name = spec["taxonomy"]
         try:
-            with open(path, encoding="utf-8") as fh:
-                taxonomy = Taxonomy.parse(fh)
+            taxonomy = Taxonomy.parse(io.StringIO(_taxonomy_text(b.base_dir, name), newline=None))
+        except _NotATaxonomy as exc:
+            b.error(("categories", "taxonomy"), "txg-param", f"`{name}` {exc}")
         except OSError as exc:
-            b.error(("categories", "taxonomy"), "txg-io", f"cannot read taxonomy `{spec['taxonomy']}`: {exc.strerror}")
+            b.error(("categories", "taxonomy"), "txg-io", f"cannot read taxonomy `{name}`: {exc.strerror}")
         except TaxonomyFormatError as exc:
-            b.error(("categories", "taxonomy"), "txg-param", f"taxonomy `{spec['taxonomy']}` {exc}")
+            b.error(("categories", "taxonomy"), "txg-param", f"taxonomy `{name}` {exc}")
     types: dict[str, int] = {}
     for name, ref in spec.get("product_types", {}).items():
         node = taxonomy.resolve(ref)

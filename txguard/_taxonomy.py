@@ -47,7 +47,9 @@ class Taxonomy:
                 continue
             m = _LINE.match(raw)
             if m is None:
-                raise TaxonomyFormatError(n, f"expected `id - Category > Subcategory`, got `{raw.strip()[:60]}`")
+                # The line itself is never quoted: a policy can name any text file, and its
+                # diagnostics reach whoever loads or reloads the policy.
+                raise TaxonomyFormatError(n, "expected `id - Category > Subcategory`")
             ident = int(m.group(1))
             parts = tuple(p.strip() for p in m.group(2).split(">"))
             if ident in paths:
