@@ -642,6 +642,9 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
     return merged
 
 
+API_VERSION = "txguard/v1"
+"""What a policy file declares as its ``apiVersion``; a file that does not is never quoted."""
+
 POLICY_SUFFIXES = (".yaml", ".yml")
 """The file names a base policy may have."""
 
@@ -678,7 +681,7 @@ def load_policy_data(path: Path, chain: tuple[Path, ...] = (),
     """
     text = path.read_text(encoding="utf-8")
     doc, errors = load_yaml(text, str(path))
-    if doc is None or not isinstance(doc.data, dict) or doc.data.get("apiVersion") != "txguard/v1":
+    if doc is None or not isinstance(doc.data, dict) or doc.data.get("apiVersion") != API_VERSION:
         raise _NotAPolicy("is not a txguard policy (valid YAML with `apiVersion: txguard/v1`)")
     if errors:
         raise PolicyError(errors)
@@ -759,6 +762,13 @@ def compile_document(doc: Located, base_dir: Path, *, timings: dict[str, float] 
     named by ``extends`` must be a ``.yaml``/``.yml`` file under ``extends_root`` (default:
     ``base_dir``, the policy's own folder).
     """
+    if not isinstance(doc.data, dict) or doc.data.get("apiVersion") != API_VERSION:
+        # Not a policy: nothing of it is quoted (a suite's `policy:` or a reload may name any file,
+        # and the diagnostics reach whoever runs them), as for a base policy (`_NotAPolicy`).
+        where = ("apiVersion",) if isinstance(doc.data, dict) and "apiVersion" in doc.data else ()
+        raise PolicyError([doc.diagnostic(where, "txg-schema",
+                                          f"{'apiVersion' if where else '(document)'}: not a txguard policy: a policy "
+                                          f"is a YAML mapping that declares `apiVersion: {API_VERSION}`")])
     b = _Build(doc, base_dir, extends_root)
     for name, stage in STAGES:
         start = time.perf_counter()
