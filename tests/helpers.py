@@ -7,6 +7,7 @@ built here is valid against ``policies/retail.yaml`` unless a test changes it.
 from __future__ import annotations
 
 import copy
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -172,3 +173,40 @@ rules:
   - {id: ownership, check: ownership}
 """
 """A small policy for order intents, for consent and fail-closed tests."""
+
+
+# -- JSON text with a repeated key (the strict reader refuses it at any depth) --------------------
+
+def object_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The path of every non-empty object in ``value``, at any depth."""
+    out: list[tuple[Any, ...]] = []
+    if isinstance(value, dict):
+        if value:
+            out.append(path)
+        for k, v in value.items():
+            out += object_paths(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += object_paths(v, (*path, i))
+    return out
+
+
+def with_repeated_key(value: Any, path: tuple[Any, ...], key: str, first: Any) -> str:
+    """``value`` as JSON text where the object at ``path`` has ``key`` twice: ``first``, then its own value."""
+    if not path:
+        assert isinstance(value, dict)
+        members = [f"{json.dumps(key)}: {json.dumps(first)}"]
+        members += [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in value.items()]
+        return "{" + ", ".join(members) + "}"
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {with_repeated_key(v, rest, key, first) if k == head else json.dumps(v)}"
+                               for k, v in value.items()) + "}"
+    return "[" + ", ".join(with_repeated_key(v, rest, key, first) if i == head else json.dumps(v)
+                           for i, v in enumerate(value)) + "]"
+
+
+def value_at(value: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        value = value[step]
+    return value

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from ._load import Located, load_yaml, read_source
 from ._money import currency_exponent
 from ._schema import dotted, validate_document
 from ._session_compile import EMPTY_SESSION_POLICY, SessionPolicy, compile_session, merge_session
-from ._taxonomy import Categories, Taxonomy, TaxonomyFormatError, load_taxonomy, normalise
+from ._taxonomy import Categories, Taxonomy, TaxonomyFormatError, normalise, taxonomy_from_bytes
 
 
 class ProposalError(Exception):
@@ -419,16 +420,60 @@ def _compile_tools(b: _Build, tools: Mapping[str, Any]) -> dict[str, ToolMap]:
     return out
 
 
+MAX_TAXONOMY_BYTES = 16 << 20
+"""The largest taxonomy file a policy may name (the shipped Google Product Taxonomy is under 0.5 MiB)."""
+
+
+class _NotATaxonomy(Exception):
+    """The file ``categories.taxonomy`` names is not one a policy may read: nothing of it is shown."""
+
+
+def _taxonomy_bytes(base_dir: Path, name: str) -> bytes:
+    """The bytes of the taxonomy file ``name`` (relative to the policy's folder).
+
+    A policy names only a ``.txt`` file that is not hidden, is a regular file (never a device, a
+    FIFO or a directory, which could block or never end) and holds at most
+    :data:`MAX_TAXONOMY_BYTES`. A policy's diagnostics reach whoever loads or reloads it (the
+    decision service answers them over HTTP), so nothing of a file is ever quoted (see
+    :class:`TaxonomyFormatError`).
+
+    Raises:
+        _NotATaxonomy: the name or the file is not one a policy may read.
+        OSError: the file cannot be read.
+    """
+    written = Path(name)
+    if written.suffix != ".txt" or any(part.startswith(".") and part not in (".", "..") for part in written.parts):
+        raise _NotATaxonomy("is not a taxonomy file: a taxonomy is a `.txt` file, not hidden")
+    path = (base_dir / written).resolve()  # symbolic links followed: where the file really is
+    if path.suffix != ".txt":
+        raise _NotATaxonomy("is not a taxonomy file: it links to a file that is not `.txt`")
+    # O_NONBLOCK: opening a FIFO must not wait for a writer (a regular file ignores the flag).
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise _NotATaxonomy("is not a regular file")
+        data = fh.read(MAX_TAXONOMY_BYTES + 1)
+    if len(data) > MAX_TAXONOMY_BYTES:
+        raise _NotATaxonomy(f"is larger than {MAX_TAXONOMY_BYTES} bytes")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _NotATaxonomy("is not UTF-8 text") from None
+    return data
+
+
 def _compile_categories(b: _Build, spec: Mapping[str, Any]) -> Categories:
     taxonomy = Taxonomy()
     if "taxonomy" in spec:
-        path = (b.base_dir / spec["taxonomy"]).resolve()
+        name = spec["taxonomy"]
         try:
-            taxonomy = load_taxonomy(path)
+            taxonomy = taxonomy_from_bytes(_taxonomy_bytes(b.base_dir, name))
+        except _NotATaxonomy as exc:
+            b.error(("categories", "taxonomy"), "txg-param", f"`{name}` {exc}")
         except OSError as exc:
-            b.error(("categories", "taxonomy"), "txg-io", f"cannot read taxonomy `{spec['taxonomy']}`: {exc.strerror}")
+            b.error(("categories", "taxonomy"), "txg-io", f"cannot read taxonomy `{name}`: {exc.strerror}")
         except TaxonomyFormatError as exc:
-            b.error(("categories", "taxonomy"), "txg-param", f"taxonomy `{spec['taxonomy']}` {exc}")
+            b.error(("categories", "taxonomy"), "txg-param", f"taxonomy `{name}` {exc}")
     types: dict[str, int] = {}
     for name, ref in spec.get("product_types", {}).items():
         node = taxonomy.resolve(ref)
@@ -597,6 +642,9 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
     return merged
 
 
+API_VERSION = "txguard/v1"
+"""What a policy file declares as its ``apiVersion``; a file that does not is never quoted."""
+
 POLICY_SUFFIXES = (".yaml", ".yml")
 """The file names a base policy may have."""
 
@@ -633,7 +681,7 @@ def load_policy_data(path: Path, chain: tuple[Path, ...] = (),
     """
     text = path.read_text(encoding="utf-8")
     doc, errors = load_yaml(text, str(path))
-    if doc is None or not isinstance(doc.data, dict) or doc.data.get("apiVersion") != "txguard/v1":
+    if doc is None or not isinstance(doc.data, dict) or doc.data.get("apiVersion") != API_VERSION:
         raise _NotAPolicy("is not a txguard policy (valid YAML with `apiVersion: txguard/v1`)")
     if errors:
         raise PolicyError(errors)
@@ -714,6 +762,13 @@ def compile_document(doc: Located, base_dir: Path, *, timings: dict[str, float] 
     named by ``extends`` must be a ``.yaml``/``.yml`` file under ``extends_root`` (default:
     ``base_dir``, the policy's own folder).
     """
+    if not isinstance(doc.data, dict) or doc.data.get("apiVersion") != API_VERSION:
+        # Not a policy: nothing of it is quoted (a suite's `policy:` or a reload may name any file,
+        # and the diagnostics reach whoever runs them), as for a base policy (`_NotAPolicy`).
+        where = ("apiVersion",) if isinstance(doc.data, dict) and "apiVersion" in doc.data else ()
+        raise PolicyError([doc.diagnostic(where, "txg-schema",
+                                          f"{'apiVersion' if where else '(document)'}: not a txguard policy: a policy "
+                                          f"is a YAML mapping that declares `apiVersion: {API_VERSION}`")])
     b = _Build(doc, base_dir, extends_root)
     for name, stage in STAGES:
         start = time.perf_counter()

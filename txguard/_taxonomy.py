@@ -54,7 +54,9 @@ class Taxonomy:
                 continue
             m = _LINE.match(raw)
             if m is None:
-                raise TaxonomyFormatError(n, f"expected `id - Category > Subcategory`, got `{raw.strip()[:60]}`")
+                # The line itself is never quoted: a policy can name any text file, and its
+                # diagnostics reach whoever loads or reloads the policy.
+                raise TaxonomyFormatError(n, "expected `id - Category > Subcategory`")
             ident = int(m.group(1))
             parts = tuple(p.strip() for p in m.group(2).split(">"))
             if ident in paths:
@@ -105,7 +107,12 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
     are those of :meth:`Taxonomy.parse`; the cache never hides them (a file that does not parse
     is not cached). Raises ``OSError`` when the file cannot be read; cache failures are silent.
     """
-    data = Path(path).read_bytes()
+    return taxonomy_from_bytes(Path(path).read_bytes())
+
+
+def taxonomy_from_bytes(data: bytes) -> Taxonomy:
+    """The taxonomy these bytes of a taxonomy file hold, from the on-disk cache when it holds them
+    (see :func:`load_taxonomy`)."""
     digest = hashlib.sha256(data).hexdigest()
     directory = cache_dir()
     entry = directory / f"taxonomy-v{_CACHE_FORMAT}-{digest}.json" if directory is not None else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import subprocess
 import sys
 import threading
@@ -17,30 +18,42 @@ from typing import Any
 import pytest
 
 from txguard import UsageError
-from txguard.integrations.mcp_proxy import facts_url_provider, load_context_provider
+from txguard._json import DuplicateKeyError
+from txguard.integrations.mcp_proxy import MAX_FACTS_BYTES, facts_url_provider, load_context_provider
 
 from ..conftest import ROOT
+from ..helpers import object_paths, value_at, with_repeated_key
 from .mcp_helpers import CART, RETAIL, accept, audit_records, proxy, proxy_params, recorded, run, text
 
 EXAMPLE_CONTEXT = dict(load_context_provider(f"{ROOT / 'examples' / 'mcp_context.py'}:context")("checkout", {}))
 
 
 @contextmanager
-def facts_server(answer: Any, *, status: int = 200, delay: float = 0.0) -> Iterator[tuple[str, list[Any]]]:
-    """A real facts endpoint on a loopback port; yields its URL and the bodies it received."""
+def facts_server(answer: Any, *, status: int = 200, delay: float = 0.0,
+                 drip: float | None = None) -> Iterator[tuple[str, list[Any]]]:
+    """A real facts endpoint on a loopback port; yields its URL and the bodies it received.
+
+    ``answer`` as ``bytes`` is sent verbatim; ``drip`` sends the body one byte every ``drip`` seconds.
+    """
     received: list[Any] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the http.server hook's name
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             time.sleep(delay)
-            body = json.dumps(answer).encode()
+            body = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if drip is None:
+                    self.wfile.write(body)
+                else:
+                    for n in range(min(len(body), 200)):  # bounded: the client leaves long before
+                        self.wfile.write(body[n:n + 1])
+                        self.wfile.flush()
+                        time.sleep(drip)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client timed out and left, as the timeout test intends
 
@@ -95,6 +108,34 @@ def test_a_failing_facts_endpoint_raises(answer: Any, status: int, delay: float,
         with pytest.raises(Exception) as err:  # noqa: B017 - whatever it raises, the proxy escalates
             facts_url_provider(url, timeout=0.5)("checkout", CART)
     assert error in str(err.value)
+
+
+def test_a_facts_answer_repeating_a_key_at_any_depth_is_refused() -> None:
+    rng = random.Random(15)
+    places = [(path, key) for path in object_paths(EXAMPLE_CONTEXT) for key in value_at(EXAMPLE_CONTEXT, path)]
+    assert len(places) > 100
+    for path, key in [*places[:10], *rng.sample(places, 30)]:  # the top levels, then anywhere
+        body = with_repeated_key(EXAMPLE_CONTEXT, path, key, rng.choice(["x", 0, None, {"a": 1}]))
+        with facts_server(body.encode()) as (url, _):
+            with pytest.raises(DuplicateKeyError) as err:
+                facts_url_provider(url)("checkout", CART)
+        assert err.value.key == key
+
+
+def test_a_facts_endpoint_that_drips_its_body_is_bounded_by_the_timeout() -> None:
+    # Each byte comes well within the per-read timeout, so only a bound on the whole body ends the call.
+    with facts_server(EXAMPLE_CONTEXT, drip=0.05) as (url, _):
+        with pytest.raises(TimeoutError) as err:
+            facts_url_provider(url, timeout=0.5)("checkout", CART)
+    assert str(err.value) == "the facts endpoint did not answer within 0.5s"
+
+
+def test_a_facts_answer_larger_than_the_bound_is_refused() -> None:
+    big = b'{"facts": "' + b"x" * MAX_FACTS_BYTES + b'"}'
+    with facts_server(big) as (url, _):
+        with pytest.raises(ValueError) as err:
+            facts_url_provider(url, timeout=30)("checkout", CART)
+    assert str(err.value) == f"the facts endpoint answered more than {MAX_FACTS_BYTES} bytes"
 
 
 def test_a_facts_url_must_be_http() -> None:

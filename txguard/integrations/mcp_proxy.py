@@ -33,6 +33,7 @@ import json
 import os
 import secrets
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -53,7 +54,7 @@ from mcp.shared.exceptions import MCPError
 from .._errors import UsageError
 from .._guard import Guard
 from .._guarded import render_confirmation
-from .._json import unusable
+from .._json import read_json, unusable
 from ._hook import SchemaDefaultsError, ToolCallHook, Verdict, with_schema_defaults
 
 __all__ = [
@@ -133,11 +134,16 @@ def load_context_provider(spec: str) -> ContextProvider:
     return fn  # type: ignore[no-any-return]
 
 
+MAX_FACTS_BYTES = 16 << 20
+"""The largest answer of a facts endpoint (:func:`facts_url_provider`) the proxy reads."""
+
+
 def facts_url_provider(url: str, *, timeout: float = 5.0) -> ContextProvider:
     """A provider that POSTs ``{"tool", "arguments"}`` as JSON to ``url`` and reads the context back.
 
     The endpoint answers ``200`` with a JSON object ``{"request", "session", "facts"}``. Anything
-    else (a non-2xx status, a timeout, a body that is not a JSON object) raises, and the call is
+    else (a non-2xx status, a timeout, a body that is not a JSON object, repeats a key or is larger
+    than :data:`MAX_FACTS_BYTES`; a body not read whole within ``timeout``) raises, and the call is
     escalated: the proxy fails closed.
     """
     if not url.startswith(("http://", "https://")):
@@ -146,12 +152,26 @@ def facts_url_provider(url: str, *, timeout: float = 5.0) -> ContextProvider:
     def provide(tool: str, arguments: Any) -> Mapping[str, Any]:
         body = json.dumps({"tool": tool, "arguments": arguments}).encode("utf-8")
         req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+        deadline = time.monotonic() + timeout
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the operator's URL
-                value = json.loads(resp.read())
+                # `timeout` bounds each socket read; the deadline bounds the whole body, so an endpoint
+                # that drips bytes cannot hold the call forever, nor can an endless body fill memory.
+                chunks: list[bytes] = []
+                size = 0
+                while chunk := resp.read1(1 << 16):
+                    size += len(chunk)
+                    if size > MAX_FACTS_BYTES:
+                        raise ValueError(f"the facts endpoint answered more than {MAX_FACTS_BYTES} bytes")
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"the facts endpoint did not answer within {timeout}s")
+                    chunks.append(chunk)
         except urllib.error.HTTPError as exc:
             exc.close()  # it holds the response's socket
             raise OSError(f"the facts endpoint answered HTTP {exc.code}") from None
+        # Trusted facts with a repeated key are ambiguous: refused (and the call escalated), never
+        # read as their last value.
+        value = read_json(b"".join(chunks))
         if not isinstance(value, dict):
             raise ValueError(f"the facts endpoint answered a JSON {type(value).__name__}, not an object")
         return value

@@ -25,6 +25,7 @@ from .._decision import Decision
 from .._errors import PolicyError
 from .._evaluate import internal_error
 from .._guard import Guard
+from .._json import read_json
 from .._observe import Observer
 from ..audit._record import uuid7
 from ._openapi import openapi_document
@@ -239,7 +240,9 @@ async def _read_json(request: Request, limit: int) -> Any:
             raise Problem("body-too-large", f"the body exceeds the limit of {limit} bytes", limit=limit)
         chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks).decode("utf-8"))
+        # The strict reader: a key repeated at any depth (`payment_method_id` twice) is malformed,
+        # never judged on its last value while the caller's executor may keep the first.
+        return read_json(b"".join(chunks).decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         raise Problem("malformed-json", str(exc)[:200]) from None
 
