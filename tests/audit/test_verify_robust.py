@@ -3,7 +3,10 @@ located message for every tamper, never a traceback."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from txguard import Guard
-from txguard.audit import AuditEntry, VerifyResult, open_sink, verify
+from txguard.audit import AuditEntry, AuditError, VerifyResult, open_sink, verify
 from txguard.cli import main
 
 from .conftest import RETAIL, StepClock, envelopes
@@ -196,3 +199,19 @@ def test_fuzz_random_edits_to_sqlite_rows_get_a_verdict(edits: list[tuple[int, s
         if changed:
             assert not result.ok, (edits, result)
         assert main(["audit", "verify", "--format", "json", f"sqlite:{path}"]) == (0 if result.ok else 4)
+
+
+@pytest.mark.parametrize("which", ["trail", "head"])
+def test_a_trail_or_head_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path: Path, which: str) -> None:
+    # A FIFO blocks open() until a writer comes: verify and writers must refuse it, not wait.
+    trail = tmp_path / "trail.jsonl"
+    if which == "head":
+        trail.write_text("", encoding="utf-8")
+    os.mkfifo(trail if which == "trail" else Path(f"{trail}.head"))
+    cli = "import sys; from txguard.cli import main; sys.exit(main(sys.argv[1:]))"
+    run = subprocess.run([sys.executable, "-c", cli, "audit", "verify", f"jsonl:{trail}"], capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert run.returncode == 1, run.stderr
+    assert "not a regular file" in run.stderr and "Traceback" not in run.stderr
+    with pytest.raises(AuditError, match="not a regular file"):
+        open_sink(f"jsonl:{trail}")

@@ -216,6 +216,10 @@ class JsonlSink:
         self._fd = -1
         self._head_fd = -1
         self._closed = False
+        for part in (self.path, self.head_path):
+            # A FIFO or a device would block (or never end) every open and read below.
+            if part.exists() and not stat.S_ISREG(part.stat().st_mode):
+                raise AuditError(f"{part}: not a regular file, so not an audit trail")
         if readonly:
             if not self.path.exists() and not self.head_path.exists():
                 raise AuditError(f"{self.path}: no such audit trail")
