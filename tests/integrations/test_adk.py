@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from pydantic import BaseModel
 from hypothesis import strategies as st
 
 
@@ -30,7 +29,7 @@ from txguard.audit import open_sink  # noqa: E402
 from txguard.integrations.adk import TxguardPlugin, approval_response  # noqa: E402
 
 from ..conftest import POLICIES  # noqa: E402
-from ._support import lineage_sources  # noqa: E402
+from ._support import FeeItem, lineage_sources, with_confirmation  # noqa: E402
 
 CONFIRM = "adk_request_confirmation"
 
@@ -109,9 +108,7 @@ def _changed(args: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("use_async", [True, False], ids=["async", "sync"])
 def test_allow_runs_the_tool_once_with_exactly_the_decided_arguments(guard: Guard, case: dict[str, Any], use_async: bool) -> None:
-    decision = guard.check(case["proposal"], case["request"], case["session"], case["facts"])
-    assert decision.confirmation is not None
-    context = dict(case, session=dict(case["session"], confirmed=[{"digest": decision.confirmation.digest}]))
+    context = with_confirmation(case, guard)
     shop = Shop()
     events = Session(guard, context, case["proposal"]["arguments"], shop).ask(use_async)
     assert shop.calls == [case["proposal"]["arguments"]]
@@ -203,8 +200,7 @@ def test_a_default_the_tool_fills_in_is_decided_and_never_runs_unconfirmed(case:
     # The host holds the user's yes to the call as the model made it (no merchant): the tool's own
     # default merchant was never shown, so the call asks again, showing it; the yes to that runs it.
     guard = Guard.from_file(POLICIES / "retail.yaml")
-    digest = guard.independent().check(case["proposal"], case["request"], case["session"], case["facts"]).confirmation.digest  # type: ignore[union-attr]
-    context = dict(case, session=dict(case["session"], confirmed=[{"digest": digest}]))
+    context = with_confirmation(case, guard)
     shop = DefaultedShop(merchant)
     conv = Session(guard, context, case["proposal"]["arguments"], shop)
     (request,) = _confirmation_requests(conv.ask())
@@ -214,24 +210,13 @@ def test_a_default_the_tool_fills_in_is_decided_and_never_runs_unconfirmed(case:
     assert shop.calls == [{"merchant": merchant, "total": case["proposal"]["arguments"]["total"]}]
 
 
-class FeeItem(BaseModel):
-    """A line as the tool types it: ADK turns each dict into this model, filling the fee the call omits."""
-
-    sku: str
-    product_id: str
-    title: str
-    quantity: int
-    unit_price: str
-    handling_fee: str = "49.99"
-
 
 def test_a_default_inside_a_typed_argument_is_decided_not_added_after(case: dict[str, Any]) -> None:
     # The user confirmed the cart as the model gave it; ADK would hand the tool lines carrying a
     # fee from the line model's default. The decision sees the lines as the tool would, so a line
     # field the policy does not know is refused, and the tool does not run.
     guard = Guard.from_file(POLICIES / "retail.yaml")
-    digest = guard.independent().check(case["proposal"], case["request"], case["session"], case["facts"]).confirmation.digest  # type: ignore[union-attr]
-    context = dict(case, session=dict(case["session"], confirmed=[{"digest": digest}]))
+    context = with_confirmation(case, guard)
     shop = Shop()
 
     def checkout(items: list[FeeItem], currency: str, total: str, payment_method_id: str,

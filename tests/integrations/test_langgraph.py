@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel
 
 
 from langchain.agents import create_agent  # noqa: E402
@@ -30,7 +29,7 @@ from txguard.audit import open_sink  # noqa: E402
 from txguard.integrations.langgraph import TxguardMiddleware, approve, guarded_tool_node, reject  # noqa: E402
 
 from ..conftest import POLICIES  # noqa: E402
-from ._support import lineage_sources  # noqa: E402
+from ._support import FeeItem, lineage_sources, with_confirmation  # noqa: E402
 
 
 class Recorder:
@@ -92,8 +91,7 @@ def _last_tool_message(state: dict[str, Any]) -> ToolMessage:
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 def test_allow_runs_the_tool_once_with_exactly_the_decided_arguments(guard: Guard, case: dict[str, Any], use_async: bool) -> None:
-    approval = {"digest": guard.check(case["proposal"], case["request"], case["session"], case["facts"]).confirmation.digest}  # type: ignore[union-attr]
-    context = dict(case, session=dict(case["session"], confirmed=[approval]))
+    context = with_confirmation(case, guard)
     rec = Recorder()
     state = _run(_graph(guard, context, rec), _ask(_args(case)), str(uuid.uuid4()), use_async)
     assert rec.calls == [case["proposal"]["arguments"]]
@@ -229,8 +227,7 @@ def test_a_default_the_tool_fills_in_is_decided_and_never_runs_unconfirmed(case:
     # merchant was never shown. It must not run with it: the confirmation does not bind the
     # completed call, so the graph asks again, showing the merchant the tool would pay.
     guard = Guard.from_file(POLICIES / "retail.yaml")
-    digest = guard.independent().check(case["proposal"], case["request"], case["session"], case["facts"]).confirmation.digest  # type: ignore[union-attr]
-    context = dict(case, session=dict(case["session"], confirmed=[{"digest": digest}]))
+    context = with_confirmation(case, guard)
     rec = Recorder()
     builder = StateGraph(MessagesState)
     builder.add_node("tools", guarded_tool_node([_defaulted_tool(rec, merchant)], guard, context))
@@ -245,24 +242,13 @@ def test_a_default_the_tool_fills_in_is_decided_and_never_runs_unconfirmed(case:
     assert rec.calls == [{"merchant": merchant, "total": case["proposal"]["arguments"]["total"]}]
 
 
-class FeeItem(BaseModel):
-    """A line as the tool types it: the tool's schema turns each dict into this, filling the fee."""
-
-    sku: str
-    product_id: str
-    title: str
-    quantity: int
-    unit_price: str
-    handling_fee: str = "49.99"
-
 
 def test_a_default_inside_a_typed_argument_is_decided_not_added_after(case: dict[str, Any]) -> None:
     # The user confirmed the cart as the model gave it; the tool would receive lines carrying a
     # fee from the line model's default. The decision sees the lines as the tool would, so a line
     # field the policy does not know is refused, and the tool does not run.
     guard = Guard.from_file(POLICIES / "retail.yaml")
-    digest = guard.independent().check(case["proposal"], case["request"], case["session"], case["facts"]).confirmation.digest  # type: ignore[union-attr]
-    context = dict(case, session=dict(case["session"], confirmed=[{"digest": digest}]))
+    context = with_confirmation(case, guard)
     fees: list[list[str]] = []
 
     def checkout(items: list[FeeItem], currency: str, total: str, payment_method_id: str, confidence: float) -> str:
