@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,6 +32,15 @@ class Server:
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_until(self, condition: Callable[[], bool], *, within: float, what: Callable[[], object] = lambda: "") -> None:
+        """Poll ``condition`` until it holds. ``within`` only bounds a wait that would otherwise hang
+        forever on a server that never gets there (every loop here stops by itself); it is a
+        generous ceiling, not a measure of speed. Failing, it shows ``what`` and the server's log."""
+        deadline = time.monotonic() + within
+        while not condition():
+            assert time.monotonic() < deadline, (what(), self.output())
+            time.sleep(0.1)
 
 
 @contextmanager

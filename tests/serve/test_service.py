@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -138,10 +137,7 @@ def test_reload_swaps_refuses_an_invalid_policy_and_answers_sighup(tmp_path: Pat
 
         path.write_text(BASE, encoding="utf-8")
         srv.proc.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 30
-        while c.get("/v1/policy").json() != first:
-            assert time.monotonic() < deadline, srv.output()
-            time.sleep(0.1)
+        srv.wait_until(lambda: c.get("/v1/policy").json() == first, within=30)
         assert c.post("/v1/check", json=kettle("112")).json()["outcome"] == "allow"
         reloads = {labels["result"]: v for labels, v in metric_samples(c.get("/metrics").text, "txguard_reloads_total")}
     assert reloads == {"ok": 2, "error": 1}
@@ -154,10 +150,7 @@ def test_watch_reloads_when_the_file_changes(tmp_path: Path) -> None:
     with serve(["--policy", str(path), "--watch", "0.2"], tmp_path / "log") as srv:
         first = srv.client.get("/v1/policy").json()
         path.write_text(STRICT, encoding="utf-8")
-        deadline = time.monotonic() + 30
-        while srv.client.get("/v1/policy").json() == first:
-            assert time.monotonic() < deadline, srv.output()
-            time.sleep(0.1)
+        srv.wait_until(lambda: srv.client.get("/v1/policy").json() != first, within=30)
         assert srv.client.get("/v1/policy").json()["version"] == "2"
 
 
@@ -178,18 +171,14 @@ def test_with_two_workers_sighup_and_post_reload_every_worker_in_place(tmp_path:
     with serve(["--policy", str(path), "--workers", "2"], tmp_path / "log") as srv:
         c = srv.client
         fresh = {"connection": "close"}  # a new connection each time, so the kernel spreads them over the workers
-        deadline = time.monotonic() + 60
-        while len({c.get("/readyz", headers=fresh).json()["worker"] for _ in range(10)}) < 2:  # both workers serve
-            assert time.monotonic() < deadline, srv.output()
+        srv.wait_until(lambda: len({c.get("/readyz", headers=fresh).json()["worker"] for _ in range(10)}) >= 2,
+                       within=60)  # both workers serve
 
         def reloads() -> dict[str, float]:
             return {labels["result"]: v for labels, v in metric_samples(c.get("/metrics").text, "txguard_reloads_total")}
 
         def settle(want_ok: float) -> None:
-            deadline = time.monotonic() + 30
-            while reloads().get("ok", 0) < want_ok:
-                assert time.monotonic() < deadline, (reloads(), srv.output())
-                time.sleep(0.1)
+            srv.wait_until(lambda: reloads().get("ok", 0) >= want_ok, within=30, what=reloads)
 
         path.write_text(STRICT, encoding="utf-8")
         srv.proc.send_signal(signal.SIGHUP)
