@@ -44,8 +44,8 @@ import yaml  # noqa: E402
 
 import txguard  # noqa: E402
 from txguard import Guard  # noqa: E402
-from txguard._compile import compile_file, compile_policy  # noqa: E402
-from txguard._context import Facts, Request, Session  # noqa: E402
+from txguard.policy.compile import compile_file, compile_policy  # noqa: E402
+from txguard.core.context import Facts, Request, Session  # noqa: E402
 from _reuse import reusable  # noqa: E402
 
 POLICY = ROOT / "policies" / "retail.yaml"

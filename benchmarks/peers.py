@@ -49,7 +49,7 @@ import yaml  # noqa: E402
 from _reuse import reusable  # noqa: E402
 from decide import CORPUS, POLICY, PlainRetail, machine, pin_one_core  # noqa: E402
 from txguard import Facts, Guard, Proposal, Request, Session  # noqa: E402
-from txguard._compile import compile_file  # noqa: E402
+from txguard.policy.compile import compile_file  # noqa: E402
 
 Call = tuple[Callable[..., Any], tuple[Any, ...]]
 

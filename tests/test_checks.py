@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from txguard import Decision, Guard, Outcome, PolicyError
-from txguard._checks import CHECKS
-from txguard._intents import INTENT_KINDS
+from txguard.checks.builtin import CHECKS
+from txguard.core.intents import INTENT_KINDS
 
 from .helpers import (
     ADDRESS,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from txguard import CompiledPolicy, Guard, Outcome, PolicyError, compile_file, compile_policy
-from txguard._compile import STAGES, compile_document
-from txguard._load import load_yaml
+from txguard.policy.compile import STAGES, compile_document
+from txguard.policy.load import load_yaml
 
 from .helpers import CARD, POLICIES, RETAIL, checkout_args, envelope, facts, line
 

@@ -1,4 +1,4 @@
-"""Which confirmation binds an intent (``txguard._consent``): the one answer the consent check and
+"""Which confirmation binds an intent (``txguard.consent.binding``): the one answer the consent check and
 the sessions layer share."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from txguard import Checkout, Confirmed, ConsentSigner, Guard, Outcome, Proposal, intent_digest
-from txguard._consent import bind, confirmation_key, identical
+from txguard.consent.binding import bind, confirmation_key, identical
 from txguard.sessions import open_store
 
 from .helpers import RETAIL, checkout_args, envelope, line

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from txguard import compile_policy
-from txguard._checks import CHECKS
-from txguard._docs import blocks, regenerate, tables
-from txguard._evaluate import ENGINE_CODES
-from txguard._lint import LINT_CODES, lint
+from txguard.checks.builtin import CHECKS
+from txguard.authoring.docs import blocks, regenerate, tables
+from txguard.engine.evaluate import ENGINE_CODES
+from txguard.policy.lint import LINT_CODES, lint
 from txguard.cli import main
 
 from .conftest import POLICIES, ROOT

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import get_args
 
 from txguard import ERROR_CODES, Diagnostic, DiagnosticsError, ErrorCode, PolicyError, TxguardError
-from txguard._suite import SuiteError
+from txguard.authoring.suite import SuiteError
 
 
 def test_every_error_code_is_documented_and_every_documented_code_exists() -> None:

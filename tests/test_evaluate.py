@@ -24,8 +24,8 @@ from txguard import (
     compile_file,
     intent_digest,
 )
-from txguard._checks import CHECKS
-from txguard._intents import INTENT_KINDS
+from txguard.checks.builtin import CHECKS
+from txguard.core.intents import INTENT_KINDS
 
 from .helpers import ORDER_POLICY, POLICIES, RETAIL, USER, checkout_args, envelope, facts, line
 

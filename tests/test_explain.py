@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from txguard import compile_file, compile_policy
-from txguard._explain import explain
-from txguard._suite import load_suite
+from txguard.authoring.explain import explain
+from txguard.authoring.suite import load_suite
 from txguard.cli import main
 
 from .conftest import POLICIES, ROOT, read_cases
@@ -128,7 +128,7 @@ def test_the_check_path_never_loads_the_tracer() -> None:
         "import sys, txguard\n"
         f"g = txguard.Guard.from_file({str(RETAIL)!r})\n"
         "g.check({'name': 'checkout', 'arguments': {}})\n"
-        "print('txguard._explain' in sys.modules)\n"
+        "print('txguard.authoring.explain' in sys.modules)\n"
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
@@ -139,7 +139,7 @@ def test_explain_takes_a_validated_intent_and_facts_objects_like_check() -> None
     from datetime import datetime, timezone
 
     from txguard import Checkout, Facts, compile_file
-    from txguard._explain import explain as explain_case
+    from txguard.authoring.explain import explain as explain_case
 
     from .helpers import RETAIL, USER, checkout_args, facts
 

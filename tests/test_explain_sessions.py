@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from txguard import compile_file
-from txguard._explain import explain
-from txguard._suite import guard_for, load_suite, play, run_case, with_session_id
+from txguard.authoring.explain import explain
+from txguard.authoring.suite import guard_for, load_suite, play, run_case, with_session_id
 from txguard.cli import main
 from txguard.sessions import MemoryStore
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from txguard import Guard, Outcome, compile_policy
-from txguard._guarded import render_confirmation
+from txguard.integrations.guarded import render_confirmation
 from txguard.audit import MemorySink
 from txguard.sessions import open_store
 

@@ -18,7 +18,7 @@ from txguard import (
     ReturnItems,
     intent_digest,
 )
-from txguard._intents import CONSEQUENTIAL_KINDS, INTENT_KINDS, bound_fields
+from txguard.core.intents import CONSEQUENTIAL_KINDS, INTENT_KINDS, bound_fields
 
 from .helpers import ADDRESS, checkout_args, line
 

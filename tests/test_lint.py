@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from txguard import compile_file, compile_policy
-from txguard._lint import LINT_CODES, lint
+from txguard.policy.lint import LINT_CODES, lint
 from txguard.cli import main
 
 from .conftest import POLICIES

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from txguard import Diagnostic, PolicyError, compile_policy
-from txguard._load import MAX_ALIASES, MAX_DEPTH, MAX_VALUES, load_yaml
-from txguard._suite import SuiteError, load_suite
+from txguard.policy.load import MAX_ALIASES, MAX_DEPTH, MAX_VALUES, load_yaml
+from txguard.authoring.suite import SuiteError, load_suite
 
 
 def test_every_node_is_located() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from txguard import MoneyError, parse_amount
-from txguard._money import CURRENCY_EXPONENTS, currency_exponent, fact_amount, format_amount
+from txguard.core.money import CURRENCY_EXPONENTS, currency_exponent, fact_amount, format_amount
 
 
 @pytest.mark.parametrize(

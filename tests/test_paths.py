@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from txguard._paths import (
+from txguard.core.paths import (
     MISSING,
     Any_,
     PathSyntaxError,

@@ -118,7 +118,7 @@ def test_a_message_may_show_the_description_when_the_policy_says_so() -> None:
 def test_explain_shows_the_description_to_the_author() -> None:
     from datetime import datetime, timezone
 
-    from txguard._explain import explain
+    from txguard.authoring.explain import explain
 
     rules = """rules:
   - id: r1

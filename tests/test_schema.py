@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from txguard import PolicyError, compile_policy, intent_schema, policy_schema
-from txguard._errors import MAX_DIAGNOSTICS
+from txguard.core.errors import MAX_DIAGNOSTICS
 
 HEAD = 'apiVersion: txguard/v1\nid: t\nversion: "1"\n'
 

@@ -1,4 +1,4 @@
-"""The suite loader and runner (``txguard._suite``)."""
+"""The suite loader and runner (``txguard.authoring.suite``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from txguard import Guard, Outcome, compile_file
-from txguard._suite import (
+from txguard.authoring.suite import (
     Coverage,
     SuiteError,
     Want,

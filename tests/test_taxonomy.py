@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from txguard._taxonomy import CACHE_ENV, Taxonomy, TaxonomyFormatError, cache_dir, load_taxonomy
+from txguard.core.taxonomy import CACHE_ENV, Taxonomy, TaxonomyFormatError, cache_dir, load_taxonomy
 
 from .helpers import POLICIES
 

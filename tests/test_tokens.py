@@ -1,4 +1,4 @@
-"""Signed consent tokens (``txguard._tokens``, ``docs/consent-tokens.md``)."""
+"""Signed consent tokens (``txguard.consent.tokens``, ``docs/consent-tokens.md``)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from txguard import (
     UsageError,
     intent_digest,
 )
-from txguard._tokens import keyring, verify_token
+from txguard.consent.tokens import keyring, verify_token
 
 from .conftest import ROOT
 from .helpers import RETAIL, checkout_args, envelope

@@ -13,9 +13,9 @@ import importlib as _importlib
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
-    from ._compile import CompiledPolicy, compile_file, compile_policy
-    from ._context import Confirmed, Facts, Proposal, Request, Session
-    from ._decision import (
+    from .policy.compile import CompiledPolicy, compile_file, compile_policy
+    from .core.context import Confirmed, Facts, Proposal, Request, Session
+    from .core.decision import (
         ConfirmationLine,
         ConfirmationRequest,
         Decision,
@@ -25,7 +25,7 @@ if _typing.TYPE_CHECKING:
         Reason,
         Route,
     )
-    from ._errors import (
+    from .core.errors import (
         ERROR_CODES,
         ConsentTokenError,
         Diagnostic,
@@ -36,10 +36,10 @@ if _typing.TYPE_CHECKING:
         TxguardError,
         UsageError,
     )
-    from ._evaluate import ENGINE_CODES
+    from .engine.evaluate import ENGINE_CODES
     from ._guard import Guard, utc_now
-    from ._guarded import AsyncGuardedTool, Blocked, GuardedTool, ToolBlocked, ToolDecorator, render_confirmation
-    from ._intents import (
+    from .integrations.guarded import AsyncGuardedTool, Blocked, GuardedTool, ToolBlocked, ToolDecorator, render_confirmation
+    from .core.intents import (
         AddToCart,
         Address,
         Alternative,
@@ -56,67 +56,67 @@ if _typing.TYPE_CHECKING:
         ReturnItems,
         intent_digest,
     )
-    from ._money import parse_amount
-    from ._observe import Observer
-    from ._schema import intent_schema, policy_schema
+    from .core.money import parse_amount
+    from .core.observe import Observer
+    from .policy.schema import intent_schema, policy_schema
     from ._shadow import ShadowStats
-    from ._tokens import ConsentSigner
+    from .consent.tokens import ConsentSigner
 
 _LAZY: dict[str, str] = {
-    "AddToCart": "_intents",
-    "Address": "_intents",
-    "Alternative": "_intents",
-    "AsyncGuardedTool": "_guarded",
-    "Blocked": "_guarded",
-    "CancelOrder": "_intents",
-    "Checkout": "_intents",
-    "CompiledPolicy": "_compile",
-    "ConfirmationLine": "_decision",
-    "ConfirmationRequest": "_decision",
-    "Confirmed": "_context",
-    "ConsentSigner": "_tokens",
-    "ConsentTokenError": "_errors",
-    "Decision": "_decision",
-    "Diagnostic": "_errors",
-    "DiagnosticsError": "_errors",
-    "ENGINE_CODES": "_evaluate",
-    "ERROR_CODES": "_errors",
-    "ErrorCode": "_errors",
-    "ExchangeItems": "_intents",
-    "Facts": "_context",
+    "AddToCart": "core.intents",
+    "Address": "core.intents",
+    "Alternative": "core.intents",
+    "AsyncGuardedTool": "integrations.guarded",
+    "Blocked": "integrations.guarded",
+    "CancelOrder": "core.intents",
+    "Checkout": "core.intents",
+    "CompiledPolicy": "policy.compile",
+    "ConfirmationLine": "core.decision",
+    "ConfirmationRequest": "core.decision",
+    "Confirmed": "core.context",
+    "ConsentSigner": "consent.tokens",
+    "ConsentTokenError": "core.errors",
+    "Decision": "core.decision",
+    "Diagnostic": "core.errors",
+    "DiagnosticsError": "core.errors",
+    "ENGINE_CODES": "engine.evaluate",
+    "ERROR_CODES": "core.errors",
+    "ErrorCode": "core.errors",
+    "ExchangeItems": "core.intents",
+    "Facts": "core.context",
     "Guard": "_guard",
-    "GuardedTool": "_guarded",
-    "Intent": "_intents",
-    "LineItem": "_intents",
-    "ModifyOrderAddress": "_intents",
-    "ModifyOrderItems": "_intents",
-    "ModifyOrderPayment": "_intents",
-    "ModifyUserAddress": "_intents",
-    "MoneyError": "_errors",
-    "Observer": "_observe",
-    "Outcome": "_decision",
-    "PolicyError": "_errors",
-    "PolicyRef": "_decision",
-    "Proposal": "_context",
-    "Question": "_decision",
-    "Reason": "_decision",
-    "Refund": "_intents",
-    "Request": "_context",
-    "ReturnItems": "_intents",
-    "Route": "_decision",
-    "Session": "_context",
+    "GuardedTool": "integrations.guarded",
+    "Intent": "core.intents",
+    "LineItem": "core.intents",
+    "ModifyOrderAddress": "core.intents",
+    "ModifyOrderItems": "core.intents",
+    "ModifyOrderPayment": "core.intents",
+    "ModifyUserAddress": "core.intents",
+    "MoneyError": "core.errors",
+    "Observer": "core.observe",
+    "Outcome": "core.decision",
+    "PolicyError": "core.errors",
+    "PolicyRef": "core.decision",
+    "Proposal": "core.context",
+    "Question": "core.decision",
+    "Reason": "core.decision",
+    "Refund": "core.intents",
+    "Request": "core.context",
+    "ReturnItems": "core.intents",
+    "Route": "core.decision",
+    "Session": "core.context",
     "ShadowStats": "_shadow",
-    "ToolBlocked": "_guarded",
-    "ToolDecorator": "_guarded",
-    "TxguardError": "_errors",
-    "UsageError": "_errors",
-    "compile_file": "_compile",
-    "compile_policy": "_compile",
-    "intent_digest": "_intents",
-    "intent_schema": "_schema",
-    "parse_amount": "_money",
-    "policy_schema": "_schema",
-    "render_confirmation": "_guarded",
+    "ToolBlocked": "integrations.guarded",
+    "ToolDecorator": "integrations.guarded",
+    "TxguardError": "core.errors",
+    "UsageError": "core.errors",
+    "compile_file": "policy.compile",
+    "compile_policy": "policy.compile",
+    "intent_digest": "core.intents",
+    "intent_schema": "policy.schema",
+    "parse_amount": "core.money",
+    "policy_schema": "policy.schema",
+    "render_confirmation": "integrations.guarded",
     "utc_now": "_guard",
 }
 """Public name -> the private module that defines it. Imported on first use (PEP 562), so that

@@ -9,14 +9,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, overload
 
-from ._compile import CompiledPolicy, compile_file, compile_policy
-from ._decision import Decision
-from ._errors import UsageError
-from ._evaluate import Clock, evaluate, internal_error
-from ._guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, ToolDecorator, wrap
-from ._observe import Observer, notify_decision, notify_reload, notify_shadow
+from .policy.compile import CompiledPolicy, compile_file, compile_policy
+from .core.decision import Decision
+from .core.errors import UsageError
+from .engine.evaluate import Clock, evaluate, internal_error
+from .integrations.guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, ToolDecorator, wrap
+from .core.observe import Observer, notify_decision, notify_reload, notify_shadow
 from ._shadow import Shadow, ShadowResult, ShadowStats
-from ._tokens import ConsentKeys, keyring
+from .consent.tokens import ConsentKeys, keyring
 from .sessions import MemoryStore, SessionRunner, evaluator
 
 P = ParamSpec("P")

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ._compile import CompiledPolicy
-from ._decision import Decision
-from ._errors import UsageError
-from ._evaluate import evaluate, internal_error
+from .policy.compile import CompiledPolicy
+from .core.decision import Decision
+from .core.errors import UsageError
+from .engine.evaluate import evaluate, internal_error
 
 if TYPE_CHECKING:
     from .sessions import SessionEvaluator, SessionRunner, SessionStore

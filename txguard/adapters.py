@@ -46,7 +46,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ._json import DuplicateKeyError, read_json, unusable
+from .core.jsonio import DuplicateKeyError, read_json, unusable
 
 __all__ = [
     "Source",

@@ -27,13 +27,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ._observe import Observer
+from .core.observe import Observer
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from ._compile import CompiledPolicy
-    from ._decision import Decision
+    from .policy.compile import CompiledPolicy
+    from .core.decision import Decision
 
 __all__ = ["METRIC_NAMES", "PrometheusObserver", "deciding_reason"]
 

@@ -26,14 +26,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 from . import __version__
-from ._observe import Observer
+from .core.observe import Observer
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
     from opentelemetry.util.types import AttributeValue
 
-    from ._compile import CompiledPolicy
-    from ._decision import Decision
+    from .policy.compile import CompiledPolicy
+    from .core.decision import Decision
 
 __all__ = ["ATTRIBUTES", "EVENT_NAME", "OTelObserver", "decision_attributes", "tool_name"]
 

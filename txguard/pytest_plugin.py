@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from ._compile import CompiledPolicy
-from ._errors import PolicyError
-from ._suite import SUITE_SUFFIX, Case, PolicyCache, SuiteError, describe_failure, guard_for, load_suite, run_case
+from .policy.compile import CompiledPolicy
+from .core.errors import PolicyError
+from .authoring.suite import SUITE_SUFFIX, Case, PolicyCache, SuiteError, describe_failure, guard_for, load_suite, run_case
 
 _CACHE_KEY = pytest.StashKey[PolicyCache]()
 

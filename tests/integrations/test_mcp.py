@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from txguard import UsageError
-from txguard._json import DuplicateKeyError
+from txguard.core.jsonio import DuplicateKeyError
 from txguard.integrations.mcp_proxy import MAX_FACTS_BYTES, facts_url_provider, load_context_provider
 
 from ..conftest import ROOT

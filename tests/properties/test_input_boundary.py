@@ -19,8 +19,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from txguard import Guard, Outcome
-from txguard._compile import CompiledPolicy
-from txguard._intents import INTENT_MODELS
+from txguard.policy.compile import CompiledPolicy
+from txguard.core.intents import INTENT_MODELS
 from txguard.adapters import (
     ToolCall,
     anthropic_calls,

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.sessions.rete import require_durable_rules
-from txguard._session_compile import compile_session
+from txguard.policy.session import compile_session
 from txguard.sessions import Event, OwnEvaluator, RuleEngineEvaluator
 from txguard.sessions._rules import outcome_max
 

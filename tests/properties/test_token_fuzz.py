@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from txguard import ConsentSigner, Guard, Outcome, compile_policy
-from txguard._tokens import _mac
+from txguard.consent.tokens import _mac
 from txguard.sessions import MemoryStore
 
 from ..sessions.helpers import Clock, checkout, policy, session

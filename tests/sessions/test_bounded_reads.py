@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from txguard import Guard, compile_policy
-from txguard._decision import Reason
-from txguard._session_compile import SessionPolicy
+from txguard.core.decision import Reason
+from txguard.policy.session import SessionPolicy
 from txguard.sessions import Event, MemoryStore, OwnEvaluator, SessionStore
 from txguard.sessions._rules import Reach, reach
 

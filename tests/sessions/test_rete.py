@@ -108,7 +108,7 @@ def test_no_timer_threads_are_started() -> None:
 
 
 def test_facts_with_identical_content_are_not_deduplicated() -> None:
-    from txguard._session_compile import compile_session
+    from txguard.policy.session import compile_session
 
     errors: list[Any] = []
     sp = compile_session({"rules": [{"id": "three", "count": {"where": {"kind": "checkout"}, "at_least": 3}}]},

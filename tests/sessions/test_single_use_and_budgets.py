@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from txguard import ConsentSigner, Guard
-from txguard._consent import confirmation_key, ledger_key
-from txguard._context import Confirmed
+from txguard.consent.binding import confirmation_key, ledger_key
+from txguard.core.context import Confirmed
 from txguard.sessions import MemoryStore, SessionStore
 
 from .helpers import T0, Clock, checkout, policy, session

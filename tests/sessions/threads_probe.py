@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from txguard._session_compile import compile_session
+from txguard.policy.session import compile_session
 from txguard.sessions import Event, OwnEvaluator, RuleEngineEvaluator
 
 

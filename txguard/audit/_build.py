@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from .._compile import CompiledPolicy
-from .._context import Facts, Proposal
-from .._decision import Decision, Outcome, Reason
-from .._evaluate import Clock, evaluate, internal_error
-from .._observe import Observer, notify_audit_append
+from ..policy.compile import CompiledPolicy
+from ..core.context import Facts, Proposal
+from ..core.decision import Decision, Outcome, Reason
+from ..engine.evaluate import Clock, evaluate, internal_error
+from ..core.observe import Observer, notify_audit_append
 from ._record import FORMAT_VERSION, apply_masks, encode_body, encode_value, proposal_digest, salt_id, uuid7
 from ._sinks import AuditEntry, AuditSink
 

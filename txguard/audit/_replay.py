@@ -16,10 +16,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .._compile import CompiledPolicy
-from .._decision import Outcome
-from .._evaluate import evaluate
-from .._intents import INTENT_MODELS
+from ..policy.compile import CompiledPolicy
+from ..core.decision import Outcome
+from ..engine.evaluate import evaluate
+from ..core.intents import INTENT_MODELS
 from .._shadow import decision_key
 from ._build import decision_data
 from ._record import AuditRecord, recorded

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
-from .._errors import TxguardError
+from ..core.errors import TxguardError
 from ._record import GENESIS, AuditRecord, chain, is_hash, record_hash, record_line
 
 

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from .._compile import CompiledPolicy, compile_file
-from .._errors import PolicyError
+from ..policy.compile import CompiledPolicy, compile_file
+from ..core.errors import PolicyError
 
 
 def compile_or_report(path: str | Path) -> CompiledPolicy | None:

@@ -16,11 +16,11 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import IO, Any
 
-from .._decision import Decision, Outcome, Reason
-from .._errors import READ_ERRORS
+from ..core.decision import Decision, Outcome, Reason
+from ..core.errors import READ_ERRORS
 from .._guard import Guard
-from .._json import read_json
-from .._suite import SuiteError, numbered_lines
+from ..core.jsonio import read_json
+from ..authoring.suite import SuiteError, numbered_lines
 from ..audit import AuditError, open_sink
 from ._common import compile_or_report, open_text
 

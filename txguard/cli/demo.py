@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .. import adapters
-from .._compile import CompiledPolicy, compile_file
-from .._decision import Decision, Outcome
-from .._errors import PolicyError
+from ..policy.compile import CompiledPolicy, compile_file
+from ..core.decision import Decision, Outcome
+from ..core.errors import PolicyError
 from .._guard import Guard
-from .._guarded import Blocked, GuardedTool, render_confirmation
-from .._json import read_json
+from ..integrations.guarded import Blocked, GuardedTool, render_confirmation
+from ..core.jsonio import read_json
 from ..audit import VerifyResult, open_sink, verify
 
 HELP = "play the chat-to-buy failure stories against the retail policy (no network, no server)"

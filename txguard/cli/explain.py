@@ -20,12 +20,12 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from .._compile import CompiledPolicy, compile_file
-from .._errors import READ_ERRORS, PolicyError
-from .._evaluate import Clock
-from .._explain import explain
+from ..policy.compile import CompiledPolicy, compile_file
+from ..core.errors import READ_ERRORS, PolicyError
+from ..engine.evaluate import Clock
+from ..authoring.explain import explain
 from .._guard import utc_now
-from .._json import read_json
+from ..core.jsonio import read_json
 from ._common import compile_or_report, open_text
 
 HELP = "explain a decision rule by rule (inputs, fired / skipped / not fired, and why)"
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _from_suite(args: argparse.Namespace, clock: Clock | None) -> int:
-    from .._suite import SuiteError, keeps_state, load_suite, play, with_session_id
+    from ..authoring.suite import SuiteError, keeps_state, load_suite, play, with_session_id
     from ..sessions import MemoryStore
 
     if args.case is not None:

@@ -14,9 +14,9 @@ import argparse
 import json
 import sys
 
-from .._compile import compile_file
-from .._errors import Diagnostic, PolicyError
-from .._lint import lint
+from ..policy.compile import compile_file
+from ..core.errors import Diagnostic, PolicyError
+from ..policy.lint import lint
 
 HELP = "find rules that never fire, shadowed rules, wrong-currency thresholds, unguarded tools"
 

@@ -15,7 +15,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
-from .._errors import UsageError
+from ..core.errors import UsageError
 from .._guard import Guard
 from ..audit import AuditError, open_sink
 from ._common import compile_or_report

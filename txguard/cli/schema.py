@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .._schema import intent_schema, policy_schema
+from ..policy.schema import intent_schema, policy_schema
 
 HELP = "print the policy (or intent) JSON Schema"
 

@@ -20,10 +20,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from .._compile import CompiledPolicy
-from .._errors import READ_ERRORS, Diagnostic, PolicyError
+from ..policy.compile import CompiledPolicy
+from ..core.errors import READ_ERRORS, Diagnostic, PolicyError
 from .._guard import Guard
-from .._suite import (
+from ..authoring.suite import (
     Coverage,
     CorpusReport,
     PolicyCache,

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from .._compile import compile_file
-from .._errors import PolicyError
+from ..policy.compile import compile_file
+from ..core.errors import PolicyError
 
 HELP = "check policy files against the schema and compile them"
 

@@ -18,9 +18,9 @@ from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._decision import Decision, Outcome
-from .._errors import UsageError
-from .._guarded import ContextSource, _DecisionView, _read_context
+from ..core.decision import Decision, Outcome
+from ..core.errors import UsageError
+from .guarded import ContextSource, _DecisionView, _read_context
 
 if TYPE_CHECKING:
     from .._guard import Guard

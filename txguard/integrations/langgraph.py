@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from .._guard import Guard
-from .._json import unusable
+from ..core.jsonio import unusable
 from ._hook import Approval, ToolCallHook, Verdict, model_defaults, with_defaults
 
 FRAMEWORK = "langgraph"

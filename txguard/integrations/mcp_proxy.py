@@ -51,10 +51,10 @@ from mcp.server.lowlevel.server import Server
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 
-from .._errors import UsageError
+from ..core.errors import UsageError
 from .._guard import Guard
-from .._guarded import render_confirmation
-from .._json import read_json, unusable
+from .guarded import render_confirmation
+from ..core.jsonio import read_json, unusable
 from ._hook import SchemaDefaultsError, ToolCallHook, Verdict, with_schema_defaults
 
 __all__ = [

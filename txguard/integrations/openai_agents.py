@@ -41,13 +41,13 @@ from typing import TYPE_CHECKING, Any
 from agents import (FunctionTool, RunContextWrapper, RunState, ToolApprovalItem, ToolGuardrailFunctionOutput, ToolInputGuardrail,
                     ToolInputGuardrailData)
 
-from .._errors import UsageError
-from .._json import read_json, unusable
+from ..core.errors import UsageError
+from ..core.jsonio import read_json, unusable
 from ._hook import Approval, ToolCallHook, Verdict
 
 if TYPE_CHECKING:
     from .._guard import Guard
-    from .._guarded import ContextSource
+    from .guarded import ContextSource
 
 FRAMEWORK = "openai-agents"
 

@@ -41,12 +41,12 @@ from pydantic_ai.messages import ToolCallPart, ToolReturn
 from pydantic_ai.tools import ToolDefinition
 from pydantic_core import to_jsonable_python
 
-from .._errors import UsageError
+from ..core.errors import UsageError
 from ._hook import Approval, ToolCallHook, Verdict
 
 if TYPE_CHECKING:
     from .._guard import Guard
-    from .._guarded import ContextSource
+    from .guarded import ContextSource
 
 FRAMEWORK = "pydantic-ai"
 KEY = "txguard"

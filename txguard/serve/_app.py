@@ -20,13 +20,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .._compile import CompiledPolicy, compile_file
-from .._decision import Decision
-from .._errors import PolicyError
-from .._evaluate import internal_error
+from ..policy.compile import CompiledPolicy, compile_file
+from ..core.decision import Decision
+from ..core.errors import PolicyError
+from ..engine.evaluate import internal_error
 from .._guard import Guard
-from .._json import read_json
-from .._observe import Observer
+from ..core.jsonio import read_json
+from ..core.observe import Observer
 from ..audit._record import uuid7
 from ._openapi import openapi_document
 from ._problems import MEDIA_TYPE, Problem

@@ -15,7 +15,7 @@ the database. Session rules run on txguard's own evaluator by default, or on dur
 (``Guard(..., session_evaluator="durable_rules")``, needs ``pip install 'txguard[rete]'``).
 """
 
-from .._session_compile import Budget, SessionPolicy, SessionRule
+from ..policy.session import Budget, SessionPolicy, SessionRule
 from ._apply import SESSION_CODES, SessionRunner
 from ._events import Event
 from ._rete import RuleEngineError, RuleEngineEvaluator
@@ -47,7 +47,7 @@ def evaluator(name: str) -> SessionEvaluator:
         return OwnEvaluator()
     if name == "durable_rules":
         return RuleEngineEvaluator()
-    from .._errors import UsageError
+    from ..core.errors import UsageError
 
     raise UsageError(f"unknown session evaluator `{name}` (expected `txguard` or `durable_rules`)")
 

@@ -23,15 +23,15 @@ from datetime import datetime
 from typing import Any
 
 
-from .._compile import CompiledPolicy, ProposalError
-from .._evaluate import _coerce
-from .._consent import bind, confirmation_key, ledger_key, resolve
-from .._context import EMPTY_SESSION, Confirmed, Proposal, Session
-from .._decision import Decision, Outcome, Question, Reason, Route
-from .._errors import ConsentTokenError
-from .._intents import CONSEQUENTIAL_KINDS, INTENT_MODELS, Checkout, intent_digest
-from .._money import currency_exponent
-from .._session_compile import Budget, SessionPolicy
+from ..policy.compile import CompiledPolicy, ProposalError
+from ..engine.evaluate import _coerce
+from ..consent.binding import bind, confirmation_key, ledger_key, resolve
+from ..core.context import EMPTY_SESSION, Confirmed, Proposal, Session
+from ..core.decision import Decision, Outcome, Question, Reason, Route
+from ..core.errors import ConsentTokenError
+from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_MODELS, Checkout, intent_digest
+from ..core.money import currency_exponent
+from ..policy.session import Budget, SessionPolicy
 from ._events import Event, to_us
 from ._rules import OwnEvaluator, SessionEvaluator, reach
 from ._store import Charge, SessionStore
@@ -77,7 +77,7 @@ def join(decision: Decision, extra: Sequence[tuple[Reason, Route | None, Questio
             questions.append(q)
     confirmation = decision.confirmation
     if confirmation is None and intent is not None and outcome is Outcome.CLARIFY and decision.kind in CONSEQUENTIAL_KINDS:
-        from .._evaluate import _confirmation
+        from ..engine.evaluate import _confirmation
 
         confirmation = _confirmation(intent)
     return replace(decision, outcome=outcome, reasons=tuple(reasons), questions=tuple(questions),

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from .._consent import instant_us
+from ..consent.binding import instant_us
 
 EventType = Literal["decision", "confirmation"]
 

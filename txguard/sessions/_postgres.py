@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .._errors import UsageError
+from ..core.errors import UsageError
 from ._events import Event
 from ._store import Charge, Transaction
 

@@ -35,10 +35,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from .._decision import Reason
-from .._errors import UsageError
-from .._intents import CONSEQUENTIAL_KINDS
-from .._session_compile import EVENT_FIELDS, SessionPolicy, SessionRule
+from ..core.decision import Reason
+from ..core.errors import UsageError
+from ..core.intents import CONSEQUENTIAL_KINDS
+from ..policy.session import EVENT_FIELDS, SessionPolicy, SessionRule
 from ._events import Event
 from ._rules import fire_all, last_decision
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .._decision import Outcome, Reason
-from .._intents import CONSEQUENTIAL_KINDS
-from .._money import currency_exponent
-from .._session_compile import SessionPolicy, SessionRule
+from ..core.decision import Outcome, Reason
+from ..core.intents import CONSEQUENTIAL_KINDS
+from ..core.money import currency_exponent
+from ..policy.session import SessionPolicy, SessionRule
 from ._events import Event
 
 Hit = Callable[[SessionRule, Event], bool]

@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from .._errors import UsageError
+from ..core.errors import UsageError
 from ._events import Event
 
 

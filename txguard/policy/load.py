@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from ._errors import Diagnostic, DiagnosticsError
+from ..core.errors import Diagnostic, DiagnosticsError
 
 PathKey = tuple[str | int, ...]
 

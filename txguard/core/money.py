@@ -12,7 +12,7 @@ import reprlib
 from decimal import Decimal
 from typing import Any
 
-from ._errors import MoneyError
+from .errors import MoneyError
 
 _BRIEF = reprlib.Repr()
 _BRIEF.maxstring = _BRIEF.maxother = 60

@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from ._compile import CompiledPolicy, compile_file
-from ._decision import Decision, Outcome
-from ._errors import MAX_DIAGNOSTICS, READ_ERRORS, Diagnostic, DiagnosticsError
-from ._guard import Guard, utc_now
-from ._json import read_json
-from ._load import Located, PathKey, load_yaml, read_source
-from .sessions._store import MemoryStore
+from ..policy.compile import CompiledPolicy, compile_file
+from ..core.decision import Decision, Outcome
+from ..core.errors import MAX_DIAGNOSTICS, READ_ERRORS, Diagnostic, DiagnosticsError
+from .._guard import Guard, utc_now
+from ..core.jsonio import read_json
+from ..policy.load import Located, PathKey, load_yaml, read_source
+from ..sessions._store import MemoryStore
 
 SUITE_SUFFIX = ".tests.yaml"
 CODE = "txg-suite"

@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
-from ._errors import MoneyError
-from ._money import CURRENCY_EXPONENTS, brief, currency_exponent, parse_amount
+from .errors import MoneyError
+from .money import CURRENCY_EXPONENTS, brief, currency_exponent, parse_amount
 
 
 def _amount(value: Any) -> Decimal:
@@ -341,3 +341,12 @@ def intent_digest(intent: BaseModel) -> str:
     digest = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
     _last_digest = (intent, digest)
     return digest
+
+
+class ReadOnly(BaseModel):
+    """The intent of a read-only tool: nothing is changed; its arguments are kept as given."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+    kind: str = "read"
+    tool: str
+    arguments: dict[str, Any]

@@ -1,7 +1,7 @@
 """Reference tables of ``docs/policy-guide.md``, generated from the registries.
 
 The guide holds each table between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``;
-a test keeps them identical to :func:`tables`. Regenerate with ``python -m txguard._docs FILE``.
+a test keeps them identical to :func:`tables`. Regenerate with ``python -m txguard.authoring.docs FILE``.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import re
 import sys
 from typing import Any
 
-from ._checks import CHECKS
-from ._evaluate import ENGINE_CODES
-from ._intents import INTENT_KINDS
-from ._lint import LINT_CODES
+from ..checks.builtin import CHECKS
+from ..engine.evaluate import ENGINE_CODES
+from ..core.intents import INTENT_KINDS
+from ..policy.lint import LINT_CODES
 
 
 def _param_type(schema: dict[str, Any]) -> str:

@@ -27,10 +27,10 @@ from typing import Any, Union
 
 from pydantic import BaseModel
 
-from ._context import MALFORMED_TOKEN_ENTRY, Confirmed
-from ._decision import ConfirmationRequest
-from ._errors import ConsentTokenError, UsageError
-from ._intents import intent_digest
+from ..core.context import MALFORMED_TOKEN_ENTRY, Confirmed
+from ..core.decision import ConfirmationRequest
+from ..core.errors import ConsentTokenError, UsageError
+from ..core.intents import intent_digest
 
 VERSION = "txgc1"
 MIN_KEY_BYTES = 32

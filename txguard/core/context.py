@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator, model_validator
 
-from ._intents import Amount, Currency
+from .intents import Amount, Currency
 
 
 class _Frozen(BaseModel):

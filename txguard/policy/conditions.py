@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ._paths import MISSING, Any_, Path, PathSyntaxError, check_path, compile_path, parse_path
+from ..core.paths import MISSING, Any_, Path, PathSyntaxError, check_path, compile_path, parse_path
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 COMPARATORS = ("eq", "ne", "gt", "ge", "lt", "le", "in", "not_in", "exists")
@@ -227,7 +227,7 @@ def compare(op: str, value: Any, other: Any, on_missing: Any, text: str, fixed: 
 
 
 def _roots(kinds: list[str], bound: dict[str, Any]) -> dict[str, list[Any]]:
-    from ._paths import root_types
+    from ..core.paths import root_types
 
     return root_types(kinds, bound)
 
@@ -235,7 +235,7 @@ def _roots(kinds: list[str], bound: dict[str, Any]) -> dict[str, list[Any]]:
 def _element_type(tp: Any) -> Any:
     import typing
 
-    from ._paths import ListOf, MapOf, _unwrap
+    from ..core.paths import ListOf, MapOf, _unwrap
 
     tp = _unwrap(tp)
     if isinstance(tp, (ListOf, MapOf)):

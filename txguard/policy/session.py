@@ -36,10 +36,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._decision import Outcome, Question
-from ._errors import MoneyError
-from ._intents import INTENT_KINDS
-from ._money import currency_exponent, parse_amount
+from ..core.decision import Outcome, Question
+from ..core.errors import MoneyError
+from ..core.intents import INTENT_KINDS
+from ..core.money import currency_exponent, parse_amount
 
 _AMOUNT = r"^[0-9]+(\.[0-9]+)?$"
 _DURATION = r"^[1-9][0-9]{0,8}[smhd]$"

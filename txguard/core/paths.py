@@ -19,8 +19,8 @@ from typing import Any, Union
 
 from pydantic import BaseModel
 
-from ._context import Request, Session
-from ._intents import INTENT_MODELS
+from .context import Request, Session
+from .intents import INTENT_MODELS, ReadOnly
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
 """The value of a path that leads nowhere (an absent record, an index out of range)."""
@@ -212,8 +212,6 @@ def root_types(kinds: Sequence[str], bound: Mapping[str, Any] | None = None) -> 
     """For each root name, the types it may have (one per intent kind for ``intent``)."""
     models: dict[str, Any] = dict(INTENT_MODELS)
     if "read" in kinds:
-        from ._compile import ReadOnly  # late: _compile imports this module
-
         models["read"] = ReadOnly
     roots: dict[str, list[Any]] = {
         "intent": [models[k] for k in kinds if k in models] or [Any_],

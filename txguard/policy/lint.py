@@ -12,11 +12,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ._compile import CompiledPolicy, CompiledRule
-from ._conditions import _as_decimal, _equal
-from ._decision import Outcome
-from ._errors import Diagnostic
-from ._load import Located, PathKey, load_yaml
+from .compile import CompiledPolicy, CompiledRule
+from .conditions import _as_decimal, _equal
+from ..core.decision import Outcome
+from ..core.errors import Diagnostic
+from .load import Located, PathKey, load_yaml
 
 LINT_CODES: dict[str, str] = {
     "lint-unreachable": "a rule can never fire: its conditions contradict each other on one path "

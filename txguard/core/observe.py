@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._compile import CompiledPolicy
-    from ._decision import Decision
+    from ..policy.compile import CompiledPolicy
+    from .decision import Decision
 
 
 class Observer:

@@ -1,8 +1,8 @@
 """Explain: why a decision came out the way it did, rule by rule.
 
-:func:`explain` decides the case with the ordinary :func:`~txguard._evaluate.evaluate` (so the
+:func:`explain` decides the case with the ordinary :func:`~txguard.engine.evaluate.evaluate` (so the
 decision shown is exactly the guard's), then walks the same compiled rule list for the intent
-kind (``policy.by_kind``, preconditions first) over the same :class:`~txguard._checks.Ctx`,
+kind (``policy.by_kind``, preconditions first) over the same :class:`~txguard.checks.builtin.Ctx`,
 recording for each rule its inputs, whether it fired, was skipped (a precondition it needs
 failed) or raised, and why. Custom ``when`` rules are re-walked by a tracing interpreter of the
 condition data that records every comparison (left value, operator, right value, result) with
@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ._checks import Ctx
-from ._compile import CompiledPolicy, CompiledRule
-from ._conditions import (
+from ..checks.builtin import Ctx
+from ..policy.compile import CompiledPolicy, CompiledRule
+from ..policy.conditions import (
     COMPARATORS,
     ConditionError,
     MissingFact,
@@ -36,15 +36,15 @@ from ._conditions import (
     compare,
     element_condition,
 )
-from ._context import Facts, Proposal, Request, Session
-from ._decision import Decision
-from ._evaluate import Clock, _coerce, _intent_proposal, evaluate
-from ._intents import CONSEQUENTIAL_KINDS, Checkout, intent_digest
-from ._money import fact_amount
-from ._paths import MISSING, compile_path, parse_path
+from ..core.context import Facts, Proposal, Request, Session
+from ..core.decision import Decision
+from ..engine.evaluate import Clock, _coerce, _intent_proposal, evaluate
+from ..core.intents import CONSEQUENTIAL_KINDS, Checkout, intent_digest
+from ..core.money import fact_amount
+from ..core.paths import MISSING, compile_path, parse_path
 
 if TYPE_CHECKING:
-    from .sessions import SessionStore
+    from ..sessions import SessionStore
 
 MAX_ELEMENTS = 20
 """At most this many elements of a ``for_each`` are traced (the rest are summarised)."""
@@ -450,10 +450,10 @@ def explain(policy: CompiledPolicy, envelope: Any, clock: Clock, *, store: Sessi
 def _explain_session(policy: CompiledPolicy, envelope: Mapping[str, Any], clock: Clock, alone: Decision,
                      store: SessionStore | None) -> tuple[Decision, SessionExplanation]:
     """The guard's decision with a store, and the trace of the session layer over the same log."""
-    from ._guard import Guard
-    from .sessions import MemoryStore
-    from .sessions._events import to_us
-    from .sessions._rules import fire, own_hit
+    from .._guard import Guard
+    from ..sessions import MemoryStore
+    from ..sessions._events import to_us
+    from ..sessions._rules import fire, own_hit
 
     store = store if store is not None else MemoryStore()
     raw = envelope.get("session")

@@ -20,14 +20,14 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, Union, cast, overload
 
-from ._context import Proposal
-from ._decision import ConfirmationRequest, Decision, Outcome, Question, Reason, Route
-from ._errors import TxguardError, UsageError
-from ._json import read_json, unusable
-from .adapters import ToolCall
+from ..core.context import Proposal
+from ..core.decision import ConfirmationRequest, Decision, Outcome, Question, Reason, Route
+from ..core.errors import TxguardError, UsageError
+from ..core.jsonio import read_json, unusable
+from ..adapters import ToolCall
 
 if TYPE_CHECKING:
-    from ._guard import Guard
+    from .._guard import Guard
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -10,11 +10,11 @@ from typing import Any
 import jsonschema
 from pydantic import TypeAdapter
 
-from ._checks import CHECKS
-from ._errors import Diagnostic
-from ._intents import INTENT_KINDS, Intent
-from ._load import Located
-from ._session_compile import session_schema
+from ..checks.builtin import CHECKS
+from ..core.errors import Diagnostic
+from ..core.intents import INTENT_KINDS, Intent
+from .load import Located
+from .session import session_schema
 
 _AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
 SCHEMA_ID = "https://txguard.dev/schema/policy-v1.json"

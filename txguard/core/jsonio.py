@@ -43,7 +43,7 @@ def read_json(text: str | bytes | bytearray) -> Any:
         >>> read_json('{"a": {"b": 1, "b": 2}}')
         Traceback (most recent call last):
         ...
-        txguard._json.DuplicateKeyError: duplicate key `b` in a JSON object
+        txguard.core.jsonio.DuplicateKeyError: duplicate key `b` in a JSON object
     """
     return json.loads(text, object_pairs_hook=_unique)
 

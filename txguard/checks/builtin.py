@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ._conditions import ConditionError, MissingFact
-from ._consent import bind
-from ._context import Facts, Request, Session
-from ._intents import CONSEQUENTIAL_KINDS, INTENT_KINDS, Checkout, LineItem
-from ._errors import MoneyError
-from ._money import currency_exponent, fact_amount, format_amount, parse_amount
-from ._taxonomy import normalise
+from ..policy.conditions import ConditionError, MissingFact
+from ..consent.binding import bind
+from ..core.context import Facts, Request, Session
+from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_KINDS, Checkout, LineItem
+from ..core.errors import MoneyError
+from ..core.money import currency_exponent, fact_amount, format_amount, parse_amount
+from ..core.taxonomy import normalise
 
 if TYPE_CHECKING:
-    from ._compile import CompiledPolicy
+    from ..policy.compile import CompiledPolicy
 
 
 class Ctx:

@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ._context import Confirmed, Proposal
-from ._errors import ConsentTokenError
-from ._intents import bound_fields, intent_digest
-from ._tokens import verify_token
+from ..core.context import Confirmed, Proposal
+from ..core.errors import ConsentTokenError
+from ..core.intents import bound_fields, intent_digest
+from .tokens import verify_token
 
 if TYPE_CHECKING:
-    from ._compile import CompiledPolicy
+    from ..policy.compile import CompiledPolicy
 
 _NO_KEYS: Mapping[str, bytes] = {}
 

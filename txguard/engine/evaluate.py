@@ -15,11 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ._checks import Ctx
-from ._compile import CompiledPolicy, ProposalError, validation_summary
-from ._conditions import ConditionError, MissingFact
-from ._context import EMPTY_REQUEST, EMPTY_SESSION, Facts, Proposal, Request, Session
-from ._decision import (
+from ..checks.builtin import Ctx
+from ..policy.compile import CompiledPolicy, ProposalError, validation_summary
+from ..policy.conditions import ConditionError, MissingFact
+from ..core.context import EMPTY_REQUEST, EMPTY_SESSION, Facts, Proposal, Request, Session
+from ..core.decision import (
     ConfirmationLine,
     ConfirmationRequest,
     Decision,
@@ -28,8 +28,8 @@ from ._decision import (
     Reason,
     Route,
 )
-from ._intents import CONSEQUENTIAL_KINDS, Checkout, bound_fields, intent_digest
-from ._money import format_amount
+from ..core.intents import CONSEQUENTIAL_KINDS, Checkout, bound_fields, intent_digest
+from ..core.money import format_amount
 
 Clock = Callable[[], datetime]
 

@@ -28,18 +28,18 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ._checks import CHECKS, PRECONDITIONS, Ctx
-from ._conditions import ConditionCompiler
-from ._context import Proposal
-from ._decision import Outcome, PolicyRef, Question, Route
-from ._errors import MAX_DIAGNOSTICS, Diagnostic, MoneyError, PolicyError
-from ._intents import INTENT_MODELS, canonical_json
-from ._json import DuplicateKeyError, read_json, unusable_problem
-from ._load import Located, load_yaml, read_source
-from ._money import currency_exponent
-from ._schema import dotted, validate_document
-from ._session_compile import EMPTY_SESSION_POLICY, SessionPolicy, compile_session, merge_session
-from ._taxonomy import Categories, Taxonomy, TaxonomyFormatError, normalise, taxonomy_from_bytes
+from ..checks.builtin import CHECKS, PRECONDITIONS, Ctx
+from .conditions import ConditionCompiler
+from ..core.context import Proposal
+from ..core.decision import Outcome, PolicyRef, Question, Route
+from ..core.errors import MAX_DIAGNOSTICS, Diagnostic, MoneyError, PolicyError
+from ..core.intents import INTENT_MODELS, ReadOnly, canonical_json
+from ..core.jsonio import DuplicateKeyError, read_json, unusable_problem
+from .load import Located, load_yaml, read_source
+from ..core.money import currency_exponent
+from .schema import dotted, validate_document
+from .session import EMPTY_SESSION_POLICY, SessionPolicy, compile_session, merge_session
+from ..core.taxonomy import Categories, Taxonomy, TaxonomyFormatError, normalise, taxonomy_from_bytes
 
 
 class ProposalError(Exception):
@@ -49,15 +49,6 @@ class ProposalError(Exception):
         self.code = code
         self.message = message
         super().__init__(message)
-
-
-class ReadOnly(BaseModel):
-    """The intent of a read-only tool: nothing is changed; its arguments are kept as given."""
-
-    model_config = {"frozen": True, "extra": "forbid"}
-    kind: str = "read"
-    tool: str
-    arguments: dict[str, Any]
 
 
 # -- tools -------------------------------------------------------------------------------------------
@@ -371,7 +362,7 @@ def _element_model(annotation: Any) -> type[BaseModel] | None:
     """``LineItem`` for ``tuple[LineItem, ...]`` (under Annotated/Optional), else None."""
     from typing import get_args
 
-    from ._paths import _unwrap
+    from ..core.paths import _unwrap
 
     args = get_args(_unwrap(annotation))
     if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
