@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from txguard import Facts, Guard, Proposal, Request, Session  # noqa: E402
-from txguard.policy.compile import ProposalError  # noqa: E402
+from txguard.policy.tools import ProposalError  # noqa: E402
 from txguard.sessions import MemoryStore  # noqa: E402
 
 MALFORMED_CODES = frozenset({"malformed", "unknown_tool", "malformed_context"})

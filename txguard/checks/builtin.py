@@ -38,7 +38,7 @@ class Ctx:
     """Everything a check may read for one decision. Built once per decision."""
 
     __slots__ = ("intent", "request", "session", "facts", "now", "policy", "proposal", "arguments", "cache",
-                 "consent_keys", "_products", "_variants", "_prices")
+                 "consent_keys", "reads", "_products", "_variants", "_prices")
 
     def __init__(
         self,
@@ -62,10 +62,19 @@ class Ctx:
         self.arguments = arguments  # the proposal's arguments as parsed (None for an intent given validated)
         self.cache: dict[str, Any] = {}
         self.consent_keys = consent_keys  # {key id: key} that consent tokens are verified with
+        self.reads: dict[str, Any] | None = None
+        """When tracing (explain), the values the running check reads, by label; else None."""
         # Several checks read the same catalog records; the facts do not change during a decision.
         self._products: dict[str, Mapping[str, Any] | None] = {}
         self._variants: dict[tuple[str, str], Mapping[str, Any] | None] = {}
         self._prices: dict[tuple[str, str], Decimal | None] = {}
+
+    def read(self, label: str, value: Any) -> Any:
+        """``value``, recorded under ``label`` when the decision is traced: a check declares what it
+        reads where it reads it, so a trace shows the values the check really used."""
+        if self.reads is not None:
+            self.reads[label] = value
+        return value
 
     # -- facts helpers ---------------------------------------------------------------------
     # Trusted records are read strictly: a record a check needs that is absent where it must be,

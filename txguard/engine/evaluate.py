@@ -16,20 +16,17 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..checks.builtin import Ctx
-from ..policy.compile import CompiledPolicy, ProposalError, validation_summary
-from ..policy.conditions import ConditionError, MissingFact
+from .combine import combine
+from .rules import run_rules
+from ..policy.compile import CompiledPolicy
+from ..policy.tools import ProposalError, validation_summary
 from ..core.context import EMPTY_REQUEST, EMPTY_SESSION, Facts, Proposal, Request, Session
 from ..core.decision import (
-    ConfirmationLine,
-    ConfirmationRequest,
     Decision,
     Outcome,
-    Question,
     Reason,
     Route,
 )
-from ..core.intents import CONSEQUENTIAL_KINDS, Checkout, bound_fields, intent_digest
-from ..core.money import format_amount
 
 Clock = Callable[[], datetime]
 
@@ -68,32 +65,6 @@ def internal_error(policy: CompiledPolicy, exc: BaseException, t0: int | None = 
     """The fail-closed decision for a failure of the guard itself (``internal_error``, route ``human``)."""
     reason, route = _engine("internal_error", f"{type(exc).__name__}: {str(exc)[:200]}")
     return _escalation(policy, reason, route, t0 if t0 is not None else time.perf_counter_ns())
-
-
-def _confirmation(intent: BaseModel) -> ConfirmationRequest:
-    kind = str(getattr(intent, "kind"))
-    digest = intent_digest(intent)
-    summary = bound_fields(intent)
-    if isinstance(intent, Checkout):
-        cur = intent.currency
-        return ConfirmationRequest(
-            kind=kind,
-            digest=digest,
-            summary=summary,
-            lines=tuple(
-                ConfirmationLine(l.sku, l.title, l.quantity, format_amount(l.unit_price, cur).split()[0])
-                for l in intent.items
-            ),
-            total=format_amount(intent.total, cur).split()[0],
-            currency=cur,
-            payment_method_id=intent.payment_method_id,
-            merchant=intent.merchant,
-        )
-    return ConfirmationRequest(
-        kind=kind, digest=digest, summary=summary,
-        payment_method_id=getattr(intent, "payment_method_id", None),
-        currency=getattr(intent, "currency", None),
-    )
 
 
 def evaluate(
@@ -184,77 +155,7 @@ def _evaluate(
 
     # 3. The rules for this kind, preconditions first.
     ctx = Ctx(intent, req, ses, fac, clock(), policy, prop, arguments, consent_keys)
-    fired: list[Reason] = []
-    routes: list[str] = []
-    questions: list[Question] = []
-    failed: set[str] = set()
-    consent_fired = False
-    for rule in policy.by_kind.get(kind, ()):
-        if failed and not failed.isdisjoint(rule.needs):
-            continue  # a precondition this rule needs has failed
-        try:
-            message = rule.fn(ctx, rule.params)
-        except MissingFact as exc:
-            fired.append(Reason(rule.id, "missing_fact", str(exc), Outcome.ESCALATE))
-            routes.append("human")
-            if rule.provides:
-                failed.add(rule.provides)
-            continue
-        except (ConditionError, Exception) as exc:  # noqa: BLE001 - a failing check escalates
-            fired.append(Reason(rule.id, "check_error", f"{type(exc).__name__}: {str(exc)[:160]}", Outcome.ESCALATE))
-            routes.append("human")
-            if rule.provides:
-                failed.add(rule.provides)
-            continue
-        if message is None:
-            continue
-        if rule.message:
-            message = rule.message.replace("{detail}", message)
-        fired.append(Reason(rule.id, rule.code, message, rule.outcome))
-        if rule.outcome is Outcome.ESCALATE:
-            routes.append(rule.route)
-            if rule.provides:
-                failed.add(rule.provides)
-        elif rule.question is not None:
-            questions.append(rule.question)
-        if rule.check == "consent":
-            consent_fired = True
+    fired, routes, questions, consent_fired = run_rules(policy.by_kind.get(kind, ()), ctx)
 
-    # 4. The outcome is the maximum over the fired rules and the policy's default for the kind: the
-    #    default is a floor (a kind the policy does not list escalates whatever fires), so adding a
-    #    rule can never lower an outcome.
-    default = policy.defaults.get(kind, Outcome.ESCALATE)
-    if not fired and default is Outcome.ALLOW:
-        return Decision(Outcome.ALLOW, (), policy.ref, kind, elapsed_us=(time.perf_counter_ns() - t0) / 1000,
-                        intent=intent)
-    if default.rank > max((r.outcome.rank for r in fired), default=-1):
-        message = f"the policy's default for `{kind}` is `{default.value}`" + ("" if fired else " and no rule fired")
-        fired.append(Reason(f"defaults.{kind}", "default_outcome", message, default))
-        if default is Outcome.CLARIFY:
-            questions.append(Question("default_outcome", f"Do you want me to go ahead with this {kind.replace('_', ' ')}?"))
-            consent_fired = True
-        else:
-            routes.append("human")
-    fired.sort(key=lambda r: (-r.outcome.rank, r.rule, r.code))
-    outcome = fired[0].outcome
-    route: Route | None = None
-    confirmation = None
-    if outcome is Outcome.ESCALATE:
-        route = policy.route(routes)
-        questions = []
-    else:
-        seen: set[str] = set()
-        questions = [q for q in sorted(questions, key=lambda q: q.code) if not (q.code in seen or seen.add(q.code))]  # type: ignore[func-returns-value]
-        if consent_fired and kind in CONSEQUENTIAL_KINDS:
-            confirmation = _confirmation(intent)
-    return Decision(
-        outcome=outcome,
-        reasons=tuple(fired),
-        policy=policy.ref,
-        kind=kind,
-        questions=tuple(questions),
-        confirmation=confirmation,
-        route=route,
-        elapsed_us=(time.perf_counter_ns() - t0) / 1000,
-        intent=intent,
-    )
+    # 4. One combination of the fired rules and the policy's default into the decision.
+    return combine(policy, kind, intent, fired, routes, questions, consent_fired, t0)

@@ -23,7 +23,9 @@ from datetime import datetime
 from typing import Any
 
 
-from ..policy.compile import CompiledPolicy, ProposalError
+from ..policy.compile import CompiledPolicy
+from ..policy.tools import ProposalError
+from ..engine.confirm import confirmation_request
 from ..engine.evaluate import _coerce
 from ..consent.binding import bind, confirmation_key, ledger_key, resolve
 from ..core.context import EMPTY_SESSION, Confirmed, Proposal, Session
@@ -77,9 +79,7 @@ def join(decision: Decision, extra: Sequence[tuple[Reason, Route | None, Questio
             questions.append(q)
     confirmation = decision.confirmation
     if confirmation is None and intent is not None and outcome is Outcome.CLARIFY and decision.kind in CONSEQUENTIAL_KINDS:
-        from ..engine.evaluate import _confirmation
-
-        confirmation = _confirmation(intent)
+        confirmation = confirmation_request(intent)
     return replace(decision, outcome=outcome, reasons=tuple(reasons), questions=tuple(questions),
                    confirmation=confirmation, route=None)
 
