@@ -20,7 +20,7 @@ Nothing here runs on the normal ``check`` path: tracing costs nothing unless one
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -42,78 +42,10 @@ from ..engine.evaluate import Clock, _coerce, _intent_proposal, evaluate
 from ..core.intents import CONSEQUENTIAL_KINDS, Checkout, intent_digest
 from ..core.money import fact_amount
 from ..core.paths import MISSING, compile_path, parse_path
+from ..engine.trace import MAX_ELEMENTS, Comparison, RuleTrace, SessionTrace, show
 
 if TYPE_CHECKING:
     from ..sessions import SessionStore
-
-MAX_ELEMENTS = 20
-"""At most this many elements of a ``for_each`` are traced (the rest are summarised)."""
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One traced comparison of a ``when`` condition."""
-
-    depth: int
-    text: str
-    left: Any = None
-    op: str = ""
-    right: Any = None
-    result: bool | None = None
-
-    def render(self) -> str:
-        pad = "  " * self.depth
-        if not self.op:
-            return f"{pad}{self.text}" + ("" if self.result is None else f" -> {str(self.result).lower()}")
-        res = "?" if self.result is None else str(self.result).lower()
-        return f"{pad}{self.text}: {_show(self.left)} {self.op} {_show(self.right)} -> {res}"
-
-
-@dataclass(frozen=True)
-class RuleTrace:
-    """What one rule did for this decision."""
-
-    rule: str
-    check: str
-    code: str
-    outcome: str
-    status: str
-    """``fired``, ``not fired``, ``skipped`` (a precondition failed) or ``error`` (missing fact, check error)."""
-    why: str
-    inputs: Mapping[str, Any] = field(default_factory=dict)
-    comparisons: tuple[Comparison, ...] = ()
-    location: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule, "check": self.check, "code": self.code, "outcome": self.outcome,
-            "status": self.status, "why": self.why, "location": self.location,
-            "inputs": {k: _jsonable(v) for k, v in self.inputs.items()},
-            "comparisons": [
-                {"depth": c.depth, "text": c.text, "left": _jsonable(c.left), "op": c.op,
-                 "right": _jsonable(c.right), "result": c.result}
-                for c in self.comparisons
-            ],
-        }
-
-
-@dataclass(frozen=True)
-class SessionTrace:
-    """What one session rule, budget or the single-use confirmations did for this decision."""
-
-    rule: str
-    form: str
-    """``count``, ``distinct``, ``sum``, ``sequence``, ``budget`` or ``single_use``."""
-    code: str
-    outcome: str
-    status: str
-    """``fired``, ``not fired`` or ``not checked`` (budgets and single use: the outcome was not allow)."""
-    why: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "form": self.form, "code": self.code, "outcome": self.outcome,
-                "status": self.status, "why": self.why}
-
 
 @dataclass(frozen=True)
 class SessionExplanation:
@@ -171,45 +103,12 @@ class Explanation:
             if t.location:
                 lines.append(f"       at {t.location}")
             for k, v in t.inputs.items():
-                lines.append(f"       {k} = {_show(v)}")
+                lines.append(f"       {k} = {show(v)}")
             for c in t.comparisons:
                 lines.append("       " + c.render())
         if self.session is not None:
             lines += self.session.render()
         return "\n".join(lines)
-
-
-def _jsonable(value: Any) -> Any:
-    if value is MISSING:
-        return "<missing>"
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
-def _show(value: Any) -> str:
-    if value is MISSING:
-        return "<missing>"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, Decimal):
-        return str(value)
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    import json
-
-    text = json.dumps(_jsonable(value), sort_keys=True)
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 # -- inputs of the built-in checks ----------------------------------------------------------------
@@ -381,7 +280,7 @@ class _Tracer:
             label = f"{text} {op} {operand['path']}"
         else:
             other = [_num(x) for x in operand] if isinstance(operand, list) else _num(operand)
-            label = f"{text} {op} {_show(operand)}"
+            label = f"{text} {op} {show(operand)}"
         try:
             result = _compare(op, value, other, operand, cond.get("on_missing", "escalate"), text)
         except (MissingFact, ConditionError):
