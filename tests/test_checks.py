@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from txguard import Decision, Guard, Outcome, PolicyError
-from txguard.checks.builtin import CHECKS
+from txguard.checks.spec import CHECKS
 from txguard.core.intents import INTENT_KINDS
 
 from .helpers import (
