@@ -31,6 +31,7 @@ from ..core.intents import (
     ModifyOrderItems,
     ModifyOrderPayment,
     ModifyUserAddress,
+    ReadOnly,
     Refund,
     ReturnItems,
 )
@@ -56,7 +57,7 @@ CART = (Checkout, AddToCart)
 ORDER = (CancelOrder, ModifyOrderItems, ExchangeItems, ModifyOrderAddress, ModifyOrderPayment, ReturnItems, Refund)
 REPLACE = (ModifyOrderItems, ExchangeItems)
 ITEMS = (ModifyOrderItems, ExchangeItems, ReturnItems)
-KNOWN = CART + ORDER + (ModifyUserAddress,)
+KNOWN = CART + ORDER + (ModifyUserAddress, ReadOnly)
 PAID = (Checkout, ModifyOrderItems, ExchangeItems, ModifyOrderPayment, ReturnItems, Refund)
 
 _T = TypeVar("_T")
@@ -154,7 +155,7 @@ class Ctx:
 
     @property
     def kind(self) -> str:
-        """The intent's kind."""
+        """The intent's kind (``read`` for a read-only tool's)."""
         intent = self.intent
         if isinstance(intent, KNOWN):
             return intent.kind
