@@ -34,10 +34,12 @@ def _item_exists(ctx: Ctx, params: Any) -> str | None:
             return f"sku {', '.join(bad)} is not a variant of the product named in the catalog"
         return None
     items = ctx.items_intent()
-    want = Counter(ctx.read("item_ids", items.item_ids))
+    if ctx.reads is not None:
+        ctx.read("item_ids", list(items.item_ids))
     have = Counter(str(i["item_id"]) for i in ctx.order_lines())
     if ctx.reads is not None:
         ctx.read("order items", [str(x.get("item_id")) for x in ctx.order_lines()])
+    want = Counter(items.item_ids)
     missing = want - have
     if missing:
         return f"item {', '.join(sorted(missing))} is not (or not that many times) in order {items.order_id}"

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..core.intents import ModifyOrderAddress, ModifyOrderPayment, ModifyUserAddress
 from ..policy.conditions import MissingFact
-from .ctx import ORDER, REPLACE, Ctx, _typed, lacks
+from .ctx import ORDER, REPLACE, Ctx, ReplaceIntent, _typed, lacks
 from .spec import ORDER_KINDS, check
 
 
@@ -67,12 +67,20 @@ def _order_status(ctx: Ctx, params: Any) -> str | None:
     return None
 
 
+def _read_pairs(ctx: Ctx, intent: ReplaceIntent) -> None:
+    """Record the replaced and the replacing item ids."""
+    if ctx.reads is not None:
+        ctx.read("item_ids", list(intent.item_ids))
+        ctx.read("new_item_ids", list(intent.new_item_ids))
+
+
 @check("same_product", code="same_product", outcome="escalate", kinds=("modify_order_items", "exchange_items"),
        needs=frozenset({"order", "lines"}), provides="new_items")
 def _same_product(ctx: Ctx, params: Any) -> str | None:
     """Fires when a new item is not a variant of the same product as the item it replaces."""
     intent = ctx.replace_intent()
-    for old, new in zip(ctx.read("item_ids", intent.item_ids), ctx.read("new_item_ids", intent.new_item_ids)):
+    _read_pairs(ctx, intent)
+    for old, new in zip(intent.item_ids, intent.new_item_ids):
         line = ctx.order_line(old)
         if line is None:
             raise MissingFact(f"item `{old}` is not in order `{intent.order_id}`: its product is unknown")
@@ -97,8 +105,8 @@ def _noop(ctx: Ctx, params: Any) -> str | None:
     change to the method already used, or (with ``address: true``) an address equal to the current."""
     intent = ctx.intent
     if isinstance(intent, REPLACE):
-        olds, news = ctx.read("item_ids", intent.item_ids), ctx.read("new_item_ids", intent.new_item_ids)
-        same = [o for o, n in zip(olds, news) if o == n]
+        _read_pairs(ctx, intent)
+        same = [o for o, n in zip(intent.item_ids, intent.new_item_ids) if o == n]
         if same:
             return f"item {', '.join(same)} would be replaced by itself"
     elif isinstance(intent, ModifyOrderPayment):
