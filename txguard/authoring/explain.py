@@ -2,7 +2,7 @@
 
 :func:`explain` decides the case with the ordinary :func:`~txguard.engine.evaluate.evaluate` (so the
 decision shown is exactly the guard's), then walks the same compiled rule list for the intent
-kind (``policy.by_kind``, preconditions first) over the same :class:`~txguard.checks.ctx.Ctx`,
+kind (``policy.by_kind``, preconditions first) over the same :class:`~txguard.checks.builtin.Ctx`,
 recording for each rule its inputs, whether it fired, was skipped (a precondition it needs
 failed) or raised, and why. Custom ``when`` rules are re-walked by a tracing interpreter of the
 condition data that records every comparison (left value, operator, right value, result) with
