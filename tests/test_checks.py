@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
 from txguard import Decision, Guard, Outcome, PolicyError
-from txguard.checks.builtin import CHECKS
+from txguard.checks.spec import CHECKS
 from txguard.core.intents import INTENT_KINDS
 
 from .helpers import (
@@ -58,6 +60,16 @@ def test_every_check_has_a_doc_code_and_kinds() -> None:
         assert spec.outcome in ("clarify", "escalate"), name
         if spec.outcome == "clarify":
             assert spec.question, name
+
+
+def test_importing_any_checks_module_registers_every_check_in_order() -> None:
+    # A fresh interpreter that imports only the registry sees every check: the package imports
+    # its check modules first, whatever module of it is asked for.
+    code = "from txguard.checks.spec import CHECKS; print(' '.join(CHECKS))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == list(CHECKS)
+    assert out[:3] == ["authentication", "consent", "price_cap"] and out[-1] == "noop"
+    assert len(out) == 19
 
 
 # -- identity and consent ---------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from txguard import compile_policy
-from txguard.checks.builtin import CHECKS
+from txguard.checks.spec import CHECKS
 from txguard.authoring.docs import blocks, regenerate, tables
 from txguard.engine.evaluate import ENGINE_CODES
 from txguard.policy.lint import LINT_CODES, lint

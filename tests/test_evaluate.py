@@ -24,7 +24,7 @@ from txguard import (
     compile_file,
     intent_digest,
 )
-from txguard.checks.builtin import CHECKS
+from txguard.checks.spec import CHECKS
 from txguard.core.intents import INTENT_KINDS
 
 from .helpers import ORDER_POLICY, POLICIES, RETAIL, USER, checkout_args, envelope, facts, line

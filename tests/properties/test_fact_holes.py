@@ -201,7 +201,7 @@ def test_a_hole_in_a_trusted_record_never_loosens_and_is_a_missing_fact(policy_f
 
 def test_the_shipped_policies_use_every_built_in_check() -> None:
     # So the sweep above covers every built-in check.
-    from txguard.checks.builtin import CHECKS
+    from txguard.checks.spec import CHECKS
 
     used = {r.check for f, _ in SHIPPED for r in Guard.from_file(POLICIES / f).policy.rules}
     assert set(CHECKS) <= used

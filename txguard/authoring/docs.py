@@ -10,7 +10,7 @@ import re
 import sys
 from typing import Any
 
-from ..checks.builtin import CHECKS
+from ..checks.spec import CHECKS
 from ..engine.evaluate import ENGINE_CODES
 from ..core.intents import INTENT_KINDS
 from ..policy.lint import LINT_CODES

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ..checks.builtin import Ctx
+from ..checks.ctx import Ctx
 from ..policy.compile import CompiledPolicy, CompiledRule
 from ..policy.conditions import (
     COMPARATORS,

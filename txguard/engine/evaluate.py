@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..checks.builtin import Ctx
+from ..checks.ctx import Ctx
 from .combine import combine
 from .rules import run_rules
 from ..policy.compile import CompiledPolicy

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..checks.builtin import Ctx
+from ..checks.ctx import Ctx
 from ..core.decision import Outcome, Question, Reason
 from ..policy.compile import CompiledRule
 from ..policy.conditions import ConditionError, MissingFact

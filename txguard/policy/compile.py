@@ -28,7 +28,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..checks.builtin import CHECKS, PRECONDITIONS, Ctx
+from ..checks.ctx import Ctx
+from ..checks.spec import CHECKS, PRECONDITIONS
 from .conditions import ConditionCompiler
 from ..core.context import Proposal
 from ..core.decision import Outcome, PolicyRef, Question, Route

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 from pydantic import TypeAdapter
 
-from ..checks.builtin import CHECKS
+from ..checks.spec import CHECKS
 from ..core.errors import Diagnostic
 from ..core.intents import INTENT_KINDS, Intent
 from .load import Located
