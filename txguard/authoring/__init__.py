@@ -1,0 +1,1 @@
+"""Authoring tools: suites, explain, coverage, docs and fmt."""
