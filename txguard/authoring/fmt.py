@@ -30,7 +30,7 @@ import io
 import os
 import re
 import tempfile
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -296,15 +296,23 @@ def _requote(node: Any, ry: Any) -> None:
     if isinstance(node, cm):
         for k, v in node.items():
             if isinstance(v, quoted):
-                node[k] = ss.DoubleQuotedScalarString(v) if _needs_quotes(str(v)) else str(v)
+                # OrderedDict's own __setitem__: CommentedMap's would keep the quoted type.
+                OrderedDict.__setitem__(node, k, _quoted(v, ry))
             else:
                 _requote(v, ry)
     elif isinstance(node, cs):
         for i, v in enumerate(node):
             if isinstance(v, quoted):
-                node[i] = ss.DoubleQuotedScalarString(v) if _needs_quotes(str(v)) else str(v)
+                list.__setitem__(node, i, _quoted(v, ry))
             else:
                 _requote(v, ry)
+
+
+def _quoted(value: str, ry: Any) -> str:
+    """A double-quoted string where quotes are kept, else a plain ``str`` (the emitter quotes it
+    anyway where YAML's syntax needs it)."""
+    text = "".join(value)  # an exact str, not the scalar-string subclass
+    return ry.scalarstring.DoubleQuotedScalarString(text) if _needs_quotes(text) else text
 
 
 # -- key order -------------------------------------------------------------------------------------
