@@ -243,6 +243,8 @@ def test_other_files_are_refused(name: str, text: str, message: str) -> None:
 @pytest.mark.parametrize(("text", "where"), [
     ("apiVersion: txguard/v1\nid: [p\nversion: 1\n", "p.yaml:3:8: invalid YAML: expected ',' or ']', but got ':'"),
     ("apiVersion: txguard/v1\n  id: p\n", "p.yaml:2:5: invalid YAML: mapping values are not allowed here"),
+    ("apiVersion: txguard/v1\n---\nid: p\n", "p.yaml:2:1: invalid YAML: expected a single document in the stream but found another document"),
+    ("apiVersion: txguard/v1\nid:\tp\n", "p.yaml:2:4: invalid YAML: found character '\\t' that cannot start any token"),
     ("apiVersion: txguard/v1\nid: p\nid: q\n", "p.yaml:3:1: invalid YAML: found duplicate key \"id\" with value \"q\" (original value: \"p\")"),
 ])
 def test_invalid_yaml_is_located(text: str, where: str) -> None:
@@ -260,6 +262,14 @@ def test_a_result_that_would_change_the_meaning_is_refused(monkeypatch: pytest.M
     assert str(exc.value) == (f"{path}:1:1: formatting would change what the file means; nothing was written "
                               "(please report this)")
     assert path.read_text() == "apiVersion: txguard/v1\nid: p\nversion: 'yes'\n"
+
+
+def test_a_comment_after_a_flow_collection_over_several_lines_keeps_it_flow() -> None:
+    text = ("apiVersion: txguard/v1\nid: p\ntools: {x: {intent: read},\n  y: {intent: read}}   # e\n# above version\nversion: 2\n"
+            "rules:\n  - when: {path: a,\n      eq: 1}  # eol\n    # above id\n    id: r\n  # between\n  - id: s\n")
+    assert format_text(text, "p.yaml") == ("apiVersion: txguard/v1\nid: p\n# above version\nversion: 2\n"
+                                           "tools: {x: {intent: read}, y: {intent: read}} # e\nrules:\n  - id: r\n    # above id\n"
+                                           "    when: {path: a, eq: 1} # eol\n  # between\n  - id: s\n")
 
 
 def test_a_result_that_would_lose_a_comment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -156,11 +156,11 @@ def format_text(text: str, file: str) -> str:
         raise FormatError(file, 1, 1, f"formatting would make the file unreadable ({exc}); nothing was written") from None
     if after != before:
         raise FormatError(file, 1, 1, "formatting would change what the file means; nothing was written (please report this)")
-    lost = Counter(_comment_lines(text)) - Counter(_comment_lines(result))
-    if lost:
-        first = next(iter(lost))
-        raise FormatError(file, 1, 1, f"formatting would lose the comment `{first}`; nothing was written "
-                          "(order the keys around it by hand)")
+    comments_in, comments_out = Counter(_comment_lines(text)), Counter(_comment_lines(result))
+    for changed, what in ((comments_in - comments_out, "lose"), (comments_out - comments_in, "repeat")):
+        if changed:
+            raise FormatError(file, 1, 1, f"formatting would {what} the comment `{next(iter(changed))}`; nothing was "
+                              "written (order the keys around it by hand)")
     return result
 
 
@@ -209,7 +209,10 @@ def _plain_load(text: str, file: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        raise FormatError(file, line, col, f"invalid YAML: {exc.problem or exc.context}") from None
+        problem = exc.problem or exc.context or "cannot be read"
+        if exc.context and problem.startswith("but "):  # "expected a single document in the stream but found another document"
+            problem = f"{exc.context} {problem}"
+        raise FormatError(file, line, col, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise FormatError(file, 1, 1, f"invalid YAML: {exc}") from None
 
@@ -268,12 +271,23 @@ def _lines(node: Any, ry: Any) -> set[int]:
     return out
 
 
+def _has_comments(node: Any, ry: Any) -> bool:
+    """Whether a comment is kept on ``node`` or below it (a comment after a flow collection is
+    kept on the collection: it would be written after its key if the collection became a block)."""
+    cm, cs = ry.comments.CommentedMap, ry.comments.CommentedSeq
+    if not isinstance(node, (cm, cs)):
+        return False
+    if any(node.ca.comment or ()) or any(any(entry) for entry in node.ca.items.values()):
+        return True
+    return any(_has_comments(v, ry) for v in (node.values() if isinstance(node, cm) else node))
+
+
 def _flow_to_block(node: Any, ry: Any) -> None:
     """A flow collection written over several lines becomes block style (its items, too)."""
     cm, cs = ry.comments.CommentedMap, ry.comments.CommentedSeq
     if not isinstance(node, (cm, cs)):
         return
-    if _is_flow(node) and node.lc.line is not None and _lines(node, ry) - {node.lc.line}:
+    if _is_flow(node) and node.lc.line is not None and _lines(node, ry) - {node.lc.line} and not _has_comments(node, ry):
         node.fa.set_block_style()
     for v in node.values() if isinstance(node, cm) else node:
         _flow_to_block(v, ry)
