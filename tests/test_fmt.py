@@ -253,6 +253,24 @@ def test_invalid_yaml_is_located(text: str, where: str) -> None:
     assert str(exc.value) == where
 
 
+def test_an_alias_bomb_is_refused_before_it_is_loaded() -> None:
+    levels = ["a0: &a0 [x, x]"] + [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}]" for i in range(1, 600)]
+    text = "apiVersion: txguard/v1\nid: p\n" + "\n".join(levels) + "\n"
+    with pytest.raises(FormatError) as exc:
+        format_text(text, "p.yaml")
+    assert str(exc.value) == "p.yaml:1:1: more than 1000 aliases (`*name`): not formatted"
+
+
+def test_writing_through_a_symlink_rewrites_its_target(tmp_path: Path) -> None:
+    target = tmp_path / "shop.yaml"
+    target.write_text(COMMENTED)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(target)
+    format_file(link)
+    assert link.is_symlink()
+    assert target.read_text() == COMMENTED_FORMATTED
+
+
 def test_a_result_that_would_change_the_meaning_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(fmt, "_needs_quotes", lambda s: False)  # a broken quoting rule: PyYAML reads a plain `yes` as true
     path = tmp_path / "p.yaml"

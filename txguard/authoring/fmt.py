@@ -89,6 +89,8 @@ value of a mapping whose keys are names)."""
 _NUMBER_LIKE = re.compile(r"[-+.]?[0-9]")
 _STR_TAG = "tag:yaml.org,2002:str"
 _WIDTH = 1 << 20
+MAX_ALIASES = 1_000
+"""The most aliases a file may use (txguard's loader has the same bound)."""
 _RESOLVER = yaml.resolver.Resolver()
 """How a plain scalar is read back by PyYAML (YAML 1.1: `yes` is a boolean), which is how txguard reads it."""
 
@@ -176,7 +178,7 @@ def format_file(path: str | Path, *, write: bool = True) -> tuple[str, str]:
         raise FormatError(str(p), 1, 1, "the file is not UTF-8 text") from None
     new = format_text(text, str(p))
     if write and new != text:
-        write_atomic(p, new)
+        write_atomic(Path(os.path.realpath(p)), new)  # through a symlink, not over it
     return text, new
 
 
@@ -205,6 +207,9 @@ def write_atomic(path: Path, text: str) -> None:
 
 def _plain_load(text: str, file: str) -> Any:
     try:
+        aliases = sum(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader))
+        if aliases > MAX_ALIASES:  # comparing the loads of an alias bomb would never end
+            raise FormatError(file, 1, 1, f"more than {MAX_ALIASES} aliases (`*name`): not formatted")
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
