@@ -369,3 +369,11 @@ def test_without_ruamel_fmt_names_the_extra(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr == "txguard: txguard fmt needs ruamel.yaml: pip install 'txguard[fmt]'\n"
     assert path.read_text() == COMMENTED
+
+
+def test_fmt_help_does_not_import_ruamel() -> None:
+    code = ("import sys; from txguard.cli import main; code = main(['fmt', '--help'])\n"
+            "print('RUAMEL', code, any(m.split('.')[0] == 'ruamel' for m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert "--check" in proc.stdout and "--diff" in proc.stdout
+    assert proc.stdout.rstrip().endswith("RUAMEL 0 False")
