@@ -58,7 +58,7 @@ def test_public_classes_and_functions_have_docstrings() -> None:
     assert missing == []
 
 
-PUBLIC_SUBMODULES = {"adapters", "audit", "cli", "integrations", "metrics", "otel", "pytest_plugin", "serve", "sessions"}
+PUBLIC_SUBMODULES = {"adapters", "audit", "authoring", "cli", "integrations", "metrics", "otel", "pytest_plugin", "serve", "sessions"}
 """Submodules that are public on purpose; every other module is private (``_name``)."""
 
 
