@@ -5,7 +5,8 @@ Exit codes (stable, documented in the README):
 ====  ==========================================================
 0     success
 1     tool error: bad arguments, an unreadable input file
-2     a test failed (``txguard test``), findings (``txguard lint``), or a backtest limit
+2     a test failed (``txguard test``), findings (``txguard lint``), a file would be
+      reformatted (``txguard fmt --check/--diff``), or a backtest limit
       was exceeded (``txguard audit replay --max-divergence/--max-loosened``)
 3     a policy is invalid
 4     an audit trail does not verify (``txguard audit verify``, ``txguard demo``)
@@ -35,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("explain", "explain a decision rule by rule (inputs, fired / skipped / not fired, and why)"),
     "test": ("test", "run policy test suites (*.tests.yaml) and labelled corpora"),
     "lint": ("lint", "find rules that never fire, shadowed rules, wrong-currency thresholds, unguarded tools"),
+    "fmt": ("fmt", "format policy and suite YAML files (canonical key order and quoting, comments kept)"),
     "audit": ("audit", "verify, list, replay or report on an audit trail"),
     "schema": ("schema", "print the policy (or intent) JSON Schema"),
     "serve": ("serve", "run the decision service (HTTP): check, reload, metrics"),
