@@ -16,6 +16,7 @@ the database. Session rules run on txguard's own evaluator by default, or on dur
 """
 
 from .. import _publish
+from ..core.errors import UsageError as _UsageError  # not re-exported: it is txguard.UsageError
 from ..policy.session import Budget, SessionPolicy, SessionRule
 from ._apply import SESSION_CODES
 from ._events import Event
@@ -35,6 +36,7 @@ __all__ = [
     "SessionPolicy",
     "SessionRule",
     "SessionStore",
+    "evaluator",
     "open_store",
 ]
 
@@ -45,13 +47,7 @@ def evaluator(name: str) -> SessionEvaluator:
         return OwnEvaluator()
     if name == "durable_rules":
         return RuleEngineEvaluator()
-    from ..core.errors import UsageError
-
-    raise UsageError(f"unknown session evaluator `{name}` (expected `txguard` or `durable_rules`)")
-
-
-__all__ += ["evaluator"]
-__all__.sort()
+    raise _UsageError(f"unknown session evaluator `{name}` (expected `txguard` or `durable_rules`)")
 
 for _name in __all__:
     _publish(globals()[_name], __name__)  # e.g. `txguard.audit.MemorySink`: see `txguard._publish`
