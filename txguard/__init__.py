@@ -10,6 +10,8 @@ policy; the host acts on the decision::
 """
 
 import importlib as _importlib
+import sys as _sys
+import types as _types
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
@@ -37,6 +39,9 @@ if _typing.TYPE_CHECKING:
         UsageError,
     )
     from .engine.evaluate import ENGINE_CODES
+    from .authoring.explain import Explanation, explain
+    from .policy.lint import LINT_CODES, lint
+    from .core.inputs import EnvelopeInput, FactsInput, ProposalInput, RequestInput, SessionInput
     from ._guard import Guard, utc_now
     from .integrations.guarded import AsyncGuardedTool, Blocked, GuardedTool, ToolBlocked, ToolDecorator, render_confirmation
     from .core.intents import (
@@ -52,6 +57,7 @@ if _typing.TYPE_CHECKING:
         ModifyOrderItems,
         ModifyOrderPayment,
         ModifyUserAddress,
+        ReadOnly,
         Refund,
         ReturnItems,
         intent_digest,
@@ -81,12 +87,16 @@ _LAZY: dict[str, str] = {
     "DiagnosticsError": "core.errors",
     "ENGINE_CODES": "engine.evaluate",
     "ERROR_CODES": "core.errors",
+    "EnvelopeInput": "core.inputs",
     "ErrorCode": "core.errors",
     "ExchangeItems": "core.intents",
+    "Explanation": "authoring.explain",
     "Facts": "core.context",
+    "FactsInput": "core.inputs",
     "Guard": "_guard",
     "GuardedTool": "integrations.guarded",
     "Intent": "core.intents",
+    "LINT_CODES": "policy.lint",
     "LineItem": "core.intents",
     "ModifyOrderAddress": "core.intents",
     "ModifyOrderItems": "core.intents",
@@ -98,13 +108,17 @@ _LAZY: dict[str, str] = {
     "PolicyError": "core.errors",
     "PolicyRef": "core.decision",
     "Proposal": "core.context",
+    "ProposalInput": "core.inputs",
     "Question": "core.decision",
+    "ReadOnly": "core.intents",
     "Reason": "core.decision",
     "Refund": "core.intents",
     "Request": "core.context",
+    "RequestInput": "core.inputs",
     "ReturnItems": "core.intents",
     "Route": "core.decision",
     "Session": "core.context",
+    "SessionInput": "core.inputs",
     "ShadowStats": "_shadow",
     "ToolBlocked": "integrations.guarded",
     "ToolDecorator": "integrations.guarded",
@@ -112,8 +126,10 @@ _LAZY: dict[str, str] = {
     "UsageError": "core.errors",
     "compile_file": "policy.compile",
     "compile_policy": "policy.compile",
+    "explain": "authoring.explain",
     "intent_digest": "core.intents",
     "intent_schema": "policy.schema",
+    "lint": "policy.lint",
     "parse_amount": "core.money",
     "policy_schema": "policy.schema",
     "render_confirmation": "integrations.guarded",
@@ -124,12 +140,51 @@ _LAZY: dict[str, str] = {
 keeps this table, the imports above and ``__all__`` identical."""
 
 
+def _publish(value: object, public: str) -> None:
+    """Make an exported class or function report the public module it is exported from, as httpx
+    does: ``txguard.Decision``, not ``txguard.core.decision.Decision``, in reprs, tracebacks, docs
+    and pickles (pickle finds ``txguard.Decision`` again through :func:`__getattr__`).
+
+    Constants and type aliases keep theirs. A class's string annotations (``from __future__ import
+    annotations``) are resolved first, in the module that wrote them, so that ``typing.get_type_hints``
+    and pydantic, which look names up in ``sys.modules[cls.__module__]``, still find them.
+    """
+    if not isinstance(value, (type, _types.FunctionType)):
+        return
+    if not value.__module__.startswith("txguard.") or value.__module__ == public:
+        return
+    if isinstance(value, type):
+        _resolve_annotations(value)
+    value.__module__ = public
+
+
+def _resolve_annotations(cls: type) -> None:
+    own = cls.__dict__.get("__annotations__")
+    if not own or not any(isinstance(a, str) for a in own.values()):
+        return
+    try:
+        hints = _typing.get_type_hints(cls, include_extras=True)
+    except Exception:  # noqa: BLE001 - a name imported only for type checkers: the strings stay
+        return
+    cls.__annotations__ = {k: hints.get(k, a) for k, a in own.items()}
+    for f in getattr(cls, "__dataclass_fields__", {}).values():
+        f.type = hints.get(f.name, f.type)
+
+
 def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(_importlib.import_module(f".{module}", __name__), name)
+    _publish(value, __name__)
     globals()[name] = value
+    # Every other public name whose module is loaded by now is published too (it costs no import),
+    # so a decision reports `txguard.Decision` even when the host only ever touched `txguard.Guard`.
+    for other, where in _LAZY.items():
+        loaded = _sys.modules.get(f"{__name__}.{where}")
+        if other not in globals() and loaded is not None and hasattr(loaded, other):
+            _publish(getattr(loaded, other), __name__)
+            globals()[other] = getattr(loaded, other)
     return value
 
 
@@ -142,6 +197,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ENGINE_CODES",
     "ERROR_CODES",
+    "LINT_CODES",
     "AddToCart",
     "Address",
     "Alternative",
@@ -158,9 +214,12 @@ __all__ = [
     "Decision",
     "Diagnostic",
     "DiagnosticsError",
+    "EnvelopeInput",
     "ErrorCode",
     "ExchangeItems",
+    "Explanation",
     "Facts",
+    "FactsInput",
     "Guard",
     "GuardedTool",
     "Intent",
@@ -175,13 +234,17 @@ __all__ = [
     "PolicyError",
     "PolicyRef",
     "Proposal",
+    "ProposalInput",
     "Question",
+    "ReadOnly",
     "Reason",
     "Refund",
     "Request",
+    "RequestInput",
     "ReturnItems",
     "Route",
     "Session",
+    "SessionInput",
     "ShadowStats",
     "ToolBlocked",
     "ToolDecorator",
@@ -190,8 +253,10 @@ __all__ = [
     "__version__",
     "compile_file",
     "compile_policy",
+    "explain",
     "intent_digest",
     "intent_schema",
+    "lint",
     "parse_amount",
     "policy_schema",
     "render_confirmation",

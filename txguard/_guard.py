@@ -17,12 +17,14 @@ from .integrations.guarded import AsyncGuardedTool, Blocked, ContextSource, Guar
 from .core.observe import Observer, notify_decision, notify_reload, notify_shadow
 from ._shadow import Shadow, ShadowResult, ShadowStats
 from .consent.tokens import ConsentKeys, keyring
-from .sessions import MemoryStore, SessionRunner, evaluator
+from .sessions import MemoryStore, evaluator
+from .sessions._apply import SessionRunner
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 if TYPE_CHECKING:
+    from .core.inputs import EnvelopeInput, FactsInput, ProposalInput, RequestInput, SessionInput
     from .audit import AuditSink
     from .audit._build import Recorder
     from .sessions import SessionEvaluator, SessionStore
@@ -286,8 +288,8 @@ class Guard:
         """Decorator form of :meth:`wrap`: ``@guard.tool("checkout", context=ctx)``."""
         return ToolDecorator(self, name, context, on_block)
 
-    def check(self, proposal: Any, request: Any = None, session: Any = None, facts: Any = None, *,
-              lineage: Mapping[str, str] | None = None) -> Decision:
+    def check(self, proposal: ProposalInput, request: RequestInput = None, session: SessionInput = None,
+              facts: FactsInput = None, *, lineage: Mapping[str, str] | None = None) -> Decision:
         """Decide one proposal.
 
         Args:
@@ -335,12 +337,14 @@ class Guard:
         seen = shadow.run(proposal, request, session, facts, now)
         return state.decide(state.policy, proposal, request, session, facts, lambda: now), seen
 
-    def check_envelope(self, envelope: Any, *, lineage: Mapping[str, str] | None = None) -> Decision:
+    def check_envelope(self, envelope: EnvelopeInput | None, *, lineage: Mapping[str, str] | None = None) -> Decision:
         """Decide one wire-format v1 envelope (``proposal``, ``request``, ``session``, ``facts``).
 
-        Keys other than those four are ignored and never read.
+        Keys other than those four are ignored and never read. A missing proposal, or ``None`` for a
+        case that could not be read at all, is decided like any malformed input: ``escalate``.
         """
         if not isinstance(envelope, Mapping):
             envelope = {"proposal": envelope}
-        return self.check(envelope.get("proposal"), envelope.get("request"), envelope.get("session"),
-                          envelope.get("facts"), lineage=lineage)
+        # `_check`, not `check`: the values are whatever the envelope holds, validated by the guard.
+        return self._check(envelope.get("proposal"), envelope.get("request"), envelope.get("session"),
+                           envelope.get("facts"), lineage, None)

@@ -30,7 +30,8 @@ from .core.errors import UsageError
 from .engine.evaluate import evaluate, internal_error
 
 if TYPE_CHECKING:
-    from .sessions import SessionEvaluator, SessionRunner, SessionStore
+    from .sessions import SessionEvaluator, SessionStore
+    from .sessions._apply import SessionRunner
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,7 @@ class Shadow:
         self._keys = keys
         self._runner: SessionRunner | None = None
         if store is not None:
-            from .sessions import SessionRunner
+            from .sessions._apply import SessionRunner
             from .sessions._store import DryRunStore
 
             self._runner = SessionRunner(candidate, DryRunStore(store), session_evaluator, keys)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from txguard import Guard
-from txguard.audit import AuditRecord, MemorySink, canonical_json, open_sink, record_hash, verify
-from txguard.audit._record import record_line
+from txguard.audit import AuditRecord, MemorySink, canonical_json, open_sink, verify
+from txguard.audit._record import record_hash, record_line
 
 from .conftest import RETAIL, StepClock, envelopes
 

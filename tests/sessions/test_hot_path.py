@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from txguard import Guard
-from txguard.sessions import Charge, Event, MemoryStore
+from txguard.sessions import Event, MemoryStore
+from txguard.sessions._store import Charge
 
 from .helpers import BASE, T0
 

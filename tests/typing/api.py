@@ -14,6 +14,7 @@ from typing_extensions import assert_never
 
 import txguard
 from txguard import (
+    LINT_CODES,
     Checkout,
     CompiledPolicy,
     ConfirmationRequest,
@@ -22,7 +23,10 @@ from txguard import (
     ConsentTokenError,
     Decision,
     Diagnostic,
+    EnvelopeInput,
+    Explanation,
     Facts,
+    FactsInput,
     Guard,
     LineItem,
     MoneyError,
@@ -30,17 +34,24 @@ from txguard import (
     Outcome,
     PolicyError,
     Proposal,
+    ProposalInput,
     Question,
+    ReadOnly,
     Reason,
     Request,
+    RequestInput,
     Route,
     Session,
+    SessionInput,
     TxguardError,
     compile_file,
     compile_policy,
+    explain,
     intent_digest,
+    lint,
     parse_amount,
     policy_schema,
+    utc_now,
 )
 
 
@@ -190,3 +201,37 @@ def held_decisions(blocked: txguard.Blocked, guard: Guard) -> str:
     shown: ConfirmationRequest | None = verdict.confirmation or blocked.confirmation
     del outcomes, routes, questions, shown
     return blocked.message + verdict.message + blocked.reasons[0].code + verdict.reasons[0].code
+
+
+def typed_inputs(guard: Guard, proposal: ProposalInput, request: RequestInput, session: SessionInput,
+                 facts: FactsInput, envelope: EnvelopeInput) -> list[Decision]:
+    raw: dict[str, object] = {"name": "refund", "arguments": {"order_id": "#W1"}}
+    return [
+        guard.check(proposal, request, session, facts),
+        guard.check(raw, {"budget": "300"}, {"authenticated_user_id": "u1", "confirmed": []},
+                    {"orders": {"#W1": {"status": "delivered"}}}),
+        guard.check(raw, Request(), Session(), Facts({})),
+        guard.check_envelope(envelope),
+        guard.check_envelope(None),  # a case that could not be read: decided escalate
+    ]
+
+
+def what_was_decided(decision: Decision) -> str:
+    intent = decision.intent
+    if intent is None:
+        return "no intent: the proposal did not become one"
+    if isinstance(intent, ReadOnly):
+        return intent.tool
+    if isinstance(intent, Checkout):
+        total: Decimal = intent.total
+        return f"{total} {intent.currency}"
+    kind: str = intent.kind
+    return kind
+
+
+def author(policy: CompiledPolicy, envelope: EnvelopeInput) -> str:
+    findings: list[Diagnostic] = lint(policy)
+    known = [d for d in findings if d.code in LINT_CODES]
+    explanation: Explanation = explain(policy, envelope, utc_now)
+    why: Decision = explanation.decision
+    return explanation.render() + why.outcome.value + str(len(known))

@@ -13,14 +13,14 @@ Sinks: ``memory:`` (:class:`MemorySink`), ``jsonl:PATH`` (:class:`JsonlSink`), `
 opened by :func:`open_sink`. The record format is specified in ``docs/audit-format.md``.
 """
 
+from .. import _publish
 from ._postgres import PostgresSink
-from ._record import GENESIS, AuditRecord, canonical_json, record_hash
+from ._record import AuditRecord, canonical_json
 from ._replay import Change, ReplayGate, ReplayReport, replay
 from ._sinks import AuditEntry, AuditError, AuditSink, JsonlSink, MemorySink, SqliteSink, open_sink
 from ._verify import VerifyResult, verify
 
 __all__ = [
-    "GENESIS",
     "AuditEntry",
     "AuditError",
     "AuditRecord",
@@ -35,7 +35,9 @@ __all__ = [
     "VerifyResult",
     "canonical_json",
     "open_sink",
-    "record_hash",
     "replay",
     "verify",
 ]
+
+for _name in __all__:
+    _publish(globals()[_name], __name__)  # e.g. `txguard.audit.MemorySink`: see `txguard._publish`

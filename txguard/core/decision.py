@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .intents import Intent, ReadOnly
+
 Route = Literal["human", "refuse"]
 
 
@@ -135,7 +137,9 @@ class Decision:
     route: Route | None = None
     # Timing is reported but is not part of what was decided: equal inputs give equal decisions.
     elapsed_us: float = field(default=0.0, compare=False)
-    intent: Any = field(default=None, compare=False, repr=False)
+    intent: Intent | ReadOnly | None = field(default=None, compare=False, repr=False)
+    """The validated intent the proposal became (a read-only tool's :class:`ReadOnly` view), or None
+    when it did not become one (a malformed proposal, an unknown tool). Not part of what was decided."""
 
     @property
     def allowed(self) -> bool:

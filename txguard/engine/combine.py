@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import time
 
-from pydantic import BaseModel
-
 from ..core.decision import Decision, Outcome, Question, Reason, Route
-from ..core.intents import CONSEQUENTIAL_KINDS
+from ..core.intents import CONSEQUENTIAL_KINDS, Intent, ReadOnly
 from ..policy.compile import CompiledPolicy
 from .confirm import confirmation_request
 
 
-def combine(policy: CompiledPolicy, kind: str, intent: BaseModel, fired: list[Reason], routes: list[str],
+def combine(policy: CompiledPolicy, kind: str, intent: Intent | ReadOnly, fired: list[Reason], routes: list[str],
             questions: list[Question], consent_fired: bool, t0: int) -> Decision:
     """The decision of one proposal from the rules that fired on it (``t0``: when deciding began)."""
     default = policy.defaults.get(kind, Outcome.ESCALATE)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Context, localcontext
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -27,6 +27,9 @@ from ..core.decision import (
     Reason,
     Route,
 )
+
+if TYPE_CHECKING:
+    from ..core.intents import Intent, ReadOnly
 
 Clock = Callable[[], datetime]
 
@@ -158,4 +161,5 @@ def _evaluate(
     fired, routes, questions, consent_fired = run_rules(policy.by_kind.get(kind, ()), ctx)
 
     # 4. One combination of the fired rules and the policy's default into the decision.
-    return combine(policy, kind, intent, fired, routes, questions, consent_fired, t0)
+    # `intent` is what `tool.build` made or the host gave validated: an Intent, or ReadOnly for a read tool.
+    return combine(policy, kind, cast("Intent | ReadOnly", intent), fired, routes, questions, consent_fired, t0)

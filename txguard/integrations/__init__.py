@@ -12,6 +12,10 @@ pre-tool hook:
 - ``escalate``: the tool never runs; the agent gets the decision's message.
 """
 
+from .. import _publish
 from ._hook import Approval, HookCall, ToolCallHook, Verdict
 
 __all__ = ["Approval", "HookCall", "ToolCallHook", "Verdict"]
+
+for _name in __all__:
+    _publish(globals()[_name], __name__)  # e.g. `txguard.audit.MemorySink`: see `txguard._publish`

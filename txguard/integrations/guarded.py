@@ -306,7 +306,7 @@ class GuardedTool(_Guarded, Generic[P, R, B]):
         result: R = self._core.fn(*call_args, **call_kwargs)
         return result
 
-    def dispatch(self, proposal: Any) -> R | B:
+    def dispatch(self, proposal: Proposal | ToolCall | Mapping[str, object]) -> R | B:
         """Decide a raw proposal (or an adapter's ``ToolCall``); on ``allow`` run ``fn(**arguments)``."""
         prop = self._core.proposal_of_dispatch(proposal)
         blocked = self._judge(prop)
@@ -329,7 +329,7 @@ class AsyncGuardedTool(_Guarded, Generic[P, R, B]):
         result: R = await self._core.fn(*call_args, **call_kwargs)
         return result
 
-    async def dispatch(self, proposal: Any) -> R | B:
+    async def dispatch(self, proposal: Proposal | ToolCall | Mapping[str, object]) -> R | B:
         """Decide a raw proposal (or an adapter's ``ToolCall``); on ``allow`` await ``fn(**arguments)``."""
         prop = self._core.proposal_of_dispatch(proposal)
         blocked = self._judge(prop)

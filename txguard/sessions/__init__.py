@@ -15,17 +15,18 @@ the database. Session rules run on txguard's own evaluator by default, or on dur
 (``Guard(..., session_evaluator="durable_rules")``, needs ``pip install 'txguard[rete]'``).
 """
 
+from .. import _publish
+from ..core.errors import UsageError as _UsageError  # not re-exported: it is txguard.UsageError
 from ..policy.session import Budget, SessionPolicy, SessionRule
-from ._apply import SESSION_CODES, SessionRunner
+from ._apply import SESSION_CODES
 from ._events import Event
 from ._rete import RuleEngineError, RuleEngineEvaluator
 from ._rules import OwnEvaluator, SessionEvaluator
-from ._store import Charge, MemoryStore, SessionStore, Transaction, open_store
+from ._store import MemoryStore, SessionStore, open_store
 
 __all__ = [
     "SESSION_CODES",
     "Budget",
-    "Charge",
     "Event",
     "MemoryStore",
     "OwnEvaluator",
@@ -34,9 +35,8 @@ __all__ = [
     "SessionEvaluator",
     "SessionPolicy",
     "SessionRule",
-    "SessionRunner",
     "SessionStore",
-    "Transaction",
+    "evaluator",
     "open_store",
 ]
 
@@ -47,10 +47,7 @@ def evaluator(name: str) -> SessionEvaluator:
         return OwnEvaluator()
     if name == "durable_rules":
         return RuleEngineEvaluator()
-    from ..core.errors import UsageError
+    raise _UsageError(f"unknown session evaluator `{name}` (expected `txguard` or `durable_rules`)")
 
-    raise UsageError(f"unknown session evaluator `{name}` (expected `txguard` or `durable_rules`)")
-
-
-__all__ += ["evaluator"]
-__all__.sort()
+for _name in __all__:
+    _publish(globals()[_name], __name__)  # e.g. `txguard.audit.MemorySink`: see `txguard._publish`
