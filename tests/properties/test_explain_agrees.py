@@ -263,6 +263,10 @@ def test_consent_tokens_explain_as_the_guard_decides(signer: ConsentSigner, expi
 
 # -- session rules -----------------------------------------------------------------------------------
 
+def fixed(moment: datetime) -> Callable[[], datetime]:
+    return lambda: moment
+
+
 def test_every_turn_of_the_session_suite_explains_as_the_guard_decides() -> None:
     suite = load_suite(POLICIES / "retail-session.tests.yaml")
     policy = compile_file(suite.policy_path)
@@ -271,14 +275,14 @@ def test_every_turn_of_the_session_suite_explains_as_the_guard_decides() -> None
         if not case.turns:
             env = with_session_id(case.envelope, case.session_id)
             at = suite.clock or NOW
-            decision, result = both(policy, env, lambda a=at: a, stores=(MemoryStore(), MemoryStore()))
+            decision, result = both(policy, env, fixed(at), stores=(MemoryStore(), MemoryStore()))
             assert_agree(policy, decision, result, case.name)
             continue
         for n, turn in enumerate(case.turns, 1):
             stores = (MemoryStore(), MemoryStore())
             for store in stores:
                 play(policy, case, n - 1, store)  # the same earlier turns in each
-            decision, result = both(policy, turn.envelope, lambda t=turn: t.at, stores=stores)
+            decision, result = both(policy, turn.envelope, fixed(turn.at), stores=stores)
             assert_agree(policy, decision, result, f"{case.name} turn {n}")
             turns += 1
     assert turns >= 15
