@@ -1,4 +1,4 @@
-"""The suite loader and runner (``txguard.authoring.suite``)."""
+"""The suite model, loader and runner (``txguard.authoring.suite``, ``suite_load``, ``suite_paths``, ``suite_run``)."""
 
 from __future__ import annotations
 

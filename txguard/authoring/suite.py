@@ -137,10 +137,7 @@ class Result:
 
     def got(self) -> dict[str, Any]:
         """What the guard decided, in the shape of ``want``."""
-        out: dict[str, Any] = {"outcome": self.decision.outcome.value, "reasons": sorted(set(self.decision.codes))}
-        if self.decision.route is not None:
-            out["route"] = self.decision.route
-        return out
+        return _got(self.decision)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
