@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from txguard.authoring.suite import load_suite
+from txguard.authoring.suite_load import load_suite
 from txguard.cli import main
 
 from .conftest import CORPUS, POLICIES

@@ -13,7 +13,7 @@ import pytest
 
 from txguard import compile_file, compile_policy
 from txguard.authoring.explain import explain
-from txguard.authoring.suite import load_suite
+from txguard.authoring.suite_load import load_suite
 from txguard.cli import main
 
 from .conftest import POLICIES, ROOT, read_cases

@@ -9,7 +9,8 @@ import pytest
 
 from txguard import compile_file
 from txguard.authoring.explain import explain
-from txguard.authoring.suite import guard_for, load_suite, play, run_case, with_session_id
+from txguard.authoring.suite_load import load_suite
+from txguard.authoring.suite_run import guard_for, play, run_case, with_session_id
 from txguard.cli import main
 from txguard.sessions import MemoryStore
 

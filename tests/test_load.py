@@ -8,7 +8,8 @@ import pytest
 
 from txguard import Diagnostic, PolicyError, compile_policy
 from txguard.policy.load import MAX_ALIASES, MAX_DEPTH, MAX_VALUES, load_yaml
-from txguard.authoring.suite import SuiteError, load_suite
+from txguard.authoring.suite import SuiteError
+from txguard.authoring.suite_load import load_suite
 
 
 def test_every_node_is_located() -> None:

@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from txguard.authoring.suite import load_suite
+from txguard.authoring.suite_load import load_suite
 
 from .conftest import POLICIES, ROOT
 

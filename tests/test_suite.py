@@ -1,4 +1,4 @@
-"""The suite loader and runner (``txguard.authoring.suite``)."""
+"""The suite model, loader and runner (``txguard.authoring.suite``, ``suite_load``, ``suite_paths``, ``suite_run``)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,12 @@ from typing import Any
 import pytest
 
 from txguard import Guard, Outcome, compile_file
-from txguard.authoring.suite import (
-    Coverage,
-    SuiteError,
-    Want,
-    apply_set,
-    compare,
-    load_suite,
-    parse_set_path,
-    parse_suite,
-    read_corpus,
-    run_suite,
-    score_corpus,
-)
+from txguard.authoring.corpus import read_corpus, score_corpus
+from txguard.authoring.coverage import Coverage
+from txguard.authoring.suite import SuiteError, Want, compare
+from txguard.authoring.suite_load import load_suite, parse_suite
+from txguard.authoring.suite_paths import apply_set, parse_set_path
+from txguard.authoring.suite_run import run_suite
 
 from .conftest import CORPUS, POLICIES
 

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from txguard import compile_file, compile_policy
-from txguard.authoring.suite import Coverage, SuiteError, describe_failure, parse_suite, run_case, run_suite
+from txguard.authoring.coverage import Coverage
+from txguard.authoring.suite import SuiteError, describe_failure
+from txguard.authoring.suite_load import parse_suite
+from txguard.authoring.suite_run import guard_for, run_case, run_suite
 from txguard.cli import main
 
 from .conftest import POLICIES
@@ -214,7 +217,7 @@ def test_turns_run_as_one_conversation_on_their_clock(tmp_path: Path) -> None:
 def test_a_failing_turn_is_reported_with_its_index_and_location(tmp_path: Path) -> None:
     suite, policy = _load(tmp_path, LOOP.replace("{outcome: escalate, reasons: [clarify_loop, consent]}",
                                                  "{outcome: clarify}"))
-    result = run_case(__import__("txguard.authoring.suite", fromlist=["guard_for"]).guard_for(policy, suite.clock),
+    result = run_case(guard_for(policy, suite.clock),
                       suite.cases[0])
     assert not result.passed
     where = f"{suite.file}:{suite.cases[0].turns[2].line}:{suite.cases[0].turns[2].column}"

@@ -138,6 +138,11 @@ class Guard:
 
             self._audit = Recorder(audit, self._observers)
 
+    @property
+    def clock(self) -> Clock:
+        """The clock decisions read ``now`` from (suites and explain decide at the guard's instant)."""
+        return self._clock
+
     def _bind(self, policy: CompiledPolicy) -> _State:
         if self._store is not None:
             return _State(policy, SessionRunner(policy, self._store, self._evaluator, self._keys), self._keys)

@@ -17,7 +17,9 @@ import pytest
 
 from .policy.compile import CompiledPolicy
 from .core.errors import PolicyError
-from .authoring.suite import SUITE_SUFFIX, Case, PolicyCache, SuiteError, describe_failure, guard_for, load_suite, run_case
+from .authoring.suite import SUITE_SUFFIX, Case, SuiteError, describe_failure
+from .authoring.suite_load import load_suite
+from .authoring.suite_run import PolicyCache, guard_for, run_case
 
 _CACHE_KEY = pytest.StashKey[PolicyCache]()
 

@@ -19,7 +19,7 @@ import pytest
 
 from txguard import UsageError
 from txguard.core.jsonio import DuplicateKeyError
-from txguard.integrations.mcp_proxy import MAX_FACTS_BYTES, facts_url_provider, load_context_provider
+from txguard.integrations.mcp_context import MAX_FACTS_BYTES, facts_url_provider, load_context_provider
 
 from ..conftest import ROOT
 from ..helpers import object_paths, value_at, with_repeated_key

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
+from .. import __version__
+
 EXIT_OK = 0
 EXIT_TOOL_ERROR = 1
 EXIT_TEST_FAILED = 2
@@ -60,7 +62,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog="txguard",
         description="A rules-first transaction guard for LLM agents that buy, refund and cancel.",
     )
-    parser.add_argument("--version", action="version", version=f"txguard {_version()}")
+    parser.add_argument("--version", action="version", version=f"txguard {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chosen = _chosen(argv)
     for name, (_, help_line) in COMMANDS.items():
@@ -81,10 +83,6 @@ def _chosen(argv: Sequence[str] | None) -> str | None:
     return None
 
 
-def _version() -> str:
-    from .. import __version__
-
-    return __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,7 +20,8 @@ from ..core.decision import Decision, Outcome, Reason
 from ..core.errors import READ_ERRORS
 from .._guard import Guard
 from ..core.jsonio import read_json
-from ..authoring.suite import SuiteError, numbered_lines
+from ..authoring.corpus import numbered_lines
+from ..authoring.suite import SuiteError
 from ..audit import AuditError, open_sink
 from ._common import compile_or_report, open_text
 

@@ -24,8 +24,12 @@ from ..policy.compile import CompiledPolicy, compile_file
 from ..core.errors import READ_ERRORS, PolicyError
 from ..engine.evaluate import Clock
 from ..authoring.explain import explain
+from ..authoring.suite import SuiteError
+from ..authoring.suite_load import load_suite
+from ..authoring.suite_run import keeps_state, play, with_session_id
 from .._guard import utc_now
 from ..core.jsonio import read_json
+from ..sessions import MemoryStore
 from ._common import compile_or_report, open_text
 
 HELP = "explain a decision rule by rule (inputs, fired / skipped / not fired, and why)"
@@ -77,9 +81,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _from_suite(args: argparse.Namespace, clock: Clock | None) -> int:
-    from ..authoring.suite import SuiteError, keeps_state, load_suite, play, with_session_id
-    from ..sessions import MemoryStore
-
     if args.case is not None:
         print("txguard explain: give either a CASE.json or --suite FILE --case ID, not both", file=sys.stderr)
         return 1

@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING
 from ..core.errors import UsageError
 from .._guard import Guard
 from ..audit import AuditError, open_sink
+from ..sessions import open_store
+from ..integrations.mcp_context import ContextProvider, facts_url_provider, load_context_provider
 from ._common import compile_or_report
 
 if TYPE_CHECKING:
     from mcp import Client
 
-    from ..integrations.mcp_proxy import ContextProvider, ProxyOptions
+    from ..integrations.mcp_proxy import ProxyOptions
 
 HELP = "guard an MCP server: decide every tools/call before forwarding it (stdio or streamable HTTP upstream)"
 
@@ -68,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         listen = _listen(args.listen) if args.listen else None
         upstream = mp.upstream_client(command or None, args.upstream, timeout=args.upstream_timeout)
-        context = (mp.load_context_provider(args.context) if args.context else
-                   mp.facts_url_provider(args.facts_url, timeout=args.facts_timeout) if args.facts_url else None)
+        context = (load_context_provider(args.context) if args.context else
+                   facts_url_provider(args.facts_url, timeout=args.facts_timeout) if args.facts_url else None)
         sink = open_sink(args.audit) if args.audit else None
     except (UsageError, AuditError) as exc:
         print(f"txguard mcp-proxy: {exc}", file=sys.stderr)
@@ -77,8 +79,6 @@ def run(args: argparse.Namespace) -> int:
     store = None
     try:
         if args.sessions:
-            from ..sessions import open_store
-
             store = open_store(args.sessions)
         guard = Guard(policy, audit=sink, sessions=store)
         options = mp.ProxyOptions(mode=args.mode, only_mapped=args.only_mapped, errors=args.errors)

@@ -23,20 +23,11 @@ from typing import Any
 from ..policy.compile import CompiledPolicy
 from ..core.errors import READ_ERRORS, Diagnostic, PolicyError
 from .._guard import Guard
-from ..authoring.suite import (
-    Coverage,
-    CorpusReport,
-    PolicyCache,
-    Result,
-    SuiteError,
-    describe_failure,
-    find_suites,
-    is_corpus,
-    load_suite,
-    read_corpus,
-    run_suite,
-    score_corpus,
-)
+from ..authoring.corpus import CorpusReport, is_corpus, read_corpus, score_corpus
+from ..authoring.coverage import Coverage
+from ..authoring.suite import Result, SuiteError, describe_failure
+from ..authoring.suite_load import load_suite
+from ..authoring.suite_run import PolicyCache, find_suites, run_suite
 from ._common import compile_or_report
 
 HELP = "run policy test suites (*.tests.yaml) and labelled corpora"
