@@ -168,7 +168,7 @@ def test_the_key_order_covers_exactly_the_policy_schema() -> None:
 
 
 def test_the_key_order_covers_exactly_the_suite_format() -> None:
-    from txguard.authoring import suite as _suite
+    from txguard.authoring import suite_load as _suite
 
     assert sorted(KEY_ORDER["suite"]) == sorted(_suite._SUITE_KEYS)
     assert sorted(KEY_ORDER["case"]) == sorted(_suite._CASE_KEYS)

@@ -32,6 +32,8 @@ LATE_IMPORTS_ALLOWED: dict[tuple[str, str, str], str] = {
         "needs the optional `serve` extra (starlette, uvicorn): without it `txguard serve` says so in one line",
     ("txguard.cli.serve", "run", "txguard.serve._app"):
         "needs the optional `serve` extra, as above",
+    ("txguard.serve._app", "__init__", "txguard.otel"):
+        "needs opentelemetry-api (`txguard[otel]`, not part of `serve`): loaded only when the service is told to trace",
 }
 """(module, function, imported module or ``?`` for a computed name) -> why a txguard module is imported
 inside that function. Keep it short."""

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -27,6 +28,9 @@ from ..engine.evaluate import internal_error
 from .._guard import Guard
 from ..core.jsonio import read_json
 from ..core.observe import Observer
+from ..audit import open_sink
+from ..metrics import PrometheusObserver
+from ..sessions import open_store
 from ..audit._record import uuid7
 from ._openapi import openapi_document
 from ._problems import MEDIA_TYPE, Problem
@@ -68,10 +72,6 @@ class Service:
     """One worker's guard, its sinks and its metrics, behind the HTTP handlers."""
 
     def __init__(self, config: ServeConfig, policy: CompiledPolicy, observers: Sequence[Observer] = ()) -> None:
-        from prometheus_client import CollectorRegistry
-
-        from ..metrics import PrometheusObserver
-
         self.config = config
         self.registry = CollectorRegistry()
         self.metrics = PrometheusObserver(self.registry)
@@ -90,13 +90,9 @@ class Service:
         """Open the sinks and build the guard: from here on the service is ready."""
         audit = sessions = None
         if self.config.audit:
-            from ..audit import open_sink
-
             audit = open_sink(self.config.audit)
             self._closers.append(audit.close)
         if self.config.sessions:
-            from ..sessions import open_store
-
             sessions = open_store(self.config.sessions)
             self._closers.append(sessions.close)
         self.guard = Guard(self.initial, audit=audit, sessions=sessions, observers=self.observers,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import __version__
 from ._problems import MEDIA_TYPE, TITLES
 
 
@@ -93,8 +94,6 @@ _PROBLEM = {
 
 def openapi_document() -> dict[str, Any]:
     """The service's OpenAPI document."""
-    from .. import __version__
-
     return {
         "openapi": "3.1.0",
         "info": {"title": "txguard decision service", "version": __version__,
