@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from ..checks.builtin import Ctx
 from .combine import combine
 from .rules import run_rules
+from .trace import Trace
 from ..policy.compile import CompiledPolicy
 from ..policy.tools import ProposalError, validation_summary
 from ..core.context import EMPTY_REQUEST, EMPTY_SESSION, Facts, Proposal, Request, Session
@@ -75,17 +76,20 @@ def evaluate(
     facts: Any,
     clock: Clock,
     consent_keys: Mapping[str, bytes] | None = None,
+    *,
+    trace: Trace | None = None,
 ) -> Decision:
     """Decide one proposal. Never raises; see the module docstring.
 
-    ``consent_keys`` (``{key id: key}``) verify the session's signed consent tokens.
+    ``consent_keys`` (``{key id: key}``) verify the session's signed consent tokens. With
+    ``trace``, the rule loop records each rule it considers (see :mod:`txguard.engine.trace`).
     """
     t0 = time.perf_counter_ns()
     try:
         # Money arithmetic must not depend on the caller's decimal context (a host may have set a
         # low precision): 60 digits hold any product and sum of the bounded amounts exactly.
         with localcontext(EXACT):
-            return _evaluate(policy, proposal, request, session, facts, clock, t0, consent_keys)
+            return _evaluate(policy, proposal, request, session, facts, clock, t0, consent_keys, trace)
     except Exception as exc:  # noqa: BLE001 - the guard fails closed, whatever happened
         return internal_error(policy, exc, t0)
 
@@ -121,6 +125,7 @@ def _evaluate(
     clock: Clock,
     t0: int,
     consent_keys: Mapping[str, bytes] | None = None,
+    trace: Trace | None = None,
 ) -> Decision:
     # 1. The proposal becomes an intent, or the decision is escalate (fail closed).
     if isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
@@ -155,7 +160,7 @@ def _evaluate(
 
     # 3. The rules for this kind, preconditions first.
     ctx = Ctx(intent, req, ses, fac, clock(), policy, prop, arguments, consent_keys)
-    fired, routes, questions, consent_fired = run_rules(policy.by_kind.get(kind, ()), ctx)
+    fired, routes, questions, consent_fired = run_rules(policy.by_kind.get(kind, ()), ctx, trace)
 
     # 4. One combination of the fired rules and the policy's default into the decision.
     return combine(policy, kind, intent, fired, routes, questions, consent_fired, t0)

@@ -21,15 +21,16 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from ..checks.builtin import CHECKS, PRECONDITIONS, Ctx
-from .conditions import ConditionCompiler
+from ..checks.builtin import CHECKS, PRECONDITIONS
+from .conditions import located_keys, parse_condition
+from .ir import Check, Loc, Node, PathKey
 from ..core.context import Proposal
 from ..core.decision import Outcome, PolicyRef, Question, Route
 from ..core.errors import MAX_DIAGNOSTICS, Diagnostic, MoneyError, PolicyError
@@ -42,41 +43,38 @@ from .schema import dotted, validate_document
 from .session import EMPTY_SESSION_POLICY, SessionPolicy, compile_session, merge_session
 from ..core.taxonomy import Categories, Taxonomy, TaxonomyFormatError, normalise, taxonomy_from_bytes
 
+Site = tuple[Located, PathKey]
+"""Where a rule is written: its document and its path there (a base policy's rule: in the base file)."""
+
 
 # -- rules ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)
 class CompiledRule:
+    """One rule, compiled: what it tests (an IR node: a condition tree or a built-in check) and
+    what it decides when the test fires. ``loc`` is where the rule is written."""
+
     id: str
     code: str
     outcome: Outcome
     route: str
     kinds: tuple[str, ...]
-    fn: Callable[[Ctx, Any], str | None]
-    params: Any
+    test: Node
     question: Question | None
     message: str | None
     provides: str | None
     needs: frozenset[str]
     check: str | None
-    location: tuple[str, int, int]
-    source: Mapping[str, Any]
+    loc: Loc
+    description: str | None = None
+    detail: str = ""
+    """A ``when`` rule's message when it fires (the ``{detail}`` of its ``message``)."""
+    key_locs: Mapping[str, Loc] = field(default_factory=dict)
+    """Where each key of the rule (``kinds``, ``when``, ``params``, ...) is written."""
 
-
-def _when_fn(pred: Callable[[Mapping[str, Any]], bool], detail: str | None, rid: str) -> Callable[[Ctx, Any], str | None]:
-    """A custom rule's check: its message (``{detail}`` of the rule's ``message``) when it fires."""
-    detail = detail or f"rule `{rid}` matched"
-
-    def fn(ctx: Ctx, params: Any) -> str | None:
-        # One environment per decision, shared by its custom rules (conditions only read it).
-        env = ctx.cache.get("when_env")
-        if env is None:
-            env = ctx.cache["when_env"] = {
-                "intent": ctx.intent, "request": ctx.request, "session": ctx.session, "facts": ctx.facts.raw(),
-            }
-        return detail if pred(env) else None
-
-    return fn
+    @property
+    def location(self) -> tuple[str, int, int]:
+        return (self.loc.file, self.loc.line, self.loc.col)
 
 
 # -- the compiled policy ---------------------------------------------------------------------------------
@@ -163,7 +161,7 @@ class _Build:
         self.rules: list[CompiledRule] = []
         self.session: SessionPolicy = EMPTY_SESSION_POLICY
         self.by_kind: dict[str, tuple[CompiledRule, ...]] = {}
-        self.rule_locations: dict[str, tuple[str, int, int]] = {}
+        self.rule_sites: dict[str, Site] = {}
         self.rule_paths: list[tuple[str | int, ...]] = []
         """The document path of each merged rule (empty without ``extends``: ``rules[i]``)."""
         """Where each rule is written, for rules of a base policy (its own file) and of this one."""
@@ -241,11 +239,23 @@ def _compile_categories(b: _Build, spec: Mapping[str, Any]) -> Categories:
     return Categories(taxonomy, types, synonyms)
 
 
+def _locator(site: Site, at: PathKey) -> Callable[[PathKey], Loc]:
+    """Document path ``at + sub`` (as diagnostics name it) -> the Loc of ``sub`` where the rule is written."""
+    doc, base = site
+
+    def locate(path: PathKey) -> Loc:
+        where = base + tuple(path[len(at):])
+        line, col = doc.where(where)
+        return Loc(doc.file, line, col, where)
+
+    return locate
+
+
 def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[CompiledRule]:
     out: list[CompiledRule] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(rules):
-        at: tuple[str | int, ...] = b.rule_paths[i] if i < len(b.rule_paths) else ("rules", i)
+        at: PathKey = b.rule_paths[i] if i < len(b.rule_paths) else ("rules", i)
         rid = raw["id"]
         if rid in seen:
             b.error(at + ("id",), "txg-duplicate", f"rule id `{rid}` is already used by rules[{seen[rid]}]")
@@ -254,8 +264,9 @@ def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[Co
         if ("check" in raw) == ("when" in raw):
             b.error(at, "txg-schema", "a rule has exactly one of `check` or `when`")
             continue
-        line, col = b.doc.where(at)
-        location = b.rule_locations.get(rid, (b.doc.file, line, col))
+        locate = _locator(b.rule_sites.get(rid, (b.doc, at)), at)
+        test: Node
+        detail = ""
         if "check" in raw:
             spec = CHECKS[raw["check"]]
             kinds = tuple(raw.get("kinds", spec.kinds))
@@ -263,12 +274,13 @@ def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[Co
             if bad:
                 b.error(at + ("kinds",), "txg-param",
                         f"check `{spec.name}` does not apply to {', '.join(bad)} (it applies to: {', '.join(spec.kinds)})")
+            written = raw.get("params", {})
             try:
-                params = spec.compile_params(raw.get("params", {}))
+                params = spec.compile_params(written)
             except (MoneyError, KeyError, ValueError) as exc:
                 b.error(at + ("params",), "txg-param", str(exc))
                 continue
-            fn = spec.fn
+            test = Check(spec, params, locate(at + ("check",)), located_keys(written, at + ("params",), locate))
             code = raw.get("code", spec.code)
             outcome = raw.get("outcome", spec.outcome)
             route = raw.get("route", spec.route)
@@ -276,16 +288,13 @@ def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[Co
             provides, needs, check = spec.provides, spec.needs, spec.name
         else:
             kinds = tuple(raw.get("kinds", kinds_all))
-            compiler = ConditionCompiler(
-                list(kinds),
-                lambda path, msg: b.error(path, "txg-path", msg),
-            )
-            pred = compiler.compile(raw["when"], at + ("when",))
-            params = None
+            test = parse_condition(raw["when"], at + ("when",), list(kinds),
+                                   lambda path, msg: b.error(path, "txg-path", msg), locate)
             # The description is for the policy's authors (explain, lint, docs); the end user sees
             # the rule's `message` (where `{detail}` shows the description, if the policy says so)
             # or this neutral text, never the description by default.
-            fn = _when_fn(pred, raw.get("description") if "{detail}" in raw.get("message", "") else None, rid)
+            shown = raw.get("description") if "{detail}" in raw.get("message", "") else None
+            detail = shown or f"rule `{rid}` matched"
             code = raw.get("code", rid.replace("-", "_").lower())
             outcome = raw.get("outcome", "escalate")
             route = raw.get("route", "human")
@@ -294,10 +303,11 @@ def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[Co
         if outcome == "clarify" and not qtext:
             qtext = "Can you confirm what you want me to do?"
         out.append(CompiledRule(
-            id=rid, code=code, outcome=Outcome(outcome), route=route, kinds=kinds, fn=fn, params=params,
+            id=rid, code=code, outcome=Outcome(outcome), route=route, kinds=kinds, test=test,
             question=Question(code, qtext) if outcome == "clarify" and qtext else None,
             message=raw.get("message"), provides=provides, needs=needs, check=check,
-            location=location, source=raw,
+            loc=locate(at), description=raw.get("description"), detail=detail,
+            key_locs={k: locate(at + (k,)) for k in raw},
         ))
     return out
 
@@ -321,7 +331,7 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
         b.error(("extends",), "txg-extends", f"`{data['extends']}` extends itself (a cycle)")
         return data
     try:
-        base, base_locations = load_policy_data(base_path, chain + (base_path,), b.extends_root)
+        base, base_sites = load_policy_data(base_path, chain + (base_path,), b.extends_root)
     except _NotAPolicy as exc:
         b.error(("extends",), "txg-extends", f"`{data['extends']}` {exc}")
         return data
@@ -358,7 +368,7 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
         defaults[kind] = outcome
     merged["defaults"] = defaults
     base_ids = {r["id"] for r in base.get("rules", [])}
-    b.rule_locations.update(base_locations)
+    b.rule_sites.update(base_sites)
     for i, r in enumerate(data.get("rules", [])):
         if r.get("id") in base_ids:
             b.error(("rules", i, "id"), "txg-extends",
@@ -423,10 +433,10 @@ def _base_policy_path(b: _Build, name: str) -> Path | None:
 
 
 def load_policy_data(path: Path, chain: tuple[Path, ...] = (),
-                     extends_root: Path | None = None) -> tuple[dict[str, Any], dict[str, tuple[str, int, int]]]:
+                     extends_root: Path | None = None) -> tuple[dict[str, Any], dict[str, Site]]:
     """Load and schema-validate a policy file, with its base merged in (no compilation).
 
-    Returns the merged data and where each rule is written (rule id -> file, line, column). A
+    Returns the merged data and where each rule is written (rule id -> its document and path). A
     file that is not valid YAML or does not declare ``apiVersion: txguard/v1`` raises
     :class:`_NotAPolicy`, so that a base's diagnostics (which quote its values) are shown only for
     a file that says it is a policy.
@@ -444,15 +454,14 @@ def load_policy_data(path: Path, chain: tuple[Path, ...] = (),
     data = _merge_base(b, dict(doc.data), chain or (path.resolve(),))
     if b.errors:
         raise PolicyError(b.errors)
-    return data, {**b.rule_locations, **_own_rule_locations(b)}
+    return data, {**b.rule_sites, **_own_rule_sites(b)}
 
 
-def _own_rule_locations(b: _Build) -> dict[str, tuple[str, int, int]]:
-    out: dict[str, tuple[str, int, int]] = {}
+def _own_rule_sites(b: _Build) -> dict[str, Site]:
+    out: dict[str, Site] = {}
     for i, rule in enumerate(b.doc.data.get("rules") or []):
         if isinstance(rule, dict) and isinstance(rule.get("id"), str):
-            line, col = b.doc.where(("rules", i))
-            out[rule["id"]] = (b.doc.file, line, col)
+            out[rule["id"]] = (b.doc, ("rules", i))
     return out
 
 
