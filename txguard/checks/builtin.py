@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -311,6 +311,13 @@ class CheckSpec:
     needs: frozenset[str] = frozenset()
     route: str = "human"
     doc: str = ""
+    implies: Callable[[Any, Any], bool] | None = None
+    """Lint: ``implies(a, b)`` is true when the check with compiled params ``a`` fires whenever it
+    would with params ``b`` (so a rule with ``b`` is shadowed by one with ``a``). Equal params
+    need no function."""
+    currencies: Callable[[Any], frozenset[str]] | None = None
+    """Lint: the currencies the compiled params name (thresholds in another currency than the
+    policy's are reported)."""
 
 
 CHECKS: dict[str, CheckSpec] = {}
@@ -809,3 +816,32 @@ def _noop(ctx: Ctx, params: Any) -> str | None:
         if all(_typed(current.get(k), str, what, f"address.{k}") == v for k, v in new.items()):
             return "the address is already that one"
     return None
+
+
+# -- what lint knows about a check's parameters ------------------------------------------------------
+
+def _cap_implies(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Cap ``a`` is exceeded (or missing) whenever cap ``b`` is: ``a`` caps fewer currencies
+    (every other one is missing, so fires) and each no higher."""
+    if a["per_category"] or b["per_category"]:
+        return False
+    if not set(a["max"]) <= set(b["max"]):
+        return False
+    return all(b["max"][cur] >= cap for cur, cap in a["max"].items())
+
+
+def _cap_currencies(p: Mapping[str, Any]) -> frozenset[str]:
+    caps = [p["max"], *(p["per_category"] or {}).values()] + ([p["default"]] if p["default"] else [])
+    return frozenset(cur for c in caps for cur in c)
+
+
+def _ambiguity_implies(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Only a confidence floor on both: floor ``a`` at or above floor ``b`` fires whenever ``b`` does."""
+    if a["max_alternatives"] is None and b["max_alternatives"] is None and not a["required_options"] \
+            and not b["required_options"] and a["min_confidence"] is not None and b["min_confidence"] is not None:
+        return bool(a["min_confidence"] >= b["min_confidence"])
+    return False
+
+
+CHECKS["price_cap"] = replace(CHECKS["price_cap"], implies=_cap_implies, currencies=_cap_currencies)
+CHECKS["ambiguity"] = replace(CHECKS["ambiguity"], implies=_ambiguity_implies)

@@ -98,6 +98,13 @@ class CompiledPolicy:
     session: SessionPolicy = EMPTY_SESSION_POLICY
     route_precedence: tuple[Route, ...] = ("refuse", "human")
     """When escalating rules name both routes, the first of these wins (``routes.precedence``)."""
+    locations: Mapping[PathKey, Loc] = field(default_factory=dict)
+    """Where each tool (``("tools", name)``) and default (``("defaults", kind)``) is written (one
+    that comes from a base policy: at ``extends``)."""
+
+    def locate(self, path: PathKey) -> Loc:
+        """Where ``path`` of the merged policy is written (see ``locations``)."""
+        return self.locations.get(tuple(path), Loc(self.file, 1, 1, ()))
 
     def route(self, routes: Iterable[str]) -> Route:
         """The escalation's route among the routes the fired rules name (``human`` if none)."""
@@ -552,7 +559,20 @@ def compile_document(doc: Located, base_dir: Path, *, timings: dict[str, float] 
         document=data,
         session=b.session,
         route_precedence=tuple(data.get("routes", {}).get("precedence", ("refuse", "human"))),
+        locations=_locations(doc, data),
     )
+
+
+def _locations(doc: Located, data: Mapping[str, Any]) -> dict[PathKey, Loc]:
+    """Where the merged policy's tools and defaults are written: in this file, or at ``extends``."""
+    own = doc.data
+    out: dict[PathKey, Loc] = {}
+    for section in ("tools", "defaults"):
+        for key in data.get(section, {}):
+            path: PathKey = (section, key) if key in (own.get(section) or {}) else ("extends",)
+            line, col = doc.where(path)
+            out[(section, key)] = Loc(doc.file, line, col, path)
+    return out
 
 
 def compile_policy(text: str, file: str = "<policy>", base_dir: Path | None = None, *,
