@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..checks.builtin import Ctx
+from .codes import ENGINE_CODES, EngineCode, engine_code
 from .combine import combine
 from .rules import run_rules
 from .trace import Trace
@@ -31,23 +32,13 @@ from ..core.decision import (
 
 Clock = Callable[[], datetime]
 
-ENGINE_CODES: dict[str, str] = {
-    "malformed": "the proposal's arguments cannot be parsed or validated into an intent",
-    "unknown_tool": "the policy maps no intent to the proposal's tool name",
-    "malformed_context": "the request, session or facts are not in the expected shape",
-    "missing_fact": "a record the rule needs is not in the facts",
-    "check_error": "a rule raised an error while being evaluated",
-    "default_outcome": "the policy's default for the intent kind (a floor: `escalate` for a kind it does not list) is above every fired rule",
-    "internal_error": "the guard itself failed; nothing may be executed",
-    "audit_unavailable": "the decision's audit record could not be written, so the decision is withheld",
-}
-"""Reason codes the engine itself emits (rule ids start with ``txguard:``)."""
+__all__ = ["ENGINE_CODES", "Clock", "EXACT", "evaluate", "internal_error"]
 
 EXACT = Context(prec=60)
 """The decimal context of every decision (default traps: invalid operation, division by zero, overflow)."""
 
 
-def _engine(code: str, message: str, route: Route = "human") -> tuple[Reason, Route]:
+def _engine(code: EngineCode, message: str, route: Route = "human") -> tuple[Reason, Route]:
     return Reason(f"txguard:{code}", code, message, Outcome.ESCALATE), route
 
 
@@ -142,7 +133,7 @@ def _evaluate(
             tool, arguments = policy.tool_arguments(prop)
             intent = tool.build(arguments)
         except ProposalError as exc:
-            reason, first = _engine(exc.code, exc.message, "refuse")
+            reason, first = _engine(engine_code(exc.code), exc.message, "refuse")
             return _escalation(policy, reason, first, t0)
     kind = str(getattr(intent, "kind"))
 
