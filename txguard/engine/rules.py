@@ -16,7 +16,7 @@ from typing import Any
 
 from ..checks.builtin import Ctx
 from ..core.decision import Outcome, Question, Reason
-from ..policy.compile import CompiledRule
+from ..policy.rules import CompiledRule
 from ..policy.ir import Check, ConditionError, MissingFact
 from .conditions import eval_node
 from .trace import Comparison, RuleTrace, Trace

@@ -8,8 +8,10 @@ The stages run in order; ``load`` is ``_load``, the others are the functions of 
 3. ``extends``   merge the base policy; the child may only tighten it
 4. ``tools``     tool name -> intent kind, argument mapping
 5. ``categories`` taxonomy file, product types, synonyms
-6. ``rules``     built-in checks with compiled parameters; custom conditions with type-checked paths
+6. ``rules``     each rule parsed once into the located IR (``policy/rules.py``, ``policy/ir.py``):
+                 a built-in check with compiled parameters, or a condition tree with type-checked paths
 7. ``index``     rules by intent kind, preconditions first
+8. ``lint``      (on demand: :func:`txguard.policy.lint.lint`) findings computed over the IR alone
 
 All problems are collected and raised together as one :class:`PolicyError`.
 """
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,54 +29,23 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..checks.builtin import CHECKS, PRECONDITIONS
-from .conditions import located_keys, parse_condition
-from .ir import Check, Loc, Node, PathKey
 from ..core.context import Proposal
-from ..core.decision import Outcome, PolicyRef, Question, Route
+from ..core.decision import Outcome, PolicyRef, Route
 from ..core.errors import MAX_DIAGNOSTICS, Diagnostic, MoneyError, PolicyError
 from ..core.intents import INTENT_MODELS, canonical_json
 from ..core.jsonio import DuplicateKeyError, read_json, unusable_problem
-from .tools import ProposalError, ToolMap, compile_tools
-from .load import Located, load_yaml, read_source
 from ..core.money import currency_exponent
+from ..core.taxonomy import Categories
+from .categories import compile_categories
+from .ir import Loc, PathKey
+from .load import Located, load_yaml, read_source
+from .rules import CompiledRule, Site, compile_rules, stage_rank
 from .schema import dotted, validate_document
 from .session import EMPTY_SESSION_POLICY, SessionPolicy, compile_session, merge_session
-from ..core.taxonomy import Categories, Taxonomy, TaxonomyFormatError, normalise, taxonomy_from_bytes
+from .tools import ProposalError, ToolMap, compile_tools
 
-Site = tuple[Located, PathKey]
-"""Where a rule is written: its document and its path there (a base policy's rule: in the base file)."""
-
-
-# -- rules ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True, eq=False)
-class CompiledRule:
-    """One rule, compiled: what it tests (an IR node: a condition tree or a built-in check) and
-    what it decides when the test fires. ``loc`` is where the rule is written."""
-
-    id: str
-    code: str
-    outcome: Outcome
-    route: str
-    kinds: tuple[str, ...]
-    test: Node
-    question: Question | None
-    message: str | None
-    provides: str | None
-    needs: frozenset[str]
-    check: str | None
-    loc: Loc
-    description: str | None = None
-    detail: str = ""
-    """A ``when`` rule's message when it fires (the ``{detail}`` of its ``message``)."""
-    key_locs: Mapping[str, Loc] = field(default_factory=dict)
-    """Where each key of the rule (``kinds``, ``when``, ``params``, ...) is written."""
-
-    @property
-    def location(self) -> tuple[str, int, int]:
-        return (self.loc.file, self.loc.line, self.loc.col)
-
+__all__ = ["API_VERSION", "STAGES", "CompiledPolicy", "CompiledRule", "compile_document", "compile_file",
+           "compile_policy", "load_policy_data"]
 
 # -- the compiled policy ---------------------------------------------------------------------------------
 
@@ -175,156 +145,6 @@ class _Build:
 
     def error(self, path: tuple[str | int, ...], code: str, message: str) -> None:
         self.errors.append(self.doc.diagnostic(path, code, f"{dotted(path, self.doc.data)}: {message}"))
-
-
-MAX_TAXONOMY_BYTES = 16 << 20
-"""The largest taxonomy file a policy may name (the shipped Google Product Taxonomy is under 0.5 MiB)."""
-
-
-class _NotATaxonomy(Exception):
-    """The file ``categories.taxonomy`` names is not one a policy may read: nothing of it is shown."""
-
-
-def _taxonomy_bytes(base_dir: Path, name: str) -> bytes:
-    """The bytes of the taxonomy file ``name`` (relative to the policy's folder).
-
-    A policy names only a ``.txt`` file that is not hidden, is a regular file (never a device, a
-    FIFO or a directory, which could block or never end) and holds at most
-    :data:`MAX_TAXONOMY_BYTES`. A policy's diagnostics reach whoever loads or reloads it (the
-    decision service answers them over HTTP), so nothing of a file is ever quoted (see
-    :class:`TaxonomyFormatError`).
-
-    Raises:
-        _NotATaxonomy: the name or the file is not one a policy may read.
-        OSError: the file cannot be read.
-    """
-    written = Path(name)
-    if written.suffix != ".txt" or any(part.startswith(".") and part not in (".", "..") for part in written.parts):
-        raise _NotATaxonomy("is not a taxonomy file: a taxonomy is a `.txt` file, not hidden")
-    path = (base_dir / written).resolve()  # symbolic links followed: where the file really is
-    if path.suffix != ".txt":
-        raise _NotATaxonomy("is not a taxonomy file: it links to a file that is not `.txt`")
-    # O_NONBLOCK: opening a FIFO must not wait for a writer (a regular file ignores the flag).
-    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise _NotATaxonomy("is not a regular file")
-        data = fh.read(MAX_TAXONOMY_BYTES + 1)
-    if len(data) > MAX_TAXONOMY_BYTES:
-        raise _NotATaxonomy(f"is larger than {MAX_TAXONOMY_BYTES} bytes")
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _NotATaxonomy("is not UTF-8 text") from None
-    return data
-
-
-def _compile_categories(b: _Build, spec: Mapping[str, Any]) -> Categories:
-    taxonomy = Taxonomy()
-    if "taxonomy" in spec:
-        name = spec["taxonomy"]
-        try:
-            taxonomy = taxonomy_from_bytes(_taxonomy_bytes(b.base_dir, name))
-        except _NotATaxonomy as exc:
-            b.error(("categories", "taxonomy"), "txg-param", f"`{name}` {exc}")
-        except OSError as exc:
-            b.error(("categories", "taxonomy"), "txg-io", f"cannot read taxonomy `{name}`: {exc.strerror}")
-        except TaxonomyFormatError as exc:
-            b.error(("categories", "taxonomy"), "txg-param", f"taxonomy `{name}` {exc}")
-    types: dict[str, int] = {}
-    for name, ref in spec.get("product_types", {}).items():
-        node = taxonomy.resolve(ref)
-        if node is None:
-            b.error(("categories", "product_types", name), "txg-param",
-                    f"`{ref}` is not an id or path of the taxonomy" if taxonomy.paths else "product_types need a `taxonomy` file")
-            continue
-        types[normalise(name)] = node
-    synonyms: dict[str, str] = {}
-    for canonical, words in spec.get("synonyms", {}).items():
-        for w in words:
-            synonyms[normalise(w)] = normalise(canonical)
-    return Categories(taxonomy, types, synonyms)
-
-
-def _locator(site: Site, at: PathKey) -> Callable[[PathKey], Loc]:
-    """Document path ``at + sub`` (as diagnostics name it) -> the Loc of ``sub`` where the rule is written."""
-    doc, base = site
-
-    def locate(path: PathKey) -> Loc:
-        where = base + tuple(path[len(at):])
-        line, col = doc.where(where)
-        return Loc(doc.file, line, col, where)
-
-    return locate
-
-
-def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[CompiledRule]:
-    out: list[CompiledRule] = []
-    seen: dict[str, int] = {}
-    for i, raw in enumerate(rules):
-        at: PathKey = b.rule_paths[i] if i < len(b.rule_paths) else ("rules", i)
-        rid = raw["id"]
-        if rid in seen:
-            b.error(at + ("id",), "txg-duplicate", f"rule id `{rid}` is already used by rules[{seen[rid]}]")
-            continue
-        seen[rid] = i
-        if ("check" in raw) == ("when" in raw):
-            b.error(at, "txg-schema", "a rule has exactly one of `check` or `when`")
-            continue
-        locate = _locator(b.rule_sites.get(rid, (b.doc, at)), at)
-        test: Node
-        detail = ""
-        if "check" in raw:
-            spec = CHECKS[raw["check"]]
-            kinds = tuple(raw.get("kinds", spec.kinds))
-            bad = [k for k in kinds if k not in spec.kinds]
-            if bad:
-                b.error(at + ("kinds",), "txg-param",
-                        f"check `{spec.name}` does not apply to {', '.join(bad)} (it applies to: {', '.join(spec.kinds)})")
-            written = raw.get("params", {})
-            try:
-                params = spec.compile_params(written)
-            except (MoneyError, KeyError, ValueError) as exc:
-                b.error(at + ("params",), "txg-param", str(exc))
-                continue
-            test = Check(spec, params, locate(at + ("check",)), located_keys(written, at + ("params",), locate))
-            code = raw.get("code", spec.code)
-            outcome = raw.get("outcome", spec.outcome)
-            route = raw.get("route", spec.route)
-            qtext = raw.get("question", spec.question)
-            provides, needs, check = spec.provides, spec.needs, spec.name
-        else:
-            kinds = tuple(raw.get("kinds", kinds_all))
-            test = parse_condition(raw["when"], at + ("when",), list(kinds),
-                                   lambda path, msg: b.error(path, "txg-path", msg), locate)
-            # The description is for the policy's authors (explain, lint, docs); the end user sees
-            # the rule's `message` (where `{detail}` shows the description, if the policy says so)
-            # or this neutral text, never the description by default.
-            shown = raw.get("description") if "{detail}" in raw.get("message", "") else None
-            detail = shown or f"rule `{rid}` matched"
-            code = raw.get("code", rid.replace("-", "_").lower())
-            outcome = raw.get("outcome", "escalate")
-            route = raw.get("route", "human")
-            qtext = raw.get("question")
-            provides, needs, check = None, frozenset(), None
-        if outcome == "clarify" and not qtext:
-            qtext = "Can you confirm what you want me to do?"
-        out.append(CompiledRule(
-            id=rid, code=code, outcome=Outcome(outcome), route=route, kinds=kinds, test=test,
-            question=Question(code, qtext) if outcome == "clarify" and qtext else None,
-            message=raw.get("message"), provides=provides, needs=needs, check=check,
-            loc=locate(at), description=raw.get("description"), detail=detail,
-            key_locs={k: locate(at + (k,)) for k in raw},
-        ))
-    return out
-
-
-def _stage(rule: CompiledRule) -> int:
-    """The rank of the precondition a rule provides in :data:`PRECONDITIONS` (each needs only
-    earlier ones), so a precondition is judged before any rule that needs it; the rest last."""
-    if rule.provides is None:
-        return len(PRECONDITIONS)
-    return PRECONDITIONS.index(rule.provides)
 
 
 def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dict[str, Any]:
@@ -492,11 +312,11 @@ def _stage_tools(b: _Build) -> None:
 
 
 def _stage_categories(b: _Build) -> None:
-    b.categories = _compile_categories(b, b.data.get("categories", {}))
+    b.categories = compile_categories(b.data.get("categories", {}), b.base_dir, b.error)
 
 
 def _stage_rules(b: _Build) -> None:
-    b.rules = _compile_rules(b, b.data.get("rules", []), sorted(INTENT_MODELS))
+    b.rules = compile_rules(b.data.get("rules", []), sorted(INTENT_MODELS), b.doc, b.rule_paths, b.rule_sites, b.error)
     b.session = compile_session(b.data.get("session"), {r.id for r in b.rules}, b.error)
 
 
@@ -506,7 +326,7 @@ def _stage_index(b: _Build) -> None:
     for kind in sorted(INTENT_MODELS) + ["read"]:
         applicable = [r for r in b.rules if kind in r.kinds]
         # Preconditions first (their failure skips dependent checks), then by id: file order never matters.
-        applicable.sort(key=lambda r: (_stage(r), r.id))
+        applicable.sort(key=lambda r: (stage_rank(r), r.id))
         b.by_kind[kind] = tuple(applicable)
 
 

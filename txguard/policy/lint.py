@@ -19,7 +19,8 @@ from typing import Any
 
 from ..core.decision import Outcome
 from ..core.errors import Diagnostic
-from .compile import CompiledPolicy, CompiledRule
+from .compile import CompiledPolicy
+from .rules import CompiledRule
 from .ir import OPERATORS, All, Check, Compare, Lit, Loc, Node, Not, _as_decimal, _equal
 
 LINT_CODES: dict[str, str] = {
