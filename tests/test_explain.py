@@ -208,3 +208,36 @@ def test_a_traced_check_records_what_it_reads(monkeypatch: pytest.MonkeyPatch) -
     assert by_rule["probe"].inputs == {"units": 1} and by_rule["probe"].status == "fired"
     assert by_rule["big-unbudgeted"].inputs == {}
     assert seen == [{"units": 1}, None]
+
+
+def test_for_each_is_traced_as_it_runs_up_to_max_elements() -> None:
+    from txguard.engine.trace import MAX_ELEMENTS
+
+    policy = compile_policy(CUSTOM.replace("""    when:
+      all:
+        - {path: intent.total, gt: "500.00"}
+        - any: [{path: request.quantity, gt: 5}, {path: intent.currency, eq: USD}]
+        - not: {path: request.budget, exists: true}
+""", """    when:
+      for_each: intent.items
+      as: line
+      any: [{path: line.quantity, gt: 30}]
+"""))
+    env = _envelope()
+    items = [{"sku": f"s{n}", "product_id": "p1", "title": "T", "quantity": n + 1, "unit_price": "1.00"}
+             for n in range(MAX_ELEMENTS + 15)]
+    env["proposal"]["arguments"].update(items=items, total=str(sum(n + 1 for n in range(len(items)))) + ".00")  # type: ignore[index]
+    trace = explain(policy, env, lambda: NOW).rules[0]
+    assert trace.status == "fired"
+    lines = [c.render() for c in trace.comparisons]
+    assert lines[0] == f"for_each intent.items as line (any, {len(items)} elements) -> true"
+    assert lines[1:3] == ["  line = intent.items[0]", "    any -> false"]
+    # Elements past MAX_ELEMENTS are judged (the 31st fires the rule) but not traced.
+    assert sum(1 for line in lines if line.startswith("  line = ")) == MAX_ELEMENTS
+    # A list that is not in the facts is a missing fact: traced, and the rule errs as the engine's does.
+    missing = compile_policy(CUSTOM.split("    when:")[0] + "    when: {for_each: facts.orders, as: o, any: [{path: o.status, eq: pending}]}\n")
+    result = explain(missing, _envelope(), lambda: NOW)
+    (err,) = result.rules
+    assert err.status == "error" and err.why == "missing_fact, escalate: `facts.orders` is not in the facts"
+    assert [c.render() for c in err.comparisons] == ["for_each facts.orders: <missing>"]
+    assert result.decision.codes == ("missing_fact",)
