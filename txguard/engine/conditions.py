@@ -12,41 +12,37 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.paths import MISSING
-from ..policy.ir import All, AnyOf, Check, Compare, ConditionError, ForEach, Lit, MissingFact, Node, Not, compare
+from ..policy.ir import All, AnyOf, Compare, ConditionError, ForEach, Lit, MissingFact, Node, Not, compare
 from .trace import MAX_ELEMENTS, Comparison, show
 
 
 def eval_node(node: Node, env: Mapping[str, Any], out: list[Comparison] | None = None, depth: int = 0) -> bool:
     """Whether ``node`` holds in ``env``; raises :class:`MissingFact` or :class:`ConditionError`."""
-    tp = type(node)
-    if tp is Compare:
-        return _compare(node, env, out, depth)  # type: ignore[arg-type]
-    if tp is All or tp is AnyOf:
-        parts = node.parts  # type: ignore[union-attr]
-        word = "all" if tp is All else "any"
+    if isinstance(node, Compare):
+        return _compare(node, env, out, depth)
+    if isinstance(node, (All, AnyOf)):
+        every = isinstance(node, All)
         if out is None:
-            if tp is All:
-                return all(eval_node(p, env) for p in parts)
-            return any(eval_node(p, env) for p in parts)
+            results = (eval_node(p, env) for p in node.parts)
+            return all(results) if every else any(results)
+        word = "all" if every else "any"
         slot = len(out)
         out.append(Comparison(depth, word))
-        results = (eval_node(p, env, out, depth + 1) for p in parts)
-        result = all(results) if tp is All else any(results)
+        traced = (eval_node(p, env, out, depth + 1) for p in node.parts)
+        result = all(traced) if every else any(traced)
         out[slot] = Comparison(depth, word, result=result)
         return result
-    if tp is Not:
+    if isinstance(node, Not):
         if out is None:
-            return not eval_node(node.body, env)  # type: ignore[union-attr]
+            return not eval_node(node.body, env)
         slot = len(out)
         out.append(Comparison(depth, "not"))
-        result = not eval_node(node.body, env, out, depth + 1)  # type: ignore[union-attr]
+        result = not eval_node(node.body, env, out, depth + 1)
         out[slot] = Comparison(depth, "not", result=result)
         return result
-    if tp is ForEach:
-        return _for_each(node, env, out, depth)  # type: ignore[arg-type]
-    if tp is Check:
-        raise TypeError("a built-in check is run by the rule loop, not as a condition")
-    raise TypeError(f"not a condition node: {tp.__name__}")
+    if isinstance(node, ForEach):
+        return _for_each(node, env, out, depth)
+    raise TypeError(f"{type(node).__name__} is not a condition: a built-in check is run by the rule loop")
 
 
 def _for_each(node: ForEach, env: Mapping[str, Any], out: list[Comparison] | None, depth: int) -> bool:

@@ -16,7 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..checks.builtin import Ctx
-from .codes import ENGINE_CODES, EngineCode, engine_code
+from .codes import ENGINE_CODES as ENGINE_CODES  # the table's home is engine/codes.py
+from .codes import EngineCode, engine_code
 from .combine import combine
 from .rules import run_rules
 from .trace import Trace
@@ -31,8 +32,6 @@ from ..core.decision import (
 )
 
 Clock = Callable[[], datetime]
-
-__all__ = ["ENGINE_CODES", "Clock", "EXACT", "evaluate", "internal_error"]
 
 EXACT = Context(prec=60)
 """The decimal context of every decision (default traps: invalid operation, division by zero, overflow)."""
