@@ -33,6 +33,7 @@ from ..policy.compile import CompiledPolicy
 if TYPE_CHECKING:
     from ..sessions import SessionStore
 
+
 @dataclass(frozen=True)
 class SessionExplanation:
     """The session layer's part: the conversation, how many events it had before, each trace."""
