@@ -24,12 +24,9 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import Any, Literal, Protocol, Union
 
 from ..core.paths import MISSING, Getter, Path
-
-if TYPE_CHECKING:
-    from ..checks.builtin import CheckSpec
 
 PathKey = tuple[Union[str, int], ...]
 OnMissing = Literal["escalate", True, False]
@@ -222,6 +219,20 @@ class ForEach:
     body: Node
     get: Getter = field(compare=False, repr=False)
     loc: Loc = field(default=NOWHERE, compare=False)
+
+
+class CheckSpec(Protocol):
+    """What the IR reads of a built-in check's spec (:class:`txguard.checks.builtin.CheckSpec`):
+    the IR does not import the checks, the checks import the IR's errors."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def fn(self) -> Callable[[Any, Any], str | None]: ...
+    @property
+    def implies(self) -> Callable[[Any, Any], bool] | None: ...
+    @property
+    def currencies(self) -> Callable[[Any], frozenset[str]] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
