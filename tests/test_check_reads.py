@@ -14,7 +14,8 @@ from decimal import localcontext
 from typing import Any
 
 from txguard import compile_file
-from txguard.authoring.suite import load_suite
+from txguard.authoring.suite_load import load_suite
+from txguard.policy.ir import Check
 from txguard.checks.ctx import Ctx
 from txguard.checks.spec import CHECKS, CheckSpec
 from txguard.core.context import EMPTY_REQUEST, EMPTY_SESSION, Facts, Proposal, Request, Session
@@ -124,8 +125,8 @@ def _param_sets(policies: list[CompiledPolicy]) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {name: [] for name in CHECKS}
     for policy in policies:
         for rule in policy.rules:
-            if rule.check is not None:
-                out[rule.check].append(rule.params)
+            if isinstance(rule.test, Check):
+                out[rule.test.spec.name].append(rule.test.params)
     for name, raws in EXTRA_PARAMS.items():
         out[name] += [CHECKS[name].compile_params(raw) for raw in raws]
     for name, sets in out.items():

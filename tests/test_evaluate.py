@@ -318,3 +318,14 @@ def test_every_kind_has_an_index_entry() -> None:
     policy = Guard.from_file(RETAIL).policy
     assert set(INTENT_KINDS) | {"read"} == set(policy.by_kind)
     assert POLICIES.is_dir()
+
+
+def test_engine_codes_are_one_table_with_a_typed_name() -> None:
+    from typing import get_args
+
+    from txguard.engine.codes import EngineCode, engine_code
+
+    assert get_args(EngineCode) == tuple(ENGINE_CODES)
+    assert engine_code("unknown_tool") == "unknown_tool"
+    with pytest.raises(ValueError, match="`nope` is not an engine reason code"):
+        engine_code("nope")

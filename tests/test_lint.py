@@ -62,6 +62,11 @@ rules:
     ("any: [{path: intent.total, gt: 5}, {path: intent.total, lt: 3}]", False),
     ("all: [{path: intent.total, gt: 5}, {all: [{path: intent.total, lt: 3}]}]", True),
     ("all: [{path: intent.total, gt: 5}, {path: intent.total, lt: {path: request.budget}}]", False),
+    # A `not` of a comparison that escalates on a missing value holds exactly when its negation does.
+    ("all: [{path: intent.total, gt: 5}, {not: {path: intent.total, gt: 3}}]", True),
+    ("all: [{path: intent.currency, eq: USD}, {not: {path: intent.currency, in: [USD, EUR]}}]", True),
+    ("all: [{path: intent.total, gt: 5}, {not: {path: intent.total, gt: 3, on_missing: true}}]", False),
+    ("all: [{path: intent.total, gt: 5}, {not: {path: intent.total, gt: 7}}]", False),
 ])
 def test_contradictions(when: str, unreachable: bool) -> None:
     policy = compile_policy(HEAD + f"  - id: r\n    kinds: [checkout]\n    when: {{{when}}}\n")
@@ -97,3 +102,24 @@ def test_json_output_and_invalid_policy(tmp_path: Path, capsys: pytest.CaptureFi
     bad.write_text(HEAD + "  - id: r\n    check: nope\n", encoding="utf-8")
     assert main(["lint", str(bad)]) == 3
     assert f"{bad}:9:12: txg-schema: rules[0](r).check: expected" in capsys.readouterr().err
+
+
+def test_lint_reads_the_compiled_policy_not_the_file_again(tmp_path: Path) -> None:
+    # Locations come from the IR kept from load: the file may be gone (or changed) by now.
+    path = tmp_path / "t.yaml"
+    path.write_text(HEAD + "  - id: r\n    kinds: [checkout]\n    when: {all: [{path: intent.total, gt: 5}, "
+                    "{path: intent.total, lt: 3}]}\n", encoding="utf-8")
+    policy = compile_file(path)
+    path.unlink()
+    assert [str(d) for d in lint(policy)] == [
+        f"{path}:10:11: lint-unreachable: rule `r`: can never fire: `intent.total` cannot be gt 5 and lt 3 at once"]
+
+
+def test_rules_of_a_base_policy_are_linted_where_they_are_written(tmp_path: Path) -> None:
+    base = tmp_path / "base.yaml"
+    base.write_text(HEAD.replace("id: t", "id: base") + "  - id: cap\n    check: price_cap\n"
+                    "    params: {max: {EUR: \"10\"}}\n", encoding="utf-8")
+    child = tmp_path / "child.yaml"
+    child.write_text("apiVersion: txguard/v1\nid: child\nversion: \"1\"\nextends: base.yaml\n", encoding="utf-8")
+    found = [str(d) for d in lint(compile_file(child))]
+    assert f"{base}:10:25: lint-currency: rule `cap`: cap in `EUR`, but the policy's currency is `USD`" in found

@@ -11,7 +11,8 @@ import sys
 from typing import Any
 
 from ..checks.spec import CHECKS
-from ..engine.evaluate import ENGINE_CODES
+from ..engine.codes import ENGINE_CODES
+from ..policy.ir import OPERATORS
 from ..core.intents import INTENT_KINDS
 from ..policy.lint import LINT_CODES
 
@@ -79,9 +80,17 @@ def lint_codes_table() -> str:
     return "\n".join(rows)
 
 
+def operators_table() -> str:
+    """The comparison operators of a ``when`` condition (the IR's operator table)."""
+    rows = ["| operator | holds when the value is | numbers only |", "| --- | --- | --- |"]
+    rows += [f"| `{name}` | {op.doc} | {'yes' if op.orders else ''} |" for name, op in OPERATORS.items()]
+    return "\n".join(rows)
+
+
 def tables() -> dict[str, str]:
     """Every generated table of the guide, by name."""
-    return {"checks": checks_table(), "engine-codes": engine_codes_table(), "lint-codes": lint_codes_table()}
+    return {"checks": checks_table(), "engine-codes": engine_codes_table(), "lint-codes": lint_codes_table(),
+            "operators": operators_table()}
 
 
 _BLOCK = re.compile(r"(<!-- generated:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)\n?(<!-- /generated:(?P=name) -->)", re.S)

@@ -167,13 +167,21 @@ def _ambiguity_params(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _ambiguity_implies(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Lint: only a confidence floor on both: floor ``a`` at or above floor ``b`` fires whenever ``b`` does."""
+    if a["max_alternatives"] is None and b["max_alternatives"] is None and not a["required_options"] \
+            and not b["required_options"] and a["min_confidence"] is not None and b["min_confidence"] is not None:
+        return bool(a["min_confidence"] >= b["min_confidence"])
+    return False
+
+
 @check("ambiguity", code="ambiguity", outcome="clarify", kinds=CART_KINDS, needs=frozenset({"lines"}),
        question="I am not sure this is what you meant. Can you tell me more about what you want?",
        params_schema={"type": "object", "additionalProperties": False, "properties": {
            "min_confidence": {"type": "number", "minimum": 0, "maximum": 1},
            "max_alternatives": {"type": "integer", "minimum": 0},
            "required_options": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}},
-       compile_params=_ambiguity_params)
+       compile_params=_ambiguity_params, implies=_ambiguity_implies)
 def _ambiguity(ctx: Ctx, params: Any) -> str | None:
     """Fires when the agent is unsure (confidence below ``min_confidence``; a missing confidence
     counts as unsure), when it weighed more than ``max_alternatives`` other products, or when the

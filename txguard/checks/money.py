@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -27,10 +28,26 @@ def _price_cap_params(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _cap_implies(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Lint: cap ``a`` is exceeded (or missing) whenever cap ``b`` is: ``a`` caps fewer currencies
+    (every other one is missing, so fires) and each no higher."""
+    if a["per_category"] or b["per_category"]:
+        return False
+    if not set(a["max"]) <= set(b["max"]):
+        return False
+    return all(b["max"][cur] >= cap for cur, cap in a["max"].items())
+
+
+def _cap_currencies(p: Mapping[str, Any]) -> frozenset[str]:
+    """Lint: every currency the caps name."""
+    caps = [p["max"], *(p["per_category"] or {}).values()] + ([p["default"]] if p["default"] else [])
+    return frozenset(cur for c in caps for cur in c)
+
+
 @check("price_cap", code="price_cap", outcome="escalate", kinds=("checkout", "refund"), needs=frozenset({"lines"}),
        params_schema={"type": "object", "additionalProperties": False, "required": ["max"],
                       "properties": {"max": CAPS_SCHEMA, "per_category": {"type": "object", "additionalProperties": CAPS_SCHEMA}}},
-       compile_params=_price_cap_params)
+       compile_params=_price_cap_params, implies=_cap_implies, currencies=_cap_currencies)
 def _price_cap(ctx: Ctx, params: Any) -> str | None:
     """Fires when the amount exceeds the cap for its currency (or no cap exists for the currency).
 

@@ -10,6 +10,10 @@ are traced too. A JSON case is a conversation with no earlier events; to explain
 turns before it, name a suite case instead: ``txguard explain --suite S.tests.yaml --case ID
 [--turn N]`` replays turns 1..N-1 into a fresh memory store and explains turn N (default: the
 last) on its own time; the policy is the suite's unless ``--policy`` is given.
+
+``--consent-key ID=FILE`` (repeatable) gives the keys the guard verifies signed consent tokens
+with (``Guard(consent_keys=...)``): the file holds the raw key bytes (at least 32). Without it, a
+signed token is judged as by a guard that holds no key.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from datetime import datetime
 from typing import Any
 
 from ..policy.compile import CompiledPolicy, compile_file
-from ..core.errors import READ_ERRORS, PolicyError
+from ..consent.tokens import keyring
+from ..core.errors import READ_ERRORS, PolicyError, UsageError
 from ..engine.evaluate import Clock
 from ..authoring.explain import explain
 from ..authoring.suite import SuiteError
@@ -43,11 +48,36 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suite", metavar="FILE", help="explain a case of this suite (*.tests.yaml) instead of a JSON file")
     p.add_argument("--case", dest="case_name", metavar="ID",
                    help="with --suite: the case's id (or `case[i]`)")
+    p.add_argument("--consent-key", action="append", default=[], metavar="ID=FILE",
+                   help="a consent token key: its id and a file holding its raw bytes (repeatable), as the guard has them")
     p.add_argument("--turn", type=int, metavar="N",
                    help="with --suite: the turn of a multi-turn case to explain, after replaying the ones before (default: the last)")
 
 
+def _keys(specs: list[str]) -> dict[str, bytes] | None:
+    """``{key id: key}`` from ``ID=FILE`` options; raises ValueError saying what is wrong."""
+    keys: dict[str, bytes] = {}
+    for spec in specs:
+        key_id, sep, file = spec.partition("=")
+        if not sep or not key_id or not file:
+            raise ValueError(f"`{spec}` is not ID=FILE")
+        try:
+            with open(file, "rb") as fh:
+                keys[key_id] = fh.read()
+        except OSError as exc:
+            raise ValueError(f"cannot read `{file}`: {exc.strerror}") from None
+    try:
+        return keyring(keys) or None
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
+    try:
+        args.keys = _keys(args.consent_key)
+    except ValueError as exc:
+        print(f"txguard explain: --consent-key: {exc}", file=sys.stderr)
+        return 1
     clock = utc_now
     if args.clock is not None:
         try:
@@ -76,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, RecursionError) as exc:
         print(f"txguard explain: `{args.case}` is not JSON: {str(exc)[:120]}", file=sys.stderr)
         return 1
-    _print(args, explain(policy, envelope, clock))
+    _print(args, explain(policy, envelope, clock, consent_keys=args.keys))
     return 0
 
 
@@ -121,7 +151,7 @@ def _from_suite(args: argparse.Namespace, clock: Clock | None) -> int:
         envelope = with_session_id(case.envelope, case.session_id) if keeps_state(policy) else case.envelope
         fixed = suite.clock
         when = clock if clock is not None else ((lambda: fixed) if fixed is not None else utc_now)
-    _print(args, explain(policy, envelope, when, store=store))
+    _print(args, explain(policy, envelope, when, store=store, consent_keys=args.keys))
     return 0
 
 

@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Any, cast
 from pydantic import BaseModel, ValidationError
 
 from ..checks.ctx import Ctx
+from .codes import ENGINE_CODES as ENGINE_CODES  # the table's home is engine/codes.py
+from .codes import EngineCode, engine_code
 from .combine import combine
 from .rules import run_rules
+from .trace import Trace
 from ..policy.compile import CompiledPolicy
 from ..policy.tools import ProposalError, validation_summary
 from ..core.context import EMPTY_REQUEST, EMPTY_SESSION, Facts, Proposal, Request, Session
@@ -33,23 +36,11 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 
-ENGINE_CODES: dict[str, str] = {
-    "malformed": "the proposal's arguments cannot be parsed or validated into an intent",
-    "unknown_tool": "the policy maps no intent to the proposal's tool name",
-    "malformed_context": "the request, session or facts are not in the expected shape",
-    "missing_fact": "a record the rule needs is not in the facts",
-    "check_error": "a rule raised an error while being evaluated",
-    "default_outcome": "the policy's default for the intent kind (a floor: `escalate` for a kind it does not list) is above every fired rule",
-    "internal_error": "the guard itself failed; nothing may be executed",
-    "audit_unavailable": "the decision's audit record could not be written, so the decision is withheld",
-}
-"""Reason codes the engine itself emits (rule ids start with ``txguard:``)."""
-
 EXACT = Context(prec=60)
 """The decimal context of every decision (default traps: invalid operation, division by zero, overflow)."""
 
 
-def _engine(code: str, message: str, route: Route = "human") -> tuple[Reason, Route]:
+def _engine(code: EngineCode, message: str, route: Route = "human") -> tuple[Reason, Route]:
     return Reason(f"txguard:{code}", code, message, Outcome.ESCALATE), route
 
 
@@ -78,17 +69,20 @@ def evaluate(
     facts: Any,
     clock: Clock,
     consent_keys: Mapping[str, bytes] | None = None,
+    *,
+    trace: Trace | None = None,
 ) -> Decision:
     """Decide one proposal. Never raises; see the module docstring.
 
-    ``consent_keys`` (``{key id: key}``) verify the session's signed consent tokens.
+    ``consent_keys`` (``{key id: key}``) verify the session's signed consent tokens. With
+    ``trace``, the rule loop records each rule it considers (see :mod:`txguard.engine.trace`).
     """
     t0 = time.perf_counter_ns()
     try:
         # Money arithmetic must not depend on the caller's decimal context (a host may have set a
         # low precision): 60 digits hold any product and sum of the bounded amounts exactly.
         with localcontext(EXACT):
-            return _evaluate(policy, proposal, request, session, facts, clock, t0, consent_keys)
+            return _evaluate(policy, proposal, request, session, facts, clock, t0, consent_keys, trace)
     except Exception as exc:  # noqa: BLE001 - the guard fails closed, whatever happened
         return internal_error(policy, exc, t0)
 
@@ -124,6 +118,7 @@ def _evaluate(
     clock: Clock,
     t0: int,
     consent_keys: Mapping[str, bytes] | None = None,
+    trace: Trace | None = None,
 ) -> Decision:
     # 1. The proposal becomes an intent, or the decision is escalate (fail closed).
     if isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
@@ -140,7 +135,7 @@ def _evaluate(
             tool, arguments = policy.tool_arguments(prop)
             intent = tool.build(arguments)
         except ProposalError as exc:
-            reason, first = _engine(exc.code, exc.message, "refuse")
+            reason, first = _engine(engine_code(exc.code), exc.message, "refuse")
             return _escalation(policy, reason, first, t0)
     kind = str(getattr(intent, "kind"))
 
@@ -158,7 +153,7 @@ def _evaluate(
 
     # 3. The rules for this kind, preconditions first.
     ctx = Ctx(intent, req, ses, fac, clock(), policy, prop, arguments, consent_keys)
-    fired, routes, questions, consent_fired = run_rules(policy.by_kind.get(kind, ()), ctx)
+    fired, routes, questions, consent_fired = run_rules(policy.by_kind.get(kind, ()), ctx, trace)
 
     # 4. One combination of the fired rules and the policy's default into the decision.
     # `intent` is what `tool.build` made or the host gave validated: an Intent, or ReadOnly for a read tool.

@@ -3,54 +3,111 @@
 A rule that raises :class:`MissingFact` escalates with ``missing_fact``, any other exception with
 ``check_error``; a precondition (``provides``) whose rule escalated or raised skips every later
 rule that ``needs`` it.
+
+With a :class:`~txguard.engine.trace.Trace`, the same loop appends a :class:`RuleTrace` per rule
+as it runs: its status (fired, not fired, skipped, error), why, what a built-in check read
+(``Ctx.read``) and every comparison of a ``when`` condition.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from ..checks.ctx import Ctx
 from ..core.decision import Outcome, Question, Reason
-from ..policy.compile import CompiledRule
-from ..policy.conditions import ConditionError, MissingFact
+from ..policy.rules import CompiledRule
+from ..policy.ir import Check, ConditionError, MissingFact
+from .conditions import eval_node
+from .trace import Comparison, RuleTrace, Trace
 
 
-def run_rules(rules: Iterable[CompiledRule], ctx: Ctx) -> tuple[list[Reason], list[str], list[Question], bool]:
+def _env(ctx: Ctx) -> dict[str, Any]:
+    """The environment of ``when`` conditions: one per decision, shared by its custom rules."""
+    env: dict[str, Any] | None = ctx.cache.get("when_env")
+    if env is None:
+        env = ctx.cache["when_env"] = {
+            "intent": ctx.intent, "request": ctx.request, "session": ctx.session, "facts": ctx.facts.raw(),
+        }
+    return env
+
+
+def run_rule(rule: CompiledRule, ctx: Ctx, out: list[Comparison] | None = None) -> str | None:
+    """The rule's message if it fires (before the policy's ``message``), else None; may raise."""
+    test = rule.test
+    if type(test) is Check:
+        result: str | None = test.spec.fn(ctx, test.params)
+        return result
+    return rule.detail if eval_node(test, _env(ctx), out) else None
+
+
+def run_rules(rules: Iterable[CompiledRule], ctx: Ctx,
+              trace: Trace | None = None) -> tuple[list[Reason], list[str], list[Question], bool]:
     """The fired reasons, the routes of escalating ones, the questions of clarifying ones, and
-    whether the consent check fired."""
+    whether the consent check fired. With ``trace``, a :class:`RuleTrace` per rule is appended."""
     fired: list[Reason] = []
     routes: list[str] = []
     questions: list[Question] = []
-    failed: set[str] = set()
+    failed: dict[str, str] = {}  # precondition -> the rule whose failure failed it
     consent_fired = False
     for rule in rules:
-        if failed and not failed.isdisjoint(rule.needs):
+        if failed and not failed.keys().isdisjoint(rule.needs):
+            if trace is not None:
+                why = "; ".join(f"needs `{n}`, which failed ({failed[n]} fired)" for n in sorted(rule.needs & failed.keys()))
+                trace.rules.append(_rule_trace(rule, "skipped", why))
             continue  # a precondition this rule needs has failed
+        out: list[Comparison] | None = None
+        if trace is not None:
+            ctx.reads = {}
+            out = [] if rule.check is None else None
         try:
-            message = rule.fn(ctx, rule.params)
+            message = run_rule(rule, ctx, out)
         except MissingFact as exc:
             fired.append(Reason(rule.id, "missing_fact", str(exc), Outcome.ESCALATE))
             routes.append("human")
             if rule.provides:
-                failed.add(rule.provides)
+                failed[rule.provides] = rule.id
+            if trace is not None:
+                trace.rules.append(_rule_trace(rule, "error", f"missing_fact, escalate: {exc}", ctx, out))
             continue
         except (ConditionError, Exception) as exc:  # noqa: BLE001 - a failing check escalates
             fired.append(Reason(rule.id, "check_error", f"{type(exc).__name__}: {str(exc)[:160]}", Outcome.ESCALATE))
             routes.append("human")
             if rule.provides:
-                failed.add(rule.provides)
+                failed[rule.provides] = rule.id
+            if trace is not None:
+                trace.rules.append(_rule_trace(rule, "error", f"check_error, escalate: {type(exc).__name__}: {exc}",
+                                               ctx, out))
             continue
         if message is None:
+            if trace is not None:
+                quiet = "the condition is false" if rule.check is None else "the check passed"
+                trace.rules.append(_rule_trace(rule, "not fired", quiet, ctx, out))
             continue
+        detail = message
         if rule.message:
             message = rule.message.replace("{detail}", message)
         fired.append(Reason(rule.id, rule.code, message, rule.outcome))
         if rule.outcome is Outcome.ESCALATE:
             routes.append(rule.route)
             if rule.provides:
-                failed.add(rule.provides)
+                failed[rule.provides] = rule.id
         elif rule.question is not None:
             questions.append(rule.question)
         if rule.check == "consent":
             consent_fired = True
+        if trace is not None:
+            why = f"{rule.outcome.value} [{rule.code}]: {detail}"
+            if rule.description is not None and rule.check is None and rule.description not in detail:
+                why += f" (description: {rule.description})"  # for the author; never in the user's message
+            trace.rules.append(_rule_trace(rule, "fired", why, ctx, out))
+    if trace is not None:
+        ctx.reads = None
     return fired, routes, questions, consent_fired
+
+
+def _rule_trace(rule: CompiledRule, status: str, why: str, ctx: Ctx | None = None,
+                out: list[Comparison] | None = None) -> RuleTrace:
+    inputs = dict(ctx.reads) if ctx is not None and ctx.reads is not None else {}
+    return RuleTrace(rule=rule.id, check=rule.check or "when", code=rule.code, outcome=rule.outcome.value,
+                     status=status, why=why, inputs=inputs, comparisons=tuple(out or ()), location=str(rule.loc))

@@ -8,8 +8,10 @@ The stages run in order; ``load`` is ``_load``, the others are the functions of 
 3. ``extends``   merge the base policy; the child may only tighten it
 4. ``tools``     tool name -> intent kind, argument mapping
 5. ``categories`` taxonomy file, product types, synonyms
-6. ``rules``     built-in checks with compiled parameters; custom conditions with type-checked paths
+6. ``rules``     each rule parsed once into the located IR (``policy/rules.py``, ``policy/ir.py``):
+                 a built-in check with compiled parameters, or a condition tree with type-checked paths
 7. ``index``     rules by intent kind, preconditions first
+8. ``lint``      (on demand: :func:`txguard.policy.lint.lint`) findings computed over the IR alone
 
 All problems are collected and raised together as one :class:`PolicyError`.
 """
@@ -18,67 +20,32 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from ..checks.ctx import Ctx
-from ..checks.spec import CHECKS, PRECONDITIONS
-from .conditions import ConditionCompiler
 from ..core.context import Proposal
-from ..core.decision import Outcome, PolicyRef, Question, Route
+from ..core.decision import Outcome, PolicyRef, Route
 from ..core.errors import MAX_DIAGNOSTICS, Diagnostic, MoneyError, PolicyError
 from ..core.intents import INTENT_MODELS, canonical_json
 from ..core.jsonio import DuplicateKeyError, read_json, unusable_problem
-from .tools import ProposalError, ToolMap, compile_tools
-from .load import Located, load_yaml, read_source
 from ..core.money import currency_exponent
+from ..core.taxonomy import Categories
+from .categories import compile_categories
+from .ir import Loc, PathKey
+from .load import Located, load_yaml, read_source
+from .rules import CompiledRule, Site, compile_rules, stage_rank
 from .schema import dotted, validate_document
 from .session import EMPTY_SESSION_POLICY, SessionPolicy, compile_session, merge_session
-from ..core.taxonomy import Categories, Taxonomy, TaxonomyFormatError, normalise, taxonomy_from_bytes
+from .tools import ProposalError, ToolMap, compile_tools
 
-
-# -- rules ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True, eq=False)
-class CompiledRule:
-    id: str
-    code: str
-    outcome: Outcome
-    route: str
-    kinds: tuple[str, ...]
-    fn: Callable[[Ctx, Any], str | None]
-    params: Any
-    question: Question | None
-    message: str | None
-    provides: str | None
-    needs: frozenset[str]
-    check: str | None
-    location: tuple[str, int, int]
-    source: Mapping[str, Any]
-
-
-def _when_fn(pred: Callable[[Mapping[str, Any]], bool], detail: str | None, rid: str) -> Callable[[Ctx, Any], str | None]:
-    """A custom rule's check: its message (``{detail}`` of the rule's ``message``) when it fires."""
-    detail = detail or f"rule `{rid}` matched"
-
-    def fn(ctx: Ctx, params: Any) -> str | None:
-        # One environment per decision, shared by its custom rules (conditions only read it).
-        env = ctx.cache.get("when_env")
-        if env is None:
-            env = ctx.cache["when_env"] = {
-                "intent": ctx.intent, "request": ctx.request, "session": ctx.session, "facts": ctx.facts.raw(),
-            }
-        return detail if pred(env) else None
-
-    return fn
-
+__all__ = ["API_VERSION", "STAGES", "CompiledPolicy", "CompiledRule", "compile_document", "compile_file",
+           "compile_policy", "load_policy_data"]
 
 # -- the compiled policy ---------------------------------------------------------------------------------
 
@@ -101,6 +68,13 @@ class CompiledPolicy:
     session: SessionPolicy = EMPTY_SESSION_POLICY
     route_precedence: tuple[Route, ...] = ("refuse", "human")
     """When escalating rules name both routes, the first of these wins (``routes.precedence``)."""
+    locations: Mapping[PathKey, Loc] = field(default_factory=dict)
+    """Where each tool (``("tools", name)``) and default (``("defaults", kind)``) is written (one
+    that comes from a base policy: at ``extends``)."""
+
+    def locate(self, path: PathKey) -> Loc:
+        """Where ``path`` of the merged policy is written (see ``locations``)."""
+        return self.locations.get(tuple(path), Loc(self.file, 1, 1, ()))
 
     def route(self, routes: Iterable[str]) -> Route:
         """The escalation's route among the routes the fired rules name (``human`` if none)."""
@@ -164,151 +138,13 @@ class _Build:
         self.rules: list[CompiledRule] = []
         self.session: SessionPolicy = EMPTY_SESSION_POLICY
         self.by_kind: dict[str, tuple[CompiledRule, ...]] = {}
-        self.rule_locations: dict[str, tuple[str, int, int]] = {}
+        self.rule_sites: dict[str, Site] = {}
         self.rule_paths: list[tuple[str | int, ...]] = []
         """The document path of each merged rule (empty without ``extends``: ``rules[i]``)."""
         """Where each rule is written, for rules of a base policy (its own file) and of this one."""
 
     def error(self, path: tuple[str | int, ...], code: str, message: str) -> None:
         self.errors.append(self.doc.diagnostic(path, code, f"{dotted(path, self.doc.data)}: {message}"))
-
-
-MAX_TAXONOMY_BYTES = 16 << 20
-"""The largest taxonomy file a policy may name (the shipped Google Product Taxonomy is under 0.5 MiB)."""
-
-
-class _NotATaxonomy(Exception):
-    """The file ``categories.taxonomy`` names is not one a policy may read: nothing of it is shown."""
-
-
-def _taxonomy_bytes(base_dir: Path, name: str) -> bytes:
-    """The bytes of the taxonomy file ``name`` (relative to the policy's folder).
-
-    A policy names only a ``.txt`` file that is not hidden, is a regular file (never a device, a
-    FIFO or a directory, which could block or never end) and holds at most
-    :data:`MAX_TAXONOMY_BYTES`. A policy's diagnostics reach whoever loads or reloads it (the
-    decision service answers them over HTTP), so nothing of a file is ever quoted (see
-    :class:`TaxonomyFormatError`).
-
-    Raises:
-        _NotATaxonomy: the name or the file is not one a policy may read.
-        OSError: the file cannot be read.
-    """
-    written = Path(name)
-    if written.suffix != ".txt" or any(part.startswith(".") and part not in (".", "..") for part in written.parts):
-        raise _NotATaxonomy("is not a taxonomy file: a taxonomy is a `.txt` file, not hidden")
-    path = (base_dir / written).resolve()  # symbolic links followed: where the file really is
-    if path.suffix != ".txt":
-        raise _NotATaxonomy("is not a taxonomy file: it links to a file that is not `.txt`")
-    # O_NONBLOCK: opening a FIFO must not wait for a writer (a regular file ignores the flag).
-    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise _NotATaxonomy("is not a regular file")
-        data = fh.read(MAX_TAXONOMY_BYTES + 1)
-    if len(data) > MAX_TAXONOMY_BYTES:
-        raise _NotATaxonomy(f"is larger than {MAX_TAXONOMY_BYTES} bytes")
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _NotATaxonomy("is not UTF-8 text") from None
-    return data
-
-
-def _compile_categories(b: _Build, spec: Mapping[str, Any]) -> Categories:
-    taxonomy = Taxonomy()
-    if "taxonomy" in spec:
-        name = spec["taxonomy"]
-        try:
-            taxonomy = taxonomy_from_bytes(_taxonomy_bytes(b.base_dir, name))
-        except _NotATaxonomy as exc:
-            b.error(("categories", "taxonomy"), "txg-param", f"`{name}` {exc}")
-        except OSError as exc:
-            b.error(("categories", "taxonomy"), "txg-io", f"cannot read taxonomy `{name}`: {exc.strerror}")
-        except TaxonomyFormatError as exc:
-            b.error(("categories", "taxonomy"), "txg-param", f"taxonomy `{name}` {exc}")
-    types: dict[str, int] = {}
-    for name, ref in spec.get("product_types", {}).items():
-        node = taxonomy.resolve(ref)
-        if node is None:
-            b.error(("categories", "product_types", name), "txg-param",
-                    f"`{ref}` is not an id or path of the taxonomy" if taxonomy.paths else "product_types need a `taxonomy` file")
-            continue
-        types[normalise(name)] = node
-    synonyms: dict[str, str] = {}
-    for canonical, words in spec.get("synonyms", {}).items():
-        for w in words:
-            synonyms[normalise(w)] = normalise(canonical)
-    return Categories(taxonomy, types, synonyms)
-
-
-def _compile_rules(b: _Build, rules: list[Any], kinds_all: list[str]) -> list[CompiledRule]:
-    out: list[CompiledRule] = []
-    seen: dict[str, int] = {}
-    for i, raw in enumerate(rules):
-        at: tuple[str | int, ...] = b.rule_paths[i] if i < len(b.rule_paths) else ("rules", i)
-        rid = raw["id"]
-        if rid in seen:
-            b.error(at + ("id",), "txg-duplicate", f"rule id `{rid}` is already used by rules[{seen[rid]}]")
-            continue
-        seen[rid] = i
-        if ("check" in raw) == ("when" in raw):
-            b.error(at, "txg-schema", "a rule has exactly one of `check` or `when`")
-            continue
-        line, col = b.doc.where(at)
-        location = b.rule_locations.get(rid, (b.doc.file, line, col))
-        if "check" in raw:
-            spec = CHECKS[raw["check"]]
-            kinds = tuple(raw.get("kinds", spec.kinds))
-            bad = [k for k in kinds if k not in spec.kinds]
-            if bad:
-                b.error(at + ("kinds",), "txg-param",
-                        f"check `{spec.name}` does not apply to {', '.join(bad)} (it applies to: {', '.join(spec.kinds)})")
-            try:
-                params = spec.compile_params(raw.get("params", {}))
-            except (MoneyError, KeyError, ValueError) as exc:
-                b.error(at + ("params",), "txg-param", str(exc))
-                continue
-            fn = spec.fn
-            code = raw.get("code", spec.code)
-            outcome = raw.get("outcome", spec.outcome)
-            route = raw.get("route", spec.route)
-            qtext = raw.get("question", spec.question)
-            provides, needs, check = spec.provides, spec.needs, spec.name
-        else:
-            kinds = tuple(raw.get("kinds", kinds_all))
-            compiler = ConditionCompiler(
-                list(kinds),
-                lambda path, msg: b.error(path, "txg-path", msg),
-            )
-            pred = compiler.compile(raw["when"], at + ("when",))
-            params = None
-            # The description is for the policy's authors (explain, lint, docs); the end user sees
-            # the rule's `message` (where `{detail}` shows the description, if the policy says so)
-            # or this neutral text, never the description by default.
-            fn = _when_fn(pred, raw.get("description") if "{detail}" in raw.get("message", "") else None, rid)
-            code = raw.get("code", rid.replace("-", "_").lower())
-            outcome = raw.get("outcome", "escalate")
-            route = raw.get("route", "human")
-            qtext = raw.get("question")
-            provides, needs, check = None, frozenset(), None
-        if outcome == "clarify" and not qtext:
-            qtext = "Can you confirm what you want me to do?"
-        out.append(CompiledRule(
-            id=rid, code=code, outcome=Outcome(outcome), route=route, kinds=kinds, fn=fn, params=params,
-            question=Question(code, qtext) if outcome == "clarify" and qtext else None,
-            message=raw.get("message"), provides=provides, needs=needs, check=check,
-            location=location, source=raw,
-        ))
-    return out
-
-
-def _stage(rule: CompiledRule) -> int:
-    """The rank of the precondition a rule provides in :data:`PRECONDITIONS` (each needs only
-    earlier ones), so a precondition is judged before any rule that needs it; the rest last."""
-    if rule.provides is None:
-        return len(PRECONDITIONS)
-    return PRECONDITIONS.index(rule.provides)
 
 
 def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dict[str, Any]:
@@ -322,7 +158,7 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
         b.error(("extends",), "txg-extends", f"`{data['extends']}` extends itself (a cycle)")
         return data
     try:
-        base, base_locations = load_policy_data(base_path, chain + (base_path,), b.extends_root)
+        base, base_sites = load_policy_data(base_path, chain + (base_path,), b.extends_root)
     except _NotAPolicy as exc:
         b.error(("extends",), "txg-extends", f"`{data['extends']}` {exc}")
         return data
@@ -359,7 +195,7 @@ def _merge_base(b: _Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dic
         defaults[kind] = outcome
     merged["defaults"] = defaults
     base_ids = {r["id"] for r in base.get("rules", [])}
-    b.rule_locations.update(base_locations)
+    b.rule_sites.update(base_sites)
     for i, r in enumerate(data.get("rules", [])):
         if r.get("id") in base_ids:
             b.error(("rules", i, "id"), "txg-extends",
@@ -424,10 +260,10 @@ def _base_policy_path(b: _Build, name: str) -> Path | None:
 
 
 def load_policy_data(path: Path, chain: tuple[Path, ...] = (),
-                     extends_root: Path | None = None) -> tuple[dict[str, Any], dict[str, tuple[str, int, int]]]:
+                     extends_root: Path | None = None) -> tuple[dict[str, Any], dict[str, Site]]:
     """Load and schema-validate a policy file, with its base merged in (no compilation).
 
-    Returns the merged data and where each rule is written (rule id -> file, line, column). A
+    Returns the merged data and where each rule is written (rule id -> its document and path). A
     file that is not valid YAML or does not declare ``apiVersion: txguard/v1`` raises
     :class:`_NotAPolicy`, so that a base's diagnostics (which quote its values) are shown only for
     a file that says it is a policy.
@@ -445,15 +281,14 @@ def load_policy_data(path: Path, chain: tuple[Path, ...] = (),
     data = _merge_base(b, dict(doc.data), chain or (path.resolve(),))
     if b.errors:
         raise PolicyError(b.errors)
-    return data, {**b.rule_locations, **_own_rule_locations(b)}
+    return data, {**b.rule_sites, **_own_rule_sites(b)}
 
 
-def _own_rule_locations(b: _Build) -> dict[str, tuple[str, int, int]]:
-    out: dict[str, tuple[str, int, int]] = {}
+def _own_rule_sites(b: _Build) -> dict[str, Site]:
+    out: dict[str, Site] = {}
     for i, rule in enumerate(b.doc.data.get("rules") or []):
         if isinstance(rule, dict) and isinstance(rule.get("id"), str):
-            line, col = b.doc.where(("rules", i))
-            out[rule["id"]] = (b.doc.file, line, col)
+            out[rule["id"]] = (b.doc, ("rules", i))
     return out
 
 
@@ -477,11 +312,11 @@ def _stage_tools(b: _Build) -> None:
 
 
 def _stage_categories(b: _Build) -> None:
-    b.categories = _compile_categories(b, b.data.get("categories", {}))
+    b.categories = compile_categories(b.data.get("categories", {}), b.base_dir, b.error)
 
 
 def _stage_rules(b: _Build) -> None:
-    b.rules = _compile_rules(b, b.data.get("rules", []), sorted(INTENT_MODELS))
+    b.rules = compile_rules(b.data.get("rules", []), sorted(INTENT_MODELS), b.doc, b.rule_paths, b.rule_sites, b.error)
     b.session = compile_session(b.data.get("session"), {r.id for r in b.rules}, b.error)
 
 
@@ -491,7 +326,7 @@ def _stage_index(b: _Build) -> None:
     for kind in sorted(INTENT_MODELS) + ["read"]:
         applicable = [r for r in b.rules if kind in r.kinds]
         # Preconditions first (their failure skips dependent checks), then by id: file order never matters.
-        applicable.sort(key=lambda r: (_stage(r), r.id))
+        applicable.sort(key=lambda r: (stage_rank(r), r.id))
         b.by_kind[kind] = tuple(applicable)
 
 
@@ -544,7 +379,20 @@ def compile_document(doc: Located, base_dir: Path, *, timings: dict[str, float] 
         document=data,
         session=b.session,
         route_precedence=tuple(data.get("routes", {}).get("precedence", ("refuse", "human"))),
+        locations=_locations(doc, data),
     )
+
+
+def _locations(doc: Located, data: Mapping[str, Any]) -> dict[PathKey, Loc]:
+    """Where the merged policy's tools and defaults are written: in this file, or at ``extends``."""
+    own = doc.data
+    out: dict[PathKey, Loc] = {}
+    for section in ("tools", "defaults"):
+        for key in data.get(section, {}):
+            path: PathKey = (section, key) if key in (own.get(section) or {}) else ("extends",)
+            line, col = doc.where(path)
+            out[(section, key)] = Loc(doc.file, line, col, path)
+    return out
 
 
 def compile_policy(text: str, file: str = "<policy>", base_dir: Path | None = None, *,

@@ -1,5 +1,12 @@
 """Lint: problems of a policy that loads and compiles but does not do what its author meant.
 
+Lint is the last stage of compilation: it reads the compiled rules' IR (:mod:`txguard.policy.ir`)
+and the locations kept from load, never the YAML again. Contradiction and implication are
+decided on IR nodes with the operator table (:data:`~txguard.policy.ir.OPERATORS`); what is
+known about a built-in check's parameters (when one set implies another, which currencies they
+name) sits on the check's own :class:`~txguard.checks.spec.CheckSpec` (``implies``,
+``currencies``).
+
 Every finding is a :class:`~txguard.Diagnostic` (``file:line:col: lint-code: message``) located at
 the rule, tool or default it is about. The codes are listed, with what each means, in
 ``LINT_CODES``; ``docs/policy-guide.md`` documents them and a test keeps both identical.
@@ -7,16 +14,14 @@ the rule, tool or default it is about. The codes are listed, with what each mean
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from .compile import CompiledPolicy, CompiledRule
-from .conditions import _as_decimal, _equal
 from ..core.decision import Outcome
 from ..core.errors import Diagnostic
-from .load import Located, PathKey, load_yaml
+from .compile import CompiledPolicy
+from .rules import CompiledRule
+from .ir import OPERATORS, All, Check, Compare, Lit, Loc, Node, Not, _as_decimal, _equal
 
 LINT_CODES: dict[str, str] = {
     "lint-unreachable": "a rule can never fire: its conditions contradict each other on one path "
@@ -32,59 +37,31 @@ LINT_CODES: dict[str, str] = {
 """Codes of lint findings and what each means."""
 
 
-class _Where:
-    """Locations in the policy's own file (rules of a base policy keep their compiled location)."""
+def _at(loc: Loc, code: str, message: str) -> Diagnostic:
+    return Diagnostic(loc.file, loc.line, loc.col, code, message)
 
-    def __init__(self, policy: CompiledPolicy) -> None:
-        self.policy = policy
-        self.doc: Located | None = None
-        try:
-            text = Path(policy.file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            text = None
-        if text is not None:
-            doc, errors = load_yaml(text, policy.file)
-            if doc is not None and not errors:
-                self.doc = doc
-        rules = self.doc.data.get("rules", []) if self.doc is not None and isinstance(self.doc.data, Mapping) else []
-        self.rule_index = {r.get("id"): i for i, r in enumerate(rules) if isinstance(r, Mapping)}
 
-    def rule(self, rule: CompiledRule, code: str, message: str, sub: PathKey = ()) -> Diagnostic:
-        i = self.rule_index.get(rule.id)
-        if self.doc is not None and i is not None:
-            return self.doc.diagnostic(("rules", i) + sub, code, f"rule `{rule.id}`: {message}")
-        file, line, col = rule.location
-        return Diagnostic(file, line, col, code, f"rule `{rule.id}`: {message}")
-
-    def at(self, path: PathKey, code: str, message: str) -> Diagnostic:
-        if self.doc is not None:
-            data = self.doc.data
-            for step in path:
-                if not isinstance(data, Mapping) or step not in data:
-                    return self.doc.diagnostic(("extends",), code, message)
-                data = data[step]
-            return self.doc.diagnostic(path, code, message)
-        return Diagnostic(self.policy.file, 1, 1, code, message)
+def _rule(rule: CompiledRule, loc: Loc, code: str, message: str) -> Diagnostic:
+    return _at(loc, code, f"rule `{rule.id}`: {message}")
 
 
 def lint(policy: CompiledPolicy) -> list[Diagnostic]:
     """Every lint finding of a compiled policy, sorted by location."""
-    where = _Where(policy)
     out: list[Diagnostic] = []
     mapped = {t.kind for t in policy.tools.values()}
-    order = sorted(policy.rules, key=lambda r: (r.location[1], r.location[2], r.id))
+    order = sorted(policy.rules, key=lambda r: (r.loc.line, r.loc.col, r.id))
 
     for rule in order:
         live = [k for k in rule.kinds if k in mapped]
         if not live:
-            out.append(where.rule(rule, "lint-unreachable",
-                                  f"applies to {', '.join(rule.kinds)}, but no tool maps to "
-                                  f"{'it' if len(rule.kinds) == 1 else 'any of them'}", ("kinds",) if "kinds" in rule.source else ()))
-        if rule.check is None:
-            problem = _contradiction(rule.source.get("when"))
+            out.append(_rule(rule, rule.key_locs.get("kinds", rule.loc), "lint-unreachable",
+                             f"applies to {', '.join(rule.kinds)}, but no tool maps to "
+                             f"{'it' if len(rule.kinds) == 1 else 'any of them'}"))
+        if not isinstance(rule.test, Check):
+            problem = _contradiction(rule.test)
             if problem:
-                out.append(where.rule(rule, "lint-unreachable", f"can never fire: {problem}", ("when",)))
-        out.extend(_currency(where, rule, policy.currency))
+                out.append(_rule(rule, rule.test.loc, "lint-unreachable", f"can never fire: {problem}"))
+        out.extend(_currency(rule, policy.currency))
 
     for i, rule in enumerate(order):
         for other in order:
@@ -92,53 +69,51 @@ def lint(policy: CompiledPolicy) -> list[Diagnostic]:
                 continue
             if _implies(other, rule) and order.index(other) > i:
                 continue  # equivalent rules: report only the later one
-            line = other.location[1]
-            out.append(where.rule(rule, "lint-shadowed",
-                                  f"whenever it fires, rule `{other.id}` (line {line}) fires too with outcome "
-                                  f"`{other.outcome.value}`: it never changes a decision"))
+            out.append(_rule(rule, rule.loc, "lint-shadowed",
+                             f"whenever it fires, rule `{other.id}` (line {other.loc.line}) fires too with outcome "
+                             f"`{other.outcome.value}`: it never changes a decision"))
             break
 
     for name, tool in sorted(policy.tools.items()):
         kind = tool.kind
+        where = policy.locate(("tools", name))
         if kind not in policy.defaults:
-            out.append(where.at(("tools", name), "lint-no-default",
-                                f"tool `{name}` maps to `{kind}`, which has no default: every call escalates "
-                                f"with `default_outcome`, whatever the rules say"))
+            out.append(_at(where, "lint-no-default",
+                           f"tool `{name}` maps to `{kind}`, which has no default: every call escalates "
+                           f"with `default_outcome`, whatever the rules say"))
         elif kind != "read" and not policy.by_kind.get(kind):
-            out.append(where.at(("tools", name), "lint-no-rules",
-                                f"tool `{name}` maps to `{kind}`, which no rule applies to: every call is "
-                                f"`{policy.defaults[kind].value}` (the default) unchecked"))
+            out.append(_at(where, "lint-no-rules",
+                           f"tool `{name}` maps to `{kind}`, which no rule applies to: every call is "
+                           f"`{policy.defaults[kind].value}` (the default) unchecked"))
     for kind in sorted(policy.defaults):
         if kind not in mapped:
-            out.append(where.at(("defaults", kind), "lint-unused-default",
-                                f"`defaults.{kind}` is given, but no tool maps to `{kind}`"))
+            out.append(_at(policy.locate(("defaults", kind)), "lint-unused-default",
+                           f"`defaults.{kind}` is given, but no tool maps to `{kind}`"))
     return sorted(set(out))
 
 
 # -- contradictions --------------------------------------------------------------------------------
 
-def _atoms(cond: Any) -> list[Mapping[str, Any]]:
-    """The comparisons that must all hold for ``cond`` to hold (a flattened top-level `all`)."""
-    if not isinstance(cond, Mapping):
-        return []
-    if "all" in cond and "for_each" not in cond:
-        return [a for part in cond["all"] or [] for a in _atoms(part)]
-    if "path" in cond:
-        return [cond]
+def _atoms(node: Node) -> list[tuple[str, str, Any]]:
+    """The comparisons with a literal that must all hold for ``node`` to hold, as (path, operator,
+    literal as written): a flattened top-level ``all``; a ``not`` of a comparison that escalates
+    on a missing value holds exactly when the negated operator does."""
+    if isinstance(node, All):
+        return [a for part in node.parts for a in _atoms(part)]
+    if isinstance(node, Compare) and isinstance(node.operand, Lit) and not node.op.presence:
+        return [(node.path.text, node.op.name, node.operand.raw)]
+    if isinstance(node, Not) and isinstance(node.body, Compare) and node.body.on_missing == "escalate":
+        inner = node.body
+        negation = inner.op.negation
+        if negation is not None and isinstance(inner.operand, Lit):
+            return [(inner.path.text, negation, inner.operand.raw)]
     return []
 
 
-def _literal(cond: Mapping[str, Any], op: str) -> tuple[bool, Any]:
-    value = cond.get(op)
-    if isinstance(value, Mapping):
-        return False, None  # a path operand: unknown at lint time
-    return True, value
-
-
-def _contradiction(cond: Any) -> str | None:
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for atom in _atoms(cond):
-        groups.setdefault(str(atom["path"]), []).append(atom)
+def _contradiction(node: Node) -> str | None:
+    groups: dict[str, list[tuple[str, Any]]] = {}
+    for path, op, value in _atoms(node):
+        groups.setdefault(path, []).append((op, value))
     for path, atoms in groups.items():
         low: tuple[Decimal, bool] | None = None  # (bound, strict)
         high: tuple[Decimal, bool] | None = None
@@ -146,15 +121,9 @@ def _contradiction(cond: Any) -> str | None:
         excluded: list[Any] = []
         allowed: list[list[Any]] = []
         shown: list[str] = []
-        for atom in atoms:
-            op = next((k for k in ("eq", "ne", "gt", "ge", "lt", "le", "in", "not_in") if k in atom), None)
-            if op is None:
-                continue
-            ok, value = _literal(atom, op)
-            if not ok:
-                continue
+        for op, value in atoms:
             shown.append(f"{op} {value!s}" if not isinstance(value, list) else f"{op} {value}")
-            if op in ("gt", "ge", "lt", "le"):
+            if OPERATORS[op].orders:
                 d = _as_decimal(value)
                 if d is None:
                     continue
@@ -208,70 +177,53 @@ def _implies(rule: CompiledRule, other: CompiledRule) -> bool:
         return False
     if rule.outcome is Outcome.ESCALATE and other.route == "human" and rule.route == "refuse":
         return False
-    if rule.check is not None and rule.check == other.check:
-        a, b = rule.source.get("params", {}), other.source.get("params", {})
-        if a == b:
-            return True
-        if rule.check == "price_cap":
-            return _cap_implies(rule.params, other.params)
-        if rule.check == "ambiguity":
-            pa, pb = rule.params, other.params
-            if pa["max_alternatives"] is None and pb["max_alternatives"] is None and not pa["required_options"] \
-                    and not pb["required_options"] and pa["min_confidence"] is not None and pb["min_confidence"] is not None:
-                return bool(pb["min_confidence"] >= pa["min_confidence"])
-        return False
-    if rule.check is None and other.check is None:
-        wa, wb = rule.source.get("when"), other.source.get("when")
-        if wa == wb:
-            return True
-        return _threshold_implies(wa, wb)
-    return False
-
-
-def _cap_implies(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Cap ``a`` exceeded (or missing) implies cap ``b`` exceeded (or missing)."""
-    if a["per_category"] or b["per_category"]:
-        return False
-    if not set(b["max"]) <= set(a["max"]):
-        return False
-    return all(a["max"][cur] >= cap for cur, cap in b["max"].items())
-
-
-def _threshold_implies(a: Any, b: Any) -> bool:
-    """Two single comparisons on one path with one direction: ``gt 10`` implies ``gt 5``."""
-    if not (isinstance(a, Mapping) and isinstance(b, Mapping) and "path" in a and "path" in b):
-        return False
-    if a["path"] != b["path"] or a.get("on_missing", "escalate") != b.get("on_missing", "escalate"):
-        return False
-    for up in (("gt", "ge"), ("lt", "le")):
-        oa = next((k for k in up if k in a), None)
-        ob = next((k for k in up if k in b), None)
-        if oa is None or ob is None:
-            continue
-        va, vb = _as_decimal(_literal(a, oa)[1]), _as_decimal(_literal(b, ob)[1])
-        if va is None or vb is None or isinstance(a[oa], Mapping) or isinstance(b[ob], Mapping):
+    a, b = rule.test, other.test
+    if isinstance(a, Check) and isinstance(b, Check):
+        if a.spec.name != b.spec.name:
             return False
-        if up[0] == "gt":
-            return va > vb or (va == vb and (ob == "ge" or oa == "gt"))
-        return va < vb or (va == vb and (ob == "le" or oa == "lt"))
-    return False
+        if a.params == b.params:
+            return True
+        return a.spec.implies is not None and a.spec.implies(b.params, a.params)
+    if isinstance(a, Check) or isinstance(b, Check):
+        return False
+    return a == b or _threshold_implies(a, b)
+
+
+_DIRECTION = {"gt": "up", "ge": "up", "lt": "down", "le": "down"}
+
+
+def _threshold_implies(a: Node, b: Node) -> bool:
+    """Two single comparisons on one path with one direction: ``gt 10`` implies ``gt 5``."""
+    if not (isinstance(a, Compare) and isinstance(b, Compare)):
+        return False
+    if a.path != b.path or a.on_missing != b.on_missing:
+        return False
+    oa, ob = a.op.name, b.op.name
+    if _DIRECTION.get(oa) is None or _DIRECTION.get(oa) != _DIRECTION.get(ob):
+        return False
+    if not (isinstance(a.operand, Lit) and isinstance(b.operand, Lit)):
+        return False
+    va, vb = _as_decimal(a.operand.raw), _as_decimal(b.operand.raw)
+    if va is None or vb is None:
+        return False
+    if _DIRECTION[oa] == "up":
+        return va > vb or (va == vb and (ob == "ge" or oa == "gt"))
+    return va < vb or (va == vb and (ob == "le" or oa == "lt"))
 
 
 # -- currencies ------------------------------------------------------------------------------------
 
-def _currency(where: _Where, rule: CompiledRule, currency: str) -> list[Diagnostic]:
-    if rule.check != "price_cap":
+def _currency(rule: CompiledRule, currency: str) -> list[Diagnostic]:
+    test = rule.test
+    if not isinstance(test, Check) or test.spec.currencies is None:
         return []
     out = []
-    params = rule.source.get("params", {})
-    for cur in sorted(params.get("max", {})):
-        if cur != currency:
-            out.append(where.rule(rule, "lint-currency",
-                                  f"cap in `{cur}`, but the policy's currency is `{currency}`", ("params", "max", cur)))
-    for cat, caps in sorted(params.get("per_category", {}).items()):
-        for cur in sorted(caps):
-            if cur != currency:
-                out.append(where.rule(rule, "lint-currency",
-                                      f"`{cat}` cap in `{cur}`, but the policy's currency is `{currency}`",
-                                      ("params", "per_category", cat, cur)))
+    for cur in sorted(test.spec.currencies(test.params) - {currency}):
+        # Where the parameters name it: `max.EUR` (a cap) or `per_category.<category>.EUR`.
+        leaves = [s for s in test.locs if s and s[-1] == cur
+                  and not any(len(t) > len(s) and t[:len(s)] == s for t in test.locs)]
+        for sub in sorted(leaves, key=str):
+            what = "cap" if len(sub) <= 2 else f"`{sub[-2]}` cap"
+            out.append(_rule(rule, test.at(sub), "lint-currency",
+                             f"{what} in `{cur}`, but the policy's currency is `{currency}`"))
     return out

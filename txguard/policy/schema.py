@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 from ..checks.spec import CHECKS
 from ..core.errors import Diagnostic
 from ..core.intents import INTENT_KINDS, Intent
+from .ir import OPERATORS
 from .load import Located
 from .session import session_schema
 
@@ -26,7 +27,6 @@ _ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]*$"}
 
 def _condition() -> dict[str, Any]:
     ref = {"$ref": "#/$defs/condition"}
-    operand: dict[str, Any] = {}
     return {
         "type": "object",
         "additionalProperties": False,
@@ -38,10 +38,8 @@ def _condition() -> dict[str, Any]:
             "for_each": {"type": "string"},
             "as": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
             "path": {"type": "string"},
-            **{op: operand for op in ("eq", "ne", "gt", "ge", "lt", "le")},
-            "in": {"oneOf": [{"type": "array"}, {"$ref": "#/$defs/pathref"}]},
-            "not_in": {"oneOf": [{"type": "array"}, {"$ref": "#/$defs/pathref"}]},
-            "exists": {"type": "boolean"},
+            # One entry per operator of the IR's table: its operand's schema and its doc.
+            **{name: {**op.schema, "description": op.doc} for name, op in OPERATORS.items()},
             "on_missing": {"enum": ["escalate", True, False]},
         },
     }
