@@ -14,7 +14,8 @@ opened by :func:`open_sink`. The record format is specified in ``docs/audit-form
 """
 
 from ._postgres import PostgresSink
-from ._record import GENESIS, AuditRecord, canonical_json, record_hash
+from ..core.canonical import canonical_json
+from ._record import GENESIS, AuditRecord, record_hash
 from ._replay import Change, ReplayGate, ReplayReport, replay
 from ._sinks import AuditEntry, AuditError, AuditSink, JsonlSink, MemorySink, SqliteSink, open_sink
 from ._verify import VerifyResult, verify

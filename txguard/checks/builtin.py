@@ -341,10 +341,6 @@ def _caps(raw: Mapping[str, Any]) -> dict[str, Decimal]:
     return {cur: parse_amount(v, currency_exponent(cur)) for cur, v in raw.items()}
 
 
-def _money(amount: Decimal, currency: str) -> str:
-    return format_amount(amount, currency)
-
-
 # -- identity and consent ------------------------------------------------------------------------
 
 @check("authentication", code="authentication", outcome="clarify", kinds=INTENT_KINDS,
@@ -406,7 +402,7 @@ def _price_cap(ctx: Ctx, params: Any) -> str | None:
     if cap is None:
         return f"no price cap is configured for {currency}: amounts in it are not allowed"
     if amount > cap:
-        return f"amount {_money(amount, currency)} is over the cap of {_money(cap, currency)}"
+        return f"amount {format_amount(amount, currency)} is over the cap of {format_amount(cap, currency)}"
     if params["per_category"] is not None and isinstance(intent, Checkout):
         sums: dict[str, Decimal] = {}
         for line in intent.items:
@@ -425,7 +421,7 @@ def _price_cap(ctx: Ctx, params: Any) -> str | None:
             if ccap is None:
                 return f"no {cat} cap is configured for {currency}"
             if total > ccap:
-                return f"{cat} lines total {_money(total, currency)}, over the cap of {_money(ccap, currency)}"
+                return f"{cat} lines total {format_amount(total, currency)}, over the cap of {format_amount(ccap, currency)}"
     return None
 
 
@@ -442,7 +438,7 @@ def _budget(ctx: Ctx, params: Any) -> str | None:
         return f"the budget is in {bcur} and the cart in {currency}: they cannot be compared"
     amount = ctx.exposure()
     if amount > budget:
-        return f"total {_money(amount, currency)} is over the user's budget of {_money(budget, currency)}"
+        return f"total {format_amount(amount, currency)} is over the user's budget of {format_amount(budget, currency)}"
     return None
 
 
@@ -453,8 +449,8 @@ def _total(ctx: Ctx, params: Any) -> str | None:
     assert isinstance(intent, Checkout)
     lines = sum((l.unit_price * l.quantity for l in intent.items), Decimal(0))
     if lines != intent.total:
-        return (f"stated total {_money(intent.total, intent.currency)} is not the sum of the lines "
-                f"{_money(lines, intent.currency)}")
+        return (f"stated total {format_amount(intent.total, intent.currency)} is not the sum of the lines "
+                f"{format_amount(lines, intent.currency)}")
     return None
 
 
@@ -516,8 +512,8 @@ def _catalog_price(ctx: Ctx, params: Any) -> str | None:
             raise MissingFact(f"variant `{line.sku}` of product `{line.product_id}` is not in the catalog: "
                               "its price is unknown")
         if price != line.unit_price:
-            return (f"{line.sku}: the agent says {_money(line.unit_price, currency)}, "
-                    f"the catalog says {_money(price, currency)}")
+            return (f"{line.sku}: the agent says {format_amount(line.unit_price, currency)}, "
+                    f"the catalog says {format_amount(price, currency)}")
         if params["compare_title"]:
             name = ctx.line_category(line)
             if name != line.title:

@@ -131,11 +131,22 @@ def fact_amount(value: Any) -> Decimal:
     return result
 
 
-def format_amount(amount: Decimal, currency: str | None = None) -> str:
-    """Render ``amount`` with the currency's exponent (``Decimal("5")`` -> ``"5.00"`` for USD)."""
+def format_amount(amount: Decimal, currency: str | None = None, *, code: bool = True) -> str:
+    """The one money formatter: ``amount`` at the currency's exponent, then the currency code.
+
+    Reason texts, confirmation requests and the bound fields a consent digest covers all use it.
+    ``code=False`` leaves the code off. An amount in an unknown currency (or none) is written as
+    it is, in plain decimal notation.
+
+    >>> format_amount(Decimal("5"), "USD"), format_amount(Decimal("5"), "USD", code=False)
+    ('5.00 USD', '5.00')
+    """
     exponent = CURRENCY_EXPONENTS.get(currency or "", None)
     if exponent is None:
         text = format(amount, "f")
     else:
-        text = format(amount.quantize(Decimal(1).scaleb(-exponent)), "f")
-    return f"{text} {currency}" if currency else text
+        text = format(amount.quantize(_QUANTA[exponent]), "f")
+    return f"{text} {currency}" if currency and code else text
+
+
+_QUANTA = {e: Decimal(1).scaleb(-e) for e in set(CURRENCY_EXPONENTS.values())}

@@ -33,7 +33,8 @@ from .conditions import ConditionCompiler
 from ..core.context import Proposal
 from ..core.decision import Outcome, PolicyRef, Question, Route
 from ..core.errors import MAX_DIAGNOSTICS, Diagnostic, MoneyError, PolicyError
-from ..core.intents import INTENT_MODELS, canonical_json
+from ..core.canonical import policy_json
+from ..core.intents import INTENT_MODELS
 from ..core.jsonio import DuplicateKeyError, read_json, unusable_problem
 from .tools import ProposalError, ToolMap, compile_tools
 from .load import Located, load_yaml, read_source
@@ -142,7 +143,7 @@ class CompiledPolicy:
 
 
 def _digest(data: Any) -> str:
-    return "sha256:" + hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+    return "sha256:" + hashlib.sha256(policy_json(data).encode("utf-8")).hexdigest()
 
 
 # -- compilation -----------------------------------------------------------------------------------------
