@@ -13,11 +13,10 @@ Sinks: ``memory:`` (:class:`MemorySink`), ``jsonl:PATH`` (:class:`JsonlSink`), `
 opened by :func:`open_sink`. The record format is specified in ``docs/audit-format.md``.
 """
 
-from ._postgres import PostgresSink
 from ..core.canonical import canonical_json
 from ._record import GENESIS, AuditRecord, record_hash
 from ._replay import Change, ReplayGate, ReplayReport, replay
-from ._sinks import AuditEntry, AuditError, AuditSink, JsonlSink, MemorySink, SqliteSink, open_sink
+from .sinks import AuditEntry, AuditError, AuditSink, JsonlSink, MemorySink, PostgresSink, SqliteSink, open_sink
 from ._verify import VerifyResult, verify
 
 __all__ = [

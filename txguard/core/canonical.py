@@ -222,7 +222,7 @@ def _fast_ok(value: Any, depth: int = 0) -> bool:
     if t is str or value is None or t is bool:
         return True
     if t is int:
-        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
     if t is dict:
         if depth >= MAX_DEPTH:
             return False
@@ -236,7 +236,7 @@ def _fast_ok(value: Any, depth: int = 0) -> bool:
         return depth < MAX_DEPTH and all(_fast_ok(v, depth + 1) for v in value)
     if t is float:
         # finite, not integral (orjson writes `1.0`), and in the range both write without exponent
-        return 1e-4 <= abs(value) < 1e15 and value != int(value)
+        return bool(1e-4 <= abs(value) < 1e15 and value != int(value))
     return t is Decimal  # orjson calls to_json_value for it: str(value) either way
 
 
