@@ -20,6 +20,8 @@ from typing import Any
 from ..core.canonical import MAX_SAFE_INTEGER, to_json_value
 from ..core.canonical import canonical_json as canonical_json  # re-exported: txguard.audit.canonical_json
 from ..core.ids import uuid7 as uuid7  # re-exported for the record builder
+from ..core.paths import MASK_ROOTS as MASK_ROOTS  # re-exported: the sections a mask may name
+from ..core.paths import mask_steps
 
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
@@ -219,9 +221,6 @@ def chain(bodies: Iterable[str], seq: int, prev: str) -> list[tuple[int, str, st
 
 # -- masking -------------------------------------------------------------------------------------------
 
-MASK_ROOTS = ("proposal", "intent", "request", "session", "facts", "lineage")
-
-
 def mask_value(value: Any, salt: bytes) -> str:
     """The salted digest that replaces a masked value: ``masked:sha256:<hex>``."""
     return "masked:sha256:" + hashlib.sha256(salt + encode_value(value).encode("utf-8")).hexdigest()
@@ -232,7 +231,7 @@ def salt_id(salt: bytes) -> str:
     return hashlib.sha256(b"txguard-audit-salt:" + salt).hexdigest()[:16]
 
 
-def _apply(node: Any, parts: list[str], salt: bytes, here: str, hits: list[str]) -> Any:
+def _apply(node: Any, parts: tuple[str, ...], salt: bytes, here: str, hits: list[str]) -> Any:
     if not parts:
         hits.append(here)
         return mask_value(node, salt)
@@ -260,18 +259,18 @@ def _apply(node: Any, parts: list[str], salt: bytes, here: str, hits: list[str])
 
 
 def apply_masks(sections: dict[str, Any], paths: Iterable[str], salt: bytes) -> tuple[dict[str, Any], list[str]]:
-    """Replace the values at ``paths`` (dotted, ``*`` matches any key or index) by salted digests.
+    """Replace the values at ``paths`` (``*`` matches any key or index) by salted digests.
 
-    ``sections`` maps each root (``proposal``, ``intent``, ``request``, ``session``, ``facts``,
-    ``lineage``) to plain JSON data. Returns the new sections and the concrete paths masked, sorted.
+    ``sections`` maps each root (:data:`~txguard.core.paths.MASK_ROOTS`) to plain JSON data. The
+    paths are data paths (:func:`~txguard.core.paths.mask_steps`), checked when the policy loaded.
+    Returns the new sections and the concrete paths masked (``facts.users.u1.email``), sorted.
     """
     hits: list[str] = []
     out = dict(sections)
     for path in paths:
-        parts = path.split(".")
-        root = parts[0]
-        if root in out and len(parts) > 1:
-            out[root] = _apply(out[root], parts[1:], salt, root, hits)
+        root, *rest = mask_steps(path)
+        if root in out:
+            out[root] = _apply(out[root], tuple(rest), salt, root, hits)
     return out, sorted(set(hits))
 
 

@@ -8,8 +8,9 @@ The stages run in order; ``load`` is ``_load``, the others are the functions of 
 3. ``extends``   merge the base policy; the child may only tighten it
 4. ``tools``     tool name -> intent kind, argument mapping
 5. ``categories`` taxonomy file, product types, synonyms
-6. ``rules``     built-in checks with compiled parameters; custom conditions with type-checked paths
-7. ``index``     rules by intent kind, preconditions first
+6. ``audit``     ``audit.mask`` paths parsed and type-checked like ``when`` paths
+7. ``rules``     built-in checks with compiled parameters; custom conditions with type-checked paths
+8. ``index``     rules by intent kind, preconditions first
 
 All problems are collected and raised together as one :class:`PolicyError`.
 """
@@ -39,6 +40,7 @@ from ..core.jsonio import DuplicateKeyError, read_json, unusable_problem
 from .tools import ProposalError, ToolMap, compile_tools
 from .load import Located, load_yaml, read_source
 from ..core.money import currency_exponent
+from ..core.paths import check_mask_path
 from .schema import dotted, validate_document
 from .session import EMPTY_SESSION_POLICY, SessionPolicy, compile_session, merge_session
 from ..core.taxonomy import Categories, Taxonomy, TaxonomyFormatError, normalise, taxonomy_from_bytes
@@ -480,6 +482,15 @@ def _stage_categories(b: _Build) -> None:
     b.categories = _compile_categories(b, b.data.get("categories", {}))
 
 
+def _stage_audit(b: _Build) -> None:
+    """``audit.mask`` paths are parsed and type-checked like ``when`` paths (:func:`check_mask_path`)."""
+    own = b.doc.data.get("audit", {}).get("mask", []) if isinstance(b.doc.data, dict) else []
+    for text in b.data.get("audit", {}).get("mask", []):
+        problem = check_mask_path(text)
+        if problem is not None:  # a base policy's mask is located at `extends`
+            b.error(("audit", "mask", own.index(text)) if text in own else ("extends",), "txg-path", problem)
+
+
 def _stage_rules(b: _Build) -> None:
     b.rules = _compile_rules(b, b.data.get("rules", []), sorted(INTENT_MODELS))
     b.session = compile_session(b.data.get("session"), {r.id for r in b.rules}, b.error)
@@ -500,6 +511,7 @@ STAGES: tuple[tuple[str, Callable[[_Build], None]], ...] = (
     ("extends", _stage_extends),
     ("tools", _stage_tools),
     ("categories", _stage_categories),
+    ("audit", _stage_audit),
     ("rules", _stage_rules),
     ("index", _stage_index),
 )
