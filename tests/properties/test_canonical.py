@@ -8,6 +8,7 @@ keys beyond U+FFFF are where JCS differs from the old encoders; the first proper
 
 from __future__ import annotations
 
+import hashlib
 import json
 from decimal import Decimal
 from typing import Any
@@ -16,7 +17,13 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from txguard import Guard
 from txguard.core.canonical import MAX_SAFE_INTEGER, canonical_json, encode_jcs, policy_json
+from txguard.core.intents import INTENT_MODELS, bound_fields, intent_digest
+
+from .strategies import POLICIES, corpus_envelopes
+
+_GUARD = Guard.from_file(POLICIES / "retail.yaml")
 
 any_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=8)
 bmp_text = st.text(alphabet=st.characters(codec="utf-8", max_codepoint=0xFFFF), max_size=8)
@@ -70,3 +77,14 @@ def test_the_two_differ_where_jcs_says_so() -> None:
     assert encode_jcs(value) == '{"n":[100,1e+21,"1.0"],"\U0001f600":1,"\ufb33":2}'
     assert json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str) == (
         '{"n":[100.0,1e+21,"1.0"],"\ufb33":2,"\U0001f600":1}')
+
+
+@settings(max_examples=150, deadline=None)
+@given(corpus_envelopes)
+def test_the_consent_digest_of_every_corpus_intent_is_unchanged(envelope: dict[str, Any]) -> None:
+    """JCS of the bound fields is the text ``intent_digest`` hashed before RFC 8785 was adopted."""
+    intent = _GUARD.check_envelope(envelope).intent
+    if intent is None or intent.kind not in INTENT_MODELS:
+        return
+    before = json.dumps(bound_fields(intent), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    assert intent_digest(intent) == "sha256:" + hashlib.sha256(before.encode("utf-8")).hexdigest()
