@@ -149,4 +149,13 @@ def format_amount(amount: Decimal, currency: str | None = None, *, code: bool = 
     return f"{text} {currency}" if currency and code else text
 
 
+def from_minor(amount: int, currency: str) -> Decimal:
+    """An amount counted in the currency's minor units as a ``Decimal`` (``1234`` USD -> ``12.34``).
+
+    >>> format_amount(from_minor(1234, "USD"), "USD")
+    '12.34 USD'
+    """
+    return Decimal(amount).scaleb(-currency_exponent(currency))
+
+
 _QUANTA = {e: Decimal(1).scaleb(-e) for e in set(CURRENCY_EXPONENTS.values())}
