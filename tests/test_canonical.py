@@ -131,6 +131,11 @@ def test_nesting_stops_where_orjson_stops() -> None:
             canonical_json(nest(MAX_DEPTH + 1, leaf))
 
 
+def test_integral_floats_are_written_as_integers_on_both_paths() -> None:
+    value = {"balance": 58.0, "zero": -0.0, "price": 287.79, "big": 2.0**53}
+    assert canonical_json(value) == encode_jcs(value) == '{"balance":58,"big":9007199254740992,"price":287.79,"zero":0}'
+
+
 def test_non_json_values_are_converted_as_the_audit_trail_always_has() -> None:
     assert canonical_json({"a": Decimal("12.50"), "s": {3, 1}}) == '{"a":"12.50","s":[1,3]}'
     assert encode_jcs({"a": Decimal("12.50"), "s": {3, 1}}) == '{"a":"12.50","s":[1,3]}'

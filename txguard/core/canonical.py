@@ -23,10 +23,10 @@ value, UUIDs as text and dataclasses by their fields.
 
 For ordinary data (string keys without characters beyond U+FFFF, strings, Decimals as strings,
 integers within +/-2**53, ``None``, booleans) the JCS text is exactly the sorted-keys compact UTF-8
-text ``json.dumps``/orjson write, so hashes made before this module are unchanged. Such values go
-through orjson (:func:`canonical_json` checks with :func:`_fast_ok` first); the pure-Python
-:func:`encode_jcs` is the reference, and ``tests/properties/test_canonical.py`` asserts the two
-are equal on random values.
+text ``json.dumps``/orjson write, so hashes made before this module are unchanged. Such values,
+and values whose floats orjson writes as JCS does once integral floats are ints, go through orjson
+(:func:`canonical_json` asks :func:`_fast_form` first); the pure-Python :func:`encode_jcs` is the
+reference, and ``tests/properties/test_canonical.py`` asserts the two are equal on random values.
 
 :func:`policy_json` is the same walker with the number and key rules of Python's ``json.dumps``:
 the policy digest is not recomputed outside txguard and keeps its bytes from before JCS.
@@ -215,29 +215,60 @@ def encode_jcs(value: Any) -> str:
     return "".join(out)
 
 
-def _fast_ok(value: Any, depth: int = 0) -> bool:
-    """True when orjson writes ``value`` exactly as JCS does: plain JSON types, integers within
-    +/-2**53, floats that both write in plain decimal form, no object key beyond U+FFFF."""
+_AS_IS, _INTEGRAL_FLOATS, _REFERENCE = 0, 1, 2
+
+
+def _fast_form(value: Any) -> int:
+    """How orjson can write ``value`` as JCS does: ``_AS_IS``; ``_INTEGRAL_FLOATS`` once its
+    integral floats are ints (orjson writes ``58.0``, JCS ``58``); or ``_REFERENCE``: not at all.
+
+    orjson and JCS agree on plain JSON types and ``Decimal`` (a string either way), integers within
+    +/-2**53, object keys up to U+FFFF and floats that both write in plain decimal form. Nesting
+    is not measured here: orjson refuses what is too deep, and the reference then says why.
+    """
+    form = _AS_IS
+    stack = [value]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        v = pop()
+        t = type(v)
+        if t is str or v is None or t is bool or t is Decimal:
+            continue
+        if t is dict:
+            for k in v:
+                if type(k) is not str or not (k.isascii() or max(k) <= "\uffff"):
+                    return _REFERENCE
+            extend(v.values())
+        elif t is list or t is tuple:
+            extend(v)
+        elif t is int:
+            if not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+                return _REFERENCE
+        elif t is float:
+            if not math.isfinite(v):
+                return _REFERENCE
+            if v.is_integer():
+                if not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+                    return _REFERENCE
+                form = _INTEGRAL_FLOATS
+            elif not 1e-4 <= abs(v) < 1e15:
+                return _REFERENCE
+        else:  # anything else is converted (to_json_value) by the reference
+            return _REFERENCE
+    return form
+
+
+def _ints_for_integral_floats(value: Any, depth: int = 0) -> Any:
     t = type(value)
-    if t is str or value is None or t is bool:
-        return True
-    if t is int:
-        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
-    if t is dict:
-        if depth >= MAX_DEPTH:
-            return False
-        for k, v in value.items():
-            if type(k) is not str or not (k.isascii() or max(k) <= "\uffff"):
-                return False
-            if not _fast_ok(v, depth + 1):
-                return False
-        return True
-    if t is list or t is tuple:
-        return depth < MAX_DEPTH and all(_fast_ok(v, depth + 1) for v in value)
     if t is float:
-        # finite, not integral (orjson writes `1.0`), and in the range both write without exponent
-        return bool(1e-4 <= abs(value) < 1e15 and value != int(value))
-    return t is Decimal  # orjson calls to_json_value for it: str(value) either way
+        return int(value) if value.is_integer() else value
+    if t is dict or t is list or t is tuple:
+        if depth >= MAX_DEPTH:
+            raise TypeError("Recursion limit reached")
+        if t is dict:
+            return {k: _ints_for_integral_floats(v, depth + 1) for k, v in value.items()}
+        return [_ints_for_integral_floats(v, depth + 1) for v in value]
+    return value
 
 
 _SORTED = orjson.OPT_SORT_KEYS
@@ -249,11 +280,17 @@ def canonical_json(value: Any) -> str:
     Raises ``TypeError`` for a value of a type JSON cannot hold or a key that is not a string, and
     ``ValueError`` for a non-finite float, an integer beyond +/-2**53 or a lone surrogate.
 
-    >>> canonical_json({"b": 1, "a": ["é", 2.5, None]})
-    '{"a":["é",2.5,null],"b":1}'
+    >>> canonical_json({"b": 1, "a": ["é", 2.5, None, 58.0]})
+    '{"a":["é",2.5,null,58],"b":1}'
     """
-    if _fast_ok(value):
-        return orjson.dumps(value, default=to_json_value, option=_SORTED).decode("utf-8")
+    form = _fast_form(value)
+    if form != _REFERENCE:
+        if form == _INTEGRAL_FLOATS:
+            value = _ints_for_integral_floats(value)
+        try:
+            return orjson.dumps(value, default=to_json_value, option=_SORTED).decode("utf-8")
+        except orjson.JSONEncodeError:
+            pass  # too deep, or a lone surrogate: the reference raises the error it names
     return encode_jcs(value)
 
 
