@@ -16,7 +16,7 @@ from ..core.decision import Decision, Outcome, Reason
 from ..engine.evaluate import Clock, evaluate, internal_error
 from ..core.observe import Observer, notify_audit_append
 from ._record import FORMAT_VERSION, apply_masks, encode_body, encode_value, proposal_digest, salt_id, uuid7
-from ._sinks import AuditEntry, AuditSink
+from .sinks import AuditEntry, AuditSink
 
 if TYPE_CHECKING:
     from .._shadow import Shadow, ShadowResult

@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from ..core.money import format_amount
 from ..core.intents import LineItem
 from ..core.paths import MISSING
 from ..core.taxonomy import normalise
 from ..policy.conditions import MissingFact
 from .ctx import CART, Ctx, _typed
-from .spec import CART_KINDS, check, money
+from .spec import CART_KINDS, check
 
 # -- the catalog -----------------------------------------------------------------------------------
 
@@ -91,8 +92,8 @@ def _catalog_price(ctx: Ctx, params: Any) -> str | None:
         if rows is not None:
             rows.append({"sku": line.sku, "agent price": line.unit_price, "catalog price": price, "agent title": line.title})
         if price != line.unit_price:
-            return (f"{line.sku}: the agent says {money(line.unit_price, currency)}, "
-                    f"the catalog says {money(price, currency)}")
+            return (f"{line.sku}: the agent says {format_amount(line.unit_price, currency)}, "
+                    f"the catalog says {format_amount(price, currency)}")
         if compare_title:
             name = ctx.line_category(line)
             if rows is not None:

@@ -131,11 +131,31 @@ def fact_amount(value: Any) -> Decimal:
     return result
 
 
-def format_amount(amount: Decimal, currency: str | None = None) -> str:
-    """Render ``amount`` with the currency's exponent (``Decimal("5")`` -> ``"5.00"`` for USD)."""
+def format_amount(amount: Decimal, currency: str | None = None, *, code: bool = True) -> str:
+    """The one money formatter: ``amount`` at the currency's exponent, then the currency code.
+
+    Reason texts, confirmation requests and the bound fields a consent digest covers all use it.
+    ``code=False`` leaves the code off. An amount in an unknown currency (or none) is written as
+    it is, in plain decimal notation.
+
+    >>> format_amount(Decimal("5"), "USD"), format_amount(Decimal("5"), "USD", code=False)
+    ('5.00 USD', '5.00')
+    """
     exponent = CURRENCY_EXPONENTS.get(currency or "", None)
     if exponent is None:
         text = format(amount, "f")
     else:
-        text = format(amount.quantize(Decimal(1).scaleb(-exponent)), "f")
-    return f"{text} {currency}" if currency else text
+        text = format(amount.quantize(_QUANTA[exponent]), "f")
+    return f"{text} {currency}" if currency and code else text
+
+
+def from_minor(amount: int, currency: str) -> Decimal:
+    """An amount counted in the currency's minor units as a ``Decimal`` (``1234`` USD -> ``12.34``).
+
+    >>> format_amount(from_minor(1234, "USD"), "USD")
+    '12.34 USD'
+    """
+    return Decimal(amount).scaleb(-currency_exponent(currency))
+
+
+_QUANTA = {e: Decimal(1).scaleb(-e) for e in set(CURRENCY_EXPONENTS.values())}

@@ -8,10 +8,11 @@ The stages run in order; ``load`` is ``_load``, the others are the functions of 
 3. ``extends``   merge the base policy; the child may only tighten it
 4. ``tools``     tool name -> intent kind, argument mapping
 5. ``categories`` taxonomy file, product types, synonyms
-6. ``rules``     each rule parsed once into the located IR (``policy/rules.py``, ``policy/ir.py``):
+6. ``audit``     ``audit.mask`` paths parsed and type-checked like ``when`` paths
+7. ``rules``     each rule parsed once into the located IR (``policy/rules.py``, ``policy/ir.py``):
                  a built-in check with compiled parameters, or a condition tree with type-checked paths
-7. ``index``     rules by intent kind, preconditions first
-8. ``lint``      (on demand: :func:`txguard.policy.lint.lint`) findings computed over the IR alone
+8. ``index``     rules by intent kind, preconditions first
+9. ``lint``      (on demand: :func:`txguard.policy.lint.lint`) findings computed over the IR alone
 
 All problems are collected and raised together as one :class:`PolicyError`.
 """
@@ -32,9 +33,11 @@ from pydantic import BaseModel
 from ..core.context import Proposal
 from ..core.decision import Outcome, PolicyRef, Route
 from ..core.errors import MAX_DIAGNOSTICS, Diagnostic, MoneyError, PolicyError
-from ..core.intents import INTENT_MODELS, canonical_json
+from ..core.canonical import policy_json
+from ..core.intents import INTENT_MODELS
 from ..core.jsonio import DuplicateKeyError, read_json, unusable_problem
 from ..core.money import currency_exponent
+from ..core.paths import check_mask_path
 from ..core.taxonomy import Categories
 from .categories import compile_categories
 from .ir import Loc, PathKey
@@ -117,7 +120,7 @@ class CompiledPolicy:
 
 
 def _digest(data: Any) -> str:
-    return "sha256:" + hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+    return "sha256:" + hashlib.sha256(policy_json(data).encode("utf-8")).hexdigest()
 
 
 # -- compilation -----------------------------------------------------------------------------------------
@@ -315,6 +318,15 @@ def _stage_categories(b: _Build) -> None:
     b.categories = compile_categories(b.data.get("categories", {}), b.base_dir, b.error)
 
 
+def _stage_audit(b: _Build) -> None:
+    """``audit.mask`` paths are parsed and type-checked like ``when`` paths (:func:`check_mask_path`)."""
+    own = b.doc.data.get("audit", {}).get("mask", []) if isinstance(b.doc.data, dict) else []
+    for text in b.data.get("audit", {}).get("mask", []):
+        problem = check_mask_path(text)
+        if problem is not None:  # a base policy's mask is located at `extends`
+            b.error(("audit", "mask", own.index(text)) if text in own else ("extends",), "txg-path", problem)
+
+
 def _stage_rules(b: _Build) -> None:
     b.rules = compile_rules(b.data.get("rules", []), sorted(INTENT_MODELS), b.doc, b.rule_paths, b.rule_sites, b.error)
     b.session = compile_session(b.data.get("session"), {r.id for r in b.rules}, b.error)
@@ -335,6 +347,7 @@ STAGES: tuple[tuple[str, Callable[[_Build], None]], ...] = (
     ("extends", _stage_extends),
     ("tools", _stage_tools),
     ("categories", _stage_categories),
+    ("audit", _stage_audit),
     ("rules", _stage_rules),
     ("index", _stage_index),
 )

@@ -31,7 +31,7 @@ from ..core.observe import Observer
 from ..audit import open_sink
 from ..metrics import PrometheusObserver
 from ..sessions import open_store
-from ..audit._record import uuid7
+from ..core.ids import uuid7
 from ._openapi import openapi_document
 from ._problems import MEDIA_TYPE, Problem
 
