@@ -7,9 +7,10 @@ import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, overload
+from typing import Any, Literal, NoReturn, ParamSpec, TypeVar, overload
 
 from ._shadow import Shadow, ShadowStats
+from .audit import AuditSink
 from .audit._build import Recorder
 from .consent.tokens import ConsentKeys, keyring
 from .core.decision import Decision
@@ -23,14 +24,10 @@ from .engine.state import internal_error
 from .engine.trace import Trace
 from .integrations.guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, ToolDecorator, wrap
 from .policy.compile import CompiledPolicy, compile_file, compile_policy
-from .sessions import MemoryStore, SessionRunner, evaluator
+from .sessions import MemoryStore, SessionEvaluator, SessionRunner, SessionStore, evaluator
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-if TYPE_CHECKING:
-    from .audit import AuditSink
-    from .sessions import SessionEvaluator, SessionStore
 
 
 def utc_now() -> datetime:

@@ -15,12 +15,14 @@ the database. Session rules run on txguard's own evaluator by default, or on dur
 (``Guard(..., session_evaluator="durable_rules")``, needs ``pip install 'txguard[rete]'``).
 """
 
+from ..core.errors import UsageError
 from ..policy.session import Budget, SessionPolicy, SessionRule
 from ._apply import SESSION_CODES, SessionRunner
 from ._events import Event
 from ._rete import RuleEngineError, RuleEngineEvaluator
 from ._rules import OwnEvaluator, SessionEvaluator
-from ._store import Charge, MemoryStore, SessionStore, Transaction, open_store
+from ._open import open_store
+from ._store import Charge, MemoryStore, SessionStore, Transaction
 
 __all__ = [
     "SESSION_CODES",
@@ -47,8 +49,6 @@ def evaluator(name: str) -> SessionEvaluator:
         return OwnEvaluator()
     if name == "durable_rules":
         return RuleEngineEvaluator()
-    from ..core.errors import UsageError
-
     raise UsageError(f"unknown session evaluator `{name}` (expected `txguard` or `durable_rules`)")
 
 
