@@ -152,3 +152,25 @@ def test_reasons_are_combined_in_one_place_and_no_decision_is_mutated() -> None:
             if isinstance(node, ast.FunctionDef) and node.name in {"join", "combine"}:
                 builders.setdefault(node.name, []).append(str(path.relative_to(ROOT)))
     assert builders == {"combine": ["txguard/engine/combine.py"]}
+
+
+def test_a_step_that_raises_fails_closed_and_is_still_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("combine exploded")
+
+    monkeypatch.setattr("txguard.engine.combine.combine", boom)
+    sink = MemorySink()
+    guard = Guard.from_text(SESSION_POLICY, clock=lambda: NOW, sessions=MemoryStore(), audit=sink)
+    decision = guard.check(checkout(), session=session("c1"))
+    assert decision.codes == ("internal_error",) and decision.route == "human"
+    assert decision.reasons[0].message == "RuntimeError: combine exploded"
+    (record,) = sink.records()
+    assert record.body["decision"]["reasons"][0]["code"] == "internal_error"
+
+
+def test_a_guard_without_a_store_traces_its_session_rules_as_not_checked() -> None:
+    guard = Guard.from_text(SESSION_POLICY, clock=lambda: NOW)
+    trace = Trace()
+    guard.decide(guard.case(checkout(), session=session("c1"), trace=trace))
+    assert [(t.rule, t.status) for t in trace.session_rules] == [("velocity", "not checked")]
+    assert "no conversation store" in trace.session_rules[0].why

@@ -43,15 +43,14 @@ class Rules:
     policy's default floor. A case that reaches no rule (its ``problem``) fires nothing here."""
 
     def __call__(self, case: Case, state: State) -> State:
-        if case.problem is not None:
+        if case.problem is not None or state.decision is not None:  # no rule, or a step before failed
             return state
         if case.clock_error is not None:
             return failed(case, case.clock_error, state.shadow)
-        intent, kind = case.intent, case.kind
-        assert intent is not None and kind is not None and case.now is not None  # no problem: all read
-        assert case.req is not None and case.ses is not None and case.fac is not None
-        ctx = Ctx(intent, case.req, case.ses, case.fac, case.now, case.policy, case.mapped.prop,
-                  case.mapped.arguments, case.keys)
+        intent, kind, now, req, ses, fac = case.intent, case.kind, case.now, case.req, case.ses, case.fac
+        if intent is None or kind is None or now is None or req is None or ses is None or fac is None:
+            raise RuntimeError("a case with no problem holds every input")  # fails closed: internal_error
+        ctx = Ctx(intent, req, ses, fac, now, case.policy, case.mapped.prop, case.mapped.arguments, case.keys)
         fired, routes, questions, consent_fired = run_rules(case.policy.by_kind.get(kind, ()), ctx)
         return default_floor(case.policy, kind, state.fire(fired, routes, questions, consent_fired))
 

@@ -15,17 +15,15 @@ the database. Session rules run on txguard's own evaluator by default, or on dur
 (``Guard(..., session_evaluator="durable_rules")``, needs ``pip install 'txguard[rete]'``).
 """
 
-from ..core.errors import UsageError
 from ..policy.session import Budget, SessionPolicy, SessionRule
 from ._apply import SESSION_CODES, SessionRunner
 from ._events import Event
 from ._rete import RuleEngineError, RuleEngineEvaluator
 from ._rules import OwnEvaluator, SessionEvaluator
-from ._open import open_store
+from ._open import evaluator, open_store
 from ._store import Charge, MemoryStore, SessionStore, Transaction
 
 __all__ = [
-    "SESSION_CODES",
     "Budget",
     "Charge",
     "Event",
@@ -33,24 +31,14 @@ __all__ = [
     "OwnEvaluator",
     "RuleEngineError",
     "RuleEngineEvaluator",
+    "SESSION_CODES",
     "SessionEvaluator",
     "SessionPolicy",
     "SessionRule",
     "SessionRunner",
     "SessionStore",
     "Transaction",
+    "evaluator",
     "open_store",
 ]
 
-
-def evaluator(name: str) -> SessionEvaluator:
-    """The session-rule evaluator called ``name``: ``"txguard"`` (default) or ``"durable_rules"``."""
-    if name == "txguard":
-        return OwnEvaluator()
-    if name == "durable_rules":
-        return RuleEngineEvaluator()
-    raise UsageError(f"unknown session evaluator `{name}` (expected `txguard` or `durable_rules`)")
-
-
-__all__ += ["evaluator"]
-__all__.sort()

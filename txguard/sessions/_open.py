@@ -1,9 +1,11 @@
-"""Opening a conversation store by URL (memory, SQLite, PostgreSQL)."""
+"""Opening a conversation store by URL (memory, SQLite, PostgreSQL), and a session-rule evaluator by name."""
 
 from __future__ import annotations
 
 from ..core.errors import UsageError
 from ._postgres import PostgresStore
+from ._rete import RuleEngineEvaluator
+from ._rules import OwnEvaluator, SessionEvaluator
 from ._sqlite import SQLiteStore
 from ._store import MemoryStore, SessionStore
 
@@ -42,3 +44,12 @@ def open_store(url: str) -> SessionStore:
     if not path:
         raise UsageError("a SQLite session store needs a file path: `sqlite:PATH`")
     return SQLiteStore(path)
+
+
+def evaluator(name: str) -> SessionEvaluator:
+    """The session-rule evaluator called ``name``: ``"txguard"`` (default) or ``"durable_rules"``."""
+    if name == "txguard":
+        return OwnEvaluator()
+    if name == "durable_rules":
+        return RuleEngineEvaluator()
+    raise UsageError(f"unknown session evaluator `{name}` (expected `txguard` or `durable_rules`)")

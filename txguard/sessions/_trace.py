@@ -24,12 +24,13 @@ class SessionTracer:
     """Fills one case's :class:`Trace` with the session part (``session_rules``, ``conversation``,
     ``earlier_events``)."""
 
-    __slots__ = ("trace", "policy", "cid", "_rules")
+    __slots__ = ("trace", "policy", "cid", "ledger_only", "_rules")
 
-    def __init__(self, trace: Trace, policy: SessionPolicy, cid: str | None) -> None:
+    def __init__(self, trace: Trace, policy: SessionPolicy, cid: str | None, ledger_only: bool = False) -> None:
         self.trace = trace
         self.policy = policy
         self.cid = cid
+        self.ledger_only = ledger_only
         self._rules: list[SessionTrace] | None = None
         trace.conversation = cid
         trace.earlier_events = 0
@@ -44,12 +45,16 @@ class SessionTracer:
         else:
             raw = case.session.get("id") if isinstance(case.session, Mapping) else getattr(case.session, "id", None)
             cid = raw if isinstance(raw, str) else None
-        return cls(case.trace, policy, None if ledger_only else cid)
+        return cls(case.trace, policy, cid, ledger_only)
 
     def not_checked(self) -> None:
         """The session layer recorded nothing: every session rule is ``not checked``."""
-        why = ("the session has no `id`, so there is no conversation" if self.cid is None
-               else "the session layer recorded nothing (see the decision's reasons)")
+        if self.ledger_only:
+            why = "the guard has no conversation store: only single-use confirmations are kept"
+        elif self.cid is None:
+            why = "the session has no `id`, so there is no conversation"
+        else:
+            why = "the session layer recorded nothing (see the decision's reasons)"
         self.trace.session_rules[:] = [SessionTrace(r.id, r.form, r.code, r.outcome.value, "not checked", why)
                                        for r in self.policy.rules]
 
