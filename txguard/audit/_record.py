@@ -19,7 +19,6 @@ from typing import Any
 
 from ..core.canonical import MAX_SAFE_INTEGER, to_json_value
 from ..core.canonical import canonical_json as canonical_json  # re-exported: txguard.audit.canonical_json
-from ..core.ids import uuid7 as uuid7  # re-exported for the record builder
 from ..core.paths import MASK_ROOTS as MASK_ROOTS  # re-exported: the sections a mask may name
 from ..core.paths import mask_steps
 

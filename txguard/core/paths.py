@@ -12,8 +12,8 @@ into plain data, without references, whose names may hold any character but ``.`
 paths are its subset of dotted names (:func:`dotted_steps`); audit mask paths add the ``*``
 wildcard and are type-checked when the policy loads (:func:`check_mask_path`), as ``when`` paths are.
 
-(Over 400 lines on purpose: issue 10 asks for one path module for every dialect, and the dialects
-share the type walk over the intent, context and facts schemas.)
+Size: over 400 lines on purpose: issue 10 asks for one path module for every dialect, and the dialects
+share the type walk over the intent, context and facts schemas.
 """
 
 from __future__ import annotations

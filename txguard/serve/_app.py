@@ -121,10 +121,11 @@ class Service:
         with _trace_context(headers):
             try:
                 if isinstance(envelope, Mapping):
-                    decision = guard._check(envelope.get("proposal"), envelope.get("request"), envelope.get("session"),
-                                            envelope.get("facts"), lineage, decision_id)
+                    decision = guard.decide(guard.case(envelope.get("proposal"), envelope.get("request"),
+                                                       envelope.get("session"), envelope.get("facts"),
+                                                       lineage=lineage, record_id=decision_id))
                 else:  # not an envelope: decided as a proposal, which escalates as malformed
-                    decision = guard._check(envelope, None, None, None, lineage, decision_id)
+                    decision = guard.decide(guard.case(envelope, lineage=lineage, record_id=decision_id))
             except Exception as exc:  # noqa: BLE001 - check never raises; if it ever does, fail closed
                 decision = internal_error(guard.policy, exc)
         return render(decision, decision_id)
