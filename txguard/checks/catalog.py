@@ -12,7 +12,7 @@ from ..core.money import format_amount
 from ..core.intents import LineItem
 from ..core.paths import MISSING
 from ..core.taxonomy import normalise
-from ..policy.conditions import MissingFact
+from ..core.errors import MissingFact
 from .ctx import CART, Ctx, _typed
 from .spec import CART_KINDS, check
 

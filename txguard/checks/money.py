@@ -10,7 +10,7 @@ from ..core.money import format_amount
 from ..core.intents import Checkout, Refund
 from ..core.paths import MISSING
 from ..core.taxonomy import normalise
-from ..policy.conditions import MissingFact
+from ..core.errors import MissingFact
 from .ctx import Ctx, lacks
 from .spec import CAPS_SCHEMA, caps, check
 

@@ -101,3 +101,14 @@ class DiagnosticsError(TxguardError):
 
 class PolicyError(DiagnosticsError):
     """A policy could not be loaded; ``diagnostics`` lists every problem, sorted by location."""
+
+
+class MissingFact(Exception):
+    """A fact the decision needs is not in the facts: the rule escalates with ``missing_fact``.
+
+    Raised while a rule runs (a built-in check or a ``when`` condition), never out of ``check``."""
+
+
+class ConditionError(Exception):
+    """A comparison could not be evaluated (e.g. ``gt`` between a word and a number): the rule
+    escalates with ``check_error``. Raised while a rule runs, never out of ``check``."""

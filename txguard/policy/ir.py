@@ -26,18 +26,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, Protocol, Union
 
+from ..core.errors import ConditionError as ConditionError  # re-exported: the evaluator raises them
+from ..core.errors import MissingFact as MissingFact
 from ..core.paths import MISSING, Getter, Path
 
 PathKey = tuple[Union[str, int], ...]
 OnMissing = Literal["escalate", True, False]
-
-
-class MissingFact(Exception):
-    """A fact the decision needs is not in the facts: the rule escalates with ``missing_fact``."""
-
-
-class ConditionError(Exception):
-    """A comparison could not be evaluated (e.g. ``gt`` between a word and a number)."""
 
 
 # -- values ------------------------------------------------------------------------------------------
