@@ -32,11 +32,13 @@ from __future__ import annotations
 import argparse
 import gc
 import gzip
+import importlib
 import json
 import os
 import sys
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +51,21 @@ import yaml  # noqa: E402
 from _reuse import reusable  # noqa: E402
 from decide import CORPUS, POLICY, PlainRetail, machine, pin_one_core  # noqa: E402
 from txguard import Facts, Guard, Proposal, Request, Session  # noqa: E402
-from txguard.policy.compile import compile_file  # noqa: E402
+from peer_common import RETAIL_RULES, TOTAL_RULES, Extra, derive, extra_rules, extras_as_txguard  # noqa: E402
+from txguard.policy.compile import compile_file, compile_policy  # noqa: E402
 
 Call = tuple[Callable[..., Any], tuple[Any, ...]]
+
+# The peers: (row name, module in this folder, the package it needs). Each module's
+# ``build(plain, extras)`` returns (adapter, engine, to_input): see peer_common.py.
+PEERS = (("agt", "peer_agt", "agent-governance-toolkit-core"),
+         ("cedar", "peer_cedar", "cedarpy"),
+         ("zen", "peer_zen", "zen-engine"))
+SIZES = (RETAIL_RULES, TOTAL_RULES)
+
+
+class Disagreement(Exception):
+    """A contender decided a case otherwise than the guard."""
 
 
 def load_cases() -> list[dict[str, Any]]:
@@ -63,33 +77,99 @@ def _outcome(decision: Any) -> tuple[str, list[str]]:
     return decision.outcome.value, list(decision.codes)
 
 
-def build(cases: list[dict[str, Any]]) -> tuple[dict[str, list[Call | None]], dict[str, Any]]:
-    """Every contender's call for every case (None where a contender has no input for it), after
-    checking that each gives the guard's outcome and codes."""
-    guard = Guard(reusable(compile_file(POLICY)))  # the same confirmed case is decided many times
-    plain = PlainRetail(yaml.safe_load(POLICY.read_text(encoding="utf-8")))
-    calls: dict[str, list[Call | None]] = {"plain": [], "txguard raw": [], "txguard intent": []}
-    for case in cases:
-        proposal = case["proposal"]
-        raw = {"name": proposal["name"], "arguments": json.dumps(proposal["arguments"])}
-        context = (case.get("request"), case.get("session"), case.get("facts"))
-        want = _outcome(guard.check(raw, *context))
-        got = plain.decide(raw, *context)
-        if got != want:
-            sys.exit(f"peers.py: plain decides {case['id']} as {got}, the guard as {want}")
-        calls["plain"].append((plain.decide, (raw, *context)))
-        calls["txguard raw"].append((guard.check, (raw, *context)))
-        try:
-            intent = guard.policy.to_intent(Proposal(name=proposal["name"], arguments=proposal["arguments"]))
-        except Exception:  # noqa: BLE001 - a malformed proposal has no intent: no input for this row
-            calls["txguard intent"].append(None)
+def txguard_policy(extras: list[Extra]) -> Any:
+    """policies/retail.yaml, plus ``extras`` as ``when`` rules (compiled from the retail folder,
+    so its relative taxonomy path holds)."""
+    if not extras:
+        return compile_file(POLICY)
+    doc = yaml.safe_load(POLICY.read_text(encoding="utf-8"))
+    doc["id"] = f"retail-{RETAIL_RULES + len(extras)}"
+    doc["rules"] = list(doc["rules"]) + extras_as_txguard(extras)
+    return compile_policy(yaml.safe_dump(doc, sort_keys=False), str(POLICY.parent / f"{doc['id']}.yaml"), POLICY.parent)
+
+
+def plain_extras(extras: list[Extra]) -> list[tuple[str, Callable[[Decimal, str, int], bool]]]:
+    """The extra rules as hand-written conditions (total in dollars, payment method, first quantity)."""
+    out: list[tuple[str, Callable[[Decimal, str, int], bool]]] = []
+    for e in extras:
+        if e.field == "total":
+            limit = Decimal(e.value) / 100
+            out.append((e.code, lambda total, pm, q1, limit=limit: total > limit))
+        elif e.field == "pm":
+            out.append((e.code, lambda total, pm, q1, v=e.value: pm == v))
+        else:
+            out.append((e.code, lambda total, pm, q1, v=e.value: q1 > v))  # type: ignore[operator]
+    return out
+
+
+def load_peers(wanted: list[str] | None = None, *, quiet: bool = False) -> list[tuple[str, Any]]:
+    """The peer modules whose packages are installed (a note for each that is not)."""
+    found = []
+    for name, module, package in PEERS:
+        if wanted is not None and name not in wanted:
             continue
-        models = (intent, Request.model_validate(context[0]), Session.model_validate(context[1]), Facts(context[2]))
-        got = _outcome(guard.check(*models))
-        if got != want:
-            sys.exit(f"peers.py: the pre-validated intent of {case['id']} decides {got}, the raw call {want}")
-        calls["txguard intent"].append((guard.check, models))
-    return calls, {"cases": len(cases), "policy": str(POLICY.relative_to(ROOT))}
+        try:
+            importlib.import_module({"peer_agt": "agent_os.policies", "peer_cedar": "cedarpy", "peer_zen": "zen"}[module])
+        except ImportError:
+            if not quiet:
+                print(f"peers.py: {package} is not installed, {name} skipped (pip install -e '.[bench]')", file=sys.stderr)
+            continue
+        found.append((name, importlib.import_module(module)))
+    return found
+
+
+def build(cases: list[dict[str, Any]], peers: list[tuple[str, Any]] | None = None,
+          sizes: tuple[int, ...] = SIZES) -> tuple[dict[str, list[Call | None]], dict[str, Any]]:
+    """Every contender's call for every case (None where a contender has no input for it), after
+    checking that each gives the guard's outcome and codes; rows are named ``"<contender> @<n>"``.
+    Raises ``Disagreement`` naming the case and both answers when one does not."""
+    if peers is None:
+        peers = load_peers()
+    policy_doc = yaml.safe_load(POLICY.read_text(encoding="utf-8"))
+    calls: dict[str, list[Call | None]] = {}
+    for size in sizes:
+        extras = extra_rules(size - RETAIL_RULES)
+        guard = Guard(reusable(txguard_policy(extras)))  # the same confirmed case is decided many times
+        plain = PlainRetail(policy_doc, plain_extras(extras))
+        built = [(name, *mod.build(plain, extras)) for name, mod in peers]
+        row: dict[str, list[Call | None]] = {
+            f"{n} @{size}": [] for n in ["plain", "txguard raw", "txguard intent"]
+            + [f"{name}{kind}" for name, *_ in built for kind in ("+adapter", " engine")]}
+        for case in cases:
+            proposal = case["proposal"]
+            raw = {"name": proposal["name"], "arguments": json.dumps(proposal["arguments"])}
+            context = (case.get("request"), case.get("session"), case.get("facts"))
+            want = _outcome(guard.check(raw, *context))
+
+            def agree(who: str, got: Any) -> None:
+                if got != want:
+                    raise Disagreement(f"{who} decides {case['id']} as {got}, the guard ({size} rules) as {want}")
+
+            agree(f"plain @{size}", plain.decide(raw, *context))
+            row[f"plain @{size}"].append((plain.decide, (raw, *context)))
+            row[f"txguard raw @{size}"].append((guard.check, (raw, *context)))
+            derived = derive(plain, raw, *context)
+            for name, adapter, engine, to_input in built:
+                agree(f"{name}+adapter @{size}", adapter(raw, *context))
+                row[f"{name}+adapter @{size}"].append((adapter, (raw, *context)))
+                if isinstance(derived, tuple):  # decided before any rule: no engine input
+                    row[f"{name} engine @{size}"].append(None)
+                    continue
+                inp = to_input(derived)
+                args = inp if isinstance(inp, tuple) else (inp,)
+                agree(f"{name} engine @{size}", engine(*args))
+                row[f"{name} engine @{size}"].append((engine, args))
+            try:
+                intent = guard.policy.to_intent(Proposal(name=proposal["name"], arguments=proposal["arguments"]))
+            except Exception:  # noqa: BLE001 - a malformed proposal has no intent: no input for this row
+                row[f"txguard intent @{size}"].append(None)
+                continue
+            models = (intent, Request.model_validate(context[0]), Session.model_validate(context[1]), Facts(context[2]))
+            agree(f"txguard intent @{size}", _outcome(guard.check(*models)))
+            row[f"txguard intent @{size}"].append((guard.check, models))
+        calls.update(row)
+    return calls, {"cases": len(cases), "policy": str(POLICY.relative_to(ROOT)), "sizes": list(sizes),
+                   "peers": [name for name, _m in peers]}
 
 
 def run(rounds: int) -> dict[str, Any]:
