@@ -48,7 +48,7 @@ rules:
   - {name: balance, condition: {field: balance_headroom, operator: lt, value: 0}, action: block, message: gift card too small}
   - {name: unknown_item, condition: {field: known, operator: eq, value: false}, action: block, message: unknown sku}
   - {name: availability, condition: {field: unavailable, operator: eq, value: true}, action: block, message: out of stock}
-  - {name: catalog_mismatch, condition: {field: catalog_mismatch, operator: eq, value: true}, action: block, message: not the catalog's price or title}
+  - {name: catalog_mismatch, condition: {field: catalog_mismatch, operator: eq, value: true}, action: block, message: not the catalog's item}
   - {name: total_mismatch, condition: {field: total_gap, operator: ne, value: 0}, action: block, message: total is not the sum of the lines}
   - {name: budget, condition: {field: budget_headroom, operator: lt, value: 0}, action: audit, message: over the user's budget}
   - {name: category, condition: {field: category_ok, operator: eq, value: false}, action: audit, message: not the product type asked for}
