@@ -1,30 +1,41 @@
 #!/usr/bin/env python
-"""txguard against hand-written Python on the 610 real cases of the chat-to-buy dev corpus.
+"""txguard against hand-written Python and three peer engines on the 610 real cases of the chat-to-buy dev corpus.
 
 Contenders, each deciding every case of ``tests/corpus/chat-to-buy-dev.jsonl.gz`` with the retail
-rules (``policies/retail.yaml``), timed in one interleaved run (every round visits every case, and
-for each case every contender, in an order that rotates), so that the load of the moment hits them
-alike:
+rules (``policies/retail.yaml``, 13 rules) and again with 100 rules (retail's 13 plus 87 generated
+ones, the same in every contender: ``peer_common.extra_rules``), timed in one interleaved run
+(every round visits every case, and for each case every row of both sizes, in an order that
+rotates), so that the load of the moment hits them alike:
 
-  plain          a hand-written Python function of the whole job: parse the JSON arguments,
-                 validate them, look up the catalog, match the consent, run the rules
-                 (``PlainRetail`` of ``benchmarks/decide.py``; dicts in, outcome and codes out)
-  txguard raw    ``Guard.check`` of the raw tool call ``{"name", "arguments": "<JSON string>"}``
-                 with the case's request, session and facts as the wire-format dicts
-  txguard intent ``Guard.check`` of the pre-validated ``Checkout`` intent with pre-built
-                 ``Request`` / ``Session`` / ``Facts`` (only the cases whose arguments map to an
-                 intent: a malformed proposal has none)
+  plain            a hand-written Python function of the whole job: parse the JSON arguments,
+                   validate them, look up the catalog, match the consent, run the rules
+                   (``PlainRetail`` of ``benchmarks/decide.py``; dicts in, outcome and codes out);
+                   at 100 rules, 87 more hand-written conditions
+  txguard raw      ``Guard.check`` of the raw tool call ``{"name", "arguments": "<JSON string>"}``
+                   with the case's request, session and facts as the wire-format dicts; at 100
+                   rules, retail.yaml plus 87 ``when`` rules, compiled from the same folder
+  txguard intent   ``Guard.check`` of the pre-validated ``Checkout`` intent with pre-built
+                   ``Request`` / ``Session`` / ``Facts`` (only the cases whose arguments map to an
+                   intent: a malformed proposal has none)
+  agt+adapter      Microsoft Agent Governance Toolkit's ``PolicyEvaluator`` (``peer_agt.py``)
+  cedar+adapter    Cedar through ``cedarpy`` (``peer_cedar.py``)
+  zen+adapter      the ZEN decision engine, a JDM decision table (``peer_zen.py``)
+  <peer> engine    the same engine with its input pre-built: the engine's own cost (only the cases
+                   that reach the rules: a malformed or unknown call is decided by the adapter)
+
+Each peer's module says what its language expresses and what its adapter (the Python a user would
+write around it) does instead; ``peer_common.py`` holds the part they share with the baseline
+(parsing, validation, catalog lookup, consent matching: no peer language can do those on the raw
+documents). The peers are the optional ``bench`` extra (``pip install -e '.[bench]'``); a peer
+whose package is missing is skipped with a note.
 
 Before anything is timed, every contender must give the guard's outcome and reason codes on every
-case; the script stops if one does not. Printed: p50 / p99 per decision (microseconds) and the
-ratio of each p50 to txguard raw's.
+case at both sizes; the script stops if one does not (``tests/test_bench_peers.py`` runs that
+check on 20 cases). Printed: p50 / p99 per decision (microseconds), the ratio of each p50 to
+txguard raw's at the same size, and issue 13's targets as ratios of this run.
 
-Peers (AGT's ``PolicyEvaluator``, cedarpy, zen-engine, each with the adapter a user would write)
-and the 100-rule rows are not here yet (issue 13); each would be one more entry of the ``calls``
-table that ``build`` fills and checks, its package an optional ``bench`` extra, never a runtime or
-test dependency.
-
-Run ``python benchmarks/peers.py`` (``--rounds 3`` for a short run, ``--json`` for a machine).
+Run ``python benchmarks/peers.py`` (``--rounds 3`` for a short run, ``--peers cedar,zen`` for some
+peers only, ``--json`` for a machine).
 """
 
 from __future__ import annotations
