@@ -13,6 +13,13 @@ raw call, look the skus up in the catalog (price, title, availability, the catal
 the confirmations against the cart (consent) and canonicalise product types
 (``peer_common.derive``). Money is integer cents, like the other peers.
 
+Measured trait of zen-engine 2.1.3's binding: ``ZenDecision.evaluate`` starts an OS thread (and
+an event loop: ``clone3``, ``epoll_create1``, ``eventfd2`` under ``strace``) for every call and
+waits for it. With the benchmark pinned to one core, the caller and that thread share it, and on
+a loaded machine a call often waits for a scheduler time slice: the ZEN rows' p50 then jumps
+between about 0.2 and 3 ms from run to run (``peers.py --no-pin`` lets the thread run on another
+core; compare the two runs before reading the ZEN ratios).
+
 ``build(plain, extras)`` returns ``(adapter, engine, to_input)``; ``engine(input)`` is the
 engine-only row (the graph is compiled once with ``create_decision``).
 """

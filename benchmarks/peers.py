@@ -34,6 +34,9 @@ case at both sizes; the script stops if one does not (``tests/test_bench_peers.p
 check on 20 cases). Printed: p50 / p99 per decision (microseconds), the ratio of each p50 to
 txguard raw's at the same size, and issue 13's targets as ratios of this run.
 
+The process is pinned to one core, as in ``decide.py``; ``--no-pin`` leaves it free, for
+zen-engine, whose Python ``evaluate`` starts a thread per call (``peer_zen.py``).
+
 Run ``python benchmarks/peers.py`` (``--rounds 3`` for a short run, ``--peers cedar,zen`` for some
 peers only, ``--json`` for a machine).
 """
@@ -190,8 +193,8 @@ def build(cases: list[dict[str, Any]], peers: list[tuple[str, Any]] | None = Non
                    "peers": [name for name, _m in peers]}
 
 
-def run(rounds: int, peers: list[str] | None = None) -> dict[str, Any]:
-    core = pin_one_core()
+def run(rounds: int, peers: list[str] | None = None, *, pin: bool = True) -> dict[str, Any]:
+    core = pin_one_core() if pin else None
     cases = load_cases()
     calls, info = build(cases, load_peers(peers))
     names = list(calls)
@@ -253,8 +256,9 @@ def targets(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def report(res: dict[str, Any]) -> str:
     m, s, load = res["machine"], res["settings"], res["load_average"]
+    pinned = "not pinned" if m["pinned_core"] is None else f"pinned to core {m['pinned_core']}"
     out = [
-        f"machine: {m['cpu']}, {m['cores']} cores, pinned to core {m['pinned_core']}, {m['python']}",
+        f"machine: {m['cpu']}, {m['cores']} cores, {pinned}, {m['python']}",
         f"txguard: {m['txguard']}",
         f"load average before {' '.join(f'{x:.2f}' for x in load['before'])}, "
         f"after {' '.join(f'{x:.2f}' for x in load['after'])}",
@@ -278,10 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10, help="timed passes over the 610 cases (default 10)")
     parser.add_argument("--peers", help="comma-separated peers to run (default: every installed one of agt, cedar, zen)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin the process to one core (zen-engine starts a thread per evaluation: see peer_zen.py)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     try:
-        res = run(args.rounds, args.peers.split(",") if args.peers else None)
+        res = run(args.rounds, args.peers.split(",") if args.peers else None, pin=not args.no_pin)
     except Disagreement as exc:
         print(f"peers.py: {exc}", file=sys.stderr)
         return 1
