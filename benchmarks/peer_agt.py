@@ -21,8 +21,11 @@ What that means for the retail rules:
   rule's own evaluator for the full list of reasons: a user who wants every reason has no other
   public way (``_match_condition`` is private).
 
-``build(extras)`` returns ``(adapter, engine)``: ``adapter(raw, request, session, facts)`` and
-``engine(context)`` both give (outcome, codes); ``to_context(derived)`` makes the engine's input.
+``build(plain, extras)`` returns ``(adapter, engine, to_context)``: ``adapter(raw, request,
+session, facts)`` and ``engine(context)`` both give (outcome, codes); ``to_context(derived)``
+makes the engine's input. At 100 rules a case that is not allowed costs 101 evaluations, each
+building a ``PolicyDecision`` with a deep copy of the context: that is the ``agt`` rows' cost
+there, not the rules' conditions.
 """
 
 from __future__ import annotations
