@@ -170,10 +170,10 @@ def derive(plain: PlainRetail, call: Mapping[str, Any], request: Mapping[str, An
     unavailable = mismatch = None
     catalog = None
     if known:
-        unavailable = not all(v.get("available") for v in variants)  # type: ignore[union-attr]
-        mismatch = any(Decimal(repr(v["price"])) != unit or products[pid].get("name") != title  # type: ignore[index]
+        unavailable = not all(v.get("available") for v in variants)
+        mismatch = any(Decimal(repr(v["price"])) != unit or products[pid].get("name") != title
                        for (_s, pid, title, _q, unit), v in zip(lines, variants))
-        catalog = sum((Decimal(repr(v["price"])) * q for v, (_s, _p, _t, q, _u) in zip(variants, lines)), Decimal(0))  # type: ignore[index]
+        catalog = sum((Decimal(repr(v["price"])) * q for v, (_s, _p, _t, q, _u) in zip(variants, lines)), Decimal(0))
     exposure = total if catalog is None else max(total, catalog)
     methods = (users.get(user_id) or {}).get("payment_methods") if user_id is not None else None
     balance = None

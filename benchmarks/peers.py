@@ -103,17 +103,31 @@ def txguard_policy(extras: list[Extra]) -> Any:
     return compile_policy(yaml.safe_dump(doc, sort_keys=False), str(POLICY.parent / f"{doc['id']}.yaml"), POLICY.parent)
 
 
-def plain_extras(extras: list[Extra]) -> list[tuple[str, Callable[[Decimal, str, int], bool]]]:
-    """The extra rules as hand-written conditions (total in dollars, payment method, first quantity)."""
-    out: list[tuple[str, Callable[[Decimal, str, int], bool]]] = []
+Fires = Callable[[Decimal, str, int], bool]  # (total, payment method id, first line's quantity)
+
+
+def _total_over(limit: Decimal) -> Fires:
+    return lambda total, pm, q1: total > limit
+
+
+def _payment_method_is(value: str) -> Fires:
+    return lambda total, pm, q1: pm == value
+
+
+def _first_quantity_over(n: int) -> Fires:
+    return lambda total, pm, q1: q1 > n
+
+
+def plain_extras(extras: list[Extra]) -> list[tuple[str, Fires]]:
+    """The extra rules as hand-written conditions, for ``PlainRetail``."""
+    out = []
     for e in extras:
         if e.field == "total":
-            limit = Decimal(e.value) / 100
-            out.append((e.code, lambda total, pm, q1, limit=limit: total > limit))
+            out.append((e.code, _total_over(Decimal(e.value) / 100)))
         elif e.field == "pm":
-            out.append((e.code, lambda total, pm, q1, v=e.value: pm == v))
+            out.append((e.code, _payment_method_is(str(e.value))))
         else:
-            out.append((e.code, lambda total, pm, q1, v=e.value: q1 > v))  # type: ignore[operator]
+            out.append((e.code, _first_quantity_over(int(e.value))))
     return out
 
 
