@@ -36,7 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("test", "run policy test suites (*.tests.yaml) and labelled corpora"),
     "lint": ("lint", "find rules that never fire, shadowed rules, wrong-currency thresholds, unguarded tools"),
     "audit": ("audit", "verify, list, replay or report on an audit trail"),
-    "schema": ("schema", "print the policy (or intent) JSON Schema"),
+    "schema": ("schema", "print the policy (or intent) JSON Schema, or with --policy the argument schema of each tool"),
+    "tools": ("tools", "print the tool definitions (openai, anthropic or mcp) whose arguments the policy's guard accepts"),
     "serve": ("serve", "run the decision service (HTTP): check, reload, metrics"),
     "mcp-proxy": ("mcp_proxy", "guard an MCP server: decide every tools/call before forwarding it "
                   "(stdio or streamable HTTP upstream)"),
