@@ -62,6 +62,13 @@ tools:
   refund_eur:
     intent: refund
     constants: {currency: JPY, reason: goodwill}
+  add_eur:
+    intent: add_to_cart
+    fields: {items: {from: lines}}
+    constants: {currency: EUR}
+  ship_to_us:
+    intent: checkout
+    constants: {shipping_address.country: US}
   lookup: {intent: read}
 defaults: {checkout: allow, read: allow}
 """
@@ -285,6 +292,28 @@ def test_a_mapping_whose_source_is_both_a_value_and_an_object_has_no_schema(tmp_
     code, out, err = _run("tools", "--policy", str(path))
     assert (code, out) == (3, "")
     assert err == f"{path}: txg-tools: tool `t`: argument `a` of `a.b` is both a value and an object\n"
+
+
+@pytest.mark.parametrize(("tool", "message"), [
+    ("    intent: modify_order_address\n    fields: {address.address1: street}\n",
+     "tool `t`: intent field `address.city` is required, but the mapping fills it from no argument: the guard refuses every call"),
+    ("    intent: checkout\n    fields: {items: {from: cart, fields: {sku: variant_id, title: product_id}}}\n",
+     "tool `t`: each element's field `product_id` is required, but the mapping fills it from no argument: the guard refuses every call"),
+])
+def test_a_required_field_no_argument_fills_has_no_schema(tool: str, message: str) -> None:
+    policy = compile_policy(HEAD + "tools:\n  t:\n" + tool)
+    with pytest.raises(ToolDefinitionError) as exc:
+        argument_schemas(policy)
+    assert str(exc.value) == message
+
+
+def test_a_constant_under_an_optional_parent_makes_the_parent_required() -> None:
+    policy = compile_policy(HEAD + "tools:\n  t:\n    intent: checkout\n    constants: {shipping_address.country: US}\n")
+    schema = argument_schemas(policy)["t"]
+    assert "shipping_address" in schema["required"]
+    address = schema["properties"]["shipping_address"]
+    assert address["type"] == "object" and "country" not in address["required"]
+    assert address["properties"]["country"]["const"] == "US"
 
 
 # -- formats ----------------------------------------------------------------------------------------

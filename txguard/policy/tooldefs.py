@@ -64,8 +64,9 @@ READ_SCHEMA: dict[str, Any] = {"type": "object"}
 
 
 class ToolDefinitionError(ValueError):
-    """A tool mapping that has no argument schema (a target the intent's schema does not have,
-    a source path used both as a value and as an object)."""
+    """A tool mapping that has no argument schema: a target the intent's schema does not have, a
+    source path used both as a value and as an object, or a required field no argument fills. The
+    guard refuses every call of such a tool (or cannot map it)."""
 
 
 # -- 1. a kind's argument schema ---------------------------------------------------------------------
@@ -214,7 +215,10 @@ def _require(schema: dict[str, Any], dotted: str, tool: str) -> None:
 
 
 def _fix(schema: dict[str, Any], dotted: str, value: Any, tool: str) -> None:
-    """A constant: the argument may be absent or equal to the value the tool fixes."""
+    """A constant: the argument may be absent or equal to the value the tool fixes. The guard
+    puts it in place, creating its parents: they are then always there, so required."""
+    if "." in dotted:
+        _require(schema, dotted.rsplit(".", 1)[0], tool)
     obj, part = _steps(schema, dotted, tool)[-1]
     old = obj["properties"][part]
     fixed: dict[str, Any] = {"const": value}
@@ -280,11 +284,35 @@ def _element(items: Mapping[str, Any], renames: Mapping[str, str], tool: str) ->
     used = {s.split(".")[0] for s in renames.values()}
     renamed = {t.split(".")[0] for t in renames}
     out = _passthrough(obj, used | renamed)
+    _check_covered(obj, set(renames), set(out["properties"]), tool, "each element's field ")
     built = [id(out)]
     for target, source in renames.items():
         node, required = _at(obj, target, tool)
         _place(out, source, node, required, tool, built)
     return out
+
+
+def _uncovered(obj: Mapping[str, Any], prefix: str, filled: set[str], passthrough: set[str]) -> list[str]:
+    """The required paths of ``obj`` that no argument fills: neither passed through under their
+    own name, nor a mapping target (or wholly made of required paths that are)."""
+    out = []
+    for name in obj.get("required", ()):
+        path = prefix + name
+        if path in filled or (not prefix and name in passthrough):
+            continue
+        sub = _object_branch(obj["properties"][name])
+        if sub is not None and any(f.startswith(path + ".") for f in filled):
+            out.extend(_uncovered(sub, path + ".", filled, set()))
+        else:
+            out.append(path)
+    return out
+
+
+def _check_covered(obj: Mapping[str, Any], filled: set[str], passthrough: set[str], tool: str, where: str) -> None:
+    missing = _uncovered(obj, "", filled, passthrough)
+    if missing:
+        raise ToolDefinitionError(f"tool `{tool}`: {where}`{missing[0]}` is required, but the mapping fills it from"
+                                  " no argument: the guard refuses every call")
 
 
 def _strip(node: Any) -> Any:
@@ -317,7 +345,8 @@ def tool_argument_schema(kind_schema: Mapping[str, Any], tool: ToolMap) -> dict[
         tool: the tool's compiled mapping.
 
     Raises:
-        ToolDefinitionError: a mapping path the schema does not have, or a conflicting one.
+        ToolDefinitionError: a mapping path the schema does not have, a conflicting one, or a
+            required field no argument fills.
 
     >>> from txguard.policy.tools import ToolMap
     >>> s = tool_argument_schema(intent_argument_schema("cancel_order"), ToolMap("cancel", "cancel_order"))
@@ -340,6 +369,7 @@ def tool_argument_schema(kind_schema: Mapping[str, Any], tool: ToolMap) -> dict[
     sources = {source_of(s).split(".")[0] for s in tool.fields.values()}
     filled = {t.split(".")[0] for t, s in tool.fields.items() if source_of(s).split(".")[0] != t.split(".")[0]}
     args = _passthrough(intent, sources | filled)
+    _check_covered(intent, set(tool.fields), set(args["properties"]), tool.name, "intent field ")
     built = [id(args)]
     for target, spec in tool.fields.items():
         node, required = _at(intent, target, tool.name)
