@@ -69,6 +69,10 @@ tools:
   ship_to_us:
     intent: checkout
     constants: {shipping_address.country: US}
+  pay:                      # docs/policy-guide.md's example, and an ignored nested argument
+    intent: checkout
+    fields: {total: amount, payment_method_id: payment.method}
+    ignore: [trace_id, payment.trace]
   lookup: {intent: read}
 defaults: {checkout: allow, read: allow}
 """
@@ -188,7 +192,7 @@ def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
         lo, hi = schema.get("minLength", 0), schema.get("maxLength")
         if "pattern" in schema:
             return st.from_regex(schema["pattern"], fullmatch=True).filter(
-                lambda s: len(s) >= lo and (hi is None or len(s) <= hi))
+                lambda s: bool(len(s) >= lo and (hi is None or len(s) <= hi)))
         return st.text(min_size=lo, max_size=min(hi or 12, 12) if lo <= 12 else hi)
     if kind == "array":
         lo = schema.get("minItems", 0)
@@ -252,6 +256,13 @@ def test_the_mapping_is_inverted_into_the_arguments_the_agent_sends() -> None:
     assert sorted(element["required"]) == ["price", "product_id", "quantity", "title", "variant_id"]
     # The ids of the money strings are not the currency's: no internal marker leaks.
     assert "x-txguard" not in json.dumps(_schemas("buy"))
+
+
+def test_an_ignored_argument_may_sit_beside_a_nested_source() -> None:
+    schema = _schemas("buy")["pay"]
+    assert schema["properties"]["trace_id"] == {"description": "Not read by the guard: any value."}
+    payment = schema["properties"]["payment"]
+    assert sorted(payment["properties"]) == ["method", "trace"] and payment["required"] == ["method"]
 
 
 def test_flat_and_nested_sources_of_a_nested_target() -> None:
@@ -341,7 +352,7 @@ def test_each_format_has_its_shape() -> None:
 
 
 def test_strict_is_claimed_only_when_the_schema_meets_strict_mode() -> None:
-    closed = {"type": "object", "additionalProperties": False, "required": ["a", "b"],
+    closed: dict[str, Any] = {"type": "object", "additionalProperties": False, "required": ["a", "b"],
               "properties": {"a": {"type": "string", "pattern": "^x$"},
                              "b": {"anyOf": [{"type": "array", "items": {"type": "integer", "minimum": 0}}, {"type": "null"}]}}}
     assert strict_compatible(closed)

@@ -133,7 +133,9 @@ def _inline(node: Any, defs: Mapping[str, Any]) -> Any:
     for key, value in node.items():
         if key in ("title", "default", "$defs"):
             continue
-        if key in ("properties",):
+        if key == "description" and isinstance(value, str):
+            out[key] = value.replace("``", "`")  # the docstrings' reST literals, as Markdown
+        elif key == "properties":
             out[key] = {name: _inline(sub, defs) for name, sub in value.items()}
         else:
             out[key] = _inline(value, defs)
@@ -444,7 +446,7 @@ def tool_description(policy: CompiledPolicy, name: str) -> str:
     if kind == "read":
         return f"A read-only tool (txguard intent `read`, policy `{policy.id}`): it changes nothing."
     doc = (INTENT_MODELS[kind].__doc__ or "").strip().splitlines()
-    head = doc[0] if doc else kind
+    head = doc[0].replace("``", "`") if doc else kind
     return (f"{head} Checked by txguard before it runs (intent `{kind}`, policy `{policy.id}`): "
             "arguments outside this schema are refused.")
 
