@@ -189,11 +189,14 @@ def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
         lo, hi = schema.get("minimum"), schema.get("maximum")
         return st.integers(lo, hi) | st.floats(lo, hi, allow_nan=False, allow_infinity=False)
     if kind == "string":
-        lo, hi = schema.get("minLength", 0), schema.get("maxLength")
+        shortest: int = schema.get("minLength", 0)
+        longest: int | None = schema.get("maxLength")
         if "pattern" in schema:
-            return st.from_regex(schema["pattern"], fullmatch=True).filter(
-                lambda s: bool(len(s) >= lo and (hi is None or len(s) <= hi)))
-        return st.text(min_size=lo, max_size=min(hi or 12, 12) if lo <= 12 else hi)
+            def fits(text: str) -> bool:
+                return len(text) >= shortest and (longest is None or len(text) <= longest)
+
+            return st.from_regex(schema["pattern"], fullmatch=True).filter(fits)
+        return st.text(min_size=shortest, max_size=max(shortest, min(longest or 12, 12)))
     if kind == "array":
         lo = schema.get("minItems", 0)
         return st.lists(from_schema(schema.get("items", {})), min_size=lo, max_size=max(lo, min(schema.get("maxItems", 3), 3)))
