@@ -5,6 +5,9 @@ Two steps, so that a kind declared in YAML later plugs into the second one uncha
 1. :func:`intent_argument_schema` -- a kind's argument schema: the JSON Schema of the intent's
    fields exactly as the guard validates them (pydantic's schema with the money, currency and
    confidence validators described as they behave, ``$defs`` inlined, titles and defaults dropped).
+   An amount carries the internal marker ``x-txguard-money`` naming its currency field, so that
+   step 2 can make its pattern exact when a tool fixes the currency; a declared kind's schema
+   marks its money fields the same way.
 2. :func:`tool_argument_schema` -- that schema seen through a tool's mapping
    (:class:`~txguard.policy.tools.ToolMap`): what the agent must send so that
    :meth:`ToolMap.build` accepts the call.
