@@ -305,7 +305,7 @@ def test_a_mapping_whose_source_is_both_a_value_and_an_object_has_no_schema(tmp_
     path.write_text(text)
     code, out, err = _run("tools", "--policy", str(path))
     assert (code, out) == (3, "")
-    assert err == f"{path}: txg-tools: tool `t`: argument `a` of `a.b` is both a value and an object\n"
+    assert err == f"{path}: tool `t`: argument `a` of `a.b` is both a value and an object\n"
 
 
 @pytest.mark.parametrize(("tool", "message"), [

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             schemas = argument_schemas(policy)
         except ToolDefinitionError as exc:
-            print(f"{args.policy}: txg-tools: {exc}", file=sys.stderr)
+            print(f"{args.policy}: {exc}", file=sys.stderr)
             return EXIT_POLICY_INVALID
         print(json.dumps(schemas, indent=2, ensure_ascii=False))
         return 0

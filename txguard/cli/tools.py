@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         definitions = tool_definitions(policy, args.format, args.tool)
     except ToolDefinitionError as exc:
-        print(f"{args.policy}: txg-tools: {exc}", file=sys.stderr)
+        print(f"{args.policy}: {exc}", file=sys.stderr)
         return EXIT_POLICY_INVALID
     print(json.dumps(definitions, indent=2, ensure_ascii=False))
     return 0

@@ -53,6 +53,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
+from ..core.errors import TxguardError
 from ..core.intents import INTENT_MODELS, Amount, Confidence, Currency
 from ..core.money import CURRENCY_EXPONENTS, MAX_INTEGER_DIGITS
 from .compile import CompiledPolicy
@@ -66,7 +67,7 @@ READ_SCHEMA: dict[str, Any] = {"type": "object"}
 """The arguments of a read-only tool: any object, kept as given."""
 
 
-class ToolDefinitionError(ValueError):
+class ToolDefinitionError(TxguardError, ValueError):
     """A tool mapping that has no argument schema: a target the intent's schema does not have, a
     source path used both as a value and as an object, or a required field no argument fills. The
     guard refuses every call of such a tool (or cannot map it)."""
