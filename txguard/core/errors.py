@@ -12,6 +12,7 @@ fails closed and returns ``escalate`` instead).
     ├── MoneyError             an amount or currency is not acceptable (also a ValueError)
     ├── UsageError             the library was called with arguments it cannot use
     ├── ConsentTokenError      a signed consent token cannot be trusted (also a ValueError)
+    ├── ToolDefinitionError    a tool mapping no argument schema can describe (also a ValueError)
     └── ToolBlocked            a guarded tool (``on_block="raise"``) was not allowed to run;
                                carries the :class:`~txguard.Blocked` result
 """

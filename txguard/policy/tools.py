@@ -65,8 +65,9 @@ class ToolMap:
 
     @cached_property
     def _sources(self) -> list[str]:
-        """The argument paths the mapping reads, when one of them is nested (else empty)."""
-        sources = [s for s in self.fields.values() if isinstance(s, str)]
+        """The argument paths the mapping reads (a list mapping's ``from`` too), when one of them is
+        nested (else empty)."""
+        sources = [s if isinstance(s, str) else str(s["from"]) for s in self.fields.values()]
         return sources if any("." in s for s in sources) else []
 
     @cached_property

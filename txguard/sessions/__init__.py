@@ -25,13 +25,13 @@ from ._open import evaluator, open_store
 from ._store import MemoryStore, SessionStore
 
 __all__ = [
+    "SESSION_CODES",
     "Budget",
     "Event",
     "MemoryStore",
     "OwnEvaluator",
     "RuleEngineError",
     "RuleEngineEvaluator",
-    "SESSION_CODES",
     "SessionEvaluator",
     "SessionPolicy",
     "SessionRule",
