@@ -7,6 +7,11 @@ import argparse
 import json
 import sys
 
+from ..policy.schema import intent_schema, policy_schema
+from ..policy.tooldefs import ToolDefinitionError, argument_schemas
+from . import EXIT_POLICY_INVALID, EXIT_TOOL_ERROR
+from ._common import compile_or_report
+
 HELP = "print the policy (or intent) JSON Schema, or with --policy the argument schema of each tool"
 
 
@@ -17,15 +22,10 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import EXIT_POLICY_INVALID, EXIT_TOOL_ERROR
-
     if args.policy is not None:
         if args.which is not None:
             print("txguard schema: give `policy`/`intent` or --policy, not both", file=sys.stderr)
             return EXIT_TOOL_ERROR
-        from ..policy.tooldefs import ToolDefinitionError, argument_schemas
-        from ._common import compile_or_report
-
         policy = compile_or_report(args.policy)
         if policy is None:
             return EXIT_POLICY_INVALID
@@ -36,8 +36,6 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_POLICY_INVALID
         print(json.dumps(schemas, indent=2, ensure_ascii=False))
         return 0
-    from ..policy.schema import intent_schema, policy_schema
-
     schema = policy_schema() if args.which in (None, "policy") else intent_schema()
     print(json.dumps(schema, indent=2, sort_keys=True))
     return 0

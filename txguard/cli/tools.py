@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 
+from ..policy.tooldefs import ToolDefinitionError, tool_definitions
 from . import EXIT_POLICY_INVALID, EXIT_TOOL_ERROR
 from ._common import compile_or_report
 
@@ -22,8 +23,6 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..policy.tooldefs import ToolDefinitionError, tool_definitions
-
     policy = compile_or_report(args.policy)
     if policy is None:
         return EXIT_POLICY_INVALID
