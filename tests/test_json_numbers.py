@@ -258,3 +258,21 @@ def test_a_decimal_literal_round_trips_through_the_reader_and_the_validator(text
         return
     assert fits and intent.total == want and intent.items[0].unit_price == want
     assert parse_amount(number, places) == want
+
+
+# --- consent ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("form", ["json numbers", "host floats"])
+def test_a_confirmation_in_numbers_confirms_the_same_checkout_in_strings(retail: Guard, form: str) -> None:
+    args = checkout_args(line(unit_price="129.99", quantity=2), total="259.98")
+    if form == "json numbers":
+        confirmed: Any = as_numbers(args)[0]
+    else:
+        confirmed = {**args, "total": 259.98, "items": [{**args["items"][0], "unit_price": 129.99}]}
+    env = envelope(args, confirm=False)
+    env["session"]["confirmed"] = [{"name": "checkout", "arguments": confirmed}]
+    assert "consent" not in retail.independent().check_envelope(env).codes
+    other = envelope(args, confirm=False)  # one cent more in the confirmation is another checkout
+    other["session"]["confirmed"] = [{"name": "checkout", "arguments": json.dumps(args).replace(
+        '"total": "259.98"', '"total": 259.99')}]
+    assert "consent" in retail.independent().check_envelope(other).codes
