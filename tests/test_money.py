@@ -35,7 +35,9 @@ def test_parse_amount_accepts_plain_decimals(value: Any, exponent: int | None, w
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (1.5, 'amount `1.5` is a float: expected a decimal string such as `"12.50"`'),
+        (-1.5, "amount `-1.5` is negative"),
+        (float("nan"), "amount `nan` is not finite"),
+        (0.125, "amount `0.125` has 3 decimals: the currency allows 2"),
         (True, 'amount `True` is a bool: expected a decimal string such as `"12.50"`'),
         (-1, "amount `-1` is negative"),
         (10**15, "amount `1000000000000000` has more than 15 digits"),
@@ -61,7 +63,7 @@ def test_parse_amount_rejects_non_plain_strings(text: str) -> None:
 
 def test_money_error_is_a_value_error() -> None:
     with pytest.raises(ValueError):
-        parse_amount(0.1)
+        parse_amount(-0.1)
 
 
 def test_exponents_follow_iso_4217() -> None:

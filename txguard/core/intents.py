@@ -8,7 +8,6 @@ against the ISO 4217 exponent of the intent's currency.
 from __future__ import annotations
 
 import hashlib
-import math
 import typing
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
@@ -17,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, S
 
 from .canonical import canonical_json, json_string
 from .errors import MoneyError
+from .jsonio import exact_decimal
 from .money import CURRENCY_EXPONENTS, brief, currency_exponent, format_amount, parse_amount
 
 
@@ -36,12 +36,14 @@ def _currency(value: Any) -> str:
 
 
 def _confidence(value: Any) -> Decimal:
+    """The agent's confidence as an exact Decimal: a JSON number from its source text (``0.79999999999999999``
+    stays below ``0.8``), a host's float through its shortest ``repr``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise ValueError(f"confidence `{brief(value)}` is not a number in [0, 1]")
     if isinstance(value, float):
-        if not math.isfinite(value):
+        result = exact_decimal(value)
+        if not result.is_finite():
             raise ValueError(f"confidence `{brief(value)}` is not finite")
-        result = Decimal(repr(value))
     else:
         result = Decimal(value)
     if not result.is_finite() or not (0 <= result <= 1):

@@ -1,18 +1,21 @@
-"""Exact money: decimal strings or integers in, ``Decimal`` inside, never floats.
+"""Exact money: decimal strings, integers or JSON numbers in, ``Decimal`` inside, never binary floats.
 
 Every amount is checked against the ISO 4217 exponent of its currency: ``"12.345"`` is not a
-USD amount, ``"1.5"`` is not a JPY amount. Negative, non-finite, exponent-notation and float
-amounts are refused at the boundary.
+USD amount, ``"1.5"`` is not a JPY amount. A JSON number is read from its source text
+(:class:`~txguard.core.jsonio.JSONNumber`: ``129.99`` is 129.99), a float a host hands in through
+its shortest ``repr``. Negative and non-finite amounts, and exponent notation in a string, are
+refused at the boundary.
 """
 
 from __future__ import annotations
 
 import re
 import reprlib
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .errors import MoneyError
+from .jsonio import exact_decimal, number_text
 
 _BRIEF = reprlib.Repr()
 _BRIEF.maxstring = _BRIEF.maxother = 60
@@ -62,25 +65,31 @@ def currency_exponent(code: object) -> int:
 
 
 def parse_amount(value: Any, exponent: int | None = None) -> Decimal:
-    """Parse a non-negative amount given as a plain decimal string, an int or a Decimal.
+    """Parse a non-negative amount given as a plain decimal string, an int, a number or a Decimal.
 
     Args:
-        value: ``"12.50"``, ``12`` (whole units) or ``Decimal("12.50")``.
+        value: ``"12.50"``, ``12`` (whole units), a JSON number (read from its source text, see
+            :func:`number_amount`), a float (read through its shortest ``repr``) or ``Decimal("12.50")``.
         exponent: when given, at most this many digits may follow the decimal point.
 
     Raises:
-        MoneyError: for floats, booleans, negative or non-finite values, exponent notation,
+        MoneyError: for booleans, negative or non-finite values, exponent notation in a string,
             too many decimals or too many digits.
 
     >>> parse_amount("12.50", 2)
     Decimal('12.50')
+    >>> from .jsonio import read_json
+    >>> parse_amount(read_json("129.99"), 2)
+    Decimal('129.99')
     """
     if type(value) is str:  # the usual case first; the branches below do not apply to a str
         text = value
-    elif isinstance(value, bool) or isinstance(value, float):
+    elif isinstance(value, bool):
         raise MoneyError(
             f"amount `{brief(value)}` is a {type(value).__name__}: expected a decimal string such as `\"12.50\"`"
         )
+    elif isinstance(value, float):
+        return number_amount(value, exponent)
     elif isinstance(value, int):
         if value < 0:
             raise MoneyError(f"amount `{value}` is negative")
@@ -104,17 +113,59 @@ def parse_amount(value: Any, exponent: int | None = None) -> Decimal:
     return Decimal(text)
 
 
+_ONE = Decimal(1)
+
+
+def number_amount(value: float, exponent: int | None = None) -> Decimal:
+    """Parse a non-negative amount given as a number: the exact value of its decimal text.
+
+    The text is the JSON source text of a :class:`~txguard.core.jsonio.JSONNumber` (``129.99``,
+    ``12.50``, ``1.5e2``), or the shortest ``repr`` of a float a host hands in. Its decimals are
+    counted as written, as for a string (``12.50`` has two; ``1.001`` is not a USD amount); an
+    exponent that leaves no decimals gives a whole amount (``1.5e2`` -> ``Decimal("150")``).
+
+    Raises:
+        MoneyError: for a NaN or infinite value, a negative one (``-0.0`` included), more than
+            ``MAX_INTEGER_DIGITS`` integer digits, or more decimals than ``exponent``.
+
+    >>> number_amount(0.1 + 0.2, 2)
+    Traceback (most recent call last):
+    ...
+    txguard.core.errors.MoneyError: amount `0.30000000000000004` has 17 decimals: the currency allows 2
+    """
+    text = number_text(value)
+    shown = text if len(text) <= 60 else f"{text[:40]}...{text[-10:]}"  # a JSON number can be long
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:  # not reachable from a float's repr or a JSON number; kept fail-closed
+        raise MoneyError(f"amount `{shown}` is not a number") from None
+    if not amount.is_finite():
+        raise MoneyError(f"amount `{shown}` is not finite")
+    if amount.is_signed():
+        raise MoneyError(f"amount `{shown}` is negative")
+    if amount and amount.adjusted() >= MAX_INTEGER_DIGITS:
+        raise MoneyError(f"amount `{shown}` has more than {MAX_INTEGER_DIGITS} digits")
+    places = amount.as_tuple().exponent
+    assert isinstance(places, int)  # a finite Decimal's exponent is an int
+    if places > 0:  # 1.5e2, 0e5: a whole amount, written without the exponent
+        return amount.quantize(_ONE)
+    if exponent is not None and -places > exponent:
+        raise MoneyError(f"amount `{shown}` has {-places} decimals: the currency allows {exponent}")
+    return amount
+
+
 def fact_amount(value: Any) -> Decimal:
     """Convert a trusted retailer record's amount to Decimal.
 
-    Facts come from the retailer's own database, often as JSON numbers; a float is read through
-    its shortest round-trip representation (``287.79`` -> ``Decimal("287.79")``), never through
-    binary arithmetic.
+    Facts come from the retailer's own database, often as JSON numbers; a number is read from its
+    JSON source text, a float a host hands in through its shortest round-trip representation
+    (``287.79`` -> ``Decimal("287.79")``), never through binary arithmetic (see
+    :func:`~txguard.core.jsonio.exact_decimal`).
     """
     if isinstance(value, bool):
         raise MoneyError(f"fact amount `{brief(value)}` is a boolean")
     if isinstance(value, float):
-        result = Decimal(repr(value))
+        result = exact_decimal(value)
     elif isinstance(value, (int, Decimal)):
         result = Decimal(value)
     elif isinstance(value, str):
