@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from txguard import Checkout, Guard, MoneyError, Outcome, parse_amount
+from txguard import Checkout, Guard, MoneyError, Outcome, compile_policy, parse_amount
 from txguard.audit import canonical_json
 from txguard.core.jsonio import JSONNumber, exact_decimal, number_text, read_json
 
@@ -208,6 +208,18 @@ def test_confidence_is_compared_with_the_floor_exactly(retail: Guard, literal: s
     if fires:
         message = next(r.message for r in d.reasons if r.code == "ambiguity")
         assert f"confidence {Decimal(literal)} is below 0.8" in message
+
+
+@pytest.mark.parametrize(("literal", "fires"), [("0.79999999999999999", True), ("0.8", False), ("8e-1", False)])
+def test_a_when_condition_compares_a_json_number_by_its_text(literal: str, fires: bool) -> None:
+    # The one evaluator's comparisons read a JSON number exactly too (`_num`), not only the
+    # built-in ambiguity check: a custom floor on the confidence fires on the text's value.
+    text = RETAIL.read_text(encoding="utf-8")
+    policy = compile_policy(text.replace("rules:\n", "rules:\n  - {id: sure-enough, kinds: [checkout], "
+                                        "when: {path: intent.confidence, lt: \"0.8\"}, outcome: escalate}\n", 1),
+                            str(RETAIL))
+    d = _confidence_decision(Guard(policy), literal)
+    assert ("sure_enough" in d.codes) is fires, d.codes
 
 
 def test_a_confidence_number_keeps_its_shortest_spelling_in_messages() -> None:

@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol, Union
 
 from ..core.errors import ConditionError as ConditionError  # re-exported: the evaluator raises them
 from ..core.errors import MissingFact as MissingFact
+from ..core.jsonio import exact_decimal
 from ..core.paths import MISSING, Getter, Path
 
 PathKey = tuple[Union[str, int], ...]
@@ -40,7 +41,7 @@ def _num(value: Any) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, float):
-        return Decimal(repr(value))
+        return exact_decimal(value)  # a JSON number from its source text; a host float by its repr
     if isinstance(value, int):
         return Decimal(value)
     return value
