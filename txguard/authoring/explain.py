@@ -104,8 +104,12 @@ def explain(policy: CompiledPolicy, envelope: Any, clock: Clock, *, store: Sessi
     """
     if not isinstance(envelope, Mapping):
         envelope = {"proposal": envelope}
-    now = clock()
-    fixed: Clock = lambda: now  # noqa: E731 - one instant for the whole explanation
+    try:
+        now = clock()
+    except Exception:  # noqa: BLE001 - the guard reads the broken clock and fails closed, as check does
+        fixed: Clock = clock
+    else:
+        fixed = lambda: now  # noqa: E731 - one instant for the whole explanation
     keeps_state = policy.session.needs_session_id
     guard = Guard(policy, clock=fixed, consent_keys=consent_keys,
                   sessions=(store if store is not None else MemoryStore()) if keeps_state else None)

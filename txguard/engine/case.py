@@ -118,8 +118,11 @@ class Case:
         clock_error: Exception | None = None
         try:
             now = clock()
+            if not isinstance(now, datetime) or now.utcoffset() is None:
+                # a naive or non-datetime reading would be compared as if it were UTC (or not at all)
+                raise TypeError(f"the clock must return a timezone-aware datetime, got `{now!r}`"[:200])
         except Exception as exc:  # noqa: BLE001 - a broken clock fails closed (internal_error)
-            clock_error = exc
+            now, clock_error = None, exc
         mapped = map_proposal(policy, proposal)
         req = ses = fac = None
         context: tuple[Reason, Route] | None = None
