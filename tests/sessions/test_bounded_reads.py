@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from txguard import Guard, compile_policy
 from txguard.core.decision import Reason
 from txguard.policy.session import SessionPolicy
-from txguard.sessions import Event, MemoryStore, OwnEvaluator, SessionRunner, SessionStore
+from txguard.sessions import Event, MemoryStore, OwnEvaluator, SessionStore
+from txguard.sessions._apply import SessionRunner
 from txguard.sessions._rules import Reach, reach
 
 from .helpers import Clock, checkout, policy, session
