@@ -148,3 +148,17 @@ def test_a_guard_with_a_store_and_one_without_agree_on_a_lone_case_with_explain(
     env = _env()
     stored = Guard(policy, clock=lambda: NOW, sessions=MemoryStore()).check_envelope(env)
     assert explain(policy, env, lambda: NOW).decision.codes == stored.codes
+
+
+def test_a_model_proposal_whose_kind_raises_is_malformed_not_an_exception_out_of_check() -> None:
+    from pydantic import BaseModel
+
+    class Hostile(BaseModel):
+        @property
+        def kind(self) -> str:
+            raise RuntimeError("boom")
+
+    for layers, code in (({}, "malformed"), ({"sessions": MemoryStore()}, "malformed"),
+                         ({"audit": MemorySink()}, "audit_unavailable")):  # the record cannot read it either
+        decision = Guard.from_file(RETAIL, clock=lambda: NOW, **layers).check(Hostile())
+        assert decision.outcome is Outcome.ESCALATE and decision.codes == (code,)

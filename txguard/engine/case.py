@@ -63,8 +63,12 @@ class Mapped:
 
 def map_proposal(policy: CompiledPolicy, proposal: Any) -> Mapped:
     """The proposal -> tool mapping -> intent, or the fail-closed ``malformed``/``unknown_tool`` reason."""
-    if isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
-        return Mapped(intent_proposal(str(getattr(proposal, "kind"))), None, proposal, None)  # already an intent
+    try:
+        if isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
+            return Mapped(intent_proposal(str(getattr(proposal, "kind"))), None, proposal, None)  # already an intent
+    except Exception as exc:  # noqa: BLE001 - a model whose `kind` raises is no intent (check never raises)
+        why = f"the proposal's `kind` cannot be read: {type(exc).__name__}: {str(exc)[:160]}"
+        return Mapped(None, None, None, (engine_reason("malformed", why), "refuse"))
     try:
         prop = proposal if isinstance(proposal, Proposal) else Proposal.model_validate(proposal)
     except Exception as exc:  # noqa: BLE001
