@@ -162,3 +162,28 @@ def test_a_model_proposal_whose_kind_raises_is_malformed_not_an_exception_out_of
                          ({"audit": MemorySink()}, "audit_unavailable")):  # the record cannot read it either
         decision = Guard.from_file(RETAIL, clock=lambda: NOW, **layers).check(Hostile())
         assert decision.outcome is Outcome.ESCALATE and decision.codes == (code,)
+
+
+def test_tracing_never_changes_a_decision_when_the_session_evaluator_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the evaluator's failure is session_engine_error (and the decision event is logged); the
+    # tracer re-measuring the same rule must not turn it into a store error that logs nothing
+    from txguard.engine.trace import Trace
+    from txguard.sessions import _rules, _trace
+
+    def broken(*args: Any, **kw: Any) -> str | None:
+        raise RuntimeError("evaluator down")
+
+    monkeypatch.setattr(_rules, "fire", broken)
+    monkeypatch.setattr(_trace, "fire", broken)
+    policy = compile_file(SESSION_POLICY)
+    outcomes = []
+    for trace in (None, Trace()):
+        store = MemoryStore()
+        guard = Guard(policy, clock=lambda: NOW, sessions=store)
+        env = _env()
+        decision = guard.decide(guard.case(env["proposal"], None, env["session"], env["facts"], trace=trace))
+        with store.transaction("conv-1") as tx:
+            logged = len(tx.events())
+        outcomes.append((decision.codes, logged))
+    assert outcomes[0] == outcomes[1]
+    assert "session_engine_error" in outcomes[0][0]
