@@ -22,7 +22,8 @@ from typing import IO, Any
 
 from ..core.decision import Decision, Outcome, Reason
 from ..core.errors import READ_ERRORS
-from .._guard import Guard
+from .._guard import Guard, utc_now
+from ..engine.case import Clock
 from ..core.jsonio import read_json
 from ..authoring.corpus import numbered_lines
 from ..authoring.suite import SuiteError
@@ -106,10 +107,11 @@ def run(args: argparse.Namespace) -> int:
             sink.close()
 
 
-def _fresh(policy: CompiledPolicy, sink: AuditSink | None) -> Guard:
+def _fresh(policy: CompiledPolicy, sink: AuditSink | None, clock: Clock = utc_now) -> Guard:
     """A guard for one case as its own world: with a fresh conversation store when the policy keeps
     state (else its session layer would be skipped, and explain would disagree with check)."""
-    return Guard(policy, audit=sink, sessions=MemoryStore() if policy.session.needs_session_id else None)
+    return Guard(policy, clock=clock, audit=sink,
+                 sessions=MemoryStore() if policy.session.needs_session_id else None)
 
 
 def _where(exc: BaseException) -> str:
