@@ -187,3 +187,28 @@ def test_tracing_never_changes_a_decision_when_the_session_evaluator_fails(monke
         outcomes.append((decision.codes, logged))
     assert outcomes[0] == outcomes[1]
     assert "session_engine_error" in outcomes[0][0]
+
+
+def test_explain_of_a_later_turn_sees_the_confirmations_the_earlier_turns_used(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a policy with no session section: `txguard test` still plays the turns as one conversation
+    base = (POLICIES / "retail-session.tests.yaml").read_text(encoding="utf-8")
+    head = base[:base.index("\ncases:")].replace("policy: retail-session.yaml", f"policy: {RETAIL}")
+    suite = tmp_path / "reuse.tests.yaml"
+    suite.write_text(head + """
+cases:
+  - note: the same confirmation twice
+    id: reuse
+    proposal: hose
+    request: hose
+    session: anya
+    facts: anya
+    confirmed: [proposal]
+    turns:
+      - {want: {outcome: allow}}
+      - {at: "+1m", want: {outcome: clarify, reasons: [confirmation_used]}}
+""", encoding="utf-8")
+    assert main(["test", str(suite)]) == 0
+    capsys.readouterr()
+    explained = _cli(capsys, "explain", "--suite", str(suite), "--case", "reuse", "--turn", "2", "--format", "json")
+    assert [r["code"] for r in explained["decision"]["reasons"]] == ["confirmation_used"]
