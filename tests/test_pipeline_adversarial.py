@@ -212,3 +212,22 @@ cases:
     capsys.readouterr()
     explained = _cli(capsys, "explain", "--suite", str(suite), "--case", "reuse", "--turn", "2", "--format", "json")
     assert [r["code"] for r in explained["decision"]["reasons"]] == ["confirmation_used"]
+
+
+@pytest.mark.parametrize("url", ["jsonl", "sqlite"])
+def test_a_case_with_a_record_id_decided_twice_writes_one_record_and_withholds_the_second(
+        tmp_path: Path, url: str) -> None:
+    from txguard.audit import open_sink
+    from txguard.core.ids import uuid7
+
+    sink = open_sink(f"{url}:{tmp_path / ('a.jsonl' if url == 'jsonl' else 'a.db')}")
+    guard = Guard.from_file(RETAIL, clock=lambda: NOW, audit=sink)
+    env = _env()
+    case = guard.case(env["proposal"], None, env["session"], env["facts"], record_id=uuid7())
+    assert guard.decide(case).allowed
+    again = guard.decide(case)
+    assert again.codes == ("audit_unavailable",) and "already written" in again.reasons[0].message
+    sink.close()  # a second record under the same id failed the sqlite batch here, the first allow's record with it
+    reader = open_sink(f"{url}:{tmp_path / ('a.jsonl' if url == 'jsonl' else 'a.db')}", readonly=True)
+    assert len(list(reader.records())) == 1
+    reader.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -111,6 +111,9 @@ class Case:
     lineage: Mapping[str, str] | None = None
     record_id: str | None = None
     trace: Trace | None = None
+    written: list[str] = field(default_factory=list, compare=False, repr=False)
+    """The record ids this case's audit records were written under (shared by its rebinds): a
+    case read with a ``record_id`` is recorded once; deciding it again must not reuse the id."""
 
     @classmethod
     def read(cls, policy: CompiledPolicy, proposal: Any, request: Any, session: Any, facts: Any, clock: Clock,
