@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -333,9 +334,15 @@ class Guard:
     def decide(self, case: Case) -> Decision:
         """Run this guard's pipeline on ``case`` (see :mod:`txguard.engine.pipeline`). Never raises.
 
-        A case read before a :meth:`reload` is decided on the policy now in force.
+        A case read before a :meth:`reload` is decided on the policy now in force, and a case
+        read by another guard with this guard's consent keys (never the other guard's).
         """
-        return self._decide(self._state, case, time.perf_counter())
+        bound = self._state
+        if not isinstance(case, Case):  # a misuse still gets a fail-closed decision, not an exception
+            return internal_error(bound.policy, TypeError(f"decide takes a Case, got `{type(case).__name__}`"))
+        if case.keys is not self._keys:  # tokens are verified with the keys of the guard that decides
+            case = replace(case, keys=self._keys)
+        return self._decide(bound, case, time.perf_counter())
 
     def _decide(self, bound: _Bound, case: Case, t0: float) -> Decision:
         policy = bound.policy

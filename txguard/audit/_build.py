@@ -144,6 +144,10 @@ class Recorder:
         # a broken clock fails the decision closed; its record still needs a time
         now = case.now if case.now is not None else datetime.now(timezone.utc)
         args = (case.proposal, case.request, case.session, case.facts, case.lineage, self.salt)
+        if case.record_id is not None and case.record_id in case.written:
+            # a second record under one id: a sink refuses it (a UNIQUE key fails its whole batch) or keeps two
+            why = f"the record id `{case.record_id}` was already written: a case read with a record id is decided once"
+            return replace(state, decision=_withheld(policy, decision, why))
         t0 = time.perf_counter()
         try:
             shadowed = shadow_part(decision, state.shadow) if state.shadow is not None else None
@@ -152,6 +156,8 @@ class Recorder:
                 decision = _withheld(policy, decision, "the decision's inputs cannot be recorded")
                 entry, _ = build_entry(policy, decision, now, *args, shadowed, case.record_id)
             self.sink.append(entry)
+            if case.record_id is not None:
+                case.written.append(case.record_id)
         except Exception as exc:  # noqa: BLE001 - no decision without its record: fail closed
             if self.observers:
                 notify_audit_append(self.observers, seconds=time.perf_counter() - t0, ok=False)

@@ -98,17 +98,23 @@ def explain(policy: CompiledPolicy, envelope: Any, clock: Clock, *, store: Sessi
 
     The decision is a :class:`~txguard.Guard`'s own (``guard.decide(guard.case(..., trace=Trace()))``)
     on the same inputs and ``consent_keys``: the rule loop and the session step fill the trace as
-    they run. For a policy with a ``session:`` section the guard decides with ``store`` (default: a
-    fresh memory store, i.e. a conversation with no earlier events), and the decision is recorded
-    in it like any other.
+    they run. The guard decides with ``store`` when one is given (a suite's earlier turns), and for a
+    policy with a ``session:`` section without one on a fresh memory store (a conversation with no
+    earlier events); the decision is recorded in it like any other.
     """
     if not isinstance(envelope, Mapping):
         envelope = {"proposal": envelope}
-    now = clock()
-    fixed: Clock = lambda: now  # noqa: E731 - one instant for the whole explanation
+    try:
+        now = clock()
+    except Exception:  # noqa: BLE001 - the guard reads the broken clock and fails closed, as check does
+        fixed: Clock = clock
+    else:
+        fixed = lambda: now  # noqa: E731 - one instant for the whole explanation
     keeps_state = policy.session.needs_session_id
+    # A store given is the conversation so far (a suite's earlier turns): decided against it whatever
+    # the policy, as `txguard test` plays the turns (else a confirmation they used is fresh again).
     guard = Guard(policy, clock=fixed, consent_keys=consent_keys,
-                  sessions=(store if store is not None else MemoryStore()) if keeps_state else None)
+                  sessions=store if store is not None else (MemoryStore() if keeps_state else None))
     trace = Trace()
     decision = guard.decide(guard.case(envelope.get("proposal"), envelope.get("request"), envelope.get("session"),
                                        envelope.get("facts"), trace=trace))

@@ -200,6 +200,19 @@ def format_amount(amount: Decimal, currency: str | None = None, *, code: bool = 
     return f"{text} {currency}" if currency and code else text
 
 
+def to_minor(amount: Decimal, currency: str) -> int:
+    """An amount in the currency's minor units (``12.34`` USD -> ``1234``); ``ValueError`` for an
+    amount with more decimals than the currency has (never truncated).
+
+    >>> to_minor(Decimal("12.34"), "USD"), to_minor(Decimal("5"), "JPY")
+    (1234, 5)
+    """
+    minor = amount.scaleb(currency_exponent(currency))
+    if minor != minor.to_integral_value():
+        raise ValueError(f"amount `{amount}` has more decimals than {currency} allows")
+    return int(minor)
+
+
 def from_minor(amount: int, currency: str) -> Decimal:
     """An amount counted in the currency's minor units as a ``Decimal`` (``1234`` USD -> ``12.34``).
 

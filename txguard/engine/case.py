@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -63,8 +63,12 @@ class Mapped:
 
 def map_proposal(policy: CompiledPolicy, proposal: Any) -> Mapped:
     """The proposal -> tool mapping -> intent, or the fail-closed ``malformed``/``unknown_tool`` reason."""
-    if isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
-        return Mapped(intent_proposal(str(getattr(proposal, "kind"))), None, proposal, None)  # already an intent
+    try:
+        if isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
+            return Mapped(intent_proposal(str(getattr(proposal, "kind"))), None, proposal, None)  # already an intent
+    except Exception as exc:  # noqa: BLE001 - a model whose `kind` raises is no intent (check never raises)
+        why = f"the proposal's `kind` cannot be read: {type(exc).__name__}: {str(exc)[:160]}"
+        return Mapped(None, None, None, (engine_reason("malformed", why), "refuse"))
     try:
         prop = proposal if isinstance(proposal, Proposal) else Proposal.model_validate(proposal)
     except Exception as exc:  # noqa: BLE001
@@ -107,6 +111,9 @@ class Case:
     lineage: Mapping[str, str] | None = None
     record_id: str | None = None
     trace: Trace | None = None
+    written: list[str] = field(default_factory=list, compare=False, repr=False)
+    """The record ids this case's audit records were written under (shared by its rebinds): a
+    case read with a ``record_id`` is recorded once; deciding it again must not reuse the id."""
 
     @classmethod
     def read(cls, policy: CompiledPolicy, proposal: Any, request: Any, session: Any, facts: Any, clock: Clock,
@@ -118,8 +125,11 @@ class Case:
         clock_error: Exception | None = None
         try:
             now = clock()
+            if not isinstance(now, datetime) or now.utcoffset() is None:
+                # a naive or non-datetime reading would be compared as if it were UTC (or not at all)
+                raise TypeError(f"the clock must return a timezone-aware datetime, got `{now!r}`"[:200])
         except Exception as exc:  # noqa: BLE001 - a broken clock fails closed (internal_error)
-            clock_error = exc
+            now, clock_error = None, exc
         mapped = map_proposal(policy, proposal)
         req = ses = fac = None
         context: tuple[Reason, Route] | None = None

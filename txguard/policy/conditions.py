@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from ..core.paths import Any_, ListOf, MapOf, Path, PathSyntaxError, _unwrap, check_path, compile_path, parse_path, root_types
@@ -130,6 +131,10 @@ class _Parser:
             operand = Ref(opath, compile_path(opath)) if opath is not None else None
         else:
             value = [_num(x) for x in raw] if isinstance(raw, list) else _num(raw)
+            if any(isinstance(v, Decimal) and not v.is_finite() for v in (value if isinstance(value, list) else [value])):
+                # `.nan` / `.inf`: NaN raised at decide time (check_error), infinity compared as a number
+                self.report(at + (op.name,), f"`{raw!r}` is not a finite number"[:200])
+                return _TRUE
             operand = Lit(raw, value, _as_decimal(value))
         if path is None or operand is None:
             return _TRUE

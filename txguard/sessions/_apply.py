@@ -27,7 +27,7 @@ from ..core.context import Confirmed, Proposal, Session
 from ..core.decision import Outcome, Question, Reason
 from ..core.errors import ConsentTokenError
 from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_MODELS, Checkout, intent_digest
-from ..core.money import currency_exponent
+from ..core.money import to_minor
 from ..engine.case import Case
 from ..engine.state import State, engine_reason
 from ..policy.compile import CompiledPolicy
@@ -65,7 +65,7 @@ def _amount(intent: Any) -> tuple[int | None, str | None]:
     currency = getattr(intent, "currency", None)
     if total is None or not isinstance(currency, str):
         return None, currency if isinstance(currency, str) else None
-    return int(total.scaleb(currency_exponent(currency))), currency
+    return to_minor(total, currency), currency
 
 
 def _used_again(state: State) -> State:
@@ -266,7 +266,7 @@ class SessionRunner:
                                            Outcome.ESCALATE))
                     routes.append(b.route)
                     continue
-                amount = int(intent.total.scaleb(currency_exponent(intent.currency)))
+                amount = to_minor(intent.total, intent.currency)
                 charges.append(Charge(b.id, budget_key(b, scope_key),
                                       now_us // b.window_us if b.window_us else 0, amount, b.limit_minor))
         if problems:

@@ -43,7 +43,10 @@ class SessionTracer:
         if case.ses is not None:
             cid = case.ses.id
         else:
-            raw = case.session.get("id") if isinstance(case.session, Mapping) else getattr(case.session, "id", None)
+            try:  # a malformed session (the case's problem): whatever its `id` is, reading it must not raise
+                raw = case.session.get("id") if isinstance(case.session, Mapping) else getattr(case.session, "id", None)
+            except Exception:  # noqa: BLE001 - tracing never changes a decision
+                raw = None
             cid = raw if isinstance(raw, str) else None
         return cls(case.trace, policy, cid, ledger_only)
 
@@ -67,7 +70,10 @@ class SessionTracer:
         out: list[SessionTrace] = []
         for rule in self.policy.rules:
             why_not: list[str] = []
-            detail = fire(rule, log, current, hit, why_not)
+            try:
+                detail = fire(rule, log, current, hit, why_not)
+            except Exception as exc:  # noqa: BLE001 - tracing never changes a decision (nor aborts its transaction)
+                detail, why_not = None, [f"could not be measured: {type(exc).__name__}: {str(exc)[:160]}"]
             form = rule.form if rule.form != "sequence" else f"sequence: {rule.pattern}"
             why = detail if detail is not None else (why_not[0] if why_not else "")
             out.append(SessionTrace(rule.id, form, rule.code, rule.outcome.value,
