@@ -93,6 +93,18 @@ def test_a_case_read_before_a_reload_is_decided_on_the_new_policy() -> None:
     assert decision.policy == stricter.ref and decision.codes == ("default_outcome", "consent")
 
 
+def test_a_traced_case_read_before_a_reload_is_traced_on_the_new_policy() -> None:
+    from txguard.engine.trace import Trace
+
+    guard = Guard.from_text(SESSION_POLICY, clock=lambda: NOW)
+    trace = Trace()
+    case = guard.case(checkout(), session=session("c1"), trace=trace)
+    guard.reload(Guard.from_text(SESSION_POLICY.replace("defaults: {checkout: allow", "defaults: {checkout: escalate")).policy)
+    decision = guard.decide(case)
+    assert decision.codes == ("default_outcome", "consent")
+    assert [t.rule for t in trace.rules if t.status == "fired"] == [r.rule for r in decision.reasons if not r.rule.startswith("defaults.")]
+
+
 def test_the_case_holds_the_fail_closed_reason_in_evaluate_order() -> None:
     compiled = Guard.from_text(SESSION_POLICY).policy
     # the proposal's problem comes first, then the request, the session, the facts

@@ -347,7 +347,7 @@ class Guard:
     def _decide(self, bound: _Bound, case: Case, t0: float) -> Decision:
         policy = bound.policy
         if case.policy is not policy:
-            case = case.rebind(policy)
+            case = case.rebind(policy, keep_trace=True)  # read before a reload: traced all the same
         try:
             state = run(bound.steps, case)
             decision = state.decision

@@ -148,10 +148,11 @@ class Case:
         return cls(policy, proposal, request, session, facts, mapped, req, ses, fac, context,
                    now, clock_error, keys, t0, lineage, record_id, trace)
 
-    def rebind(self, policy: CompiledPolicy) -> Case:
-        """The same case (inputs, ``now``) as ``policy`` maps it: what a shadow candidate decides."""
+    def rebind(self, policy: CompiledPolicy, *, keep_trace: bool = False) -> Case:
+        """The same case (inputs, ``now``) as ``policy`` maps it: what a shadow candidate decides
+        (without the trace, which is the primary's), or the policy a reload put in force (with it)."""
         return replace(self, policy=policy, mapped=map_proposal(policy, self.proposal), t0=time.perf_counter_ns(),
-                       trace=None)
+                       trace=self.trace if keep_trace else None)
 
     @property
     def problem(self) -> tuple[Reason, Route] | None:
