@@ -162,3 +162,17 @@ def test_tokens_bind_only_under_a_key_the_guard_holds() -> None:
     assert d.codes == ("consent",) and d.reasons[0].message == "the user's confirmation has expired"
     other = signer.issue(_intent(_args(quantity=2)))
     assert _check(intent, [{"token": other}], trusting).codes == ("consent",)
+
+
+def test_a_json_number_and_the_same_float_are_identical_arguments() -> None:
+    # The identical-arguments shortcut (no second mapping of the confirmed proposal) must hold for
+    # a confirmation given as host data (floats) and a proposal read from JSON text (numbers that
+    # keep their text), and must not hold when the text is a different exact number.
+    from txguard.consent.binding import identical
+    from txguard.core.jsonio import read_json
+
+    read = read_json('{"confidence": 0.96, "lines": [{"q": 1, "p": 2.50}]}')
+    assert identical({"confidence": 0.96, "lines": [{"q": 1, "p": 2.5}]}, read)
+    assert identical(read, {"confidence": 0.96, "lines": [{"q": 1, "p": 2.5}]})
+    assert not identical({"confidence": 0.8}, read_json('{"confidence": 0.79999999999999999}'))
+    assert not identical({"confidence": 1}, read_json('{"confidence": 1.0}'))  # an int is not a float

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from ..core.context import Confirmed, Proposal
 from ..core.errors import ConsentTokenError
 from ..core.intents import bound_fields, intent_digest
+from ..core.jsonio import exact_decimal
 from .tokens import verify_token
 
 if TYPE_CHECKING:
@@ -209,30 +210,36 @@ def _same_types(a: Any, b: Any) -> bool:
     """
     t = type(a)
     if t is not type(b):
-        return False
+        return _same_number(a, b)
     if t is dict:
         for key, x in a.items():
             y = b[key]
             tx = type(x)
             if tx is str and type(y) is str and type(key) is str:
                 continue
-            if type(key) is not str or tx is not type(y):
+            if type(key) is not str or (tx is not type(y) and not _same_number(x, y)):
                 return False
             if tx is dict or tx is list:
                 if not _same_types(x, y):
                     return False
-            elif tx not in _LEAVES and x is not None:
+            elif tx not in _LEAVES and x is not None and not isinstance(x, float):
                 return False
         return True
     if t is list:
         for x, y in zip(a, b):
             tx = type(x)
-            if tx is not type(y):
+            if tx is not type(y) and not _same_number(x, y):
                 return False
             if tx is dict or tx is list:
                 if not _same_types(x, y):
                     return False
-            elif tx not in _LEAVES and x is not None:
+            elif tx not in _LEAVES and x is not None and not isinstance(x, float):
                 return False
         return True
-    return t in _LEAVES or a is None
+    return t in _LEAVES or a is None or _same_number(a, b)
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    """A JSON number read with its text (:class:`~txguard.core.jsonio.JSONNumber`) and a plain
+    float (a host's, or ``json.loads``'s) are the same leaf when they are the same exact number."""
+    return isinstance(a, float) and isinstance(b, float) and exact_decimal(a) == exact_decimal(b)

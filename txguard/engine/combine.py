@@ -11,7 +11,6 @@ request.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 from ..core.decision import Decision, Outcome, Question, Reason, Route
 from ..core.intents import CONSEQUENTIAL_KINDS
@@ -75,4 +74,4 @@ class Combine:
     """The step that builds the decision, once, from everything fired before it."""
 
     def __call__(self, case: Case, state: State) -> State:
-        return replace(state, decision=combine(case.policy, state, case.t0))
+        return state.decided(combine(case.policy, state, case.t0))

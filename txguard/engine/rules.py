@@ -32,15 +32,6 @@ def _env(ctx: Ctx) -> dict[str, Any]:
     return env
 
 
-def run_rule(rule: CompiledRule, ctx: Ctx, out: list[Comparison] | None = None) -> str | None:
-    """The rule's message if it fires (before the policy's ``message``), else None; may raise."""
-    test = rule.test
-    if type(test) is Check:
-        result: str | None = test.spec.fn(ctx, test.params)
-        return result
-    return rule.detail if eval_node(test, _env(ctx), out) else None
-
-
 def run_rules(rules: Iterable[CompiledRule], ctx: Ctx,
               trace: Trace | None = None) -> tuple[list[Reason], list[str], list[Question], bool]:
     """The fired reasons, the routes of escalating ones, the questions of clarifying ones, and
@@ -61,7 +52,11 @@ def run_rules(rules: Iterable[CompiledRule], ctx: Ctx,
             ctx.reads = {}
             out = [] if rule.check is None else None
         try:
-            message = run_rule(rule, ctx, out)
+            test = rule.test
+            if type(test) is Check:  # a built-in check, or a `when` tree on the shared environment
+                message = test.spec.fn(ctx, test.params)
+            else:
+                message = rule.detail if eval_node(test, _env(ctx), out) else None
         except MissingFact as exc:
             fired.append(Reason(rule.id, "missing_fact", str(exc), Outcome.ESCALATE))
             routes.append("human")

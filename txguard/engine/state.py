@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ..core.decision import Decision, Outcome, Question, Reason
@@ -50,8 +50,14 @@ class State:
         """This state with more fired reasons (and their routes, questions, confirmation)."""
         if not reasons:
             return self
-        return replace(self, reasons=(*self.reasons, *reasons), routes=(*self.routes, *routes),
-                       questions=(*self.questions, *questions), confirm=self.confirm or confirm)
+        # The constructor, not dataclasses.replace: this runs once per step of every decision.
+        return State(self.kind, self.intent, (*self.reasons, *reasons), (*self.routes, *routes),
+                     (*self.questions, *questions), self.confirm or confirm, self.decision, self.shadow)
+
+    def decided(self, decision: Decision) -> State:
+        """This state with its decision."""
+        return State(self.kind, self.intent, self.reasons, self.routes, self.questions, self.confirm, decision,
+                     self.shadow)
 
     @property
     def outcome(self) -> Outcome:
