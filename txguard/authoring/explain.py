@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..consent.tokens import ConsentKeys
 from ..core.decision import Decision
+from ..core.inputs import EnvelopeInput, ProposalInput
 from ..sessions import MemoryStore, SessionStore
 from .._guard import Guard
 from ..engine.case import Clock
@@ -92,7 +93,8 @@ class Explanation:
 
 # -- explain ----------------------------------------------------------------------------------------
 
-def explain(policy: CompiledPolicy, envelope: Any, clock: Clock, *, store: SessionStore | None = None,
+def explain(policy: CompiledPolicy, envelope: EnvelopeInput | ProposalInput | None, clock: Clock, *,
+            store: SessionStore | None = None,
             consent_keys: ConsentKeys | None = None) -> Explanation:
     """Decide one wire-format envelope as the guard does, with a trace of every rule considered.
 
@@ -102,8 +104,8 @@ def explain(policy: CompiledPolicy, envelope: Any, clock: Clock, *, store: Sessi
     policy with a ``session:`` section without one on a fresh memory store (a conversation with no
     earlier events); the decision is recorded in it like any other.
     """
-    if not isinstance(envelope, Mapping):
-        envelope = {"proposal": envelope}
+    # The envelope's values are whatever it holds: the guard validates them (as check_envelope does).
+    env: Mapping[str, Any] = cast("Mapping[str, Any]", envelope) if isinstance(envelope, Mapping) else {"proposal": envelope}
     try:
         now = clock()
     except Exception:  # noqa: BLE001 - the guard reads the broken clock and fails closed, as check does
@@ -116,8 +118,8 @@ def explain(policy: CompiledPolicy, envelope: Any, clock: Clock, *, store: Sessi
     guard = Guard(policy, clock=fixed, consent_keys=consent_keys,
                   sessions=store if store is not None else (MemoryStore() if keeps_state else None))
     trace = Trace()
-    decision = guard.decide(guard.case(envelope.get("proposal"), envelope.get("request"), envelope.get("session"),
-                                       envelope.get("facts"), trace=trace))
+    decision = guard.decide(guard.case(env.get("proposal"), env.get("request"), env.get("session"),
+                                       env.get("facts"), trace=trace))
     session = _session_part(trace) if keeps_state else None
     if decision.intent is None:
         return Explanation(decision, decision.kind, (),
