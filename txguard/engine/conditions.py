@@ -129,6 +129,8 @@ def _decide(node: Compare, value: Any, other: Any, fixed: Any, env: Mapping[str,
     if node.currencies and value is not MISSING and other is not MISSING:
         _same_currency(node.currencies, env)
     mode = node.mode
+    if mode == "auto":
+        mode = _auto_mode(value, other)
     if mode == "plain":
         return compare(op, value, other, node.on_missing, node.left.text, fixed)
     if value is MISSING or other is MISSING or value is None or other is None:
@@ -138,6 +140,18 @@ def _decide(node: Compare, value: Any, other: Any, fixed: Any, env: Mapping[str,
     except T.ValueTypeError as exc:
         raise ConditionError(f"`{node.left.text}`: {exc}") from None
     return bool(op.test(a, b)) if op.orders else op.test(a, b)
+
+
+def _auto_mode(a: Any, b: Any) -> str:
+    """How two untyped values order: as numbers, unless they are datetimes or dates."""
+    for v in (a, b):
+        if isinstance(v, datetime) or (isinstance(v, str) and T.temporal_kind_of_text(v) == "datetime"):
+            return "datetime"
+        if isinstance(v, date) or (isinstance(v, str) and T.temporal_kind_of_text(v) == "date"):
+            return "date"
+        if isinstance(v, timedelta):
+            return "duration"
+    return "plain"
 
 
 def _same_currency(currencies: tuple[T.Currency, ...], env: Mapping[str, Any]) -> None:

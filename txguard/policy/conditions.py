@@ -138,6 +138,19 @@ class _Parser:
             self.report(at, p)
         return (None if problems else path), types
 
+    def _type(self, path: Path, types: list[Any], bound: dict[str, Any]) -> T.Type:
+        """The static type of a checked path: an amount field of a model (pydantic keeps its
+        validator apart from the annotation) is money."""
+        root = self._root(path, bound)
+        if path.steps and path.steps[-1].op == "attr":
+            parents, problems = check_path(Path(path.text, path.root, path.steps[:-1]),
+                                           root_types(self.kinds, {k: v for k, v in bound.items() if not k.startswith("$")}))
+            name = str(path.steps[-1].name)
+            found = [T.is_amount_field(p, name) for p in parents]
+            if not problems and found and all(found):
+                return T.classify(T.Amount, root)
+        return T.join([T.classify(t, root) for t in types])
+
     def _root(self, path: Path, bound: dict[str, Any]) -> str:
         """The root a path's values come from (a bound name: the root of the list it ranges over)."""
         return str(bound.get("$origin:" + path.root, path.root))
@@ -176,14 +189,14 @@ class _Parser:
         before = self.count
         if "path" in cond:
             lpath, ltypes = self._path(cond["path"], at + ("path",), bound)
-            left: Expr = (Ref(lpath, compile_path(lpath), T.join([T.classify(t, self._root(lpath, bound)) for t in ltypes]),
+            left: Expr = (Ref(lpath, compile_path(lpath), self._type(lpath, ltypes, bound),
                               self.locate(at + ("path",))) if lpath is not None else _BAD)
         else:
             left = self.expr(cond["value"], at + ("value",), bound)
         raw = cond[op.name]
         where = at + (op.name,)
-        if isinstance(raw, dict):
-            right = self.expr(raw, where, bound)
+        if isinstance(raw, dict) or (raw == "now" and "now" not in bound):
+            right = self.expr(raw, where, bound)  # `now` is the clock here too (the text: `{lit: now}`)
         else:
             value = [_num(x) for x in raw] if isinstance(raw, list) else _num(raw)
             right = Lit(raw, value, _as_decimal(value), T.literal_type(value), self.locate(where))
@@ -241,6 +254,8 @@ class _Parser:
         if op.orders and gl not in ("number", "datetime", "date", "duration", "any", "string"):
             self.problem(at, f"`{name}` orders numbers, datetimes, dates or durations, not {_a(lt)}")
         mode = next((g for g in (gl, gr) if g in T.TEMPORAL), "plain")
+        if mode == "plain" and op.orders and gl in ("any", "string") and gr in ("any", "string"):
+            mode = "auto"  # two untyped values: numbers, or datetimes/dates if that is what they hold
         return right, mode, self._currencies([lt, rt], at)
 
     def _literal_fits(self, lt: T.Type, value: Any, at: PathKey, name: str) -> None:
@@ -282,7 +297,7 @@ class _Parser:
             path, types = self._path(data, at, bound)
             if path is None:
                 return _BAD
-            return Ref(path, compile_path(path), T.join([T.classify(t, self._root(path, bound)) for t in types]), loc)
+            return Ref(path, compile_path(path), self._type(path, types, bound), loc)
         if isinstance(data, (bool, int, float)) or data is None:
             value = _num(data) if isinstance(data, float) else data
             return Lit(data, value, _as_decimal(value), T.literal_type(value), loc)
@@ -316,6 +331,13 @@ class _Parser:
         raw = data["lit"]
         value = [_num(x) for x in raw] if isinstance(raw, list) else _num(raw)
         return Lit(raw, value, _as_decimal(value), T.literal_type(value), self.locate(at))
+
+    def _x_decimal(self, data: dict[str, Any], at: PathKey, bound: dict[str, Any]) -> Expr:
+        raw = data["decimal"]
+        value = None if isinstance(raw, bool) else _as_decimal(raw)
+        if value is None:
+            return self._bad(at + ("decimal",), f"`{_brief(raw)}` is not a decimal number")
+        return Lit(data, value, value, T.DECIMAL, self.locate(at))
 
     def _x_money(self, data: dict[str, Any], at: PathKey, bound: dict[str, Any]) -> Expr:
         code = data.get("currency", self.currency)
@@ -452,7 +474,7 @@ class _Parser:
         path, types = self._path(data[fn], at + (fn,), bound)
         if path is None:
             return _BAD
-        seq_type = T.join([T.classify(t, self._root(path, bound)) for t in types])
+        seq_type = self._type(path, types, bound)
         if seq_type.kind not in ("list", "map", "any"):
             return self._bad(at + (fn,), f"`{fn}` ranges over a list or a mapping, but `{path.text}` is {_a(seq_type)}")
         name = data.get("as", "item")
@@ -524,10 +546,10 @@ class _Parser:
             else:
                 levels = [v for lv in levels if isinstance(lv, Mapping) for v in lv.values()]
             keys.append(key)
-        leaf = T.join([T.literal_type(_num(v)) for v in levels]) if levels else T.ANY
+        leaf = T.join([T.literal_type(_num(v) if isinstance(v, float) else v) for v in levels]) if levels else T.ANY
         default: Lit | None = None
         if "default" in data:
-            dv = _num(data["default"])
+            dv = _num(data["default"]) if isinstance(data["default"], float) else data["default"]
             default = Lit(data["default"], dv, _as_decimal(dv), T.literal_type(dv), self.locate(at + ("default",)))
             leaf = T.join([leaf, default.type])
         return TableLookup(name, tuple(keys), default, leaf, table_values(table), self.locate(at))

@@ -333,6 +333,8 @@ _INT: dict[str, Any] = {"type": "integer"}
 EXPRESSIONS: Mapping[str, ExprForm] = {f.name: f for f in (
     ExprForm("path", {"path": {"type": "string"}}, (), "the value at a path", "{path: intent.total}"),
     ExprForm("lit", {"lit": {}}, (), "a literal, as written (a string that is not a path)", '{lit: "gold"}'),
+    ExprForm("decimal", {"decimal": {"type": ["string", "integer"]}}, (), "an exact decimal number, as written",
+             '{decimal: "0.79999999999999999"}'),
     ExprForm("money", {"money": {"type": ["string", "integer"]}, "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}},
              (), "an amount in a currency (default: the policy's `currency`)", '{money: "25.00", currency: EUR}'),
     ExprForm("datetime", {"datetime": {"type": "string"}}, (), "a datetime with a UTC offset (RFC 3339)",

@@ -122,6 +122,28 @@ def classify(tp: Any, root: str) -> Type:
     return ANY
 
 
+def is_amount_field(model: Any, name: str) -> bool:
+    """Whether field ``name`` of a pydantic model is an amount (:data:`Amount`)."""
+    model = _strip(model)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)) or name not in model.model_fields:
+        return False
+    info = model.model_fields[name]
+    amount_meta = typing.get_args(Amount)[1:]
+    if info.annotation is not None and _strip(info.annotation) == Amount:
+        return True
+    return _strip(info.annotation) is Decimal and any(m in amount_meta for m in info.metadata)
+
+
+def _strip(tp: Any) -> Any:
+    """``tp`` without ``Optional``."""
+    while typing.get_origin(tp) in (Union, _pytypes.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) != 1:
+            return tp
+        tp = args[0]
+    return tp
+
+
 def literal_type(value: Any) -> Type:
     """The type of a literal as written (a float has already become a ``Decimal``)."""
     if value is None:
