@@ -189,6 +189,10 @@ def test_inexact_division_and_division_by_zero_are_check_errors() -> None:
     assert codes("{value: {div: [intent.total, 7]}, gt: 0}", TWO) == ("check_error",)
     assert codes("{value: {div: [intent.total, 0]}, gt: 0}", TWO) == ("check_error",)
     assert codes("{value: {round: {div: [intent.total, 8]}, places: 2}, eq: '41.44'}", TWO) == ("r",)
+    # `round` of a `div` is the quotient correctly rounded, half to even: 331.50 / 7 = 47.357142...
+    assert codes("{value: {round: {div: [intent.total, 7]}, places: 3}, eq: '47.357'}", TWO) == ("r",)
+    assert codes("{value: {round: {div: [{decimal: '0.125'}, 1]}, places: 2}, eq: '0.12'}", TWO) == ("r",)
+    assert codes("{value: {round: {div: [{decimal: '0.135'}, 1]}, places: 2}, eq: '0.14'}", TWO) == ("r",)
 
 
 # -- currencies ------------------------------------------------------------------------------------------

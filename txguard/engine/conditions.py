@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 from decimal import ROUND_HALF_EVEN, Context, Decimal, DecimalException, DivisionByZero, Inexact, InvalidOperation, Overflow
 from typing import Any
 
@@ -196,6 +197,9 @@ def _number(value: Any, text: str) -> Decimal:
 
 
 def _arith(e: Arith, env: Mapping[str, Any]) -> Any:
+    inner = e.args[0]
+    if e.op == "round" and type(inner) is Arith and inner.op == "div" and inner.mode != "time":
+        return _rounded_quotient(inner, e.places or 0, env)
     values = [value_of(a, env) for a in e.args]
     if any(v is MISSING or v is None for v in values):
         return MISSING
@@ -228,6 +232,24 @@ def _arith(e: Arith, env: Mapping[str, Any]) -> Any:
         raise ConditionError(f"`{e.text}` is not exact in 60 digits (round explicitly with `round`)") from None
     except DecimalException as exc:
         raise ConditionError(f"`{e.text}` cannot be computed ({type(exc).__name__})") from None
+
+
+def _rounded_quotient(div: Arith, places: int, env: Mapping[str, Any]) -> Any:
+    """``round(a / b, places)`` correctly rounded (half to even), computed on exact rationals."""
+    values = [value_of(a, env) for a in div.args]
+    if any(v is MISSING or v is None for v in values):
+        return MISSING
+    if div.currencies:
+        _same_currency(div.currencies, env)
+    a, b = (_number(v, x.text) for v, x in zip(values, div.args))
+    if not b:
+        raise ConditionError(f"`{div.text}` divides by zero")
+    q = Fraction(a) / Fraction(b) * 10 ** places
+    n = round(q)  # a Fraction rounds half to even, exactly
+    try:
+        return EXACT.scaleb(Decimal(n), -places)
+    except DecimalException:
+        raise ConditionError(f"`{div.text}` is too large") from None
 
 
 def _point_or_span(value: Any, text: str) -> Any:

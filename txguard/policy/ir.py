@@ -351,10 +351,11 @@ EXPRESSIONS: Mapping[str, ExprForm] = {f.name: f for f in (
     ExprForm("mul", {"mul": {"type": "array", "items": _E, "minItems": 2}}, (),
              "the product (at most one amount)", "{mul: [line.unit_price, line.quantity]}"),
     ExprForm("div", {"div": {"type": "array", "items": _E, "minItems": 2, "maxItems": 2}}, (),
-             "the exact quotient: an inexact one (`10 / 3`) or a division by zero is an error; "
-             "use `round` on a product instead", "{div: [intent.total, 2]}"),
+             "the exact quotient; an inexact one (`10 / 3`) is an error unless `round` takes it directly "
+             "(then it is rounded correctly); a division by zero is an error", "{div: [intent.total, 2]}"),
     ExprForm("round", {"round": _E, "places": {"type": "integer", "minimum": 0, "maximum": 18}}, ("places",),
-             "a number rounded to `places` decimals, half to even", "{round: {mul: [intent.total, 0.15]}, places: 2}"),
+             "a number (or a `div`) rounded to `places` decimals, half to even",
+             "{round: {div: [intent.total, 3]}, places: 2}"),
     *(ExprForm(fn, {fn: {"type": "string"}, **({"of": _E} if fn != "count" else {}), **_AGG}, (), doc, ex)
       for fn, doc, ex in (
           ("count", "how many elements (that satisfy `where`)", "{count: intent.items}"),
