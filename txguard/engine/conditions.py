@@ -35,7 +35,7 @@ from ..policy.ir import (
     _as_decimal,
     compare,
 )
-from .trace import MAX_ELEMENTS, Comparison, show
+from .trace import MAX_ELEMENTS, Comparison
 
 NOW = "$now"
 """The environment's key of the decision's clock (``ctx.now``): no path can name it."""

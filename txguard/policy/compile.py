@@ -39,7 +39,6 @@ from ..core.taxonomy import Categories
 from .categories import compile_categories
 from .ir import Loc, PathKey
 from .load import Located, load_yaml, read_source
-from .conditions import table_problems
 from .rules import CompiledRule, Site, compile_rules, stage_rank
 from .schema import dotted, validate_document
 from .session import EMPTY_SESSION_POLICY, SessionPolicy, compile_session, merge_session
@@ -317,11 +316,8 @@ def _stage_categories(b: _Build) -> None:
 
 
 def _stage_rules(b: _Build) -> None:
-    tables = b.data.get("tables") or {}
-    for path, message in table_problems(tables):
-        b.error(path, "txg-schema", message)
     b.rules = compile_rules(b.data.get("rules", []), sorted(INTENT_MODELS), b.doc, b.rule_paths, b.rule_sites, b.error,
-                            tables=tables, currency=b.currency)
+                            tables=b.data.get("tables") or {}, currency=b.currency)
     b.session = compile_session(b.data.get("session"), {r.id for r in b.rules}, b.error)
 
 

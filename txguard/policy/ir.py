@@ -26,6 +26,10 @@ Expressions (:data:`Expr`), each with a static :class:`~txguard.policy.types.Typ
 
 Comparison semantics are exact: numbers compare as ``Decimal`` (a float through its ``repr``),
 datetimes as instants (across offsets), and no value is ever a binary float.
+
+Size: the IR is one vocabulary (condition nodes, expression nodes and the two tables that
+describe them: operators and expression forms); splitting it would split what the parser,
+evaluator, lint and schema all read together.
 """
 
 from __future__ import annotations

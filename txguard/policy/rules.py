@@ -15,6 +15,7 @@ from ..checks.spec import CHECKS, PRECONDITIONS
 from ..core.decision import Outcome, Question
 from ..core.errors import MoneyError
 from .conditions import located_keys, parse_condition
+from .tables import table_problems
 from .ir import Check, Loc, Node, PathKey
 from .load import Located
 
@@ -75,6 +76,8 @@ def compile_rules(rules: list[Any], kinds_all: list[str], doc: Located, rule_pat
     into the IR. ``rule_paths[i]`` is where diagnostics of rule ``i`` point in ``doc`` (default
     ``rules[i]``); ``rule_sites`` where a base policy's rules are written."""
     out: list[CompiledRule] = []
+    for path, message in table_problems(tables or {}):
+        error(path, "txg-schema", message)
     seen: dict[str, int] = {}
     for i, raw in enumerate(rules):
         at: PathKey = rule_paths[i] if i < len(rule_paths) else ("rules", i)

@@ -109,8 +109,7 @@ def classify(tp: Any, root: str) -> Type:
     if isinstance(tp, type) and tp in simple:
         return simple[tp]
     if origin is typing.Literal:
-        args = typing.get_args(tp)
-        if all(isinstance(a, str) for a in args):
+        if all(isinstance(a, str) for a in typing.get_args(tp)):
             return STRING
         return ANY
     if isinstance(tp, ListOf) or origin in (tuple, list):
