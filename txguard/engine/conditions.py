@@ -128,7 +128,7 @@ def _decide(node: Compare, value: Any, other: Any, fixed: Any, env: Mapping[str,
     if op.presence:
         return (value is not MISSING and value is not None) == bool(other)
     if node.currencies and value is not MISSING and other is not MISSING:
-        _same_currency(node.currencies, env)
+        _same_currency(node.currencies, env, strict=False)
     mode = node.mode
     if mode == "auto":
         mode = _auto_mode(value, other)
@@ -155,11 +155,15 @@ def _auto_mode(a: Any, b: Any) -> str:
     return "plain"
 
 
-def _same_currency(currencies: tuple[T.Currency, ...], env: Mapping[str, Any]) -> None:
+def _same_currency(currencies: tuple[T.Currency, ...], env: Mapping[str, Any], strict: bool = True) -> None:
+    """Amounts in two currencies are an error; an unknown currency too when computing
+    (``strict``), not when comparing (a comparison of amounts compares them as numbers, as always)."""
     seen: dict[str, str] = {}
     for cur in currencies:
         code = cur.code if cur.code is not None else (cur.get(env) if cur.get is not None else None)
         if not isinstance(code, str):
+            if not strict:
+                continue
             raise ConditionError(f"the currency of `{cur.text}` is unknown: amounts cannot be combined")
         seen.setdefault(code, cur.text)
     if len(seen) > 1:

@@ -235,12 +235,11 @@ class _Parser(ExprParser):
             if OPERATORS[name].orders:
                 return  # null counts as missing: `on_missing` decides, as documented
             return
-        orders = OPERATORS[name].orders if name in OPERATORS else False
-        if lt.kind in T.NUMERIC or (orders and lt.kind in ("string", "any")):
+        # A string or an untyped value ordered against a word is left to run time, as always.
+        if lt.kind in T.NUMERIC:
             if isinstance(value, bool) or _as_decimal(value) is None:
                 what = "an amount" if lt.kind == "money" else "a number"
-                self.problem(at, f"`{_brief(value)}` is not {what}: the left side is {_a(lt)}"
-                             if lt.kind in T.NUMERIC else f"`{name}` orders numbers, datetimes or dates: `{_brief(value)}` is none of them")
+                self.problem(at, f"`{_brief(value)}` is not {what}: the left side is {_a(lt)}")
         elif lt.kind == "bool" and not isinstance(value, bool):
             self.problem(at, f"`{_brief(value)}` is not true or false: the left side is {_a(lt)}")
         elif lt.kind == "string" and isinstance(value, (bool, list, dict)):

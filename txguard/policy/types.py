@@ -8,8 +8,8 @@ models, ``Request``, ``Session``, the facts layout); a literal's from what is wr
 
 ``any`` is a value the schemas do not type (free-form facts): it is checked when the rule runs.
 A ``money`` type carries its :class:`Currency`: a code known at load (a money literal), or the path
-that holds it at run time (an intent's amount is in ``intent.currency``, a session budget in
-``session.currency``), or none (unknown).
+that holds it at run time (an intent's amount is in ``intent.currency``, the request's budget in
+``request.currency``), or none (unknown).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def classify(tp: Any, root: str) -> Type:
     """The static type of a schema type reached by a path from ``root``."""
     while True:
         if tp is Amount or tp == Amount:
-            where = {"intent": "intent.currency", "session": "session.currency"}.get(root)
+            where = {"intent": "intent.currency", "request": "request.currency"}.get(root)
             return Type("money", currency_at(where) if where else None)
         origin = typing.get_origin(tp)
         if origin is typing.Annotated:
