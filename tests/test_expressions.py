@@ -332,3 +332,46 @@ def test_the_trace_shows_computed_values() -> None:
         "  sub(now, {hours: 24}) lt {datetime: \"2026-03-01T00:00:00+01:00\"}: \"2026-02-28 12:00:00+00:00\" lt "
         "\"2026-03-01 00:00:00+01:00\" -> true",
     ]
+
+
+_TREES = st.recursive(
+    st.one_of(st.integers(-10**6, 10**6), st.decimals(min_value=-1000, max_value=1000, places=3, allow_nan=False,
+                                                      allow_infinity=False).map(lambda d: float(str(d)))),
+    lambda kids: st.tuples(st.sampled_from(["add", "sub", "mul"]), st.lists(kids, min_size=2, max_size=2)),
+    max_leaves=6)
+
+
+def _yaml(tree: Any) -> str:
+    if isinstance(tree, tuple):
+        return f"{{{tree[0]}: [{', '.join(_yaml(t) for t in tree[1])}]}}"
+    return repr(tree)
+
+
+def _exact(tree: Any) -> Decimal:
+    if isinstance(tree, tuple):
+        a, b = (_exact(t) for t in tree[1])
+        with localcontext(Context(prec=400)):
+            return a + b if tree[0] == "add" else a - b if tree[0] == "sub" else a * b
+    return Decimal(repr(tree)) if isinstance(tree, float) else Decimal(tree)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_TREES)
+def test_arithmetic_on_yaml_numbers_is_exact_decimal_never_float(tree: Any) -> None:
+    # A YAML float such as 0.1 is the decimal 0.1 (its shortest text), and every step is exact.
+    policy = compile_policy(HEAD + f"  - id: r\n    kinds: [checkout]\n    when: {{value: {_yaml(tree)}, eq: 0}}\n")
+    test = policy.rules[0].test
+    assert isinstance(test, Compare)
+    got = value_of(test.left, {})
+    assert not isinstance(got, float)
+    assert Decimal(got) == _exact(tree)
+
+
+def test_lint_reads_policies_with_expressions() -> None:
+    from txguard.policy.lint import lint
+
+    policy = compile_policy(HEAD + "  - id: r\n    kinds: [checkout]\n    when: {all: [\n"
+                            "      {value: {count: intent.items}, gt: 5},\n"
+                            "      {path: intent.total, gt: 10},\n      {path: intent.total, lt: 5}]}\n", "f.yaml")
+    codes_found = [d.code for d in lint(policy)]
+    assert "lint-unreachable" in codes_found
