@@ -186,3 +186,18 @@ def test_a_falsy_session_is_malformed_with_a_session_store_too(session: Any) -> 
     d = guard.check({"name": "checkout", "arguments": checkout_args()}, None, session, facts())
     assert d.outcome is Outcome.ESCALATE
     assert "malformed_context" in d.codes
+
+
+def test_keys_beside_a_list_mapped_from_a_nested_argument_are_not_dropped() -> None:
+    # A list mapping reads `cart.lines` with `from`: a key beside it under `cart` must not be dropped
+    # silently either (it was, while only plain string sources were checked for leftovers).
+    policy = POLICY.replace("items: cart.items,", "items: {from: cart.lines},")
+    guard = Guard(compile_policy(policy))
+    cart = {"total": "120.00", "currency": "USD", "pm": "credit_card_1", "lines": [line()], "confidence": 0.9}
+    ok = guard.check({"name": "buy", "arguments": {"cart": cart}}, session={"authenticated_user_id": USER},
+                     facts=facts())
+    assert ok.outcome is Outcome.ALLOW
+    sneaky = guard.check({"name": "buy", "arguments": {"cart": {**cart, "coupon": "FREE"}}},
+                         session={"authenticated_user_id": USER}, facts=facts())
+    assert sneaky.outcome is Outcome.ESCALATE
+    assert sneaky.reasons[0].message == "argument `cart.coupon` is not mapped to any field of the intent"

@@ -6,9 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from txguard import MoneyError, parse_amount
-from txguard.core.money import CURRENCY_EXPONENTS, currency_exponent, fact_amount, format_amount
+from txguard.core.money import CURRENCY_EXPONENTS, currency_exponent, fact_amount, format_amount, from_minor
 
 
 @pytest.mark.parametrize(
@@ -33,7 +35,9 @@ def test_parse_amount_accepts_plain_decimals(value: Any, exponent: int | None, w
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (1.5, 'amount `1.5` is a float: expected a decimal string such as `"12.50"`'),
+        (-1.5, "amount `-1.5` is negative"),
+        (float("nan"), "amount `nan` is not finite"),
+        (0.125, "amount `0.125` has 3 decimals: the currency allows 2"),
         (True, 'amount `True` is a bool: expected a decimal string such as `"12.50"`'),
         (-1, "amount `-1` is negative"),
         (10**15, "amount `1000000000000000` has more than 15 digits"),
@@ -59,7 +63,7 @@ def test_parse_amount_rejects_non_plain_strings(text: str) -> None:
 
 def test_money_error_is_a_value_error() -> None:
     with pytest.raises(ValueError):
-        parse_amount(0.1)
+        parse_amount(-0.1)
 
 
 def test_exponents_follow_iso_4217() -> None:
@@ -110,3 +114,34 @@ def test_format_amount_uses_the_currency_exponent() -> None:
     assert format_amount(Decimal("5"), "JPY") == "5 JPY"
     assert format_amount(Decimal("1.5"), "BHD") == "1.500 BHD"
     assert format_amount(Decimal("5.5")) == "5.5"
+
+
+def test_format_amount_is_the_one_money_formatter() -> None:
+    assert format_amount(Decimal("5"), "USD", code=False) == "5.00"
+    assert format_amount(Decimal("1.5"), "BHD", code=False) == "1.500"
+    assert format_amount(from_minor(12345, "USD"), "USD") == "123.45 USD"
+    assert format_amount(from_minor(-5, "USD"), "USD", code=False) == "-0.05"
+    assert format_amount(from_minor(12345, "JPY"), "JPY") == "12345 JPY"
+
+
+def _minor_text_before(amount: int, currency: str) -> str:
+    """How session rule messages wrote minor units before format_amount did it."""
+    exp = currency_exponent(currency)
+    if exp == 0:
+        return str(amount)
+    sign = "-" if amount < 0 else ""
+    whole, frac = divmod(abs(amount), 10 ** exp)
+    return f"{sign}{whole}.{frac:0{exp}d}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=-10**17, max_value=10**17), st.sampled_from(sorted(CURRENCY_EXPONENTS)))
+def test_minor_units_format_as_before(amount: int, currency: str) -> None:
+    assert format_amount(from_minor(amount, currency), currency, code=False) == _minor_text_before(amount, currency)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.decimals(min_value=0, max_value=10**12, places=4), st.sampled_from(sorted(CURRENCY_EXPONENTS)))
+def test_bound_amounts_format_as_before(amount: Decimal, currency: str) -> None:
+    quantum = Decimal(1).scaleb(-CURRENCY_EXPONENTS[currency])
+    assert format_amount(amount, currency, code=False) == format(amount.quantize(quantum), "f")

@@ -7,14 +7,20 @@ from typing import Any
 
 import pytest
 
+from txguard import PolicyError, compile_policy
 from txguard.core.paths import (
     MISSING,
     Any_,
     PathSyntaxError,
     Step,
+    check_mask_path,
     check_path,
     compile_path,
+    dotted_steps,
+    mask_steps,
     parse_path,
+    parse_steps,
+    render_steps,
     root_types,
 )
 
@@ -121,3 +127,55 @@ def test_evaluation_never_raises_and_gives_missing(text: str, want: Any) -> None
 def test_missing_is_falsy_and_named() -> None:
     assert not MISSING
     assert repr(MISSING) == "MISSING"
+
+
+# -- data paths: suite set/unset, tool mappings, audit masks --------------------------------------
+
+def test_data_paths_parse_and_render() -> None:
+    assert parse_steps("facts.orders['#W1'].items[0].price") == ("facts", "orders", "#W1", "items", 0, "price")
+    assert parse_steps("facts.orders.#W1.status") == ("facts", "orders", "#W1", "status")
+    assert parse_steps('proposal.arguments["a.b"][-1]') == ("proposal", "arguments", "a.b", -1)
+    assert parse_steps("") == ()
+    assert render_steps(("facts", "orders", "#W1", "items", 0)) == "facts.orders.#W1.items[0]"
+    assert render_steps(("facts", "items", 0), brackets=False) == "facts.items.0"
+    with pytest.raises(PathSyntaxError, match=r"cannot parse `\.a` in path `\.a`"):
+        parse_steps(".a")
+    with pytest.raises(PathSyntaxError, match=r"cannot parse `\.\.b` in path `a\.\.b`"):
+        parse_steps("a..b")
+    with pytest.raises(PathSyntaxError, match="must start with one of: proposal, request"):
+        parse_steps("intent.total", ("proposal", "request"))
+
+
+def test_tool_mapping_paths_are_dotted_names_only() -> None:
+    assert dotted_steps("address.city") == ("address", "city")
+    assert dotted_steps("total") == ("total",)
+    for bad in ("items[0]", "a..b", "", "a['b']", "a."):
+        with pytest.raises(PathSyntaxError):
+            dotted_steps(bad)
+
+
+def test_mask_paths_are_type_checked() -> None:
+    assert mask_steps("intent.items[0].sku") == mask_steps("intent.items.0.sku") == ("intent", "items", "0", "sku")
+    for ok in ("facts.users.*.email", "request.text", "session.authenticated_user_id", "proposal.anything.at.all",
+               "intent.shipping_address.city", "facts.orders.*.items.*.price", "lineage.source.x", "intent.arguments.x"):
+        assert check_mask_path(ok) is None, ok
+    assert check_mask_path("request.txt") == (
+        "mask path `request.txt`: nothing can exist at `request.txt` in any intent kind, context or facts record")
+    assert check_mask_path("facts.users.*.emial") == (
+        "mask path `facts.users.*.emial`: nothing can exist at `facts.users.*.emial` in any intent kind, context or "
+        "facts record")
+    assert check_mask_path("intent.items.sku") is not None  # a list takes an index or `*`
+    assert check_mask_path("facts") == (
+        "mask path `facts` names a whole section: name a field under it, such as `facts.<field>`")
+    assert check_mask_path("ctx.x") == (
+        "path `ctx.x` must start with one of: proposal, intent, request, session, facts, lineage")
+
+
+def test_a_tool_mapping_source_that_is_not_a_dotted_path_is_a_located_load_error() -> None:
+    text = ('apiVersion: txguard/v1\nid: t\nversion: "1"\ntools:\n  buy:\n    intent: checkout\n'
+            "    fields: {total: 'cart[0].total', currency: cart.currency}\n")
+    with pytest.raises(PolicyError) as info:
+        compile_policy(text, "f.yaml")
+    assert [str(d) for d in info.value.diagnostics] == [
+        "f.yaml:7:21: txg-path: tools.buy.fields.total: path `cart[0].total` must be names separated by `.` "
+        "(such as `address.city`)"]

@@ -170,7 +170,7 @@ def test_a_candidate_that_raises_is_recorded_as_an_error_and_the_primary_stands(
     def boom(*_: Any, **__: Any) -> Decision:
         raise RuntimeError("candidate exploded")
 
-    monkeypatch.setattr("txguard._shadow.evaluate", boom)  # the candidate's evaluator only
+    monkeypatch.setattr("txguard._shadow.run", boom)  # the candidate's pipeline only
     sink = MemorySink()
     obs = Shadows()
     guard = Guard.from_file(RETAIL, clock=lambda: NOW, audit=sink, shadow=LOOSE, observers=[obs])

@@ -41,6 +41,7 @@ if _typing.TYPE_CHECKING:
     from .engine.evaluate import ENGINE_CODES
     from .authoring.explain import Explanation, explain
     from .policy.lint import LINT_CODES, lint
+    from .policy.tooldefs import ToolDefinitionError, tool_definitions
     from .core.inputs import EnvelopeInput, FactsInput, ProposalInput, RequestInput, SessionInput
     from ._guard import Guard, utc_now
     from .integrations.guarded import AsyncGuardedTool, Blocked, GuardedTool, ToolBlocked, ToolDecorator, render_confirmation
@@ -122,6 +123,7 @@ _LAZY: dict[str, str] = {
     "ShadowStats": "_shadow",
     "ToolBlocked": "integrations.guarded",
     "ToolDecorator": "integrations.guarded",
+    "ToolDefinitionError": "policy.tooldefs",
     "TxguardError": "core.errors",
     "UsageError": "core.errors",
     "compile_file": "policy.compile",
@@ -133,6 +135,7 @@ _LAZY: dict[str, str] = {
     "parse_amount": "core.money",
     "policy_schema": "policy.schema",
     "render_confirmation": "integrations.guarded",
+    "tool_definitions": "policy.tooldefs",
     "utc_now": "_guard",
 }
 """Public name -> the private module that defines it. Imported on first use (PEP 562), so that
@@ -248,6 +251,7 @@ __all__ = [
     "ShadowStats",
     "ToolBlocked",
     "ToolDecorator",
+    "ToolDefinitionError",
     "TxguardError",
     "UsageError",
     "__version__",
@@ -260,5 +264,6 @@ __all__ = [
     "parse_amount",
     "policy_schema",
     "render_confirmation",
+    "tool_definitions",
     "utc_now",
 ]

@@ -4,30 +4,33 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, overload
+from typing import Any, Literal, NoReturn, ParamSpec, TypeVar, overload
 
-from .policy.compile import CompiledPolicy, compile_file, compile_policy
+from ._shadow import Shadow, ShadowStats
+from .audit import AuditSink
+from .audit._build import Recorder
+from .consent.tokens import ConsentKeys, keyring
 from .core.decision import Decision
 from .core.errors import UsageError
-from .engine.evaluate import Clock, evaluate, internal_error
-from .integrations.guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, ToolDecorator, wrap
 from .core.observe import Observer, notify_decision, notify_reload, notify_shadow
-from ._shadow import Shadow, ShadowResult, ShadowStats
-from .consent.tokens import ConsentKeys, keyring
-from .sessions import MemoryStore, evaluator
+from .engine.case import Case, Clock
+from .engine.combine import Combine
+from .engine.evaluate import Rules
+from .engine.pipeline import Step, run
+from .engine.state import internal_error
+from .engine.trace import Trace
+from .integrations.guarded import AsyncGuardedTool, Blocked, ContextSource, GuardedTool, ToolDecorator, wrap
+from .policy.compile import CompiledPolicy, compile_file, compile_policy
+from .core.inputs import EnvelopeInput, FactsInput, ProposalInput, RequestInput, SessionInput
+from .sessions import MemoryStore, SessionEvaluator, SessionStore, evaluator
 from .sessions._apply import SessionRunner
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-if TYPE_CHECKING:
-    from .core.inputs import EnvelopeInput, FactsInput, ProposalInput, RequestInput, SessionInput
-    from .audit import AuditSink
-    from .audit._build import Recorder
-    from .sessions import SessionEvaluator, SessionStore
 
 
 def utc_now() -> datetime:
@@ -35,28 +38,18 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class _State:
-    """What a decision runs on: the compiled policy and the session runner bound to it.
+class _Bound:
+    """What a decision runs on: the compiled policy and the pipeline's steps bound to it.
 
     One immutable object, swapped whole by :meth:`Guard.reload`, so that a decision never sees the
     new policy with the old session rules (or the reverse).
     """
 
-    __slots__ = ("policy", "sessions", "keys")
+    __slots__ = ("policy", "steps")
 
-    def __init__(self, policy: CompiledPolicy, sessions: SessionRunner | None, keys: Mapping[str, bytes] | None) -> None:
+    def __init__(self, policy: CompiledPolicy, steps: tuple[Step, ...]) -> None:
         self.policy = policy
-        self.sessions = sessions
-        self.keys = keys
-
-    def decide(self, policy: CompiledPolicy, proposal: Any, request: Any, session: Any, facts: Any,
-               clock: Clock) -> Decision:
-        if self.sessions is None:
-            return evaluate(policy, proposal, request, session, facts, clock, self.keys)  # total by itself
-        try:
-            return self.sessions.check(evaluate, proposal, request, session, facts, clock)
-        except Exception as exc:  # noqa: BLE001 - the session layer fails closed like the rest
-            return internal_error(policy, exc)
+        self.steps = steps
 
 
 class Guard:
@@ -128,27 +121,28 @@ class Guard:
             self._ledger: SessionStore | None = None
         else:
             self._ledger = MemoryStore()  # the guard's own single-use ledger: kept across reloads
-        self._state = self._bind(policy)
         self._shadow: Shadow | None = None
         if shadow is not None:
             candidate = shadow if isinstance(shadow, CompiledPolicy) else compile_file(shadow, extends_root=extends_root)
             self._shadow = Shadow(candidate, shadow_sample, self._keys, sessions, self._evaluator)
         if audit is not None:
-            from .audit._build import Recorder
-
             self._audit = Recorder(audit, self._observers)
+        self._state = self._bind(policy)
 
-    @property
-    def clock(self) -> Clock:
-        """The clock decisions read ``now`` from (suites and explain decide at the guard's instant)."""
-        return self._clock
-
-    def _bind(self, policy: CompiledPolicy) -> _State:
+    def _bind(self, policy: CompiledPolicy) -> _Bound:
+        """The pipeline of a decision on ``policy``: shadow, rules, sessions, combine, audit."""
+        steps: list[Step] = []
+        if self._shadow is not None:  # first: the candidate sees the conversation store as the primary does
+            steps.append(self._shadow)
+        steps.append(Rules())
         if self._store is not None:
-            return _State(policy, SessionRunner(policy, self._store, self._evaluator, self._keys), self._keys)
-        if self._ledger is None or not policy.session.single_use:  # `single_use_confirmations: false`
-            return _State(policy, None, self._keys)
-        return _State(policy, SessionRunner(policy, self._ledger, None, self._keys, ledger_only=True), self._keys)
+            steps.append(SessionRunner(policy, self._store, self._evaluator, self._keys))
+        elif self._ledger is not None and policy.session.single_use:  # else `single_use_confirmations: false`
+            steps.append(SessionRunner(policy, self._ledger, None, self._keys, ledger_only=True))
+        steps.append(Combine())
+        if self._audit is not None:  # the record is written from the final decision, session reasons included
+            steps.append(self._audit)
+        return _Bound(policy, tuple(steps))
 
     @classmethod
     def from_file(cls, path: str | Path, *, clock: Clock = utc_now, audit: AuditSink | None = None,
@@ -198,6 +192,11 @@ class Guard:
         other._reload_lock = threading.Lock()
         other._state = other._bind(self._state.policy)
         return other
+
+    @property
+    def clock(self) -> Clock:
+        """The clock decisions read ``now`` from (suites and explain decide at the guard's instant)."""
+        return self._clock
 
     @property
     def policy(self) -> CompiledPolicy:
@@ -310,37 +309,61 @@ class Guard:
 
     def _check(self, proposal: Any, request: Any, session: Any, facts: Any, lineage: Mapping[str, str] | None,
                record_id: str | None) -> Decision:
-        """``check``, with the audit record's id chosen by the caller (the decision service's ``decision_id``)."""
+        """``check`` on the policy in force when it starts (a later :meth:`reload` does not change it)."""
         t0 = time.perf_counter()
-        state = self._state  # read once: the whole decision runs on the policy it started with
-        policy = state.policy
+        bound = self._state  # read once: the whole decision runs on the policy it started with
+        case = Case.read(bound.policy, proposal, request, session, facts, self._clock, self._keys,
+                         lineage=lineage, record_id=record_id)
+        return self._decide(bound, case, t0)
+
+    def case(self, proposal: ProposalInput | None, request: RequestInput = None, session: SessionInput = None,
+             facts: FactsInput = None, *,
+             lineage: Mapping[str, str] | None = None, record_id: str | None = None,
+             trace: Trace | None = None) -> Case:
+        """Read one decision's inputs into a :class:`~txguard.engine.case.Case` (``now`` from
+        :attr:`clock`, once), for :meth:`decide`.
+
+        Args:
+            record_id: the audit record's id (a UUIDv7), when the caller chose it (the decision
+                service's ``decision_id``).
+            trace: a :class:`~txguard.engine.trace.Trace` the steps fill (``txguard explain``).
+        """
+        return Case.read(self._state.policy, proposal, request, session, facts, self._clock, self._keys,
+                         lineage=lineage, record_id=record_id, trace=trace)
+
+    def decide(self, case: Case) -> Decision:
+        """Run this guard's pipeline on ``case`` (see :mod:`txguard.engine.pipeline`). Never raises.
+
+        A case read before a :meth:`reload` is decided on the policy now in force, and a case
+        read by another guard with this guard's consent keys (never the other guard's).
+        """
+        bound = self._state
+        if not isinstance(case, Case):  # a misuse still gets a fail-closed decision, not an exception
+            return internal_error(bound.policy, TypeError(f"decide takes a Case, got `{type(case).__name__}`"))
+        if case.keys is not self._keys:  # tokens are verified with the keys of the guard that decides
+            case = replace(case, keys=self._keys)
+        return self._decide(bound, case, time.perf_counter())
+
+    def _decide(self, bound: _Bound, case: Case, t0: float) -> Decision:
+        policy = bound.policy
+        if case.policy is not policy:
+            case = case.rebind(policy, keep_trace=True)  # read before a reload: traced all the same
+        try:
+            state = run(bound.steps, case)
+            decision = state.decision
+            if decision is None:
+                raise RuntimeError("the pipeline made no decision")
+        except Exception as exc:  # noqa: BLE001 - the steps fail closed; this is the last resort
+            return internal_error(policy, exc)
+        seen = state.shadow
         shadow = self._shadow
-        seen: ShadowResult | None = None
-        if self._audit is not None:
-            # The record is written from the final decision, session reasons included.
-            decision, seen = self._audit.check(policy, self._clock, proposal, request, session, facts, lineage,
-                                               decide=state.decide, shadow=shadow, record_id=record_id)
-        elif shadow is not None:
-            decision, seen = self._check_shadowed(shadow, state, proposal, request, session, facts)
-        else:
-            decision = state.decide(policy, proposal, request, session, facts, self._clock)
         if seen is not None and shadow is not None:
             shadow.count(decision, seen)
         if self._observers:
-            notify_decision(self._observers, decision, policy, time.perf_counter() - t0, lineage)
+            notify_decision(self._observers, decision, policy, time.perf_counter() - t0, case.lineage)
             if seen is not None and shadow is not None:
                 notify_shadow(self._observers, decision, seen.decision, policy, seen.candidate)
         return decision
-
-    def _check_shadowed(self, shadow: Shadow, state: _State, proposal: Any, request: Any, session: Any,
-                        facts: Any) -> tuple[Decision, ShadowResult | None]:
-        """Without an audit sink: one clock reading for both, the candidate first (see ``Recorder.check``)."""
-        try:
-            now = self._clock()
-        except Exception:  # noqa: BLE001 - the primary reads the clock again and fails closed by itself
-            return state.decide(state.policy, proposal, request, session, facts, self._clock), None
-        seen = shadow.run(proposal, request, session, facts, now)
-        return state.decide(state.policy, proposal, request, session, facts, lambda: now), seen
 
     def check_envelope(self, envelope: EnvelopeInput | None, *, lineage: Mapping[str, str] | None = None) -> Decision:
         """Decide one wire-format v1 envelope (``proposal``, ``request``, ``session``, ``facts``).

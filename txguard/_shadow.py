@@ -19,19 +19,26 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
-from .policy.compile import CompiledPolicy
+from .audit._build import decision_data, decision_key, proposal_data
+from .audit._record import proposal_digest
+from .core.canonical import canonical_json
 from .core.decision import Decision
 from .core.errors import UsageError
-from .engine.evaluate import evaluate, internal_error
+from .engine.case import Case
+from .engine.combine import Combine
+from .engine.evaluate import Rules
+from .engine.pipeline import Step, run
+from .engine.state import ShadowResult, State, internal_error
+from .policy.compile import CompiledPolicy
+from .sessions import SessionEvaluator, SessionStore
+from .sessions._apply import SessionRunner
+from .sessions._store import DryRunStore
 
-if TYPE_CHECKING:
-    from .sessions import SessionEvaluator, SessionStore
-    from .sessions._apply import SessionRunner
+__all__ = ["Shadow", "ShadowResult", "ShadowStats", "decision_key", "sample_point"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,21 +58,8 @@ class ShadowStats:
     errors: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class ShadowResult:
-    """One candidate decision: the decision (``internal_error`` if it raised) and the error text."""
-
-    candidate: CompiledPolicy
-    decision: Decision
-    error: str | None
-    elapsed_ns: int
-
-
 def sample_point(proposal: Any, session: Any) -> float:
     """Where a case falls in ``[0, 1)``: shadowed when this is below the sample rate (see the module docstring)."""
-    from .audit._build import proposal_data
-    from .audit._record import canonical_json, proposal_digest
-
     try:
         digest = proposal_digest(canonical_json(proposal_data(proposal)))
     except (TypeError, ValueError):
@@ -75,16 +69,15 @@ def sample_point(proposal: Any, session: Any) -> float:
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2.0**64
 
 
-def decision_key(data: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What two recorded decisions (``decision_data``) must share to be the same decision."""
-    return (data["outcome"], [(r["rule"], r["code"], r["outcome"]) for r in data["reasons"]],
-            [q["code"] for q in data["questions"]], data["route"], data["confirmation"])
-
-
 class Shadow:
-    """A guard's candidate policy, its sample rate, its read-only session layer and its counters."""
+    """The shadow step: a guard's candidate policy, its sample rate, its steps and its counters.
 
-    __slots__ = ("candidate", "rate", "_runner", "_keys", "_lock", "_counts")
+    It runs first in the guard's pipeline, so the candidate sees the conversation store in the
+    same state as the primary; its decision goes on the state (``State.shadow``) for the audit
+    step and :meth:`count`.
+    """
+
+    __slots__ = ("candidate", "rate", "_steps", "_lock", "_counts")
 
     def __init__(self, candidate: CompiledPolicy, rate: float, keys: Mapping[str, bytes] | None,
                  store: SessionStore | None, session_evaluator: SessionEvaluator | None) -> None:
@@ -92,13 +85,11 @@ class Shadow:
             raise UsageError(f"shadow_sample must be a number from 0 to 1, got `{rate!r}`")
         self.candidate = candidate
         self.rate = float(rate)
-        self._keys = keys
-        self._runner: SessionRunner | None = None
-        if store is not None:
-            from .sessions._apply import SessionRunner
-            from .sessions._store import DryRunStore
-
-            self._runner = SessionRunner(candidate, DryRunStore(store), session_evaluator, keys)
+        steps: list[Step] = [Rules()]
+        if store is not None:  # the candidate's session layer, on a read-only view of the store
+            steps.append(SessionRunner(candidate, DryRunStore(store), session_evaluator, keys))
+        steps.append(Combine())
+        self._steps: Sequence[Step] = tuple(steps)
         self._lock = threading.Lock()
         self._counts = [0, 0, 0, 0, 0]
 
@@ -108,46 +99,32 @@ class Shadow:
             return True
         return self.rate > 0.0 and sample_point(proposal, session) < self.rate
 
-    def run(self, proposal: Any, request: Any, session: Any, facts: Any, now: datetime) -> ShadowResult | None:
-        """The candidate's decision if this case is in the sample, else None. Never raises."""
+    def __call__(self, case: Case, state: State) -> State:
+        """The step: ``state`` with the candidate's decision if this case is in the sample."""
+        if case.now is None:  # a broken clock: the primary fails closed, nothing is compared
+            return state
         try:
-            if not self.sampled(proposal, session):
-                return None
+            if not self.sampled(case.proposal, case.session):
+                return state
         except Exception:  # noqa: BLE001 - an input the sampler cannot read is left out of the sample
-            return None
-        return self.decide(proposal, request, session, facts, now)
+            return state
+        return replace(state, shadow=self.decide(case))
 
-    def decide(self, proposal: Any, request: Any, session: Any, facts: Any, now: datetime) -> ShadowResult:
-        """The candidate's decision at ``now``; never raises, writes nothing."""
+    def decide(self, case: Case) -> ShadowResult:
+        """The candidate's decision of ``case`` (at its ``now``); never raises, writes nothing."""
         t0 = time.perf_counter_ns()
         error = None
         try:
-            if self._runner is None:
-                decision = evaluate(self.candidate, proposal, request, session, facts, lambda: now, self._keys)
-            else:
-                decision = self._runner.check(evaluate, proposal, request, session, facts, lambda: now)
+            decision = run(self._steps, case.rebind(self.candidate)).decision
+            if decision is None:
+                raise RuntimeError("the candidate's steps made no decision")
         except Exception as exc:  # noqa: BLE001 - a failing candidate is recorded; the primary stands
             error = f"{type(exc).__name__}: {str(exc)[:200]}"
             decision = internal_error(self.candidate, exc)
         return ShadowResult(self.candidate, decision, error, time.perf_counter_ns() - t0)
 
-    def record(self, primary: Decision, result: ShadowResult) -> dict[str, Any]:
-        """The audit record's ``shadow`` part, compared with the primary decision ``primary``. Never raises."""
-        from .audit._build import decision_data
-
-        part: dict[str, Any] = {"policy": result.candidate.ref.to_dict(), "decision": None, "observational": True,
-                                "diverged": True, "error": result.error, "elapsed_ns": result.elapsed_ns}
-        try:
-            data = decision_data(result.decision)
-            part.update(decision=data, diverged=decision_key(data) != decision_key(decision_data(primary)))
-        except Exception as exc:  # noqa: BLE001 - the primary's record must be written whatever the candidate did
-            part["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
-        return part
-
     def count(self, primary: Decision, result: ShadowResult) -> None:
         """Add one compared case to :attr:`stats`."""
-        from .audit._build import decision_data
-
         try:
             diverged = decision_key(decision_data(result.decision)) != decision_key(decision_data(primary))
         except Exception:  # noqa: BLE001 - counted as a divergence rather than raised into check

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from txguard import ENGINE_CODES, Guard, Outcome, compile_policy
+from txguard import ENGINE_CODES, Guard, Outcome, PolicyError, compile_policy
 from txguard.audit import AuditEntry, AuditError, AuditRecord, MemorySink, open_sink, verify
 from txguard.audit._record import recorded
 
@@ -125,6 +125,16 @@ audit:
 def _masked_guard(sink: MemorySink) -> Guard:
     text = RETAIL.read_text(encoding="utf-8") + MASKED_POLICY
     return Guard(compile_policy(text, str(POLICIES / "masked.yaml"), POLICIES), audit=sink)
+
+
+def test_a_mask_path_naming_nothing_is_a_located_load_error() -> None:
+    text = RETAIL.read_text(encoding="utf-8") + MASKED_POLICY.replace("request.text", "request.txt")
+    line = text.splitlines().index("    - request.txt") + 1
+    with pytest.raises(PolicyError) as info:
+        compile_policy(text, "masked.yaml", POLICIES)
+    assert str(info.value) == (
+        f"masked.yaml:{line}:7: txg-path: audit.mask[2]: mask path `request.txt`: nothing can exist at "
+        "`request.txt` in any intent kind, context or facts record")
 
 
 def test_masked_paths_are_replaced_by_salted_digests_before_hashing() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from txguard.audit import AuditEntry, open_sink, verify
-from txguard.audit._sinks import _GroupSink
+from txguard.audit.sinks.group import _GroupSink
 
 from .test_journal_races import crash
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from txguard.audit import AuditEntry, open_sink, verify
-from txguard.audit._sinks import SqliteSink, orphan_journals, read_journal
+from txguard.audit.sinks import SqliteSink
+from txguard.audit.sinks.journal import orphan_journals, read_journal
 
 
 def _before_first_trylock(monkeypatch: pytest.MonkeyPatch, action: Callable[[], None]) -> list[int]:

@@ -113,7 +113,7 @@ def test_a_write_that_fails_leaves_no_half_record(tmp_path: Path, monkeypatch: p
     url = _write(tmp_path, TRAIL)
     sink = open_sink(url)
     assert isinstance(sink, JsonlSink)
-    import txguard.audit._sinks as sinks
+    import txguard.audit.sinks.jsonl as sinks
 
     real = sinks._write_all
 

@@ -15,6 +15,7 @@ from txguard import Guard, compile_policy
 from txguard.core.decision import Reason
 from txguard.policy.session import SessionPolicy
 from txguard.sessions import Event, MemoryStore, OwnEvaluator, SessionStore
+from txguard.sessions._apply import SessionRunner
 from txguard.sessions._rules import Reach, reach
 
 from .helpers import Clock, checkout, policy, session
@@ -97,7 +98,8 @@ def test_the_windowed_read_decides_like_the_whole_log(steps: list[tuple[int, str
     clocks = (Clock(), Clock())
     windowed = Guard(compiled, clock=clocks[0], sessions=MemoryStore())
     whole = Guard(compiled, clock=clocks[1], sessions=MemoryStore())
-    whole._state.sessions.reach = Reach(True, 0, ())  # type: ignore[union-attr]
+    runner = next(step for step in whole._state.steps if isinstance(step, SessionRunner))
+    runner.reach = Reach(True, 0, ())  # the whole log, whatever the rules' windows
     for minutes, total, pm, confirmed in steps:
         for c in clocks:
             c.advance(minutes=minutes)

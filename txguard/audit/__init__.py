@@ -14,10 +14,10 @@ opened by :func:`open_sink`. The record format is specified in ``docs/audit-form
 """
 
 from .. import _publish
-from ._postgres import PostgresSink
-from ._record import AuditRecord, canonical_json
+from ..core.canonical import canonical_json
+from ._record import AuditRecord
 from ._replay import Change, ReplayGate, ReplayReport, replay
-from ._sinks import AuditEntry, AuditError, AuditSink, JsonlSink, MemorySink, SqliteSink, open_sink
+from .sinks import AuditEntry, AuditError, AuditSink, JsonlSink, MemorySink, PostgresSink, SqliteSink, open_sink
 from ._verify import VerifyResult, verify
 
 __all__ = [

@@ -1,25 +1,25 @@
-"""Building a record body for a decision, and the guard's audited decide path."""
+"""Building a record body for a decision, and the audit step of the guard's pipeline."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 
-from ..policy.compile import CompiledPolicy
 from ..core.context import Facts, Proposal
 from ..core.decision import Decision, Outcome, Reason
-from ..engine.evaluate import Clock, evaluate, internal_error
 from ..core.observe import Observer, notify_audit_append
-from ._record import FORMAT_VERSION, apply_masks, encode_body, encode_value, proposal_digest, salt_id, uuid7
-from ._sinks import AuditEntry, AuditSink
-
-if TYPE_CHECKING:
-    from .._shadow import Shadow, ShadowResult
+from ..engine.case import Case
+from ..engine.state import ShadowResult, State
+from ..policy.compile import CompiledPolicy
+from ..core.ids import uuid7
+from ._record import FORMAT_VERSION, apply_masks, encode_body, encode_value, proposal_digest, salt_id
+from .sinks import AuditEntry, AuditSink
 
 
 def _plain(value: Any) -> Any:
@@ -47,6 +47,24 @@ def decision_data(decision: Decision) -> dict[str, Any]:
         "route": decision.route,
         "confirmation": decision.confirmation.digest if decision.confirmation else None,
     }
+
+
+def decision_key(data: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What two recorded decisions (``decision_data``) must share to be the same decision."""
+    return (data["outcome"], [(r["rule"], r["code"], r["outcome"]) for r in data["reasons"]],
+            [q["code"] for q in data["questions"]], data["route"], data["confirmation"])
+
+
+def shadow_part(primary: Decision, result: ShadowResult) -> dict[str, Any]:
+    """The audit record's ``shadow`` part, compared with the primary decision ``primary``. Never raises."""
+    part: dict[str, Any] = {"policy": result.candidate.ref.to_dict(), "decision": None, "observational": True,
+                            "diverged": True, "error": result.error, "elapsed_ns": result.elapsed_ns}
+    try:
+        data = decision_data(result.decision)
+        part.update(decision=data, diverged=decision_key(data) != decision_key(decision_data(primary)))
+    except Exception as exc:  # noqa: BLE001 - the primary's record must be written whatever the candidate did
+        part["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+    return part
 
 
 def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, proposal: Any, request: Any,
@@ -103,7 +121,12 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
 
 
 class Recorder:
-    """The guard's audit side: decides with a frozen clock, records, then answers."""
+    """The audit step: appends the decision's record before the decision is returned.
+
+    A decision whose record cannot be written, or (an ``allow``) whose inputs cannot be recorded
+    so that replay can decide it again, is replaced by ``escalate`` (``audit_unavailable``).
+    The shadow candidate's decision, if the case was sampled, joins the same record.
+    """
 
     __slots__ = ("sink", "salt", "observers")
 
@@ -113,59 +136,40 @@ class Recorder:
         salt = getattr(sink, "mask_salt", None)
         self.salt: bytes = salt if isinstance(salt, bytes) else os.urandom(32)
 
-    def check(self, policy: CompiledPolicy, clock: Clock, proposal: Any, request: Any, session: Any, facts: Any,
-              lineage: Mapping[str, str] | None, decide: Decide = evaluate,
-              shadow: Shadow | None = None, record_id: str | None = None) -> tuple[Decision, ShadowResult | None]:
-        """Decide with ``decide`` (reading the clock once) and append the record before returning.
-
-        With a ``shadow`` whose sample takes this case, the candidate decides first, at the same
-        instant, and its decision joins the same record; it is returned beside the decision.
-        """
-        seen = None
-        try:
-            now = clock()
-        except Exception as exc:  # noqa: BLE001 - a broken clock fails closed like everything else
-            now = datetime.now(timezone.utc)
-            clock_used = _raise(exc)
-        else:
-            clock_used = lambda: now  # noqa: E731
-            if shadow is not None:  # before the primary: both see the conversation store in one state
-                seen = shadow.run(proposal, request, session, facts, now)
-        try:
-            decision = decide(policy, proposal, request, session, facts, clock_used)
-        except Exception as exc:  # noqa: BLE001 - a decision that failed is recorded as the escalation it is
-            decision = internal_error(policy, exc)
+    def __call__(self, case: Case, state: State) -> State:
+        decision = state.decision
+        if decision is None:
+            raise RuntimeError("the audit step runs after the decision is combined")
+        policy = case.policy
+        # a broken clock fails the decision closed; its record still needs a time
+        now = case.now if case.now is not None else datetime.now(timezone.utc)
+        args = (case.proposal, case.request, case.session, case.facts, case.lineage, self.salt)
+        if case.record_id is not None and case.record_id in case.written:
+            # a second record under one id: a sink refuses it (a UNIQUE key fails its whole batch) or keeps two
+            why = f"the record id `{case.record_id}` was already written: a case read with a record id is decided once"
+            return replace(state, decision=_withheld(policy, decision, why))
         t0 = time.perf_counter()
         try:
-            shadowed = shadow.record(decision, seen) if shadow is not None and seen is not None else None
-            entry, complete = build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt,
-                                          shadowed, record_id)
+            shadowed = shadow_part(decision, state.shadow) if state.shadow is not None else None
+            entry, complete = build_entry(policy, decision, now, *args, shadowed, case.record_id)
             if not complete and decision.outcome is Outcome.ALLOW:  # no allow on a record that cannot replay it
                 decision = _withheld(policy, decision, "the decision's inputs cannot be recorded")
-                entry, _ = build_entry(policy, decision, now, proposal, request, session, facts, lineage, self.salt,
-                                       shadowed, record_id)
+                entry, _ = build_entry(policy, decision, now, *args, shadowed, case.record_id)
             self.sink.append(entry)
+            if case.record_id is not None:
+                case.written.append(case.record_id)
         except Exception as exc:  # noqa: BLE001 - no decision without its record: fail closed
             if self.observers:
                 notify_audit_append(self.observers, seconds=time.perf_counter() - t0, ok=False)
-            return _withheld(policy, decision, f"the audit record could not be written: {type(exc).__name__}: {str(exc)[:160]}"), seen
+            why = f"the audit record could not be written: {type(exc).__name__}: {str(exc)[:160]}"
+            return replace(state, decision=_withheld(policy, decision, why))
         if self.observers:
             notify_audit_append(self.observers, seconds=time.perf_counter() - t0, ok=True)
-        return decision, seen
+        return replace(state, decision=decision)
 
 
 def _withheld(policy: CompiledPolicy, decision: Decision, why: str) -> Decision:
+    """The fail-closed decision that replaces one whose record could not be written."""
     reason = Reason("txguard:audit_unavailable", "audit_unavailable", why, Outcome.ESCALATE)
     return Decision(Outcome.ESCALATE, (reason,), policy.ref, decision.kind, route="human",
                     elapsed_us=decision.elapsed_us, intent=decision.intent)
-
-
-Decide = Callable[[CompiledPolicy, Any, Any, Any, Any, Clock], Decision]
-"""What decides one proposal: ``evaluate``, or the guard's session-aware pipeline."""
-
-
-def _raise(exc: Exception) -> Clock:
-    def clock() -> datetime:
-        raise exc
-
-    return clock

@@ -1,28 +1,26 @@
-"""The audit record: canonical JSON, the hash chain, decision ids and masking.
+"""The audit record: the body's encoding, the hash chain and masking.
 
 A stored record is ``{"body": BODY, "hash": H, "prev": P, "seq": N}``. ``BODY`` is built when the
 guard decides (see :func:`build_body`); ``seq``, ``prev`` and ``hash`` are assigned by the sink when
 the record joins the chain, so that several processes can append to one linear chain.
-``H = sha256(canonical({"body": BODY, "prev": P, "seq": N}))`` (lowercase hex). The exact rules are
-in ``docs/audit-format.md``.
+``H = sha256(JCS({"body": BODY, "prev": P, "seq": N}))`` (lowercase hex), JCS being RFC 8785
+(:func:`txguard.core.canonical.canonical_json`). The exact rules are in ``docs/audit-format.md``.
+Decision ids are UUIDv7 (:func:`txguard.core.ids.uuid7`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import random as _random
 import re
-import threading
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
-import orjson
-from pydantic import BaseModel
+from ..core.canonical import MAX_SAFE_INTEGER, to_json_value
+from ..core.canonical import canonical_json as canonical_json  # re-exported: txguard.audit.canonical_json
+from ..core.paths import MASK_ROOTS as MASK_ROOTS  # re-exported: the sections a mask may name
+from ..core.paths import mask_steps
 
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
@@ -31,42 +29,9 @@ GENESIS = "0" * 64
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, (set, frozenset)):
-        return sorted(value, key=repr)
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    raise TypeError(f"cannot record a value of type {type(value).__name__}")
-
-
-_SORTED = orjson.OPT_SORT_KEYS
-
-
-def canonical_json(value: Any) -> str:
-    """The canonical JSON text of ``value``: keys sorted by code point, no whitespace, UTF-8.
-
-    Integers as integers (64-bit at most), floats in the shortest form that reads back as the same
-    float (a NaN or an infinity becomes ``null``), ``Decimal`` and ``datetime`` values as strings.
-    Raises ``TypeError`` for anything else, and for an object key that is not a string.
-
-    >>> canonical_json({"b": 1, "a": ["é", 2.5, None]})
-    '{"a":["é",2.5,null],"b":1}'
-    """
-    return orjson.dumps(value, default=_default, option=_SORTED).decode("utf-8")
-
-
 ESCAPE_KEY = "$txguard"
 """The key of an escaped value (see :func:`escape`); a body that holds one says ``"escaped": true``."""
 
-_I64_MIN, _U64_MAX = -(1 << 63), (1 << 64) - 1
 
 
 def escape(value: Any) -> Any:
@@ -74,7 +39,8 @@ def escape(value: Any) -> Any:
 
     A string that is not valid Unicode text (a lone surrogate) becomes
     ``{"$txguard": "str", "utf8": HEX}`` (its UTF-8 bytes with surrogates passed through); an integer
-    beyond 64 bits ``{"$txguard": "int", "text": DECIMAL}``; a NaN or infinite float
+    beyond +/-2**53 (RFC 8785 writes no larger one exactly) ``{"$txguard": "int", "text": DECIMAL}``;
+    a NaN or infinite float
     ``{"$txguard": "float", "text": "nan"|"inf"|"-inf"}``; a mapping whose keys are not all plain
     strings, or that has a ``"$txguard"`` key of its own, ``{"$txguard": "map", "items": [[K, V],
     ...]}``. Other values are converted as :func:`canonical_json` converts them. Raises ``TypeError``
@@ -94,7 +60,7 @@ def escape(value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return value if _I64_MIN <= value <= _U64_MAX else {ESCAPE_KEY: "int", "text": str(value)}
+        return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else {ESCAPE_KEY: "int", "text": str(value)}
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else {
             ESCAPE_KEY: "float", "text": repr(value)}
@@ -104,7 +70,7 @@ def escape(value: Any) -> Any:
         return {ESCAPE_KEY: "map", "items": [[escape(k), escape(v)] for k, v in value.items()]}
     if isinstance(value, (list, tuple)):
         return [escape(v) for v in value]
-    return escape(_default(value))
+    return escape(to_json_value(value))
 
 
 def _plain_text(text: str) -> bool:
@@ -151,7 +117,7 @@ def encode_body(body: dict[str, Any]) -> tuple[str, bool]:
     """Canonical JSON of a record body, and whether it holds everything replay needs.
 
     A body whose recorded inputs cannot be encoded as they are (a lone surrogate in a string, a key
-    that is not a string, an integer beyond 64 bits) is escaped as a whole (:func:`escape`) and says
+    that is not a string, an integer beyond +/-2**53, a NaN or infinite float) is escaped as a whole (:func:`escape`) and says
     ``"escaped": true``, so nothing is dropped. Only a value of a type JSON cannot hold at all (an
     arbitrary Python object) leaves a body that keeps ``v``, ``id``, ``time``, ``policy``,
     ``proposal_digest``, ``decision`` and ``elapsed_ns`` and says why in ``unrecordable``; the
@@ -252,35 +218,7 @@ def chain(bodies: Iterable[str], seq: int, prev: str) -> list[tuple[int, str, st
     return out
 
 
-# -- decision ids: UUIDv7 (RFC 9562), monotonic within a process -----------------------------------------
-
-_uuid_lock = threading.Lock()
-_uuid_last = [0, 0]  # last millisecond, last 12-bit counter
-
-
-def uuid7() -> str:
-    """A new UUIDv7 string: 48-bit Unix milliseconds, then a counter and random bits, so ids sort by time."""
-    ms = time.time_ns() // 1_000_000
-    with _uuid_lock:
-        if ms <= _uuid_last[0]:
-            ms = _uuid_last[0]
-            counter = _uuid_last[1] + 1
-            if counter > 0xFFF:
-                ms += 1
-                counter = 0
-        else:
-            counter = _random.getrandbits(11)
-        _uuid_last[0], _uuid_last[1] = ms, counter
-    rand = _random.getrandbits(62)
-    value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
 # -- masking -------------------------------------------------------------------------------------------
-
-MASK_ROOTS = ("proposal", "intent", "request", "session", "facts", "lineage")
-
 
 def mask_value(value: Any, salt: bytes) -> str:
     """The salted digest that replaces a masked value: ``masked:sha256:<hex>``."""
@@ -292,7 +230,7 @@ def salt_id(salt: bytes) -> str:
     return hashlib.sha256(b"txguard-audit-salt:" + salt).hexdigest()[:16]
 
 
-def _apply(node: Any, parts: list[str], salt: bytes, here: str, hits: list[str]) -> Any:
+def _apply(node: Any, parts: tuple[str, ...], salt: bytes, here: str, hits: list[str]) -> Any:
     if not parts:
         hits.append(here)
         return mask_value(node, salt)
@@ -320,18 +258,18 @@ def _apply(node: Any, parts: list[str], salt: bytes, here: str, hits: list[str])
 
 
 def apply_masks(sections: dict[str, Any], paths: Iterable[str], salt: bytes) -> tuple[dict[str, Any], list[str]]:
-    """Replace the values at ``paths`` (dotted, ``*`` matches any key or index) by salted digests.
+    """Replace the values at ``paths`` (``*`` matches any key or index) by salted digests.
 
-    ``sections`` maps each root (``proposal``, ``intent``, ``request``, ``session``, ``facts``,
-    ``lineage``) to plain JSON data. Returns the new sections and the concrete paths masked, sorted.
+    ``sections`` maps each root (:data:`~txguard.core.paths.MASK_ROOTS`) to plain JSON data. The
+    paths are data paths (:func:`~txguard.core.paths.mask_steps`), checked when the policy loaded.
+    Returns the new sections and the concrete paths masked (``facts.users.u1.email``), sorted.
     """
     hits: list[str] = []
     out = dict(sections)
     for path in paths:
-        parts = path.split(".")
-        root = parts[0]
-        if root in out and len(parts) > 1:
-            out[root] = _apply(out[root], parts[1:], salt, root, hits)
+        root, *rest = mask_steps(path)
+        if root in out:
+            out[root] = _apply(out[root], tuple(rest), salt, root, hits)
     return out, sorted(set(hits))
 
 

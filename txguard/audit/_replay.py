@@ -20,8 +20,7 @@ from ..policy.compile import CompiledPolicy
 from ..core.decision import Outcome
 from ..engine.evaluate import evaluate
 from ..core.intents import INTENT_MODELS
-from .._shadow import decision_key
-from ._build import decision_data
+from ._build import decision_data, decision_key
 from ._record import AuditRecord, recorded
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ._record import GENESIS, AuditRecord, record_hash
-from ._sinks import AuditError, AuditSink, JsonlSink, open_sink
+from .sinks import AuditError, AuditSink, JsonlSink, open_sink
 
 Problem = Literal["edited", "deleted", "inserted", "reordered", "truncated tail", "forged", "unreadable"]
 

@@ -1,18 +1,12 @@
 """Explain: why a decision came out the way it did, rule by rule.
 
-:func:`explain` is the guard's own check with a trace: it decides the case with
-:func:`~txguard.engine.evaluate.evaluate` and ``trace=Trace()`` (same inputs, same ``Ctx``, same
-consent keys), so the rule loop records, as it really runs, each rule of the intent kind in
-evaluation order (preconditions first): whether it fired, was skipped (a precondition it needs
+:func:`explain` is the guard's own check with a trace: a :class:`~txguard.Guard` on the same
+policy, clock and consent keys decides the case (``guard.decide(guard.case(..., trace=Trace()))``),
+and the steps fill the trace as they really run: the rule loop records each rule of the intent kind
+in evaluation order (preconditions first), whether it fired, was skipped (a precondition it needs
 failed), did not fire or raised, why, the values a built-in check read (``Ctx.read``) and every
-comparison of a ``when`` condition (left value, operator, right value, result). This module only
-renders that record.
-
-For a policy that keeps state across turns (a ``session:`` section), the decision shown is the
-guard's with a conversation store (a fresh memory store unless one is given, e.g. with the earlier
-turns of a suite case replayed into it), and every session rule is traced over the same log and
-the same current event as the guard's evaluator saw: fired or not, and what it measured. Budgets
-and single-use confirmations are listed with what the guard did about them.
+comparison of a ``when`` condition; the session step records each session rule, budget and the
+single-use confirmations over the conversation's log. This module only renders that record.
 
 Nothing here runs on the normal ``check`` path: tracing costs nothing unless one explains.
 """
@@ -20,18 +14,16 @@ Nothing here runs on the normal ``check`` path: tracing costs nothing unless one
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from ..consent.tokens import ConsentKeys, keyring
+from ..consent.tokens import ConsentKeys
 from ..core.decision import Decision
-from ..core.intents import CONSEQUENTIAL_KINDS
-from ..engine.evaluate import Clock, evaluate
+from ..sessions import MemoryStore, SessionStore
+from .._guard import Guard
+from ..engine.case import Clock
 from ..engine.trace import RuleTrace, SessionTrace, Trace, show
 from ..policy.compile import CompiledPolicy
-
-if TYPE_CHECKING:
-    from ..sessions import SessionStore
 
 
 @dataclass(frozen=True)
@@ -104,27 +96,33 @@ def explain(policy: CompiledPolicy, envelope: Any, clock: Clock, *, store: Sessi
             consent_keys: ConsentKeys | None = None) -> Explanation:
     """Decide one wire-format envelope as the guard does, with a trace of every rule considered.
 
-    The rules are traced by the guard's own evaluator (``evaluate(..., trace=Trace())``) on the
-    same inputs and ``consent_keys`` (what :class:`~txguard.Guard` accepts) as the guard. For a
-    policy with a ``session:`` section the decision is the guard's with ``store`` (default: a
-    fresh memory store, i.e. a conversation with no earlier events), and the session rules are
-    traced too; the decision is recorded in ``store`` like any other.
+    The decision is a :class:`~txguard.Guard`'s own (``guard.decide(guard.case(..., trace=Trace()))``)
+    on the same inputs and ``consent_keys``: the rule loop and the session step fill the trace as
+    they run. The guard decides with ``store`` when one is given (a suite's earlier turns), and for a
+    policy with a ``session:`` section without one on a fresh memory store (a conversation with no
+    earlier events); the decision is recorded in it like any other.
     """
     if not isinstance(envelope, Mapping):
         envelope = {"proposal": envelope}
-    keys = keyring(consent_keys) or None
-    now = clock()
-    fixed: Clock = lambda: now  # noqa: E731 - the decision and the trace see the same instant
+    try:
+        now = clock()
+    except Exception:  # noqa: BLE001 - the guard reads the broken clock and fails closed, as check does
+        fixed: Clock = clock
+    else:
+        fixed = lambda: now  # noqa: E731 - one instant for the whole explanation
+    keeps_state = policy.session.needs_session_id
+    # A store given is the conversation so far (a suite's earlier turns): decided against it whatever
+    # the policy, as `txguard test` plays the turns (else a confirmation they used is fresh again).
+    guard = Guard(policy, clock=fixed, consent_keys=consent_keys,
+                  sessions=store if store is not None else (MemoryStore() if keeps_state else None))
     trace = Trace()
-    decision = evaluate(policy, envelope.get("proposal"), envelope.get("request"), envelope.get("session"),
-                        envelope.get("facts"), fixed, keys, trace=trace)
-    session: SessionExplanation | None = None
-    if policy.session.needs_session_id:
-        decision, session = _explain_session(policy, envelope, fixed, decision, store, keys)
+    decision = guard.decide(guard.case(envelope.get("proposal"), envelope.get("request"), envelope.get("session"),
+                                       envelope.get("facts"), trace=trace))
+    session = _session_part(trace) if keeps_state else None
     if decision.intent is None:
         return Explanation(decision, decision.kind, (),
                            "no rule was considered: the input did not become an intent with a valid context", session)
-    kind = str(getattr(decision.intent, "kind"))
+    kind = decision.intent.kind
     note = ""
     if not decision.reasons:
         note = f"no rule fired; the policy's default for `{kind}` is `allow`"
@@ -133,66 +131,14 @@ def explain(policy: CompiledPolicy, envelope: Any, clock: Clock, *, store: Sessi
     return Explanation(decision, kind, tuple(trace.rules), note, session)
 
 
-def _explain_session(policy: CompiledPolicy, envelope: Mapping[str, Any], clock: Clock, alone: Decision,
-                     store: SessionStore | None,
-                     keys: Mapping[str, bytes] | None) -> tuple[Decision, SessionExplanation]:
-    """The guard's decision with a store, and the trace of the session layer over the same log."""
-    from .._guard import Guard
-    from ..sessions import MemoryStore
-    from ..sessions._events import to_us
-    from ..sessions._rules import fire, own_hit
-
-    store = store if store is not None else MemoryStore()
-    raw = envelope.get("session")
-    cid = raw.get("id") if isinstance(raw, Mapping) else getattr(raw, "id", None)
-    cid = cid if isinstance(cid, str) else None
-    before = store.events(cid) if cid is not None else []
-    decision = Guard(policy, clock=clock, sessions=store, consent_keys=keys).check_envelope(envelope)
-    new = store.events(cid)[len(before):] if cid is not None else []
-    sp = policy.session
-    fired = {r.rule: r for r in decision.reasons}
-    traces: list[SessionTrace] = []
-    if not new or new[-1].type != "decision":
-        why = ("the session has no `id`, so there is no conversation" if cid is None
-               else "the session layer recorded nothing (see the decision's reasons)")
-        traces += [SessionTrace(r.id, r.form, r.code, r.outcome.value, "not checked", why) for r in sp.rules]
-        return decision, SessionExplanation(cid, len(before), tuple(traces), why)
-    # What the guard's evaluator saw: the log (with the confirmations this check added) and this
-    # proposal as a decision event carrying the per-proposal outcome.
-    log = [*before, *new[:-1]]
-    current = replace(new[-1], outcome=alone.outcome.value, codes=())
-    hit = own_hit(to_us(clock()), current)
-    for rule in sp.rules:
-        why_not: list[str] = []
-        detail = fire(rule, log, current, hit, why_not)
-        form = rule.form if rule.form != "sequence" else f"sequence: {rule.pattern}"
-        traces.append(SessionTrace(rule.id, form, rule.code, rule.outcome.value,
-                                   "fired" if detail is not None else "not fired",
-                                   detail if detail is not None else why_not[0]))
-    for b in sp.budgets:
-        r = fired.get(f"budgets.{b.id}")
-        if r is not None:
-            traces.append(SessionTrace(r.rule, "budget", r.code, r.outcome.value, "fired", r.message))
-        elif decision.outcome.value == "allow" and decision.kind == "checkout":
-            traces.append(SessionTrace(f"budgets.{b.id}", "budget", "budget_exceeded", "escalate", "not fired",
-                                       f"the checkout fits: reserved against {b.amount_text} {b.currency} per {b.scope}"))
-        else:
-            traces.append(SessionTrace(f"budgets.{b.id}", "budget", "budget_exceeded", "escalate", "not checked",
-                                       "budgets are charged only by an allowed checkout"))
-    if sp.single_use_confirmations:
-        rid = "session.single_use_confirmations"
-        r = fired.get(rid)
-        if r is not None:
-            traces.append(SessionTrace(rid, "single_use", r.code, r.outcome.value, "fired", r.message))
-        elif decision.outcome.value == "allow":
-            traces.append(SessionTrace(rid, "single_use", "confirmation_used", "clarify", "not fired",
-                                       "not used before: an allowed consequential decision consumes the "
-                                       "confirmation it matched" if decision.kind in CONSEQUENTIAL_KINDS
-                                       else "this kind needs no confirmation"))
-        else:
-            traces.append(SessionTrace(rid, "single_use", "confirmation_used", "clarify", "not checked",
-                                       "a confirmation is consumed only by an allowed decision"))
-    note = ("" if before else
-            "a fresh conversation: no earlier events (explain a later turn of a suite case with "
-            "`txguard explain --suite FILE --case ID --turn N`)")
-    return decision, SessionExplanation(cid, len(before), tuple(traces), note)
+def _session_part(trace: Trace) -> SessionExplanation:
+    """The session step's part of the trace, with a note on what it could not check."""
+    rules = tuple(trace.session_rules)
+    if rules and all(r.status == "not checked" for r in rules):
+        note = rules[0].why
+    elif trace.earlier_events == 0:
+        note = ("a fresh conversation: no earlier events (explain a later turn of a suite case with "
+                "`txguard explain --suite FILE --case ID --turn N`)")
+    else:
+        note = ""
+    return SessionExplanation(trace.conversation, trace.earlier_events, rules, note)

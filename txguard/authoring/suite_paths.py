@@ -7,44 +7,23 @@ every problem is a :class:`ValueError` saying which step does not exist.
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
+from ..core.paths import parse_steps, render_steps
 from .suite import PARTS
 
-_SET_TOKEN = re.compile(r"\.?([^.\[\]]+)|\[(-?[0-9]+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
-
-
 def parse_set_path(text: str) -> list[str | int]:
-    """``proposal.arguments.items[0].quantity`` -> ``["proposal", "arguments", "items", 0, "quantity"]``.
-
-    A step is ``.name`` (any characters but ``.``, ``[``, ``]``), ``[int]`` or ``['key']``.
-    Raises :class:`ValueError` with a description.
-    """
-    steps: list[str | int] = []
-    pos = 0
-    while pos < len(text):
-        m = _SET_TOKEN.match(text, pos)
-        if m is None or (pos == 0 and text.startswith(".")):
-            raise ValueError(f"cannot parse `{text[pos:]}` in path `{text}`")
-        name, index, sq, dq = m.groups()
-        if name is not None:
-            steps.append(name)
-        elif index is not None:
-            steps.append(int(index))
-        else:
-            steps.append(sq if sq is not None else dq)
-        pos = m.end()
-    if not steps or steps[0] not in PARTS:
-        raise ValueError(f"path `{text}` must start with one of: {', '.join(PARTS)}")
-    return steps
+    """``proposal.arguments.items[0].quantity`` -> ``["proposal", "arguments", "items", 0, "quantity"]``:
+    the one data-path dialect (:func:`txguard.core.paths.parse_steps`), starting at a part of the
+    envelope. Raises :class:`ValueError` with a description."""
+    return list(parse_steps(text, PARTS))
 
 
 def _walk(envelope: dict[str, Any], steps: list[str | int], text: str) -> tuple[Any, str | int]:
     """The container holding the last step, and that step; raises ValueError if a step is missing."""
     cur: Any = envelope
     for i, step in enumerate(steps[:-1]):
-        where = _render(steps[: i + 1])
+        where = render_steps(steps[: i + 1])
         if isinstance(step, int):
             if not isinstance(cur, list) or not -len(cur) <= step < len(cur):
                 raise ValueError(f"`{text}`: `{where}` does not exist in the resolved input")
@@ -54,10 +33,6 @@ def _walk(envelope: dict[str, Any], steps: list[str | int], text: str) -> tuple[
                 raise ValueError(f"`{text}`: `{where}` does not exist in the resolved input")
             cur = cur[step]
     return cur, steps[-1]
-
-
-def _render(steps: list[str | int]) -> str:
-    return "".join(f"[{s}]" if isinstance(s, int) else (f".{s}" if i else s) for i, s in enumerate(steps))
 
 
 def apply_set(envelope: dict[str, Any], text: str, value: Any) -> None:
@@ -74,7 +49,7 @@ def apply_set(envelope: dict[str, Any], text: str, value: Any) -> None:
     elif isinstance(container, dict):
         container[last] = copy.deepcopy(value)
     else:
-        raise ValueError(f"`{text}`: `{_render(steps[:-1])}` is not a mapping")
+        raise ValueError(f"`{text}`: `{render_steps(steps[:-1])}` is not a mapping")
 
 
 def apply_unset(envelope: dict[str, Any], text: str) -> None:

@@ -8,12 +8,14 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from ..core.money import format_amount
 from ..core.intents import LineItem
+from ..core.jsonio import exact_decimal
 from ..core.paths import MISSING
 from ..core.taxonomy import normalise
-from ..policy.conditions import MissingFact
+from ..core.errors import MissingFact
 from .ctx import CART, Ctx, _typed
-from .spec import CART_KINDS, check, money
+from .spec import CART_KINDS, check
 
 # -- the catalog -----------------------------------------------------------------------------------
 
@@ -91,8 +93,8 @@ def _catalog_price(ctx: Ctx, params: Any) -> str | None:
         if rows is not None:
             rows.append({"sku": line.sku, "agent price": line.unit_price, "catalog price": price, "agent title": line.title})
         if price != line.unit_price:
-            return (f"{line.sku}: the agent says {money(line.unit_price, currency)}, "
-                    f"the catalog says {money(price, currency)}")
+            return (f"{line.sku}: the agent says {format_amount(line.unit_price, currency)}, "
+                    f"the catalog says {format_amount(price, currency)}")
         if compare_title:
             name = ctx.line_category(line)
             if rows is not None:
@@ -158,10 +160,16 @@ def _quantity(ctx: Ctx, params: Any) -> str | None:
     return None
 
 
+def _exact(number: Any) -> Decimal:
+    """The floor as an exact Decimal: a number read from JSON text by its text, a float by its
+    shortest repr (``0.8`` is 0.8); the agent's confidence is compared with it exactly."""
+    return exact_decimal(number) if isinstance(number, float) else Decimal(str(number))
+
+
 def _ambiguity_params(raw: dict[str, Any]) -> dict[str, Any]:
     floor = raw.get("min_confidence")
     return {
-        "min_confidence": None if floor is None else Decimal(str(floor)),
+        "min_confidence": None if floor is None else _exact(floor),
         "max_alternatives": raw.get("max_alternatives"),
         "required_options": {normalise(k): list(v) for k, v in raw.get("required_options", {}).items()},
     }

@@ -36,7 +36,7 @@ from ..core.intents import (
     ReturnItems,
 )
 from ..core.money import fact_amount
-from ..policy.conditions import MissingFact
+from ..core.errors import MissingFact
 
 if TYPE_CHECKING:
     from ..policy.compile import CompiledPolicy

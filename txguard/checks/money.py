@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from ..core.money import format_amount
 from ..core.intents import Checkout, Refund
 from ..core.paths import MISSING
 from ..core.taxonomy import normalise
-from ..policy.conditions import MissingFact
+from ..core.errors import MissingFact
 from .ctx import Ctx, lacks
-from .spec import CAPS_SCHEMA, caps, check, money
+from .spec import CAPS_SCHEMA, caps, check
 
 DEFAULT_CATEGORY = "default"
 """The key of ``price_cap.per_category`` that caps every category the mapping does not list."""
@@ -69,7 +70,7 @@ def _price_cap(ctx: Ctx, params: Any) -> str | None:
     if cap is None:
         return f"no price cap is configured for {currency}: amounts in it are not allowed"
     if amount > cap:
-        return f"amount {money(amount, currency)} is over the cap of {money(cap, currency)}"
+        return f"amount {format_amount(amount, currency)} is over the cap of {format_amount(cap, currency)}"
     if params["per_category"] is not None and isinstance(intent, Checkout):
         ctx.read("per-category caps", params["per_category"])
         ctx.read("default category cap", params["default"])
@@ -91,7 +92,7 @@ def _price_cap(ctx: Ctx, params: Any) -> str | None:
             if ccap is None:
                 return f"no {cat} cap is configured for {currency}"
             if total > ccap:
-                return f"{cat} lines total {money(total, currency)}, over the cap of {money(ccap, currency)}"
+                return f"{cat} lines total {format_amount(total, currency)}, over the cap of {format_amount(ccap, currency)}"
     return None
 
 
@@ -108,7 +109,7 @@ def _budget(ctx: Ctx, params: Any) -> str | None:
         return f"the budget is in {bcur} and the cart in {currency}: they cannot be compared"
     amount = ctx.read("amount", ctx.exposure())
     if amount > budget:
-        return f"total {money(amount, currency)} is over the user's budget of {money(budget, currency)}"
+        return f"total {format_amount(amount, currency)} is over the user's budget of {format_amount(budget, currency)}"
     return None
 
 
@@ -120,6 +121,6 @@ def _total(ctx: Ctx, params: Any) -> str | None:
     stated = ctx.read("stated total", intent.total)
     lines = ctx.read("sum of lines", sum((l.unit_price * l.quantity for l in intent.items), Decimal(0)))
     if lines != stated:
-        return (f"stated total {money(stated, intent.currency)} is not the sum of the lines "
-                f"{money(lines, intent.currency)}")
+        return (f"stated total {format_amount(stated, intent.currency)} is not the sum of the lines "
+                f"{format_amount(lines, intent.currency)}")
     return None

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.intents import ModifyOrderAddress, ModifyOrderPayment, ModifyUserAddress
-from ..policy.conditions import MissingFact
+from ..core.errors import MissingFact
 from .ctx import ORDER, REPLACE, Ctx, ReplaceIntent, _typed, lacks
 from .spec import ORDER_KINDS, check
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..core.intents import AddToCart, Checkout, ModifyOrderPayment, Refund
 from ..core.paths import MISSING
-from ..policy.conditions import ConditionError, MissingFact
+from ..core.errors import ConditionError, MissingFact
 from .ctx import ORDER, REPLACE, Ctx, _amount
 from .spec import check
 

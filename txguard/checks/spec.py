@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ..core.money import currency_exponent, format_amount, parse_amount
+from ..core.money import currency_exponent, parse_amount
 from .ctx import Ctx
 
 CheckFn = Callable[[Ctx, Any], "str | None"]
@@ -75,5 +75,3 @@ def caps(raw: Mapping[str, Any]) -> dict[str, Decimal]:
     return {cur: parse_amount(v, currency_exponent(cur)) for cur, v in raw.items()}
 
 
-def money(amount: Decimal, currency: str) -> str:
-    return format_amount(amount, currency)

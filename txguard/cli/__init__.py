@@ -40,7 +40,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("lint", "find rules that never fire, shadowed rules, wrong-currency thresholds, unguarded tools"),
     "fmt": ("fmt", "format policy and suite YAML files (canonical key order and quoting, comments kept)"),
     "audit": ("audit", "verify, list, replay or report on an audit trail"),
-    "schema": ("schema", "print the policy (or intent) JSON Schema"),
+    "schema": ("schema", "print the policy (or intent) JSON Schema, or with --policy the argument schema of each tool"),
+    "tools": ("tools", "print the tool definitions (openai, anthropic or mcp) whose arguments the policy's guard accepts"),
     "serve": ("serve", "run the decision service (HTTP): check, reload, metrics"),
     "mcp-proxy": ("mcp_proxy", "guard an MCP server: decide every tools/call before forwarding it "
                   "(stdio or streamable HTTP upstream)"),

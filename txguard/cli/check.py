@@ -4,6 +4,10 @@
 decision). ``txguard check --policy P --cases CASES.jsonl[.gz] --out PRED.jsonl`` writes one
 ``{"id", "outcome", "reasons"}`` line per case, in input order. A line that is not a JSON object
 is decided ``escalate`` (``malformed``) and reported on stderr; it is never skipped.
+
+A policy that keeps state across turns (session rules, budgets, ``single_use_confirmations``)
+decides each case as a fresh conversation in a memory store, as ``txguard explain`` and
+``txguard test`` do: its budgets and session rules are applied, never silently dropped.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ from typing import IO, Any
 
 from ..core.decision import Decision, Outcome, Reason
 from ..core.errors import READ_ERRORS
-from .._guard import Guard
+from .._guard import Guard, utc_now
+from ..engine.case import Clock
 from ..core.jsonio import read_json
 from ..authoring.corpus import numbered_lines
 from ..authoring.suite import SuiteError
-from ..audit import AuditError, open_sink
+from ..audit import AuditError, AuditSink, open_sink
+from ..policy.compile import CompiledPolicy
+from ..sessions import MemoryStore
 from ._common import compile_or_report, open_text
 
 HELP = "decide a case (wire-format envelope) or a file of cases"
@@ -90,14 +97,21 @@ def run(args: argparse.Namespace) -> int:
     except AuditError as exc:
         print(f"txguard check: {exc}", file=sys.stderr)
         return 1
-    guard = Guard(policy, audit=sink)
+    guard = _fresh(policy, sink)
     try:
         if args.case is not None:
             return _single(guard, args)
-        return _batch(guard, args)
+        return _batch(guard, args, sink)
     finally:
         if sink is not None:
             sink.close()
+
+
+def _fresh(policy: CompiledPolicy, sink: AuditSink | None, clock: Clock = utc_now) -> Guard:
+    """A guard for one case as its own world: with a fresh conversation store when the policy keeps
+    state (else its session layer would be skipped, and explain would disagree with check)."""
+    return Guard(policy, clock=clock, audit=sink,
+                 sessions=MemoryStore() if policy.session.needs_session_id else None)
 
 
 def _where(exc: BaseException) -> str:
@@ -131,7 +145,7 @@ def _single(guard: Guard, args: argparse.Namespace) -> int:
     return 0
 
 
-def _batch(guard: Guard, args: argparse.Namespace) -> int:
+def _batch(guard: Guard, args: argparse.Namespace, sink: AuditSink | None) -> int:
     try:
         source = open_text(args.cases)
         out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
@@ -153,7 +167,8 @@ def _batch(guard: Guard, args: argparse.Namespace) -> int:
                     print(problem, file=sys.stderr)
                     decision = guard.check_envelope(None) if args.audit else _malformed(guard.policy.ref, problem)
                 else:
-                    decision = guard.independent().check_envelope(envelope)  # each case its own world
+                    world = _fresh(guard.policy, sink) if guard.policy.session.needs_session_id else guard.independent()
+                    decision = world.check_envelope(envelope)  # each case its own world
                 counts[decision.outcome.value] += 1
                 row = {"id": case_id, "outcome": decision.outcome.value,
                        "reasons": [{"rule": r.rule, "code": r.code, "message": r.message} for r in decision.reasons]}

@@ -15,6 +15,7 @@ import argparse
 import difflib
 import sys
 from pathlib import Path
+from ..authoring.fmt import FormatError, MissingExtra, NotTxguardFile, format_file
 
 HELP = "format policy and suite YAML files (canonical key order and quoting, comments kept)"
 
@@ -41,8 +42,6 @@ def files(paths: list[str]) -> list[tuple[Path, bool]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..authoring.fmt import FormatError, MissingExtra, NotTxguardFile, format_file
-
     dry = args.check or args.diff
     changed = unchanged = errors = 0
     for path, named in files(args.paths):

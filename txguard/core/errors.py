@@ -12,6 +12,7 @@ fails closed and returns ``escalate`` instead).
     ├── MoneyError             an amount or currency is not acceptable (also a ValueError)
     ├── UsageError             the library was called with arguments it cannot use
     ├── ConsentTokenError      a signed consent token cannot be trusted (also a ValueError)
+    ├── ToolDefinitionError    a tool mapping no argument schema can describe (also a ValueError)
     └── ToolBlocked            a guarded tool (``on_block="raise"``) was not allowed to run;
                                carries the :class:`~txguard.Blocked` result
 """
@@ -101,3 +102,14 @@ class DiagnosticsError(TxguardError):
 
 class PolicyError(DiagnosticsError):
     """A policy could not be loaded; ``diagnostics`` lists every problem, sorted by location."""
+
+
+class MissingFact(Exception):
+    """A fact the decision needs is not in the facts: the rule escalates with ``missing_fact``.
+
+    Raised while a rule runs (a built-in check or a ``when`` condition), never out of ``check``."""
+
+
+class ConditionError(Exception):
+    """A comparison could not be evaluated (e.g. ``gt`` between a word and a number): the rule
+    escalates with ``check_error``. Raised while a rule runs, never out of ``check``."""

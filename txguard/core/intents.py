@@ -8,16 +8,16 @@ against the ISO 4217 exponent of the intent's currency.
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import typing
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
+from .canonical import canonical_json, json_string
 from .errors import MoneyError
-from .money import CURRENCY_EXPONENTS, brief, currency_exponent, parse_amount
+from .jsonio import exact_decimal
+from .money import CURRENCY_EXPONENTS, brief, currency_exponent, format_amount, parse_amount
 
 
 def _amount(value: Any) -> Decimal:
@@ -36,12 +36,14 @@ def _currency(value: Any) -> str:
 
 
 def _confidence(value: Any) -> Decimal:
+    """The agent's confidence as an exact Decimal: a JSON number from its source text (``0.79999999999999999``
+    stays below ``0.8``), a host's float through its shortest ``repr``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise ValueError(f"confidence `{brief(value)}` is not a number in [0, 1]")
     if isinstance(value, float):
-        if not math.isfinite(value):
+        result = exact_decimal(value)
+        if not result.is_finite():
             raise ValueError(f"confidence `{brief(value)}` is not finite")
-        result = Decimal(repr(value))
     else:
         result = Decimal(value)
     if not result.is_finite() or not (0 <= result <= 1):
@@ -261,14 +263,6 @@ CONSEQUENTIAL_KINDS = frozenset(INTENT_KINDS) - {"add_to_cart"}
 """Kinds that move money or change an order or account: these need the user's consent."""
 
 
-_QUANTUM = {cur: Decimal(1).scaleb(-exponent) for cur, exponent in CURRENCY_EXPONENTS.items()}
-"""ISO 4217 code -> the smallest unit (``Decimal("0.01")`` for USD)."""
-
-
-def _money_text(amount: Decimal, currency: str) -> str:
-    return format(amount.quantize(_QUANTUM[currency]), "f")
-
-
 def bound_fields(intent: BaseModel) -> dict[str, Any]:
     """The consequential fields of an intent, canonicalised: what a confirmation binds.
 
@@ -279,11 +273,11 @@ def bound_fields(intent: BaseModel) -> dict[str, Any]:
     if isinstance(intent, (Checkout, AddToCart)):
         cur = intent.currency
         lines = sorted(
-            (it.sku, it.product_id, it.quantity, _money_text(it.unit_price, cur)) for it in intent.items
+            (it.sku, it.product_id, it.quantity, format_amount(it.unit_price, cur, code=False)) for it in intent.items
         )
         out: dict[str, Any] = {"kind": kind, "currency": cur, "lines": [list(x) for x in lines]}
         if isinstance(intent, Checkout):
-            out["total"] = _money_text(intent.total, cur)
+            out["total"] = format_amount(intent.total, cur, code=False)
             out["payment_method_id"] = intent.payment_method_id
             out["merchant"] = intent.merchant
             out["shipping_address"] = (
@@ -297,32 +291,25 @@ def bound_fields(intent: BaseModel) -> dict[str, Any]:
     elif isinstance(intent, ReturnItems):
         data["item_ids"] = sorted(intent.item_ids)
     elif isinstance(intent, Refund):
-        data["amount"] = _money_text(intent.amount, intent.currency)
+        data["amount"] = format_amount(intent.amount, intent.currency, code=False)
     return data
-
-
-def canonical_json(value: Any) -> str:
-    """Canonical JSON: sorted keys, no whitespace, UTF-8, Decimals as strings."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-_json_str = json.encoder.encode_basestring  # the string form json.dumps uses with ensure_ascii=False
 
 
 def _checkout_canonical(intent: Checkout) -> str:
     """``canonical_json(bound_fields(intent))`` for a checkout, written directly (the same text).
 
-    The keys are written in sorted order; strings go through the encoder ``json.dumps`` uses, and
-    quantities are strict ints. ``tests/properties`` checks the equality on random checkouts.
+    The keys are written in sorted order (all ASCII: code point and UTF-16 order agree); strings
+    go through the canonical encoder's string form, and quantities are strict ints within 2**53.
+    ``tests/properties`` checks the equality on random checkouts.
     """
     cur = intent.currency
-    lines = sorted((it.sku, it.product_id, it.quantity, _money_text(it.unit_price, cur)) for it in intent.items)
-    body = ",".join(f"[{_json_str(s)},{_json_str(p)},{q},{_json_str(u)}]" for s, p, q, u in lines)
-    merchant = "null" if intent.merchant is None else _json_str(intent.merchant)
+    lines = sorted((it.sku, it.product_id, it.quantity, format_amount(it.unit_price, cur, code=False)) for it in intent.items)
+    body = ",".join(f"[{json_string(s)},{json_string(p)},{q},{json_string(u)}]" for s, p, q, u in lines)
+    merchant = "null" if intent.merchant is None else json_string(intent.merchant)
     address = "null" if intent.shipping_address is None else canonical_json(intent.shipping_address.model_dump())
-    return (f'{{"currency":{_json_str(cur)},"kind":"checkout","lines":[{body}],"merchant":{merchant},'
-            f'"payment_method_id":{_json_str(intent.payment_method_id)},"shipping_address":{address},'
-            f'"total":{_json_str(_money_text(intent.total, cur))}}}')
+    return (f'{{"currency":{json_string(cur)},"kind":"checkout","lines":[{body}],"merchant":{merchant},'
+            f'"payment_method_id":{json_string(intent.payment_method_id)},"shipping_address":{address},'
+            f'"total":{json_string(format_amount(intent.total, cur, code=False))}}}')
 
 
 _last_digest: tuple[object, str] = (None, "")
@@ -332,7 +319,11 @@ intent alive, so an ``is`` match is the same object. Replaced whole, so threads 
 
 
 def intent_digest(intent: BaseModel) -> str:
-    """``sha256:`` + hex digest of the canonical bound fields of ``intent``."""
+    """``sha256:`` + hex digest of the RFC 8785 (JCS) text of the bound fields of ``intent``.
+
+    A consent token binds this digest, so a verifier outside txguard recomputes it with any JCS
+    implementation; see :mod:`txguard.core.canonical`.
+    """
     global _last_digest
     last = _last_digest
     if last[0] is intent:

@@ -1,18 +1,21 @@
-"""Exact money: decimal strings or integers in, ``Decimal`` inside, never floats.
+"""Exact money: decimal strings, integers or JSON numbers in, ``Decimal`` inside, never binary floats.
 
 Every amount is checked against the ISO 4217 exponent of its currency: ``"12.345"`` is not a
-USD amount, ``"1.5"`` is not a JPY amount. Negative, non-finite, exponent-notation and float
-amounts are refused at the boundary.
+USD amount, ``"1.5"`` is not a JPY amount. A JSON number is read from its source text
+(:class:`~txguard.core.jsonio.JSONNumber`: ``129.99`` is 129.99), a float a host hands in through
+its shortest ``repr``. Negative and non-finite amounts, and exponent notation in a string, are
+refused at the boundary.
 """
 
 from __future__ import annotations
 
 import re
 import reprlib
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .errors import MoneyError
+from .jsonio import exact_decimal, number_text
 
 _BRIEF = reprlib.Repr()
 _BRIEF.maxstring = _BRIEF.maxother = 60
@@ -62,25 +65,31 @@ def currency_exponent(code: object) -> int:
 
 
 def parse_amount(value: Any, exponent: int | None = None) -> Decimal:
-    """Parse a non-negative amount given as a plain decimal string, an int or a Decimal.
+    """Parse a non-negative amount given as a plain decimal string, an int, a number or a Decimal.
 
     Args:
-        value: ``"12.50"``, ``12`` (whole units) or ``Decimal("12.50")``.
+        value: ``"12.50"``, ``12`` (whole units), a JSON number (read from its source text, see
+            :func:`number_amount`), a float (read through its shortest ``repr``) or ``Decimal("12.50")``.
         exponent: when given, at most this many digits may follow the decimal point.
 
     Raises:
-        MoneyError: for floats, booleans, negative or non-finite values, exponent notation,
+        MoneyError: for booleans, negative or non-finite values, exponent notation in a string,
             too many decimals or too many digits.
 
     >>> parse_amount("12.50", 2)
     Decimal('12.50')
+    >>> from .jsonio import read_json
+    >>> parse_amount(read_json("129.99"), 2)
+    Decimal('129.99')
     """
     if type(value) is str:  # the usual case first; the branches below do not apply to a str
         text = value
-    elif isinstance(value, bool) or isinstance(value, float):
+    elif isinstance(value, bool):
         raise MoneyError(
             f"amount `{brief(value)}` is a {type(value).__name__}: expected a decimal string such as `\"12.50\"`"
         )
+    elif isinstance(value, float):
+        return number_amount(value, exponent)
     elif isinstance(value, int):
         if value < 0:
             raise MoneyError(f"amount `{value}` is negative")
@@ -104,17 +113,59 @@ def parse_amount(value: Any, exponent: int | None = None) -> Decimal:
     return Decimal(text)
 
 
+_ONE = Decimal(1)
+
+
+def number_amount(value: float, exponent: int | None = None) -> Decimal:
+    """Parse a non-negative amount given as a number: the exact value of its decimal text.
+
+    The text is the JSON source text of a :class:`~txguard.core.jsonio.JSONNumber` (``129.99``,
+    ``12.50``, ``1.5e2``), or the shortest ``repr`` of a float a host hands in. Its decimals are
+    counted as written, as for a string (``12.50`` has two; ``1.001`` is not a USD amount); an
+    exponent that leaves no decimals gives a whole amount (``1.5e2`` -> ``Decimal("150")``).
+
+    Raises:
+        MoneyError: for a NaN or infinite value, a negative one (``-0.0`` included), more than
+            ``MAX_INTEGER_DIGITS`` integer digits, or more decimals than ``exponent``.
+
+    >>> number_amount(0.1 + 0.2, 2)
+    Traceback (most recent call last):
+    ...
+    txguard.core.errors.MoneyError: amount `0.30000000000000004` has 17 decimals: the currency allows 2
+    """
+    text = number_text(value)
+    shown = text if len(text) <= 60 else f"{text[:40]}...{text[-10:]}"  # a JSON number can be long
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:  # not reachable from a float's repr or a JSON number; kept fail-closed
+        raise MoneyError(f"amount `{shown}` is not a number") from None
+    if not amount.is_finite():
+        raise MoneyError(f"amount `{shown}` is not finite")
+    if amount.is_signed():
+        raise MoneyError(f"amount `{shown}` is negative")
+    if amount and amount.adjusted() >= MAX_INTEGER_DIGITS:
+        raise MoneyError(f"amount `{shown}` has more than {MAX_INTEGER_DIGITS} digits")
+    places = amount.as_tuple().exponent
+    assert isinstance(places, int)  # a finite Decimal's exponent is an int
+    if places > 0:  # 1.5e2, 0e5: a whole amount, written without the exponent
+        return amount.quantize(_ONE)
+    if exponent is not None and -places > exponent:
+        raise MoneyError(f"amount `{shown}` has {-places} decimals: the currency allows {exponent}")
+    return amount
+
+
 def fact_amount(value: Any) -> Decimal:
     """Convert a trusted retailer record's amount to Decimal.
 
-    Facts come from the retailer's own database, often as JSON numbers; a float is read through
-    its shortest round-trip representation (``287.79`` -> ``Decimal("287.79")``), never through
-    binary arithmetic.
+    Facts come from the retailer's own database, often as JSON numbers; a number is read from its
+    JSON source text, a float a host hands in through its shortest round-trip representation
+    (``287.79`` -> ``Decimal("287.79")``), never through binary arithmetic (see
+    :func:`~txguard.core.jsonio.exact_decimal`).
     """
     if isinstance(value, bool):
         raise MoneyError(f"fact amount `{brief(value)}` is a boolean")
     if isinstance(value, float):
-        result = Decimal(repr(value))
+        result = exact_decimal(value)
     elif isinstance(value, (int, Decimal)):
         result = Decimal(value)
     elif isinstance(value, str):
@@ -131,11 +182,44 @@ def fact_amount(value: Any) -> Decimal:
     return result
 
 
-def format_amount(amount: Decimal, currency: str | None = None) -> str:
-    """Render ``amount`` with the currency's exponent (``Decimal("5")`` -> ``"5.00"`` for USD)."""
+def format_amount(amount: Decimal, currency: str | None = None, *, code: bool = True) -> str:
+    """The one money formatter: ``amount`` at the currency's exponent, then the currency code.
+
+    Reason texts, confirmation requests and the bound fields a consent digest covers all use it.
+    ``code=False`` leaves the code off. An amount in an unknown currency (or none) is written as
+    it is, in plain decimal notation.
+
+    >>> format_amount(Decimal("5"), "USD"), format_amount(Decimal("5"), "USD", code=False)
+    ('5.00 USD', '5.00')
+    """
     exponent = CURRENCY_EXPONENTS.get(currency or "", None)
     if exponent is None:
         text = format(amount, "f")
     else:
-        text = format(amount.quantize(Decimal(1).scaleb(-exponent)), "f")
-    return f"{text} {currency}" if currency else text
+        text = format(amount.quantize(_QUANTA[exponent]), "f")
+    return f"{text} {currency}" if currency and code else text
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """An amount in the currency's minor units (``12.34`` USD -> ``1234``); ``ValueError`` for an
+    amount with more decimals than the currency has (never truncated).
+
+    >>> to_minor(Decimal("12.34"), "USD"), to_minor(Decimal("5"), "JPY")
+    (1234, 5)
+    """
+    minor = amount.scaleb(currency_exponent(currency))
+    if minor != minor.to_integral_value():
+        raise ValueError(f"amount `{amount}` has more decimals than {currency} allows")
+    return int(minor)
+
+
+def from_minor(amount: int, currency: str) -> Decimal:
+    """An amount counted in the currency's minor units as a ``Decimal`` (``1234`` USD -> ``12.34``).
+
+    >>> format_amount(from_minor(1234, "USD"), "USD")
+    '12.34 USD'
+    """
+    return Decimal(amount).scaleb(-currency_exponent(currency))
+
+
+_QUANTA = {e: Decimal(1).scaleb(-e) for e in set(CURRENCY_EXPONENTS.values())}

@@ -1,55 +1,78 @@
-"""Combine: the fired reasons, the policy's default for the kind -> one :class:`Decision`.
+"""Combine: every fired reason (rules, the default floor, session rules, budgets, single use) ->
+one :class:`Decision`, the only place a decision is made of reasons.
 
-The outcome is the maximum over the fired rules and the policy's default for the kind: the
-default is a floor (a kind the policy does not list escalates whatever fires), so adding a rule
-can never lower an outcome.
+The outcome is the maximum over the fired reasons; the reasons are sorted (highest outcome first,
+then rule id, then code); an escalation's route is the first of the policy's
+``routes.precedence`` that an escalating reason names; a clarification asks its distinct questions
+(by code) and, for a consequential intent whose reasons ask for it, carries the confirmation
+request.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from ..core.decision import Decision, Outcome, Question, Reason, Route
-from ..core.intents import CONSEQUENTIAL_KINDS, Intent, ReadOnly
+from ..core.intents import CONSEQUENTIAL_KINDS
 from ..policy.compile import CompiledPolicy
+from .case import Case
 from .confirm import confirmation_request
+from .state import State, sort_reasons
 
 
-def combine(policy: CompiledPolicy, kind: str, intent: Intent | ReadOnly, fired: list[Reason], routes: list[str],
-            questions: list[Question], consent_fired: bool, t0: int) -> Decision:
-    """The decision of one proposal from the rules that fired on it (``t0``: when deciding began)."""
+def default_floor(policy: CompiledPolicy, kind: str, state: State) -> State:
+    """``state`` with the policy's default for ``kind`` fired when it is above every fired reason.
+
+    The default is a floor (a kind the policy does not list escalates whatever fires), so adding a
+    rule can never lower an outcome.
+    """
     default = policy.defaults.get(kind, Outcome.ESCALATE)
+    fired = state.reasons
     if not fired and default is Outcome.ALLOW:
-        return Decision(Outcome.ALLOW, (), policy.ref, kind, elapsed_us=(time.perf_counter_ns() - t0) / 1000,
-                        intent=intent)
-    if default.rank > max((r.outcome.rank for r in fired), default=-1):
-        message = f"the policy's default for `{kind}` is `{default.value}`" + ("" if fired else " and no rule fired")
-        fired.append(Reason(f"defaults.{kind}", "default_outcome", message, default))
-        if default is Outcome.CLARIFY:
-            questions.append(Question("default_outcome", f"Do you want me to go ahead with this {kind.replace('_', ' ')}?"))
-            consent_fired = True
-        else:
-            routes.append("human")
-    fired.sort(key=lambda r: (-r.outcome.rank, r.rule, r.code))
-    outcome = fired[0].outcome
+        return state
+    if default.rank <= max((r.outcome.rank for r in fired), default=-1):
+        return state
+    message = f"the policy's default for `{kind}` is `{default.value}`" + ("" if fired else " and no rule fired")
+    reason = Reason(f"defaults.{kind}", "default_outcome", message, default)
+    if default is Outcome.CLARIFY:
+        question = Question("default_outcome", f"Do you want me to go ahead with this {kind.replace('_', ' ')}?")
+        return state.fire([reason], questions=[question], confirm=True)
+    return state.fire([reason], routes=["human"])
+
+
+def combine(policy: CompiledPolicy, state: State, t0: int) -> Decision:
+    """The decision the reasons fired in ``state`` add up to (``t0``: when deciding began)."""
+    reasons = sort_reasons(state.reasons)
+    outcome = reasons[0].outcome if reasons else Outcome.ALLOW
     route: Route | None = None
+    questions: list[Question] = []
     confirmation = None
     if outcome is Outcome.ESCALATE:
-        route = policy.route(routes)
-        questions = []
+        route = policy.route(state.routes)
     else:
         seen: set[str] = set()
-        questions = [q for q in sorted(questions, key=lambda q: q.code) if not (q.code in seen or seen.add(q.code))]  # type: ignore[func-returns-value]
-        if consent_fired and kind in CONSEQUENTIAL_KINDS:
-            confirmation = confirmation_request(intent)
+        for q in sorted(state.questions, key=lambda q: q.code):
+            if q.code not in seen:
+                seen.add(q.code)
+                questions.append(q)
+        if state.confirm and state.intent is not None and state.kind in CONSEQUENTIAL_KINDS:
+            confirmation = confirmation_request(state.intent)
     return Decision(
         outcome=outcome,
-        reasons=tuple(fired),
+        reasons=tuple(reasons),
         policy=policy.ref,
-        kind=kind,
+        kind=state.kind,
         questions=tuple(questions),
         confirmation=confirmation,
         route=route,
         elapsed_us=(time.perf_counter_ns() - t0) / 1000,
-        intent=intent,
+        intent=state.intent,
     )
+
+
+class Combine:
+    """The step that builds the decision, once, from everything fired before it."""
+
+    def __call__(self, case: Case, state: State) -> State:
+        return replace(state, decision=combine(case.policy, state, case.t0))

@@ -21,10 +21,10 @@ def confirmation_request(intent: BaseModel) -> ConfirmationRequest:
             digest=digest,
             summary=summary,
             lines=tuple(
-                ConfirmationLine(l.sku, l.title, l.quantity, format_amount(l.unit_price, cur).split()[0])
+                ConfirmationLine(l.sku, l.title, l.quantity, format_amount(l.unit_price, cur, code=False))
                 for l in intent.items
             ),
-            total=format_amount(intent.total, cur).split()[0],
+            total=format_amount(intent.total, cur, code=False),
             currency=cur,
             payment_method_id=intent.payment_method_id,
             merchant=intent.merchant,

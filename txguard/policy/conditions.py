@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 
@@ -170,6 +171,10 @@ class _Parser(ExprParser):
             right = self.expr(raw, where, bound)  # `now` is the clock here too (the text: `{lit: now}`)
         else:
             value = [_num(x) for x in raw] if isinstance(raw, list) else _num(raw)
+            if any(isinstance(v, Decimal) and not v.is_finite() for v in (value if isinstance(value, list) else [value])):
+                # `.nan` / `.inf`: NaN raised at decide time (check_error), infinity compared as a number
+                self.report(at + (op.name,), f"`{raw!r}` is not a finite number"[:200])
+                return _TRUE
             right = Lit(raw, value, _as_decimal(value), T.literal_type(value), self.locate(where))
         if self.count > before:
             return _TRUE

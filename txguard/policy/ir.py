@@ -40,19 +40,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, Protocol, Union
 
+from ..core.errors import ConditionError as ConditionError  # re-exported: the evaluator raises them
+from ..core.errors import MissingFact as MissingFact
+from ..core.jsonio import exact_decimal
 from ..core.paths import MISSING, Getter, Path
 from .types import ANY, Currency, Type
 
 PathKey = tuple[Union[str, int], ...]
 OnMissing = Literal["escalate", True, False]
-
-
-class MissingFact(Exception):
-    """A fact the decision needs is not in the facts: the rule escalates with ``missing_fact``."""
-
-
-class ConditionError(Exception):
-    """A comparison could not be evaluated (e.g. ``gt`` between a word and a number)."""
 
 
 # -- values ------------------------------------------------------------------------------------------
@@ -61,7 +56,7 @@ def _num(value: Any) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, float):
-        return Decimal(repr(value))
+        return exact_decimal(value)  # a JSON number from its source text; a host float by its repr
     if isinstance(value, int):
         return Decimal(value)
     return value

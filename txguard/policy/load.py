@@ -16,6 +16,8 @@ import yaml
 
 from ..core.errors import Diagnostic, DiagnosticsError
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
 PathKey = tuple[str | int, ...]
 
 
@@ -250,7 +252,14 @@ def _build(root: yaml.Node, loader: yaml.SafeLoader, file: str) -> tuple[Located
         # A bad explicit tag raises whatever PyYAML's constructor hits, not a YAMLError: `!!int x`
         # a ValueError, `!!int ` (empty) an IndexError, `!!binary x` a binascii.Error.
         try:
-            return loader.construct_object(node, deep=True)
+            value = loader.construct_object(node, deep=True)
+            if isinstance(value, str) and _SURROGATE.search(value) is not None:
+                # `"\ud800"` (or a pair escaped as two, JSON-style): not text; the digest could not encode it
+                errors.append(Diagnostic(file, node.start_mark.line + 1, node.start_mark.column + 1, "txg-yaml",
+                                         "a string holds a surrogate escape (`\\ud800`-`\\udfff`): not Unicode "
+                                         "text (write a character beyond U+FFFF as `\\U0001F600`)"))
+                return None
+            return value
         except Exception as exc:  # noqa: BLE001 - any constructor failure is a located error
             tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
             if isinstance(exc, yaml.constructor.ConstructorError) and "could not determine a constructor" in str(exc):

@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 from ..checks.spec import CHECKS
 from ..core.errors import Diagnostic
 from ..core.intents import INTENT_KINDS, Intent
+from ..core.paths import render_step
 from .ir import EXPRESSIONS, OPERATORS
 from .load import Located
 from .session import session_schema
@@ -177,7 +178,7 @@ def dotted(path: Any, data: Any = None) -> str:
     """``rules[3](price-cap).params.max``: a path as text, naming the rule id where there is one."""
     out = ""
     for i, p in enumerate(path):
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+        out += render_step(p, first=not out)
         if i == 1 and path[0] == "rules" and isinstance(p, int) and isinstance(data, dict):
             rules = data.get("rules")
             if isinstance(rules, list) and p < len(rules) and isinstance(rules[p], dict) and "id" in rules[p]:

@@ -39,7 +39,7 @@ from typing import Any
 from ..core.decision import Outcome, Question
 from ..core.errors import MoneyError
 from ..core.intents import INTENT_KINDS
-from ..core.money import currency_exponent, parse_amount
+from ..core.money import currency_exponent, parse_amount, to_minor
 
 _AMOUNT = r"^[0-9]+(\.[0-9]+)?$"
 _DURATION = r"^[1-9][0-9]{0,8}[smhd]$"
@@ -207,8 +207,7 @@ Report = Callable[[tuple[str | int, ...], str, str], None]
 
 
 def _minor(text: str, currency: str) -> int:
-    exponent = currency_exponent(currency)
-    return int(parse_amount(text, exponent).scaleb(exponent))
+    return to_minor(parse_amount(text, currency_exponent(currency)), currency)
 
 
 def _where(raw: Mapping[str, Any], at: tuple[str | int, ...], report: Report) -> tuple[tuple[str, frozenset[str]], ...]:

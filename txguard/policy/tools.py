@@ -15,7 +15,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 
 from ..core.intents import INTENT_MODELS, ReadOnly
-from ..core.paths import _unwrap
+from ..core.paths import PathSyntaxError, _unwrap, dotted_steps
 
 
 class ProposalError(Exception):
@@ -34,7 +34,7 @@ _NOTHING = object()
 
 def _dig(data: Any, dotted_path: str) -> Any:
     cur = data
-    for part in dotted_path.split("."):
+    for part in dotted_steps(dotted_path):
         if not isinstance(cur, Mapping) or part not in cur:
             return _NOTHING
         cur = cur[part]
@@ -42,14 +42,14 @@ def _dig(data: Any, dotted_path: str) -> Any:
 
 
 def _put(out: dict[str, Any], dotted_path: str, value: Any) -> None:
-    parts = dotted_path.split(".")
+    *parents, last = dotted_steps(dotted_path)
     cur = out
-    for part in parts[:-1]:
+    for part in parents:
         nxt = cur.setdefault(part, {})
         if not isinstance(nxt, dict):
             raise ProposalError("malformed", f"argument mapping conflict at `{dotted_path}`")
         cur = nxt
-    cur[parts[-1]] = value
+    cur[last] = value
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,9 @@ class ToolMap:
 
     @cached_property
     def _sources(self) -> list[str]:
-        """The argument paths the mapping reads, when one of them is nested (else empty)."""
-        sources = [s for s in self.fields.values() if isinstance(s, str)]
+        """The argument paths the mapping reads (a list mapping's ``from`` too), when one of them is
+        nested (else empty)."""
+        sources = [s if isinstance(s, str) else str(s["from"]) for s in self.fields.values()]
         return sources if any("." in s for s in sources) else []
 
     @cached_property
@@ -213,10 +214,28 @@ def _element_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _mapping_paths(spec: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """The argument paths a tool mapping reads, with where each is written (its intent fields are
+    checked against the intent's model by :func:`compile_tools`)."""
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    for target, src in spec.get("fields", {}).items():
+        if isinstance(src, str):
+            out.append((("fields", target), src))
+        elif isinstance(src, Mapping):
+            out.append((("fields", target, "from"), src.get("from", "")))
+            out += [(("fields", target, "fields", inner), isrc) for inner, isrc in src.get("fields", {}).items()]
+    return out
+
+
 def compile_tools(tools: Mapping[str, Any], error: Callable[[tuple[str | int, ...], str, str], None]) -> dict[str, ToolMap]:
     """Each tool's :class:`ToolMap`, its targets checked against the intent's model; problems go to ``error``."""
     out: dict[str, ToolMap] = {}
     for name, spec in tools.items():
+        for where, path in _mapping_paths(spec):
+            try:
+                dotted_steps(path)
+            except PathSyntaxError as exc:
+                error(("tools", name) + where, "txg-path", str(exc))
         kind = spec["intent"]
         model = INTENT_MODELS.get(kind)
         if model is not None:

@@ -31,7 +31,7 @@ from ..core.observe import Observer
 from ..audit import open_sink
 from ..metrics import PrometheusObserver
 from ..sessions import open_store
-from ..audit._record import uuid7
+from ..core.ids import uuid7
 from ._openapi import openapi_document
 from ._problems import MEDIA_TYPE, Problem
 
@@ -121,10 +121,11 @@ class Service:
         with _trace_context(headers):
             try:
                 if isinstance(envelope, Mapping):
-                    decision = guard._check(envelope.get("proposal"), envelope.get("request"), envelope.get("session"),
-                                            envelope.get("facts"), lineage, decision_id)
+                    decision = guard.decide(guard.case(envelope.get("proposal"), envelope.get("request"),
+                                                       envelope.get("session"), envelope.get("facts"),
+                                                       lineage=lineage, record_id=decision_id))
                 else:  # not an envelope: decided as a proposal, which escalates as malformed
-                    decision = guard._check(envelope, None, None, None, lineage, decision_id)
+                    decision = guard.decide(guard.case(envelope, lineage=lineage, record_id=decision_id))
             except Exception as exc:  # noqa: BLE001 - check never raises; if it ever does, fail closed
                 decision = internal_error(guard.policy, exc)
         return render(decision, decision_id)

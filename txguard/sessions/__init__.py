@@ -16,13 +16,13 @@ the database. Session rules run on txguard's own evaluator by default, or on dur
 """
 
 from .. import _publish
-from ..core.errors import UsageError as _UsageError  # not re-exported: it is txguard.UsageError
 from ..policy.session import Budget, SessionPolicy, SessionRule
 from ._apply import SESSION_CODES
 from ._events import Event
 from ._rete import RuleEngineError, RuleEngineEvaluator
 from ._rules import OwnEvaluator, SessionEvaluator
-from ._store import MemoryStore, SessionStore, open_store
+from ._open import evaluator, open_store
+from ._store import MemoryStore, SessionStore
 
 __all__ = [
     "SESSION_CODES",
@@ -41,13 +41,5 @@ __all__ = [
 ]
 
 
-def evaluator(name: str) -> SessionEvaluator:
-    """The session-rule evaluator called ``name``: ``"txguard"`` (default) or ``"durable_rules"``."""
-    if name == "txguard":
-        return OwnEvaluator()
-    if name == "durable_rules":
-        return RuleEngineEvaluator()
-    raise _UsageError(f"unknown session evaluator `{name}` (expected `txguard` or `durable_rules`)")
-
 for _name in __all__:
-    _publish(globals()[_name], __name__)  # e.g. `txguard.audit.MemorySink`: see `txguard._publish`
+    _publish(globals()[_name], __name__)  # e.g. `txguard.sessions.MemoryStore`: see `txguard._publish`

@@ -1,42 +1,42 @@
-"""Joining a conversation's session rules, budgets and single-use confirmations with a decision.
+"""The session step: a conversation's session rules, budgets and single-use confirmations.
 
-For a guard with a store, ``check`` decides the proposal as usual (one clock reading for the whole
-check), then, in one store transaction for the conversation (``session.id``):
+For a guard with a store, the step runs after the rules (one clock reading for the whole case,
+``Case.now``), in one store transaction for the conversation (``session.id``):
 
 1. reads the conversation's events and logs the confirmations it has not seen yet;
 2. evaluates the policy's session rules over the events plus this proposal (as a ``decision``
-   event with the per-proposal outcome);
-3. joins their reasons with the decision by the maximum rule (reasons sorted like the others);
-4. only if the joined outcome is ``allow``: reserves the checkout's spend against every budget and
+   event with the per-proposal outcome: the outcome of the reasons fired so far);
+3. adds their reasons to the state (the one ``combine()`` after this step makes the decision);
+4. only if the outcome so far is ``allow``: reserves the checkout's spend against every budget and
    consumes the single-use confirmation, all or nothing (a failure escalates or clarifies);
 5. appends the decision event (with its final outcome and reason codes) and commits.
 
 Anything that fails on the way escalates (``session_store_error``, ``session_engine_error``).
+With a :class:`~txguard.engine.trace.Trace` on the case, the step records what each session rule,
+budget and the single-use confirmations did (``_trace.SessionTracer``).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-
-from ..policy.compile import CompiledPolicy
-from ..policy.tools import ProposalError
-from ..engine.confirm import confirmation_request
-from ..engine.evaluate import _coerce
 from ..consent.binding import bind, confirmation_key, ledger_key, resolve
-from ..core.context import EMPTY_SESSION, Confirmed, Proposal, Session
-from ..core.decision import Decision, Outcome, Question, Reason, Route
+from ..core.context import Confirmed, Proposal, Session
+from ..core.decision import Outcome, Question, Reason
 from ..core.errors import ConsentTokenError
 from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_MODELS, Checkout, intent_digest
-from ..core.money import currency_exponent
+from ..core.money import to_minor
+from ..engine.case import Case
+from ..engine.state import State, engine_reason
+from ..policy.compile import CompiledPolicy
 from ..policy.session import Budget, SessionPolicy
+from ..policy.tools import ProposalError
 from ._events import Event, to_us
 from ._rules import OwnEvaluator, SessionEvaluator, reach
 from ._store import Charge, SessionStore
+from ._trace import SessionTracer
 
 SESSION_CODES: dict[str, str] = {
     "session_id_missing": "the policy has session rules, budgets or single-use confirmations and the session has no `id`",
@@ -48,40 +48,6 @@ SESSION_CODES: dict[str, str] = {
     "confirmation_used": "the single-use confirmation of this intent has already been used",
 }
 """Reason codes the session layer itself emits (documented; a test keeps this list and the docs equal)."""
-
-Evaluate = Callable[..., Decision]
-
-
-def _engine_reason(code: str, message: str) -> Reason:
-    return Reason(f"txguard:{code}", code, message, Outcome.ESCALATE)
-
-
-def join(decision: Decision, extra: Sequence[tuple[Reason, Route | None, Question | None]],
-         intent: Any = None, precedence: Sequence[Route] = ("refuse", "human")) -> Decision:
-    """The decision with more fired rules: outcome by the maximum rule, reasons sorted as usual.
-
-    An escalation's route is the first of ``precedence`` (the policy's ``routes.precedence``) that
-    any escalating rule names."""
-    if not extra:
-        return decision
-    reasons = sorted((*decision.reasons, *(r for r, _, _ in extra)), key=lambda r: (-r.outcome.rank, r.rule, r.code))
-    outcome = reasons[0].outcome
-    if outcome is Outcome.ESCALATE:
-        routes = [decision.route] if decision.outcome is Outcome.ESCALATE else []
-        routes += [route for r, route, _ in extra if r.outcome is Outcome.ESCALATE]
-        return replace(decision, outcome=outcome, reasons=tuple(reasons), questions=(), confirmation=None,
-                       route=next((r for r in precedence if r in routes), "human"))
-    seen: set[str] = set()
-    questions = []
-    for q in sorted((*decision.questions, *(q for _, _, q in extra if q is not None)), key=lambda q: q.code):
-        if q.code not in seen:
-            seen.add(q.code)
-            questions.append(q)
-    confirmation = decision.confirmation
-    if confirmation is None and intent is not None and outcome is Outcome.CLARIFY and decision.kind in CONSEQUENTIAL_KINDS:
-        confirmation = confirmation_request(intent)
-    return replace(decision, outcome=outcome, reasons=tuple(reasons), questions=tuple(questions),
-                   confirmation=confirmation, route=None)
 
 
 def _tool(proposal: Any) -> str | None:
@@ -99,15 +65,15 @@ def _amount(intent: Any) -> tuple[int | None, str | None]:
     currency = getattr(intent, "currency", None)
     if total is None or not isinstance(currency, str):
         return None, currency if isinstance(currency, str) else None
-    return int(total.scaleb(currency_exponent(currency))), currency
+    return to_minor(total, currency), currency
 
 
-def _used_again(decision: Decision, intent: Any) -> Decision:
-    """The decision when every confirmation of its intent was already used: ask again."""
+def _used_again(state: State) -> State:
+    """The state when every confirmation of its intent was already used: ask again."""
     q = Question("confirmation_used", "This confirmation was already used. Do you want to confirm this again?")
-    return join(decision, [(Reason("session.single_use_confirmations", "confirmation_used",
-                                   "the user's confirmation of this intent was already used once",
-                                   Outcome.CLARIFY), None, q)], intent)
+    return state.fire([Reason("session.single_use_confirmations", "confirmation_used",
+                              "the user's confirmation of this intent was already used once", Outcome.CLARIFY)],
+                      questions=[q], confirm=True)
 
 
 def budget_key(budget: Budget, scope_key: str) -> str:
@@ -121,7 +87,7 @@ def budget_key(budget: Budget, scope_key: str) -> str:
 
 
 class SessionRunner:
-    """Runs a guard's checks through a conversation store (see the module docstring)."""
+    """The session step of a guard's pipeline, over a conversation store (see the module docstring)."""
 
     def __init__(self, policy: CompiledPolicy, store: SessionStore, evaluator: SessionEvaluator | None = None,
                  consent_keys: Mapping[str, bytes] | None = None, *, ledger_only: bool = False) -> None:
@@ -134,50 +100,41 @@ class SessionRunner:
         self.ledger_only = ledger_only
         self.reach = reach(policy.session)
 
-    def check(self, evaluate: Evaluate, proposal: Any, request: Any, session: Any, facts: Any,
-              clock: Callable[[], datetime]) -> Decision:
-        """Decide with ``evaluate`` (which returns a new :class:`Decision` each call), then apply the
-        session layer in one store transaction."""
-        t0 = time.perf_counter_ns()
+    def __call__(self, case: Case, state: State) -> State:
+        """The session step: ``state`` with this conversation's session reasons (see the module
+        docstring). A case whose clock failed, or whose session is malformed, touches no store."""
+        tracer = SessionTracer.of(case, self.policy.session, self.ledger_only)
+        if case.now is None or case.ses is None:
+            if tracer is not None:
+                tracer.not_checked()
+            return state
         try:
-            now = clock()
-        except Exception:  # noqa: BLE001 - evaluate decides it (internal_error) without touching the store
-            return evaluate(self.policy, proposal, request, session, facts, clock)
-        if not isinstance(session, Session):
-            try:  # validated once here; evaluate takes the model as it is
-                session = _coerce(Session, session, EMPTY_SESSION)
-            except Exception:  # noqa: BLE001 - evaluate escalates it as malformed_context
-                pass
-        decision = evaluate(self.policy, proposal, request, session, facts, lambda: now, self.consent_keys)
-        try:
-            final = self._apply(decision, proposal, session, now)
+            final = self._apply(case, state, case.ses, case.now, tracer)
         except Exception as exc:  # noqa: BLE001 - fail closed
-            final = join(decision, [(_engine_reason("session_store_error", f"{type(exc).__name__}: {str(exc)[:200]}"),
-                                     "human", None)], precedence=self.policy.route_precedence)
-        # ``final`` was made by this check and has not escaped it yet, so it can take its timing in
-        # place (``elapsed_us`` is not compared; dataclasses.replace would cost a second copy).
-        object.__setattr__(final, "elapsed_us", (time.perf_counter_ns() - t0) / 1000)
+            if tracer is not None:
+                tracer.not_checked()
+            return state.fire([engine_reason("session_store_error", f"{type(exc).__name__}: {str(exc)[:200]}")],
+                              ["human"], confirm=True)
+        if tracer is not None:
+            tracer.done(final)
         return final
 
-    def _apply(self, decision: Decision, proposal: Any, session: Any, now: datetime) -> Decision:
+    def _apply(self, case: Case, state: State, ses: Session, now: datetime, tracer: SessionTracer | None) -> State:
         sp: SessionPolicy = self.policy.session
-        try:
-            ses = _coerce(Session, session, EMPTY_SESSION)
-        except Exception:  # noqa: BLE001 - the decision already escalated as malformed_context
-            return decision
+        proposal = case.proposal
         cid = ses.id
         if self.ledger_only:
-            return self._consume_only(decision, proposal, ses, now, cid)
+            return self._consume_only(state, proposal, ses, now, cid)
         if cid is None:
             if sp.needs_session_id:
-                return join(decision, [(_engine_reason(
+                return state.fire([engine_reason(
                     "session_id_missing",
                     "the policy keeps state across turns (session rules, budgets or single-use confirmations) "
-                    "and the session has no `id`"), "human", None)], precedence=self.policy.route_precedence)
-            return self._consume_only(decision, proposal, ses, now, None)
+                    "and the session has no `id`")], ["human"], confirm=True)
+            return self._consume_only(state, proposal, ses, now, None)
         now_us = to_us(now)
-        intent = decision.intent
-        kind = decision.kind
+        intent = state.intent
+        kind = state.kind
         digest = intent_digest(intent) if intent is not None and kind in INTENT_MODELS else None
         amount, currency = _amount(intent)
         tool = _tool(proposal)
@@ -213,16 +170,24 @@ class SessionRunner:
                 new.append(Event(seq=seq + len(new), type="confirmation", at_us=now_us, turn=ses.turn,
                                  kind=ckind, digest=cdigest, user=ses.authenticated_user_id, key=key))
             log = [*events, *new]
-            current = event(seq + len(new), decision.outcome.value)
-            extra: list[tuple[Reason, Route | None, Question | None]] = []
+            current = event(seq + len(new), state.outcome.value)
+            fired: list[Reason] = []
+            routes: list[str] = []
+            questions: list[Question] = []
             try:
                 for r in self.evaluator.evaluate(sp, log, current, now_us):
                     rule = next(x for x in sp.rules if x.id == r.rule)
-                    extra.append((r, rule.route if r.outcome is Outcome.ESCALATE else None, rule.question))  # type: ignore[arg-type]
+                    fired.append(r)
+                    if r.outcome is Outcome.ESCALATE:
+                        routes.append(rule.route)
+                    if rule.question is not None:
+                        questions.append(rule.question)
             except Exception as exc:  # noqa: BLE001 - an evaluator failure escalates
-                extra.append((_engine_reason("session_engine_error", f"{type(exc).__name__}: {str(exc)[:200]}"),
-                              "human", None))
-            final = join(decision, extra, intent, self.policy.route_precedence)
+                fired.append(engine_reason("session_engine_error", f"{type(exc).__name__}: {str(exc)[:200]}"))
+                routes.append("human")
+            if tracer is not None:
+                tracer.rules(seq, log, current, now_us, fired)
+            final = state.fire(fired, routes, questions, confirm=True)
             if final.outcome is Outcome.ALLOW:
                 final = self._reserve(tx, final, intent, cid, ses, now_us, sorted(usable))
             codes = final.codes
@@ -240,22 +205,21 @@ class SessionRunner:
         return bind(self.policy, intent, ses.confirmed, now, digest=digest, keys=self.consent_keys,
                     proposal=Proposal(name=tool, arguments=arguments) if tool is not None else None).confirmations
 
-    def _consume_only(self, decision: Decision, proposal: Any, ses: Session, now: datetime,
-                      cid: str | None) -> Decision:
+    def _consume_only(self, state: State, proposal: Any, ses: Session, now: datetime, cid: str | None) -> State:
         """Single use without a conversation log: an allowed consequential intent consumes one of
         the confirmations that bind it (consumed on allow only: a confirmation is used when the
         action it confirms is allowed)."""
-        intent = decision.intent
-        if (decision.outcome is not Outcome.ALLOW or decision.kind not in CONSEQUENTIAL_KINDS
+        intent = state.intent
+        if (state.outcome is not Outcome.ALLOW or state.kind not in CONSEQUENTIAL_KINDS
                 or not self.policy.session.single_use or intent is None or not ses.confirmed):
-            return decision
+            return state
         tool = _tool(proposal)
         arguments = proposal.get("arguments") if isinstance(proposal, Mapping) else getattr(proposal, "arguments", None)
         digest = intent_digest(intent)
         usable = [ledger_key(c, digest, cid) for c in self._bound(intent, digest, ses, now, tool, arguments)]
         if not usable or self.store.consume(usable):
-            return decision
-        return _used_again(decision, intent)
+            return state
+        return _used_again(state)
 
     def _confirmed(self, given: Confirmed, digest: str | None, kind: str | None,
                    bound: Sequence[Confirmed]) -> tuple[Confirmed, str | None, str | None]:
@@ -280,41 +244,44 @@ class SessionRunner:
         except Exception:  # noqa: BLE001 - e.g. a lone surrogate: unencodable, it confirms (and logs) nothing
             return conf, None, None
 
-    def _reserve(self, tx: Any, decision: Decision, intent: Any, cid: str, ses: Session, now_us: int,
-                 usable: list[str]) -> Decision:
+    def _reserve(self, tx: Any, state: State, intent: Any, cid: str, ses: Session, now_us: int,
+                 usable: list[str]) -> State:
         sp = self.policy.session
         charges: list[Charge] = []
-        problems: list[tuple[Reason, Route | None, Question | None]] = []
+        problems: list[Reason] = []
+        routes: list[str] = []
         if isinstance(intent, Checkout):
             for b in sp.budgets:
                 rid = f"budgets.{b.id}"
                 if intent.currency != b.currency:
-                    problems.append((Reason(rid, "budget_currency_mismatch",
-                                            f"budget `{b.id}` is in {b.currency}; the checkout is in {intent.currency}",
-                                            Outcome.ESCALATE), b.route, None))  # type: ignore[arg-type]
+                    problems.append(Reason(rid, "budget_currency_mismatch",
+                                           f"budget `{b.id}` is in {b.currency}; the checkout is in {intent.currency}",
+                                           Outcome.ESCALATE))
+                    routes.append(b.route)
                     continue
                 scope_key = {"user": ses.authenticated_user_id, "session": cid, "merchant": intent.merchant}[b.scope]
                 if scope_key is None:
-                    problems.append((Reason(rid, "budget_scope_missing",
-                                            f"budget `{b.id}` is kept per {b.scope} and the checkout names no {b.scope}",
-                                            Outcome.ESCALATE), b.route, None))  # type: ignore[arg-type]
+                    problems.append(Reason(rid, "budget_scope_missing",
+                                           f"budget `{b.id}` is kept per {b.scope} and the checkout names no {b.scope}",
+                                           Outcome.ESCALATE))
+                    routes.append(b.route)
                     continue
-                amount = int(intent.total.scaleb(currency_exponent(intent.currency)))
+                amount = to_minor(intent.total, intent.currency)
                 charges.append(Charge(b.id, budget_key(b, scope_key),
                                       now_us // b.window_us if b.window_us else 0, amount, b.limit_minor))
         if problems:
-            return join(decision, problems, intent, self.policy.route_precedence)
+            return state.fire(problems, routes, confirm=True)
         # a confirmation with a nonce (a token) is consumed once per store, one without per conversation
-        single = usable if sp.single_use and decision.kind in CONSEQUENTIAL_KINDS else []
+        single = usable if sp.single_use and state.kind in CONSEQUENTIAL_KINDS else []
         if not charges and not single:
-            return decision
+            return state
         failed = tx.reserve(charges, single)
         if failed is None:
-            return decision
+            return state
         if failed == "confirmation":
-            return _used_again(decision, intent)
+            return _used_again(state)
         b = next(x for x in sp.budgets if x.id == failed)
         window = " per window" if b.window_us else ""
         message = b.message or f"this checkout would take budget `{b.id}` ({b.amount_text} {b.currency} per {b.scope}{window}) past its limit"
-        return join(decision, [(Reason(f"budgets.{b.id}", "budget_exceeded", message, Outcome.ESCALATE),
-                                b.route, None)], intent, self.policy.route_precedence)  # type: ignore[list-item]
+        return state.fire([Reason(f"budgets.{b.id}", "budget_exceeded", message, Outcome.ESCALATE)], [b.route],
+                          confirm=True)

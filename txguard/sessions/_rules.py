@@ -15,7 +15,7 @@ from typing import Protocol
 
 from ..core.decision import Outcome, Reason
 from ..core.intents import CONSEQUENTIAL_KINDS
-from ..core.money import currency_exponent
+from ..core.money import format_amount, from_minor
 from ..policy.session import SessionPolicy, SessionRule
 from ._events import Event
 
@@ -79,15 +79,6 @@ def last_decision(events: Sequence[Event]) -> Event | None:
     return None
 
 
-def _format_minor(amount: int, currency: str) -> str:
-    exp = currency_exponent(currency)
-    if exp == 0:
-        return str(amount)
-    sign = "-" if amount < 0 else ""
-    whole, frac = divmod(abs(amount), 10 ** exp)
-    return f"{sign}{whole}.{frac:0{exp}d}"
-
-
 def fire(rule: SessionRule, events: Sequence[Event], current: Event, hit: Hit,
          why_not: list[str] | None = None) -> str | None:
     """The detail message if ``rule`` fires, else None. ``hit`` is the evaluator's matching.
@@ -131,11 +122,12 @@ def fire(rule: SessionRule, events: Sequence[Event], current: Event, hit: Hit,
                 total += e.amount_minor
         cur = rule.currency or ""
         if total > rule.limit_minor:
-            return (f"{_format_minor(total, cur)} {cur} {rule.spec}, more than "
-                    f"{_format_minor(rule.limit_minor, cur)}")
+            return (f"{format_amount(from_minor(total, cur), cur)} {rule.spec}, more than "
+                    f"{format_amount(from_minor(rule.limit_minor, cur), cur, code=False)}")
         if why_not is None:
             return None
-        detail = f"{_format_minor(total, cur)} {cur} {rule.spec}, not more than {_format_minor(rule.limit_minor, cur)}"
+        detail = (f"{format_amount(from_minor(total, cur), cur)} {rule.spec}, not more than "
+                  f"{format_amount(from_minor(rule.limit_minor, cur), cur, code=False)}")
     elif rule.pattern == "changed_after_confirmation":
         confirmations = [e for e in events if hit(rule, e)]
         if confirmations:

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from ._record import GENESIS, AuditRecord
-from ._sinks import AuditEntry, AuditError, Damaged, _checked_head, _choice, _GroupSink, _missing, _positive
+from .._record import GENESIS, AuditRecord
+from .base import AuditEntry, AuditError, Damaged, _checked_head, _choice, _missing, _positive
+from .group import _GroupSink
 
 PG_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS txguard_audit (

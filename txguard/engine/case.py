@@ -1,0 +1,179 @@
+"""The case: one decision's inputs, read and validated once, before any step runs.
+
+:meth:`Case.read` turns the raw inputs into what every step reads: the proposal mapped by the
+policy's tools into an intent (or the engine's fail-closed reason: ``malformed``,
+``unknown_tool``), the request, session and facts validated (or ``malformed_context``), ``now``
+read once from the guard's clock, the consent keys, and an optional :class:`Trace`. Nothing
+validates any of them again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..core.context import EMPTY_REQUEST, EMPTY_SESSION, Facts, Proposal, Request, Session
+from ..core.decision import Reason, Route
+from ..policy.compile import CompiledPolicy
+from ..policy.tools import ProposalError, validation_summary
+from .state import State, engine_reason
+from .trace import Trace
+
+Clock = Callable[[], datetime]
+
+
+@lru_cache(maxsize=64)
+def intent_proposal(kind: str) -> Proposal:
+    """The stand-in proposal of an intent given already validated (proposals are immutable)."""
+    return Proposal(name=f"intent:{kind}", arguments=None)
+
+
+def coerce(model: type[BaseModel], value: Any, empty: BaseModel) -> Any:
+    """``value`` as ``model`` (``empty`` for None; a model instance as it is). Raises if invalid."""
+    if value is None:
+        return empty
+    if isinstance(value, model):
+        return value
+    return model.model_validate(value)
+
+
+def _context_problem(part: str, exc: Exception) -> str:
+    """Which field of the request, session or facts is wrong, and what was expected there."""
+    if isinstance(exc, ValidationError):
+        return validation_summary(exc, root=part)[:300]
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return (text if text.startswith(part) else f"{part}: {text}")[:300]
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """The proposal as the policy's tools map it: the intent, or why it maps to none."""
+
+    prop: Proposal | None
+    arguments: Mapping[str, Any] | None
+    intent: BaseModel | None
+    problem: tuple[Reason, Route] | None
+
+
+def map_proposal(policy: CompiledPolicy, proposal: Any) -> Mapped:
+    """The proposal -> tool mapping -> intent, or the fail-closed ``malformed``/``unknown_tool`` reason."""
+    try:
+        if isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
+            return Mapped(intent_proposal(str(getattr(proposal, "kind"))), None, proposal, None)  # already an intent
+    except Exception as exc:  # noqa: BLE001 - a model whose `kind` raises is no intent (check never raises)
+        why = f"the proposal's `kind` cannot be read: {type(exc).__name__}: {str(exc)[:160]}"
+        return Mapped(None, None, None, (engine_reason("malformed", why), "refuse"))
+    try:
+        prop = proposal if isinstance(proposal, Proposal) else Proposal.model_validate(proposal)
+    except Exception as exc:  # noqa: BLE001
+        why = f"the proposal is not `{{name, arguments}}`: {str(exc).splitlines()[0][:160]}"
+        return Mapped(None, None, None, (engine_reason("malformed", why), "refuse"))
+    try:
+        tool, arguments = policy.tool_arguments(prop)
+        return Mapped(prop, arguments, tool.build(arguments), None)
+    except ProposalError as exc:
+        return Mapped(prop, None, None, (engine_reason(exc.code, exc.message), "refuse"))
+    except Exception as exc:  # noqa: BLE001 - a tool mapping that fails is the guard failing: closed
+        return Mapped(prop, None, None, (engine_reason("internal_error", f"{type(exc).__name__}: {str(exc)[:200]}"),
+                                         "human"))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Case:
+    """One decision's inputs, read once (see the module docstring).
+
+    The raw inputs are kept as given (the audit record holds them); ``req``, ``ses`` and ``fac``
+    are the validated ones, each None when it is not valid. ``now`` is None when the clock raised
+    (``clock_error``): such a case escalates ``internal_error`` and touches no conversation store.
+    ``context`` is the fail-closed ``malformed_context`` reason and route, if any.
+    """
+
+    policy: CompiledPolicy
+    proposal: Any
+    request: Any
+    session: Any
+    facts: Any
+    mapped: Mapped
+    req: Request | None
+    ses: Session | None
+    fac: Facts | None
+    context: tuple[Reason, Route] | None
+    now: datetime | None
+    clock_error: Exception | None
+    keys: Mapping[str, bytes] | None
+    t0: int
+    lineage: Mapping[str, str] | None = None
+    record_id: str | None = None
+    trace: Trace | None = None
+    written: list[str] = field(default_factory=list, compare=False, repr=False)
+    """The record ids this case's audit records were written under (shared by its rebinds): a
+    case read with a ``record_id`` is recorded once; deciding it again must not reuse the id."""
+
+    @classmethod
+    def read(cls, policy: CompiledPolicy, proposal: Any, request: Any, session: Any, facts: Any, clock: Clock,
+             keys: Mapping[str, bytes] | None = None, *, lineage: Mapping[str, str] | None = None,
+             record_id: str | None = None, trace: Trace | None = None) -> Case:
+        """Read one decision's inputs. Never raises: what is wrong becomes the case's ``problem``."""
+        t0 = time.perf_counter_ns()
+        now: datetime | None = None
+        clock_error: Exception | None = None
+        try:
+            now = clock()
+            if not isinstance(now, datetime) or now.utcoffset() is None:
+                # a naive or non-datetime reading would be compared as if it were UTC (or not at all)
+                raise TypeError(f"the clock must return a timezone-aware datetime, got `{now!r}`"[:200])
+        except Exception as exc:  # noqa: BLE001 - a broken clock fails closed (internal_error)
+            now, clock_error = None, exc
+        mapped = map_proposal(policy, proposal)
+        req = ses = fac = None
+        context: tuple[Reason, Route] | None = None
+        try:
+            req = coerce(Request, request, EMPTY_REQUEST)
+        except Exception as exc:  # noqa: BLE001
+            context = engine_reason("malformed_context", _context_problem("request", exc)), "human"
+        try:
+            ses = coerce(Session, session, EMPTY_SESSION)
+        except Exception as exc:  # noqa: BLE001
+            context = context or (engine_reason("malformed_context", _context_problem("session", exc)), "human")
+        try:
+            fac = facts if isinstance(facts, Facts) else Facts(facts)
+        except Exception as exc:  # noqa: BLE001
+            context = context or (engine_reason("malformed_context", _context_problem("facts", exc)), "human")
+        return cls(policy, proposal, request, session, facts, mapped, req, ses, fac, context,
+                   now, clock_error, keys, t0, lineage, record_id, trace)
+
+    def rebind(self, policy: CompiledPolicy, *, keep_trace: bool = False) -> Case:
+        """The same case (inputs, ``now``) as ``policy`` maps it: what a shadow candidate decides
+        (without the trace, which is the primary's), or the policy a reload put in force (with it)."""
+        return replace(self, policy=policy, mapped=map_proposal(policy, self.proposal), t0=time.perf_counter_ns(),
+                       trace=self.trace if keep_trace else None)
+
+    @property
+    def problem(self) -> tuple[Reason, Route] | None:
+        """The fail-closed reason and route of a case that reaches no rule (the proposal's first)."""
+        return self.mapped.problem or self.context
+
+    @property
+    def intent(self) -> BaseModel | None:
+        """The intent the proposal maps to (None for a malformed proposal or an unknown tool)."""
+        return self.mapped.intent
+
+    @property
+    def kind(self) -> str | None:
+        """The intent's kind (None when there is no intent)."""
+        intent = self.mapped.intent
+        return None if intent is None else str(getattr(intent, "kind"))
+
+    def start(self) -> State:
+        """The state before any step: the fail-closed reason of a case that reaches no rule, if any."""
+        if self.problem is not None:
+            reason, route = self.problem
+            return State(self.kind, None, (reason,), (route,))
+        return State(self.kind, self.intent)
+

@@ -1,0 +1,86 @@
+"""The state of one decision as the pipeline's steps pass it on (see :mod:`.pipeline`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..core.decision import Decision, Outcome, Question, Reason
+from ..policy.compile import CompiledPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowResult:
+    """One candidate decision: the decision (``internal_error`` if it raised) and the error text."""
+
+    candidate: CompiledPolicy
+    decision: Decision
+    error: str | None
+    elapsed_ns: int
+
+
+def _sort_key(r: Reason) -> tuple[int, str, str]:
+    return -r.outcome.rank, r.rule, r.code
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """What is known of one decision so far.
+
+    ``reasons`` fired (rules, the default floor, session rules, budgets, single use), the routes
+    their escalations name, the questions their clarifications ask, ``confirm`` (one of them asks
+    for the user's confirmation: a consent check, a ``clarify`` default, any session reason), the
+    ``kind`` and ``intent`` the decision is about (cleared when the guard itself failed), the
+    ``decision`` once combined, and the ``shadow`` candidate's decision if one was taken.
+    """
+
+    kind: str | None
+    intent: Any
+    reasons: tuple[Reason, ...] = ()
+    routes: tuple[str, ...] = ()
+    questions: tuple[Question, ...] = ()
+    confirm: bool = False
+    decision: Decision | None = None
+    shadow: ShadowResult | None = None
+
+    def fire(self, reasons: Sequence[Reason], routes: Sequence[str] = (), questions: Sequence[Question] = (),
+             confirm: bool = False) -> State:
+        """This state with more fired reasons (and their routes, questions, confirmation)."""
+        if not reasons:
+            return self
+        return replace(self, reasons=(*self.reasons, *reasons), routes=(*self.routes, *routes),
+                       questions=(*self.questions, *questions), confirm=self.confirm or confirm)
+
+    @property
+    def outcome(self) -> Outcome:
+        """The outcome the reasons fired so far add up to (the maximum; ``allow`` for none)."""
+        best = Outcome.ALLOW
+        for r in self.reasons:
+            if r.outcome.rank > best.rank:
+                best = r.outcome
+        return best
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The reason codes in decision order (what the decision's ``codes`` will be)."""
+        return tuple(r.code for r in sorted(self.reasons, key=_sort_key))
+
+
+def sort_reasons(reasons: Sequence[Reason]) -> list[Reason]:
+    """Reasons in decision order: the highest outcome first, then by rule id and code."""
+    return sorted(reasons, key=_sort_key)
+
+
+def engine_reason(code: str, message: str) -> Reason:
+    """A reason the engine or the session layer fires (rule ``txguard:<code>``, outcome ``escalate``)."""
+    return Reason(f"txguard:{code}", code, message, Outcome.ESCALATE)
+
+
+def internal_error(policy: CompiledPolicy, exc: BaseException, t0: int | None = None) -> Decision:
+    """The fail-closed decision for a failure of the guard itself (``internal_error``, route ``human``)."""
+    reason = engine_reason("internal_error", f"{type(exc).__name__}: {str(exc)[:200]}")
+    start = t0 if t0 is not None else time.perf_counter_ns()
+    return Decision(Outcome.ESCALATE, (reason,), policy.ref, None, route="human",
+                    elapsed_us=(time.perf_counter_ns() - start) / 1000)
