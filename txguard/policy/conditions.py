@@ -125,7 +125,7 @@ class _Parser(ExprParser):
             found = [T.is_amount_field(p, name) for p in parents]
             if not problems and found and all(found):
                 return T.classify(Amount, root)
-        return T.join([T.classify(t, root) for t in types])
+        return T.unify([T.classify(t, root) for t in types])
 
     def _bind(self, bound: dict[str, Any], name: str, path: Path, types: list[Any]) -> dict[str, Any]:
         elem: Any = Any_

@@ -274,7 +274,7 @@ class ExprParser:
         inner = self._bind(bound, name, path, types)
         where = self.parse(data["where"], at + ("where",), inner) if "where" in data else None
         of = self.expr(data["of"], at + ("of",), inner) if "of" in data else None
-        elem_type = of.type if of is not None else T.join([T.classify(_element_type(t), self._root(path, bound)) for t in types])
+        elem_type = of.type if of is not None else T.unify([T.classify(_element_type(t), self._root(path, bound)) for t in types])
         result: T.Type
         if fn in ("count", "distinct"):
             result = T.INT
@@ -339,12 +339,12 @@ class ExprParser:
             else:
                 levels = [v for lv in levels if isinstance(lv, Mapping) for v in lv.values()]
             keys.append(key)
-        leaf = T.join([T.literal_type(_num(v) if isinstance(v, float) else v) for v in levels]) if levels else T.ANY
+        leaf = T.unify([T.literal_type(_num(v) if isinstance(v, float) else v) for v in levels]) if levels else T.ANY
         default: Lit | None = None
         if "default" in data:
             dv = _num(data["default"]) if isinstance(data["default"], float) else data["default"]
             default = Lit(data["default"], dv, _as_decimal(dv), T.literal_type(dv), self.locate(at + ("default",)))
-            leaf = T.join([leaf, default.type])
+            leaf = T.unify([leaf, default.type])
         return TableLookup(name, tuple(keys), default, leaf, table_values(table), self.locate(at))
 
 

@@ -74,7 +74,7 @@ def group(t: Type) -> str:
     return "number" if t.kind in NUMERIC else t.kind
 
 
-def join(ts: list[Type]) -> Type:
+def unify(ts: list[Type]) -> Type:
     """One type for values that may have any of ``ts`` (a path over several intent kinds)."""
     if not ts:
         return ANY
@@ -101,7 +101,7 @@ def classify(tp: Any, root: str) -> Type:
             if len(args) == 1:
                 tp = args[0]
                 continue
-            return join([classify(a, root) for a in args])
+            return unify([classify(a, root) for a in args])
         break
     if tp is Any_ or tp is Any:
         return ANY
