@@ -134,10 +134,16 @@ def test_comparing_a_word_with_a_number_is_a_check_error() -> None:
         ("check_error", "ConditionError: `intent.items[0].title` gt `5`: both sides must be numbers")]
 
 
-def test_in_a_non_collection_is_a_check_error() -> None:
-    d = decide("  - id: r\n    kinds: [checkout]\n    when: {path: intent.currency, in: {path: intent.payment_method_id}}\n",
+def test_in_a_non_collection_is_a_load_error_when_typed_and_a_check_error_when_not() -> None:
+    # `intent.payment_method_id` is typed a string: the policy does not load (it would err on every decision).
+    with pytest.raises(PolicyError, match="txg-type: rules\\[0\\]\\(r\\).when.in: `in` takes a list or a mapping"):
+        decide("  - id: r\n    kinds: [checkout]\n    when: {path: intent.currency, in: {path: intent.payment_method_id}}\n",
                three_coffee_makers())
-    assert d.codes == ("check_error",)
+    # A free-form (untyped) value is judged when the rule runs.
+    d = decide("  - id: r\n    kinds: [checkout]\n    when: {path: intent.currency, in: "
+               "{path: 'facts.users[session.authenticated_user_id].payment_methods[intent.payment_method_id].extra_info'}}\n",
+               three_coffee_makers())
+    assert d.codes in (("check_error",), ("missing_fact",))
 
 
 def test_numbers_compare_exactly() -> None:
@@ -166,10 +172,10 @@ def test_payment_method_not_owned() -> None:
      "return_items, return_payment_method_id, status, user_id)"),
     ("  - id: r\n    kinds: [checkout]\n    when: {path: intent.total, gt: 1, lt: 5}\n",
      "f.yaml:11:11: txg-path: rules[0](r).when: a comparison has exactly one of: eq, ne, gt, ge, lt, le, in, "
-     "not_in, exists"),
+     "not_in, startswith, endswith, ieq, ine, exists"),
     ("  - id: r\n    kinds: [checkout]\n    when: {on_missing: true}\n",
      "f.yaml:11:11: txg-path: rules[0](r).when: expected one of `all`, `any`, `not`, `for_each` or a comparison "
-     "with `path`"),
+     "with `path` or `value`"),
     ("  - id: r\n    kinds: [checkout]\n    when: {path: 'intent.items[0', eq: 1}\n",
      "f.yaml:11:18: txg-path: rules[0](r).when.path: expected `]` in path `intent.items[0`"),
     ("  - id: r\n    kinds: [checkout]\n    when: {for_each: intent.items, as: l, any: [{path: l.qty, gt: 1}]}\n",

@@ -85,7 +85,7 @@ def test_the_operator_table_is_the_schema_of_a_comparison() -> None:
     props = policy_schema()["$defs"]["condition"]["properties"]
     for name, op in OPERATORS.items():
         assert props[name] == {**op.schema, "description": op.doc}
-    structural = {"all", "any", "not", "for_each", "as", "path", "on_missing"}
+    structural = {"all", "any", "not", "for_each", "as", "path", "value", "on_missing"}
     assert set(props) - structural == set(OPERATORS)
     # Each negation is an operator whose negation is this one.
     for name, op in OPERATORS.items():
@@ -102,4 +102,4 @@ def test_a_comparison_names_the_operators_of_the_table() -> None:
     with pytest.raises(PolicyError) as err:
         compile_policy(bad)
     assert f"a comparison has exactly one of: {', '.join(OPERATORS)}" in str(err.value)
-    assert ", ".join(OPERATORS) == "eq, ne, gt, ge, lt, le, in, not_in, exists"
+    assert ", ".join(OPERATORS) == "eq, ne, gt, ge, lt, le, in, not_in, startswith, endswith, ieq, ine, exists"

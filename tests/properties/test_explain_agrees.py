@@ -132,7 +132,7 @@ def _with_on_missing(cmp: dict[str, Any], on_missing: Any) -> dict[str, Any]:
 @st.composite
 def comparisons(draw: st.DrawFn, numbers: tuple[str, ...], strings: tuple[str, ...], anys: tuple[str, ...]) -> dict[str, Any]:
     """One comparison: numbers with an order or (in)equality, strings with (in)equality or
-    membership, fact paths with anything (a type mismatch is a check error: traced too)."""
+    membership, fact paths with literals of their type (a run-time mismatch is a check error: traced too)."""
     shape = draw(st.sampled_from(["number", "string", "exists"] + (["fact"] if anys else [])))
     if shape == "number":
         path = draw(st.sampled_from(numbers))
@@ -149,7 +149,11 @@ def comparisons(draw: st.DrawFn, numbers: tuple[str, ...], strings: tuple[str, .
     elif shape == "fact":
         path = draw(st.sampled_from(anys))
         op = draw(st.sampled_from(["eq", "ne", "gt", "le", "in"]))
-        operand = draw(NUMBER_LITERALS | STRING_LITERALS) if op != "in" else draw(st.lists(STRING_LITERALS, min_size=1, max_size=2))
+        # Literals fit the fact's declared type (a word against a price is a load error, `txg-type`);
+        # a mismatch that only shows at run time (a word ordered against a name) is a traced check error.
+        literals = NUMBER_LITERALS if path.endswith((".price", ".balance")) else (
+            st.booleans() if path.endswith(".available") else NUMBER_LITERALS | STRING_LITERALS)
+        operand = draw(literals) if op != "in" else draw(st.lists(literals, min_size=1, max_size=2))
     else:
         path = draw(st.sampled_from(numbers + strings + anys))
         return {"path": path, "exists": draw(st.booleans())}

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..checks.spec import CHECKS
 from ..engine.codes import ENGINE_CODES
-from ..policy.ir import OPERATORS
+from ..policy.ir import EXPRESSIONS, OPERATORS
 from ..core.intents import INTENT_KINDS
 from ..policy.lint import LINT_CODES
 
@@ -82,15 +82,25 @@ def lint_codes_table() -> str:
 
 def operators_table() -> str:
     """The comparison operators of a ``when`` condition (the IR's operator table)."""
-    rows = ["| operator | holds when the value is | numbers only |", "| --- | --- | --- |"]
+    rows = ["| operator | holds when the value is | orders (numbers, datetimes, dates, durations) |",
+            "| --- | --- | --- |"]
     rows += [f"| `{name}` | {op.doc} | {'yes' if op.orders else ''} |" for name, op in OPERATORS.items()]
+    return "\n".join(rows)
+
+
+def expressions_table() -> str:
+    """The expressions written as a mapping (the IR's expression table)."""
+    rows = ["| expression | other keys | value | example |", "| --- | --- | --- | --- |"]
+    for name, form in EXPRESSIONS.items():
+        others = ", ".join(f"`{k}`" + (" (required)" if k in form.required else "") for k in form.schema if k != name)
+        rows.append(f"| `{name}` | {others or '-'} | {_flat(form.doc)} | `{form.example}` |")
     return "\n".join(rows)
 
 
 def tables() -> dict[str, str]:
     """Every generated table of the guide, by name."""
     return {"checks": checks_table(), "engine-codes": engine_codes_table(), "lint-codes": lint_codes_table(),
-            "operators": operators_table()}
+            "operators": operators_table(), "expressions": expressions_table()}
 
 
 _BLOCK = re.compile(r"(<!-- generated:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)\n?(<!-- /generated:(?P=name) -->)", re.S)

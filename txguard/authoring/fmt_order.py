@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from ..policy.ir import OPERATORS
 
-_CONDITION = ("for_each", "as", "path", *OPERATORS, "on_missing", "all", "any", "not")
+_CONDITION = ("for_each", "as", "path", "value", *OPERATORS, "on_missing", "all", "any", "not")
 """A condition's keys: the operators come from the IR's one table (a new operator is ordered too)."""
 KEY_ORDER: dict[str, tuple[str, ...]] = {
     "policy": ("apiVersion", "id", "version", "description", "extends", "currency", "tools", "defaults", "categories",
-               "routes", "session", "audit", "rules"),
+               "tables", "routes", "session", "audit", "rules"),
     "tool": ("intent", "description", "fields", "constants", "required", "ignore"),
     "field": ("from", "fields"),
     "categories": ("taxonomy", "product_types", "synonyms"),

@@ -18,7 +18,7 @@ from ..checks.ctx import Ctx
 from ..core.decision import Outcome, Question, Reason
 from ..policy.rules import CompiledRule
 from ..policy.ir import Check, ConditionError, MissingFact
-from .conditions import eval_node
+from .conditions import NOW, eval_node
 from .trace import Comparison, RuleTrace, Trace
 
 
@@ -28,6 +28,7 @@ def _env(ctx: Ctx) -> dict[str, Any]:
     if env is None:
         env = ctx.cache["when_env"] = {
             "intent": ctx.intent, "request": ctx.request, "session": ctx.session, "facts": ctx.facts.raw(),
+            NOW: ctx.now,  # `now` of an expression: the decision's clock, read once
         }
     return env
 

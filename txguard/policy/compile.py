@@ -158,7 +158,8 @@ def _stage_audit(b: Build) -> None:
 
 
 def _stage_rules(b: Build) -> None:
-    b.rules = compile_rules(b.data.get("rules", []), sorted(INTENT_MODELS), b.doc, b.rule_paths, b.rule_sites, b.error)
+    b.rules = compile_rules(b.data.get("rules", []), sorted(INTENT_MODELS), b.doc, b.rule_paths, b.rule_sites, b.error,
+                            tables=b.data.get("tables") or {}, currency=b.currency)
     b.session = compile_session(b.data.get("session"), {r.id for r in b.rules}, b.error)
 
 

@@ -21,51 +21,62 @@ unless the comparison says ``on_missing: false`` or ``on_missing: true``.
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from ..core.paths import Any_, ListOf, MapOf, Path, PathSyntaxError, _unwrap, check_path, compile_path, parse_path, root_types
+
+from ..core.intents import Amount
+from ..core.paths import Any_, Path, PathSyntaxError, check_path, compile_path, parse_path, root_types
+from . import types as T
 from .ir import (
     OPERATORS,
     All,
     AnyOf,
     Compare,
     ConditionError,
+    Expr,
     ForEach,
     Lit,
     Loc,
     MissingFact,
     Node,
     Not,
+    Operator,
     PathKey,
     Ref,
     _as_decimal,
     _num,
 )
 
-__all__ = ["ConditionError", "MissingFact", "parse_condition"]
+from .exprs import _BAD, ExprParser, Locate, Report, _a, _brief, _element_type
+from .tables import table_problems
 
-Report = Callable[[PathKey, str], None]
-Locate = Callable[[PathKey], Loc]
+__all__ = ["ConditionError", "MissingFact", "parse_condition", "table_problems"]
 
 _TRUE = All(())
 """What a condition with a problem parses to: the policy does not compile anyway."""
 
 
-def parse_condition(cond: Any, at: PathKey, kinds: list[str], report: Report, locate: Locate) -> Node:
+def parse_condition(cond: Any, at: PathKey, kinds: list[str], report: Report, locate: Locate, *,
+                    tables: Mapping[str, Any] | None = None, currency: str = "USD") -> Node:
     """The IR of the condition data ``cond`` written at document path ``at``.
 
-    ``report(path, message)`` receives each problem; ``locate(path)`` gives each node its Loc.
+    ``report(path, message[, code])`` receives each problem; ``locate(path)`` gives each node its
+    Loc. ``tables`` are the policy's ``tables:``; ``currency`` its currency (of money literals).
     """
-    return _Parser(kinds, report, locate).parse(cond, at, {})
+    return _Parser(kinds, report, locate, tables or {}, currency).parse(cond, at, {})
 
 
-class _Parser:
-    def __init__(self, kinds: list[str], report: Report, locate: Locate) -> None:
+class _Parser(ExprParser):
+    def __init__(self, kinds: list[str], report: Report, locate: Locate, tables: Mapping[str, Any], currency: str) -> None:
         self.kinds = kinds
-        self.report = report
+        self._report = report
         self.locate = locate
+        self.tables = tables
+        self.currency = currency
+        self.count = 0
+        """How many problems were reported so far."""
 
     def parse(self, cond: Any, at: PathKey, bound: dict[str, Any]) -> Node:
         if not isinstance(cond, dict):
@@ -82,10 +93,12 @@ class _Parser:
             return All(parts, self.locate(at)) if key == "all" else AnyOf(parts, self.locate(at))
         if "not" in cond:
             return Not(self.parse(cond["not"], at + ("not",), bound), self.locate(at))
-        if "path" in cond:
+        if "path" in cond or "value" in cond:
             return self._comparison(cond, at, bound)
-        self.report(at, "expected one of `all`, `any`, `not`, `for_each` or a comparison with `path`")
+        self.report(at, "expected one of `all`, `any`, `not`, `for_each` or a comparison with `path` or `value`")
         return _TRUE
+
+    # -- paths -------------------------------------------------------------------------------------
 
     def _path(self, text: Any, at: PathKey, bound: dict[str, Any]) -> tuple[Path | None, list[Any]]:
         if not isinstance(text, str):
@@ -96,59 +109,146 @@ class _Parser:
         except PathSyntaxError as exc:
             self.report(at, str(exc))
             return None, []
-        types, problems = check_path(path, root_types(self.kinds, bound))
+        types, problems = check_path(path, root_types(self.kinds, {k: v for k, v in bound.items() if not k.startswith("$")}))
         for p in problems:
             self.report(at, p)
         return (None if problems else path), types
 
-    def _for_each(self, cond: dict[str, Any], at: PathKey, bound: dict[str, Any], key: str) -> Node:
-        path, types = self._path(cond["for_each"], at + ("for_each",), bound)
-        name = cond.get("as", "item")
+    def _type(self, path: Path, types: list[Any], bound: dict[str, Any]) -> T.Type:
+        """The static type of a checked path: an amount field of a model (pydantic keeps its
+        validator apart from the annotation) is money."""
+        root = self._root(path, bound)
+        if path.steps and path.steps[-1].op == "attr":
+            parents, problems = check_path(Path(path.text, path.root, path.steps[:-1]),
+                                           root_types(self.kinds, {k: v for k, v in bound.items() if not k.startswith("$")}))
+            name = str(path.steps[-1].name)
+            found = [T.is_amount_field(p, name) for p in parents]
+            if not problems and found and all(found):
+                return T.classify(Amount, root)
+        return T.unify([T.classify(t, root) for t in types])
+
+    def _bind(self, bound: dict[str, Any], name: str, path: Path, types: list[Any]) -> dict[str, Any]:
         elem: Any = Any_
         for tp in types:
             elem = _element_type(tp)
+        return {**bound, name: elem, "$origin:" + name: self._root(path, bound)}
+
+    def _for_each(self, cond: dict[str, Any], at: PathKey, bound: dict[str, Any], key: str) -> Node:
+        path, types = self._path(cond["for_each"], at + ("for_each",), bound)
+        name = cond.get("as", "item")
+        inner = self._bind(bound, name, path, types) if path is not None else {**bound, name: Any_}
         # `all`/`any` hold one condition, or a list read as everywhere else: with `all` every
         # element satisfies every condition; with `any` some element satisfies some condition.
         body_data = cond[key]
         where = at if isinstance(body_data, list) else at + (key,)
-        body = self.parse({key: body_data} if isinstance(body_data, list) else body_data, where, {**bound, name: elem})
+        body = self.parse({key: body_data} if isinstance(body_data, list) else body_data, where, inner)
         if path is None:
             return _TRUE
         quantifier: typing.Literal["all", "any"] = "all" if key == "all" else "any"
         return ForEach(path, name, quantifier, body, compile_path(path), self.locate(at))
+
+    # -- comparisons -------------------------------------------------------------------------------
 
     def _comparison(self, cond: dict[str, Any], at: PathKey, bound: dict[str, Any]) -> Node:
         ops = [k for k in cond if k in OPERATORS]
         if len(ops) != 1:
             self.report(at, f"a comparison has exactly one of: {', '.join(OPERATORS)}")
             return _TRUE
+        if ("path" in cond) == ("value" in cond):
+            self.report(at, "a comparison has exactly one of `path` or `value`")
+            return _TRUE
         op = OPERATORS[ops[0]]
-        path, _ = self._path(cond["path"], at + ("path",), bound)
+        before = self.count
+        if "path" in cond:
+            lpath, ltypes = self._path(cond["path"], at + ("path",), bound)
+            left: Expr = (Ref(lpath, compile_path(lpath), self._type(lpath, ltypes, bound),
+                              self.locate(at + ("path",))) if lpath is not None else _BAD)
+        else:
+            left = self.expr(cond["value"], at + ("value",), bound)
         raw = cond[op.name]
-        operand: Lit | Ref | None
-        if isinstance(raw, dict) and set(raw) == {"path"}:
-            opath, _ = self._path(raw["path"], at + (op.name, "path"), bound)
-            operand = Ref(opath, compile_path(opath)) if opath is not None else None
+        where = at + (op.name,)
+        if isinstance(raw, dict) or (raw == "now" and "now" not in bound):
+            right = self.expr(raw, where, bound)  # `now` is the clock here too (the text: `{lit: now}`)
         else:
             value = [_num(x) for x in raw] if isinstance(raw, list) else _num(raw)
             if any(isinstance(v, Decimal) and not v.is_finite() for v in (value if isinstance(value, list) else [value])):
                 # `.nan` / `.inf`: NaN raised at decide time (check_error), infinity compared as a number
                 self.report(at + (op.name,), f"`{raw!r}` is not a finite number"[:200])
                 return _TRUE
-            operand = Lit(raw, value, _as_decimal(value))
-        if path is None or operand is None:
+            right = Lit(raw, value, _as_decimal(value), T.literal_type(value), self.locate(where))
+        if self.count > before:
+            return _TRUE
+        right, mode, currencies = self._typecheck(op, left, right, where)
+        if self.count > before:
             return _TRUE
         on_missing = cond.get("on_missing", "escalate")
-        return Compare(path, op, operand, on_missing, compile_path(path), self.locate(at))
+        return Compare(left, op, right, on_missing, self.locate(at), mode, currencies)
 
+    def _typecheck(self, op: Operator, left: Expr, right: Expr, at: PathKey) -> tuple[Expr, str, tuple[T.Currency, ...]]:
+        """The operand (a literal read as the left side's type), the comparison's mode and the
+        currencies to check equal at run time; reports an ill-typed comparison."""
+        lt, rt = left.type, right.type
+        if op.presence:
+            return right, "plain", ()
+        name = op.name
+        if name in ("startswith", "endswith", "ieq", "ine"):
+            for side, t in (("left side", lt), ("operand", rt)):
+                if t.kind not in ("string", "any"):
+                    self.problem(at, f"`{name}` compares strings, but the {side} is {_a(t)}")
+            return right, "plain", ()
+        if name in ("in", "not_in"):
+            if isinstance(right, Lit):
+                if isinstance(right.value, list):
+                    for i, item in enumerate(right.value):
+                        self._literal_fits(lt, item, at + (i,), name)
+                elif not isinstance(right.value, Mapping):
+                    self.problem(at, f"`{name}` takes a list, got `{right.raw}`")
+            elif rt.kind not in ("list", "map", "any"):
+                self.problem(at, f"`{name}` takes a list or a mapping, but the operand is {_a(rt)}")
+            return right, "plain", ()
+        # eq / ne / gt / ge / lt / le
+        if isinstance(right, Lit) and rt.kind in ("string", "int", "decimal", "bool", "list", "map", "null"):
+            kind = lt.kind if lt.kind in T.TEMPORAL else None
+            if kind is None and op.orders and isinstance(right.value, str) and lt.kind in ("string", "any"):
+                kind = T.temporal_kind_of_text(right.value)
+            if kind is not None:
+                if right.value is None and not op.orders:
+                    return right, "plain", ()
+                try:
+                    value = T.read_temporal(right.value, kind)
+                except T.ValueTypeError as exc:
+                    self.problem(at, f"{exc}: the left side is {_a(lt)}")
+                    return right, "plain", ()
+                return Lit(right.raw, value, None, T.Type(kind), right.loc), kind, ()
+            self._literal_fits(lt, right.value, at, name)
+            return right, "plain", ()
+        # two expressions (or a typed literal)
+        gl, gr = T.group(lt), T.group(rt)
+        if "any" not in (gl, gr) and gl != gr and not ({gl, gr} <= {"number", "string"} and not op.orders):
+            self.problem(at, f"`{name}` compares {_a(lt)} with {_a(rt)}")
+            return right, "plain", ()
+        if op.orders and gl not in ("number", "datetime", "date", "duration", "any", "string"):
+            self.problem(at, f"`{name}` orders numbers, datetimes, dates or durations, not {_a(lt)}")
+        mode = next((g for g in (gl, gr) if g in T.TEMPORAL), "plain")
+        if mode == "plain" and op.orders and gl in ("any", "string") and gr in ("any", "string"):
+            mode = "auto"  # two untyped values: numbers, or datetimes/dates if that is what they hold
+        return right, mode, self._currencies([lt, rt], at)
 
-def _element_type(tp: Any) -> Any:
-    tp = _unwrap(tp)
-    if isinstance(tp, (ListOf, MapOf)):
-        return tp.value
-    if typing.get_origin(tp) in (tuple, list):
-        return typing.get_args(tp)[0]
-    return Any_
+    def _literal_fits(self, lt: T.Type, value: Any, at: PathKey, name: str) -> None:
+        """A literal compared with a value of type ``lt``: report what can never be compared."""
+        if value is None:
+            if OPERATORS[name].orders:
+                return  # null counts as missing: `on_missing` decides, as documented
+            return
+        # A string or an untyped value ordered against a word is left to run time, as always.
+        if lt.kind in T.NUMERIC:
+            if isinstance(value, bool) or _as_decimal(value) is None:
+                what = "an amount" if lt.kind == "money" else "a number"
+                self.problem(at, f"`{_brief(value)}` is not {what}: the left side is {_a(lt)}")
+        elif lt.kind == "bool" and not isinstance(value, bool):
+            self.problem(at, f"`{_brief(value)}` is not true or false: the left side is {_a(lt)}")
+        elif lt.kind == "string" and isinstance(value, (bool, list, dict)):
+            self.problem(at, f"`{_brief(value)}` is not a string: the left side is {_a(lt)}")
 
 
 def located_keys(data: Any, at: PathKey, locate: Locate) -> dict[PathKey, Loc]:

@@ -12,10 +12,24 @@ Node types::
     AnyOf(parts)          some part holds
     Not(body)
     ForEach(path, var, quantifier, body)   ``all``/``any`` elements of a list (a mapping's values)
-    Compare(path, op, operand, on_missing) one comparison; ``operand`` is a Lit or a Ref
+    Compare(left, op, operand, on_missing) one comparison of two expressions
     Check(spec, params)   a built-in check with its compiled parameters
 
-Comparison semantics are exact: numbers compare as ``Decimal`` (a float through its ``repr``).
+Expressions (:data:`Expr`), each with a static :class:`~txguard.policy.types.Type` computed at load::
+
+    Lit(raw, value)       a literal (numbers, strings, money, dates, datetimes, durations)
+    Ref(path)             a path's value
+    Now()                 the decision's clock (read once per decision)
+    Arith(op, args)       add / sub / mul / div / round: exact Decimal, currency-checked
+    Aggregate(fn, path, var, of, where)  count / sum / min / max / distinct over a list
+    TableLookup(table, keys, default)    a value of a ``tables:`` entry
+
+Comparison semantics are exact: numbers compare as ``Decimal`` (a float through its ``repr``),
+datetimes as instants (across offsets), and no value is ever a binary float.
+
+Size: the IR is one vocabulary (condition nodes, expression nodes and the two tables that
+describe them: operators and expression forms); splitting it would split what the parser,
+evaluator, lint and schema all read together.
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ from ..core.errors import ConditionError as ConditionError  # re-exported: the e
 from ..core.errors import MissingFact as MissingFact
 from ..core.jsonio import exact_decimal
 from ..core.paths import MISSING, Getter, Path
+from .types import ANY, Currency, Type
 
 PathKey = tuple[Union[str, int], ...]
 OnMissing = Literal["escalate", True, False]
@@ -81,7 +96,14 @@ def _member(value: Any, container: Any) -> bool:
 # -- the operator table --------------------------------------------------------------------------------
 
 _ANY: dict[str, Any] = {}
-_LIST_OR_REF: dict[str, Any] = {"oneOf": [{"type": "array"}, {"$ref": "#/$defs/pathref"}]}
+_LIST_OR_REF: dict[str, Any] = {"anyOf": [{"type": "array"}, {"$ref": "#/$defs/expression"}]}
+_STRING_OR_EXPR: dict[str, Any] = {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/expression"}]}
+
+
+def _strings(a: Any, b: Any) -> str:
+    if not isinstance(a, str) or not isinstance(b, str):
+        raise ConditionError(f"a string operator needs two strings, got `{a}` and `{b}`")
+    return a
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +133,14 @@ OPERATORS: Mapping[str, Operator] = {op.name: op for op in (
     Operator("le", operator.le, True, _ANY, "gt", "less than or equal"),
     Operator("in", _member, False, _LIST_OR_REF, "not_in", "one of a list, or a key of a mapping"),
     Operator("not_in", lambda a, b: not _member(a, b), False, _LIST_OR_REF, "in", "none of a list, nor a key of a mapping"),
+    Operator("startswith", lambda a, b: _strings(a, b).startswith(_strings(b, a)), False, _STRING_OR_EXPR, None,
+             "a string that starts with the operand"),
+    Operator("endswith", lambda a, b: _strings(a, b).endswith(_strings(b, a)), False, _STRING_OR_EXPR, None,
+             "a string that ends with the operand"),
+    Operator("ieq", lambda a, b: _strings(a, b).casefold() == _strings(b, a).casefold(), False, _STRING_OR_EXPR, "ine",
+             "equal to the operand, ignoring case (Unicode case folding)"),
+    Operator("ine", lambda a, b: _strings(a, b).casefold() != _strings(b, a).casefold(), False, _STRING_OR_EXPR, "ieq",
+             "not equal to the operand, ignoring case"),
     Operator("exists", lambda a, b: True, False, {"type": "boolean"}, None,
              "`true`: the path has a non-null value; `false`: it has none", presence=True),
 )}
@@ -160,6 +190,20 @@ NOWHERE = Loc("<policy>", 1, 1)
 # `loc` and compiled getters never take part in equality: two nodes are equal when they mean the
 # same (lint's implication compares conditions written in different places).
 
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Lit:
     """A literal operand: as written (``raw``, shown in traces) and as compared (``value``)."""
@@ -168,24 +212,178 @@ class Lit:
     value: Any
     number: Decimal | None = None
     """The literal's number, read once for an ordering operator."""
+    type: Type = field(default=ANY, compare=False)
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+    @property
+    def text(self) -> str:
+        return _show(self.raw)
 
 
 @dataclass(frozen=True, slots=True)
 class Ref:
-    """An operand read from another path of the environment."""
+    """An operand read from a path of the environment."""
 
     path: Path
     get: Getter = field(compare=False, repr=False)
+    type: Type = field(default=ANY, compare=False)
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+    @property
+    def text(self) -> str:
+        return self.path.text
+
+
+@dataclass(frozen=True, slots=True)
+class Now:
+    """The decision's clock (``ctx.now``), read once per decision: every ``now`` of it is equal."""
+
+    type: Type = Type("datetime")
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+    @property
+    def text(self) -> str:
+        return "now"
+
+
+@dataclass(frozen=True, slots=True)
+class Arith:
+    """``add``/``sub``/``mul``/``div`` of ``args`` (``round``: ``args[0]`` to ``places`` decimals).
+
+    ``mode``: ``number`` (exact Decimal), ``time`` (datetimes, dates, durations) or ``any``
+    (decided on the values at run time). ``currencies``: the currencies of its money operands
+    that are only known at run time, checked equal when it runs."""
+
+    op: str
+    args: tuple[Expr, ...]
+    type: Type
+    mode: str
+    currencies: tuple[Currency, ...] = ()
+    places: int | None = None
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+    @property
+    def text(self) -> str:
+        extra = [str(self.places)] if self.places is not None else []
+        return f"{self.op}({', '.join([a.text for a in self.args] + extra)})"
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """``fn`` (count/sum/min/max/distinct) over the elements of ``path`` (a mapping: its values)
+    bound to ``var`` that satisfy ``where``, of the value ``of`` (default: the element)."""
+
+    fn: str
+    path: Path
+    var: str
+    of: Expr | None
+    where: Node | None
+    type: Type
+    get: Getter = field(compare=False, repr=False)
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+    @property
+    def text(self) -> str:
+        out = f"{self.fn}({self.path.text}"
+        if self.of is not None:
+            out += f" of {self.of.text}"
+        if self.where is not None:
+            out += " where ..."
+        return out + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class TableLookup:
+    """The entry of table ``table`` at ``keys`` (one per nesting level); a key not in the table
+    gives ``default``, or no value (a missing fact) without one."""
+
+    table: str
+    keys: tuple[Expr, ...]
+    default: Lit | None
+    type: Type
+    data: Mapping[str, Any] = field(compare=False, repr=False)
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+    @property
+    def text(self) -> str:
+        return self.table + "".join(f"[{k.text}]" for k in self.keys)
+
+
+Expr = Union[Lit, Ref, Now, Arith, Aggregate, TableLookup]
+"""An expression: an operand of a comparison."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExprForm:
+    """One form of an expression written as a mapping: its key, its other keys, and its doc."""
+
+    name: str
+    schema: Mapping[str, Any]
+    """The JSON Schema of the whole mapping's properties (its own key included)."""
+    required: tuple[str, ...]
+    doc: str
+    example: str
+
+
+_E: dict[str, Any] = {"$ref": "#/$defs/expr"}
+_AGG: dict[str, Any] = {"as": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"}, "where": {"$ref": "#/$defs/condition"}}
+_INT: dict[str, Any] = {"type": "integer"}
+
+EXPRESSIONS: Mapping[str, ExprForm] = {f.name: f for f in (
+    ExprForm("path", {"path": {"type": "string"}}, (), "the value at a path", "{path: intent.total}"),
+    ExprForm("lit", {"lit": {}}, (), "a literal, as written (a string that is not a path)", '{lit: "gold"}'),
+    ExprForm("decimal", {"decimal": {"type": ["string", "integer"]}}, (), "an exact decimal number, as written",
+             '{decimal: "0.79999999999999999"}'),
+    ExprForm("money", {"money": {"type": ["string", "integer"]}, "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}},
+             (), "an amount in a currency (default: the policy's `currency`)", '{money: "25.00", currency: EUR}'),
+    ExprForm("datetime", {"datetime": {"type": "string"}}, (), "a datetime with a UTC offset (RFC 3339)",
+             '{datetime: "2026-03-01T09:00:00+01:00"}'),
+    ExprForm("date", {"date": {"type": "string"}}, (), "a calendar date", '{date: "2026-03-01"}'),
+    ExprForm("duration", {"duration": {"type": "string"}}, (), "an ISO 8601 duration in weeks, days, hours, minutes, seconds",
+             "{duration: P1DT12H}"),
+    *(ExprForm(unit, {unit: _INT}, (), f"a duration of whole {unit}", f"{{{unit}: 3}}")
+      for unit in ("weeks", "days", "hours", "minutes", "seconds")),
+    ExprForm("add", {"add": {"type": "array", "items": _E, "minItems": 2}}, (),
+             "the sum of numbers or amounts, or a datetime plus durations", "{add: [intent.total, 5]}"),
+    ExprForm("sub", {"sub": {"type": "array", "items": _E, "minItems": 2, "maxItems": 2}}, (),
+             "the first minus the second (datetimes: a datetime or a duration)", "{sub: [now, {hours: 24}]}"),
+    ExprForm("mul", {"mul": {"type": "array", "items": _E, "minItems": 2}}, (),
+             "the product (at most one amount)", "{mul: [line.unit_price, line.quantity]}"),
+    ExprForm("div", {"div": {"type": "array", "items": _E, "minItems": 2, "maxItems": 2}}, (),
+             "the exact quotient; an inexact one (`10 / 3`) is an error unless `round` takes it directly "
+             "(then it is rounded correctly); a division by zero is an error", "{div: [intent.total, 2]}"),
+    ExprForm("round", {"round": _E, "places": {"type": "integer", "minimum": 0, "maximum": 18}}, ("places",),
+             "a number (or a `div`) rounded to `places` decimals, half to even",
+             "{round: {div: [intent.total, 3]}, places: 2}"),
+    *(ExprForm(fn, {fn: {"type": "string"}, **({"of": _E} if fn != "count" else {}), **_AGG}, (), doc, ex)
+      for fn, doc, ex in (
+          ("count", "how many elements (that satisfy `where`)", "{count: intent.items}"),
+          ("sum", "the exact sum of `of` over the elements (0 for none)", "{sum: intent.items, of: item.quantity}"),
+          ("min", "the least `of` (no value for no elements: a missing fact)", "{min: intent.items, of: item.unit_price}"),
+          ("max", "the greatest `of` (no value for no elements)", "{max: intent.items, of: item.unit_price}"),
+          ("distinct", "how many distinct values of `of`", "{distinct: intent.items, of: item.product_id}"))),
+    ExprForm("table", {"table": {"type": "string"}, "keys": {"type": "array", "items": _E, "minItems": 1}, "default": {}},
+             ("keys",), "an entry of a `tables:` table, one key per level", "{table: free_bags, keys: [gold, economy]}"),
+)}
+"""Every expression written as a mapping (besides a bare path string, `now` and a number)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Compare:
-    path: Path
+    """``left op operand``; ``mode`` is how an ordering or equality compares: ``plain`` (numbers
+    as decimals, as always), ``datetime``, ``date`` or ``duration``."""
+
+    left: Expr
     op: Operator
-    operand: Lit | Ref
+    operand: Expr
     on_missing: OnMissing
-    get: Getter = field(compare=False, repr=False)
     loc: Loc = field(default=NOWHERE, compare=False)
+    mode: str = "plain"
+    currencies: tuple[Currency, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return self.left.text
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from ..core.decision import Outcome
 from ..core.errors import Diagnostic
 from .compile import CompiledPolicy
 from .rules import CompiledRule
-from .ir import OPERATORS, All, Check, Compare, Lit, Loc, Node, Not, _as_decimal, _equal
+from .ir import OPERATORS, All, Check, Compare, Lit, Loc, Node, Not, Ref, _as_decimal, _equal
 
 LINT_CODES: dict[str, str] = {
     "lint-unreachable": "a rule can never fire: its conditions contradict each other on one path "
@@ -100,14 +100,24 @@ def _atoms(node: Node) -> list[tuple[str, str, Any]]:
     on a missing value holds exactly when the negated operator does."""
     if isinstance(node, All):
         return [a for part in node.parts for a in _atoms(part)]
-    if isinstance(node, Compare) and isinstance(node.operand, Lit) and not node.op.presence:
-        return [(node.path.text, node.op.name, node.operand.raw)]
-    if isinstance(node, Not) and isinstance(node.body, Compare) and node.body.on_missing == "escalate":
+    if _plain(node) and not node.op.presence:  # type: ignore[union-attr]
+        return [(node.left.text, node.op.name, node.operand.raw)]  # type: ignore[union-attr]
+    if isinstance(node, Not) and _plain(node.body) and node.body.on_missing == "escalate":  # type: ignore[union-attr]
         inner = node.body
-        negation = inner.op.negation
-        if negation is not None and isinstance(inner.operand, Lit):
-            return [(inner.path.text, negation, inner.operand.raw)]
+        negation = inner.op.negation  # type: ignore[union-attr]
+        if negation is not None and negation in _ORDER_OR_EQUALITY:
+            return [(inner.left.text, negation, inner.operand.raw)]  # type: ignore[union-attr]
     return []
+
+
+_ORDER_OR_EQUALITY = frozenset({"eq", "ne", "gt", "ge", "lt", "le", "in", "not_in"})
+
+
+def _plain(node: Node) -> bool:
+    """A comparison of a path with a literal compared as always (numbers as decimals): the only
+    kind lint reasons about; every other expression is opaque to it."""
+    return (isinstance(node, Compare) and isinstance(node.left, Ref) and isinstance(node.operand, Lit)
+            and node.mode == "plain" and node.op.name in _ORDER_OR_EQUALITY)
 
 
 def _contradiction(node: Node) -> str | None:
@@ -196,7 +206,7 @@ def _threshold_implies(a: Node, b: Node) -> bool:
     """Two single comparisons on one path with one direction: ``gt 10`` implies ``gt 5``."""
     if not (isinstance(a, Compare) and isinstance(b, Compare)):
         return False
-    if a.path != b.path or a.on_missing != b.on_missing:
+    if not (_plain(a) and _plain(b)) or a.left != b.left or a.on_missing != b.on_missing:
         return False
     oa, ob = a.op.name, b.op.name
     if _DIRECTION.get(oa) is None or _DIRECTION.get(oa) != _DIRECTION.get(ob):

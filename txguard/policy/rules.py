@@ -15,6 +15,7 @@ from ..checks.spec import CHECKS, PRECONDITIONS
 from ..core.decision import Outcome, Question
 from ..core.errors import MoneyError
 from .conditions import located_keys, parse_condition
+from .tables import table_problems
 from .ir import Check, Loc, Node, PathKey
 from .load import Located
 
@@ -69,11 +70,14 @@ def _locator(site: Site, at: PathKey) -> Callable[[PathKey], Loc]:
 
 
 def compile_rules(rules: list[Any], kinds_all: list[str], doc: Located, rule_paths: list[PathKey],
-                  rule_sites: Mapping[str, Site], error: Error) -> list[CompiledRule]:
+                  rule_sites: Mapping[str, Site], error: Error, *, tables: Mapping[str, Any] | None = None,
+                  currency: str = "USD") -> list[CompiledRule]:
     """Compile the merged rules: a built-in check with its params, a ``when`` condition parsed
     into the IR. ``rule_paths[i]`` is where diagnostics of rule ``i`` point in ``doc`` (default
     ``rules[i]``); ``rule_sites`` where a base policy's rules are written."""
     out: list[CompiledRule] = []
+    for path, message in table_problems(tables or {}):
+        error(path, "txg-schema", message)
     seen: dict[str, int] = {}
     for i, raw in enumerate(rules):
         at: PathKey = rule_paths[i] if i < len(rule_paths) else ("rules", i)
@@ -110,7 +114,8 @@ def compile_rules(rules: list[Any], kinds_all: list[str], doc: Located, rule_pat
         else:
             kinds = tuple(raw.get("kinds", kinds_all))
             test = parse_condition(raw["when"], at + ("when",), list(kinds),
-                                   lambda path, msg: error(path, "txg-path", msg), locate)
+                                   lambda path, msg, code="txg-path": error(path, code, msg), locate,
+                                   tables=tables, currency=currency)
             # The description is for the policy's authors (explain, lint, docs); the end user sees
             # the rule's `message` (where `{detail}` shows the description, if the policy says so)
             # or this neutral text, never the description by default.

@@ -14,7 +14,7 @@ from ..checks.spec import CHECKS
 from ..core.errors import Diagnostic
 from ..core.intents import INTENT_KINDS, Intent
 from ..core.paths import render_step
-from .ir import OPERATORS
+from .ir import EXPRESSIONS, OPERATORS
 from .load import Located
 from .session import session_schema
 
@@ -39,11 +39,21 @@ def _condition() -> dict[str, Any]:
             "for_each": {"type": "string"},
             "as": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
             "path": {"type": "string"},
+            "value": {"$ref": "#/$defs/expr", "description": "the left side as an expression (instead of `path`)"},
             # One entry per operator of the IR's table: its operand's schema and its doc.
             **{name: {**op.schema, "description": op.doc} for name, op in OPERATORS.items()},
             "on_missing": {"enum": ["escalate", True, False]},
         },
     }
+
+
+def _expressions() -> dict[str, Any]:
+    """An expression written as a mapping: one branch per form of the IR's expression table."""
+    return {"oneOf": [
+        {"type": "object", "additionalProperties": False, "required": [name, *form.required],
+         "properties": dict(form.schema), "description": form.doc}
+        for name, form in EXPRESSIONS.items()
+    ]}
 
 
 def policy_schema() -> dict[str, Any]:
@@ -126,6 +136,9 @@ def policy_schema() -> dict[str, Any]:
                 "additionalProperties": False,
                 "properties": {"mask": {"type": "array", "items": {"type": "string"}}},
             },
+            "tables": {"type": "object", "description": "lookup tables: `{table: name, keys: [...]}` in a `when` expression",
+                       "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                       "additionalProperties": {"type": "object", "minProperties": 1}},
             "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
             "routes": {
                 "type": "object",
@@ -138,6 +151,10 @@ def policy_schema() -> dict[str, Any]:
         "$defs": {
             "rule": rule,
             "condition": _condition(),
+            # In an expression: a string is a path (or `now`), a number a literal.
+            "expr": {"anyOf": [{"type": "string"}, {"type": ["integer", "number", "boolean"]},
+                               {"$ref": "#/$defs/expression"}]},
+            "expression": _expressions(),
             "pathref": {"type": "object", "additionalProperties": False, "required": ["path"],
                         "properties": {"path": {"type": "string"}}},
         },
