@@ -352,6 +352,9 @@ class Ctx:
 
 def _typed(value: Any, kind: type | tuple[type, ...], record: str, key: str | None) -> Any:
     """``value`` if it is of ``kind`` (a bool is not an int, a str not a list), else MissingFact."""
+    t = type(value)
+    if t is kind or (t is dict and kind is Mapping):  # the common exact types, without the ABC check
+        return value
     ok = isinstance(value, kind) and not (isinstance(value, bool) and kind in (int, (int, float)))
     if not ok:
         what = f"{record}: `{key}`" if key is not None else record
