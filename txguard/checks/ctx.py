@@ -168,7 +168,7 @@ class Ctx:
     def order(self) -> Mapping[str, Any]:
         order_id = self.order_id
         rec = self.facts.get("orders", order_id)
-        if not isinstance(rec, Mapping):
+        if type(rec) is not dict and not isinstance(rec, Mapping):
             raise MissingFact(f"order `{order_id}` is not in facts.orders" if rec is None
                               else f"order `{order_id}` in facts.orders is not a record")
         return rec
@@ -195,7 +195,7 @@ class Ctx:
 
     def user(self, user_id: str) -> Mapping[str, Any]:
         rec = self.facts.get("users", user_id)
-        if not isinstance(rec, Mapping):
+        if type(rec) is not dict and not isinstance(rec, Mapping):
             raise MissingFact(f"user `{user_id}` is not in facts.users" if rec is None
                               else f"user `{user_id}` in facts.users is not a record")
         return rec
@@ -216,7 +216,7 @@ class Ctx:
         methods = self.cache.get("payment_methods")
         if methods is None:
             methods = self.user(self.acting_user_id()).get("payment_methods")
-            if not isinstance(methods, Mapping):
+            if type(methods) is not dict and not isinstance(methods, Mapping):
                 raise MissingFact(f"user `{self.acting_user_id()}` has no payment_methods record")
             self.cache["payment_methods"] = methods
         return methods
