@@ -38,6 +38,8 @@ def coerce(model: type[BaseModel], value: Any, empty: BaseModel) -> Any:
     """``value`` as ``model`` (``empty`` for None; a model instance as it is). Raises if invalid."""
     if value is None:
         return empty
+    if type(value) is dict:  # the wire format: no model instance (and no pydantic isinstance check)
+        return model.model_validate(value)
     if isinstance(value, model):
         return value
     return model.model_validate(value)
@@ -66,14 +68,15 @@ class Mapped:
 def map_proposal(policy: CompiledPolicy, proposal: Any) -> Mapped:
     """The proposal -> tool mapping -> intent, or the fail-closed ``malformed``/``unknown_tool`` reason."""
     try:
-        if isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
+        if type(proposal) is not dict and isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
             kind = str(getattr(proposal, "kind"))
             return Mapped(intent_proposal(kind), None, proposal, None, kind)  # already an intent
     except Exception as exc:  # noqa: BLE001 - a model whose `kind` raises is no intent (check never raises)
         why = f"the proposal's `kind` cannot be read: {type(exc).__name__}: {str(exc)[:160]}"
         return Mapped(None, None, None, (engine_reason("malformed", why), "refuse"))
     try:
-        prop = proposal if isinstance(proposal, Proposal) else Proposal.model_validate(proposal)
+        prop = proposal if type(proposal) is not dict and isinstance(proposal, Proposal) \
+            else Proposal.model_validate(proposal)
     except Exception as exc:  # noqa: BLE001
         why = f"the proposal is not `{{name, arguments}}`: {str(exc).splitlines()[0][:160]}"
         return Mapped(None, None, None, (engine_reason("malformed", why), "refuse"))
