@@ -168,7 +168,7 @@ class Ctx:
     def order(self) -> Mapping[str, Any]:
         order_id = self.order_id
         rec = self.facts.get("orders", order_id)
-        if not isinstance(rec, Mapping):
+        if type(rec) is not dict and not isinstance(rec, Mapping):
             raise MissingFact(f"order `{order_id}` is not in facts.orders" if rec is None
                               else f"order `{order_id}` in facts.orders is not a record")
         return rec
@@ -195,7 +195,7 @@ class Ctx:
 
     def user(self, user_id: str) -> Mapping[str, Any]:
         rec = self.facts.get("users", user_id)
-        if not isinstance(rec, Mapping):
+        if type(rec) is not dict and not isinstance(rec, Mapping):
             raise MissingFact(f"user `{user_id}` is not in facts.users" if rec is None
                               else f"user `{user_id}` in facts.users is not a record")
         return rec
@@ -216,7 +216,7 @@ class Ctx:
         methods = self.cache.get("payment_methods")
         if methods is None:
             methods = self.user(self.acting_user_id()).get("payment_methods")
-            if not isinstance(methods, Mapping):
+            if type(methods) is not dict and not isinstance(methods, Mapping):
                 raise MissingFact(f"user `{self.acting_user_id()}` has no payment_methods record")
             self.cache["payment_methods"] = methods
         return methods
@@ -352,6 +352,9 @@ class Ctx:
 
 def _typed(value: Any, kind: type | tuple[type, ...], record: str, key: str | None) -> Any:
     """``value`` if it is of ``kind`` (a bool is not an int, a str not a list), else MissingFact."""
+    t = type(value)
+    if t is kind or (t is dict and kind is Mapping):  # the common exact types, without the ABC check
+        return value
     ok = isinstance(value, kind) and not (isinstance(value, bool) and kind in (int, (int, float)))
     if not ok:
         what = f"{record}: `{key}`" if key is not None else record

@@ -38,6 +38,8 @@ def coerce(model: type[BaseModel], value: Any, empty: BaseModel) -> Any:
     """``value`` as ``model`` (``empty`` for None; a model instance as it is). Raises if invalid."""
     if value is None:
         return empty
+    if type(value) is dict:  # the wire format: no model instance (and no pydantic isinstance check)
+        return model.model_validate(value)
     if isinstance(value, model):
         return value
     return model.model_validate(value)
@@ -59,24 +61,29 @@ class Mapped:
     arguments: Mapping[str, Any] | None
     intent: BaseModel | None
     problem: tuple[Reason, Route] | None
+    kind: str | None = None
+    """The intent's kind, read once (None when there is no intent)."""
 
 
 def map_proposal(policy: CompiledPolicy, proposal: Any) -> Mapped:
     """The proposal -> tool mapping -> intent, or the fail-closed ``malformed``/``unknown_tool`` reason."""
     try:
-        if isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
-            return Mapped(intent_proposal(str(getattr(proposal, "kind"))), None, proposal, None)  # already an intent
+        if type(proposal) is not dict and isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
+            kind = str(getattr(proposal, "kind"))
+            return Mapped(intent_proposal(kind), None, proposal, None, kind)  # already an intent
     except Exception as exc:  # noqa: BLE001 - a model whose `kind` raises is no intent (check never raises)
         why = f"the proposal's `kind` cannot be read: {type(exc).__name__}: {str(exc)[:160]}"
         return Mapped(None, None, None, (engine_reason("malformed", why), "refuse"))
     try:
-        prop = proposal if isinstance(proposal, Proposal) else Proposal.model_validate(proposal)
+        prop = proposal if type(proposal) is not dict and isinstance(proposal, Proposal) \
+            else Proposal.model_validate(proposal)
     except Exception as exc:  # noqa: BLE001
         why = f"the proposal is not `{{name, arguments}}`: {str(exc).splitlines()[0][:160]}"
         return Mapped(None, None, None, (engine_reason("malformed", why), "refuse"))
     try:
         tool, arguments = policy.tool_arguments(prop)
-        return Mapped(prop, arguments, tool.build(arguments), None)
+        intent = tool.build(arguments)
+        return Mapped(prop, arguments, intent, None, str(getattr(intent, "kind")))
     except ProposalError as exc:
         return Mapped(prop, None, None, (engine_reason(exc.code, exc.message), "refuse"))
     except Exception as exc:  # noqa: BLE001 - a tool mapping that fails is the guard failing: closed
@@ -167,13 +174,14 @@ class Case:
     @property
     def kind(self) -> str | None:
         """The intent's kind (None when there is no intent)."""
-        intent = self.mapped.intent
-        return None if intent is None else str(getattr(intent, "kind"))
+        return self.mapped.kind
 
     def start(self) -> State:
         """The state before any step: the fail-closed reason of a case that reaches no rule, if any."""
-        if self.problem is not None:
-            reason, route = self.problem
-            return State(self.kind, None, (reason,), (route,))
-        return State(self.kind, self.intent)
+        mapped = self.mapped
+        problem = mapped.problem or self.context
+        if problem is not None:
+            reason, route = problem
+            return State(mapped.kind, None, (reason,), (route,))
+        return State(mapped.kind, mapped.intent)
 

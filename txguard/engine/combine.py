@@ -17,7 +17,7 @@ from ..core.intents import CONSEQUENTIAL_KINDS
 from ..policy.compile import CompiledPolicy
 from .case import Case
 from .confirm import confirmation_request
-from .state import State, sort_reasons
+from .state import RANK, State, sort_reasons
 
 
 def default_floor(policy: CompiledPolicy, kind: str, state: State) -> State:
@@ -30,14 +30,20 @@ def default_floor(policy: CompiledPolicy, kind: str, state: State) -> State:
     fired = state.reasons
     if not fired and default is Outcome.ALLOW:
         return state
-    if default.rank <= max((r.outcome.rank for r in fired), default=-1):
-        return state
+    rank = RANK[default]
+    for r in fired:
+        if RANK[r.outcome] >= rank:
+            return state  # a fired reason is at or above the default
     message = f"the policy's default for `{kind}` is `{default.value}`" + ("" if fired else " and no rule fired")
     reason = Reason(f"defaults.{kind}", "default_outcome", message, default)
     if default is Outcome.CLARIFY:
         question = Question("default_outcome", f"Do you want me to go ahead with this {kind.replace('_', ' ')}?")
         return state.fire([reason], questions=[question], confirm=True)
     return state.fire([reason], routes=["human"])
+
+
+def _code(q: Question) -> str:
+    return q.code
 
 
 def combine(policy: CompiledPolicy, state: State, t0: int) -> Decision:
@@ -50,11 +56,12 @@ def combine(policy: CompiledPolicy, state: State, t0: int) -> Decision:
     if outcome is Outcome.ESCALATE:
         route = policy.route(state.routes)
     else:
-        seen: set[str] = set()
-        for q in sorted(state.questions, key=lambda q: q.code):
-            if q.code not in seen:
-                seen.add(q.code)
-                questions.append(q)
+        if state.questions:
+            seen: set[str] = set()
+            for q in sorted(state.questions, key=_code):
+                if q.code not in seen:
+                    seen.add(q.code)
+                    questions.append(q)
         if state.confirm and state.intent is not None and state.kind in CONSEQUENTIAL_KINDS:
             confirmation = confirmation_request(state.intent)
     return Decision(

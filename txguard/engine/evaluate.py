@@ -33,16 +33,18 @@ class Rules:
     policy's default floor. A case that reaches no rule (its ``problem``) fires nothing here."""
 
     def __call__(self, case: Case, state: State) -> State:
-        if case.problem is not None or state.decision is not None:  # no rule, or a step before failed
-            return state
+        mapped = case.mapped
+        if mapped.problem is not None or case.context is not None or state.decision is not None:
+            return state  # no rule (the case's `problem`), or a step before failed
         if case.clock_error is not None:
             return failed(case, case.clock_error, state.shadow)
-        intent, kind, now, req, ses, fac = case.intent, case.kind, case.now, case.req, case.ses, case.fac
+        intent, kind, now, req, ses, fac = mapped.intent, mapped.kind, case.now, case.req, case.ses, case.fac
         if intent is None or kind is None or now is None or req is None or ses is None or fac is None:
             raise RuntimeError("a case with no problem holds every input")  # fails closed: internal_error
-        ctx = Ctx(intent, req, ses, fac, now, case.policy, case.mapped.prop, case.mapped.arguments, case.keys)
-        fired, routes, questions, consent_fired = run_rules(case.policy.by_kind.get(kind, ()), ctx, case.trace)
-        return default_floor(case.policy, kind, state.fire(fired, routes, questions, consent_fired))
+        policy = case.policy
+        ctx = Ctx(intent, req, ses, fac, now, policy, mapped.prop, mapped.arguments, case.keys)
+        fired, routes, questions, consent_fired = run_rules(policy.by_kind.get(kind, ()), ctx, case.trace)
+        return default_floor(policy, kind, state.fire(fired, routes, questions, consent_fired))
 
 
 PURE: tuple[Step, ...] = (Rules(), Combine())

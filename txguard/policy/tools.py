@@ -80,6 +80,11 @@ class ToolMap:
                 out.setdefault(target.split(".")[0], []).append(f"`{src}`")
         return {k: ", ".join(v) for k, v in out.items()}
 
+    @cached_property
+    def _model_fields(self) -> frozenset[str]:
+        """The field names of the intent kind's model (read once, not through pydantic's class property)."""
+        return frozenset(INTENT_MODELS[self.kind].model_fields)
+
     def build(self, arguments: Mapping[str, Any]) -> BaseModel:
         """Map and validate; raises :class:`ProposalError` (``malformed``) with a readable message."""
         if self.kind == "read":
@@ -126,7 +131,7 @@ class ToolMap:
                         line[k] = v
                     lines.append(line)
                 _put(out, target, lines)
-        model = INTENT_MODELS[self.kind]
+        known = self._model_fields  # the intent model's fields (an unknown kind fails here, as before)
         for key, value in arguments.items():
             if key in consumed:
                 continue
@@ -138,7 +143,7 @@ class ToolMap:
             if key == "kind":
                 raise ProposalError("malformed", f"argument `kind` is not named by the mapping of tool `{self.name}`"
                                                  f" (the mapping fixes the intent kind to `{self.kind}`)")
-            if key not in model.model_fields:
+            if key not in known:
                 raise ProposalError("malformed", f"argument `{key}` is not named by the mapping of tool `{self.name}`"
                                                  f" (not a field of intent `{self.kind}`; a policy can `ignore` it)")
             out[key] = value
