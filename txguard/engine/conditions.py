@@ -238,6 +238,10 @@ def _arith(e: Arith, env: Mapping[str, Any]) -> Any:
         raise ConditionError(f"`{e.text}` cannot be computed ({type(exc).__name__})") from None
 
 
+_EXACT_SCALE = 1000
+"""The largest exponent and digit count of an operand of ``round(a / b)``, computed on exact rationals."""
+
+
 def _rounded_quotient(div: Arith, places: int, env: Mapping[str, Any]) -> Any:
     """``round(a / b, places)`` correctly rounded (half to even), computed on exact rationals."""
     values = [value_of(a, env) for a in div.args]
@@ -246,6 +250,9 @@ def _rounded_quotient(div: Arith, places: int, env: Mapping[str, Any]) -> Any:
     if div.currencies:
         _same_currency(div.currencies, env)
     a, b = (_number(v, x.text) for v, x in zip(values, div.args))
+    for d, x in ((a, div.args[0]), (b, div.args[1])):
+        if d and (abs(d.adjusted()) > _EXACT_SCALE or len(d.as_tuple().digits) > _EXACT_SCALE):
+            raise ConditionError(f"`{x.text}` is too large or too precise to divide exactly")  # 1e999999999: a 10**999999999 ratio
     if not b:
         raise ConditionError(f"`{div.text}` divides by zero")
     q = Fraction(a) / Fraction(b) * 10 ** places
