@@ -4,14 +4,16 @@ or a ``check_error``/``missing_fact`` decision), never hang, raise, or allow by 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from txguard import Guard, PolicyError
 from txguard.core.jsonio import read_json
 
 from .helpers import line
-from .test_expressions import EXPIRES, cart, guard
+from .test_expressions import EXPIRES, HEAD, cart, guard, load_errors
 
 X = '"' + EXPIRES + '.x"'
 
@@ -56,3 +58,39 @@ def test_non_finite_numbers_never_decide_a_comparison(when: str, x: float) -> No
     value = [x, 1] if "sum" in when or "max" in when else x
     outcome, codes, message = decide(when, value)
     assert (outcome, codes) == ("escalate", ("check_error",)), message
+
+
+# -- a non-finite literal inside an expression is a load error, as it is as an operand -------------------
+
+@pytest.mark.parametrize("lit", [".inf", "-.inf", ".nan"])
+@pytest.mark.parametrize("form", ["{value: {add: [intent.total, %s]}, gt: 1}", "{value: {mul: [%s, 2]}, gt: 1}",
+                                  "{value: %s, gt: 1}"])
+def test_non_finite_literal_in_an_expression_is_a_located_load_error(form: str, lit: str) -> None:
+    errors = load_errors(form % lit)
+    assert errors and all("f.yaml:14:" in e for e in errors)
+    assert any("not a finite number" in e for e in errors)
+
+
+@pytest.mark.parametrize("when", [
+    "{value: {lit: .inf}, gt: 1}",
+    "{value: {add: [{lit: .nan}, 1]}, gt: 1}",
+    "{path: intent.currency, in: {lit: [USD, .inf]}}",
+    '{value: {table: fee, keys: ["intent.currency"], default: .inf}, gt: 1}',
+])
+def test_non_finite_lit_and_default_are_located_load_errors(when: str) -> None:
+    errors = load_errors(when)
+    assert any("f.yaml:14:" in e and "not a finite number" in e for e in errors), errors
+
+
+def test_non_finite_table_value_is_a_located_load_error() -> None:
+    text = HEAD.replace("express: 12", "express: .inf") + (
+        "  - id: r\n    kinds: [checkout]\n    when: {value: {table: fee, keys: [\"intent.currency\"]}, gt: 1}\n")
+    with pytest.raises(PolicyError) as info:
+        Guard.from_text(text, file="f.yaml")
+    assert any("tables.fee.express" in str(d) and "not a finite number" in str(d) for d in info.value.diagnostics)
+
+
+def test_table_key_from_a_huge_integral_decimal_is_no_key_not_a_hang() -> None:
+    # a host's facts may hold a Decimal; int(Decimal("1e999999999")) would build a billion-digit int
+    outcome, codes, _ = decide("{value: {table: fee, keys: [%s], default: 0}, gt: 1}" % X, Decimal("1e999999999"))
+    assert (outcome, codes) == ("allow", ())

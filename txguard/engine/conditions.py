@@ -373,7 +373,7 @@ def _lookup(e: TableLookup, env: Mapping[str, Any]) -> Any:
         if v is MISSING or v is None:
             return MISSING
         key = v if isinstance(v, str) else (str(v) if isinstance(v, int) and not isinstance(v, bool) else None)
-        if key is None and isinstance(v, Decimal) and v.is_finite() and v == v.to_integral_value():
+        if key is None and isinstance(v, Decimal) and v.is_finite() and v.adjusted() < 60 and v == v.to_integral_value():
             key = str(int(v))
         if key is None or not isinstance(cur, Mapping) or key not in cur:
             return e.default.value if e.default is not None else MISSING

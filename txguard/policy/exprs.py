@@ -9,6 +9,7 @@ ill-typed expression, ``txg-path`` for a bad path or shape).
 
 from __future__ import annotations
 
+import math
 import typing
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -91,6 +92,9 @@ class ExprParser:
             if path is None:
                 return _BAD
             return Ref(path, compile_path(path), self._type(path, types, bound), loc)
+        if isinstance(data, float) and not math.isfinite(data):
+            self.problem(at, f"`{data}` is not a finite number", "txg-path")
+            return _BAD
         if isinstance(data, (bool, int, float)) or data is None:
             value = _num(data) if isinstance(data, float) else data
             return Lit(data, value, _as_decimal(value), T.literal_type(value), loc)
@@ -122,6 +126,8 @@ class ExprParser:
 
     def _x_lit(self, data: dict[str, Any], at: PathKey, bound: dict[str, Any]) -> Expr:
         raw = data["lit"]
+        if any(isinstance(x, float) and not math.isfinite(x) for x in (raw if isinstance(raw, list) else [raw])):
+            return self._bad(at + ("lit",), f"`{_brief(raw)}` is not a finite number")
         value = [_num(x) for x in raw] if isinstance(raw, list) else _num(raw)
         return Lit(raw, value, _as_decimal(value), T.literal_type(value), self.locate(at))
 
@@ -342,6 +348,8 @@ class ExprParser:
         leaf = T.unify([T.literal_type(_num(v) if isinstance(v, float) else v) for v in levels]) if levels else T.ANY
         default: Lit | None = None
         if "default" in data:
+            if isinstance(data["default"], float) and not math.isfinite(data["default"]):
+                return self._bad(at + ("default",), f"`{data['default']}` is not a finite number")
             dv = _num(data["default"]) if isinstance(data["default"], float) else data["default"]
             default = Lit(data["default"], dv, _as_decimal(dv), T.literal_type(dv), self.locate(at + ("default",)))
             leaf = T.unify([leaf, default.type])
