@@ -94,3 +94,13 @@ def test_table_key_from_a_huge_integral_decimal_is_no_key_not_a_hang() -> None:
     # a host's facts may hold a Decimal; int(Decimal("1e999999999")) would build a billion-digit int
     outcome, codes, _ = decide("{value: {table: fee, keys: [%s], default: 0}, gt: 1}" % X, Decimal("1e999999999"))
     assert (outcome, codes) == ("allow", ())
+
+
+def test_duration_times_a_huge_integral_decimal_is_a_check_error_not_a_runaway() -> None:
+    # mul(x, 1) with x = "1e999999" is Decimal 1E+999999 (inside the 60-digit context's exponent
+    # range); turning it into an int to multiply a duration took ~30 s of CPU for one decision
+    when = "{value: {mul: [{days: 1}, {mul: [%s, 1]}]}, gt: {days: 1}}" % X
+    outcome, codes, message = decide(when, "1e999999")
+    assert (outcome, codes) == ("escalate", ("check_error",))
+    assert "cannot be computed" in message or "not a datetime" in message
+    assert decide(when, 3)[1] == ("r",)  # an ordinary count of days still multiplies

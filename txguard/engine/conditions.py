@@ -275,8 +275,8 @@ def _point_or_span(value: Any, text: str) -> Any:
             raise ConditionError(f"`{text}`: {exc}") from None
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
+    if isinstance(value, Decimal) and value.is_finite() and value.adjusted() < 60 and value == value.to_integral_value():
+        return int(value)  # bounded: int(Decimal("1e999999")) alone takes half a minute
     raise ConditionError(f"`{text}` is `{value}`, not a datetime, a date or a duration")
 
 
