@@ -104,3 +104,22 @@ def test_duration_times_a_huge_integral_decimal_is_a_check_error_not_a_runaway()
     assert (outcome, codes) == ("escalate", ("check_error",))
     assert "cannot be computed" in message or "not a datetime" in message
     assert decide(when, 3)[1] == ("r",)  # an ordinary count of days still multiplies
+
+
+# -- arity and range of expression forms: located load errors, not exceptions --------------------------
+
+@pytest.mark.parametrize(("when", "where"), [
+    ("{value: 3, eq: {add: []}}", "when.eq.add"),
+    ("{value: 3, eq: {add: [1]}}", "when.eq.add"),
+    ("{value: 3, eq: {mul: []}}", "when.eq.mul"),
+    ("{value: 3, eq: {sub: [1, 2, 3]}}", "when.eq.sub"),
+    ("{value: 3, eq: {div: []}}", "when.eq.div"),  # an IndexError out of the loader
+    ("{value: 3, eq: {div: [2]}}", "when.eq.div"),
+    ("{value: 3, eq: {div: [6, 2, 1]}}", "when.eq.div"),
+    ("{value: 3, eq: {add: intent.total}}", "when.eq.add"),
+    ("{value: {days: 1033502317}, gt: {days: 1}}", "when.value.days"),  # an OverflowError out of the loader
+    ("{value: {seconds: 99999999999999999999}, gt: {days: 1}}", "when.value.seconds"),
+])
+def test_bad_operands_are_located_load_errors(when: str, where: str) -> None:
+    errors = load_errors(when)
+    assert any(e.startswith("f.yaml:14:") and where in e for e in errors), errors

@@ -172,7 +172,11 @@ class ExprParser:
         n = data[unit]
         if not isinstance(n, int) or isinstance(n, bool):
             return self._bad(at + (unit,), f"`{unit}` takes a whole number, got `{_brief(n)}`")
-        return Lit(data, timedelta(**{unit: n}), None, T.DURATION, self.locate(at))
+        try:
+            span = timedelta(**{unit: n})
+        except OverflowError:  # beyond 999999999 days: raised out of the loader
+            return self._bad(at + (unit,), f"`{unit}: {_brief(n)}` is longer than a duration can be (999999999 days)")
+        return Lit(data, span, None, T.DURATION, self.locate(at))
 
     # arithmetic
 
@@ -243,20 +247,33 @@ class ExprParser:
         self.problem(at, f"`{op}` cannot compute on {', '.join(kinds)}")
         return None
 
-    def _operands(self, data: dict[str, Any], op: str, at: PathKey, bound: dict[str, Any]) -> list[Expr]:
-        return [self.expr(x, at + (op, i), bound) for i, x in enumerate(data[op])]
+    def _operands(self, data: dict[str, Any], op: str, at: PathKey, bound: dict[str, Any]) -> list[Expr] | None:
+        """The operands of ``op``, or None (reported) when they are not a list of the arity its
+        form declares (``{div: []}`` raised an IndexError at load, ``{add: []}`` at every decision)."""
+        spec = EXPRESSIONS[op].schema[op]
+        lo, hi = spec.get("minItems", 0), spec.get("maxItems")
+        items = data[op]
+        if not isinstance(items, list) or len(items) < lo or (hi is not None and len(items) > hi):
+            count = f"{lo}" if hi == lo else f"at least {lo}" if hi is None else f"{lo} to {hi}"
+            self.problem(at + (op,), f"`{op}` takes a list of {count} expressions, got `{_brief(items)}`", "txg-path")
+            return None
+        return [self.expr(x, at + (op, i), bound) for i, x in enumerate(items)]
 
     def _x_add(self, data: dict[str, Any], at: PathKey, bound: dict[str, Any]) -> Expr:
-        return self._arith("add", self._operands(data, "add", at, bound), at)
+        args = self._operands(data, "add", at, bound)
+        return _BAD if args is None else self._arith("add", args, at)
 
     def _x_sub(self, data: dict[str, Any], at: PathKey, bound: dict[str, Any]) -> Expr:
-        return self._arith("sub", self._operands(data, "sub", at, bound), at)
+        args = self._operands(data, "sub", at, bound)
+        return _BAD if args is None else self._arith("sub", args, at)
 
     def _x_mul(self, data: dict[str, Any], at: PathKey, bound: dict[str, Any]) -> Expr:
-        return self._arith("mul", self._operands(data, "mul", at, bound), at)
+        args = self._operands(data, "mul", at, bound)
+        return _BAD if args is None else self._arith("mul", args, at)
 
     def _x_div(self, data: dict[str, Any], at: PathKey, bound: dict[str, Any]) -> Expr:
-        return self._arith("div", self._operands(data, "div", at, bound), at)
+        args = self._operands(data, "div", at, bound)
+        return _BAD if args is None else self._arith("div", args, at)
 
     def _x_round(self, data: dict[str, Any], at: PathKey, bound: dict[str, Any]) -> Expr:
         arg = self.expr(data["round"], at + ("round",), bound)
