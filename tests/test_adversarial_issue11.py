@@ -123,3 +123,21 @@ def test_duration_times_a_huge_integral_decimal_is_a_check_error_not_a_runaway()
 def test_bad_operands_are_located_load_errors(when: str, where: str) -> None:
     errors = load_errors(when)
     assert any(e.startswith("f.yaml:14:") and where in e for e in errors), errors
+
+
+# -- consent: arguments identical as floats are not identical when their exact numbers differ ----------
+
+def test_two_json_numbers_of_one_float_are_not_identical_arguments() -> None:
+    # KWD has 3 decimals: 12345678901234.568 and .569 are valid, different amounts, and the same
+    # float. The identical-arguments shortcut bound a confirmation of one to a proposal of the other.
+    from txguard.consent.binding import identical
+
+    a = read_json('{"total": 12345678901234.568, "lines": [{"p": 12345678901234.568}]}')
+    b = read_json('{"total": 12345678901234.569, "lines": [{"p": 12345678901234.568}]}')
+    assert a["total"] == b["total"]  # the floats agree
+    assert not identical(a, b) and not identical(b, a)
+    c = read_json('{"total": 1, "lines": [{"p": 12345678901234.568}]}')
+    d = read_json('{"total": 1, "lines": [{"p": 12345678901234.569}]}')
+    assert not identical(c, d)
+    assert not identical(read_json('[0.79999999999999999]'), read_json('[0.8]'))
+    assert identical(read_json('{"p": 2.50}'), read_json('{"p": 2.5}'))  # one number, two spellings
