@@ -141,3 +141,38 @@ def test_two_json_numbers_of_one_float_are_not_identical_arguments() -> None:
     assert not identical(c, d)
     assert not identical(read_json('[0.79999999999999999]'), read_json('[0.8]'))
     assert identical(read_json('{"p": 2.50}'), read_json('{"p": 2.5}'))  # one number, two spellings
+
+
+# -- audit: a recorded JSON number keeps its exact value, so replay decides as the guard did ------------
+
+def test_replay_of_a_json_number_confidence_gives_the_recorded_decision() -> None:
+    # 0.79999999999999999 is below the 0.80 floor (clarify); recorded as the float 0.8, replay allowed
+    import json as _json
+
+    from txguard.audit import MemorySink
+    from txguard.audit._record import escape, unescape
+    from txguard.audit._replay import redecide
+    from txguard.core.jsonio import JSONNumber
+
+    from .audit.conftest import RETAIL, StepClock, envelopes
+
+    sink = MemorySink()
+    g = Guard.from_file(RETAIL, clock=StepClock(), audit=sink)
+    tried = 0
+    for env in envelopes():
+        p = env.get("proposal")
+        if not isinstance(p, dict) or p.get("name") != "checkout":
+            continue
+        args = p["arguments"]
+        args = read_json(args) if isinstance(args, str) else read_json(_json.dumps(args))
+        args["confidence"] = read_json("0.79999999999999999")
+        d = g.check_envelope({**env, "proposal": {"name": "checkout", "arguments": args}})
+        body = list(sink.records())[-1].body
+        assert redecide(g.policy, body) == body["decision"]
+        assert "ambiguity" in d.codes
+        tried += 1
+        if tried == 3:
+            break
+    assert tried == 3
+    back = unescape(escape({"c": JSONNumber("0.79999999999999999"), "d": JSONNumber("1e400"), "e": 2.5}))
+    assert back["c"].text == "0.79999999999999999" and back["d"].text == "1e400" and back["e"] == 2.5
