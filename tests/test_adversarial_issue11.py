@@ -176,3 +176,15 @@ def test_replay_of_a_json_number_confidence_gives_the_recorded_decision() -> Non
     assert tried == 3
     back = unescape(escape({"c": JSONNumber("0.79999999999999999"), "d": JSONNumber("1e400"), "e": 2.5}))
     assert back["c"].text == "0.79999999999999999" and back["d"].text == "1e400" and back["e"] == 2.5
+
+
+# -- nested aggregates: bounded at load (work is the product of the lists' lengths) -------------------
+
+def test_aggregates_nest_at_most_two_deep() -> None:
+    two = ("{value: {count: intent.items, where: {path: item.unit_price, eq: "
+           "{max: intent.items, as: other, of: other.unit_price}}}, gt: 1}")
+    assert guard(two)  # a line at the highest price: a level inside a level loads
+    three = ("{value: {sum: intent.items, of: {sum: intent.items, as: b, of: {sum: intent.items, as: c, "
+             "of: c.quantity}}}, gt: 1}")
+    errors = load_errors(three)  # 1000 lines each: 10**9 evaluations in one decision
+    assert any(e.startswith("f.yaml:14:") and "nest at most 2" in e and "of.of.sum" in e for e in errors), errors

@@ -34,6 +34,9 @@ _BAD: Expr = Lit(None, None)
 _DURATION_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
 _AGGREGATES = ("count", "sum", "min", "max", "distinct")
 _ARITH = ("add", "sub", "mul", "div")
+MAX_AGGREGATE_NESTING = 2
+"""How deep aggregates nest in one another's ``where``/``of``: 1000 cart lines nested three deep
+are 10**9 evaluations in one decision."""
 
 
 class ExprParser:
@@ -45,6 +48,7 @@ class ExprParser:
     currency: str
     count: int
     _report: Report
+    _aggregate_depth: int = 0
 
     def report(self, at: PathKey, message: str, code: str = "txg-path") -> None:
         self.count += 1
@@ -295,8 +299,16 @@ class ExprParser:
             return self._bad(at + (fn,), f"`{fn}` ranges over a list or a mapping, but `{path.text}` is {_a(seq_type)}")
         name = data.get("as", "item")
         inner = self._bind(bound, name, path, types)
-        where = self.parse(data["where"], at + ("where",), inner) if "where" in data else None
-        of = self.expr(data["of"], at + ("of",), inner) if "of" in data else None
+        depth = self._aggregate_depth
+        if depth >= MAX_AGGREGATE_NESTING:  # each level multiplies the work by its list's length
+            return self._bad(at + (fn,), f"aggregates nest at most {MAX_AGGREGATE_NESTING} deep "
+                                         f"(a third level costs the cube of the lists' length per decision)")
+        self._aggregate_depth = depth + 1
+        try:
+            where = self.parse(data["where"], at + ("where",), inner) if "where" in data else None
+            of = self.expr(data["of"], at + ("of",), inner) if "of" in data else None
+        finally:
+            self._aggregate_depth = depth
         elem_type = of.type if of is not None else T.unify([T.classify(_element_type(t), self._root(path, bound)) for t in types])
         result: T.Type
         if fn in ("count", "distinct"):
