@@ -72,3 +72,46 @@ def test_random_expressions_load_located_or_decide_closed(left: Any, op: str, ri
         if codes & {"check_error", "missing_fact", "internal_error"}:
             assert d.outcome.value != "allow", (when, x, d)
         assert "internal_error" not in codes, (when, x, d)
+
+
+# -- well-typed trees, so that most load and are decided on hostile facts ---------------------------------
+
+small = st.one_of(st.integers(-5, 5), st.sampled_from([0.5, 1e300, 1e-300, 0.1]))
+typed_leaves = st.one_of(st.sampled_from(["intent.total", X, X, "intent.items[0].quantity", "now"]), small,
+                         st.builds(lambda u, n: {u: n}, st.sampled_from(["days", "seconds"]), st.integers(-10**9, 10**9)),
+                         st.just({"datetime": "2026-01-01T00:00:00Z"}))
+
+
+def _typed(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.builds(lambda op, a, b: {op: [a, b]}, st.sampled_from(["add", "sub", "mul", "div"]), children, children),
+        st.builds(lambda x, p: {"round": x, "places": p}, children, st.integers(0, 18)),
+        st.builds(lambda fn, o: {fn: X, "of": o}, st.sampled_from(["sum", "min", "max", "distinct"]), children),
+        st.builds(lambda fn: {fn: X}, st.sampled_from(["sum", "min", "max", "count", "distinct"])),
+    )
+
+
+hostile = st.one_of(st.integers(-10**20, 10**20), st.floats(),
+                    st.sampled_from(["1e999999", "1e999999999", "1e-999999", "P999999999D", "2026-01-01T00:00:00Z",
+                                     "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+14:00", "2026-01-01T00:00:00", "5"]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(left=st.recursive(typed_leaves, _typed, max_leaves=6), op=st.sampled_from(["gt", "lt", "eq", "ne"]),
+       right=st.recursive(typed_leaves, _typed, max_leaves=6), xs=st.lists(st.one_of(hostile, st.lists(hostile, max_size=3)),
+                                                                          min_size=1, max_size=3))
+def test_typed_expressions_decide_hostile_facts_closed(left: Any, op: str, right: Any, xs: list[Any]) -> None:
+    when = json.dumps({"value": left, op: right})
+    text = HEAD + "  - id: r\n    kinds: [checkout]\n    when: " + when + "\n"
+    try:
+        guard = Guard.from_text(text, file="f.yaml", clock=lambda: CLOCK)
+    except PolicyError as exc:
+        assert all(str(d).startswith("f.yaml:") for d in exc.diagnostics)
+        return
+    for x in xs:
+        d = guard.check_envelope(cart(line(), extra_info={"x": x}))
+        for r in d.reasons:
+            assert r.code != "internal_error", (when, x, r)
+            if r.code == "check_error":  # a ConditionError, never an exception the evaluator let through
+                assert r.message.startswith("ConditionError"), (when, x, r.message)
+                assert d.outcome.value != "allow"
