@@ -188,3 +188,10 @@ def test_aggregates_nest_at_most_two_deep() -> None:
              "of: c.quantity}}}, gt: 1}")
     errors = load_errors(three)  # 1000 lines each: 10**9 evaluations in one decision
     assert any(e.startswith("f.yaml:14:") and "nest at most 2" in e and "of.of.sum" in e for e in errors), errors
+
+
+def test_a_sum_of_durations_beyond_the_range_is_a_condition_error() -> None:
+    when = "{value: {sum: intent.items, of: {mul: [{days: 999999999}, item.quantity]}}, gt: {days: 1}}"
+    d = guard(when).check_envelope(cart(line(quantity=1), line("S-COF-2", quantity=1)))
+    assert d.outcome.value == "escalate" and d.codes == ("check_error",)
+    assert d.reasons[0].message.startswith("ConditionError") and "longer than a duration" in d.reasons[0].message

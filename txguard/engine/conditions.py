@@ -341,7 +341,10 @@ def _aggregate(e: Aggregate, env: Mapping[str, Any]) -> Any:
     text = e.of.text if e.of is not None else e.path.text
     if all(isinstance(v, timedelta) for v in values) and values:
         if e.fn == "sum":
-            return sum(values, timedelta())
+            try:
+                return sum(values, timedelta())
+            except OverflowError:
+                raise ConditionError(f"`{e.text}` is longer than a duration can be (999999999 days)") from None
         return min(values) if e.fn == "min" else max(values)
     if e.fn == "sum":
         total = Decimal(0)
