@@ -15,10 +15,12 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from ..core.canonical import MAX_SAFE_INTEGER, to_json_value
 from ..core.canonical import canonical_json as canonical_json  # re-exported: txguard.audit.canonical_json
+from ..core.jsonio import JSONNumber, exact_decimal
 from ..core.paths import MASK_ROOTS as MASK_ROOTS  # re-exported: the sections a mask may name
 from ..core.paths import mask_steps
 
@@ -61,6 +63,8 @@ def escape(value: Any) -> Any:
         return value
     if isinstance(value, int):
         return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else {ESCAPE_KEY: "int", "text": str(value)}
+    if isinstance(value, JSONNumber) and _lossy(value):  # its text, not the float it reads as
+        return {ESCAPE_KEY: "float", "text": value.text}
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else {
             ESCAPE_KEY: "float", "text": repr(value)}
@@ -71,6 +75,18 @@ def escape(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [escape(v) for v in value]
     return escape(to_json_value(value))
+
+
+def _lossy(value: Any) -> bool:
+    """Whether ``value`` holds a JSON number whose text its float does not keep: canonical JSON
+    writes the float (``0.79999999999999999`` as ``0.8``), and replay would decide on 0.8."""
+    if isinstance(value, JSONNumber):
+        return exact_decimal(value) != Decimal(repr(float(value)))
+    if isinstance(value, dict):
+        return any(_lossy(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_lossy(v) for v in value)
+    return False
 
 
 def _plain_text(text: str) -> bool:
@@ -95,7 +111,8 @@ def unescape(value: Any) -> Any:
     if tag == "int":
         return int(value["text"])
     if tag == "float":
-        return float(value["text"])
+        text = value["text"]
+        return float(text) if text in ("nan", "inf", "-inf") else JSONNumber(text)
     if tag == "map":
         out: dict[Any, Any] = {}
         for k, v in value["items"]:
@@ -131,7 +148,8 @@ def encode_body(body: dict[str, Any]) -> tuple[str, bool]:
         if raw is not None:
             body["proposal_digest"] = "sha256:" + hashlib.sha256(raw).hexdigest()
     try:
-        return canonical_json(body), True
+        if not _lossy(body):
+            return canonical_json(body), True
     except (TypeError, ValueError):
         pass
     try:

@@ -222,7 +222,10 @@ def _same_types(a: Any, b: Any) -> bool:
             if tx is dict or tx is list:
                 if not _same_types(x, y):
                     return False
-            elif tx not in _LEAVES and x is not None and not isinstance(x, float):
+            elif isinstance(x, float):
+                if not _same_number(x, y):  # two JSON numbers of one float can differ exactly
+                    return False
+            elif tx not in _LEAVES and x is not None:
                 return False
         return True
     if t is list:
@@ -233,7 +236,10 @@ def _same_types(a: Any, b: Any) -> bool:
             if tx is dict or tx is list:
                 if not _same_types(x, y):
                     return False
-            elif tx not in _LEAVES and x is not None and not isinstance(x, float):
+            elif isinstance(x, float):
+                if not _same_number(x, y):  # two JSON numbers of one float can differ exactly
+                    return False
+            elif tx not in _LEAVES and x is not None:
                 return False
         return True
     return t in _LEAVES or a is None or _same_number(a, b)

@@ -238,6 +238,10 @@ def _arith(e: Arith, env: Mapping[str, Any]) -> Any:
         raise ConditionError(f"`{e.text}` cannot be computed ({type(exc).__name__})") from None
 
 
+_EXACT_SCALE = 1000
+"""The largest exponent and digit count of an operand of ``round(a / b)``, computed on exact rationals."""
+
+
 def _rounded_quotient(div: Arith, places: int, env: Mapping[str, Any]) -> Any:
     """``round(a / b, places)`` correctly rounded (half to even), computed on exact rationals."""
     values = [value_of(a, env) for a in div.args]
@@ -246,6 +250,9 @@ def _rounded_quotient(div: Arith, places: int, env: Mapping[str, Any]) -> Any:
     if div.currencies:
         _same_currency(div.currencies, env)
     a, b = (_number(v, x.text) for v, x in zip(values, div.args))
+    for d, x in ((a, div.args[0]), (b, div.args[1])):
+        if d and (abs(d.adjusted()) > _EXACT_SCALE or len(d.as_tuple().digits) > _EXACT_SCALE):
+            raise ConditionError(f"`{x.text}` is too large or too precise to divide exactly")  # 1e999999999: a 10**999999999 ratio
     if not b:
         raise ConditionError(f"`{div.text}` divides by zero")
     q = Fraction(a) / Fraction(b) * 10 ** places
@@ -268,8 +275,8 @@ def _point_or_span(value: Any, text: str) -> Any:
             raise ConditionError(f"`{text}`: {exc}") from None
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
+    if isinstance(value, Decimal) and value.is_finite() and value.adjusted() < 60 and value == value.to_integral_value():
+        return int(value)  # bounded: int(Decimal("1e999999")) alone takes half a minute
     raise ConditionError(f"`{text}` is `{value}`, not a datetime, a date or a duration")
 
 
@@ -334,7 +341,10 @@ def _aggregate(e: Aggregate, env: Mapping[str, Any]) -> Any:
     text = e.of.text if e.of is not None else e.path.text
     if all(isinstance(v, timedelta) for v in values) and values:
         if e.fn == "sum":
-            return sum(values, timedelta())
+            try:
+                return sum(values, timedelta())
+            except OverflowError:
+                raise ConditionError(f"`{e.text}` is longer than a duration can be (999999999 days)") from None
         return min(values) if e.fn == "min" else max(values)
     if e.fn == "sum":
         total = Decimal(0)
@@ -366,7 +376,7 @@ def _lookup(e: TableLookup, env: Mapping[str, Any]) -> Any:
         if v is MISSING or v is None:
             return MISSING
         key = v if isinstance(v, str) else (str(v) if isinstance(v, int) and not isinstance(v, bool) else None)
-        if key is None and isinstance(v, Decimal) and v.is_finite() and v == v.to_integral_value():
+        if key is None and isinstance(v, Decimal) and v.is_finite() and v.adjusted() < 60 and v == v.to_integral_value():
             key = str(int(v))
         if key is None or not isinstance(cur, Mapping) or key not in cur:
             return e.default.value if e.default is not None else MISSING

@@ -64,10 +64,10 @@ def _num(value: Any) -> Any:
 
 def _as_decimal(value: Any) -> Decimal | None:
     if isinstance(value, Decimal):  # intent amounts already are: skip the conversions
-        return value
+        return value if value.is_finite() else None
     value = _num(value)
     if isinstance(value, Decimal):
-        return value
+        return value if value.is_finite() else None  # NaN and infinities (host floats, JSON `Infinity`) are no numbers
     if isinstance(value, str):
         try:
             d = Decimal(value)

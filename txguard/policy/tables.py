@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -58,5 +59,7 @@ def table_problems(tables: Any) -> list[tuple[PathKey, str]]:
                         leaves(w, at + (k,))
                 elif isinstance(v, list) or v is None:
                     out.append((at, "a table's value is a number, a string or true/false"))
+                elif isinstance(v, float) and not math.isfinite(v):
+                    out.append((at, f"`{v}` is not a finite number"))
             leaves(table, ("tables", name))
     return out
