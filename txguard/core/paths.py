@@ -183,6 +183,17 @@ def _unwrap(tp: Any) -> Any:
         return tp
 
 
+def element_type(tp: Any) -> Any:
+    """The type of one element of a list (or a mapping's values) of type ``tp``; ``Any_`` if unknown
+    (what a ``for_each`` or an aggregate binds its name to)."""
+    tp = _unwrap(tp)
+    if isinstance(tp, (ListOf, MapOf)):
+        return tp.value
+    if typing.get_origin(tp) in (tuple, list):
+        return typing.get_args(tp)[0]
+    return Any_
+
+
 def _step_type(tp: Any, step: Step) -> Any:
     """The type reached by one step from ``tp``; raises KeyError with a description if invalid."""
     tp = _unwrap(tp)

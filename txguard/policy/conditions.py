@@ -49,7 +49,8 @@ from .ir import (
     _num,
 )
 
-from .exprs import _BAD, ExprParser, Locate, Report, _a, _brief, _element_type
+from ..core.paths import element_type
+from .exprs import _BAD, ExprParser, Locate, Report, _a, _brief
 from .tables import table_problems
 
 __all__ = ["ConditionError", "MissingFact", "parse_condition", "table_problems"]
@@ -130,7 +131,7 @@ class _Parser(ExprParser):
     def _bind(self, bound: dict[str, Any], name: str, path: Path, types: list[Any]) -> dict[str, Any]:
         elem: Any = Any_
         for tp in types:
-            elem = _element_type(tp)
+            elem = element_type(tp)
         return {**bound, name: elem, "$origin:" + name: self._root(path, bound)}
 
     def _for_each(self, cond: dict[str, Any], at: PathKey, bound: dict[str, Any], key: str) -> Node:

@@ -10,14 +10,13 @@ ill-typed expression, ``txg-path`` for a bad path or shape).
 from __future__ import annotations
 
 import math
-import typing
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from ..core.errors import MoneyError
 from ..core.money import currency_exponent
-from ..core.paths import Any_, ListOf, MapOf, Path, _unwrap, compile_path
+from ..core.paths import Path, compile_path, element_type
 from . import types as T
 from .tables import _table_key, table_depth, table_values
 from .ir import EXPRESSIONS, Aggregate, Arith, Expr, Lit, Loc, Node, Now, PathKey, Ref, TableLookup, _as_decimal, _num
@@ -309,7 +308,7 @@ class ExprParser:
             of = self.expr(data["of"], at + ("of",), inner) if "of" in data else None
         finally:
             self._aggregate_depth = depth
-        elem_type = of.type if of is not None else T.unify([T.classify(_element_type(t), self._root(path, bound)) for t in types])
+        elem_type = of.type if of is not None else T.unify([T.classify(element_type(t), self._root(path, bound)) for t in types])
         result: T.Type
         if fn in ("count", "distinct"):
             result = T.INT
@@ -359,7 +358,7 @@ class ExprParser:
         levels: list[Any] = [table]
         for i, kd in enumerate(keys_data):
             where = at + ("keys", i)
-            if isinstance(kd, str) and _is_word(kd) and kd not in bound and not _is_root(kd) and kd != "now":
+            if isinstance(kd, str) and kd.isidentifier() and kd not in bound and not _is_root(kd) and kd != "now":
                 kd = {"lit": kd}  # a bare word key (`gold`): the key itself
             key = self.expr(kd, where, bound)
             if key.type.kind not in ("string", "int", "any", "null"):
@@ -385,10 +384,6 @@ class ExprParser:
         return TableLookup(name, tuple(keys), default, leaf, table_values(table), self.locate(at))
 
 
-def _is_word(text: str) -> bool:
-    return text.isidentifier()
-
-
 def _is_root(text: str) -> bool:
     return text in ("intent", "request", "session", "facts")
 
@@ -403,12 +398,3 @@ def _a(t: T.Type) -> str:
 def _brief(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _element_type(tp: Any) -> Any:
-    tp = _unwrap(tp)
-    if isinstance(tp, (ListOf, MapOf)):
-        return tp.value
-    if typing.get_origin(tp) in (tuple, list):
-        return typing.get_args(tp)[0]
-    return Any_
