@@ -19,7 +19,7 @@ no policy, so it binds nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -206,43 +206,38 @@ def identical(a: Any, b: Any) -> bool:
 def _same_types(a: Any, b: Any) -> bool:
     """For equal ``a`` and ``b``: are both plain JSON of the same types all the way down?
 
-    Leaves are checked inline rather than by a call each: this runs on every consented decision.
+    Leaves are checked in one loop per container rather than by a call each: this runs on every
+    consented decision.
     """
     t = type(a)
     if t is not type(b):
         return _same_number(a, b)
     if t is dict:
-        for key, x in a.items():
-            y = b[key]
-            tx = type(x)
-            if tx is str and type(y) is str and type(key) is str:
-                continue
-            if type(key) is not str or (tx is not type(y) and not _same_number(x, y)):
-                return False
-            if tx is dict or tx is list:
-                if not _same_types(x, y):
-                    return False
-            elif isinstance(x, float):
-                if not _same_number(x, y):  # two JSON numbers of one float can differ exactly
-                    return False
-            elif tx not in _LEAVES and x is not None:
-                return False
-        return True
+        if any(type(key) is not str for key in a):
+            return False
+        return _same_pairs(zip(a.values(), (b[key] for key in a)))
     if t is list:
-        for x, y in zip(a, b):
-            tx = type(x)
-            if tx is not type(y) and not _same_number(x, y):
-                return False
-            if tx is dict or tx is list:
-                if not _same_types(x, y):
-                    return False
-            elif isinstance(x, float):
-                if not _same_number(x, y):  # two JSON numbers of one float can differ exactly
-                    return False
-            elif tx not in _LEAVES and x is not None:
-                return False
-        return True
+        return _same_pairs(zip(a, b))
     return t in _LEAVES or a is None or _same_number(a, b)
+
+
+def _same_pairs(pairs: Iterable[tuple[Any, Any]]) -> bool:
+    """The elements of two equal containers, pair by pair: the same JSON types all the way down."""
+    for x, y in pairs:
+        tx = type(x)
+        if tx is str and type(y) is str:
+            continue
+        if tx is not type(y) and not _same_number(x, y):
+            return False
+        if tx is dict or tx is list:
+            if not _same_types(x, y):
+                return False
+        elif isinstance(x, float):
+            if not _same_number(x, y):  # two JSON numbers of one float can differ exactly
+                return False
+        elif tx not in _LEAVES and x is not None:
+            return False
+    return True
 
 
 def _same_number(a: Any, b: Any) -> bool:
