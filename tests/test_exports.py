@@ -71,7 +71,7 @@ def test_public_classes_and_functions_have_docstrings() -> None:
 PUBLIC_SUBMODULES = {"adapters", "audit", "cli", "integrations", "metrics", "otel", "pytest_plugin", "serve", "sessions"}
 """Submodules that are public on purpose; every other module is private (``_name``)."""
 
-INTERNAL_PACKAGES = {"authoring", "checks", "consent", "core", "engine", "policy"}
+INTERNAL_PACKAGES = {"authoring", "checks", "consent", "core", "domain", "engine", "policy"}
 """The parts of the pipeline (docs/architecture.md): importable, but internal, and they say so."""
 
 

@@ -10,7 +10,7 @@ from .ctx import Ctx
 from .spec import check
 
 
-@check("authentication", code="authentication", outcome="clarify", kinds=INTENT_KINDS,
+@check("authentication", code="authentication", outcome="clarify", kinds=INTENT_KINDS, declared=lambda spec: True,
        question="Please sign in (or confirm your identity) before I do this.")
 def _authentication(ctx: Ctx, params: Any) -> str | None:
     """Fires when no user is authenticated in the session."""
@@ -20,6 +20,7 @@ def _authentication(ctx: Ctx, params: Any) -> str | None:
 
 
 @check("consent", code="consent", outcome="clarify", kinds=tuple(sorted(CONSEQUENTIAL_KINDS)),
+       declared=lambda spec: spec.consequential,
        question="Please confirm exactly this action on the confirmation screen.")
 def _consent(ctx: Ctx, params: Any) -> str | None:
     """Fires unless the session holds an unexpired confirmation of exactly this intent.

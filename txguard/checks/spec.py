@@ -44,6 +44,17 @@ class CheckSpec:
     """For lint: whether a rule with the first (compiled) params fires whenever one with the second does."""
     currencies: Callable[[Any], frozenset[str]] | None = None
     """For lint: the currencies the (compiled) params name."""
+    declared: Callable[[Any], bool] | None = None
+    """Whether the check applies to a declared kind (given its :class:`~txguard.domain.KindSpec`)."""
+
+    def kinds_for(self, domain: Any) -> tuple[str, ...]:
+        """The kinds of ``domain`` (a :class:`~txguard.domain.Domain`) the check applies to: its shipped
+        kinds the domain has, and the declared kinds ``declared`` accepts."""
+        if domain is None:
+            return self.kinds
+        shipped = [k for k in self.kinds if k in domain.models and k not in domain.specs]
+        own = [k for k, s in domain.specs.items() if self.declared is not None and self.declared(s)]
+        return tuple(sorted(shipped + own))
 
 
 CHECKS: dict[str, CheckSpec] = {}

@@ -269,6 +269,9 @@ def bound_fields(intent: BaseModel) -> dict[str, Any]:
     Lines are sorted (the same cart in another order is the same cart); amounts are rendered at
     the currency's exponent; the agent's confidence, alternatives and line titles are not bound.
     """
+    declared = getattr(type(intent), "__txguard_kind__", None)
+    if declared is not None:  # a kind a policy declares (txguard.domain): every field but the unbound ones
+        return declared.bound(intent)  # type: ignore[no-any-return]
     kind = getattr(intent, "kind")
     if isinstance(intent, (Checkout, AddToCart)):
         cur = intent.currency

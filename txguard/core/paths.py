@@ -229,16 +229,18 @@ def _step_type(tp: Any, step: Step) -> Any:
     raise KeyError(f"cannot go further into a {getattr(tp, '__name__', tp)} value")
 
 
-def root_types(kinds: Sequence[str], bound: Mapping[str, Any] | None = None) -> dict[str, list[Any]]:
-    """For each root name, the types it may have (one per intent kind for ``intent``)."""
-    models: dict[str, Any] = dict(INTENT_MODELS)
+def root_types(kinds: Sequence[str], bound: Mapping[str, Any] | None = None, domain: Any = None) -> dict[str, list[Any]]:
+    """For each root name, the types it may have (one per intent kind for ``intent``). ``domain``
+    (a :class:`txguard.domain.Domain`) gives the policy's kinds, facts and request; by default the
+    shipped commerce ones."""
+    models: dict[str, Any] = dict(INTENT_MODELS if domain is None else domain.models)
     if "read" in kinds:
         models["read"] = ReadOnly
     roots: dict[str, list[Any]] = {
         "intent": [models[k] for k in kinds if k in models] or [Any_],
-        "request": [Request],
+        "request": [Request if domain is None else domain.request_model],
         "session": [Session],
-        "facts": [FACTS_SCHEMA],
+        "facts": [FACTS_SCHEMA if domain is None else domain.facts_schema()],
     }
     for name, tp in (bound or {}).items():
         roots[name] = [tp]

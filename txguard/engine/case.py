@@ -20,6 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from ..core.context import EMPTY_REQUEST, EMPTY_SESSION, Facts, Proposal, Request, Session
 from ..core.decision import Reason, Route
+from ..core.intents import ReadOnly
+from ..domain.facts import read_facts
 from ..policy.compile import CompiledPolicy
 from ..policy.tools import ProposalError, validation_summary
 from .state import State, engine_reason
@@ -70,6 +72,11 @@ def map_proposal(policy: CompiledPolicy, proposal: Any) -> Mapped:
     try:
         if type(proposal) is not dict and isinstance(proposal, BaseModel) and hasattr(proposal, "kind") and not isinstance(proposal, Proposal):
             kind = str(getattr(proposal, "kind"))
+            model = policy.domain.models.get(kind, ReadOnly if kind == "read" else None)
+            if model is None or not isinstance(proposal, model):
+                why = (f"the intent's kind `{kind[:80]}` is not a kind of policy `{policy.id}`" if model is None else
+                       f"the intent is a `{type(proposal).__name__}`, not the `{kind[:80]}` model of policy `{policy.id}`")
+                return Mapped(None, None, None, (engine_reason("malformed", why), "refuse"), kind)
             return Mapped(intent_proposal(kind), None, proposal, None, kind)  # already an intent
     except Exception as exc:  # noqa: BLE001 - a model whose `kind` raises is no intent (check never raises)
         why = f"the proposal's `kind` cannot be read: {type(exc).__name__}: {str(exc)[:160]}"
@@ -107,7 +114,8 @@ class Case:
     session: Any
     facts: Any
     mapped: Mapped
-    req: Request | None
+    req: Any
+    """The validated request: a :class:`Request`, or the policy's declared request model."""
     ses: Session | None
     fac: Facts | None
     context: tuple[Reason, Route] | None
@@ -141,7 +149,13 @@ class Case:
         req = ses = fac = None
         context: tuple[Reason, Route] | None = None
         try:
-            req = coerce(Request, request, EMPTY_REQUEST)
+            domain = policy.domain
+            if domain.request_model is Request:
+                req = coerce(Request, request, EMPTY_REQUEST)
+            elif request is None and domain.empty_request is None:
+                raise ValueError("the policy's request has required fields: a request must be given")
+            else:
+                req = coerce(domain.request_model, request, domain.empty_request)
         except Exception as exc:  # noqa: BLE001
             context = engine_reason("malformed_context", _context_problem("request", exc)), "human"
         try:
@@ -149,7 +163,14 @@ class Case:
         except Exception as exc:  # noqa: BLE001
             context = context or (engine_reason("malformed_context", _context_problem("session", exc)), "human")
         try:
-            fac = facts if isinstance(facts, Facts) else Facts(facts)
+            if policy.domain.facts is not None and facts is not None:
+                # declared collections may be lists of records: index them before `Facts` checks the layout
+                raw = facts.raw() if isinstance(facts, Facts) else facts
+                if not isinstance(raw, Mapping):
+                    raise TypeError(f"facts must be a mapping of collections, got {type(raw).__name__}")
+                fac = Facts(read_facts(policy.domain, raw))
+            else:
+                fac = facts if isinstance(facts, Facts) else Facts(facts)
         except Exception as exc:  # noqa: BLE001
             context = context or (engine_reason("malformed_context", _context_problem("facts", exc)), "human")
         return cls(policy, proposal, request, session, facts, mapped, req, ses, fac, context,
@@ -158,6 +179,11 @@ class Case:
     def rebind(self, policy: CompiledPolicy, *, keep_trace: bool = False) -> Case:
         """The same case (inputs, ``now``) as ``policy`` maps it: what a shadow candidate decides
         (without the trace, which is the primary's), or the policy a reload put in force (with it)."""
+        if policy.domain is not self.policy.domain and self.now is not None:
+            # Another domain reads the request and facts with other declarations: read them again.
+            now = self.now
+            return Case.read(policy, self.proposal, self.request, self.session, self.facts, lambda: now, self.keys,
+                             lineage=self.lineage, trace=self.trace if keep_trace else None)
         return replace(self, policy=policy, mapped=map_proposal(policy, self.proposal), t0=time.perf_counter_ns(),
                        trace=self.trace if keep_trace else None)
 

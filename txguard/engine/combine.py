@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 
 from ..core.decision import Decision, Outcome, Question, Reason, Route
-from ..core.intents import CONSEQUENTIAL_KINDS
 from ..policy.compile import CompiledPolicy
 from .case import Case
 from .confirm import confirmation_request
@@ -62,7 +61,7 @@ def combine(policy: CompiledPolicy, state: State, t0: int) -> Decision:
                 if q.code not in seen:
                     seen.add(q.code)
                     questions.append(q)
-        if state.confirm and state.intent is not None and state.kind in CONSEQUENTIAL_KINDS:
+        if state.confirm and state.intent is not None and state.kind in policy.domain.consequential:
             confirmation = confirmation_request(state.intent)
     return Decision(
         outcome=outcome,

@@ -6,13 +6,14 @@ The stages run in order; ``load`` is ``_load``, the others are the functions of 
 1. ``load``      YAML text -> data with locations (``_load``)
 2. ``schema``    JSON Schema validation (``_schema``)
 3. ``extends``   merge the base policy; the child may only tighten it
-4. ``tools``     tool name -> intent kind, argument mapping
-5. ``categories`` taxonomy file, product types, synonyms
-6. ``audit``     ``audit.mask`` paths parsed and type-checked like ``when`` paths
-7. ``rules``     each rule parsed once into the located IR (``policy/rules.py``, ``policy/ir.py``):
+4. ``domain``    declared intent kinds, facts and request -> models (``txguard/domain``)
+5. ``tools``     tool name -> intent kind, argument mapping
+6. ``categories`` taxonomy file, product types, synonyms
+7. ``audit``     ``audit.mask`` paths parsed and type-checked like ``when`` paths
+8. ``rules``     each rule parsed once into the located IR (``policy/rules.py``, ``policy/ir.py``):
                  a built-in check with compiled parameters, or a condition tree with type-checked paths
-8. ``index``     rules by intent kind, preconditions first
-9. ``lint``      (on demand: :func:`txguard.policy.lint.lint`) findings computed over the IR alone
+9. ``index``     rules by intent kind, preconditions first
+10. ``lint``     (on demand: :func:`txguard.policy.lint.lint`) findings computed over the IR alone
 
 All problems are collected and raised together as one :class:`PolicyError`.
 """
@@ -22,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from ..core.context import Proposal
 from ..core.decision import Outcome, PolicyRef, Route
 from ..core.errors import MAX_DIAGNOSTICS, MoneyError, PolicyError
 from ..core.canonical import policy_json
-from ..core.intents import INTENT_MODELS
+from ..domain.domain import BUILTIN, Domain, build_domain
 from ..core.jsonio import DuplicateKeyError, read_json, unusable_problem
 from ..core.money import currency_exponent
 from ..core.paths import check_mask_path
@@ -69,6 +70,8 @@ class CompiledPolicy:
     mask: tuple[str, ...]
     document: Mapping[str, Any]
     session: SessionPolicy = EMPTY_SESSION_POLICY
+    domain: Domain = BUILTIN
+    """The policy's intent kinds, facts layout and request model (declared, or the shipped commerce ones)."""
     route_precedence: tuple[Route, ...] = ("refuse", "human")
     """When escalating rules name both routes, the first of these wins (``routes.precedence``)."""
     locations: Mapping[PathKey, Loc] = field(default_factory=dict)
@@ -135,13 +138,18 @@ def _stage_extends(b: Build) -> None:
     b.data = merge_base(b, dict(b.doc.data), (Path(b.doc.file).resolve(),))
 
 
-def _stage_tools(b: Build) -> None:
-    b.tools = compile_tools(b.data.get("tools", {}), b.error)
+def _stage_domain(b: Build) -> None:
     b.currency = b.data.get("currency", "USD")
     try:
         currency_exponent(b.currency)
     except MoneyError as exc:
         b.error(("currency",), "txg-param", str(exc))
+        return
+    b.domain = build_domain(b.data, b.currency, b.error)
+
+
+def _stage_tools(b: Build) -> None:
+    b.tools = compile_tools(b.data.get("tools", {}), b.error, b.domain.models)
 
 
 def _stage_categories(b: Build) -> None:
@@ -158,15 +166,16 @@ def _stage_audit(b: Build) -> None:
 
 
 def _stage_rules(b: Build) -> None:
-    b.rules = compile_rules(b.data.get("rules", []), sorted(INTENT_MODELS), b.doc, b.rule_paths, b.rule_sites, b.error,
-                            tables=b.data.get("tables") or {}, currency=b.currency)
-    b.session = compile_session(b.data.get("session"), {r.id for r in b.rules}, b.error)
+    b.rules = compile_rules(b.data.get("rules", []), b.domain.kinds, b.doc, b.rule_paths, b.rule_sites, b.error,
+                            tables=b.data.get("tables") or {}, currency=b.currency, domain=b.domain)
+    b.session = replace(compile_session(b.data.get("session"), {r.id for r in b.rules}, b.error),
+                        consequential=b.domain.consequential)
 
 
 def _stage_index(b: Build) -> None:
     if b.errors:
         raise PolicyError(b.errors[:MAX_DIAGNOSTICS], max(0, len(b.errors) - MAX_DIAGNOSTICS))
-    for kind in sorted(INTENT_MODELS) + ["read"]:
+    for kind in b.domain.kinds + ["read"]:
         applicable = [r for r in b.rules if kind in r.kinds]
         # Preconditions first (their failure skips dependent checks), then by id: file order never matters.
         applicable.sort(key=lambda r: (stage_rank(r), r.id))
@@ -176,6 +185,7 @@ def _stage_index(b: Build) -> None:
 STAGES: tuple[tuple[str, Callable[[Build], None]], ...] = (
     ("schema", _stage_schema),
     ("extends", _stage_extends),
+    ("domain", _stage_domain),
     ("tools", _stage_tools),
     ("categories", _stage_categories),
     ("audit", _stage_audit),
@@ -222,6 +232,7 @@ def compile_document(doc: Located, base_dir: Path, *, timings: dict[str, float] 
         mask=tuple(data.get("audit", {}).get("mask", ())),
         document=data,
         session=b.session,
+        domain=b.domain,
         route_precedence=tuple(data.get("routes", {}).get("precedence", ("refuse", "human"))),
         locations=_locations(doc, data),
     )

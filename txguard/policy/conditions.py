@@ -27,7 +27,8 @@ from typing import Any
 
 
 from ..core.intents import Amount
-from ..core.paths import Any_, Path, PathSyntaxError, check_path, compile_path, parse_path, root_types
+from ..core.paths import Any_, Getter, Path, PathSyntaxError, check_path, compile_path, parse_path, root_types
+from ..domain.facts import typed_getter
 from . import types as T
 from .ir import (
     OPERATORS,
@@ -60,18 +61,20 @@ _TRUE = All(())
 
 
 def parse_condition(cond: Any, at: PathKey, kinds: list[str], report: Report, locate: Locate, *,
-                    tables: Mapping[str, Any] | None = None, currency: str = "USD") -> Node:
+                    tables: Mapping[str, Any] | None = None, currency: str = "USD", domain: Any = None) -> Node:
     """The IR of the condition data ``cond`` written at document path ``at``.
 
     ``report(path, message[, code])`` receives each problem; ``locate(path)`` gives each node its
     Loc. ``tables`` are the policy's ``tables:``; ``currency`` its currency (of money literals).
     """
-    return _Parser(kinds, report, locate, tables or {}, currency).parse(cond, at, {})
+    return _Parser(kinds, report, locate, tables or {}, currency, domain).parse(cond, at, {})
 
 
 class _Parser(ExprParser):
-    def __init__(self, kinds: list[str], report: Report, locate: Locate, tables: Mapping[str, Any], currency: str) -> None:
+    def __init__(self, kinds: list[str], report: Report, locate: Locate, tables: Mapping[str, Any], currency: str,
+                 domain: Any = None) -> None:
         self.kinds = kinds
+        self.domain = domain
         self._report = report
         self.locate = locate
         self.tables = tables
@@ -110,10 +113,20 @@ class _Parser(ExprParser):
         except PathSyntaxError as exc:
             self.report(at, str(exc))
             return None, []
-        types, problems = check_path(path, root_types(self.kinds, {k: v for k, v in bound.items() if not k.startswith("$")}))
+        types, problems = check_path(path, self._roots(bound))
         for p in problems:
             self.report(at, p)
         return (None if problems else path), types
+
+    def _roots(self, bound: dict[str, Any]) -> dict[str, list[Any]]:
+        return root_types(self.kinds, {k: v for k, v in bound.items() if not k.startswith("$")}, self.domain)
+
+    def getter(self, path: Path, types: list[Any], bound: dict[str, Any]) -> Getter:
+        """The path's getter; a path into declared facts reads its declared type or finds a missing fact."""
+        get = compile_path(path)
+        if self.domain is not None and self.domain.facts is not None and self._root(path, bound) == "facts":
+            return typed_getter(get, path, types)
+        return get
 
     def _type(self, path: Path, types: list[Any], bound: dict[str, Any]) -> T.Type:
         """The static type of a checked path: an amount field of a model (pydantic keeps its
@@ -121,8 +134,11 @@ class _Parser(ExprParser):
         root = self._root(path, bound)
         if path.steps and path.steps[-1].op == "attr":
             parents, problems = check_path(Path(path.text, path.root, path.steps[:-1]),
-                                           root_types(self.kinds, {k: v for k, v in bound.items() if not k.startswith("$")}))
+                                           self._roots(bound))
             name = str(path.steps[-1].name)
+            declared = [T.declared_money(p, name) for p in parents]
+            if not problems and declared and all(d is not None for d in declared):
+                return T.unify([T.Type("money", d.currency()) for d in declared if d is not None])
             found = [T.is_amount_field(p, name) for p in parents]
             if not problems and found and all(found):
                 return T.classify(Amount, root)
@@ -146,7 +162,7 @@ class _Parser(ExprParser):
         if path is None:
             return _TRUE
         quantifier: typing.Literal["all", "any"] = "all" if key == "all" else "any"
-        return ForEach(path, name, quantifier, body, compile_path(path), self.locate(at))
+        return ForEach(path, name, quantifier, body, self.getter(path, types, bound), self.locate(at))
 
     # -- comparisons -------------------------------------------------------------------------------
 
@@ -162,7 +178,7 @@ class _Parser(ExprParser):
         before = self.count
         if "path" in cond:
             lpath, ltypes = self._path(cond["path"], at + ("path",), bound)
-            left: Expr = (Ref(lpath, compile_path(lpath), self._type(lpath, ltypes, bound),
+            left: Expr = (Ref(lpath, self.getter(lpath, ltypes, bound), self._type(lpath, ltypes, bound),
                               self.locate(at + ("path",))) if lpath is not None else _BAD)
         else:
             left = self.expr(cond["value"], at + ("value",), bound)

@@ -1,10 +1,9 @@
 """Expressions of ``when`` conditions, parsed into the IR's :data:`~txguard.policy.ir.Expr` nodes
 with their static types (:mod:`txguard.policy.types`), and the policy's ``tables:``.
 
-:class:`ExprParser` is the expression half of the condition parser (``policy/conditions.py``):
-a string is a path (or ``now``), a number a literal, a mapping one of the forms of
-:data:`~txguard.policy.ir.EXPRESSIONS`. Every problem is reported located (``txg-type`` for an
-ill-typed expression, ``txg-path`` for a bad path or shape).
+:class:`ExprParser` is the expression half of the condition parser (``policy/conditions.py``): a string is
+a path (or ``now``), a number a literal, a mapping one of :data:`~txguard.policy.ir.EXPRESSIONS`. Problems are
+reported located (``txg-type`` for an ill-typed expression, ``txg-path`` for a bad path or shape).
 """
 
 from __future__ import annotations
@@ -16,16 +15,14 @@ from typing import Any
 
 from ..core.errors import MoneyError
 from ..core.money import currency_exponent
-from ..core.paths import Path, compile_path, element_type
+from ..core.paths import Getter, Path, element_type
 from . import types as T
 from .tables import _table_key, table_depth, table_values
 from .ir import EXPRESSIONS, Aggregate, Arith, Expr, Lit, Loc, Node, Now, PathKey, Ref, TableLookup, _as_decimal, _num
 
 Report = Callable[..., None]
-"""``report(path, message, code="txg-path")``: a located problem (``txg-type`` for an ill-typed
-literal or expression)."""
+"""``report(path, message, code="txg-path")``: a located problem (``txg-type``: an ill-typed literal or expression)."""
 Locate = Callable[[PathKey], Loc]
-
 
 _BAD: Expr = Lit(None, None)
 """What an expression with a problem parses to (the policy does not compile anyway)."""
@@ -65,6 +62,9 @@ class ExprParser:
     def _type(self, path: Path, types: list[Any], bound: dict[str, Any]) -> T.Type:
         raise NotImplementedError
 
+    def getter(self, path: Path, types: list[Any], bound: dict[str, Any]) -> Getter:
+        raise NotImplementedError
+
     def _bind(self, bound: dict[str, Any], name: str, path: Path, types: list[Any]) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -94,7 +94,7 @@ class ExprParser:
             path, types = self._path(data, at, bound)
             if path is None:
                 return _BAD
-            return Ref(path, compile_path(path), self._type(path, types, bound), loc)
+            return Ref(path, self.getter(path, types, bound), self._type(path, types, bound), loc)
         if isinstance(data, float) and not math.isfinite(data):
             self.problem(at, f"`{data}` is not a finite number", "txg-path")
             return _BAD
@@ -322,7 +322,7 @@ class ExprParser:
                 return self._bad(at + ("of",) if of is not None else at + (fn,),
                                  f"`{fn}` orders numbers, datetimes, dates or durations, not {_a(elem_type)}")
             result = elem_type
-        return Aggregate(fn, path, name, of, where, result, compile_path(path), self.locate(at))
+        return Aggregate(fn, path, name, of, where, result, self.getter(path, types, bound), self.locate(at))
 
     def _x_count(self, data: dict[str, Any], at: PathKey, bound: dict[str, Any]) -> Expr:
         return self._aggregate("count", data, at, bound)

@@ -19,6 +19,7 @@ from .rules import CompiledRule, Site
 from .schema import dotted, validate_document
 from .session import EMPTY_SESSION_POLICY, SessionPolicy, merge_session
 from .tools import ToolMap
+from ..domain.domain import BUILTIN, Domain
 
 
 class Build:
@@ -33,6 +34,7 @@ class Build:
         self.data: dict[str, Any] = {}
         self.tools: dict[str, ToolMap] = {}
         self.currency = "USD"
+        self.domain: Domain = BUILTIN
         self.categories = Categories()
         self.rules: list[CompiledRule] = []
         self.session: SessionPolicy = EMPTY_SESSION_POLICY

@@ -71,7 +71,7 @@ def _locator(site: Site, at: PathKey) -> Callable[[PathKey], Loc]:
 
 def compile_rules(rules: list[Any], kinds_all: list[str], doc: Located, rule_paths: list[PathKey],
                   rule_sites: Mapping[str, Site], error: Error, *, tables: Mapping[str, Any] | None = None,
-                  currency: str = "USD") -> list[CompiledRule]:
+                  currency: str = "USD", domain: Any = None) -> list[CompiledRule]:
     """Compile the merged rules: a built-in check with its params, a ``when`` condition parsed
     into the IR. ``rule_paths[i]`` is where diagnostics of rule ``i`` point in ``doc`` (default
     ``rules[i]``); ``rule_sites`` where a base policy's rules are written."""
@@ -94,11 +94,12 @@ def compile_rules(rules: list[Any], kinds_all: list[str], doc: Located, rule_pat
         detail = ""
         if "check" in raw:
             spec = CHECKS[raw["check"]]
-            kinds = tuple(raw.get("kinds", spec.kinds))
-            bad = [k for k in kinds if k not in spec.kinds]
+            applies = spec.kinds_for(domain)
+            kinds = tuple(raw.get("kinds", applies))
+            bad = [k for k in kinds if k not in applies]
             if bad:
                 error(at + ("kinds",), "txg-param",
-                        f"check `{spec.name}` does not apply to {', '.join(bad)} (it applies to: {', '.join(spec.kinds)})")
+                        f"check `{spec.name}` does not apply to {', '.join(bad)} (it applies to: {', '.join(applies) or 'no kind of this policy'})")
             written = raw.get("params", {})
             try:
                 params = spec.compile_params(written)
@@ -113,9 +114,14 @@ def compile_rules(rules: list[Any], kinds_all: list[str], doc: Located, rule_pat
             provides, needs, check = spec.provides, spec.needs, spec.name
         else:
             kinds = tuple(raw.get("kinds", kinds_all))
+            unknown = [k for k in kinds if k not in kinds_all and k != "read"]
+            if unknown:
+                error(at + ("kinds",), "txg-param", f"{', '.join(f'`{k}`' for k in unknown)} is not an intent kind of this "
+                                                    f"policy (expected: {', '.join(kinds_all + ['read'])})")
+                continue
             test = parse_condition(raw["when"], at + ("when",), list(kinds),
                                    lambda path, msg, code="txg-path": error(path, code, msg), locate,
-                                   tables=tables, currency=currency)
+                                   tables=tables, currency=currency, domain=domain)
             # The description is for the policy's authors (explain, lint, docs); the end user sees
             # the rule's `message` (where `{detail}` shows the description, if the policy says so)
             # or this neutral text, never the description by default.

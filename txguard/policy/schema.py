@@ -14,6 +14,7 @@ from ..checks.spec import CHECKS
 from ..core.errors import Diagnostic
 from ..core.intents import INTENT_KINDS, Intent
 from ..core.paths import render_step
+from ..domain.declare import SCALARS
 from .ir import EXPRESSIONS, OPERATORS
 from .load import Located
 from .session import session_schema
@@ -22,6 +23,7 @@ _AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
 SCHEMA_ID = "https://txguard.dev/schema/policy-v1.json"
 API_VERSION = "txguard/v1"
 TOOL_KINDS = list(INTENT_KINDS) + ["read"]
+_KIND = "^[A-Za-z_][A-Za-z0-9_]*$"
 OUTCOMES = ["allow", "clarify", "escalate"]
 _ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]*$"}
 
@@ -63,7 +65,8 @@ def policy_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "required": ["intent"],
         "properties": {
-            "intent": {"enum": TOOL_KINDS},
+            "intent": {"type": "string", "pattern": _KIND,
+                       "description": f"the intent kind: a declared kind, `read`, or a shipped kind ({', '.join(TOOL_KINDS)})"},
             "description": {"type": "string"},
             "fields": {
                 "type": "object",
@@ -95,7 +98,7 @@ def policy_schema() -> dict[str, Any]:
             "description": {"type": "string"},
             "check": {"enum": sorted(CHECKS)},
             "when": {"$ref": "#/$defs/condition"},
-            "kinds": {"type": "array", "items": {"enum": TOOL_KINDS}, "minItems": 1},
+            "kinds": {"type": "array", "items": {"type": "string", "pattern": _KIND}, "minItems": 1},
             "params": {"type": "object"},
             "outcome": {"enum": ["clarify", "escalate"]},
             "route": {"enum": ["human", "refuse"]},
@@ -120,7 +123,7 @@ def policy_schema() -> dict[str, Any]:
             "extends": {"type": "string"},
             "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
             "tools": {"type": "object", "additionalProperties": tool},
-            "defaults": {"type": "object", "propertyNames": {"enum": TOOL_KINDS},
+            "defaults": {"type": "object", "propertyNames": {"pattern": _KIND},
                          "additionalProperties": {"enum": OUTCOMES}},
             "categories": {
                 "type": "object",
@@ -147,6 +150,18 @@ def policy_schema() -> dict[str, Any]:
                                               "minItems": 2, "maxItems": 2, "uniqueItems": True}},
             },
             "session": session_schema(),
+            "intents": {"type": "object", "description": "declared intent kinds (see the policy guide, *Declared domains*)",
+                        "propertyNames": {"pattern": _KIND}, "additionalProperties": {"$ref": "#/$defs/kind"}},
+            "builtin_kinds": {"enum": ["commerce"],
+                              "description": "keep the shipped commerce kinds next to the declared `intents`"},
+            "facts": {"type": "object", "description": "declared collections of trusted records",
+                      "propertyNames": {"pattern": _KIND}, "additionalProperties": {
+                          "type": "object", "additionalProperties": False, "required": ["record"],
+                          "properties": {"key": {"type": "string"}, "description": {"type": "string"},
+                                         "record": {"$ref": "#/$defs/fields"}}}},
+            "undeclared_facts": {"enum": ["ignore", "error"],
+                                 "description": "what a collection the policy does not declare does (default: ignore)"},
+            "request": {"$ref": "#/$defs/fields"},
         },
         "$defs": {
             "rule": rule,
@@ -155,6 +170,31 @@ def policy_schema() -> dict[str, Any]:
             "expr": {"anyOf": [{"type": "string"}, {"type": ["integer", "number", "boolean"]},
                                {"$ref": "#/$defs/expression"}]},
             "expression": _expressions(),
+            "kind": {"type": "object", "additionalProperties": False, "required": ["fields"], "properties": {
+                "description": {"type": "string"},
+                "consequential": {"type": "boolean", "description": "needs the user's consent (default true)"},
+                "fields": {"$ref": "#/$defs/fields"},
+                "unbound": {"type": "array", "items": {"type": "string"},
+                            "description": "fields consent does not bind (each one is linted)"},
+                "same_length": {"type": "array", "items": {"type": "array", "items": {"type": "string"}, "minItems": 2}},
+                "roles": {"type": "object", "additionalProperties": {"type": "string"},
+                          "description": "what built-in checks read of the kind: a field path for each role"},
+            }},
+            "fields": {"type": "object", "propertyNames": {"pattern": _KIND},
+                       "additionalProperties": {"$ref": "#/$defs/type"}},
+            "type": {"anyOf": [
+                {"type": "string", "pattern": "^(optional )?(" + "|".join(SCALARS) + r")\??$"},
+                {"type": "object", "minProperties": 1, "maxProperties": 6, "properties": {
+                    "optional": {"type": "boolean"}, "description": {"type": "string"},
+                    "enum": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True},
+                    "list": {"$ref": "#/$defs/type"}, "map": {"$ref": "#/$defs/type"},
+                    "record": {"$ref": "#/$defs/fields"},
+                    "min": {"type": ["integer", "number", "string"]}, "max": {"type": ["integer", "number", "string"]},
+                    "unordered": {"type": "boolean"},
+                    **{name: {"type": ["object", "null"]} for name in SCALARS},
+                }, "additionalProperties": False},
+                {"$ref": "#/$defs/fields", "description": "a record written directly: field name -> type"},
+            ]},
             "pathref": {"type": "object", "additionalProperties": False, "required": ["path"],
                         "properties": {"path": {"type": "string"}}},
         },

@@ -38,7 +38,7 @@ from typing import Any
 
 from ..core.decision import Outcome, Question
 from ..core.errors import MoneyError
-from ..core.intents import INTENT_KINDS
+from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_KINDS
 from ..core.money import currency_exponent, parse_amount, to_minor
 
 _AMOUNT = r"^[0-9]+(\.[0-9]+)?$"
@@ -189,6 +189,8 @@ class SessionPolicy:
     budgets: tuple[Budget, ...]
     single_use_confirmations: bool
     reusable_confirmations: bool = False
+    consequential: frozenset[str] = frozenset(CONSEQUENTIAL_KINDS)
+    """The policy's consequential kinds (its domain's): a confirmation binds only these."""
 
     @property
     def single_use(self) -> bool:

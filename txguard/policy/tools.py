@@ -62,6 +62,8 @@ class ToolMap:
     constants: Mapping[str, Any] = field(default_factory=dict)
     required: tuple[str, ...] = ()
     ignore: frozenset[str] = frozenset()
+    model: type[BaseModel] | None = field(default=None, compare=False)
+    """The intent kind's model (None: ``read``)."""
 
     @cached_property
     def _sources(self) -> list[str]:
@@ -83,7 +85,11 @@ class ToolMap:
     @cached_property
     def _model_fields(self) -> frozenset[str]:
         """The field names of the intent kind's model (read once, not through pydantic's class property)."""
-        return frozenset(INTENT_MODELS[self.kind].model_fields)
+        return frozenset(self._model.model_fields)
+
+    @property
+    def _model(self) -> type[BaseModel]:
+        return self.model if self.model is not None else INTENT_MODELS[self.kind]
 
     def build(self, arguments: Mapping[str, Any]) -> BaseModel:
         """Map and validate; raises :class:`ProposalError` (``malformed``) with a readable message."""
@@ -157,7 +163,7 @@ class ToolMap:
                 raise ProposalError("malformed", f"required field `{key}` is missing")
         out["kind"] = self.kind
         try:
-            return INTENT_MODELS[self.kind].model_validate(out)
+            return self._model.model_validate(out)
         except ValidationError as exc:
             raise ProposalError("malformed", validation_summary(exc)) from None
 
@@ -232,8 +238,11 @@ def _mapping_paths(spec: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...],
     return out
 
 
-def compile_tools(tools: Mapping[str, Any], error: Callable[[tuple[str | int, ...], str, str], None]) -> dict[str, ToolMap]:
-    """Each tool's :class:`ToolMap`, its targets checked against the intent's model; problems go to ``error``."""
+def compile_tools(tools: Mapping[str, Any], error: Callable[[tuple[str | int, ...], str, str], None],
+                  models: Mapping[str, type[BaseModel]] | None = None) -> dict[str, ToolMap]:
+    """Each tool's :class:`ToolMap`, its targets checked against the intent's model (``models``: the
+    policy's kinds, by default the shipped ones); problems go to ``error``."""
+    models = INTENT_MODELS if models is None else models
     out: dict[str, ToolMap] = {}
     for name, spec in tools.items():
         for where, path in _mapping_paths(spec):
@@ -242,7 +251,11 @@ def compile_tools(tools: Mapping[str, Any], error: Callable[[tuple[str | int, ..
             except PathSyntaxError as exc:
                 error(("tools", name) + where, "txg-path", str(exc))
         kind = spec["intent"]
-        model = INTENT_MODELS.get(kind)
+        model = models.get(kind)
+        if model is None and kind != "read":
+            error(("tools", name, "intent"), "txg-param", f"`{kind}` is not an intent kind of this policy (expected one "
+                                                         f"of: {', '.join(sorted(models) + ['read'])})")
+            continue
         if model is not None:
             fields = spec.get("fields", {})
             targets = ([(("fields", t), t) for t in fields] + [(("constants", t), t) for t in spec.get("constants", {})]
@@ -275,5 +288,6 @@ def compile_tools(tools: Mapping[str, Any], error: Callable[[tuple[str | int, ..
             constants=dict(spec.get("constants", {})),
             required=tuple(spec.get("required", ())),
             ignore=frozenset(spec.get("ignore", ())),
+            model=model,
         )
     return out

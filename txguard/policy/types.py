@@ -50,6 +50,18 @@ def currency_at(text: str) -> Currency:
 
 
 @dataclass(frozen=True, slots=True)
+class MoneyIn:
+    """Marks a declared amount's annotation with its currency: an ISO 4217 ``code``, or the absolute
+    ``path`` of the field that holds it (``intent.currency``)."""
+
+    code: str | None = None
+    path: str | None = None
+
+    def currency(self) -> Currency:
+        return Currency(self.code) if self.code else currency_at(self.path) if self.path else Currency()
+
+
+@dataclass(frozen=True, slots=True)
 class Type:
     kind: str
     currency: Currency | None = None
@@ -94,6 +106,9 @@ def classify(tp: Any, root: str) -> Type:
             return Type("money", currency_at(where) if where else None)
         origin = typing.get_origin(tp)
         if origin is typing.Annotated:
+            marker = next((m for m in tp.__metadata__ if isinstance(m, MoneyIn)), None)
+            if marker is not None:
+                return Type("money", marker.currency())
             tp = typing.get_args(tp)[0]
             continue
         if origin in (Union, _pytypes.UnionType):
@@ -131,6 +146,12 @@ def is_amount_field(model: Any, name: str) -> bool:
     if info.annotation is not None and _strip(info.annotation) == Amount:
         return True
     return _strip(info.annotation) is Decimal and any(m in amount_meta for m in info.metadata)
+
+
+def declared_money(model: Any, name: str) -> MoneyIn | None:
+    """The currency marker of field ``name`` of a declared kind's (or record's) model, if an amount."""
+    marks = getattr(_strip(model), "__txguard_money__", None)
+    return marks.get(name) if isinstance(marks, dict) else None
 
 
 def _strip(tp: Any) -> Any:

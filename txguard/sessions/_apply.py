@@ -26,7 +26,7 @@ from ..consent.binding import bind, confirmation_key, ledger_key, resolve
 from ..core.context import Confirmed, Proposal, Session
 from ..core.decision import Outcome, Question, Reason
 from ..core.errors import ConsentTokenError
-from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_MODELS, Checkout, intent_digest
+from ..core.intents import Checkout, intent_digest
 from ..core.money import to_minor
 from ..engine.case import Case
 from ..engine.state import State, engine_reason
@@ -135,7 +135,7 @@ class SessionRunner:
         now_us = to_us(now)
         intent = state.intent
         kind = state.kind
-        digest = intent_digest(intent) if intent is not None and kind in INTENT_MODELS else None
+        digest = intent_digest(intent) if intent is not None and kind in self.policy.domain.models else None
         amount, currency = _amount(intent)
         tool = _tool(proposal)
         arguments = proposal.get("arguments") if isinstance(proposal, Mapping) else getattr(proposal, "arguments", None)
@@ -210,7 +210,7 @@ class SessionRunner:
         the confirmations that bind it (consumed on allow only: a confirmation is used when the
         action it confirms is allowed)."""
         intent = state.intent
-        if (state.outcome is not Outcome.ALLOW or state.kind not in CONSEQUENTIAL_KINDS
+        if (state.outcome is not Outcome.ALLOW or state.kind not in self.policy.domain.consequential
                 or not self.policy.session.single_use or intent is None or not ses.confirmed):
             return state
         tool = _tool(proposal)
@@ -237,7 +237,7 @@ class SessionRunner:
         except ProposalError:
             return conf, None, None
         okind = str(getattr(other, "kind"))
-        if okind not in INTENT_MODELS:
+        if okind not in self.policy.domain.models:
             return conf, None, None
         try:
             return conf, intent_digest(other), okind
@@ -272,7 +272,7 @@ class SessionRunner:
         if problems:
             return state.fire(problems, routes, confirm=True)
         # a confirmation with a nonce (a token) is consumed once per store, one without per conversation
-        single = usable if sp.single_use and state.kind in CONSEQUENTIAL_KINDS else []
+        single = usable if sp.single_use and state.kind in sp.consequential else []
         if not charges and not single:
             return state
         failed = tx.reserve(charges, single)

@@ -37,7 +37,6 @@ from typing import Any
 
 from ..core.decision import Reason
 from ..core.errors import UsageError
-from ..core.intents import CONSEQUENTIAL_KINDS
 from ..policy.session import EVENT_FIELDS, SessionPolicy, SessionRule
 from ._events import Event
 from ._rules import fire_all, last_decision
@@ -184,7 +183,7 @@ class RuleEngineEvaluator:
             facts.append(fact)
         cur = _fact(current, "cur", now_us)
         cur["cur"] = 1
-        if current.kind in CONSEQUENTIAL_KINDS and current.digest is not None:
+        if current.kind in policy.consequential and current.digest is not None:
             cur["cons"] = 1
         facts.append(cur)
         errors: list[Any] = []

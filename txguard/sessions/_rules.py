@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..core.decision import Outcome, Reason
-from ..core.intents import CONSEQUENTIAL_KINDS
 from ..core.money import format_amount, from_minor
 from ..policy.session import SessionPolicy, SessionRule
 from ._events import Event
@@ -162,9 +161,9 @@ def in_window(rule: SessionRule, e: Event, now_us: int) -> bool:
     return rule.within_us is None or now_us - e.at_us < rule.within_us
 
 
-def own_hit(now_us: int, current: Event) -> Hit:
+def own_hit(now_us: int, current: Event, policy: SessionPolicy) -> Hit:
     """txguard's own matching: ``where`` and the window; the pairing conditions of sequences."""
-    consequential = current.kind in CONSEQUENTIAL_KINDS and current.digest is not None
+    consequential = current.kind in policy.consequential and current.digest is not None
 
     def hit(rule: SessionRule, e: Event) -> bool:
         if rule.form != "sequence":
@@ -191,7 +190,7 @@ class OwnEvaluator:
     name = "txguard"
 
     def evaluate(self, policy: SessionPolicy, events: Sequence[Event], current: Event, now_us: int) -> list[Reason]:
-        return fire_all(policy, events, current, own_hit(now_us, current))
+        return fire_all(policy, events, current, own_hit(now_us, current, policy))
 
 
 def fire_all(policy: SessionPolicy, events: Sequence[Event], current: Event, hit: Hit) -> list[Reason]:

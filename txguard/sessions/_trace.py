@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..core.decision import Reason
-from ..core.intents import CONSEQUENTIAL_KINDS
 from ..engine.case import Case
 from ..engine.state import State, sort_reasons
 from ..engine.trace import SessionTrace, Trace
@@ -65,7 +64,7 @@ class SessionTracer:
         """The session rules as the evaluator ran them on ``log`` plus ``current`` (``seq``: the
         conversation's events before this case)."""
         self.trace.earlier_events = seq
-        hit = own_hit(now_us, current)
+        hit = own_hit(now_us, current, self.policy)
         ids = {r.rule for r in fired}
         out: list[SessionTrace] = []
         for rule in self.policy.rules:
@@ -107,7 +106,7 @@ class SessionTracer:
             elif allowed:
                 traces.append(SessionTrace(rid, "single_use", "confirmation_used", "clarify", "not fired",
                                            "not used before: an allowed consequential decision consumes the "
-                                           "confirmation it matched" if state.kind in CONSEQUENTIAL_KINDS
+                                           "confirmation it matched" if state.kind in sp.consequential
                                            else "this kind needs no confirmation"))
             else:
                 traces.append(SessionTrace(rid, "single_use", "confirmation_used", "clarify", "not checked",

@@ -1,0 +1,89 @@
+"""What consent binds of a declared kind: every field, canonicalised, except the ``unbound`` ones.
+
+The bound form is what a confirmation's digest covers and what the confirmation screen shows, so
+two intents with the same bound form are the same action and any other difference is a different
+action. Values are written so that equal values have one text: amounts at their currency's
+exponent, decimals without trailing zeros, datetimes as the UTC instant, durations in seconds,
+``unordered`` lists sorted (lists of a ``same_length`` group that are all unordered are sorted
+together, row by row, so their pairing is kept).
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from ..core.canonical import canonical_json
+from ..core.money import format_amount
+from .declare import FieldType
+from .models import walk
+
+if typing.TYPE_CHECKING:
+    from .domain import KindSpec
+
+
+def bound_form(spec: KindSpec, intent: Any) -> dict[str, Any]:
+    """The canonical bound fields of ``intent``, a model of the declared kind ``spec``."""
+    unbound = frozenset(spec.unbound)
+    currencies = {steps: _currency(intent, cur, is_path) for steps, cur, is_path in spec.money}
+    out: dict[str, Any] = {"kind": spec.name}
+    joint: dict[str, list[Any]] = {}
+    for group in spec.same_length:
+        if all(spec.fields.fields[name].unordered for name in group):
+            rows = [list(row) for row in zip(*(_value(spec.fields.fields[n], getattr(intent, n), (n,), n, unbound,
+                                                      currencies, keep_order=True) or () for n in group))]
+            rows.sort(key=canonical_json)
+            for i, name in enumerate(group):
+                joint[name] = [row[i] for row in rows]
+    for name, tp in spec.fields.fields.items():
+        if name in unbound:
+            continue
+        out[name] = joint[name] if name in joint else _value(tp, getattr(intent, name), (name,), name, unbound, currencies)
+    return out
+
+
+def _currency(intent: Any, cur: str, is_path: bool) -> str | None:
+    if not is_path:
+        return cur
+    found = [v for _, v in walk(intent, tuple(cur.split(".")))]
+    return found[0] if len(found) == 1 and isinstance(found[0], str) else None
+
+
+def _value(tp: FieldType, value: Any, steps: tuple[str, ...], dotted: str, unbound: frozenset[str],
+           currencies: Mapping[tuple[str, ...], str | None], keep_order: bool = False) -> Any:
+    if value is None:
+        return None
+    kind = tp.kind
+    if kind == "money":
+        cur = currencies.get(steps)
+        return format_amount(value, cur, code=False) if cur else _decimal_text(value)
+    if kind == "decimal":
+        return _decimal_text(value)
+    if kind == "datetime":
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if kind == "date" and isinstance(value, date):
+        return value.isoformat()
+    if kind == "duration" and isinstance(value, timedelta):
+        return f"PT{value.days * 86400 + value.seconds}.{value.microseconds:06d}S"
+    if kind == "list" and tp.of is not None:
+        items = [_value(tp.of, v, steps + ("[]",), dotted, unbound, currencies) for v in value]
+        if tp.unordered and not keep_order:
+            items.sort(key=canonical_json)
+        return items
+    if kind == "map" and tp.of is not None:
+        return {k: _value(tp.of, v, steps + ("{}",), dotted, unbound, currencies) for k, v in value.items()}
+    if kind == "record":
+        return {name: _value(sub, getattr(value, name), steps + (name,), f"{dotted}.{name}", unbound, currencies)
+                for name, sub in tp.fields.items() if f"{dotted}.{name}" not in unbound}
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    return value
+
+
+def _decimal_text(value: Decimal) -> str:
+    """One text per decimal value: no exponent, no trailing zeros (``1.50`` and ``1.5`` are one value)."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text

@@ -1,0 +1,287 @@
+"""A policy's domain: its intent kinds, its trusted facts and its request, as declared in YAML.
+
+A policy that declares none of ``intents``, ``facts`` or ``request`` has the shipped commerce
+domain (the ten retail kinds, the wire-format v1 facts layout, :class:`~txguard.Request`). A policy
+that declares ``intents`` has exactly the kinds it declares (plus ``read``), and the commerce kinds
+too when it says ``builtin_kinds: commerce``. Declared facts replace the commerce layout for ``when``
+paths; a declared request replaces :class:`~txguard.Request`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..core.canonical import policy_json
+from ..core.context import EMPTY_REQUEST, Request
+from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_MODELS
+from ..core.paths import FACTS_SCHEMA, ListOf, MapOf
+from .bind import bound_form
+from .declare import IDENT, FieldType, Report, Where, leaves, parse_type, resolve
+from .models import annotation, money_checker, optional, record_model
+
+ROLES = ("amount", "owner", "payment", "confidence", "candidates", "quantity", "lines", "order")
+"""What a built-in check may read of a declared kind, each named by a field path of the kind."""
+
+
+@dataclass(frozen=True, eq=False)
+class KindSpec:
+    """A declared intent kind: its model and what consent and the built-in checks read of it."""
+
+    name: str
+    model: type[BaseModel]
+    fields: FieldType
+    consequential: bool = True
+    description: str | None = None
+    unbound: tuple[str, ...] = ()
+    """Dotted field paths consent ignores (linted: each is a field the user never confirms)."""
+    roles: Mapping[str, str] = field(default_factory=dict)
+    money: tuple[tuple[tuple[str, ...], str, bool], ...] = ()
+    """Each amount's leaf path, its currency (a code, or a dotted path in the intent) and whether it is a path."""
+    same_length: tuple[tuple[str, ...], ...] = ()
+
+    def bound(self, intent: Any) -> dict[str, Any]:
+        """What consent binds of ``intent`` (see :mod:`txguard.domain.bind`)."""
+        return bound_form(self, intent)
+
+    def currency_of(self, steps: tuple[str, ...]) -> tuple[str, bool] | None:
+        for path, cur, is_path in self.money:
+            if path == steps:
+                return cur, is_path
+        return None
+
+
+@dataclass(frozen=True, eq=False)
+class FactCollection:
+    name: str
+    key: str | None
+    record: FieldType
+    description: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Domain:
+    """Every intent kind a policy knows, its facts layout and its request model."""
+
+    models: Mapping[str, type[BaseModel]]
+    specs: Mapping[str, KindSpec]
+    consequential: frozenset[str]
+    facts: Mapping[str, FactCollection] | None = None
+    """Declared fact collections (None: the commerce layout, :data:`~txguard.core.paths.FACTS_SCHEMA`)."""
+    undeclared_facts: str = "ignore"
+    request_model: type[BaseModel] = Request
+    empty_request: BaseModel = EMPTY_REQUEST
+    request_type: FieldType | None = None
+    digest: str = ""
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted(self.models)
+
+    def facts_schema(self) -> Any:
+        """The facts layout ``when`` paths are checked against."""
+        if self.facts is None:
+            return FACTS_SCHEMA
+        return {name: MapOf(path_schema(c.record, f"facts.{name}")) for name, c in self.facts.items()}
+
+    def fact_type(self, steps: list[tuple[str, Any]]) -> FieldType | None:
+        """The declared type reached by a path's steps below ``facts`` (``attr``/``key``/``index``), or
+        None (not declared: the commerce layout, or a step the declaration does not type)."""
+        if self.facts is None or not steps or steps[0][0] != "attr" or steps[0][1] not in self.facts:
+            return None
+        coll = self.facts[str(steps[0][1])]
+        rest = steps[1:]
+        if not rest:
+            return None
+        if rest[0][0] not in ("key", "ref"):
+            return None
+        cur: FieldType | None = coll.record
+        for op, name in rest[1:]:
+            if cur is None:
+                return None
+            if op == "attr" and cur.kind == "record":
+                cur = cur.fields.get(str(name))
+            elif op == "index" and cur.kind == "list":
+                cur = cur.of
+            elif op in ("key", "ref") and cur.kind == "map":
+                cur = cur.of
+            else:
+                return None
+        return cur
+
+
+BUILTIN = Domain(models=dict(INTENT_MODELS), specs={}, consequential=frozenset(CONSEQUENTIAL_KINDS), digest="builtin")
+"""The shipped commerce domain: what a policy that declares nothing has."""
+
+
+def path_schema(tp: FieldType, name: str) -> Any:
+    """A declared type as the layout :func:`~txguard.core.paths.check_path` walks: records as dicts,
+    lists as :class:`ListOf`, maps as :class:`MapOf`, scalars as their validating annotation."""
+    if tp.kind == "record":
+        return {k: path_schema(v, f"{name}.{k}") for k, v in tp.fields.items()}
+    if tp.kind == "list" and tp.of is not None:
+        return ListOf(path_schema(tp.of, f"{name}[]"))
+    if tp.kind == "map" and tp.of is not None:
+        return MapOf(path_schema(tp.of, f"{name}{{}}"))
+    return optional(tp, annotation(tp, name, {}))
+
+
+# -- building ---------------------------------------------------------------------------------------------
+
+_CACHE: dict[tuple[str, str], Domain] = {}
+"""Domains by (declaration digest, policy currency): one set of models per declaration, so that
+every policy of a process that declares the same kinds shares their classes."""
+
+
+def build_domain(data: Mapping[str, Any], currency: str, report: Report) -> Domain:
+    """The domain of a merged policy document; problems go to ``report`` (a partial domain then)."""
+    declared = {k: data[k] for k in ("intents", "facts", "request", "undeclared_facts", "builtin_kinds") if k in data}
+    if not declared:
+        return BUILTIN
+    digest = "sha256:" + hashlib.sha256(policy_json(declared).encode("utf-8")).hexdigest()
+    cached = _CACHE.get((digest, currency))
+    if cached is not None:
+        return cached
+    problems: list[tuple[Where, str, str]] = []
+
+    def note(at: Where, code: str, message: str) -> None:
+        problems.append((at, code, message))
+        report(at, code, message)
+
+    builtin = data.get("builtin_kinds") == "commerce" or "intents" not in data
+    models: dict[str, type[BaseModel]] = dict(INTENT_MODELS) if builtin else {}
+    consequential = set(CONSEQUENTIAL_KINDS) if builtin else set()
+    specs: dict[str, KindSpec] = {}
+    for name, raw in (data.get("intents") or {}).items():
+        at: Where = ("intents", name)
+        if name in INTENT_MODELS or name == "read":
+            note(at, "txg-type", f"`{name}` is a shipped kind: declare your own kind under another name")
+            continue
+        spec = _kind(name, raw, at, currency, note)
+        if spec is not None:
+            specs[name] = spec
+            models[name] = spec.model
+            if spec.consequential:
+                consequential.add(name)
+    facts = None
+    if "facts" in data:
+        facts = {}
+        for cname, raw in data["facts"].items():
+            coll = _collection(cname, raw, ("facts", cname), note)
+            if coll is not None:
+                facts[cname] = coll
+    request_model: type[BaseModel] = Request
+    empty: BaseModel = EMPTY_REQUEST
+    request_type = None
+    if "request" in data:
+        rtype = parse_type({"record": data["request"]}, ("request",), note)
+        if rtype is not None:
+            request_type = rtype
+            request_model = record_model(rtype, "request", {})
+            try:
+                empty = request_model()
+            except Exception:  # noqa: BLE001 - a request with a required field has no empty form
+                empty = None  # type: ignore[assignment]
+    domain = Domain(models=models, specs=specs, consequential=frozenset(consequential), facts=facts,
+                    undeclared_facts=data.get("undeclared_facts", "ignore"), request_model=request_model,
+                    empty_request=empty, request_type=request_type, digest=digest)
+    if not problems:
+        _CACHE[(digest, currency)] = domain
+    return domain
+
+
+def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: Report) -> KindSpec | None:
+    tp = parse_type({"record": raw.get("fields") or {}}, at + ("fields",), report)
+    if tp is None:
+        return None
+    ok = True
+    currency_field = "currency" if tp.fields.get("currency") is not None and tp.fields["currency"].kind == "currency" else None
+    money: list[tuple[tuple[str, ...], str, bool]] = []
+    for steps, leaf in leaves(tp):
+        if leaf.kind != "money":
+            continue
+        cur = leaf.currency or currency_field
+        if cur is None:
+            money.append((steps, currency, False))
+        elif len(cur) == 3 and cur.isupper():
+            money.append((steps, cur, False))
+        else:
+            target = resolve(tp, cur)
+            if target is None or target.kind != "currency" or any(s in ("[]", "{}") for s in _steps(tp, cur)):
+                report(at + ("fields",) + tuple(s for s in steps if s not in ("[]", "{}")) + ("money", "currency"),
+                       "txg-type", f"`{cur}` is not a `currency` field of intent `{name}` outside any list")
+                ok = False
+            money.append((steps, cur, True))
+    same: list[tuple[str, ...]] = []
+    for i, group in enumerate(raw.get("same_length") or []):
+        if (not isinstance(group, list) or len(group) < 2
+                or not all(isinstance(g, str) and g in tp.fields and tp.fields[g].kind == "list" for g in group)):
+            report(at + ("same_length", i), "txg-type", "a `same_length` group names two or more list fields of the kind")
+            ok = False
+        else:
+            same.append(tuple(group))
+    unbound = []
+    for i, path in enumerate(raw.get("unbound") or []):
+        if not isinstance(path, str) or resolve(tp, path) is None:
+            report(at + ("unbound", i), "txg-path", f"`{path}` is not a field of intent `{name}`")
+            ok = False
+        else:
+            unbound.append(path)
+    roles: dict[str, str] = {}
+    for role, path in (raw.get("roles") or {}).items():
+        if role not in ROLES:
+            report(at + ("roles", role), "txg-type", f"`{role}` is not a role (expected one of: {', '.join(ROLES)})")
+            ok = False
+        elif not isinstance(path, str) or resolve(tp, path) is None:
+            report(at + ("roles", role), "txg-path", f"`{path}` is not a field of intent `{name}`")
+            ok = False
+        else:
+            roles[role] = path
+    consequential = raw.get("consequential", True)
+    if not ok:
+        return None
+    model = record_model(tp, name, {}, kind=name, validator=money_checker(money, same))
+    spec = KindSpec(name=name, model=model, fields=tp, consequential=bool(consequential),
+                    description=raw.get("description"), unbound=tuple(unbound), roles=roles,
+                    money=tuple(money), same_length=tuple(same))
+    setattr(model, "__txguard_kind__", spec)
+    return spec
+
+
+def _steps(tp: FieldType, dotted: str) -> list[str]:
+    """The container steps a dotted path crosses (``[]`` for each list, ``{}`` for each map)."""
+    out: list[str] = []
+    cur: FieldType | None = tp
+    for part in dotted.split("."):
+        while cur is not None and cur.kind in ("list", "map"):
+            out.append("[]" if cur.kind == "list" else "{}")
+            cur = cur.of
+        cur = cur.fields.get(part) if cur is not None and cur.kind == "record" else None
+    return out
+
+
+def _collection(name: str, raw: Any, at: Where, report: Report) -> FactCollection | None:
+    if not isinstance(name, str) or not IDENT.match(name):
+        report(at, "txg-type", f"`{name}` is not a collection name")
+        return None
+    record = parse_type({"record": raw.get("record") or {}}, at + ("record",), report)
+    if record is None:
+        return None
+    key = raw.get("key")
+    if key is not None and (key not in record.fields or record.fields[key].kind not in ("id", "string", "int")):
+        report(at + ("key",), "txg-type", f"`key` names an `id`, `string` or `int` field of the record, got `{key}`")
+        return None
+    return FactCollection(name, key, record, raw.get("description"))
+
+
+def kind_spec(intent: Any) -> KindSpec | None:
+    """The declaration of a declared kind's intent (None for a shipped kind)."""
+    spec = getattr(type(intent), "__txguard_kind__", None)
+    return spec if isinstance(spec, KindSpec) else None
+
+
+FactChecker = Callable[[Any], bool]

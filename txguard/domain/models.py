@@ -1,0 +1,193 @@
+"""Declared types -> pydantic models: what validates a declared intent kind's fields or the request.
+
+A generated model is frozen, refuses unknown fields and reads every value strictly: amounts through
+the same validator as the built-in kinds (decimal strings, integers, JSON numbers read from their
+text; never negative, never NaN), decimals exactly, datetimes only with a UTC offset, durations as
+ISO 8601 without years or months. After the fields, every amount is checked against the exponent of
+its currency and every ``same_length`` group of lists is checked for equal lengths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model, model_validator
+
+from ..core.intents import Amount, Currency, Id
+from ..core.jsonio import exact_decimal
+from ..core.money import CURRENCY_EXPONENTS, brief
+from ..policy.types import MoneyIn, read_date, read_datetime, read_duration
+from .declare import FieldType
+
+_CONFIG = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=False)
+
+
+def _decimal(value: Any) -> Decimal:
+    """An exact decimal: a JSON number from its text, a host's float through its shortest repr, an int
+    or a plain decimal string (no exponent, no NaN)."""
+    if isinstance(value, bool):
+        raise ValueError(f"`{brief(value)}` is not a number")
+    if isinstance(value, float):
+        result = exact_decimal(value)
+    elif isinstance(value, (int, Decimal)):
+        result = Decimal(value)
+    elif isinstance(value, str) and value and len(value) <= 64 and all(c in "0123456789.-" for c in value) \
+            and value.count(".") <= 1 and value.lstrip("-") and "-" not in value[1:] and value[-1] != "." \
+            and value.lstrip("-")[0] != ".":
+        result = Decimal(value)
+    else:
+        raise ValueError(f"`{brief(value)}` is not a number (a decimal string such as \"1.5\" or a number)")
+    if not result.is_finite():
+        raise ValueError(f"`{brief(value)}` is not a finite number")
+    return result
+
+
+def _strict(reader: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def read(value: Any) -> Any:
+        return reader(value)  # ValueTypeError is a ValueError: pydantic reports its message
+    return read
+
+
+def _bounds(tp: FieldType) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if tp.minimum is not None:
+        out["ge"] = int(tp.minimum) if tp.kind == "int" else tp.minimum
+    if tp.maximum is not None:
+        out["le"] = int(tp.maximum) if tp.kind == "int" else tp.maximum
+    return out
+
+
+MoneyFor = Callable[[tuple[str, ...]], "MoneyIn | None"]
+
+
+def annotation(tp: FieldType, name: str, models: dict[str, type[BaseModel]], steps: tuple[str, ...] = (),
+               money_for: MoneyFor | None = None) -> Any:
+    """The pydantic annotation of a declared type (not yet optional); records become models named
+    ``name`` (collected in ``models``). ``steps`` is the type's leaf path from the root record and
+    ``money_for`` the currency of the amount at a leaf path (marked on the annotation and on the
+    record model's ``__txguard_money__``, which is what gives a ``when`` path its money type)."""
+    k = tp.kind
+    if k == "money":
+        marker = money_for(steps) if money_for is not None else None
+        meta = ([Field(**_bounds(tp))] if _bounds(tp) else []) + ([marker] if marker is not None else [])
+        return Annotated[(Amount, *meta)] if meta else Amount  # type: ignore[return-value]
+    if k == "decimal":
+        return Annotated[Decimal, BeforeValidator(_decimal), Field(**_bounds(tp))]
+    if k == "int":
+        return Annotated[StrictInt, Field(**_bounds(tp))]
+    if k == "string":
+        kw = {key: v for key, v in (("pattern", tp.pattern), ("min_length", tp.min_length),
+                                    ("max_length", tp.max_length)) if v is not None}
+        return Annotated[StrictStr, Field(**kw)] if kw else StrictStr
+    if k == "id":
+        return Id
+    if k == "bool":
+        return StrictBool
+    if k == "currency":
+        return Currency
+    if k == "date":
+        return Annotated[date, BeforeValidator(_strict(read_date))]
+    if k == "datetime":
+        return Annotated[datetime, BeforeValidator(_strict(read_datetime))]
+    if k == "duration":
+        return Annotated[timedelta, BeforeValidator(_strict(read_duration))]
+    if k == "enum":
+        return Literal[tp.values]
+    if k == "list":
+        assert tp.of is not None
+        inner = optional(tp.of, annotation(tp.of, f"{name}[]", models, steps + ("[]",), money_for))
+        return Annotated[tuple[inner, ...], Field(min_length=tp.min_length, max_length=tp.max_length)]  # type: ignore[valid-type]
+    if k == "map":
+        assert tp.of is not None
+        inner = optional(tp.of, annotation(tp.of, f"{name}{{}}", models, steps + ("{}",), money_for))
+        return dict[StrictStr, inner]  # type: ignore[valid-type]
+    return record_model(tp, name, models, steps=steps, money_for=money_for)
+
+
+def optional(tp: FieldType, ann: Any) -> Any:
+    return Optional[ann] if tp.optional else ann
+
+
+def record_model(tp: FieldType, name: str, models: dict[str, type[BaseModel]], *,
+                 kind: str | None = None, validator: Callable[[BaseModel], None] | None = None,
+                 steps: tuple[str, ...] = (), money_for: MoneyFor | None = None) -> type[BaseModel]:
+    """A frozen model of a record type; ``kind`` adds the ``kind`` literal of an intent kind and
+    ``validator`` runs on the whole model after its fields."""
+    fields: dict[str, Any] = {}
+    if kind is not None:
+        fields["kind"] = (Literal[kind], kind)  # type: ignore[valid-type]
+    money: dict[str, MoneyIn] = {}
+    for fname, sub in tp.fields.items():
+        ann = optional(sub, annotation(sub, f"{name}.{fname}", models, steps + (fname,), money_for))
+        marker = money_for(steps + (fname,)) if sub.kind == "money" and money_for is not None else None
+        if marker is not None:
+            money[fname] = marker
+        if sub.description:
+            ann = Annotated[ann, Field(description=sub.description)]
+        fields[fname] = (ann, None) if sub.optional else (ann, ...)
+    validators: dict[str, Any] = {}
+    if validator is not None:
+        def _after(self: BaseModel) -> BaseModel:
+            validator(self)
+            return self
+        validators["_declared"] = model_validator(mode="after")(_after)
+    model = create_model(name, __config__=_CONFIG, __doc__=tp.description, __validators__=validators,  # type: ignore[call-overload]
+                         **fields)
+    setattr(model, "__txguard_money__", money)
+    models[name] = model
+    return model  # type: ignore[no-any-return]
+
+
+# -- what runs after the fields ---------------------------------------------------------------------------
+
+def walk(value: Any, steps: tuple[str, ...], label: str = "") -> Iterator[tuple[str, Any]]:
+    """The values at a leaf path (``[]`` steps go through each element, ``{}`` through each value),
+    with their rendered location (``flights[0].price``)."""
+    if value is None:
+        return
+    if not steps:
+        yield label, value
+        return
+    head, rest = steps[0], steps[1:]
+    if head == "[]":
+        for i, elem in enumerate(value):
+            yield from walk(elem, rest, f"{label}[{i}]")
+    elif head == "{}":
+        for key, elem in value.items():
+            yield from walk(elem, rest, f"{label}[{key!r}]")
+    else:
+        yield from walk(getattr(value, head, None) if not isinstance(value, Mapping) else value.get(head),
+                        rest, f"{label}.{head}" if label else head)
+
+
+def money_checker(money: list[tuple[tuple[str, ...], str, bool]],
+                  same_length: list[tuple[str, ...]]) -> Callable[[BaseModel], None] | None:
+    """The after-validator of a kind: each amount (leaf path, currency code or currency path, whether
+    the currency is a path) within its currency's exponent; each group of lists equally long."""
+    if not money and not same_length:
+        return None
+
+    def check(model: BaseModel) -> None:
+        for steps, currency, is_path in money:
+            code = currency
+            if is_path:
+                found = [v for _, v in walk(model, tuple(currency.split(".")))]
+                if len(found) != 1 or not isinstance(found[0], str):
+                    continue  # an absent optional currency: no amount can be checked against it
+                code = found[0]
+            exponent = CURRENCY_EXPONENTS.get(code)
+            if exponent is None:
+                raise ValueError(f"`{currency}`: `{code}` is not an ISO 4217 currency")
+            for where, amount in walk(model, steps):
+                if isinstance(amount, Decimal) and -amount.as_tuple().exponent > exponent:  # type: ignore[operator]
+                    raise ValueError(f"{where} `{amount}` has more decimals than {code} allows ({exponent})")
+        for group in same_length:
+            sizes = [(name, len(getattr(model, name) or ())) for name in group]
+            if len({n for _, n in sizes}) > 1:
+                first, *others = sizes
+                raise ValueError(f"{first[0]} has {first[1]} entries but "
+                                 + " and ".join(f"{name} has {n}" for name, n in others))
+    return check
