@@ -134,7 +134,7 @@ def test_bind_lists_every_binding_confirmation_in_session_order() -> None:
     ((), "the user has not confirmed this checkout"),
     ((Confirmed(digest="sha256:" + "0" * 64, expires_at=NOW),), "the user's confirmation has expired"),
     ((Confirmed(name="checkout", arguments=checkout_args(line(quantity=2))),),
-     "the user confirmed a different checkout: lines, total changed"),
+     "the user confirmed a different checkout: items, total changed"),
     ((Confirmed(token="txgc1.k.a.b.c.d"),),
      "the consent token is signed with key `k`, which this guard does not hold, so it confirms nothing"),
 ])

@@ -18,7 +18,10 @@ from txguard import (
     ReturnItems,
     intent_digest,
 )
-from txguard.core.intents import CONSEQUENTIAL_KINDS, INTENT_KINDS, bound_fields
+from txguard.core.intents import CONSEQUENTIAL_KINDS, INTENT_KINDS
+from txguard.core.canonical import canonical_json
+from txguard.core.money import format_amount
+from txguard.domain.digest import bound_fields
 
 from .helpers import ADDRESS, checkout_args, line
 
@@ -117,12 +120,14 @@ def test_kinds() -> None:
 
 # -- the binding ---------------------------------------------------------------------------------
 
-def test_bound_fields_of_a_checkout() -> None:
+def test_bound_fields_of_a_checkout_are_every_field_but_the_agents_own_assessment() -> None:
     c = checkout(shipping_address=ADDRESS, merchant="shop")
+    lines = [{"sku": s, "product_id": "P-COF", "title": t, "quantity": 1, "unit_price": p, "category": None}
+             for s, t, p in sorted([(l.sku, l.title, format_amount(l.unit_price, "USD", code=False)) for l in c.items])]
     assert bound_fields(c) == {
         "kind": "checkout",
         "currency": "USD",
-        "lines": [["S-COF-1", "P-COF", 1, "120.00"], ["S-COF-2", "P-COF", 1, "150.50"]],
+        "items": sorted(lines, key=canonical_json),
         "total": "270.50",
         "payment_method_id": "credit_card_1",
         "merchant": "shop",
@@ -130,15 +135,23 @@ def test_bound_fields_of_a_checkout() -> None:
     }
 
 
-def test_digest_ignores_line_order_confidence_titles_and_alternatives() -> None:
+def test_digest_ignores_line_order_exact_amount_text_confidence_and_alternatives() -> None:
     a = checkout()
     b = Checkout.model_validate({
-        **checkout_args(line("S-COF-2", unit_price="150.5", title="A coffee maker"), line(), total="270.5"),
+        **checkout_args(line("S-COF-2", unit_price="150.5"), line(), total="270.5"),
         "confidence": 0.5,
         "alternatives": [{"product_id": "P-ESP"}],
     })
     assert intent_digest(a) == intent_digest(b)
     assert intent_digest(a).startswith("sha256:") and len(intent_digest(a)) == 7 + 64
+
+
+def test_digest_binds_each_lines_title_and_category() -> None:
+    # Consent binds every field: an economy fare re-proposed as business at the same price is another action.
+    a = checkout()
+    renamed = checkout(items=[line(title="A coffee maker"), line("S-COF-2", unit_price="150.50")])
+    recategorised = checkout(items=[{**line(), "category": "Business"}, line("S-COF-2", unit_price="150.50")])
+    assert len({intent_digest(a), intent_digest(renamed), intent_digest(recategorised)}) == 3
 
 
 @pytest.mark.parametrize("change", [
@@ -162,6 +175,8 @@ def test_order_intents_bind_sorted_ids_and_exact_amounts() -> None:
     r2 = ReturnItems(order_id="#W2", item_ids=("a", "b"), payment_method_id="pm")
     assert intent_digest(r1) == intent_digest(r2)
     assert bound_fields(r1)["item_ids"] == ["a", "b"]
+    assert bound_fields(ModifyOrderItems(order_id="#W1", item_ids=("b", "a"), new_item_ids=("d", "c"),
+                                         payment_method_id="pm"))["new_item_ids"] == ["c", "d"]  # pairs kept
     m1 = ModifyOrderItems(order_id="#W1", item_ids=("a", "b"), new_item_ids=("c", "d"), payment_method_id="pm")
     m2 = ModifyOrderItems(order_id="#W1", item_ids=("b", "a"), new_item_ids=("d", "c"), payment_method_id="pm")
     m3 = ModifyOrderItems(order_id="#W1", item_ids=("a", "b"), new_item_ids=("d", "c"), payment_method_id="pm")

@@ -61,8 +61,8 @@ if _typing.TYPE_CHECKING:
         ReadOnly,
         Refund,
         ReturnItems,
-        intent_digest,
     )
+    from .domain.digest import intent_digest
     from .core.money import parse_amount
     from .core.observe import Observer
     from .policy.schema import intent_schema, policy_schema
@@ -129,7 +129,7 @@ _LAZY: dict[str, str] = {
     "compile_file": "policy.compile",
     "compile_policy": "policy.compile",
     "explain": "authoring.explain",
-    "intent_digest": "core.intents",
+    "intent_digest": "domain.digest",
     "intent_schema": "policy.schema",
     "lint": "policy.lint",
     "parse_amount": "core.money",

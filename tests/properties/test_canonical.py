@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from txguard import Guard
 from txguard.core.canonical import MAX_SAFE_INTEGER, canonical_json, encode_jcs, policy_json
-from txguard.core.intents import INTENT_MODELS, bound_fields, intent_digest
+from txguard.core.intents import INTENT_MODELS
+from txguard.domain.digest import bound_fields, intent_digest
 
 from .strategies import POLICIES, corpus_envelopes
 

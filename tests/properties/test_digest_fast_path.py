@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from txguard import Checkout, intent_digest
 from txguard.core.canonical import canonical_json
-from txguard.core.intents import _checkout_canonical, bound_fields
+from txguard.domain.digest import _checkout_canonical, bound_fields
 
 text = st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=12)
 ids = st.one_of(text, st.sampled_from(["111", 'a"b', "a\\b", "é", "\n", "\u2028", "\x00x"]))

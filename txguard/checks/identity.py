@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..consent.binding import bind
-from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_KINDS, intent_digest
+from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_KINDS
+from ..domain.digest import intent_digest
 from .ctx import Ctx
 from .spec import check
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from ..core.context import Confirmed, Proposal
 from ..core.errors import ConsentTokenError
-from ..core.intents import bound_fields, intent_digest
+from ..domain.digest import bound_fields, intent_digest
 from ..core.jsonio import exact_decimal
 from .tokens import verify_token
 

@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from ..core.context import MALFORMED_TOKEN_ENTRY, Confirmed
 from ..core.decision import ConfirmationRequest
 from ..core.errors import ConsentTokenError, UsageError
-from ..core.intents import intent_digest
+from ..domain.digest import intent_digest
 
 VERSION = "txgc1"
 MIN_KEY_BYTES = 32

@@ -5,7 +5,8 @@ two intents with the same bound form are the same action and any other differenc
 action. Values are written so that equal values have one text: amounts at their currency's
 exponent, decimals without trailing zeros, datetimes as the UTC instant, durations in seconds,
 ``unordered`` lists sorted (lists of a ``same_length`` group that are all unordered are sorted
-together, row by row, so their pairing is kept).
+together, row by row, so their pairing is kept). The fields a kind names as its ``confidence`` and
+``candidates`` roles are the agent's own assessment, not the action: they are not bound.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ if typing.TYPE_CHECKING:
 
 def bound_form(spec: KindSpec, intent: Any) -> dict[str, Any]:
     """The canonical bound fields of ``intent``, a model of the declared kind ``spec``."""
-    unbound = frozenset(spec.unbound)
+    # The agent's own assessment (its confidence, the candidates it weighed) is not part of the action.
+    unbound = frozenset(spec.unbound) | {spec.roles[r] for r in ("confidence", "candidates") if r in spec.roles}
     currencies = {steps: _currency(intent, cur, is_path) for steps, cur, is_path in spec.money}
     out: dict[str, Any] = {"kind": spec.name}
     joint: dict[str, list[Any]] = {}

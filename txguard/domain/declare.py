@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any
 
 from ..core.money import CURRENCY_EXPONENTS
@@ -34,11 +35,13 @@ from ..core.money import CURRENCY_EXPONENTS
 Where = tuple[str | int, ...]
 Report = Callable[[Where, str, str], None]
 
-SCALARS = ("money", "decimal", "int", "string", "id", "bool", "date", "datetime", "duration", "currency")
+SCALARS = ("money", "decimal", "int", "string", "id", "bool", "date", "datetime", "duration", "currency", "any")
 """The type names a field may be written as (each optionally suffixed ``?``)."""
-CONTAINERS = ("enum", "list", "map", "record")
+CONTAINERS = ("enum", "list", "map", "record", "one_of")
 TYPE_KEYS = frozenset(SCALARS + CONTAINERS)
-COMMON = frozenset({"optional", "description"})
+COMMON = frozenset({"optional", "description", "default"})
+NO_DEFAULT: Any = type("NoDefault", (), {"__repr__": lambda self: "NO_DEFAULT"})()
+"""A field with no ``default``: required unless optional (then absent is null)."""
 SCALAR_PARAMS: dict[str, frozenset[str]] = {
     "money": frozenset({"currency", "min", "max"}),
     "decimal": frozenset({"min", "max"}),
@@ -67,7 +70,11 @@ class FieldType:
     values: tuple[str, ...] = ()
     of: FieldType | None = None
     fields: Mapping[str, FieldType] = field(default_factory=dict)
+    options: tuple[FieldType, ...] = ()
+    """The alternatives of a ``one_of`` (scalars: a value is the first one it reads as)."""
     unordered: bool = False
+    default: Any = NO_DEFAULT
+    """A value the field takes when absent (the field is then not required, and not nullable)."""
     currency: str | None = None
     """A money field's currency: an ISO 4217 code, or the dotted path (from the record's root) of
     the ``currency`` field that holds it; None: the kind's ``currency`` field, else the policy's."""
@@ -77,16 +84,20 @@ class FieldType:
         return f"{self.kind}{inner}{'?' if self.optional else ''}"
 
 
-def parse_type(raw: Any, at: Where, report: Report) -> FieldType | None:
-    """The :class:`FieldType` of ``raw`` written at ``at``; problems go to ``report`` (None then)."""
+def parse_type(raw: Any, at: Where, report: Report, named: Mapping[str, FieldType] | None = None) -> FieldType | None:
+    """The :class:`FieldType` of ``raw`` written at ``at``; problems go to ``report`` (None then).
+    ``named`` are the types the policy's ``types:`` section declares, usable by name."""
+    named = named or {}
     if isinstance(raw, str):
         name, optional = (raw[:-1], True) if raw.endswith("?") else (raw, False)
         if name.startswith("optional ") and not optional:
             name, optional = name[len("optional "):].strip(), True
         if name in SCALARS:
             return FieldType(name, optional)
+        if name in named:
+            return replace(named[name], optional=optional or named[name].optional)
         hint = f"; for a list write `{{list: {name}}}`" if name in CONTAINERS else ""
-        report(at, "txg-type", f"`{raw}` is not a type (expected one of: {', '.join(SCALARS)}, optionally "
+        report(at, "txg-type", f"`{raw}` is not a type (expected one of: {', '.join(list(SCALARS) + sorted(named))}, optionally "
                                f"followed by `?`, or a mapping such as `{{list: id}}`){hint}")
         return None
     if not isinstance(raw, Mapping) or not raw:
@@ -95,7 +106,7 @@ def parse_type(raw: Any, at: Where, report: Report) -> FieldType | None:
         return None
     keys = [k for k in raw if k in TYPE_KEYS]
     if len(keys) != 1 or not _typed(str(keys[0]), raw):
-        return _record(raw, at, report, optional=False, description=None)
+        return _record(raw, at, report, optional=False, description=None, named=named)
     kind = str(keys[0])
     optional = raw.get("optional", False)
     description = raw.get("description")
@@ -112,6 +123,31 @@ def parse_type(raw: Any, at: Where, report: Report) -> FieldType | None:
                                              f"{', '.join(sorted(allowed))})")
         return None
     arg = raw[kind]
+    tp = _typed_form(kind, arg, raw, at, report, optional, description, named)
+    if tp is None or "default" not in raw:
+        return tp
+    return _with_default(tp, raw["default"], at + ("default",), report)
+
+
+def _with_default(tp: FieldType, value: Any, at: Where, report: Report) -> FieldType | None:
+    """``tp`` with a default value, which must be one the type accepts (checked with the generated model)."""
+    if tp.optional:
+        report(at, "txg-type", "a field is `optional` (absent is null) or has a `default`, not both")
+        return None
+    ok = (isinstance(value, str) and tp.kind in ("string", "id", "enum") and (not tp.values or value in tp.values)
+          or isinstance(value, bool) and tp.kind == "bool"
+          or isinstance(value, int) and not isinstance(value, bool) and tp.kind == "int"
+          or isinstance(value, list) and not value and tp.kind == "list" and not tp.min_length
+          or isinstance(value, Mapping) and not value and tp.kind == "map")
+    if not ok:
+        report(at, "txg-type", f"`default` must be a value of the field's type ({tp.kind}; a list's default is `[]`, "
+                               "a map's `{}`)")
+        return None
+    return replace(tp, default=tuple(value) if isinstance(value, list) else MappingProxyType({}) if isinstance(value, Mapping) else value)
+
+
+def _typed_form(kind: str, arg: Any, raw: Mapping[str, Any], at: Where, report: Report, optional: bool,
+                description: str | None, named: Mapping[str, FieldType]) -> FieldType | None:
     if kind in SCALARS:
         return _scalar(kind, arg, at + (kind,), report, optional, description)
     if kind == "enum":
@@ -120,12 +156,18 @@ def parse_type(raw: Any, at: Where, report: Report) -> FieldType | None:
             report(at + ("enum",), "txg-type", "an enum lists its values: distinct non-empty strings, at least one")
             return None
         return FieldType("enum", optional, description, values=tuple(arg))
+    if kind == "one_of":
+        opts = [parse_type(o, at + ("one_of", i), report, named) for i, o in enumerate(arg)] if isinstance(arg, list) else []
+        if len(opts) < 2 or any(o is None or o.kind not in SCALARS or o.optional for o in opts):
+            report(at + ("one_of",), "txg-type", "`one_of` lists two or more scalar types (not optional ones)")
+            return None
+        return FieldType("one_of", optional, description, options=tuple(o for o in opts if o is not None))
     if kind == "record":
         if not isinstance(arg, Mapping) or not arg:
             report(at + ("record",), "txg-type", "a record maps field names to types, at least one")
             return None
-        return _record(arg, at + ("record",), report, optional, description)
-    of = parse_type(arg, at + (kind,), report)
+        return _record(arg, at + ("record",), report, optional, description, named)
+    of = parse_type(arg, at + (kind,), report, named)
     if of is None:
         return None
     if kind == "map":
@@ -156,7 +198,7 @@ def _typed(kind: str, raw: Mapping[str, Any]) -> bool:
 
 
 def _record(raw: Mapping[str, Any], at: Where, report: Report, optional: bool,
-            description: str | None) -> FieldType | None:
+            description: str | None, named: Mapping[str, FieldType] | None = None) -> FieldType | None:
     fields: dict[str, FieldType] = {}
     ok = True
     for name, sub in raw.items():
@@ -165,7 +207,7 @@ def _record(raw: Mapping[str, Any], at: Where, report: Report, optional: bool,
                                                   "starting with a digit; `kind` is reserved)")
             ok = False
             continue
-        tp = parse_type(sub, at + (name,), report)
+        tp = parse_type(sub, at + (name,), report, named)
         if tp is None:
             ok = False
         else:
@@ -242,6 +284,21 @@ def _number(value: Any, integer: bool) -> Decimal | None:
         except InvalidOperation:
             return None
     return None
+
+
+def parse_named(raw: Any, at: Where, report: Report) -> dict[str, FieldType]:
+    """The ``types:`` section: each named type may use the ones declared before it."""
+    named: dict[str, FieldType] = {}
+    if not isinstance(raw, Mapping):
+        return named
+    for name, sub in raw.items():
+        if not isinstance(name, str) or not IDENT.match(name) or name in TYPE_KEYS:
+            report(at + (str(name),), "txg-type", f"`{name}` cannot name a type (an identifier that is not a type key)")
+            continue
+        tp = parse_type(sub, at + (name,), report, named)
+        if tp is not None:
+            named[name] = tp
+    return named
 
 
 def leaves(tp: FieldType, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], FieldType]]:

@@ -9,11 +9,14 @@ paths; a declared request replaces :class:`~txguard.Request`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel
 
 from ..core.canonical import policy_json
@@ -21,7 +24,8 @@ from ..core.context import EMPTY_REQUEST, Request
 from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_MODELS
 from ..core.paths import FACTS_SCHEMA, ListOf, MapOf
 from .bind import bound_form
-from .declare import IDENT, FieldType, Report, Where, leaves, parse_type, resolve
+from ..policy.types import MoneyIn
+from .declare import IDENT, FieldType, Report, Where, leaves, parse_named, parse_type, resolve
 from .models import annotation, money_checker, optional, record_model
 
 ROLES = ("amount", "owner", "payment", "confidence", "candidates", "quantity", "lines", "order")
@@ -136,10 +140,16 @@ _CACHE: dict[tuple[str, str], Domain] = {}
 """Domains by (declaration digest, policy currency): one set of models per declaration, so that
 every policy of a process that declares the same kinds shares their classes."""
 
+DECLARING = ("types", "intents", "facts", "request", "undeclared_facts", "builtin_kinds")
+
 
 def build_domain(data: Mapping[str, Any], currency: str, report: Report) -> Domain:
-    """The domain of a merged policy document; problems go to ``report`` (a partial domain then)."""
-    declared = {k: data[k] for k in ("intents", "facts", "request", "undeclared_facts", "builtin_kinds") if k in data}
+    """The domain of a merged policy document (imports merged in); problems go to ``report``.
+
+    A kind named like a shipped kind must be declared exactly as the shipped commerce domain
+    declares it (``policies/domains/commerce.yaml``): it then runs on the engine's typed model.
+    """
+    declared = {k: data[k] for k in DECLARING if k in data}
     if not declared:
         return BUILTIN
     digest = "sha256:" + hashlib.sha256(policy_json(declared).encode("utf-8")).hexdigest()
@@ -152,40 +162,66 @@ def build_domain(data: Mapping[str, Any], currency: str, report: Report) -> Doma
         problems.append((at, code, message))
         report(at, code, message)
 
+    named = parse_named(data.get("types"), ("types",), note)
     builtin = data.get("builtin_kinds") == "commerce" or "intents" not in data
     models: dict[str, type[BaseModel]] = dict(INTENT_MODELS) if builtin else {}
     consequential = set(CONSEQUENTIAL_KINDS) if builtin else set()
     specs: dict[str, KindSpec] = {}
     for name, raw in (data.get("intents") or {}).items():
         at: Where = ("intents", name)
-        if name in INTENT_MODELS or name == "read":
-            note(at, "txg-type", f"`{name}` is a shipped kind: declare your own kind under another name")
+        if name == "read":
+            note(at, "txg-type", "`read` is the kind of read-only tools: declare your kind under another name")
             continue
-        spec = _kind(name, raw, at, currency, note)
-        if spec is not None:
-            specs[name] = spec
-            models[name] = spec.model
+        shipped = name in INTENT_MODELS
+        spec = _kind(name, raw, at, currency, note, named, INTENT_MODELS.get(name))
+        if spec is None:
+            continue
+        if shipped:
+            if not _same(spec, shipped_specs().get(name)):
+                note(at, "txg-type", f"`{name}` is a shipped kind: it must be declared exactly as the shipped commerce "
+                                     "domain declares it (policies/domains/commerce.yaml); declare your own kind under "
+                                     "another name")
+                continue
+            models[name] = INTENT_MODELS[name]
             if spec.consequential:
                 consequential.add(name)
+            else:
+                consequential.discard(name)
+            continue
+        specs[name] = spec
+        models[name] = spec.model
+        if spec.consequential:
+            consequential.add(name)
     facts = None
     if "facts" in data:
         facts = {}
         for cname, raw in data["facts"].items():
-            coll = _collection(cname, raw, ("facts", cname), note)
+            coll = _collection(cname, raw, ("facts", cname), note, named)
             if coll is not None:
                 facts[cname] = coll
     request_model: type[BaseModel] = Request
-    empty: BaseModel = EMPTY_REQUEST
+    empty: BaseModel | None = EMPTY_REQUEST
     request_type = None
     if "request" in data:
-        rtype = parse_type({"record": data["request"]}, ("request",), note)
-        if rtype is not None:
+        rtype = parse_type({"record": data["request"]}, ("request",), note, named)
+        if rtype is not None and rtype != _shipped().request:
             request_type = rtype
-            request_model = record_model(rtype, "request", {})
+            has_currency = rtype.fields.get("currency") is not None and rtype.fields["currency"].kind == "currency"
+
+            def money_for(steps: tuple[str, ...]) -> MoneyIn:
+                leaf = resolve(rtype, ".".join(s for s in steps if s not in ("[]", "{}")))
+                code = leaf.currency if leaf is not None else None
+                if code and len(code) == 3 and code.isupper():
+                    return MoneyIn(code=code)
+                if code:
+                    return MoneyIn(path=f"request.{code}")
+                return MoneyIn(path="request.currency") if has_currency else MoneyIn(code=currency)
+
+            request_model = record_model(rtype, "request", {}, money_for=money_for)
             try:
                 empty = request_model()
             except Exception:  # noqa: BLE001 - a request with a required field has no empty form
-                empty = None  # type: ignore[assignment]
+                empty = None
     domain = Domain(models=models, specs=specs, consequential=frozenset(consequential), facts=facts,
                     undeclared_facts=data.get("undeclared_facts", "ignore"), request_model=request_model,
                     empty_request=empty, request_type=request_type, digest=digest)
@@ -194,8 +230,15 @@ def build_domain(data: Mapping[str, Any], currency: str, report: Report) -> Doma
     return domain
 
 
-def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: Report) -> KindSpec | None:
-    tp = parse_type({"record": raw.get("fields") or {}}, at + ("fields",), report)
+def _same(a: KindSpec, b: KindSpec | None) -> bool:
+    return (b is not None and a.fields == b.fields and a.consequential == b.consequential and a.unbound == b.unbound
+            and a.same_length == b.same_length and dict(a.roles) == dict(b.roles))
+
+
+def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: Report,
+          named: Mapping[str, FieldType] | None = None, model: type[BaseModel] | None = None) -> KindSpec | None:
+    """A declared kind's spec; its model is generated (``model``: a shipped kind's typed model)."""
+    tp = parse_type({"record": raw.get("fields") or {}}, at + ("fields",), report, named)
     if tp is None:
         return None
     ok = True
@@ -244,12 +287,54 @@ def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: R
     consequential = raw.get("consequential", True)
     if not ok:
         return None
-    model = record_model(tp, name, {}, kind=name, validator=money_checker(money, same))
+    if model is None:
+        def money_for(steps: tuple[str, ...]) -> MoneyIn | None:
+            for path, cur, is_path in money:
+                if path == steps:
+                    return MoneyIn(path=f"intent.{cur}") if is_path else MoneyIn(code=cur)
+            return None
+        model = record_model(tp, name, {}, kind=name, validator=money_checker(money, same), money_for=money_for)
+        declared = True
+    else:
+        declared = False
     spec = KindSpec(name=name, model=model, fields=tp, consequential=bool(consequential),
                     description=raw.get("description"), unbound=tuple(unbound), roles=roles,
                     money=tuple(money), same_length=tuple(same))
-    setattr(model, "__txguard_kind__", spec)
+    if declared:
+        setattr(model, "__txguard_kind__", spec)
     return spec
+
+
+@dataclass(frozen=True)
+class _Shipped:
+    kinds: Mapping[str, KindSpec]
+    request: FieldType | None
+
+
+SHIPPED_FILE = Path(__file__).resolve().parent.parent / "data" / "domains" / "commerce.yaml"
+"""The shipped commerce domain, as the package carries it (``policies/domains/commerce.yaml``)."""
+
+
+@functools.cache
+def _shipped() -> _Shipped:
+    data = yaml.safe_load(SHIPPED_FILE.read_text(encoding="utf-8"))
+    problems: list[str] = []
+
+    def fail(at: Where, code: str, message: str) -> None:
+        problems.append(f"{at}: {message}")
+
+    named = parse_named(data.get("types"), ("types",), fail)
+    kinds = {name: _kind(name, raw, ("intents", name), "USD", fail, named, INTENT_MODELS[name])
+             for name, raw in data["intents"].items()}
+    request = parse_type({"record": data["request"]}, ("request",), fail, named)
+    if problems or any(k is None for k in kinds.values()):
+        raise RuntimeError(f"the shipped commerce domain does not load: {problems[:3]}")
+    return _Shipped({k: v for k, v in kinds.items() if v is not None}, request)
+
+
+def shipped_specs() -> Mapping[str, KindSpec]:
+    """The shipped kinds as ``commerce.yaml`` declares them (what consent binds of them)."""
+    return _shipped().kinds
 
 
 def _steps(tp: FieldType, dotted: str) -> list[str]:
@@ -264,11 +349,12 @@ def _steps(tp: FieldType, dotted: str) -> list[str]:
     return out
 
 
-def _collection(name: str, raw: Any, at: Where, report: Report) -> FactCollection | None:
+def _collection(name: str, raw: Any, at: Where, report: Report,
+                named: Mapping[str, FieldType] | None = None) -> FactCollection | None:
     if not isinstance(name, str) or not IDENT.match(name):
         report(at, "txg-type", f"`{name}` is not a collection name")
         return None
-    record = parse_type({"record": raw.get("record") or {}}, at + ("record",), report)
+    record = parse_type({"record": raw.get("record") or {}}, at + ("record",), report, named)
     if record is None:
         return None
     key = raw.get("key")

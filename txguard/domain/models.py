@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model, model_validator
 
@@ -20,7 +20,7 @@ from ..core.intents import Amount, Currency, Id
 from ..core.jsonio import exact_decimal
 from ..core.money import CURRENCY_EXPONENTS, brief
 from ..policy.types import MoneyIn, read_date, read_datetime, read_duration
-from .declare import FieldType
+from .declare import NO_DEFAULT, FieldType
 
 _CONFIG = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=False)
 
@@ -94,6 +94,10 @@ def annotation(tp: FieldType, name: str, models: dict[str, type[BaseModel]], ste
         return Annotated[datetime, BeforeValidator(_strict(read_datetime))]
     if k == "duration":
         return Annotated[timedelta, BeforeValidator(_strict(read_duration))]
+    if k == "any":
+        return Any
+    if k == "one_of":
+        return Union[tuple(annotation(o, name, models, steps, money_for) for o in tp.options)]  # type: ignore[return-value]
     if k == "enum":
         return Literal[tp.values]
     if k == "list":
@@ -127,7 +131,12 @@ def record_model(tp: FieldType, name: str, models: dict[str, type[BaseModel]], *
             money[fname] = marker
         if sub.description:
             ann = Annotated[ann, Field(description=sub.description)]
-        fields[fname] = (ann, None) if sub.optional else (ann, ...)
+        if sub.optional:
+            fields[fname] = (ann, None)
+        elif sub.default is NO_DEFAULT:
+            fields[fname] = (ann, ...)
+        else:  # a map's `{}` is a fresh dict per model (the declaration keeps a read-only one)
+            fields[fname] = (ann, Field(default_factory=dict) if isinstance(sub.default, Mapping) else sub.default)
     validators: dict[str, Any] = {}
     if validator is not None:
         def _after(self: BaseModel) -> BaseModel:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from ..core.decision import ConfirmationLine, ConfirmationRequest
-from ..core.intents import Checkout, bound_fields, intent_digest
+from ..core.intents import Checkout
+from ..domain.digest import bound_fields, intent_digest
 from ..core.money import format_amount
 
 

@@ -5,7 +5,7 @@ The stages run in order; ``load`` is ``_load``, the others are the functions of 
 
 1. ``load``      YAML text -> data with locations (``_load``)
 2. ``schema``    JSON Schema validation (``_schema``)
-3. ``extends``   merge the base policy; the child may only tighten it
+3. ``extends``   merge the base policy (the child may only tighten it) and the domain files it ``imports``
 4. ``domain``    declared intent kinds, facts and request -> models (``txguard/domain``)
 5. ``tools``     tool name -> intent kind, argument mapping
 6. ``categories`` taxonomy file, product types, synonyms
@@ -45,7 +45,7 @@ from .load import Located, load_yaml, read_source
 from .rules import CompiledRule, compile_rules, stage_rank
 from .schema import validate_document
 from .session import EMPTY_SESSION_POLICY, SessionPolicy, compile_session
-from .extends import API_VERSION, Build, merge_base, load_policy_data
+from .extends import API_VERSION, Build, merge_base, merge_imports, load_policy_data
 from .tools import ProposalError, ToolMap, compile_tools
 
 __all__ = ["API_VERSION", "STAGES", "CompiledPolicy", "CompiledRule", "compile_document", "compile_file",
@@ -135,7 +135,7 @@ def _stage_schema(b: Build) -> None:
 
 
 def _stage_extends(b: Build) -> None:
-    b.data = merge_base(b, dict(b.doc.data), (Path(b.doc.file).resolve(),))
+    b.data = merge_imports(b, merge_base(b, dict(b.doc.data), (Path(b.doc.file).resolve(),)))
 
 
 def _stage_domain(b: Build) -> None:
@@ -145,7 +145,7 @@ def _stage_domain(b: Build) -> None:
     except MoneyError as exc:
         b.error(("currency",), "txg-param", str(exc))
         return
-    b.domain = build_domain(b.data, b.currency, b.error)
+    b.domain = build_domain(b.data, b.currency, b.domain_error)
 
 
 def _stage_tools(b: Build) -> None:

@@ -16,7 +16,7 @@ from ..core.errors import MAX_DIAGNOSTICS, Diagnostic, PolicyError
 from ..core.taxonomy import Categories
 from .load import Located, load_yaml
 from .rules import CompiledRule, Site
-from .schema import dotted, validate_document
+from .schema import dotted, validate_document, validate_domain_document
 from .session import EMPTY_SESSION_POLICY, SessionPolicy, merge_session
 from .tools import ToolMap
 from ..domain.domain import BUILTIN, Domain
@@ -40,12 +40,23 @@ class Build:
         self.session: SessionPolicy = EMPTY_SESSION_POLICY
         self.by_kind: dict[str, tuple[CompiledRule, ...]] = {}
         self.rule_sites: dict[str, Site] = {}
+        self.origin: dict[tuple[str, ...], Located | None] = {}
+        """Which imported domain file each merged ``types``/``intents``/``facts`` entry (and
+        ``request``) comes from (None: this policy), so that its problems are located there."""
         self.rule_paths: list[tuple[str | int, ...]] = []
         """The document path of each merged rule (empty without ``extends``: ``rules[i]``)."""
         """Where each rule is written, for rules of a base policy (its own file) and of this one."""
 
     def error(self, path: tuple[str | int, ...], code: str, message: str) -> None:
         self.errors.append(self.doc.diagnostic(path, code, f"{dotted(path, self.doc.data)}: {message}"))
+
+    def domain_error(self, path: tuple[str | int, ...], code: str, message: str) -> None:
+        """A problem of a domain declaration, located in the file that declares it (an import or this one)."""
+        doc = self.origin.get(tuple(str(p) for p in path[:2])) or self.origin.get((str(path[0]),)) if path else None
+        if doc is None:
+            self.error(path, code, message)
+        else:
+            self.errors.append(doc.diagnostic(path, code, f"{dotted(path, doc.data)}: {message}"))
 
 
 def merge_base(b: Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dict[str, Any]:
@@ -125,11 +136,108 @@ def merge_base(b: Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dict[
     session = merge_session(base.get("session"), data.get("session"))
     if session:
         merged["session"] = session
+    for key in DOMAIN_KEYS:  # the base's domain is the child's: a child cannot change what its rules read
+        if key not in base:
+            continue
+        if key in data and data[key] != base[key]:
+            b.error((key,), "txg-extends", f"the base policy declares `{key}`: a policy cannot change it")
+        merged[key] = ([os.path.relpath(base_path.parent / name, b.base_dir) for name in base[key]]
+                       if key == "imports" else base[key])
+    tables = dict(base.get("tables") or {})
+    for name, table in (data.get("tables") or {}).items():
+        if name in tables and tables[name] != table:
+            b.error(("tables", name), "txg-extends", f"table `{name}` is defined by the base policy and cannot be changed")
+        tables[name] = table
+    if tables:
+        merged["tables"] = tables
     if "routes" in base:
         if "routes" in data and data["routes"] != base["routes"]:
             b.error(("routes",), "txg-extends", "the base policy sets `routes`: a policy cannot change them")
         merged["routes"] = base["routes"]
     return merged
+
+
+DOMAIN_KEYS = ("imports", "types", "intents", "builtin_kinds", "facts", "undeclared_facts", "request")
+"""The keys that declare a policy's domain (its kinds, facts and request)."""
+
+DOMAIN_SECTIONS = ("types", "intents", "facts")
+"""The keyed sections an imported domain file contributes entries to."""
+
+
+def merge_imports(b: Build, data: dict[str, Any]) -> dict[str, Any]:
+    """The policy with the domain files it ``imports`` merged in: their named ``types``, ``intents``,
+    ``facts`` and ``request``. An entry declared twice is an error; problems in an imported file are
+    located in that file (:attr:`Build.origin` says which file each merged entry comes from)."""
+    names = data.get("imports") or []
+    if not names:
+        return data
+    merged = {k: v for k, v in data.items() if k != "imports"}
+    for section in DOMAIN_SECTIONS:
+        for key in merged.get(section) or {}:
+            b.origin[(section, key)] = None
+    for i, name in enumerate(names):
+        at: tuple[str | int, ...] = ("imports", i)
+        path = _allowed_file(b, name, at, "an imported domain")
+        doc = _read_domain(b, path, name, at) if path is not None else None
+        if doc is None:
+            continue
+        for section in DOMAIN_SECTIONS:
+            entries = dict(merged.get(section) or {})
+            for key, value in (doc.data.get(section) or {}).items():
+                if (section, key) in b.origin:
+                    src = b.origin[(section, key)]
+                    b.error(at, "txg-import", f"`{section}.{key}` of `{name}` is already declared "
+                                              f"{'by this policy' if src is None else 'in `' + src.file + '`'}")
+                    continue
+                entries[key] = value
+                b.origin[(section, key)] = doc
+            if entries:
+                merged[section] = entries
+        for key in ("request", "undeclared_facts"):
+            if key in doc.data:
+                if key in merged:
+                    b.error(at, "txg-import", f"`{key}` is declared by `{name}` and again here or by another import")
+                    continue
+                merged[key] = doc.data[key]
+                b.origin[(key,)] = doc
+    return merged
+
+
+def _read_domain(b: Build, path: Path, name: str, at: tuple[str | int, ...]) -> Located | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        b.error(at, "txg-io", f"cannot read imported domain `{name}`: {exc.strerror}")
+        return None
+    except UnicodeDecodeError:
+        b.error(at, "txg-io", f"imported domain `{name}` is not UTF-8 text")
+        return None
+    doc, errors = load_yaml(text, str(path))
+    if doc is None or not isinstance(doc.data, dict) or doc.data.get("apiVersion") != API_VERSION \
+            or "domain" not in doc.data:
+        b.error(at, "txg-import", f"`{name}` is not a txguard domain file (a YAML mapping with `apiVersion: "
+                                  f"{API_VERSION}` and `domain: <name>`)")
+        return None
+    problems = errors + validate_domain_document(doc)
+    if problems:
+        b.errors.extend(problems)
+        b.error(at, "txg-import", f"imported domain `{name}` does not load")
+        return None
+    return doc
+
+
+def _allowed_file(b: Build, name: str, at: tuple[str | int, ...], what: str) -> Path | None:
+    """The file ``name`` (relative to the policy's folder) if it is a YAML file under the allowed root."""
+    path = (b.base_dir / name).resolve()  # symbolic links followed: where the file really is
+    root = b.extends_root
+    if not path.is_relative_to(root):
+        b.error(at, "txg-import", f"`{name}` is outside `{root}`: {what} must be in the policy's folder "
+                                  "or in the root the caller allows")
+        return None
+    if path.suffix not in POLICY_SUFFIXES or any(part.startswith(".") for part in path.relative_to(root).parts):
+        b.error(at, "txg-import", f"`{name}` is not a domain file: {what} is a `.yaml` or `.yml` file, not hidden")
+        return None
+    return path
 
 
 API_VERSION = "txguard/v1"

@@ -150,6 +150,11 @@ def policy_schema() -> dict[str, Any]:
                                               "minItems": 2, "maxItems": 2, "uniqueItems": True}},
             },
             "session": session_schema(),
+            "imports": {"type": "array", "items": {"type": "string"},
+                        "description": "domain files (`apiVersion`, `domain`, `types`, `intents`, `facts`, `request`) "
+                                       "whose declarations this policy uses, relative to its folder"},
+            "types": {"type": "object", "description": "named types, usable by name in `intents`, `facts` and `request`",
+                      "propertyNames": {"pattern": _KIND}, "additionalProperties": {"$ref": "#/$defs/type"}},
             "intents": {"type": "object", "description": "declared intent kinds (see the policy guide, *Declared domains*)",
                         "propertyNames": {"pattern": _KIND}, "additionalProperties": {"$ref": "#/$defs/kind"}},
             "builtin_kinds": {"enum": ["commerce"],
@@ -183,14 +188,17 @@ def policy_schema() -> dict[str, Any]:
             "fields": {"type": "object", "propertyNames": {"pattern": _KIND},
                        "additionalProperties": {"$ref": "#/$defs/type"}},
             "type": {"anyOf": [
-                {"type": "string", "pattern": "^(optional )?(" + "|".join(SCALARS) + r")\??$"},
+                {"type": "string", "pattern": r"^(optional )?[A-Za-z_][A-Za-z0-9_]*\??$",
+                 "description": f"a scalar ({', '.join(SCALARS)}) or a type named in `types`; `?` or `optional`: "
+                                "may be absent (null)"},
                 {"type": "object", "minProperties": 1, "maxProperties": 6, "properties": {
                     "optional": {"type": "boolean"}, "description": {"type": "string"},
                     "enum": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True},
                     "list": {"$ref": "#/$defs/type"}, "map": {"$ref": "#/$defs/type"},
                     "record": {"$ref": "#/$defs/fields"},
                     "min": {"type": ["integer", "number", "string"]}, "max": {"type": ["integer", "number", "string"]},
-                    "unordered": {"type": "boolean"},
+                    "unordered": {"type": "boolean"}, "default": {},
+                    "one_of": {"type": "array", "items": {"$ref": "#/$defs/type"}, "minItems": 2},
                     **{name: {"type": ["object", "null"]} for name in SCALARS},
                 }, "additionalProperties": False},
                 {"$ref": "#/$defs/fields", "description": "a record written directly: field name -> type"},
@@ -281,11 +289,42 @@ def _message(err: Any) -> tuple[list[Any], str]:
     return path, err.message.splitlines()[0]
 
 
+DOMAIN_KEYS = ("types", "intents", "facts", "undeclared_facts", "request")
+
+
+def domain_schema() -> dict[str, Any]:
+    """The JSON Schema of a domain file (what a policy ``imports``): the domain keys of a policy."""
+    policy = policy_schema()
+    props = policy["properties"]
+    return {
+        "$schema": policy["$schema"], "$id": SCHEMA_ID.replace("policy-v1", "domain-v1"), "title": "txguard domain",
+        "type": "object", "additionalProperties": False, "required": ["apiVersion", "domain"],
+        "properties": {"apiVersion": props["apiVersion"], "domain": {"type": "string", "pattern": _KIND},
+                       "description": {"type": "string"}, **{k: props[k] for k in DOMAIN_KEYS}},
+        "$defs": policy["$defs"],
+    }
+
+
+@lru_cache(maxsize=1)
+def _domain_validator() -> jsonschema.protocols.Validator:
+    schema = domain_schema()
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def validate_domain_document(doc: Located) -> list[Diagnostic]:
+    """Every JSON Schema violation of a domain file, located, one line each."""
+    return _violations(doc, _domain_validator())
+
+
 def validate_document(doc: Located) -> list[Diagnostic]:
     """Every JSON Schema violation of ``doc``, located, one line each."""
+    return _violations(doc, _validator())
+
+
+def _violations(doc: Located, validator: jsonschema.protocols.Validator) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     seen: set[tuple[Any, ...]] = set()
-    for err in _validator().iter_errors(doc.data):
+    for err in validator.iter_errors(doc.data):
         if err.validator in ("if", "allOf"):
             continue
         path, msg = _message(err)

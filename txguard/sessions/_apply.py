@@ -26,7 +26,8 @@ from ..consent.binding import bind, confirmation_key, ledger_key, resolve
 from ..core.context import Confirmed, Proposal, Session
 from ..core.decision import Outcome, Question, Reason
 from ..core.errors import ConsentTokenError
-from ..core.intents import Checkout, intent_digest
+from ..core.intents import Checkout
+from ..domain.digest import intent_digest
 from ..core.money import to_minor
 from ..engine.case import Case
 from ..engine.state import State, engine_reason

@@ -1,0 +1,72 @@
+"""An intent's bound fields and digest: what a confirmation binds, for every kind.
+
+:func:`bound_fields` is the canonical form of :mod:`txguard.domain.bind` for the intent's kind (a
+declared kind's declaration, or the shipped kind's in ``commerce.yaml``); :func:`intent_digest`
+is ``sha256:`` + the hex SHA-256 of its RFC 8785 (JCS) text, so a verifier outside txguard
+recomputes it with any JCS implementation. A checkout's text is written directly (the same text,
+checked equal by ``tests/properties/test_digest_fast_path.py``): it is on every consent check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..core.canonical import canonical_json, json_string
+from ..core.intents import Checkout
+from ..core.money import format_amount
+from .domain import kind_spec, shipped_specs
+
+
+def bound_fields(intent: BaseModel) -> dict[str, Any]:
+    """Every field of ``intent`` that consent binds, canonicalised (see :mod:`txguard.domain.bind`)."""
+    spec = kind_spec(intent)
+    if spec is None:
+        spec = shipped_specs().get(str(getattr(intent, "kind", "")))
+        if spec is None or not isinstance(intent, spec.model):
+            raise TypeError(f"`{type(intent).__name__}` is not an intent of a known kind: nothing to bind")
+    return spec.bound(intent)
+
+
+def _checkout_canonical(intent: Checkout) -> str:
+    """``canonical_json(bound_fields(intent))`` for a checkout, written directly (the same text).
+
+    Keys in sorted order (all ASCII: code point and UTF-16 order agree); each line's text is what
+    the canonical encoder writes for its bound record, and the lines are sorted by that text, as
+    :mod:`~txguard.domain.bind` sorts an unordered list; quantities are ints within 2**53.
+    """
+    cur = intent.currency
+    lines = sorted(
+        f'{{"category":{"null" if it.category is None else json_string(it.category)},'
+        f'"product_id":{json_string(it.product_id)},"quantity":{it.quantity},"sku":{json_string(it.sku)},'
+        f'"title":{json_string(it.title)},"unit_price":{json_string(format_amount(it.unit_price, cur, code=False))}}}'
+        for it in intent.items)
+    merchant = "null" if intent.merchant is None else json_string(intent.merchant)
+    address = "null" if intent.shipping_address is None else canonical_json(intent.shipping_address.model_dump())
+    return (f'{{"currency":{json_string(cur)},"items":[{",".join(lines)}],"kind":"checkout","merchant":{merchant},'
+            f'"payment_method_id":{json_string(intent.payment_method_id)},"shipping_address":{address},'
+            f'"total":{json_string(format_amount(intent.total, cur, code=False))}}}')
+
+
+_last_digest: tuple[object, str] = (None, "")
+"""The latest intent digested and its digest: one decision asks for it up to three times (the
+consent check, the confirmation request, the session log). Intents are frozen; the tuple keeps the
+intent alive, so an ``is`` match is the same object. Replaced whole, so threads never see a mix."""
+
+
+def intent_digest(intent: BaseModel) -> str:
+    """``sha256:`` + hex digest of the RFC 8785 (JCS) text of the bound fields of ``intent``.
+
+    A consent token binds this digest, so a verifier outside txguard recomputes it with any JCS
+    implementation; see :mod:`txguard.core.canonical`.
+    """
+    global _last_digest
+    last = _last_digest
+    if last[0] is intent:
+        return last[1]
+    text = _checkout_canonical(intent) if type(intent) is Checkout else canonical_json(bound_fields(intent))
+    digest = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    _last_digest = (intent, digest)
+    return digest
