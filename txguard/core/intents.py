@@ -7,17 +7,15 @@ against the ISO 4217 exponent of the intent's currency.
 
 from __future__ import annotations
 
-import hashlib
 import typing
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
-from .canonical import canonical_json, json_string
 from .errors import MoneyError
 from .jsonio import exact_decimal
-from .money import CURRENCY_EXPONENTS, brief, currency_exponent, format_amount, parse_amount
+from .money import CURRENCY_EXPONENTS, brief, currency_exponent, parse_amount
 
 
 def _amount(value: Any) -> Decimal:

@@ -78,7 +78,8 @@ class Domain:
     """Declared fact collections (None: the commerce layout, :data:`~txguard.core.paths.FACTS_SCHEMA`)."""
     undeclared_facts: str = "ignore"
     request_model: type[BaseModel] = Request
-    empty_request: BaseModel = EMPTY_REQUEST
+    empty_request: BaseModel | None = EMPTY_REQUEST
+    """The request when none is given (None: the declared request has a required field)."""
     request_type: FieldType | None = None
     digest: str = ""
 
@@ -301,7 +302,7 @@ def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: R
                     description=raw.get("description"), unbound=tuple(unbound), roles=roles,
                     money=tuple(money), same_length=tuple(same))
     if declared:
-        setattr(model, "__txguard_kind__", spec)
+        model.__txguard_kind__ = spec
     return spec
 
 

@@ -152,8 +152,10 @@ class Case:
             domain = policy.domain
             if domain.request_model is Request:
                 req = coerce(Request, request, EMPTY_REQUEST)
-            elif request is None and domain.empty_request is None:
-                raise ValueError("the policy's request has required fields: a request must be given")
+            elif domain.empty_request is None:
+                if request is None:
+                    raise ValueError("the policy's request has required fields: a request must be given")
+                req = domain.request_model.model_validate(request)
             else:
                 req = coerce(domain.request_model, request, domain.empty_request)
         except Exception as exc:  # noqa: BLE001
