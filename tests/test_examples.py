@@ -15,7 +15,7 @@ EXAMPLES = ROOT / "examples"
 EXPECTED: dict[str, list[str]] = {
     "adk_checkout.py": [
         "[guard]  clarify: consent",
-        "1 x Coffee Maker (sku 2115393569) at 270.91 USD",
+        "1 x Coffee Maker (sku 2115393569, product 7996920482) at 270.91 USD",
         "[host]   user approved on the trusted screen",
         "[tool]   order #1 placed: 270.91 USD",
         "orders placed: 1",
@@ -23,7 +23,7 @@ EXPECTED: dict[str, list[str]] = {
     "agent_loop.py": [
         "[guard]  clarify: consent",
         "[screen] Please confirm this checkout:",
-        "1 x Coffee Maker (sku 2115393569) at 270.91 USD",
+        "1 x Coffee Maker (sku 2115393569, product 7996920482) at 270.91 USD",
         "[host]   user confirmed on the trusted screen",
         "[guard]  escalate: malformed",
         "[tool]   order #1 placed: 270.91 USD",
@@ -39,7 +39,7 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "langgraph_checkout.py": [
         "[guard]  clarify: consent",
-        "1 x Coffee Maker (sku 2115393569) at 270.91 USD",
+        "1 x Coffee Maker (sku 2115393569, product 7996920482) at 270.91 USD",
         "[host]   user approved on the trusted screen",
         "[guard]  clarify: consent, quantity (the model changed the cart)",
         "[tool]   call_1: success: order #1 placed: 270.91 USD",
@@ -49,7 +49,7 @@ EXPECTED: dict[str, list[str]] = {
     "openai_agents_checkout.py": [
         "[guard]  clarify (consent) on call_2",
         "[screen] Please confirm this checkout:",
-        "1 x Coffee Maker (sku 2115393569) at 270.91 USD",
+        "1 x Coffee Maker (sku 2115393569, product 7996920482) at 270.91 USD",
         "[host]   user confirmed on the trusted screen",
         "[guard]  call_1 did not run: escalate, route human",
         "the agent says 199.99 USD, the catalog says 270.91 USD",
@@ -59,7 +59,7 @@ EXPECTED: dict[str, list[str]] = {
     "pydantic_ai_checkout.py": [
         "[guard]  clarify (consent) on call_2",
         "[screen] Please confirm this checkout:",
-        "1 x Coffee Maker (sku 2115393569) at 270.91 USD",
+        "1 x Coffee Maker (sku 2115393569, product 7996920482) at 270.91 USD",
         "[host]   user confirmed on the trusted screen",
         "[guard]  call_1 did not run: escalate, route human",
         "the agent says 199.99 USD, the catalog says 270.91 USD",
@@ -71,7 +71,7 @@ EXPECTED: dict[str, list[str]] = {
         "[proxy]  not run (escalate): I can't do that: total: amount `'NaN'`",
         "[malformed]",
         "[screen] Please confirm this checkout:",
-        "1 x Coffee Maker (sku 2115393569) at 270.91 USD",
+        "1 x Coffee Maker (sku 2115393569, product 7996920482) at 270.91 USD",
         "[user]   taps Confirm",
         "[tool]   order #W0000001 placed: 270.91 USD",
         "[proxy]  not run (escalate): I can't do that: tool `get_order` is not mapped by policy `retail`. [unknown_tool]",

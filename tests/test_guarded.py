@@ -98,7 +98,7 @@ def test_missing_consent_returns_blocked_with_the_confirmation_to_show(guard: Gu
     assert [(l.sku, l.quantity, l.unit_price) for l in result.confirmation.lines] == [("2115393569", 1, "270.91")]
     assert result.questions and result.route is None
     assert render_confirmation(result.confirmation) in result.message
-    assert "1 x Coffee Maker (sku 2115393569) at 270.91 USD" in result.message
+    assert "1 x Coffee Maker (sku 2115393569, product 7996920482) at 270.91 USD" in result.message
 
 
 def test_escalation_returns_blocked_with_the_route(guard: Guard) -> None:

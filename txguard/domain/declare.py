@@ -187,6 +187,15 @@ def _typed_form(kind: str, arg: Any, raw: Mapping[str, Any], at: Where, report: 
     return FieldType("list", optional, description, min_length=lo, max_length=hi, of=of, unordered=unordered)
 
 
+def parse_record(raw: Any, at: Where, report: Report, named: Mapping[str, FieldType] | None = None) -> FieldType | None:
+    """The record type of a mapping of field names to types written at ``at`` (a kind's ``fields``, a
+    fact collection's ``record``, the ``request``)."""
+    if not isinstance(raw, Mapping):
+        report(at, "txg-type", "expected a mapping of field names to types")
+        return None
+    return _record(raw, at, report, optional=False, description=None, named=named)
+
+
 def _typed(kind: str, raw: Mapping[str, Any]) -> bool:
     """Whether a mapping is a typed form (``{list: id, max: 3}``) rather than a record written
     directly (``{date: date, flight_no: id}``): its keys are the type key and that type's modifiers,

@@ -25,7 +25,7 @@ from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_MODELS
 from ..core.paths import FACTS_SCHEMA, ListOf, MapOf
 from .bind import bound_form
 from ..policy.types import MoneyIn
-from .declare import IDENT, FieldType, Report, Where, leaves, parse_named, parse_type, resolve
+from .declare import IDENT, FieldType, Report, Where, leaves, parse_named, parse_record, resolve
 from .models import annotation, money_checker, optional, record_model
 
 ROLES = ("amount", "owner", "payment", "confidence", "candidates", "quantity", "lines", "order")
@@ -204,7 +204,7 @@ def build_domain(data: Mapping[str, Any], currency: str, report: Report) -> Doma
     empty: BaseModel | None = EMPTY_REQUEST
     request_type = None
     if "request" in data:
-        rtype = parse_type({"record": data["request"]}, ("request",), note, named)
+        rtype = parse_record(data["request"], ("request",), note, named)
         if rtype is not None and rtype != _shipped().request:
             request_type = rtype
             has_currency = rtype.fields.get("currency") is not None and rtype.fields["currency"].kind == "currency"
@@ -239,7 +239,7 @@ def _same(a: KindSpec, b: KindSpec | None) -> bool:
 def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: Report,
           named: Mapping[str, FieldType] | None = None, model: type[BaseModel] | None = None) -> KindSpec | None:
     """A declared kind's spec; its model is generated (``model``: a shipped kind's typed model)."""
-    tp = parse_type({"record": raw.get("fields") or {}}, at + ("fields",), report, named)
+    tp = parse_record(raw.get("fields") or {}, at + ("fields",), report, named)
     if tp is None:
         return None
     ok = True
@@ -327,7 +327,7 @@ def _shipped() -> _Shipped:
     named = parse_named(data.get("types"), ("types",), fail)
     kinds = {name: _kind(name, raw, ("intents", name), "USD", fail, named, INTENT_MODELS[name])
              for name, raw in data["intents"].items()}
-    request = parse_type({"record": data["request"]}, ("request",), fail, named)
+    request = parse_record(data["request"], ("request",), fail, named)
     if problems or any(k is None for k in kinds.values()):
         raise RuntimeError(f"the shipped commerce domain does not load: {problems[:3]}")
     return _Shipped({k: v for k, v in kinds.items() if v is not None}, request)
@@ -355,7 +355,7 @@ def _collection(name: str, raw: Any, at: Where, report: Report,
     if not isinstance(name, str) or not IDENT.match(name):
         report(at, "txg-type", f"`{name}` is not a collection name")
         return None
-    record = parse_type({"record": raw.get("record") or {}}, at + ("record",), report, named)
+    record = parse_record(raw.get("record") or {}, at + ("record",), report, named)
     if record is None:
         return None
     key = raw.get("key")

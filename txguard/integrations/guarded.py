@@ -41,32 +41,59 @@ a function returning it."""
 
 
 def render_confirmation(confirmation: ConfirmationRequest) -> str:
-    """A plain-text rendering of a confirmation request, for a trusted confirmation screen.
+    """A plain-text rendering of a confirmation request, for a trusted confirmation screen: every
+    field the confirmation binds is shown (what the user sees is what runs).
 
     Example:
         >>> print(render_confirmation(decision.confirmation))          # doctest: +SKIP
         Please confirm this checkout:
-          1 x Coffee Maker (sku 3020722515) at 238.64 USD
+          1 x Coffee Maker (sku 3020722515, product 1725458006) at 238.64 USD
           Total: 238.64 USD, paid with credit_card_4421486
     """
     out = [f"Please confirm this {confirmation.kind.replace('_', ' ')}:"]
+    summary = dict(confirmation.summary)
     currency = confirmation.currency or ""
-    for line in confirmation.lines:
-        title = line.title or "item"
-        out.append(f"  {line.quantity} x {title} (sku {line.sku}) at {line.unit_price} {currency}".rstrip())
+    items = summary.get("items") if confirmation.lines else None
+    shown = {"kind"}
+    if isinstance(items, list):
+        shown.add("items")
+        for line in items:
+            if not isinstance(line, Mapping):
+                continue
+            extra = "".join(f", {k.replace('_', ' ')} {v}" for k, v in line.items()
+                            if k not in ("sku", "title", "quantity", "unit_price") and v is not None)
+            extra = extra.replace(", product id ", ", product ")
+            out.append(f"  {line.get('quantity')} x {line.get('title') or 'item'} (sku {line.get('sku')}{extra}) "
+                       f"at {line.get('unit_price')} {currency}".rstrip())
     if confirmation.total is not None:
         paid = f", paid with {confirmation.payment_method_id}" if confirmation.payment_method_id else ""
         out.append(f"  Total: {confirmation.total} {currency}{paid}")
-    elif not confirmation.lines:
-        for key, value in sorted(confirmation.summary.items()):
-            out.append(f"  {key}: {value}")
+        shown |= {"total", "currency", "payment_method_id"}
     if confirmation.merchant:
         out.append(f"  Merchant: {confirmation.merchant}")
-    address = confirmation.summary.get("shipping_address")
+    shown.add("merchant")
+    address = summary.get("shipping_address")
     if isinstance(address, Mapping):
         parts = [str(address.get(k)) for k in ("address1", "address2", "city", "state", "zip", "country") if address.get(k)]
         out.append(f"  Ship to: {', '.join(parts)}")
+    shown.add("shipping_address")
+    for key, value in summary.items():
+        if key not in shown:
+            out.append(f"  {key}: {_plain(value)}")
     return "\n".join(out)
+
+
+def _plain(value: Any) -> str:
+    """A bound value as a person reads it: records as `key value` pairs, lists comma-separated."""
+    if isinstance(value, Mapping):
+        return "(" + ", ".join(f"{k} {_plain(v)}" for k, v in value.items() if v is not None) + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(_plain(v) for v in value) + "]" if value else "none"
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 class _DecisionView:
