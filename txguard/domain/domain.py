@@ -302,7 +302,7 @@ def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: R
                     description=raw.get("description"), unbound=tuple(unbound), roles=roles,
                     money=tuple(money), same_length=tuple(same))
     if declared:
-        model.__txguard_kind__ = spec
+        model.__txguard_kind__ = spec  # type: ignore[attr-defined]
     return spec
 
 

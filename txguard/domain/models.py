@@ -149,7 +149,7 @@ def record_model(tp: FieldType, name: str, models: dict[str, type[BaseModel]], *
         validators["_declared"] = model_validator(mode="after")(_after)
     model = create_model(name, __config__=_CONFIG, __doc__=tp.description, __validators__=validators,
                          **fields)
-    model.__txguard_money__ = money
+    model.__txguard_money__ = money  # type: ignore[attr-defined]
     models[name] = model
     return model
 
