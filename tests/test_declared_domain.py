@@ -217,3 +217,38 @@ def test_a_declared_kind_with_no_default_and_no_rule_escalates(tmp_path: Path) -
     g = Guard(compile_policy(text, "p.yaml"))
     d = g.check({"name": "pay", "arguments": {"amount": "5"}})
     assert d.outcome is Outcome.ESCALATE and d.codes == ("default_outcome",)
+
+
+DEFAULTS = """apiVersion: txguard/v1
+id: p
+version: 1
+intents:
+  pay:
+    fields: {amount: money, user: id}
+facts:
+  users: {key: id, record: {id: id, limit: optional money}}
+defaults: {pay: allow}
+tools:
+  pay: {intent: pay}
+rules:
+  - id: over-limit
+    when: {path: 'facts.users[intent.user].limit', default: "100", lt: {path: intent.amount}}
+"""
+
+
+@pytest.mark.parametrize("users, amount, want", [
+    ({"u": {"id": "u"}}, "50", ()),                          # the field is absent: its default, 100
+    ({"u": {"id": "u"}}, "150", ("over_limit",)),
+    ({"u": {"id": "u", "limit": 10}}, "50", ("over_limit",)),  # present: its own value
+    ({}, "50", ("missing_fact",)),                           # the record itself is missing: no default
+    ({"u": {"id": "u", "limit": "ten"}}, "50", ("missing_fact",)),  # ill-typed: a hole, not absent
+])
+def test_a_rule_default_stands_for_an_absent_field_of_a_present_record(users: dict[str, Any], amount: str,
+                                                                       want: tuple[str, ...]) -> None:
+    g = Guard(compile_policy(DEFAULTS, "p.yaml"))
+    assert g.check({"name": "pay", "arguments": {"amount": amount, "user": "u"}}, facts={"users": users}).codes == want
+
+
+def test_a_default_is_type_checked_against_its_path() -> None:
+    with pytest.raises(PolicyError, match=r"p.yaml:14:61: txg-type: rules\[0\]\(over-limit\).when.default: `lots` is not an amount"):
+        compile_policy(DEFAULTS.replace('default: "100"', 'default: "lots"'), "p.yaml")

@@ -107,6 +107,10 @@ def _for_each(node: ForEach, env: Mapping[str, Any], out: list[Comparison] | Non
 def _compare(node: Compare, env: Mapping[str, Any], out: list[Comparison] | None, depth: int) -> bool:
     left, operand, op = node.left, node.operand, node.op
     value = left.get(env) if type(left) is Ref else value_of(left, env)
+    if value is MISSING and node.default is not None:
+        parent = node.default_parent
+        if parent is None or parent(env) not in (MISSING, None):  # a missing record is still a missing fact
+            value = node.default
     if type(operand) is Lit:
         other, fixed = operand.value, operand.number
     else:

@@ -199,7 +199,22 @@ class _Parser(ExprParser):
         if self.count > before:
             return _TRUE
         on_missing = cond.get("on_missing", "escalate")
-        return Compare(left, op, right, on_missing, self.locate(at), mode, currencies)
+        default = None
+        if "default" in cond:
+            raw_default = cond["default"]
+            if raw_default is None or isinstance(raw_default, (dict, list)):
+                self.report(at + ("default",), "`default` is a literal value of the left side's type", "txg-type")
+                return _TRUE
+            value = _num(raw_default)
+            lit = Lit(raw_default, value, _as_decimal(value), T.literal_type(value), self.locate(at + ("default",)))
+            typed, _, _ = self._typecheck(OPERATORS["eq"], left, lit, at + ("default",))
+            if self.count > before:
+                return _TRUE
+            default = typed.value if isinstance(typed, Lit) else value
+        parent = None
+        if default is not None and type(left) is Ref and left.path is not None and left.path.steps:
+            parent = compile_path(Path(left.path.text, left.path.root, left.path.steps[:-1]))
+        return Compare(left, op, right, on_missing, self.locate(at), mode, currencies, default, parent)
 
     def _typecheck(self, op: Operator, left: Expr, right: Expr, at: PathKey) -> tuple[Expr, str, tuple[T.Currency, ...]]:
         """The operand (a literal read as the left side's type), the comparison's mode and the

@@ -380,6 +380,11 @@ class Compare:
     loc: Loc = field(default=NOWHERE, compare=False)
     mode: str = "plain"
     currencies: tuple[Currency, ...] = ()
+    default: Any = None
+    """The value the left side takes when it is not there (a declared field absent from a record
+    that is there); None: no default, the absence is decided by ``on_missing``."""
+    default_parent: Any = field(default=None, compare=False)
+    """The getter of the record the left path's field is in: a default applies only when it is there."""
 
     @property
     def text(self) -> str:

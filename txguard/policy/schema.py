@@ -45,6 +45,8 @@ def _condition() -> dict[str, Any]:
             # One entry per operator of the IR's table: its operand's schema and its doc.
             **{name: {**op.schema, "description": op.doc} for name, op in OPERATORS.items()},
             "on_missing": {"enum": ["escalate", True, False]},
+            "default": {"type": ["string", "number", "integer", "boolean"],
+                        "description": "the value the left side takes when it is not there (a literal of its type)"},
         },
     }
 
