@@ -42,7 +42,7 @@ CHECKS = "`ambiguity`, `authentication`, `availability`, `balance`, `budget`, `c
      "f.yaml:7:12: txg-schema: rules[0](x).param: unknown key `param` (expected one of: check, code, description, "
      "id, kinds, message, outcome, params, question, route, when)"),
     (HEAD + "rules:\n  - id: x\n    when: {path: intent.total, gt: 5, foo: 1}\n",
-     "f.yaml:6:44: txg-schema: rules[0](x).when.foo: unknown key `foo` (expected one of: all, any, as, endswith, eq, "
+     "f.yaml:6:44: txg-schema: rules[0](x).when.foo: unknown key `foo` (expected one of: all, any, as, default, endswith, eq, "
      "exists, for_each, ge, gt, ieq, in, ine, le, lt, ne, not, not_in, on_missing, path, startswith, value)"),
     (HEAD + "rules:\n  - id: x\n    check: ambiguity\n    params: {min_confidence: 1.5}\n",
      "f.yaml:7:30: txg-schema: rules[0](x).params.min_confidence: expected a number at most 1, got `1.5`"),
