@@ -106,3 +106,14 @@ def test_the_full_example_is_a_lint_clean_policy() -> None:
     (block,) = [b for b, title, _ in EXAMPLES if title == "a flight-booking policy"]
     assert block.splitlines()[1] == "apiVersion: txguard/v1"
     assert lint(compile_policy(block, "flights.yaml")) == []
+
+
+def test_the_confirmation_summary_shown_is_what_the_guard_asks() -> None:
+    text = SECTION[SECTION.index("### 13.6"):SECTION.index("### 13.7")]
+    (call,) = re.findall(r"Unconfirmed, the call `(.*?)` is a `clarify`", text, re.S)
+    (shown,) = re.findall(r"```json\n(.*?)```", text, re.S)
+    (block,) = [b for b, title, _ in EXAMPLES if title == "what consent binds"]
+    tool, args = call.replace("\n", " ").split(" ", 1)
+    decision = Guard.from_text(_policy(block), clock=lambda: CLOCK).check({"name": tool, "arguments": args})
+    assert decision.outcome == "clarify" and decision.confirmation is not None
+    assert decision.confirmation.summary == json.loads(shown)
