@@ -14,7 +14,8 @@ from ..checks.spec import CHECKS
 from ..core.errors import Diagnostic
 from ..core.intents import INTENT_KINDS, Intent
 from ..core.paths import render_step
-from ..domain.declare import SCALARS
+from ..domain.declare import MAX_LIST, SCALARS
+from ..domain.domain import ROLES
 from .ir import EXPRESSIONS, OPERATORS
 from .load import Located
 from .session import session_schema
@@ -60,6 +61,43 @@ def _expressions() -> dict[str, Any]:
     ]}
 
 
+_SCALAR_DOCS = {
+    "money": "an amount (decimal string, integer or JSON number; never negative) with at most its currency's "
+             "decimals; its currency: `currency` below, else the kind's `currency` field, else the policy's",
+    "decimal": "an exact decimal number (decimal string, integer or JSON number)",
+    "int": "a whole number",
+    "string": "a string",
+    "id": "an identifier: a string of 1 to 256 characters",
+    "bool": "true or false",
+    "date": "a calendar date, `2026-05-10`",
+    "datetime": "an RFC 3339 datetime with a UTC offset, `2026-05-10T09:30:00+02:00`",
+    "duration": "an ISO 8601 duration in weeks, days, hours, minutes, seconds (`P1DT12H`; no years or months)",
+    "currency": "an ISO 4217 currency code, `USD`",
+    "any": "any value, never checked (only for what no rule reads)",
+}
+
+
+def _bound(what: str, integer: bool) -> dict[str, Any]:
+    return {"type": "integer" if integer else ["integer", "number", "string"],
+            "description": f"the {what} value allowed (inclusive)" + ("" if integer else "; write decimals as strings")}
+
+
+def _scalar_forms() -> dict[str, Any]:
+    """One property per scalar type key of the mapping form (`{money: {currency: EUR}}`): its parameters."""
+    params: dict[str, dict[str, Any]] = {
+        "money": {"currency": {"type": "string", "description": "an ISO 4217 code, or the path of the kind's "
+                                                                "`currency` field that holds the currency"},
+                  "min": _bound("least", False), "max": _bound("greatest", False)},
+        "decimal": {"min": _bound("least", False), "max": _bound("greatest", False)},
+        "int": {"min": _bound("least", True), "max": _bound("greatest", True)},
+        "string": {"pattern": {"type": "string", "format": "regex",
+                               "description": "a regular expression the value must contain (anchor it with ^...$)"},
+                   "min_length": {"type": "integer", "minimum": 0}, "max_length": {"type": "integer", "minimum": 0}},
+    }
+    return {name: {"type": ["object", "null"], "additionalProperties": False, "properties": params.get(name, {}),
+                   "description": _SCALAR_DOCS.get(name, f"a {name}")} for name in SCALARS}
+
+
 def policy_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a txguard policy file."""
     tool = {
@@ -72,18 +110,25 @@ def policy_schema() -> dict[str, Any]:
             "description": {"type": "string"},
             "fields": {
                 "type": "object",
+                "description": "intent field (dotted for a nested one) -> the argument path it is read from, or a list "
+                               "mapping `{from: <argument list>, fields: {<element field>: <path in each element>}}`",
                 "additionalProperties": {
                     "oneOf": [
                         {"type": "string"},
                         {"type": "object", "additionalProperties": False, "required": ["from"],
-                         "properties": {"from": {"type": "string"},
-                                        "fields": {"type": "object", "additionalProperties": {"type": "string"}}}},
+                         "properties": {"from": {"type": "string", "description": "the argument that holds the list"},
+                                        "fields": {"type": "object", "additionalProperties": {"type": "string"},
+                                                   "description": "element field -> its path in each entry"}}},
                     ]
                 },
             },
-            "constants": {"type": "object"},
-            "required": {"type": "array", "items": {"type": "string"}},
-            "ignore": {"type": "array", "items": {"type": "string"}},
+            "constants": {"type": "object", "description": "intent fields this tool fixes: an argument that says "
+                                                          "otherwise is malformed"},
+            "required": {"type": "array", "items": {"type": "string"},
+                         "description": "intent fields this tool must fill (optional ones included)"},
+            "ignore": {"type": "array", "items": {"type": "string"},
+                       "description": "arguments that never reach the intent (a tracing id): never a field the "
+                                      "decision reads"},
         },
     }
     rule_checks = [
@@ -157,18 +202,21 @@ def policy_schema() -> dict[str, Any]:
                                        "whose declarations this policy uses, relative to its folder"},
             "types": {"type": "object", "description": "named types, usable by name in `intents`, `facts` and `request`",
                       "propertyNames": {"pattern": _KIND}, "additionalProperties": {"$ref": "#/$defs/type"}},
-            "intents": {"type": "object", "description": "declared intent kinds (see the policy guide, *Declared domains*)",
+            "intents": {"type": "object", "description": "declared intent kinds (docs/policy-guide.md, section 13)",
                         "propertyNames": {"pattern": _KIND}, "additionalProperties": {"$ref": "#/$defs/kind"}},
             "builtin_kinds": {"enum": ["commerce"],
                               "description": "keep the shipped commerce kinds next to the declared `intents`"},
             "facts": {"type": "object", "description": "declared collections of trusted records",
                       "propertyNames": {"pattern": _KIND}, "additionalProperties": {
                           "type": "object", "additionalProperties": False, "required": ["record"],
-                          "properties": {"key": {"type": "string"}, "description": {"type": "string"},
-                                         "record": {"$ref": "#/$defs/fields"}}}},
+                          "properties": {"key": {"type": "string", "description": "the record's `id`, `string` or "
+                                                 "`int` field a list of records is indexed by"},
+                                         "description": {"type": "string"},
+                                         "record": {"$ref": "#/$defs/fields", "description": "the record's fields"}}}},
             "undeclared_facts": {"enum": ["ignore", "error"],
                                  "description": "what a collection the policy does not declare does (default: ignore)"},
-            "request": {"$ref": "#/$defs/fields"},
+            "request": {"$ref": "#/$defs/fields", "description": "the fields of the user's request (replaces the "
+                                                                 "retail request)"},
         },
         "$defs": {
             "rule": rule,
@@ -180,28 +228,39 @@ def policy_schema() -> dict[str, Any]:
             "kind": {"type": "object", "additionalProperties": False, "required": ["fields"], "properties": {
                 "description": {"type": "string"},
                 "consequential": {"type": "boolean", "description": "needs the user's consent (default true)"},
-                "fields": {"$ref": "#/$defs/fields"},
+                "fields": {"$ref": "#/$defs/fields", "description": "field name -> type"},
                 "unbound": {"type": "array", "items": {"type": "string"},
-                            "description": "fields consent does not bind (each one is linted)"},
-                "same_length": {"type": "array", "items": {"type": "array", "items": {"type": "string"}, "minItems": 2}},
-                "roles": {"type": "object", "additionalProperties": {"type": "string"},
+                            "description": "field paths consent does not bind: the user never confirms them"},
+                "same_length": {"type": "array", "items": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+                                "description": "groups of list fields that pair entry by entry (equal lengths)"},
+                "roles": {"type": "object", "propertyNames": {"enum": list(ROLES)},
+                          "additionalProperties": {"type": "string"},
                           "description": "what built-in checks read of the kind: a field path for each role"},
             }},
             "fields": {"type": "object", "propertyNames": {"pattern": _KIND},
                        "additionalProperties": {"$ref": "#/$defs/type"}},
             "type": {"anyOf": [
-                {"type": "string", "pattern": r"^(optional )?[A-Za-z_][A-Za-z0-9_]*\??$",
+                {"type": "string", "pattern": r"^(optional [A-Za-z_][A-Za-z0-9_]*|[A-Za-z_][A-Za-z0-9_]*\??)$",
                  "description": f"a scalar ({', '.join(SCALARS)}) or a type named in `types`; `?` or `optional`: "
                                 "may be absent (null)"},
                 {"type": "object", "minProperties": 1, "maxProperties": 6, "properties": {
-                    "optional": {"type": "boolean"}, "description": {"type": "string"},
-                    "enum": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True},
-                    "list": {"$ref": "#/$defs/type"}, "map": {"$ref": "#/$defs/type"},
-                    "record": {"$ref": "#/$defs/fields"},
-                    "min": {"type": ["integer", "number", "string"]}, "max": {"type": ["integer", "number", "string"]},
-                    "unordered": {"type": "boolean"}, "default": {},
-                    "one_of": {"type": "array", "items": {"$ref": "#/$defs/type"}, "minItems": 2},
-                    **{name: {"type": ["object", "null"]} for name in SCALARS},
+                    "optional": {"type": "boolean", "description": "may be absent or null"},
+                    "description": {"type": "string"},
+                    "enum": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True,
+                             "description": "the allowed strings"},
+                    "list": {"$ref": "#/$defs/type", "description": "a list of this type"},
+                    "map": {"$ref": "#/$defs/type", "description": "string keys -> values of this type"},
+                    "record": {"$ref": "#/$defs/fields", "description": "a record: field name -> type"},
+                    "min": {"type": "integer", "minimum": 0, "maximum": 100_000,
+                            "description": "a list's least number of entries (default 0)"},
+                    "max": {"type": "integer", "minimum": 0, "maximum": 100_000,
+                            "description": f"a list's greatest number of entries (default {MAX_LIST})"},
+                    "unordered": {"type": "boolean", "description": "a list whose order means nothing (consent "
+                                                                    "compares it sorted)"},
+                    "default": {"description": "the value of an absent field: a string, boolean, integer, [] or {}"},
+                    "one_of": {"type": "array", "items": {"$ref": "#/$defs/type"}, "minItems": 2,
+                               "description": "two or more scalar types: a value is the first it reads as"},
+                    **_scalar_forms(),
                 }, "additionalProperties": False},
                 {"$ref": "#/$defs/fields", "description": "a record written directly: field name -> type"},
             ]},
