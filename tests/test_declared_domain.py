@@ -252,3 +252,27 @@ def test_a_rule_default_stands_for_an_absent_field_of_a_present_record(users: di
 def test_a_default_is_type_checked_against_its_path() -> None:
     with pytest.raises(PolicyError, match=r"p.yaml:14:61: txg-type: rules\[0\]\(over-limit\).when.default: `lots` is not an amount"):
         compile_policy(DEFAULTS.replace('default: "100"', 'default: "lots"'), "p.yaml")
+
+
+def test_an_enum_literal_the_enum_never_takes_is_a_load_error() -> None:
+    text = FLIGHT.read_text().replace("kinds: [book_flight]\n    when: {path: intent.bags",
+                                      "kinds: [book_flight]\n    when: {path: 'intent.flights[0].cabin', eq: first}\n"
+                                      "    description: x\n  - id: y\n    kinds: [book_flight]\n    when: {path: intent.bags")
+    with pytest.raises(PolicyError, match="`first` is not a value of the left side's enum"):
+        compile_policy(text, "flight.yaml")
+
+
+def test_a_string_predicate_on_an_absent_optional_field_follows_on_missing() -> None:
+    text = FLIGHT.read_text().replace("outcome: escalate\n", "outcome: escalate\n  - id: noted\n    kinds: [book_flight]\n"
+                                      "    when: {path: intent.note, ieq: urgent, on_missing: false}\n", 1)
+    g = Guard(compile_policy(text, str(FLIGHT)), clock=lambda: NOW)
+    assert g.check(book(), session=confirmed(book()), facts=FACTS).outcome is Outcome.ALLOW
+
+
+def test_an_amount_whose_optional_currency_is_absent_is_malformed() -> None:
+    text = ("apiVersion: txguard/v1\nid: p\nversion: 1\nintents:\n  pay:\n    fields: {amount: money, currency: optional currency}\n"
+            "defaults: {pay: allow}\ntools:\n  pay: {intent: pay}\n")
+    g = Guard(compile_policy(text, "p.yaml"))
+    d = g.check({"name": "pay", "arguments": {"amount": "1.234"}})
+    assert d.codes == ("malformed",) and "its currency" in d.reasons[0].message
+    assert g.check({"name": "pay", "arguments": {"amount": "1.23", "currency": "USD"}}).outcome is Outcome.ALLOW

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +242,7 @@ def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: R
     tp = parse_record(raw.get("fields") or {}, at + ("fields",), report, named)
     if tp is None:
         return None
+    tp = replace(tp, description=raw.get("description"))  # the kind's description documents its model
     ok = True
     currency_field = "currency" if tp.fields.get("currency") is not None and tp.fields["currency"].kind == "currency" else None
     money: list[tuple[tuple[str, ...], str, bool]] = []

@@ -189,7 +189,9 @@ def money_checker(money: list[tuple[tuple[str, ...], str, bool]],
             if is_path:
                 found = [v for _, v in walk(model, tuple(currency.split(".")))]
                 if len(found) != 1 or not isinstance(found[0], str):
-                    continue  # an absent optional currency: no amount can be checked against it
+                    for where, _ in walk(model, steps):  # an amount in no currency: nothing can check it
+                        raise ValueError(f"{where} is an amount but `{currency}` (its currency) is not given")
+                    continue
                 code = found[0]
             exponent = CURRENCY_EXPONENTS.get(code)
             if exponent is None:

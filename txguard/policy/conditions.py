@@ -281,6 +281,8 @@ class _Parser(ExprParser):
             self.problem(at, f"`{_brief(value)}` is not true or false: the left side is {_a(lt)}")
         elif lt.kind == "string" and isinstance(value, (bool, list, dict)):
             self.problem(at, f"`{_brief(value)}` is not a string: the left side is {_a(lt)}")
+        elif lt.values and value not in lt.values:  # an enum: a value it never takes cannot match
+            self.problem(at, f"`{_brief(value)}` is not a value of the left side's enum (one of: {', '.join(lt.values)})")
 
 
 def located_keys(data: Any, at: PathKey, locate: Locate) -> dict[PathKey, Loc]:

@@ -147,6 +147,10 @@ OPERATORS: Mapping[str, Operator] = {op.name: op for op in (
 """Every comparison operator of a ``when`` condition, in the order the documentation lists them."""
 
 
+_STRING_PREDICATES = frozenset({"startswith", "endswith", "ieq", "ine"})
+"""Operators that need a string on both sides: a null side is a missing value, as for an ordering."""
+
+
 def compare(op: Operator, value: Any, other: Any, on_missing: Any, text: str, fixed: Decimal | None = None) -> bool:
     """One comparison on already-fetched values (not ``exists``).
 
@@ -155,7 +159,8 @@ def compare(op: Operator, value: Any, other: Any, on_missing: Any, text: str, fi
     :class:`MissingFact`), or the boolean given. ``fixed`` is a literal operand's number, read once.
     """
     ordering = op.orders
-    if value is MISSING or other is MISSING or (ordering and (value is None or other is None)):
+    if value is MISSING or other is MISSING or ((ordering or op.name in _STRING_PREDICATES)
+                                                 and (value is None or other is None)):
         if on_missing == "escalate":
             found = value is None or other is None
             raise MissingFact(f"`{text}` has no value to compare" if found else f"`{text}` is not in the facts")

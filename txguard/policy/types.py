@@ -65,6 +65,8 @@ class MoneyIn:
 class Type:
     kind: str
     currency: Currency | None = None
+    values: tuple[str, ...] = ()
+    """An enum's values (a ``string`` that takes only these)."""
 
     def __str__(self) -> str:
         return f"money ({self.currency.text})" if self.kind == "money" and self.currency else self.kind
@@ -95,6 +97,9 @@ def unify(ts: list[Type]) -> Type:
         return first
     if all(t.kind in ("int", "decimal") for t in ts):
         return DECIMAL
+    if all(t.kind == "string" for t in ts):
+        values = set().union(*(t.values for t in ts))
+        return STRING if any(not t.values for t in ts) else Type("string", values=tuple(sorted(values)))
     return ANY
 
 
@@ -125,7 +130,7 @@ def classify(tp: Any, root: str) -> Type:
         return simple[tp]
     if origin is typing.Literal:
         if all(isinstance(a, str) for a in typing.get_args(tp)):
-            return STRING
+            return Type("string", values=tuple(typing.get_args(tp)))
         return ANY
     if isinstance(tp, ListOf) or origin in (tuple, list):
         return Type("list")
