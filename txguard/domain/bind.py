@@ -6,6 +6,11 @@ action. Values are written so that equal values have one text: amounts at their 
 exponent, decimals without trailing zeros, datetimes as the UTC instant, durations in seconds,
 ``unordered`` lists sorted (lists of a ``same_length`` group that are all unordered are sorted
 together, row by row, so their pairing is kept).
+
+The fields playing the roles ``confidence`` and ``candidates`` (:data:`ASSESSMENT_ROLES`) are not bound
+either: they are the agent's own assessment of its choice (how sure it is, what else it weighed), not
+part of the action the user confirms, and an agent re-proposing a confirmed action with another
+confidence proposes the same action.
 """
 
 from __future__ import annotations
@@ -21,13 +26,16 @@ from ..core.money import format_amount
 from .declare import FieldType
 from .models import walk
 
+ASSESSMENT_ROLES = ("confidence", "candidates")
+"""Roles that are the agent's assessment of its choice, not the action: consent does not bind them."""
+
 if typing.TYPE_CHECKING:
     from .domain import KindSpec
 
 
 def bound_form(spec: KindSpec, intent: Any) -> dict[str, Any]:
     """The canonical bound fields of ``intent``, a model of the declared kind ``spec``."""
-    unbound = frozenset(spec.unbound)
+    unbound = frozenset(spec.unbound) | {path for role, path in spec.roles.items() if role in ASSESSMENT_ROLES}
     currencies = {steps: _currency(intent, cur, is_path) for steps, cur, is_path in spec.money}
     out: dict[str, Any] = {"kind": spec.name}
     joint: dict[str, list[Any]] = {}
