@@ -7,6 +7,7 @@ the roles it reads; and shows what it read in an explain trace.
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -20,6 +21,8 @@ from txguard import compile_policy
 from txguard.authoring.explain import Explanation, explain
 from txguard.core.errors import PolicyError
 from txguard.policy.compile import CompiledPolicy
+
+from .conftest import ROOT
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -362,3 +365,26 @@ OWN = policy("- {id: own, check: ownership, kinds: [book_flight]}\n")
 def test_ambiguity_compares_the_confidence_exactly(conf: Decimal, floor: Decimal) -> None:
     p = policy(f"- {{id: amb, check: ambiguity, kinds: [book_flight], params: {{min_confidence: {floor}}}}}\n")
     assert (codes(run(p, confidence=str(conf))) == ("ambiguity",)) == (conf < floor)
+
+
+# -- the documented example ----------------------------------------------------------------------------
+
+def test_the_documented_example_loads_and_decides() -> None:
+    text = (ROOT / "docs" / "declared-checks.md").read_text(encoding="utf-8")
+    example = re.findall(r"```yaml\n(.*?)```", text, re.S)[0]
+    p = compile_policy(example, "flights.yaml")
+    args = {"user_id": "u1", "flights": [{"flight_no": "F1", "price": 300}, {"flight_no": "F2", "price": "120.50"}],
+            "seats": 2, "payment_id": "cc1", "confidence": 0.9, "alternatives": ["F3"]}
+    session = {"authenticated_user_id": "u1", "confirmed": [{"name": "book_reservation", "arguments": args}]}
+    assert codes(run(p, args, tool="book_reservation", session=session)) == ()
+    assert codes(run(p, args, tool="book_reservation", session=session, request={"budget": "400"})) == ("budget",)
+    assert codes(run(p, args, tool="book_reservation", session=session, payment_id="cc2")) == ("payment_method", "consent")
+    cancel = {"reservation_id": "R2"}
+    confirmed = {"authenticated_user_id": "u1", "confirmed": [{"name": "cancel_reservation", "arguments": cancel}]}
+    assert codes(run(p, cancel, tool="cancel_reservation", session=confirmed)) == ("ownership",)
+    # The documented load error is the compiler's own text.
+    doc_error = re.findall(r"```text\n(.*?)\n```", text, re.S)[0]
+    bad = example + '  - {id: cap-cancel, check: price_cap, kinds: [cancel_booking], params: {max: {USD: "1"}}}\n'
+    with pytest.raises(PolicyError) as info:
+        compile_policy(bad, "flights.yaml")
+    assert [str(d) for d in info.value.diagnostics] == [doc_error]
