@@ -227,7 +227,7 @@ def test_payment_method_params_are_checked_against_the_declared_facts() -> None:
     wrong = refused("- {id: pm, check: payment_method, kinds: [book_flight], params: {collection: wallets}}\n")
     assert any("p.yaml:" in d and "`wallets` is not a declared facts collection" in d for d in wrong)
     scalar = refused("- {id: pm, check: payment_method, kinds: [book_flight], params: {field: user_id}}\n")
-    assert any("facts.users `user_id` is a id, not map or list" in d for d in scalar)
+    assert any("facts.users `user_id` is an id, not map or list" in d for d in scalar)
 
 
 # -- ambiguity and quantity --------------------------------------------------------------------------------
@@ -306,7 +306,7 @@ def test_a_kind_lacking_the_role_is_refused_at_load(rule: str, role: str) -> Non
 
 def test_a_role_of_the_wrong_type_is_named() -> None:
     text = DOMAIN.replace("roles: {amount: total, owner: user_id,", "roles: {amount: seats, owner: user_id,")
-    with pytest.raises(PolicyError, match=r"role `amount` names `seats`, a int, not money"):
+    with pytest.raises(PolicyError, match=r"role `amount` names `seats`, an int, not money"):
         compile_policy(text + "  - {id: cap, check: price_cap, kinds: [book_flight], params: {max: {USD: '1'}}}\n", "p.yaml")
     unbounded = refused("- {id: amb, check: ambiguity, kinds: [lookup], params: {min_confidence: 0.5}}\n")
     assert any("must be declared `{decimal: {min: 0, max: 1}}`" in d for d in unbounded)
@@ -388,3 +388,19 @@ def test_the_documented_example_loads_and_decides() -> None:
     with pytest.raises(PolicyError) as info:
         compile_policy(bad, "flights.yaml")
     assert [str(d) for d in info.value.diagnostics] == [doc_error]
+
+
+CONSENT = policy("- {id: consent, check: consent}\n")
+MUTATIONS: list[tuple[str, Any]] = [("user_id", "u2"), ("seats", 3), ("payment_id", "cc2"), ("total", "300.01"),
+                                    ("flights", [{"flight_no": "F2", "price": "300.00"}]),
+                                    ("flights", [{"flight_no": "F1", "price": "300.01"}])]
+
+
+@settings(max_examples=60, deadline=None)
+@given(conf=st.one_of(st.none(), st.integers(min_value=0, max_value=100).map(lambda n: str(Decimal(n).scaleb(-2)))),
+       alts=st.lists(st.sampled_from(["F2", "F3", "F4"]), max_size=3), change=st.sampled_from(MUTATIONS))
+def test_consent_binds_the_action_never_the_assessment(conf: str | None, alts: list[str], change: tuple[str, Any]) -> None:
+    confirmed = {"authenticated_user_id": "u1", "confirmed": [{"name": "book", "arguments": ARGS}]}
+    assert codes(run(CONSENT, session=confirmed, confidence=conf, alternatives=alts)) == ()
+    field, value = change
+    assert codes(run(CONSENT, session=confirmed, confidence=conf, alternatives=alts, **{field: value})) == ("consent",)

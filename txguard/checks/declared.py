@@ -16,7 +16,7 @@ from ..core.errors import MissingFact
 from ..core.money import format_amount
 from ..core.paths import MISSING
 from .ctx import Ctx
-from .roles import fact_id, intent_currency, record, request_currency, role_problem, role_steps, role_sum, role_value
+from .roles import an, fact_id, intent_currency, record, request_currency, role_problem, role_steps, role_sum, role_value
 
 if TYPE_CHECKING:
     from ..domain.domain import Domain, KindSpec
@@ -70,7 +70,7 @@ def collection_field(domain: Domain, collection: str, field: str, types: tuple[s
     if tp is None:
         return f"`{field}` is not a field of a facts.{collection} record"
     if tp.kind not in types:
-        return f"facts.{collection} `{field}` is a {tp.kind}, not {' or '.join(types)}"
+        return f"facts.{collection} `{field}` is {an(tp.kind)}, not {' or '.join(types)}"
     return None
 
 
@@ -126,7 +126,7 @@ def request_problems(field: str, types: tuple[str, ...]) -> Any:
         if tp is None:
             return [(("check",), f"reads `request.{field}`, which the policy's `request:` does not declare")]
         if tp.kind not in types:
-            return [(("check",), f"reads `request.{field}`, declared a {tp.kind}, not {' or '.join(types)}")]
+            return [(("check",), f"reads `request.{field}`, declared {an(tp.kind)}, not {' or '.join(types)}")]
         return []
     return problems
 

@@ -51,7 +51,7 @@ def role_problem(spec: KindSpec, role: str) -> str | None:
     if tp is None:
         return f"`{spec.name}`: role `{role}` names `{path}`, which is not a field"
     if tp.kind not in kinds:
-        return f"`{spec.name}`: role `{role}` names `{path}`, a {tp.kind}, not {' or '.join(kinds)}"
+        return f"`{spec.name}`: role `{role}` names `{path}`, {an(tp.kind)}, not {' or '.join(kinds)}"
     if not sums and any(s in ("[]", "{}") for s in leaf_steps(spec.fields, path)):
         return f"`{spec.name}`: role `{role}` names `{path}`, inside a list or map: it must be one value"
     if role == "confidence" and (tp.minimum is None or tp.maximum is None or tp.minimum < 0 or tp.maximum > 1):
@@ -59,6 +59,11 @@ def role_problem(spec: KindSpec, role: str) -> str | None:
     if role == "lines" and (tp.of is None or tp.of.kind != "record"):
         return f"`{spec.name}`: role `lines` names `{path}`, which must be a list of records"
     return None
+
+
+def an(word: str) -> str:
+    """``word`` with its indefinite article (``an int``, ``a money``)."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def has_roles(*roles: str) -> Any:
