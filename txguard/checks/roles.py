@@ -107,9 +107,11 @@ def role_value(ctx: Ctx, spec: KindSpec, role: str) -> Any:
 def role_sum(ctx: Ctx, spec: KindSpec, role: str) -> Decimal | int | None:
     """The sum of a role's values (one value, or every value of a path through lists), traced; None
     when any of them is absent (an absent amount is never counted as nothing)."""
-    found = list(_values(ctx.intent, role_steps(spec, role)))
+    steps = role_steps(spec, role)
+    found = list(_values(ctx.intent, steps))
     total: Decimal | int | None = None if any(v is None for v in found) else sum(found, Decimal(0) if role == "amount" else 0)
-    return ctx.read(f"intent.{spec.roles[role]} ({role}{', summed' if len(found) != 1 else ''})", total)
+    summed = any(s in ("[]", "{}") for s in steps)
+    return ctx.read(f"intent.{spec.roles[role]} ({role}{', summed' if summed else ''})", total)
 
 
 def intent_currency(ctx: Ctx, spec: KindSpec, steps: tuple[str, ...]) -> str | None:
