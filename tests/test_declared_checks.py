@@ -325,6 +325,9 @@ def test_consent_ignores_confidence_and_candidates_but_binds_the_action() -> Non
     assert codes(run(p, session=confirmed)) == ()
     assert codes(run(p, session=confirmed, confidence="0.5", alternatives=["F7"])) == ()
     assert codes(run(p, session=confirmed, seats=3)) == ("consent",)
+    asked = run(p).decision.confirmation  # what the user is shown is what consent binds
+    assert asked is not None and "confidence" not in asked.summary and "alternatives" not in asked.summary
+    assert asked.summary["seats"] == 2 and asked.summary["total"] == "300.00"
 
 
 # -- properties --------------------------------------------------------------------------------------------
