@@ -215,10 +215,14 @@ def test_payment_methods_may_be_a_declared_list_of_ids() -> None:
     assert codes(run(p, facts=dict(FACTS, users=[{"user_id": "u1", "payment_methods": [1]}]))) == ("missing_fact",)
 
 
-def test_params_for_declared_kinds_on_a_rule_that_also_judges_shipped_kinds_are_refused() -> None:
+def test_params_for_declared_kinds_on_a_rule_that_also_names_shipped_kinds_are_refused() -> None:
     text = DOMAIN.replace("currency: USD\n", "currency: USD\nbuiltin_kinds: commerce\n", 1)
     with pytest.raises(PolicyError, match="`collection` applies to declared kinds only; this rule applies to checkout"):
-        compile_policy(text + "  - {id: pm, check: payment_method, params: {collection: users}}\n", "p.yaml")
+        compile_policy(text + "  - {id: pm, check: payment_method, kinds: [checkout, book_flight], "
+                              "params: {collection: users}}\n", "p.yaml")
+    # Without `kinds`, the rule takes the kinds its params fit: the declared ones here.
+    own = compile_policy(text + "  - {id: pm, check: payment_method, params: {collection: users}}\n", "p.yaml")
+    assert set(next(r for r in own.rules if r.id == "pm").kinds) == {"book_flight", "transfer"}
     both = compile_policy(text + "  - {id: pm, check: payment_method}\n", "p.yaml")
     assert {"checkout", "book_flight", "transfer"} <= set(next(r for r in both.rules if r.id == "pm").kinds)
 
@@ -407,3 +411,32 @@ def test_consent_binds_the_action_never_the_assessment(conf: str | None, alts: l
     assert codes(run(CONSENT, session=confirmed, confidence=conf, alternatives=alts)) == ()
     field, value = change
     assert codes(run(CONSENT, session=confirmed, confidence=conf, alternatives=alts, **{field: value})) == ("consent",)
+
+
+def test_a_rule_without_kinds_takes_the_kinds_its_params_fit() -> None:
+    # Commerce rules written without `kinds` (as in policies/retail.yaml) next to a declared kind:
+    # each judges the declared kind when it has the role and the params fit (the cap, the confidence
+    # floor), and leaves it alone when its params are for the commerce catalog.
+    text = (DOMAIN.replace("currency: USD\n", "currency: USD\nbuiltin_kinds: commerce\n", 1)
+            .replace("defaults: {", "defaults: {checkout: allow, ", 1))
+    p = compile_policy(text + textwrap.indent(textwrap.dedent("""\
+        - {id: platform-cap, check: price_cap, params: {max: {USD: "1000.00"}}}
+        - {id: known-sku, check: item_exists}
+        - {id: catalog-price, check: catalog_price}
+        - {id: ambiguity, check: ambiguity, params: {min_confidence: 0.80, required_options: {coffee maker: [color]}}}
+        - {id: unsure, check: ambiguity, params: {min_confidence: 0.80}}
+        - {id: fares, check: item_exists, kinds: [book_flight], params: {collection: fares, key: flight_no}}
+        """), "  "), "p.yaml")
+    kinds = {r.id: set(r.kinds) for r in p.rules}
+    assert {"checkout", "book_flight", "rebook", "transfer"} <= kinds["platform-cap"]
+    assert "book_flight" not in kinds["known-sku"] | kinds["catalog-price"] | kinds["ambiguity"]
+    assert "checkout" in kinds["known-sku"] and "checkout" in kinds["ambiguity"]
+    assert "book_flight" in kinds["unsure"] and kinds["fares"] == {"book_flight"}
+    confirmed = {"authenticated_user_id": "u1", "confirmed": [{"name": "book", "arguments": dict(ARGS, total="1000.01")}]}
+    assert codes(run(p, session=confirmed, total="1000.01")) == ("price_cap",)
+    # Named explicitly, a kind the params do not fit is an error, not left out.
+    with pytest.raises(PolicyError, match="on a declared kind, give `collection`, `key`"):
+        compile_policy(text + "  - {id: x, check: item_exists, kinds: [book_flight]}\n", "p.yaml")
+    # And a rule that fits no kind at all says why.
+    with pytest.raises(PolicyError, match="on a declared kind, give `collection`, `key`"):
+        policy("- {id: x, check: item_exists}\n")

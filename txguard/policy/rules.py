@@ -109,6 +109,10 @@ def compile_rules(rules: list[Any], kinds_all: list[str], doc: Located, rule_pat
                 error(at + ("params",), "txg-param", str(exc))
                 continue
             if spec.validate is not None and not bad:
+                if "kinds" not in raw and domain is not None:
+                    # Unlisted kinds: those the check can judge with these params (a base policy's
+                    # commerce rule does not claim a declared kind it has no params for).
+                    kinds = tuple(k for k in kinds if not spec.validate(params, written, domain, (k,))) or kinds
                 problems = spec.validate(params, written, domain, kinds)
                 for sub, message in problems:
                     error(at + sub, "txg-param", f"check `{spec.name}`: {message}")
