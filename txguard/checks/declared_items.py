@@ -15,7 +15,7 @@ from ..core.money import format_amount
 from ..domain.declare import resolve
 from .ctx import Ctx
 from .declared import Problems, collection_field, collection_problem, declared_kinds, only_declared, only_shipped
-from .roles import _values, fact_amount, fact_currency, intent_currency, record, role_problem, role_steps, role_sum, role_value
+from .roles import fact_amount, fact_currency, intent_currency, record, role_problem, role_steps, role_sum, role_value, values_at
 
 if TYPE_CHECKING:
     from ..domain.domain import Domain, KindSpec
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def _line_list(ctx: Ctx, spec: KindSpec) -> list[Any]:
     """The elements of the ``lines`` role (a list of records; an absent list has none)."""
-    found = list(_values(ctx.intent, role_steps(spec, "lines")))
+    found = values_at(ctx.intent, role_steps(spec, "lines"))
     value = found[0] if len(found) == 1 else None
     return list(value or ())
 

@@ -12,7 +12,7 @@ See ``docs/declared-checks.md``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from ..core.errors import MissingFact
 from ..core.money import brief
 from ..core.paths import MISSING
 from ..domain.declare import FieldType, leaf_steps, resolve
+from ..domain.models import walk
 from ..domain.domain import kind_spec as kind_spec  # re-exported: each check's declared branch asks it
 from .ctx import Ctx, _amount
 
@@ -82,25 +83,14 @@ def role_steps(spec: KindSpec, role: str) -> tuple[str, ...]:
     return leaf_steps(spec.fields, spec.roles[role])
 
 
-def _values(value: Any, steps: tuple[str, ...]) -> Iterator[Any]:
-    """Every value at a leaf path; an absent one (an optional field, None) is yielded as None."""
-    if not steps or value is None:
-        yield value
-        return
-    head, rest = steps[0], steps[1:]
-    if head == "[]":
-        for elem in value:
-            yield from _values(elem, rest)
-    elif head == "{}":
-        for elem in value.values():
-            yield from _values(elem, rest)
-    else:
-        yield from _values(getattr(value, head, None), rest)
+def values_at(value: Any, steps: tuple[str, ...]) -> list[Any]:
+    """Every value at a leaf path; an absent one (an optional field, None) is None."""
+    return [v for _, v in walk(value, steps, absent=True)]
 
 
 def role_value(ctx: Ctx, spec: KindSpec, role: str) -> Any:
     """The intent's value of a one-value role (None when the optional field is absent), traced."""
-    found = list(_values(ctx.intent, role_steps(spec, role)))
+    found = values_at(ctx.intent, role_steps(spec, role))
     return ctx.read(f"intent.{spec.roles[role]} ({role})", found[0] if len(found) == 1 else None)
 
 
@@ -108,7 +98,7 @@ def role_sum(ctx: Ctx, spec: KindSpec, role: str) -> Decimal | int | None:
     """The sum of a role's values (one value, or every value of a path through lists), traced; None
     when any of them is absent (an absent amount is never counted as nothing)."""
     steps = role_steps(spec, role)
-    found = list(_values(ctx.intent, steps))
+    found = values_at(ctx.intent, steps)
     total: Decimal | int | None = None if any(v is None for v in found) else sum(found, Decimal(0) if role == "amount" else 0)
     summed = any(s in ("[]", "{}") for s in steps)
     return ctx.read(f"intent.{spec.roles[role]} ({role}{', summed' if summed else ''})", total)
@@ -122,7 +112,7 @@ def intent_currency(ctx: Ctx, spec: KindSpec, steps: tuple[str, ...]) -> str | N
     code, is_path = found
     if not is_path:
         return code
-    values = list(_values(ctx.intent, tuple(code.split("."))))
+    values = values_at(ctx.intent, tuple(code.split(".")))
     return values[0] if len(values) == 1 and isinstance(values[0], str) else None
 
 
@@ -140,7 +130,7 @@ def request_currency(ctx: Ctx, field: str) -> str | None:
         cur = "currency"
     if cur is None or (len(cur) == 3 and cur.isupper()):
         return cur or ctx.policy.currency
-    values = list(_values(req, tuple(cur.split("."))))
+    values = values_at(req, tuple(cur.split(".")))
     return values[0] if len(values) == 1 and isinstance(values[0], str) else None
 
 
