@@ -440,3 +440,14 @@ def test_a_rule_without_kinds_takes_the_kinds_its_params_fit() -> None:
     # And a rule that fits no kind at all says why.
     with pytest.raises(PolicyError, match="on a declared kind, give `collection`, `key`"):
         policy("- {id: x, check: item_exists}\n")
+
+
+def test_ownership_params_are_checked_against_the_declared_facts() -> None:
+    field = refused("- {id: own, check: ownership, kinds: [cancel_booking], params: {collection: reservations, field: owner}}\n")
+    assert any("rules[0](own).params.field" in d and "`owner` is not a field of a facts.reservations record" in d
+               for d in field), field
+    coll = refused("- {id: own, check: ownership, kinds: [cancel_booking], params: {collection: bookings, field: user_id}}\n")
+    assert any("rules[0](own).params.collection" in d and "`bookings` is not a declared facts collection" in d
+               for d in coll), coll
+    role = refused("- {id: own, check: ownership, kinds: [book_flight], params: {collection: reservations, field: user_id}}\n")
+    assert any("`book_flight` declares no role `order`" in d for d in role), role

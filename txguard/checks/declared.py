@@ -173,9 +173,10 @@ def ownership_problems(params: Any, raw: Mapping[str, Any], domain: Domain | Non
         if why is not None:
             out.append((("kinds",), why + (" (with `collection`, the record is looked up by it)" if role == "order" else "")))
     if domain is not None and "collection" in raw and "field" in raw and declared_kinds(domain, kinds):
-        why = collection_field(domain, raw["collection"], raw["field"], ("id", "string", "int"))
+        coll_why = collection_problem(domain, raw["collection"])
+        why = coll_why or collection_field(domain, raw["collection"], raw["field"], ("id", "string", "int"))
         if why is not None:
-            out.append((("params", "collection"), why))
+            out.append((("params", "collection" if coll_why else "field"), why))
     return out
 
 
@@ -216,10 +217,12 @@ def payment_problems(params: Any, raw: Mapping[str, Any], domain: Domain | None,
             out.append((("params",), "the policy declares no `facts:`: only the commerce layout's "
                                      "users.payment_methods can be read"))
         return out
-    why = collection_field(domain, coll, field, ("map", "list"))
+    coll_why = collection_problem(domain, coll)
+    why = coll_why or collection_field(domain, coll, field, ("map", "list"))
     tp = None if why is not None else domain.facts[coll].record.fields[field]
     if tp is not None and tp.kind == "list" and (tp.of is None or tp.of.kind not in ("id", "string")):
         why = f"facts.{coll} `{field}` is a list of {tp.of}, not of ids"
+    key = "collection" if coll_why else "field"
     if why is not None:
-        out.append((("params", "collection") if "collection" in raw else ("params",), why))
+        out.append((("params", key) if key in raw else ("params",), why))
     return out
