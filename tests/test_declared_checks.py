@@ -255,7 +255,9 @@ def test_a_confidence_just_under_the_floor_in_json_text_is_under_it() -> None:
 def test_quantity_against_the_declared_request() -> None:
     p = policy("- {id: qty, check: quantity, kinds: [book_flight]}\n")
     assert codes(run(p)) == () and codes(run(p, request={"quantity": 2})) == ()
-    assert codes(run(p, request={"quantity": 3})) == ("quantity",)
+    wrong = run(p, request={"quantity": 3})
+    assert codes(wrong) == ("quantity",)
+    assert inputs(wrong, "qty") == {"request.quantity": 3, "intent.seats (quantity)": 2}
 
 
 # -- catalog consistency through a declared lookup ---------------------------------------------------------
@@ -272,6 +274,7 @@ def test_item_exists_and_catalog_price_through_declared_facts() -> None:
     unknown = run(p, flights=[{"flight_no": "F9", "price": "300"}])
     assert codes(unknown) == ("unknown_item",)  # and catalog_price, which needs `lines`, is skipped
     assert next(t for t in unknown.rules if t.rule == "price").status == "skipped"
+    assert inputs(unknown, "exists") == {"lines": [{"flight_no": "F9", "in facts.fares": False}]}
     assert codes(run(p, flights=[{"flight_no": "F2", "price": "120.5"}])) == ()
     wrong = run(p, flights=[{"flight_no": "F2", "price": "99"}])
     assert codes(wrong) == ("catalog_mismatch",)
