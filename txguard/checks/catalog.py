@@ -14,7 +14,9 @@ from ..core.jsonio import exact_decimal
 from ..core.paths import MISSING
 from ..core.taxonomy import normalise
 from ..core.errors import MissingFact
-from .ctx import CART, Ctx, _typed
+from . import declared, declared_items
+from .ctx import CART, ITEMS, Ctx, _typed
+from .roles import kind_spec
 from .spec import CART_KINDS, check
 
 # -- the catalog -----------------------------------------------------------------------------------
@@ -22,11 +24,16 @@ from .spec import CART_KINDS, check
 
 @check("item_exists", code="unknown_item", outcome="escalate",
        kinds=CART_KINDS + ("return_items", "exchange_items", "modify_order_items"),
-       provides="lines", needs=frozenset({"order"}))
+       provides="lines", needs=frozenset({"order"}), roles=("lines",), validate=declared_items.item_exists_problems,
+       params_schema={"type": "object", "additionalProperties": False,
+                      "properties": {"collection": {"type": "string"}, "key": {"type": "string"}}})
 def _item_exists(ctx: Ctx, params: Any) -> str | None:
     """Cart lines: each sku is a variant of its product in the catalog. Order changes: the item ids
     (with multiplicity) are all items of the order."""
     intent = ctx.intent
+    spec = kind_spec(intent) if not isinstance(intent, CART) and not isinstance(intent, ITEMS) else None
+    if spec is not None:
+        return declared_items.item_exists(ctx, spec, params)
     if isinstance(intent, CART):
         found = [(l, ctx.variant(l.product_id, l.sku)) for l in intent.items]
         if ctx.reads is not None:
@@ -69,16 +76,24 @@ def _availability(ctx: Ctx, params: Any) -> str | None:
 
 
 def _catalog_params(raw: dict[str, Any]) -> dict[str, Any]:
+    if "collection" in raw:  # a declared lookup (see checks/declared_items.py)
+        return {"compare_title": False, "collection": raw["collection"], "key": raw.get("key"),
+                "price": raw.get("price"), "fact_price": raw.get("fact_price", raw.get("price"))}
     return {"compare_title": raw.get("compare_title", True)}
 
 
 @check("catalog_price", code="catalog_mismatch", outcome="escalate", kinds=CART_KINDS, needs=frozenset({"lines"}),
        params_schema={"type": "object", "additionalProperties": False,
-                      "properties": {"compare_title": {"type": "boolean"}}},
-       compile_params=_catalog_params)
+                      "properties": {"compare_title": {"type": "boolean"}, "collection": {"type": "string"},
+                                     "key": {"type": "string"}, "price": {"type": "string"},
+                                     "fact_price": {"type": "string"}}},
+       compile_params=_catalog_params, roles=("lines",), validate=declared_items.catalog_price_problems)
 def _catalog_price(ctx: Ctx, params: Any) -> str | None:
     """Fires when a line's unit price differs from the catalog price (or its title from the
     product name, with ``compare_title``), or the cart is not in the catalog's currency."""
+    spec = kind_spec(ctx.intent) if not isinstance(ctx.intent, CART) else None
+    if spec is not None:
+        return declared_items.catalog_price(ctx, spec, params)
     cart = ctx.cart()
     currency = ctx.read("cart currency", cart.currency)
     if ctx.read("policy currency", ctx.policy.currency) != currency:
@@ -147,10 +162,14 @@ def _category(ctx: Ctx, params: Any) -> str | None:
     return None
 
 
-@check("quantity", code="quantity", outcome="clarify", kinds=CART_KINDS,
+@check("quantity", code="quantity", outcome="clarify", kinds=CART_KINDS, roles=("quantity",),
+       validate=declared.request_problems("quantity", ("int",)),
        question="You asked for a different quantity. How many do you want?")
 def _quantity(ctx: Ctx, params: Any) -> str | None:
     """Fires when the user named a quantity and the cart holds a different number of units."""
+    spec = kind_spec(ctx.intent) if not isinstance(ctx.intent, CART) else None
+    if spec is not None:
+        return declared_items.quantity(ctx, spec, params)
     want = ctx.read("request.quantity", ctx.request.quantity)
     if want is None:
         return None
@@ -189,12 +208,16 @@ def _ambiguity_implies(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
            "min_confidence": {"type": "number", "minimum": 0, "maximum": 1},
            "max_alternatives": {"type": "integer", "minimum": 0},
            "required_options": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}},
-       compile_params=_ambiguity_params, implies=_ambiguity_implies)
+       compile_params=_ambiguity_params, implies=_ambiguity_implies, roles=("confidence", "candidates"),
+       any_role=True, validate=declared_items.ambiguity_problems)
 def _ambiguity(ctx: Ctx, params: Any) -> str | None:
     """Fires when the agent is unsure (confidence below ``min_confidence``; a missing confidence
     counts as unsure), when it weighed more than ``max_alternatives`` other products, or when the
     user did not pin an option listed in ``required_options`` for the product type and the
     catalog's available variants differ on it."""
+    spec = kind_spec(ctx.intent) if not isinstance(ctx.intent, CART) else None
+    if spec is not None:
+        return declared_items.ambiguity(ctx, spec, params)
     cart = ctx.cart()
     conf = ctx.read("confidence", cart.confidence)
     floor = ctx.read("min_confidence", params["min_confidence"])

@@ -6,6 +6,9 @@ through helpers that raise :class:`MissingFact` for a record that is absent wher
 ill-typed or ambiguous. :meth:`Ctx.read` records the values a check reads when a decision is
 traced (explain) and costs one test otherwise.
 
+A declared intent kind has no typed accessor: a check reads it through the fields its ``roles``
+name, and the declared facts by their declaration (:mod:`txguard.checks.roles`).
+
 The facts layout is wire format v1 (``users``, ``orders``, ``products`` as in the tau2-bench
 retail database): see ``FACTS_SCHEMA`` in ``core/paths``.
 """

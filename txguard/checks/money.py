@@ -11,7 +11,9 @@ from ..core.intents import Checkout, Refund
 from ..core.paths import MISSING
 from ..core.taxonomy import normalise
 from ..core.errors import MissingFact
+from . import declared
 from .ctx import Ctx, lacks
+from .roles import kind_spec
 from .spec import CAPS_SCHEMA, caps, check
 
 DEFAULT_CATEGORY = "default"
@@ -48,7 +50,8 @@ def _cap_currencies(p: Mapping[str, Any]) -> frozenset[str]:
 @check("price_cap", code="price_cap", outcome="escalate", kinds=("checkout", "refund"), needs=frozenset({"lines"}),
        params_schema={"type": "object", "additionalProperties": False, "required": ["max"],
                       "properties": {"max": CAPS_SCHEMA, "per_category": {"type": "object", "additionalProperties": CAPS_SCHEMA}}},
-       compile_params=_price_cap_params, implies=_cap_implies, currencies=_cap_currencies)
+       compile_params=_price_cap_params, implies=_cap_implies, currencies=_cap_currencies,
+       roles=("amount",), validate=declared.price_cap_problems)
 def _price_cap(ctx: Ctx, params: Any) -> str | None:
     """Fires when the amount exceeds the cap for its currency (or no cap exists for the currency).
 
@@ -59,6 +62,9 @@ def _price_cap(ctx: Ctx, params: Any) -> str | None:
     """
     intent = ctx.intent
     if not isinstance(intent, (Checkout, Refund)):
+        spec = kind_spec(intent)
+        if spec is not None:
+            return declared.price_cap(ctx, spec, params)
         raise lacks(intent, "currency")
     currency = ctx.read("currency", intent.currency)
     amount = ctx.read("amount", ctx.exposure() if isinstance(intent, Checkout) else intent.amount)
@@ -97,9 +103,13 @@ def _price_cap(ctx: Ctx, params: Any) -> str | None:
 
 
 @check("budget", code="budget", outcome="clarify", kinds=("checkout",), needs=frozenset({"lines"}),
+       roles=("amount",), validate=declared.request_problems("budget", ("money",)),
        question="This costs more than the budget you gave. Do you want to go ahead anyway, or shall I look for something cheaper?")
 def _budget(ctx: Ctx, params: Any) -> str | None:
     """Fires when the user stated a budget and the checkout costs more (equal is fine)."""
+    spec = kind_spec(ctx.intent) if not isinstance(ctx.intent, Checkout) else None
+    if spec is not None:
+        return declared.budget(ctx, spec, params)
     budget = ctx.read("request.budget", ctx.request.budget)
     if budget is None:
         return None

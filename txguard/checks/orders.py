@@ -8,7 +8,9 @@ from typing import Any
 
 from ..core.intents import ModifyOrderAddress, ModifyOrderPayment, ModifyUserAddress
 from ..core.errors import MissingFact
+from . import declared
 from .ctx import ORDER, REPLACE, Ctx, ReplaceIntent, _typed, lacks
+from .roles import kind_spec
 from .spec import ORDER_KINDS, check
 
 
@@ -25,7 +27,10 @@ def _order_exists(ctx: Ctx, params: Any) -> str | None:
 
 
 @check("ownership", code="ownership", outcome="escalate", kinds=ORDER_KINDS + ("modify_user_address",),
-       needs=frozenset({"order"}), route="refuse")
+       needs=frozenset({"order"}), route="refuse", roles=("owner", "order"), any_role=True,
+       validate=declared.ownership_problems,
+       params_schema={"type": "object", "additionalProperties": False,
+                      "properties": {"collection": {"type": "string"}, "field": {"type": "string"}}})
 def _ownership(ctx: Ctx, params: Any) -> str | None:
     """Fires when the order (or the user record) acted on belongs to someone other than the
     authenticated user. Without an authenticated user it does not judge (``authentication`` does)."""
@@ -40,6 +45,9 @@ def _ownership(ctx: Ctx, params: Any) -> str | None:
         owner = intent.user_id
         what = "the user record"
     else:
+        spec = kind_spec(intent)
+        if spec is not None:
+            return declared.ownership(ctx, spec, params)
         raise lacks(intent, "user_id")
     if ctx.read("owner", owner) != me:
         return f"{what} belongs to `{owner}`, not to the authenticated user `{me}`"

@@ -8,7 +8,9 @@ from typing import Any
 from ..core.intents import AddToCart, Checkout, ModifyOrderPayment, Refund
 from ..core.paths import MISSING
 from ..core.errors import ConditionError, MissingFact
-from .ctx import ORDER, REPLACE, Ctx, _amount
+from . import declared
+from .ctx import ORDER, PAID, REPLACE, Ctx, _amount
+from .roles import kind_spec
 from .spec import check
 
 GIFT_CARD = "gift_card"
@@ -24,10 +26,16 @@ def _read_methods(ctx: Ctx) -> None:
         ctx.read("user's methods", sorted(ctx.payment_methods()))
 
 
-@check("payment_method", code="payment_method", outcome="escalate", kinds=_PAID_KINDS, provides="method")
+@check("payment_method", code="payment_method", outcome="escalate", kinds=_PAID_KINDS, provides="method",
+       roles=("payment",), validate=declared.payment_problems,
+       params_schema={"type": "object", "additionalProperties": False,
+                      "properties": {"collection": {"type": "string"}, "field": {"type": "string"}}})
 def _payment_method(ctx: Ctx, params: Any) -> str | None:
     """Fires when the payment method is not one of the acting user's (the authenticated user, or
     the order's owner when nobody is authenticated)."""
+    spec = kind_spec(ctx.intent) if not isinstance(ctx.intent, PAID) else None
+    if spec is not None:
+        return declared.payment_method(ctx, spec, params)
     pm = ctx.read("payment_method_id", ctx.paid_intent().payment_method_id)
     method = ctx.payment_method(pm)
     _read_methods(ctx)

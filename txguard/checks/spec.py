@@ -20,6 +20,7 @@ from typing import Any
 
 from ..core.money import currency_exponent, parse_amount
 from .ctx import Ctx
+from .roles import role_problem
 
 CheckFn = Callable[[Ctx, Any], "str | None"]
 
@@ -45,15 +46,36 @@ class CheckSpec:
     currencies: Callable[[Any], frozenset[str]] | None = None
     """For lint: the currencies the (compiled) params name."""
     declared: Callable[[Any], bool] | None = None
-    """Whether the check applies to a declared kind (given its :class:`~txguard.domain.KindSpec`)."""
+    """Whether the check applies to a declared kind (given its :class:`~txguard.domain.KindSpec`);
+    None: when the kind declares the ``roles`` it reads (see :mod:`txguard.checks.roles`)."""
+    roles: tuple[str, ...] = ()
+    """The roles the check reads of a declared kind: every one of them, or one at least (``any_role``)."""
+    any_role: bool = False
+    validate: Callable[[Any, Mapping[str, Any], Any, tuple[str, ...]], list[tuple[tuple[str, ...], str]]] | None = None
+    """Load-time validation of a rule: ``(compiled params, written params, domain, the rule's kinds)``
+    -> [(key under the rule, message)] (e.g. a facts collection the params name is not declared)."""
+
+    def applies_to(self, kind: Any) -> bool:
+        """Whether the check applies to a declared kind (its :class:`~txguard.domain.KindSpec`)."""
+        if self.declared is not None:
+            return self.declared(kind)
+        found = [role_problem(kind, r) is None for r in self.roles]
+        return bool(found) and (any(found) if self.any_role else all(found))
+
+    def refusal(self, kind: Any) -> str:
+        """Why the check does not apply to a declared kind."""
+        problems = [p for p in (role_problem(kind, r) for r in self.roles) if p is not None]
+        if not self.roles or not problems:
+            return f"`{kind.name}` is not a kind it judges"
+        return ("; ".join(problems) if not self.any_role else " and ".join(problems))
 
     def kinds_for(self, domain: Any) -> tuple[str, ...]:
         """The kinds of ``domain`` (a :class:`~txguard.domain.Domain`) the check applies to: its shipped
-        kinds the domain has, and the declared kinds ``declared`` accepts."""
+        kinds the domain has, and the declared kinds it applies to (:meth:`applies_to`)."""
         if domain is None:
             return self.kinds
         shipped = [k for k in self.kinds if k in domain.models and k not in domain.specs]
-        own = [k for k, s in domain.specs.items() if self.declared is not None and self.declared(s)]
+        own = [k for k, s in domain.specs.items() if self.applies_to(s)]
         return tuple(sorted(shipped + own))
 
 

@@ -5,8 +5,12 @@ two intents with the same bound form are the same action and any other differenc
 action. Values are written so that equal values have one text: amounts at their currency's
 exponent, decimals without trailing zeros, datetimes as the UTC instant, durations in seconds,
 ``unordered`` lists sorted (lists of a ``same_length`` group that are all unordered are sorted
-together, row by row, so their pairing is kept). The fields a kind names as its ``confidence`` and
-``candidates`` roles are the agent's own assessment, not the action: they are not bound.
+together, row by row, so their pairing is kept).
+
+The fields playing the roles ``confidence`` and ``candidates`` (:data:`ASSESSMENT_ROLES`) are not bound
+either: they are the agent's own assessment of its choice (how sure it is, what else it weighed), not
+part of the action the user confirms, and an agent re-proposing a confirmed action with another
+confidence proposes the same action.
 """
 
 from __future__ import annotations
@@ -22,14 +26,16 @@ from ..core.money import format_amount
 from .declare import FieldType
 from .models import walk
 
+ASSESSMENT_ROLES = ("confidence", "candidates")
+"""Roles that are the agent's assessment of its choice, not the action: consent does not bind them."""
+
 if typing.TYPE_CHECKING:
     from .domain import KindSpec
 
 
 def bound_form(spec: KindSpec, intent: Any) -> dict[str, Any]:
     """The canonical bound fields of ``intent``, a model of the declared kind ``spec``."""
-    # The agent's own assessment (its confidence, the candidates it weighed) is not part of the action.
-    unbound = frozenset(spec.unbound) | {spec.roles[r] for r in ("confidence", "candidates") if r in spec.roles}
+    unbound = frozenset(spec.unbound) | {path for role, path in spec.roles.items() if role in ASSESSMENT_ROLES}
     currencies = {steps: _currency(intent, cur, is_path) for steps, cur, is_path in spec.money}
     out: dict[str, Any] = {"kind": spec.name}
     joint: dict[str, list[Any]] = {}

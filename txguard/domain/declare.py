@@ -323,6 +323,22 @@ def leaves(tp: FieldType, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str,
     return [(prefix, tp)]
 
 
+def leaf_steps(tp: FieldType, dotted: str) -> tuple[str, ...]:
+    """The leaf path of a dotted field path, with a ``[]`` step for each list and a ``{}`` step for
+    each map it crosses (``flights.price`` -> ``("flights", "[]", "price")``); as far as it resolves."""
+    out: list[str] = []
+    cur: FieldType | None = tp
+    for part in dotted.split("."):
+        while cur is not None and cur.kind in ("list", "map"):
+            out.append("[]" if cur.kind == "list" else "{}")
+            cur = cur.of
+        if cur is None or cur.kind != "record" or part not in cur.fields:
+            break
+        out.append(part)
+        cur = cur.fields[part]
+    return tuple(out)
+
+
 def resolve(tp: FieldType, dotted: str) -> FieldType | None:
     """The type at a dotted field path (``flights.cabin`` goes through a list's elements), or None."""
     cur: FieldType | None = tp

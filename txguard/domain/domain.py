@@ -25,7 +25,7 @@ from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_MODELS
 from ..core.paths import FACTS_SCHEMA, ListOf, MapOf
 from .bind import bound_form
 from ..policy.types import MoneyIn
-from .declare import IDENT, FieldType, Report, Where, leaves, parse_named, parse_record, resolve
+from .declare import IDENT, FieldType, Report, Where, leaf_steps, leaves, parse_named, parse_record, resolve
 from .models import annotation, money_checker, optional, record_model
 
 ROLES = ("amount", "owner", "payment", "confidence", "candidates", "quantity", "lines", "order")
@@ -341,14 +341,7 @@ def shipped_specs() -> Mapping[str, KindSpec]:
 
 def _steps(tp: FieldType, dotted: str) -> list[str]:
     """The container steps a dotted path crosses (``[]`` for each list, ``{}`` for each map)."""
-    out: list[str] = []
-    cur: FieldType | None = tp
-    for part in dotted.split("."):
-        while cur is not None and cur.kind in ("list", "map"):
-            out.append("[]" if cur.kind == "list" else "{}")
-            cur = cur.of
-        cur = cur.fields.get(part) if cur is not None and cur.kind == "record" else None
-    return out
+    return [s for s in leaf_steps(tp, dotted) if s in ("[]", "{}")]
 
 
 def _collection(name: str, raw: Any, at: Where, report: Report,

@@ -156,10 +156,13 @@ def record_model(tp: FieldType, name: str, models: dict[str, type[BaseModel]], *
 
 # -- what runs after the fields ---------------------------------------------------------------------------
 
-def walk(value: Any, steps: tuple[str, ...], label: str = "") -> Iterator[tuple[str, Any]]:
+def walk(value: Any, steps: tuple[str, ...], label: str = "", absent: bool = False) -> Iterator[tuple[str, Any]]:
     """The values at a leaf path (``[]`` steps go through each element, ``{}`` through each value),
-    with their rendered location (``flights[0].price``)."""
+    with their rendered location (``flights[0].price``). An absent value (None) is skipped, or
+    yielded as None with ``absent`` (where it is absent: the optional field, or its record)."""
     if value is None:
+        if absent:
+            yield label, None
         return
     if not steps:
         yield label, value
@@ -167,13 +170,13 @@ def walk(value: Any, steps: tuple[str, ...], label: str = "") -> Iterator[tuple[
     head, rest = steps[0], steps[1:]
     if head == "[]":
         for i, elem in enumerate(value):
-            yield from walk(elem, rest, f"{label}[{i}]")
+            yield from walk(elem, rest, f"{label}[{i}]", absent)
     elif head == "{}":
         for key, elem in value.items():
-            yield from walk(elem, rest, f"{label}[{key!r}]")
+            yield from walk(elem, rest, f"{label}[{key!r}]", absent)
     else:
         yield from walk(getattr(value, head, None) if not isinstance(value, Mapping) else value.get(head),
-                        rest, f"{label}.{head}" if label else head)
+                        rest, f"{label}.{head}" if label else head, absent)
 
 
 def money_checker(money: list[tuple[tuple[str, ...], str, bool]],

@@ -98,14 +98,26 @@ def compile_rules(rules: list[Any], kinds_all: list[str], doc: Located, rule_pat
             kinds = tuple(raw.get("kinds", applies))
             bad = [k for k in kinds if k not in applies]
             if bad:
+                why = [spec.refusal(domain.specs[k]) for k in bad if domain is not None and k in domain.specs]
                 error(at + ("kinds",), "txg-param",
-                        f"check `{spec.name}` does not apply to {', '.join(bad)} (it applies to: {', '.join(applies) or 'no kind of this policy'})")
+                      f"check `{spec.name}` does not apply to {', '.join(bad)} (it applies to: "
+                      f"{', '.join(applies) or 'no kind of this policy'}){': ' + '; '.join(why) if why else ''}")
             written = raw.get("params", {})
             try:
                 params = spec.compile_params(written)
             except (MoneyError, KeyError, ValueError) as exc:
                 error(at + ("params",), "txg-param", str(exc))
                 continue
+            if spec.validate is not None and not bad:
+                if "kinds" not in raw and domain is not None:
+                    # Unlisted kinds: those the check can judge with these params (a base policy's
+                    # commerce rule does not claim a declared kind it has no params for).
+                    kinds = tuple(k for k in kinds if not spec.validate(params, written, domain, (k,))) or kinds
+                problems = spec.validate(params, written, domain, kinds)
+                for sub, message in problems:
+                    error(at + sub, "txg-param", f"check `{spec.name}`: {message}")
+                if problems:
+                    continue
             test = Check(spec, params, locate(at + ("check",)), located_keys(written, at + ("params",), locate))
             code = raw.get("code", spec.code)
             outcome = raw.get("outcome", spec.outcome)
