@@ -276,3 +276,10 @@ def test_an_amount_whose_optional_currency_is_absent_is_malformed() -> None:
     d = g.check({"name": "pay", "arguments": {"amount": "1.234"}})
     assert d.codes == ("malformed",) and "its currency" in d.reasons[0].message
     assert g.check({"name": "pay", "arguments": {"amount": "1.23", "currency": "USD"}}).outcome is Outcome.ALLOW
+
+
+def test_a_policy_with_the_commerce_kinds_keeps_the_commerce_request() -> None:
+    text = ("apiVersion: txguard/v1\nid: p\nversion: 1\nimports: [txguard:commerce]\n"
+            "request:\n  reason: optional string\n")
+    with pytest.raises(PolicyError, match="declares every field of the shipped request"):
+        compile_policy(text, "p.yaml")

@@ -205,7 +205,16 @@ def build_domain(data: Mapping[str, Any], currency: str, report: Report) -> Doma
     request_type = None
     if "request" in data:
         rtype = parse_record(data["request"], ("request",), note, named)
-        if rtype is not None and rtype != _shipped().request:
+        shipped_request = _shipped().request
+        if rtype is not None and rtype != shipped_request and shipped_request is not None \
+                and any(k in INTENT_MODELS for k in models):
+            # The commerce checks read the shipped request's fields: a policy with those kinds keeps them.
+            lost = [k for k, t in shipped_request.fields.items() if rtype.fields.get(k) != t]
+            if lost:
+                note(("request",), "txg-type", "a policy with the shipped commerce kinds declares every field of the "
+                                               f"shipped request as it is ({', '.join(lost)} differ or are missing)")
+                rtype = None
+        if rtype is not None and rtype != shipped_request:
             request_type = rtype
             has_currency = rtype.fields.get("currency") is not None and rtype.fields["currency"].kind == "currency"
 

@@ -141,8 +141,8 @@ def merge_base(b: Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dict[
             continue
         if key in data and data[key] != base[key]:
             b.error((key,), "txg-extends", f"the base policy declares `{key}`: a policy cannot change it")
-        merged[key] = ([os.path.relpath(base_path.parent / name, b.base_dir) for name in base[key]]
-                       if key == "imports" else base[key])
+        merged[key] = ([name if name.startswith(SHIPPED_PREFIX) else os.path.relpath(base_path.parent / name, b.base_dir)
+                        for name in base[key]] if key == "imports" else base[key])
     tables = dict(base.get("tables") or {})
     for name, table in (data.get("tables") or {}).items():
         if name in tables and tables[name] != table:
@@ -177,7 +177,7 @@ def merge_imports(b: Build, data: dict[str, Any]) -> dict[str, Any]:
             b.origin[(section, key)] = None
     for i, name in enumerate(names):
         at: tuple[str | int, ...] = ("imports", i)
-        path = _allowed_file(b, name, at, "an imported domain")
+        path = _shipped_domain(b, name, at) if name.startswith(SHIPPED_PREFIX) else _allowed_file(b, name, at, "an imported domain")
         doc = _read_domain(b, path, name, at) if path is not None else None
         if doc is None:
             continue
@@ -201,6 +201,21 @@ def merge_imports(b: Build, data: dict[str, Any]) -> dict[str, Any]:
                 merged[key] = doc.data[key]
                 b.origin[(key,)] = doc
     return merged
+
+
+SHIPPED_PREFIX = "txguard:"
+"""``imports: [txguard:commerce]`` names a domain the package ships (``txguard/data/domains/``)."""
+SHIPPED_DOMAINS = Path(__file__).resolve().parent.parent / "data" / "domains"
+
+
+def _shipped_domain(b: Build, name: str, at: tuple[str | int, ...]) -> Path | None:
+    shipped = sorted(p.stem for p in SHIPPED_DOMAINS.glob("*.yaml"))
+    stem = name[len(SHIPPED_PREFIX):]
+    if stem not in shipped:
+        b.error(at, "txg-import", f"`{name}` is not a domain txguard ships (expected one of: "
+                                  f"{', '.join(SHIPPED_PREFIX + s for s in shipped)})")
+        return None
+    return SHIPPED_DOMAINS / f"{stem}.yaml"
 
 
 def _read_domain(b: Build, path: Path, name: str, at: tuple[str | int, ...]) -> Located | None:
