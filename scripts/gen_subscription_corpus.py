@@ -17,7 +17,6 @@ instant, RFC 3339): the refund rule reads `now`, so a case is decided at its own
 from __future__ import annotations
 
 import argparse
-import copy
 import gzip
 import hashlib
 import json
