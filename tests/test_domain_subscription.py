@@ -14,7 +14,7 @@ import importlib.util
 import json
 import sys
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from types import ModuleType
 from typing import Any
 
@@ -128,3 +128,47 @@ def test_lint_reports_nothing_on_the_policy(policy: CompiledPolicy) -> None:
 
 def test_the_suite_covers_every_rule() -> None:
     assert main(["test", str(POLICIES / "subscription"), "--coverage", "--fail-under", "100", "--failures-only"]) == 0
+
+
+def _variants(name: str, args: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Other valid values for each field of a proposal, each one a different intent the user never saw."""
+    plans = ["free", "basic", "standard", "premium"]
+    out: list[tuple[str, Any]] = []
+    for key, value in args.items():
+        if key == "new_plan_id":
+            out += [(key, p) for p in plans if p != value]
+        elif key == "amount_minor" and value > 1:
+            out.append((key, value - 1))
+        elif key == "resume_at":
+            out.append((key, (datetime.fromisoformat(value) - timedelta(seconds=1)).isoformat()))
+        elif key == "at_period_end":
+            out.append((key, not value))
+        elif key == "reason":
+            out.append((key, "other" if value != "other" else "not_using"))
+        elif key == "account_id":
+            out.append((key, value + "_x"))
+    return out
+
+
+def test_consent_binds_every_field_the_user_saw(policy: CompiledPolicy, cases: list[dict[str, Any]]) -> None:
+    """Every allowed, confirmed proposal changed in one field after the confirmation is not allowed;
+    the same instant written with another offset is the same intent, and the unbound feedback is free."""
+    checked = 0
+    for case in cases:
+        if case["expect"] != "allow" or not case["session"]["confirmed"]:
+            continue
+        original = case["proposal"]
+        for key, value in _variants(original["name"], original["arguments"]):
+            probe = json.loads(json.dumps(case))
+            probe["proposal"]["arguments"][key] = value
+            d = decide(policy, probe)
+            assert d.outcome.value != "allow" and "consent" in d.codes, (case["id"], key, value, d.codes)
+            checked += 1
+        same = json.loads(json.dumps(case))
+        args = same["proposal"]["arguments"]
+        if "resume_at" in args:
+            args["resume_at"] = datetime.fromisoformat(args["resume_at"]).astimezone(timezone(timedelta(hours=-11))).isoformat()
+        if original["name"] == "cancel_subscription":
+            args["feedback"] = "changed after the confirmation"
+        assert decide(policy, same).outcome.value == "allow", case["id"]
+    assert checked >= 100
