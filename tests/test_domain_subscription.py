@@ -130,7 +130,7 @@ def test_the_suite_covers_every_rule() -> None:
     assert main(["test", str(POLICIES / "subscription"), "--coverage", "--fail-under", "100", "--failures-only"]) == 0
 
 
-def _variants(name: str, args: dict[str, Any]) -> list[tuple[str, Any]]:
+def _variants(args: dict[str, Any]) -> list[tuple[str, Any]]:
     """Other valid values for each field of a proposal, each one a different intent the user never saw."""
     plans = ["free", "basic", "standard", "premium"]
     out: list[tuple[str, Any]] = []
@@ -158,7 +158,7 @@ def test_consent_binds_every_field_the_user_saw(policy: CompiledPolicy, cases: l
         if case["expect"] != "allow" or not case["session"]["confirmed"]:
             continue
         original = case["proposal"]
-        for key, value in _variants(original["name"], original["arguments"]):
+        for key, value in _variants(original["arguments"]):
             probe = json.loads(json.dumps(case))
             probe["proposal"]["arguments"][key] = value
             d = decide(policy, probe)
