@@ -59,8 +59,11 @@ class World:
         self.price = PLANS[self.plan][1]
         day = rng.randint(1, 28)
         month = rng.choice([1, 2, 3, 9, 10, 11, 12])  # across the DST changes of both hemispheres
-        self.start = datetime(2026, month, day, tzinfo=self.zone)
-        self.end = next_month(self.start)
+        # The calendar month in local wall time; every computation on the instants, in UTC: Python
+        # subtracts and adds two datetimes of the same zone object by wall time (a DST hour lost).
+        self.start_local = datetime(2026, month, day, tzinfo=self.zone)
+        self.end_local = next_month(self.start_local)
+        self.start, self.end = self.start_local.astimezone(timezone.utc), self.end_local.astimezone(timezone.utc)
         span = (self.end - self.start) // US
         self.now = (self.start + US * rng.randint(span // 50, span - span // 50)).astimezone(timezone.utc)
         self.refunded = rng.choice([0, 0, 0, rng.randint(1, self.price // 4)])
@@ -78,7 +81,7 @@ class World:
     def facts(self) -> dict[str, Any]:
         acc = {"account_id": self.account, "user_id": self.user, "status": "active", "plan_id": self.plan,
                "currency": "USD", "price_minor": self.price, "refunded_minor": self.refunded,
-               "current_period_start": iso(self.start), "current_period_end": iso(self.end),
+               "current_period_start": iso(self.start_local), "current_period_end": iso(self.end_local),
                "plan_changes": self.changes, "retention_eligible": self.eligible, "offers_redeemed": []}
         other = dict(acc, account_id=self.other, user_id=f"user_{self.n:03d}_x", refunded_minor=0, plan_changes=[],
                      retention_eligible=True)
@@ -126,8 +129,11 @@ def safe_cases(w: World, rng: random.Random) -> list[dict[str, Any]]:
     weeks = rng.randint(1, MAX_PAUSE_WEEKS[w.plan])
     resume = (w.end + timedelta(weeks=weeks) - timedelta(seconds=rng.randint(0, 86400 * 6) if weeks > 1 else 0))
     out.append(case(w, "pause", call("pause_subscription", account_id=w.account, resume_at=iso(resume.astimezone(w.zone))), []))
-    out.append(case(w, "cancel", call("cancel_subscription", account_id=w.account, at_period_end=rng.random() < 0.7,
-                                      reason=rng.choice(["too_expensive", "not_using", "other"])), []))
+    cancel = call("cancel_subscription", account_id=w.account, at_period_end=rng.random() < 0.7,
+                  reason=rng.choice(["too_expensive", "not_using", "other"]))
+    if rng.random() < 0.5:
+        cancel["arguments"]["feedback"] = rng.choice(["too pricey for me", "I rarely use it", "moving abroad"])
+    out.append(case(w, "cancel", cancel, []))
     if w.allowance() >= 1:
         amount = w.allowance() if rng.random() < 0.5 else rng.randint(1, w.allowance())
         refund = call("refund_subscription", account_id=w.account, amount_minor=amount, currency="USD", reason="cancellation")
