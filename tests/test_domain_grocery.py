@@ -13,7 +13,6 @@ import importlib.util
 import json
 from collections import Counter
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest

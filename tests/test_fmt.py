@@ -22,7 +22,7 @@ from txguard.authoring.fmt import KEY_ORDER, FormatError, NotTxguardFile, format
 
 from .helpers import POLICIES, ROOT
 
-SHIPPED = sorted(POLICIES.glob("*.yaml"))
+SHIPPED = sorted(POLICIES.rglob("*.yaml"))  # policies/grocery/ too
 
 COMMENTED = """\
 # header comment
