@@ -8,14 +8,17 @@ relative to it), and only ``proposal``, ``request``, ``session`` and ``facts`` r
 
 from __future__ import annotations
 
+import copy
 import gzip
 import importlib.util
 import json
 from collections import Counter
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
+import yaml
 
 from txguard import Guard, compile_file
 from txguard.cli import main
@@ -94,3 +97,52 @@ def test_the_suite_covers_every_rule(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["test", str(GROCERY), "--coverage", "--fail-under", "100", "--failures-only"]) == 0
     out = capsys.readouterr().out
     assert "never fired: none" in out and "reason codes never asserted: none" in out
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves(v, path + (k,))]
+    if isinstance(value, list):
+        return [leaf for i, v in enumerate(value) for leaf in _leaves(v, path + (i,))]
+    return [(path, value)]
+
+
+def _changed(key: Any, value: Any) -> Any:
+    """Another value of the same type: what an agent might quietly change after the user said yes."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if key in ("start", "end"):
+        return value.replace(":00:00", ":30:00")
+    if key == "weight_kg":
+        return str(Decimal(value) + Decimal("0.001"))
+    if key in ("unit_price", "line_total", "subtotal", "delivery_fee", "total"):
+        return str(Decimal(value) + Decimal("0.01"))
+    return value + "X"
+
+
+@pytest.mark.parametrize("name", ["order", "substitution", "slot-change", "cancellation"])
+def test_consent_binds_every_field_of_each_kind(name: str) -> None:
+    """Change any one leaf of a confirmed proposal of the suite: consent fires, it is never allowed."""
+    suite = yaml.safe_load((GROCERY / "grocery.tests.yaml").read_text(encoding="utf-8"))
+    fixtures = suite["fixtures"]
+    proposal = fixtures["proposals"][name]
+    at = datetime.fromisoformat(suite["clock"].replace("Z", "+00:00"))
+    guard = Guard(compile_file(GROCERY / "grocery.yaml"), clock=lambda: at)
+    envelope = {"request": fixtures["requests"]["weekly"], "facts": fixtures["facts"]["store"]}
+    leaves = _leaves(proposal["arguments"])
+    assert len(leaves) >= 2
+    for path, value in leaves:
+        arguments = copy.deepcopy(proposal["arguments"])
+        target = arguments
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = _changed(path[-1], value)
+        session = {"authenticated_user_id": "ana", "confirmed": [proposal]}
+        decision = guard.independent().check_envelope(
+            dict(envelope, proposal={"name": proposal["name"], "arguments": arguments}, session=session))
+        assert decision.outcome.value != "allow", path
+        assert "consent" in decision.codes or "malformed" in decision.codes, (path, decision.codes)
+    same = guard.independent().check_envelope(dict(envelope, proposal=proposal, session={"authenticated_user_id": "ana", "confirmed": [proposal]}))
+    assert same.outcome.value == "allow", same.codes
