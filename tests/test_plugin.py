@@ -58,7 +58,7 @@ def test_pyproject_declares_the_entry_point_under_the_module_name() -> None:
 
 
 def test_plugin_collects_and_runs_the_shipped_suites() -> None:
-    n = sum(len(load_suite(p).cases) for p in POLICIES.glob("*.tests.yaml"))
+    n = sum(len(load_suite(p).cases) for p in POLICIES.rglob("*.tests.yaml"))  # policies/grocery/ too
     proc = _pytest(["-p", "txguard.pytest_plugin", "-q", str(POLICIES)], cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"{n} passed" in proc.stdout
