@@ -7,9 +7,10 @@ from ..policy.ir import OPERATORS
 _CONDITION = ("for_each", "as", "path", "value", *OPERATORS, "on_missing", "all", "any", "not")
 """A condition's keys: the operators come from the IR's one table (a new operator is ordered too)."""
 KEY_ORDER: dict[str, tuple[str, ...]] = {
+    # A declared domain (its kinds, facts and request) comes before the tools that map onto it.
     "policy": ("apiVersion", "id", "version", "description", "extends", "currency", "imports", "builtin_kinds", "types",
-               "intents", "facts", "undeclared_facts", "request", "tools", "defaults", "categories", "tables", "routes", "session", "audit",
-               "rules"),
+               "intents", "facts", "undeclared_facts", "request", "tools", "defaults", "categories", "tables", "routes",
+               "session", "audit", "rules"),
     "tool": ("intent", "description", "fields", "constants", "required", "ignore"),
     "field": ("from", "fields"),
     "categories": ("taxonomy", "product_types", "synonyms"),
