@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from txguard import policy_schema
+from txguard.policy.schema import domain_schema
 from txguard.authoring import fmt
 from txguard.authoring.fmt import KEY_ORDER, FormatError, NotTxguardFile, format_file, format_text
 
@@ -161,6 +162,7 @@ def test_the_key_order_covers_exactly_the_policy_schema() -> None:
         "sum": session_rule["sum"]["properties"],
         "sequence": session_rule["sequence"]["properties"],
         "budget": session["budgets"]["items"]["properties"],
+        "domain": domain_schema()["properties"],
     }
     for kind, properties in expected.items():
         assert sorted(KEY_ORDER[kind]) == sorted(properties), kind

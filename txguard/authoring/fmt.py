@@ -78,7 +78,8 @@ def _ruamel() -> Any:
 
 
 def kind_of(data: Any, file: str) -> str:
-    """``"policy"`` or ``"suite"``; raises :class:`NotTxguardFile` for anything else."""
+    """``"policy"``, ``"domain"`` (a domain file a policy ``imports``) or ``"suite"``; raises
+    :class:`NotTxguardFile` for anything else."""
     if Path(file).name.endswith(SUITE_SUFFIX):
         if not isinstance(data, Mapping) or "cases" not in data:
             raise NotTxguardFile(file, 1, 1, "not a txguard suite: a *.tests.yaml file is a mapping with `cases`")
@@ -86,7 +87,7 @@ def kind_of(data: Any, file: str) -> str:
             raise NotTxguardFile(file, 1, 1, f"not a txguard suite: `apiVersion` is not `{API_VERSION}`")
         return "suite"
     if isinstance(data, Mapping) and data.get("apiVersion") == API_VERSION:
-        return "policy"
+        return "domain" if "domain" in data and "id" not in data else "policy"
     raise NotTxguardFile(file, 1, 1, f"not a txguard policy (no `apiVersion: {API_VERSION}`) or suite (*{SUITE_SUFFIX})")
 
 

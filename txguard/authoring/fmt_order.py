@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from ..policy.ir import OPERATORS
 
-_CONDITION = ("for_each", "as", "path", "value", *OPERATORS, "on_missing", "all", "any", "not")
+_CONDITION = ("for_each", "as", "path", "value", *OPERATORS, "default", "on_missing", "all", "any", "not")
 """A condition's keys: the operators come from the IR's one table (a new operator is ordered too)."""
 KEY_ORDER: dict[str, tuple[str, ...]] = {
     # A declared domain (its kinds, facts and request) comes before the tools that map onto it.
     "policy": ("apiVersion", "id", "version", "description", "extends", "currency", "imports", "builtin_kinds", "types",
                "intents", "facts", "undeclared_facts", "request", "tools", "defaults", "categories", "tables", "routes",
                "session", "audit", "rules"),
+    "domain": ("apiVersion", "domain", "description", "types", "intents", "facts", "undeclared_facts", "request"),
     "tool": ("intent", "description", "fields", "constants", "required", "ignore"),
     "field": ("from", "fields"),
     "categories": ("taxonomy", "product_types", "synonyms"),
