@@ -147,12 +147,15 @@ def test_the_declared_facts_type_every_path_as_the_engines_layout() -> None:
 
 
 def test_a_shipped_kind_declared_otherwise_is_refused_where_it_is_written() -> None:
-    text = ("apiVersion: txguard/v1\nid: t\nversion: 1\nintents:\n  refund:\n"
+    text = ("apiVersion: txguard/v1\nid: t\nversion: 1\nbuiltin_kinds: commerce\nintents:\n  refund:\n"
             "    fields: {order_id: id, amount: money, currency: currency, payment_method_id: id}\n")
     with pytest.raises(PolicyError) as info:
         compile_policy(text, "t.yaml")
     (diag,) = info.value.diagnostics
-    assert str(diag).startswith("t.yaml:6:5: txg-type: intents.refund: `refund` is a shipped kind")
+    assert str(diag).startswith("t.yaml:7:5: txg-type: intents.refund: `refund` is a shipped kind")
+    # Without the shipped kinds the name is the policy's own: a declared kind like any other.
+    own = compile_policy(text.replace("builtin_kinds: commerce\n", ""), "t.yaml")
+    assert own.domain.models["refund"] is not INTENT_MODELS["refund"] and "refund" in own.domain.specs
 
 
 def test_a_policy_importing_commerce_decides_as_the_shipped_retail_policy(retail_guard: Guard) -> None:

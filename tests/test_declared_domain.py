@@ -283,3 +283,48 @@ def test_a_policy_with_the_commerce_kinds_keeps_the_commerce_request() -> None:
             "request:\n  reason: optional string\n")
     with pytest.raises(PolicyError, match="declares every field of the shipped request"):
         compile_policy(text, "p.yaml")
+
+
+PRORATED = """apiVersion: txguard/v1
+id: p
+version: 1
+intents:
+  refund:                      # a shipped kind's name is free in a policy without the shipped kinds
+    fields: {account: id, amount: money}
+facts:
+  accounts: {key: id, record: {id: id, price: money, start: datetime, end: datetime}}
+defaults: {refund: allow}
+tools:
+  refund: {intent: refund}
+rules:
+  - id: over-prorated
+    when:
+      path: intent.amount
+      gt:
+        round:
+          div:
+            - mul: ['facts.accounts[intent.account].price', {div: [{sub: ['facts.accounts[intent.account].end', now]}, {seconds: 1}]}]
+            - div: [{sub: ['facts.accounts[intent.account].end', 'facts.accounts[intent.account].start']}, {seconds: 1}]
+        places: 2
+"""
+
+
+@pytest.mark.parametrize("amount, want", [("20.00", ()), ("20.01", ("over_prorated",)), ("19.99", ())])
+def test_a_prorated_refund_is_computed_exactly_from_dates(amount: str, want: tuple[str, ...]) -> None:
+    # 30.00 for 30 days, 20 days left: 20.00 exactly; a duration divided by a duration is a number.
+    g = Guard(compile_policy(PRORATED, "p.yaml"), clock=lambda: datetime(2026, 1, 11, tzinfo=timezone.utc))
+    facts = {"accounts": {"a": {"id": "a", "price": "30.00", "start": "2026-01-01T00:00:00Z",
+                                "end": "2026-01-31T01:00:00+01:00"}}}
+    assert g.check({"name": "refund", "arguments": {"account": "a", "amount": amount}}, facts=facts).codes == want
+
+
+def test_a_duration_ratio_that_does_not_terminate_asks_for_round() -> None:
+    text = PRORATED.replace("""        round:
+          div:
+            - mul: ['facts.accounts[intent.account].price', {div: [{sub: ['facts.accounts[intent.account].end', now]}, {seconds: 1}]}]
+            - div: [{sub: ['facts.accounts[intent.account].end', 'facts.accounts[intent.account].start']}, {seconds: 1}]
+        places: 2""", """        mul: ['facts.accounts[intent.account].price', {div: [{sub: ['facts.accounts[intent.account].end', now]}, {days: 3}]}]""")
+    g = Guard(compile_policy(text, "p.yaml"), clock=lambda: datetime(2026, 1, 11, tzinfo=timezone.utc))
+    facts = {"accounts": {"a": {"id": "a", "price": "30.00", "start": "2026-01-01T00:00:00Z", "end": "2026-01-31T00:00:00Z"}}}
+    d = g.check({"name": "refund", "arguments": {"account": "a", "amount": "1"}}, facts=facts)
+    assert d.codes == ("check_error",) and "round" in d.reasons[0].message

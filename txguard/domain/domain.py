@@ -173,10 +173,18 @@ def build_domain(data: Mapping[str, Any], currency: str, report: Report) -> Doma
         if name == "read":
             note(at, "txg-type", "`read` is the kind of read-only tools: declare your kind under another name")
             continue
-        shipped = name in INTENT_MODELS
         spec = _kind(name, raw, at, currency, note, named, INTENT_MODELS.get(name))
         if spec is None:
             continue
+        # A shipped kind's name, declared as the shipped domain declares it, is the shipped kind; with
+        # the shipped kinds in the policy any other declaration under that name is refused; without
+        # them the name is free (a declared kind of its own, generated like any other).
+        shipped = name in INTENT_MODELS and (builtin or "builtin_kinds" in data or _same(spec, shipped_specs().get(name))
+                                             or any(k in INTENT_MODELS and k != name for k in data.get("intents") or {}))
+        if not shipped and name in INTENT_MODELS:
+            spec = _kind(name, raw, at, currency, note, named)
+            if spec is None:
+                continue
         if shipped:
             if not _same(spec, shipped_specs().get(name)):
                 note(at, "txg-type", f"`{name}` is a shipped kind: it must be declared exactly as the shipped commerce "

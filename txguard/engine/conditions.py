@@ -206,7 +206,7 @@ def _number(value: Any, text: str) -> Decimal:
 
 def _arith(e: Arith, env: Mapping[str, Any]) -> Any:
     inner = e.args[0]
-    if e.op == "round" and type(inner) is Arith and inner.op == "div" and inner.mode != "time":
+    if e.op == "round" and type(inner) is Arith and inner.op == "div":
         return _rounded_quotient(inner, e.places or 0, env)
     values = [value_of(a, env) for a in e.args]
     if any(v is MISSING or v is None for v in values):
@@ -242,6 +242,9 @@ def _arith(e: Arith, env: Mapping[str, Any]) -> Any:
         raise ConditionError(f"`{e.text}` cannot be computed ({type(exc).__name__})") from None
 
 
+_MICROSECOND = timedelta(microseconds=1)
+"""A duration divided by another is exact on their microseconds."""
+
 _EXACT_SCALE = 1000
 """The largest exponent and digit count of an operand of ``round(a / b)``, computed on exact rationals."""
 
@@ -253,7 +256,8 @@ def _rounded_quotient(div: Arith, places: int, env: Mapping[str, Any]) -> Any:
         return MISSING
     if div.currencies:
         _same_currency(div.currencies, env)
-    a, b = (_number(v, x.text) for v, x in zip(values, div.args))
+    a, b = (Decimal(v // _MICROSECOND) if isinstance(v, timedelta) else _number(v, x.text)
+            for v, x in zip(values, div.args))
     for d, x in ((a, div.args[0]), (b, div.args[1])):
         if d and (abs(d.adjusted()) > _EXACT_SCALE or len(d.as_tuple().digits) > _EXACT_SCALE):
             raise ConditionError(f"`{x.text}` is too large or too precise to divide exactly")  # 1e999999999: a 10**999999999 ratio
@@ -298,11 +302,19 @@ def _time(e: Arith, values: list[Any]) -> Any:
                 result = result - v
             elif e.op == "mul" and isinstance(v, int) != isinstance(result, int):
                 result = result * v
+            elif e.op == "div" and isinstance(result, timedelta) and isinstance(v, timedelta):
+                return EXACT.divide(Decimal(result // _MICROSECOND), Decimal(v // _MICROSECOND))
             else:
                 raise TypeError
         if isinstance(result, int) and not isinstance(result, bool):
             raise TypeError
         return result
+    except ZeroDivisionError:
+        raise ConditionError(f"`{e.text}` divides by zero") from None
+    except DivisionByZero:
+        raise ConditionError(f"`{e.text}` divides by zero") from None
+    except Inexact:
+        raise ConditionError(f"`{e.text}` is not exact in 60 digits (round explicitly with `round`)") from None
     except (TypeError, OverflowError):
         raise ConditionError(f"`{e.text}` cannot be computed on {', '.join(type(v).__name__ for v in vs)}") from None
 

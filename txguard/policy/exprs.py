@@ -31,8 +31,7 @@ _DURATION_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
 _AGGREGATES = ("count", "sum", "min", "max", "distinct")
 _ARITH = ("add", "sub", "mul", "div")
 MAX_AGGREGATE_NESTING = 2
-"""How deep aggregates nest in one another's ``where``/``of``: 1000 cart lines nested three deep
-are 10**9 evaluations in one decision."""
+"""How deep aggregates nest in one another's ``where``/``of`` (1000 lines three deep: 10**9 evaluations)."""
 
 
 class ExprParser:
@@ -73,8 +72,7 @@ class ExprParser:
         return str(bound.get("$origin:" + path.root, path.root))
 
     def _currencies(self, ts: list[T.Type], at: PathKey) -> tuple[T.Currency, ...]:
-        """The money currencies among ``ts``: two different codes known at load are an error; any
-        currency known only at run time is returned, to be checked equal when it runs."""
+        """The money currencies among ``ts``: two codes known at load are an error; one known at run time is checked then."""
         curs = [t.currency for t in ts if t.kind == "money" and t.currency is not None]
         codes = sorted({c.code for c in curs if c.code is not None})
         if len(codes) > 1:
@@ -247,6 +245,8 @@ class ExprParser:
                 return T.DURATION
         elif op == "mul" and kinds.count("duration") == 1 and all(k in ("duration", "int", "any") for k in kinds):
             return T.DURATION
+        elif op == "div" and kinds == ["duration", "duration"]:  # how many of one span fit in another: a number
+            return T.DECIMAL
         self.problem(at, f"`{op}` cannot compute on {', '.join(kinds)}")
         return None
 
