@@ -173,8 +173,9 @@ class Guard:
                    audit=audit, sessions=sessions, session_evaluator=session_evaluator, consent_keys=consent_keys,
                    observers=observers, shadow=shadow, shadow_sample=shadow_sample, extends_root=extends_root)
 
-    def independent(self) -> Guard:
-        """This guard (same policy, clock, keys and audit sink) with a fresh single-use ledger.
+    def independent(self, *, at: datetime | None = None) -> Guard:
+        """This guard (same policy, clock, keys and audit sink) with a fresh single-use ledger;
+        ``at`` (timezone-aware): decide at that fixed instant instead of reading the clock.
 
         A guard given no conversation store keeps its own in-memory ledger of used confirmations,
         so a confirmation authorises one allow. Scorers and test runners that decide each case as
@@ -189,6 +190,10 @@ class Guard:
         for name in Guard.__slots__:
             setattr(other, name, getattr(self, name))
         other._ledger = MemoryStore()
+        if at is not None:
+            if at.utcoffset() is None:
+                raise UsageError("`at` must be a timezone-aware datetime")
+            other._clock = lambda: at
         other._reload_lock = threading.Lock()
         other._state = other._bind(self._state.policy)
         return other

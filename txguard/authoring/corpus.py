@@ -10,6 +10,7 @@ import gzip
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,6 +18,7 @@ from .._guard import Guard
 from ..core.decision import Decision, Outcome
 from ..core.errors import READ_ERRORS, Diagnostic
 from ..core.jsonio import read_json
+from ..policy.types import read_datetime
 from .coverage import Coverage
 from .suite import CODE, OUTCOMES, PARTS, SuiteError
 
@@ -39,6 +41,8 @@ class CorpusCase:
     envelope: Mapping[str, Any]
     expect: Outcome
     violates: tuple[str, ...] | None
+    clock: datetime | None = None
+    """The instant the case is decided at (its ``clock``), else the guard's clock."""
 
 
 def numbered_lines(fh: IO[str], name: str) -> Iterator[tuple[int, str]]:
@@ -72,6 +76,12 @@ def read_corpus(path: str | Path) -> Iterator[CorpusCase]:
             if not isinstance(raw, dict) or raw.get("expect") not in OUTCOMES:
                 raise SuiteError([Diagnostic(name, n, 1, CODE, "a labelled case needs `expect`: allow, clarify or escalate")])
             violates = raw.get("violates")
+            clock = None
+            if "clock" in raw:  # the instant the case's situation was built at (slots, periods, cut-offs)
+                try:
+                    clock = read_datetime(raw["clock"])
+                except ValueError as exc:
+                    raise SuiteError([Diagnostic(name, n, 1, CODE, f"`clock`: {exc}")]) from None
             yield CorpusCase(
                 id=str(raw.get("id", f"line {n}")),
                 line=n,
@@ -79,6 +89,7 @@ def read_corpus(path: str | Path) -> Iterator[CorpusCase]:
                 envelope={k: raw[k] for k in INPUT_KEYS if k in raw},
                 expect=Outcome(raw["expect"]),
                 violates=tuple(violates) if isinstance(violates, list) else None,
+                clock=clock,
             )
 
 
@@ -137,7 +148,7 @@ def score_corpus(guard: Guard, cases: Iterable[CorpusCase], file: str,
     single-use ledger: no confirmation is used up by another case), and tally the results."""
     report = CorpusReport(file, guard.policy.id)
     for case in cases:
-        decision = guard.independent().check_envelope(case.envelope)  # each case its own world
+        decision = guard.independent(at=case.clock).check_envelope(case.envelope)  # each case its own world
         report.add(case, decision)
         if coverage is not None:
             coverage.add(decision)
