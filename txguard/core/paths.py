@@ -24,6 +24,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any, Union
 
@@ -305,6 +306,8 @@ def compile_path(path: Path) -> Getter:
                 key = name if ref is None else ref(env)
                 if isinstance(key, Decimal):
                     key = str(key)
+                elif isinstance(key, date):  # a declared date or datetime keys a record by its ISO text
+                    key = key.isoformat()
                 if not isinstance(key, (str, int)) or not (type(cur) is dict or isinstance(cur, Mapping)):
                     return MISSING
                 cur = cur.get(key, MISSING)

@@ -80,6 +80,8 @@ def _for_each(node: ForEach, env: Mapping[str, Any], out: list[Comparison] | Non
         if out is not None:
             out.append(Comparison(depth, f"for_each {text}: <missing>"))
         raise MissingFact(f"`{text}` is not in the facts")
+    if seq is None and node.path.root in ("intent", "request"):
+        seq = ()  # an optional list the intent or request leaves out has no elements
     if isinstance(seq, Mapping):
         seq = list(seq.values())
     if not isinstance(seq, (list, tuple)):
@@ -136,10 +138,13 @@ def _decide(node: Compare, value: Any, other: Any, fixed: Any, env: Mapping[str,
     mode = node.mode
     if mode == "auto":
         mode = _auto_mode(value, other)
+    # A missing value is named by its own side: the operand's path when only the operand is missing.
+    text = node.operand.text if value is not MISSING and value is not None and (other is MISSING or other is None) \
+        and type(node.operand) is not Lit else node.left.text
     if mode == "plain":
-        return compare(op, value, other, node.on_missing, node.left.text, fixed)
+        return compare(op, value, other, node.on_missing, text, fixed)
     if value is MISSING or other is MISSING or value is None or other is None:
-        return compare(op, value, other, node.on_missing, node.left.text, fixed)  # decides the missing side
+        return compare(op, value, other, node.on_missing, text, fixed)  # decides the missing side
     try:
         a, b = T.read_temporal(value, mode), T.read_temporal(other, mode)
     except T.ValueTypeError as exc:
