@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from txguard import CompiledPolicy, compile_file
+from txguard import CompiledPolicy, compile_file, compile_policy
 from txguard.policy.kindschema import (DATE_PATTERN, DATETIME_PATTERN, DURATION_PATTERN, intent_argument_schema,
                                        kind_schemas)
 from txguard.policy.tooldefs import argument_schemas, strict_compatible, tool_definitions
@@ -214,3 +214,16 @@ def test_tool_definitions_describe_a_declared_kind_in_each_format() -> None:
     assert cancel["function"]["description"].startswith("Intent `cancel_booking`.")
     assert cancel["function"]["strict"] is strict_compatible(cancel["function"]["parameters"]) is False  # id lengths
     assert not strict_compatible(_schemas(str(RICH))["send"])  # a map and optional fields
+
+
+def test_a_policy_keeping_the_shipped_kinds_has_both_schemas() -> None:
+    text = FLIGHTS.read_text(encoding="utf-8").replace("currency: USD\n", "currency: USD\nbuiltin_kinds: commerce\n", 1)
+    text = text.replace("tools:\n", "tools:\n  cancel_pending_order: {intent: cancel_order}\n", 1)
+    policy = compile_policy(text, "flights-and-shop.yaml")
+    kinds = kind_schemas(policy.domain)
+    assert {"book_flight", "cancel_booking", "checkout", "cancel_order"} <= set(kinds)
+    assert kinds["checkout"]["properties"]["kind"] == {"const": "checkout", "type": "string"}
+    assert "x-txguard" not in json.dumps(kinds)
+    schemas = argument_schemas(policy)
+    assert schemas["cancel_pending_order"]["required"] == ["order_id"]
+    assert schemas["book_reservation"]["properties"]["bags"]["maximum"] == 20

@@ -133,9 +133,9 @@ def _declared(policy: CompiledPolicy) -> list[Diagnostic]:
             read = re.compile(r"(?<![\w.])facts\." + re.escape(cname) + r"(?!\w)")
             if any(read.search(t) for t in texts):
                 continue
-            if cname in FACTS_SCHEMA and any(isinstance(r.test, Check) and r.test.spec.name not in _NO_FACTS
-                                             for r in policy.rules):
-                continue  # a built-in check may read a collection of the commerce layout
+            checks = [r.test for r in policy.rules if isinstance(r.test, Check) and r.test.spec.name not in _NO_FACTS]
+            if any(cname in FACTS_SCHEMA or re.search(rf"\b{re.escape(cname)}\b", repr(c.params)) for c in checks):
+                continue  # a built-in check may read it: a commerce collection, or one its parameters name
             out.append(_at(policy.locate(("facts", cname)), "lint-unused-facts",
                            f"fact collection `{cname}` is declared, but no rule reads it"))
     return out
