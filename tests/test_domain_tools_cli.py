@@ -93,6 +93,7 @@ def test_docs_lists_the_declared_kinds_with_their_fields() -> None:
     assert "### `book_flight` (declared)\n\nBook flights for passengers.\n" in out
     assert "| `flights[].cabin` | one of `basic_economy`, `economy`, `business` | bound |  |" in out
     assert "| `note` | string or null | unbound |  |" in out
+    assert "| `flights[].price` | money in USD | bound |  |" in out and "| `bags` | int from 0 to 20 | bound |  |" in out
     assert "| `passenger_ids` | list of id (1 to 9, any order) | bound |  |" in out
     assert "### `facts.reservations` (keyed by `reservation_id`)" in out and "## Request" in out
     assert "| `consent` | none | all |" in out and "| `authentication` | none | all |" in out  # this policy's kinds

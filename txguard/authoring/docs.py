@@ -17,7 +17,7 @@ from ..engine.codes import ENGINE_CODES
 from ..policy.ir import EXPRESSIONS, OPERATORS
 from ..core.intents import INTENT_KINDS
 from ..domain.declare import FieldType
-from ..domain.domain import BUILTIN, Domain
+from ..domain.domain import BUILTIN, Domain, KindSpec
 from ..policy.compile import CompiledPolicy
 from ..policy.lint import LINT_CODES
 
@@ -113,22 +113,25 @@ def tables() -> dict[str, str]:
 
 # -- one policy's domain ----------------------------------------------------------------------------
 
-def type_text(tp: FieldType) -> str:
-    """A declared type in words: ``money (USD)``, ``int from 0 to 20``, ``list of id (1 to 9)``."""
+def type_text(tp: FieldType, currency: str | None = None) -> str:
+    """A declared type in words: ``money in USD``, ``int from 0 to 20``, ``list of id (1 to 9)``;
+    ``currency``: the currency (a code or a field path) of an amount that does not name its own."""
     k = tp.kind
     if k == "enum":
         text = "one of " + ", ".join(f"`{v}`" for v in tp.values)
     elif k == "list" and tp.of is not None:
         size = f"{tp.min_length} to {tp.max_length}" if tp.min_length else f"at most {tp.max_length}"
-        text = f"list of {type_text(tp.of)} ({size}{', any order' if tp.unordered else ''})"
+        text = f"list of {type_text(tp.of, currency)} ({size}{', any order' if tp.unordered else ''})"
     elif k == "map" and tp.of is not None:
-        text = f"map of {type_text(tp.of)}"
+        text = f"map of {type_text(tp.of, currency)}"
     else:
         text = k
-        bounds = [f"{w} {v}" for w, v in (("from", tp.minimum), ("to", tp.maximum)) if v is not None]
-        if tp.currency:
-            bounds.insert(0, f"in {tp.currency}" if len(tp.currency) == 3 and tp.currency.isupper()
-                          else f"in the currency of `{tp.currency}`")
+        lo, hi = tp.minimum, tp.maximum
+        bounds = ([f"from {lo} to {hi}"] if lo is not None and hi is not None else [f"at least {lo}"] if lo is not None
+                  else [f"at most {hi}"] if hi is not None else [])
+        cur = tp.currency or (currency if k == "money" else None)
+        if cur:
+            bounds.insert(0, f"in {cur}" if len(cur) == 3 and cur.isupper() else f"in the currency of `{cur}`")
         if tp.pattern is not None:
             bounds.append(f"matching `{tp.pattern}`")
         if tp.max_length is not None and k == "string":
@@ -138,7 +141,8 @@ def type_text(tp: FieldType) -> str:
     return text + (" or null" if tp.optional else "")
 
 
-def _field_rows(tp: FieldType, prefix: str, unbound: tuple[str, ...] | None, dotted: str = "") -> list[str]:
+def _field_rows(tp: FieldType, prefix: str, unbound: tuple[str, ...] | None, dotted: str = "",
+                spec: KindSpec | None = None, steps: tuple[str, ...] = ()) -> list[str]:
     rows = []
     for name, sub in tp.fields.items():
         path, dot = f"{prefix}{name}", f"{dotted}{name}"
@@ -147,18 +151,21 @@ def _field_rows(tp: FieldType, prefix: str, unbound: tuple[str, ...] | None, dot
         while inner.kind in ("list", "map") and inner.of is not None:
             suffix += "[]" if inner.kind == "list" else "{}"
             inner = inner.of
-        shown = type_text(sub)
+        here = steps + (name,) + tuple(suffix[i:i + 2] for i in range(0, len(suffix), 2))
+        found = spec.currency_of(here) if spec is not None and inner.kind == "money" else None
+        shown = type_text(sub, found[0] if found else None)
         consent = "" if unbound is None else (" | unbound" if dot in unbound else " | bound")
         rows.append(f"| `{path}` | {shown}{consent} | {_flat(sub.description or '')} |")
         if inner.kind == "record":
-            rows += _field_rows(inner, f"{path}{suffix}.", unbound, f"{dot}.")
+            rows += _field_rows(inner, f"{path}{suffix}.", unbound, f"{dot}.", spec, here)
     return rows
 
 
-def _fields_table(tp: FieldType, unbound: tuple[str, ...] | None = None) -> list[str]:
-    head = ["| field | type | consent | description |", "| --- | --- | --- | --- |"] if unbound is not None \
+def _fields_table(tp: FieldType, spec: KindSpec | None = None) -> list[str]:
+    """A kind's fields (``spec``: with what consent binds and each amount's currency) or a record's."""
+    head = ["| field | type | consent | description |", "| --- | --- | --- | --- |"] if spec is not None \
         else ["| field | type | description |", "| --- | --- | --- |"]
-    return head + _field_rows(tp, "", unbound)
+    return head + _field_rows(tp, "", spec.unbound if spec is not None else None, spec=spec)
 
 
 def policy_reference(policy: CompiledPolicy) -> str:
@@ -183,7 +190,7 @@ def policy_reference(policy: CompiledPolicy) -> str:
                 f"- default: {f'`{default.value}`' if default is not None else 'none (escalate)'}",
                 f"- rules: {', '.join(rules) or 'none'}", ""]
         if spec is not None:
-            out += _fields_table(spec.fields, spec.unbound) + [""]
+            out += _fields_table(spec.fields, spec) + [""]
         else:
             out += ["Fields: " + ", ".join(f"`{f}`" for f in domain.models[kind].model_fields if f != "kind"), ""]
     if domain.facts is not None:
