@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from txguard import policy_schema
 from txguard.policy.schema import domain_schema
 from txguard.authoring import fmt
+from txguard.domain.domain import ROLES
 from txguard.authoring.fmt import KEY_ORDER, FormatError, NotTxguardFile, format_file, format_text
 
 from .helpers import POLICIES, ROOT
@@ -163,6 +164,9 @@ def test_the_key_order_covers_exactly_the_policy_schema() -> None:
         "sequence": session_rule["sequence"]["properties"],
         "budget": session["budgets"]["items"]["properties"],
         "domain": domain_schema()["properties"],
+        "intent": defs["kind"]["properties"],
+        "roles": dict.fromkeys(ROLES),  # the schema names no role: the domain checks them at compile
+        "fact": props["facts"]["additionalProperties"]["properties"],
     }
     for kind, properties in expected.items():
         assert sorted(KEY_ORDER[kind]) == sorted(properties), kind

@@ -35,6 +35,7 @@ from txguard.policy.tools import ProposalError
 
 from .conftest import read_cases
 from .helpers import CARD, POLICIES, ROOT
+from .json_schema_strategy import from_schema
 
 HEAD = 'apiVersion: txguard/v1\nid: t\nversion: "1"\n'
 
@@ -156,60 +157,6 @@ def test_every_corpus_call_the_guard_maps_validates_against_its_tool_schema(name
 
 
 # -- (b) what the schema admits, the mapping accepts ------------------------------------------------
-
-_KEYWORDS = {"type", "properties", "required", "additionalProperties", "items", "anyOf", "enum", "const",
-             "description", "pattern", "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems"}
-
-_json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
-_json_values = st.recursive(_json_scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),
-                            max_leaves=8)
-
-
-def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
-    """Values valid against ``schema``, for the subset of JSON Schema the module emits (any other
-    keyword fails the test, so a new one is added here on purpose)."""
-    unknown = set(schema) - _KEYWORDS
-    assert not unknown, f"the generator does not know {sorted(unknown)}"
-    if "const" in schema:
-        return st.just(schema["const"])
-    if "enum" in schema:
-        return st.sampled_from(schema["enum"])
-    if "anyOf" in schema:
-        return st.one_of([from_schema(b) for b in schema["anyOf"]])
-    kind = schema.get("type")
-    if kind is None:
-        return _json_values
-    if kind == "null":
-        return st.none()
-    if kind == "boolean":
-        return st.booleans()
-    if kind == "integer":
-        return st.integers(schema.get("minimum"), schema.get("maximum"))
-    if kind == "number":
-        lo, hi = schema.get("minimum"), schema.get("maximum")
-        return st.integers(lo, hi) | st.floats(lo, hi, allow_nan=False, allow_infinity=False)
-    if kind == "string":
-        shortest: int = schema.get("minLength", 0)
-        longest: int | None = schema.get("maxLength")
-        if "pattern" in schema:
-            def fits(text: str) -> bool:
-                return len(text) >= shortest and (longest is None or len(text) <= longest)
-
-            return st.from_regex(schema["pattern"], fullmatch=True).filter(fits)
-        return st.text(min_size=shortest, max_size=max(shortest, min(longest or 12, 12)))
-    if kind == "array":
-        lo = schema.get("minItems", 0)
-        return st.lists(from_schema(schema.get("items", {})), min_size=lo, max_size=max(lo, min(schema.get("maxItems", 3), 3)))
-    assert kind == "object", schema
-    props = schema.get("properties", {})
-    required = set(schema.get("required", ()))
-    fixed = st.fixed_dictionaries({k: from_schema(v) for k, v in props.items() if k in required},
-                                  optional={k: from_schema(v) for k, v in props.items() if k not in required})
-    if schema.get("additionalProperties") is False:
-        return fixed
-    extra = st.dictionaries(st.text(max_size=6).filter(lambda k: k not in props), _json_values, max_size=3)
-    return st.tuples(fixed, extra).map(lambda t: {**t[1], **t[0]})
-
 
 def _allowed_refusals(name: str, tool: str) -> list[re.Pattern[str]]:
     """The documented cross-field rules that can refuse an argument object valid for this tool."""
@@ -399,8 +346,11 @@ def test_cli_schema_with_a_policy_prints_each_tool_argument_schema() -> None:
     assert code == 0 and json.loads(out)["$id"].endswith("policy-v1.json")
     code, out, _ = _run("schema", "intent")
     assert code == 0 and "Checkout" in json.loads(out)["$defs"]
-    code, out, err = _run("schema", "intent", "--policy", retail)
+    code, out, err = _run("schema", "policy", "--policy", retail)
     assert (code, out) == (1, "") and "not both" in err
+    code, out, err = _run("schema", "intent", "--policy", retail)  # the policy's kinds: the shipped ten
+    assert (code, err) == (0, "") and sorted(json.loads(out)) == sorted(_policy(retail).domain.kinds)
+    assert json.loads(out)["checkout"]["properties"]["kind"] == {"const": "checkout", "type": "string"}
 
 
 def test_cli_reports_an_invalid_policy_with_its_location(tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ from typing import Any
 from ..policy.compile import CompiledPolicy
 from ..core.decision import Outcome
 from ..engine.evaluate import evaluate
-from ..core.intents import INTENT_MODELS
 from ._build import decision_data, decision_key
 from ._record import AuditRecord, recorded
 
@@ -146,13 +145,16 @@ class ReplayReport:
         return out
 
 
-def _proposal(recorded: Any) -> Any:
+def _proposal(recorded: Any, policy: CompiledPolicy) -> Any:
+    """The recorded proposal, an intent rebuilt with the replayed policy's model of its kind (a
+    declared kind's too); a kind the policy does not know stays a record, decided as malformed."""
     if isinstance(recorded, dict) and set(recorded) == {"intent"} and isinstance(recorded["intent"], dict):
         kind = recorded["intent"].get("kind")
-        model = INTENT_MODELS.get(kind) if isinstance(kind, str) else None
+        model = policy.domain.models.get(kind) if isinstance(kind, str) else None
         if model is not None:
             data = dict(recorded["intent"])
-            if isinstance(data.get("confidence"), str):  # recorded as a decimal string; the model takes numbers only
+            # A shipped kind's confidence is recorded as a decimal string; its model takes numbers only.
+            if kind not in policy.domain.specs and isinstance(data.get("confidence"), str):
                 data["confidence"] = Decimal(data["confidence"])
             return model.model_validate(data)
     return recorded
@@ -164,7 +166,7 @@ def redecide(policy: CompiledPolicy, body: dict[str, Any]) -> dict[str, Any]:
     body = recorded(body)
     now = datetime.fromisoformat(body["time"])
     ctx = body.get("context") or {}
-    decision = evaluate(policy, _proposal(body.get("proposal")), ctx.get("request"), ctx.get("session"),
+    decision = evaluate(policy, _proposal(body.get("proposal"), policy), ctx.get("request"), ctx.get("session"),
                         ctx.get("facts"), lambda: now)
     return decision_data(decision)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..domain.domain import ROLES
 from ..policy.ir import OPERATORS
 
 _CONDITION = ("for_each", "as", "path", "value", *OPERATORS, "default", "on_missing", "all", "any", "not")
@@ -12,6 +13,11 @@ KEY_ORDER: dict[str, tuple[str, ...]] = {
                "intents", "facts", "undeclared_facts", "request", "tools", "defaults", "categories", "tables", "routes",
                "session", "audit", "rules"),
     "domain": ("apiVersion", "domain", "description", "types", "intents", "facts", "undeclared_facts", "request"),
+    # A declared kind and a fact collection; their types (`fields`, `record`, `request`) keep the
+    # order they are written in: a record's field order is its author's.
+    "intent": ("description", "consequential", "fields", "unbound", "same_length", "roles"),
+    "roles": ROLES,
+    "fact": ("description", "key", "record"),
     "tool": ("intent", "description", "fields", "constants", "required", "ignore"),
     "field": ("from", "fields"),
     "categories": ("taxonomy", "product_types", "synonyms"),
@@ -36,8 +42,10 @@ KEY_ORDER: dict[str, tuple[str, ...]] = {
 """The canonical key order of each kind of object in a policy or suite file: the one list."""
 
 _CHILDREN: dict[str, dict[str, str]] = {
-    "policy": {"tools": "*tool", "categories": "categories", "routes": "routes", "audit": "audit",
-               "session": "session", "rules": "rule"},
+    "policy": {"intents": "*intent", "facts": "*fact", "tools": "*tool", "categories": "categories", "routes": "routes",
+               "audit": "audit", "session": "session", "rules": "rule"},
+    "domain": {"intents": "*intent", "facts": "*fact"},
+    "intent": {"roles": "roles"},
     "tool": {"fields": "*field"},
     "rule": {"when": "condition"},
     "condition": {"all": "condition", "any": "condition", "not": "condition"},

@@ -42,6 +42,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("audit", "verify, list, replay or report on an audit trail"),
     "schema": ("schema", "print the policy (or intent) JSON Schema, or with --policy the argument schema of each tool"),
     "tools": ("tools", "print the tool definitions (openai, anthropic or mcp) whose arguments the policy's guard accepts"),
+    "docs": ("docs", "print the reference of a policy's domain (intent kinds with their fields, facts, request, checks) "
+             "as Markdown"),
     "serve": ("serve", "run the decision service (HTTP): check, reload, metrics"),
     "mcp-proxy": ("mcp_proxy", "guard an MCP server: decide every tools/call before forwarding it "
                   "(stdio or streamable HTTP upstream)"),

@@ -168,7 +168,8 @@ def _stage_audit(b: Build) -> None:
 def _stage_rules(b: Build) -> None:
     b.rules = compile_rules(b.data.get("rules", []), b.domain.kinds, b.doc, b.rule_paths, b.rule_sites, b.error,
                             tables=b.data.get("tables") or {}, currency=b.currency, domain=b.domain)
-    b.session = replace(compile_session(b.data.get("session"), {r.id for r in b.rules}, b.error),
+    b.session = replace(compile_session(b.data.get("session"), {r.id for r in b.rules}, b.error,
+                                        kinds=[k for k in b.domain.kinds if k != "read"]),
                         consequential=b.domain.consequential)
 
 
@@ -239,14 +240,21 @@ def compile_document(doc: Located, base_dir: Path, *, timings: dict[str, float] 
 
 
 def _locations(doc: Located, data: Mapping[str, Any]) -> dict[PathKey, Loc]:
-    """Where the merged policy's tools and defaults are written: in this file, or at ``extends``."""
+    """Where the merged policy's tools, defaults, declared kinds (and their ``unbound`` entries) and
+    fact collections are written: in this file, or at ``extends``."""
     own = doc.data
     out: dict[PathKey, Loc] = {}
-    for section in ("tools", "defaults"):
-        for key in data.get(section, {}):
-            path: PathKey = (section, key) if key in (own.get(section) or {}) else ("extends",)
+    for section in ("tools", "defaults", "intents", "facts"):
+        for key in data.get(section) or {}:
+            mine = key in (own.get(section) or {})
+            path: PathKey = (section, key) if mine else ("extends",)
             line, col = doc.where(path)
             out[(section, key)] = Loc(doc.file, line, col, path)
+            unbound = (data[section][key] or {}).get("unbound") if section == "intents" else None
+            for i, _ in enumerate(unbound if isinstance(unbound, list) else ()):
+                sub: PathKey = (section, key, "unbound", i) if mine else ("extends",)
+                line, col = doc.where(sub)
+                out[(section, key, "unbound", i)] = Loc(doc.file, line, col, sub)
     return out
 
 

@@ -14,6 +14,7 @@ the rule, tool or default it is about. The codes are listed, with what each mean
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +22,9 @@ from ..core.decision import Outcome
 from ..core.errors import Diagnostic
 from .compile import CompiledPolicy
 from .rules import CompiledRule
-from .ir import OPERATORS, All, Check, Compare, Lit, Loc, Node, Not, Ref, _as_decimal, _equal
+from ..core.paths import FACTS_SCHEMA
+from .ir import (OPERATORS, Aggregate, All, AnyOf, Arith, Check, Compare, ForEach, Lit, Loc, Node, Not, Ref,
+                 TableLookup, _as_decimal, _equal)
 
 LINT_CODES: dict[str, str] = {
     "lint-unreachable": "a rule can never fire: its conditions contradict each other on one path "
@@ -33,8 +36,15 @@ LINT_CODES: dict[str, str] = {
     "lint-no-default": "a tool maps to an intent kind with no default: the default is a floor, so every call "
                        "escalates with `default_outcome` whatever the rules say",
     "lint-unused-default": "a default is given for an intent kind no tool maps to",
+    "lint-unbound": "a field of a declared intent kind is listed in `unbound`: consent does not bind it, so the "
+                    "user never confirms its value",
+    "lint-no-consent": "a declared consequential intent kind that no `consent` rule applies to: its proposals "
+                       "run without the user's confirmation",
+    "lint-undecided-kind": "a declared intent kind with no `defaults` entry and no rule: every proposal of it "
+                           "escalates (the safe default), whatever it asks",
+    "lint-unused-facts": "a declared fact collection that no rule reads",
 }
-"""Codes of lint findings and what each means."""
+"""Codes of lint findings and what each means (the last four are about a declared domain)."""
 
 
 def _at(loc: Loc, code: str, message: str) -> Diagnostic:
@@ -89,7 +99,66 @@ def lint(policy: CompiledPolicy) -> list[Diagnostic]:
         if kind not in mapped:
             out.append(_at(policy.locate(("defaults", kind)), "lint-unused-default",
                            f"`defaults.{kind}` is given, but no tool maps to `{kind}`"))
+    out.extend(_declared(policy))
     return sorted(set(out))
+
+
+# -- declared domains ------------------------------------------------------------------------------
+
+def _declared(policy: CompiledPolicy) -> list[Diagnostic]:
+    """The findings about a policy's declared kinds and facts (none for the shipped domain)."""
+    out: list[Diagnostic] = []
+    domain = policy.domain
+    for name, spec in sorted(domain.specs.items()):
+        at = ("intents", name)
+        for i, field in enumerate(spec.unbound):
+            out.append(_at(policy.locate(at + ("unbound", i)), "lint-unbound",
+                           f"intent `{name}`: field `{field}` is unbound: the user never confirms its value, "
+                           "and a proposal that changes it still runs on the confirmation"))
+        rules = policy.by_kind.get(name, ())
+        if spec.consequential and not any(isinstance(r.test, Check) and r.test.spec.name == "consent" for r in rules):
+            out.append(_at(policy.locate(at), "lint-no-consent",
+                           f"intent `{name}` is consequential, but no `consent` rule applies to it: its proposals "
+                           "run without the user's confirmation"))
+        if name not in policy.defaults and not rules:
+            out.append(_at(policy.locate(at), "lint-undecided-kind",
+                           f"intent `{name}` has no default and no rule: every proposal of it escalates"))
+    if domain.facts:
+        texts = [t for rule in policy.rules for t in _texts(rule.test)]
+        for cname in sorted(domain.facts):
+            read = re.compile(r"(?<![\w.])facts\." + re.escape(cname) + r"(?!\w)")
+            if any(read.search(t) for t in texts):
+                continue
+            checks = [r.test for r in policy.rules if isinstance(r.test, Check) and r.test.spec.name not in _NO_FACTS]
+            if any(cname in FACTS_SCHEMA or re.search(rf"\b{re.escape(cname)}\b", repr(c.params)) for c in checks):
+                continue  # a built-in check may read it: a commerce collection, or one its parameters name
+            out.append(_at(policy.locate(("facts", cname)), "lint-unused-facts",
+                           f"fact collection `{cname}` is declared, but no rule reads it"))
+    return out
+
+
+_NO_FACTS = frozenset({"consent", "authentication"})
+"""Built-in checks that read no facts."""
+
+
+def _texts(node: Any) -> list[str]:
+    """The text of every path an IR node reads (expressions, aggregates, quantifiers, table keys)."""
+    if isinstance(node, (Ref, ForEach)):
+        texts = [node.path.text]
+        return texts + (_texts(node.body) if isinstance(node, ForEach) else [])
+    if isinstance(node, Aggregate):
+        return [node.path.text] + _texts(node.of) + _texts(node.where)
+    if isinstance(node, Arith):
+        return [t for a in node.args for t in _texts(a)]
+    if isinstance(node, TableLookup):
+        return [t for k in node.keys for t in _texts(k)]
+    if isinstance(node, Compare):
+        return _texts(node.left) + _texts(node.operand)
+    if isinstance(node, (All, AnyOf)):
+        return [t for p in node.parts for t in _texts(p)]
+    if isinstance(node, Not):
+        return _texts(node.body)
+    return []
 
 
 # -- contradictions --------------------------------------------------------------------------------

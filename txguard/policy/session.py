@@ -32,7 +32,7 @@ is a UTC calendar day.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +56,8 @@ EVENT_FIELDS: dict[str, tuple[str, ...] | None] = {
     "currency": None,
     "user": None,
 }
-"""Fields of a session event that ``where`` and ``distinct.field`` may name (None: any text)."""
+"""Fields of a session event that ``where`` and ``distinct.field`` may name (None: any text); a
+``kind`` is one of the policy's intent kinds (these are the shipped ones)."""
 
 NUMERIC_FIELDS = ("amount",)
 PATTERNS = ("changed_after_confirmation", "retry_after_escalation")
@@ -212,7 +213,8 @@ def _minor(text: str, currency: str) -> int:
     return to_minor(parse_amount(text, currency_exponent(currency)), currency)
 
 
-def _where(raw: Mapping[str, Any], at: tuple[str | int, ...], report: Report) -> tuple[tuple[str, frozenset[str]], ...]:
+def _where(raw: Mapping[str, Any], at: tuple[str | int, ...], report: Report,
+           kinds: tuple[str, ...]) -> tuple[tuple[str, frozenset[str]], ...]:
     out: dict[str, frozenset[str]] = {"type": frozenset({"decision"})}
     for name, value in raw.items():
         values = [value] if isinstance(value, str) else list(value)
@@ -220,7 +222,7 @@ def _where(raw: Mapping[str, Any], at: tuple[str | int, ...], report: Report) ->
             report(at + (name,), "txg-path",
                    f"`{name}` is not a field of a session event (expected one of: {', '.join(sorted(EVENT_FIELDS))})")
             continue
-        allowed = EVENT_FIELDS[name]
+        allowed = kinds if name == "kind" else EVENT_FIELDS[name]
         for v in values:
             if allowed is not None and v not in allowed:
                 report(at + (name,), "txg-path", f"`{v}` is not a possible `{name}` (expected one of: {', '.join(allowed)})")
@@ -228,8 +230,12 @@ def _where(raw: Mapping[str, Any], at: tuple[str | int, ...], report: Report) ->
     return tuple(sorted(out.items()))
 
 
-def compile_session(raw: Mapping[str, Any] | None, rule_ids: set[str], report: Report) -> SessionPolicy:
-    """Compile a schema-valid ``session`` section; problems go to ``report(path, code, message)``."""
+def compile_session(raw: Mapping[str, Any] | None, rule_ids: set[str], report: Report,
+                    kinds: Sequence[str] | None = None) -> SessionPolicy:
+    """Compile a schema-valid ``session`` section; problems go to ``report(path, code, message)``.
+    ``kinds``: the intent kinds of the policy's domain that ``where.kind`` may name (default: the
+    shipped ones); ``read`` is always one."""
+    known = tuple(INTENT_KINDS if kinds is None else kinds) + ("read",)
     if not raw:
         return EMPTY_SESSION_POLICY
     rules: list[SessionRule] = []
@@ -266,7 +272,7 @@ def compile_session(raw: Mapping[str, Any] | None, rule_ids: set[str], report: R
         code = r.get("code", rid.replace("-", "_").replace(".", "_").replace(":", "_").lower())
         qtext = r.get("question") or ("Can you confirm what you want me to do?" if outcome == "clarify" else None)
         rules.append(SessionRule(
-            id=rid, form=form, where=_where(spec.get("where", {}), at + (form, "where"), report),
+            id=rid, form=form, where=_where(spec.get("where", {}), at + (form, "where"), report, known),
             within_us=duration_us(spec["within"]) if "within" in spec else None,
             in_a_row=bool(spec.get("in_a_row", False)), at_least=int(spec.get("at_least", 1)),
             field=field, currency=currency, limit_minor=limit, pattern=spec.get("pattern"),

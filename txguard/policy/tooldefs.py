@@ -36,7 +36,10 @@ What JSON Schema does not say (the guard still refuses these as ``malformed``):
 - a JSON number written with a fraction where an integer is wanted (``1.0`` as a quantity):
   JSON Schema calls it an integer, the guard does not;
 - a nested target under an optional parent (``shipping_address.city`` from ``city``) given
-  without its siblings: the parent object is then incomplete.
+  without its siblings: the parent object is then incomplete;
+- of a declared kind: an amount outside its declared ``min``/``max`` (said in its description),
+  an amount with more decimals than a currency given in the same call allows, lists of a
+  ``same_length`` group of different lengths.
 
 Money is asked for as a decimal string only. The guard also accepts a JSON integer of whole
 units, but a JSON number is where floats creep in; the schema is stricter than the guard there,
@@ -54,7 +57,7 @@ from ..core.errors import TxguardError
 from ..core.intents import INTENT_MODELS
 from ..core.money import CURRENCY_EXPONENTS
 from .compile import CompiledPolicy
-from .kindschema import MONEY_MARK, intent_argument_schema, money_description, money_pattern
+from .kindschema import MONEY_MARK, intent_argument_schema, money_description, money_pattern, strip_marks
 from .tools import ToolMap
 
 ToolFormat = Literal["openai", "anthropic", "mcp"]
@@ -231,14 +234,6 @@ def _check_covered(obj: Mapping[str, Any], filled: set[str], passthrough: set[st
                                   " no argument: the guard refuses every call")
 
 
-def _strip(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_strip(x) for x in node]
-    if isinstance(node, dict):
-        return {k: _strip(v) for k, v in node.items() if k != MONEY_MARK}
-    return node
-
-
 def _currencies(node: Any, constants: Mapping[str, Any]) -> Any:
     """Each amount whose currency field the tool fixes gets that currency's exact pattern."""
     if isinstance(node, list):
@@ -298,7 +293,7 @@ def tool_argument_schema(kind_schema: Mapping[str, Any], tool: ToolMap) -> dict[
         _place(args, source_of(spec), node, required, tool.name, built)
     for path in sorted(tool.ignore):
         _place(args, path, {"description": "Not read by the guard: any value."}, False, tool.name, built)
-    result: dict[str, Any] = _strip(_currencies(args, tool.constants))
+    result: dict[str, Any] = strip_marks(_currencies(args, tool.constants))
     return result
 
 
@@ -310,7 +305,7 @@ def argument_schemas(policy: CompiledPolicy, tools: Iterable[str] | None = None)
         tool = policy.tools.get(name)
         if tool is None:
             raise ToolDefinitionError(f"tool `{name}` is not mapped by policy `{policy.id}`")
-        kind_schema = READ_SCHEMA if tool.kind == "read" else intent_argument_schema(tool.kind)
+        kind_schema = READ_SCHEMA if tool.kind == "read" else intent_argument_schema(tool.kind, policy.domain)
         out[name] = tool_argument_schema(kind_schema, tool)
     return out
 
@@ -359,8 +354,12 @@ def tool_description(policy: CompiledPolicy, name: str) -> str:
     kind = policy.tools[name].kind
     if kind == "read":
         return f"A read-only tool (txguard intent `read`, policy `{policy.id}`): it changes nothing."
-    doc = (INTENT_MODELS[kind].__doc__ or "").strip().splitlines()
-    head = doc[0].replace("``", "`") if doc else kind
+    spec = policy.domain.specs.get(kind)
+    if spec is not None:
+        head = " ".join((spec.description or f"Intent `{kind}`.").split())
+    else:
+        doc = (INTENT_MODELS[kind].__doc__ or "").strip().splitlines()
+        head = doc[0].replace("``", "`") if doc else kind
     return (f"{head} Checked by txguard before it runs (intent `{kind}`, policy `{policy.id}`): "
             "arguments outside this schema are refused.")
 
