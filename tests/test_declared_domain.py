@@ -328,3 +328,13 @@ def test_a_duration_ratio_that_does_not_terminate_asks_for_round() -> None:
     facts = {"accounts": {"a": {"id": "a", "price": "30.00", "start": "2026-01-01T00:00:00Z", "end": "2026-01-31T00:00:00Z"}}}
     d = g.check({"name": "refund", "arguments": {"account": "a", "amount": "1"}}, facts=facts)
     assert d.codes == ("check_error",) and "round" in d.reasons[0].message
+
+
+def test_a_yaml_boolean_field_name_and_an_instant_outside_utc_are_refused() -> None:
+    text = ("apiVersion: txguard/v1\nid: p\nversion: 1\nintents:\n  k:\n    fields: {at: datetime}\n"
+            "defaults: {k: allow}\ntools:\n  k: {intent: k}\nrules: [{id: c, check: consent}]\n")
+    with pytest.raises(PolicyError, match="YAML reads `on`"):
+        compile_policy(text.replace("{at: datetime}", "{on: bool}"), "p.yaml")
+    g = Guard(compile_policy(text, "p.yaml"))
+    d = g.check({"name": "k", "arguments": {"at": "0001-01-01T00:30:00+01:00"}})
+    assert d.codes == ("malformed",) and "outside the range" in d.reasons[0].message

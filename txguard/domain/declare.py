@@ -211,6 +211,11 @@ def _record(raw: Mapping[str, Any], at: Where, report: Report, optional: bool,
     fields: dict[str, FieldType] = {}
     ok = True
     for name, sub in raw.items():
+        if name in ("True", "False"):  # YAML 1.1 reads `on`, `off`, `yes`, `no` as booleans
+            report(at + (str(name),), "txg-type", f"`{name}` is not a field name: YAML reads `on`, `off`, `yes` and "
+                                                  "`no` as true or false; quote the name (`\"on\": bool`)")
+            ok = False
+            continue
         if not isinstance(name, str) or not IDENT.match(name) or name == "kind":
             report(at + (str(name),), "txg-type", f"`{name}` is not a field name (letters, digits and `_`, not "
                                                   "starting with a digit; `kind` is reserved)")

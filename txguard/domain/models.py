@@ -10,7 +10,7 @@ its currency and every ``same_length`` group of lists is checked for equal lengt
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -49,6 +49,16 @@ def _strict(reader: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def read(value: Any) -> Any:
         return reader(value)  # ValueTypeError is a ValueError: pydantic reports its message
     return read
+
+
+def _instant(value: Any) -> datetime:
+    """A datetime with an offset that is an instant on the UTC time line (year 1 at +01:00 is not)."""
+    result = read_datetime(value)
+    try:
+        result.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"`{brief(value)}` is outside the range of datetimes in UTC") from None
+    return result
 
 
 def _bounds(tp: FieldType) -> dict[str, Any]:
@@ -95,7 +105,7 @@ def annotation(tp: FieldType, name: str, models: dict[str, type[BaseModel]], ste
     if k == "date":
         return Annotated[date, BeforeValidator(_strict(read_date))]
     if k == "datetime":
-        return Annotated[datetime, BeforeValidator(_strict(read_datetime))]
+        return Annotated[datetime, BeforeValidator(_instant)]
     if k == "duration":
         return Annotated[timedelta, BeforeValidator(_strict(read_duration))]
     if k == "any":
