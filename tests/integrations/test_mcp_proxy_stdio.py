@@ -62,7 +62,7 @@ def test_clarify_asks_with_elicitation_and_the_accepted_call_is_forwarded(tmp_pa
             assert text(result) == "order #W0000001 placed: 270.91 USD"
     run(scenario)
     [screen] = shown
-    assert "1 x Coffee Maker (sku 2115393569) at 270.91 USD" in screen
+    assert "1 x Coffee Maker (sku 2115393569, product 7996920482) at 270.91 USD" in screen
     assert "Total: 270.91 USD, paid with credit_card_6177109" in screen
     assert recorded(tmp_path / "executed.jsonl") == [{"tool": "checkout", "arguments": CART}]
     outcomes = [(r["decision"]["outcome"], r["lineage"]["source"]["framework"]) for r in audit_records(tmp_path / "audit.jsonl")]
@@ -137,7 +137,7 @@ def test_a_client_without_elicitation_is_told_what_to_ask_the_user(tmp_path: Pat
             assert result.is_error
             body = text(result)
             assert "Ask the user to confirm exactly this. It runs only after the user approves it" in body
-            assert body.count("1 x Coffee Maker (sku 2115393569) at 270.91 USD") == 1
+            assert body.count("1 x Coffee Maker (sku 2115393569, product 7996920482) at 270.91 USD") == 1
             assert body.endswith("[consent]")
             assert result.structured_content["confirmation"]["total"] == "270.91"
     run(scenario)
