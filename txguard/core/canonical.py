@@ -279,7 +279,7 @@ _SORTED = orjson.OPT_SORT_KEYS
 _DIRECT = (orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER | orjson.OPT_PASSTHROUGH_SUBCLASS
            | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME)
 _FOUR_BYTE = re.compile(rb"[\xf0-\xf4]")  # the lead byte of a character beyond U+FFFF
-_NUMBER_BYTES = frozenset(b"0123456789.-+e")
+_NUMBER_BYTES = frozenset(b"0123456789.-+eE")
 
 
 def _refuse(value: Any) -> Any:
@@ -337,7 +337,7 @@ def _non_finite(plain: bytes) -> bool:
 
 
 _INTEGRAL = re.compile(rb"\.0[,\]}]")  # orjson's integral float (58.0) before a delimiter
-_EXPONENT = re.compile(rb"e[-+][0-9]")  # orjson's float with an exponent (1e-7, 1e+16)
+_EXPONENT = (re.compile(rb"e[-+]?[0-9]"), re.compile(rb"E[-+]?[0-9]"))  # a float with an exponent (1e-7, 1e+16)
 
 
 def _float_spans(out: bytes) -> list[tuple[int, int]] | None:
@@ -345,7 +345,8 @@ def _float_spans(out: bytes) -> list[tuple[int, int]] | None:
     ``1e+16``), sorted; ``None`` when a string holds a backslash (quote parity would not tell a
     string from a number). Every other float token orjson writes is JCS's (shortest digits)."""
     hits = [m.start() for m in _INTEGRAL.finditer(out)]
-    hits += [m.start() for m in _EXPONENT.finditer(out) if m.start() and 48 <= out[m.start() - 1] <= 57]
+    for exponent in _EXPONENT:
+        hits += [m.start() for m in exponent.finditer(out) if m.start() and 48 <= out[m.start() - 1] <= 57]
     if out.endswith(b".0"):  # a float alone
         hits.append(len(out) - 2)
     if not hits:
