@@ -170,6 +170,7 @@ def test_the_direct_path_declines_what_it_cannot_vouch_for(value: Any) -> None:
 @pytest.mark.parametrize(("value", "text"), [
     (58.0, "58"), (-0.0, "0"), ([1e21, 1e-7, 1e16, 0.000001], "[1e+21,1e-7,10000000000000000,0.000001]"),
     ({"a": "x:1.0,", "b": [2.0, "3e-5", 3e-5]}, '{"a":"x:1.0,","b":[2,"3e-5",0.00003]}'),
+    ({"d": "sha256:3e+45a1.0]", "e": ",2e-7}", "f": [1e-7, "[4.0,"]}, '{"d":"sha256:3e+45a1.0]","e":",2e-7}","f":[1e-7,"[4.0,"]}'),
 ])
 def test_the_direct_path_rewrites_only_the_floats_outside_strings(value: Any, text: str) -> None:
     assert direct_jcs(value) == text == encode_jcs(value)

@@ -280,6 +280,7 @@ _DIRECT = (orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER | orjson.OPT_PASSTHR
            | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME)
 _FOUR_BYTE = re.compile(rb"[\xf0-\xf4]")  # the lead byte of a character beyond U+FFFF
 _NUMBER_BYTES = frozenset(b"0123456789.-+eE")
+_BEFORE_NUMBER = frozenset(b":,[")
 
 
 def _refuse(value: Any) -> Any:
@@ -337,7 +338,10 @@ def _non_finite(plain: bytes) -> bool:
 
 
 _INTEGRAL = re.compile(rb"\.0[,\]}]")  # orjson's integral float (58.0) before a delimiter
-_EXPONENT = (re.compile(rb"e[-+]?[0-9]"), re.compile(rb"E[-+]?[0-9]"))  # a float with an exponent (1e-7, 1e+16)
+# A float with an exponent (1e-7, 1e+16): this orjson's own form if it writes ``e`` and a sign
+# always (one cheap scan), else any form.
+_EXPONENT = ((re.compile(rb"e[-+][0-9]"),) if orjson.dumps([1e21, 1e-7, 1.5e300]) == b"[1e+21,1e-7,1.5e+300]"
+             else (re.compile(rb"e[-+]?[0-9]"), re.compile(rb"E[-+]?[0-9]")))
 
 
 def _float_spans(out: bytes) -> list[tuple[int, int]] | None:
@@ -346,23 +350,28 @@ def _float_spans(out: bytes) -> list[tuple[int, int]] | None:
     string from a number). Every other float token orjson writes is JCS's (shortest digits)."""
     hits = [m.start() for m in _INTEGRAL.finditer(out)]
     for exponent in _EXPONENT:
-        hits += [m.start() for m in exponent.finditer(out) if m.start() and 48 <= out[m.start() - 1] <= 57]
+        hits += [m.start() for m in exponent.finditer(out)]
     if out.endswith(b".0"):  # a float alone
         hits.append(len(out) - 2)
-    if not hits:
-        return []
-    if b"\\" in out:
-        return None
     spans: set[tuple[int, int]] = set()
+    escaped: bool | None = None
     n = len(out)
     for i in hits:
-        if out.count(b'"', 0, i) % 2 == 0:  # outside every string
-            start, end = i, i
-            while start and out[start - 1] in _NUMBER_BYTES:
-                start -= 1
-            while end < n and out[end] in _NUMBER_BYTES:
-                end += 1
-            spans.add((start, end))
+        start = i
+        while start and out[start - 1] in _NUMBER_BYTES:
+            start -= 1
+        if start == i or (start and out[start - 1] not in _BEFORE_NUMBER):
+            continue  # no digit before it, or not after a delimiter: inside a string (a hex digest, a word)
+        if escaped is None:
+            escaped = b"\\" in out
+        if escaped:
+            return None
+        if out.count(b'"', 0, i) % 2:  # inside a string after all
+            continue
+        end = i
+        while end < n and out[end] in _NUMBER_BYTES:
+            end += 1
+        spans.add((start, end))
     return sorted(spans)
 
 
