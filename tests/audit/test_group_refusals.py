@@ -49,9 +49,11 @@ def test_an_id_already_in_the_trail_is_refused_alone_and_the_others_are_committe
 
 
 @pytest.mark.parametrize(("entry", "why"), [
-    (_entry("has space", 1), "is not 1-200 printable ASCII characters without spaces"),
-    (_entry("", 1), "is not 1-200 printable ASCII characters"),
-    (AuditEntry(None, "{}"), "is not 1-200 printable"),  # type: ignore[arg-type]
+    (_entry("has space", 1), "is not 1-200 characters without spaces or control characters"),
+    (_entry("", 1), "is not 1-200 characters"),
+    (AuditEntry(None, "{}"), "is not 1-200 characters"),  # type: ignore[arg-type]
+    (AuditEntry("tab\there", "{}"), "without spaces or control characters"),
+    (AuditEntry("lone\udc80", "{}"), "without spaces or control characters"),
     (AuditEntry("nl", '{"a":\n1}'), "its body is not one line of canonical JSON"),
     (AuditEntry("list", "[1]"), "its body is not one line of canonical JSON"),
     (AuditEntry("surrogate", '{"a":"\ud800"}'), "its body is not UTF-8 text"),

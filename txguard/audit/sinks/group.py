@@ -14,15 +14,16 @@ from typing import Any
 from .base import AuditEntry, AuditError, Damaged, _close_at_exit, _start_timer
 from .journal import _Journal, orphan_journals, read_journal
 
-_ID = re.compile(r"[!-~]{1,200}")  # printable ASCII, no space: a journal line is `ID MAC BODY`
+_ID = re.compile(r"[^\s\x00-\x1f\x7f\ud800-\udfff]{1,200}")  # no space or control: a journal line is `ID MAC BODY`
 
 
 def check_entry(entry: AuditEntry) -> None:
     """Refuse, alone and before it is acknowledged, an entry that could not join the chain: an id
-    that is not printable text without spaces, a body that is not one line of a JSON object's text."""
+    that is not 1-200 characters of text without spaces or control characters, a body that is not
+    one line of a JSON object's UTF-8 text."""
     if type(entry.id) is not str or _ID.fullmatch(entry.id) is None:
-        raise AuditError(f"audit record refused: its decision id {str(entry.id)[:60]!r} is not 1-200 printable "
-                         "ASCII characters without spaces")
+        raise AuditError(f"audit record refused: its decision id {str(entry.id)[:60]!r} is not 1-200 characters "
+                         "without spaces or control characters")
     body = entry.body_text
     if type(body) is not str or not body.startswith("{") or not body.endswith("}") or "\n" in body:
         raise AuditError(f"audit record of decision `{entry.id}` refused: its body is not one line of canonical JSON")
@@ -120,7 +121,9 @@ class _GroupSink:
                 known = self._known_ids([e.id for e in entries]) if entries else set()
                 todo = [e for e in entries if e.id not in known]
                 if todo:
-                    self.refused.extend(self._commit_group(todo, [name], ()))
+                    lost = self._commit_group(todo, [name], ())
+                    self.refused.extend(lost)
+                    self._unreported += len(lost)
                     self._done.append(name)
                 if refused or known:
                     path.rename(path.with_suffix(".rejected"))
