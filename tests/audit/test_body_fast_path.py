@@ -9,6 +9,7 @@ non-finite numbers, JSON numbers whose float is lossy, keys that are not strings
 from __future__ import annotations
 
 import copy
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from txguard import Guard
 from txguard.audit import MemorySink
-from txguard.audit import _build
+from txguard.audit import _build, _record
 from txguard.audit._build import build_entry
 from txguard.audit._record import encode_body_reference
 from txguard.core.jsonio import JSONNumber
@@ -59,11 +60,31 @@ def _both(guard: Guard, env: dict[str, Any]) -> tuple[str, str]:
     return fast.body_text, ref.body_text
 
 
+def _raw(env: dict[str, Any]) -> dict[str, Any]:
+    """The envelope with its arguments as the JSON string a raw tool call carries."""
+    return {**env, "proposal": {**env["proposal"], "arguments": json.dumps(env["proposal"]["arguments"])}}
+
+
 @pytest.mark.parametrize("guard", [PLAIN, MASKED], ids=["plain", "masked"])
 def test_every_corpus_body_is_the_reference_body(guard: Guard) -> None:
     for env in ENVS:
-        fast, ref = _both(guard, env)
-        assert fast == ref
+        for form in (env, _raw(env)):
+            fast, ref = _both(guard, form)
+            assert fast == ref
+
+
+def test_corpus_bodies_never_take_the_reference_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-pass encoding is the usual path: real cases (arguments as data or as a JSON string,
+    with their quotes escaped in the body) never fall back to the walk."""
+    def refuse(body: dict[str, Any]) -> tuple[str, bool]:
+        raise AssertionError(f"decision `{body.get('id')}` took the reference path")
+
+    monkeypatch.setattr(_record, "encode_body_reference", refuse)
+    for env in ENVS:
+        for form in (env, _raw(env)):
+            decision = PLAIN.check_envelope(copy.deepcopy(form))
+            build_entry(PLAIN.policy, decision, NOW, form["proposal"], form.get("request"), form.get("session"),
+                        form.get("facts"), None, b"s" * 32)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

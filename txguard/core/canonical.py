@@ -309,8 +309,6 @@ def direct_jcs(value: Any) -> str | None:
     if not out.isascii() and _FOUR_BYTE.search(out) is not None:
         return None
     spans = _float_spans(out)
-    if spans is None:
-        return None
     if not spans:
         return out.decode("utf-8")
     parts: list[str] = []
@@ -344,17 +342,22 @@ _EXPONENT = ((re.compile(rb"e[-+][0-9]"),) if orjson.dumps([1e21, 1e-7, 1.5e300]
              else (re.compile(rb"e[-+]?[0-9]"), re.compile(rb"E[-+]?[0-9]")))
 
 
-def _float_spans(out: bytes) -> list[tuple[int, int]] | None:
+def _float_spans(out: bytes) -> list[tuple[int, int]]:
     """The float tokens of orjson's text ``out`` that JCS writes otherwise (``58.0``, ``1e-7``,
-    ``1e+16``), sorted; ``None`` when a string holds a backslash (quote parity would not tell a
-    string from a number). Every other float token orjson writes is JCS's (shortest digits)."""
+    ``1e+16``), sorted. Every other float token orjson writes is JCS's (shortest digits).
+
+    A hit is a number when it follows a delimiter and an even number of string quotes precede it;
+    escaped quotes are not counted: with every escaped backslash (``\\\\``), then every escaped
+    quote (``\\"``), blanked left to right, each quote left delimits a string (orjson escapes a
+    backslash as a pair, so a run of backslashes pairs up before the escape it may end with).
+    """
     hits = [m.start() for m in _INTEGRAL.finditer(out)]
     for exponent in _EXPONENT:
         hits += [m.start() for m in exponent.finditer(out)]
     if out.endswith(b".0"):  # a float alone
         hits.append(len(out) - 2)
     spans: set[tuple[int, int]] = set()
-    escaped: bool | None = None
+    quotes: bytes | None = None
     n = len(out)
     for i in hits:
         start = i
@@ -362,11 +365,9 @@ def _float_spans(out: bytes) -> list[tuple[int, int]] | None:
             start -= 1
         if start == i or (start and out[start - 1] not in _BEFORE_NUMBER):
             continue  # no digit before it, or not after a delimiter: inside a string (a hex digest, a word)
-        if escaped is None:
-            escaped = b"\\" in out
-        if escaped:
-            return None
-        if out.count(b'"', 0, i) % 2:  # inside a string after all
+        if quotes is None:
+            quotes = out.replace(b"\\\\", b"__").replace(b'\\"', b"__") if b"\\" in out else out
+        if quotes.count(b'"', 0, i) % 2:  # inside a string after all
             continue
         end = i
         while end < n and out[end] in _NUMBER_BYTES:
