@@ -2,12 +2,15 @@
 
     PYTHONPATH=. python benchmarks/audit.py                 # every sink; PostgreSQL if reachable
     PYTHONPATH=. python benchmarks/audit.py --json out.json --records 20000
+    PYTHONPATH=. python benchmarks/audit.py --added          # the added cost per decision only
 
 Throughput: records/s for ``append`` of real corpus decisions (snapshotted as the guard does) plus
 the final ``flush``, from one process, and from 4 processes for SQLite and PostgreSQL.
 Added latency: p50/p99 of ``Guard.check`` with the sink minus without it, same cases, interleaved.
 Targets (issue 3): SQLite group commit >= 20,000 records/s from one process; added p50 <= 15 us in
-group-commit mode; PostgreSQL >= 5,000 records/s from 4 processes.
+group-commit mode; PostgreSQL >= 5,000 records/s from 4 processes. Issue 13: building the record plus
+the SQLite group-commit append adds <= 10 us p50 per decision, not growing with the trail's length
+(printed first, at trails of 10, 1,000 and 10,000 records; ``--added`` prints only that).
 """
 
 from __future__ import annotations
@@ -142,16 +145,74 @@ def added_latency(url: str | None, policy_guard: Guard, envs: list[dict[str, Any
             "added_p99": pct(with_us, 99) - pct(without_us, 99)}
 
 
+def added_by_length(guard: Guard, envs: list[dict[str, Any]], base: Path, n: int,
+                    lengths: tuple[int, ...] = (10, 1000, 10000)) -> list[dict[str, Any]]:
+    """What the audit layer adds to a decision, at trail lengths ``lengths``: p50 of ``check`` with
+    an SQLite group-commit sink minus without, interleaved on the same cases; and, apart, the p50 of
+    building a record (``build_entry``) and of ``append`` alone. The trail is filled first."""
+    plain = Guard(guard.policy)
+    now = datetime.now(timezone.utc)
+    clock = time.perf_counter_ns
+    rows = []
+    for length in lengths:
+        d = base / f"added-{length}"
+        _fresh("sqlite:", d)
+        sink = open_sink(f"sqlite:{d}/a.db")
+        for e in _entries(guard, envs, length):
+            sink.append(e)
+        sink.flush()
+        audited = Guard(guard.policy, audit=sink)
+        on: list[float] = []
+        off: list[float] = []
+        build: list[float] = []
+        append: list[float] = []
+        for i in range(n):
+            e = envs[i % len(envs)]
+            t = clock()
+            plain.check_envelope(e)
+            off.append((clock() - t) / 1000)
+            t = clock()
+            audited.check_envelope(e)
+            on.append((clock() - t) / 1000)
+            d_ = plain.check_envelope(e)
+            t = clock()
+            entry = build_entry(guard.policy, d_, now, e.get("proposal"), e.get("request"), e.get("session"),
+                                e.get("facts"), None, b"salt")[0]
+            build.append((clock() - t) / 1000)
+            t = clock()
+            sink.append(entry)
+            append.append((clock() - t) / 1000)
+        sink.close()
+        med = statistics.median
+        rows.append({"trail": length, "p50_off": med(off), "p50_on": med(on), "added_p50": med(on) - med(off),
+                     "build_p50": med(build), "append_p50": med(append)})
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", type=int, default=20000, help="records per throughput run")
     ap.add_argument("--decisions", type=int, default=6000, help="decisions per latency run")
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--added", action="store_true",
+                    help="only the added cost per decision (SQLite group commit) at trail lengths 10, 1000, 10000")
     args = ap.parse_args()
     envs = _envelopes()
     guard = Guard(reusable(compile_file(ROOT / "policies" / "retail.yaml")))
     base = Path(tempfile.mkdtemp(prefix="txguard-audit-bench-"))
+    print(f"load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} cpus; Python {sys.version.split()[0]}")
+    added = added_by_length(guard, envs, base, args.decisions)
+    print(f"{'sqlite commit=group, trail of':<30} {'p50 off':>8} {'p50 on':>8} {'added p50':>10} {'build p50':>10} {'append p50':>11}")
+    for r in added:
+        print(f"{r['trail']:>30,} {r['p50_off']:>8.1f} {r['p50_on']:>8.1f} {r['added_p50']:>10.1f} "
+              f"{r['build_p50']:>10.1f} {r['append_p50']:>11.1f}")
+    growth = added[-1]["added_p50"] - added[0]["added_p50"]
+    print(f"growth of the added p50 from {added[0]['trail']:,} to {added[-1]['trail']:,} records: {growth:+.1f} us "
+          "(target <= 10 us added, no growth)")
+    if args.added:
+        shutil.rmtree(base, ignore_errors=True)
+        return 0
     modes = [
         ("memory", "memory:"),
         ("jsonl fsync=group", "jsonl:{d}/a.jsonl"),

@@ -11,6 +11,10 @@ Scenarios (all on gold checkout cases of the chat-to-buy dev corpus, cycled in a
           kinds, so a checkout evaluates about 22 of them
   d       a hand-written plain-Python function of the same retail rules, on the same raw inputs
   e       compile time of a generated 1,000-rule policy (load, schema, compile)
+  b+audit   as b, with an SQLite group-commit audit sink: the row minus b is what the audit
+            layer adds (issue 13: <= 10 us)
+  b+session as b, retail plus windowed session rules (no single use) on a memory store, one
+            conversation that grows through the run: minus b is what sessions add (<= 15 us)
 
 Rows a, b and c pass ``Request`` / ``Session`` / ``Facts`` objects built beforehand, so they time
 the decision; the ``+dict`` rows pass the wire-format dicts instead (validated on every call).
@@ -29,9 +33,12 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import sys
+import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -46,6 +53,8 @@ import txguard  # noqa: E402
 from txguard import Guard  # noqa: E402
 from txguard.policy.compile import compile_file, compile_policy  # noqa: E402
 from txguard.core.context import Facts, Request, Session  # noqa: E402
+from txguard.audit import open_sink  # noqa: E402
+from txguard.sessions import MemoryStore  # noqa: E402
 from _reuse import reusable  # noqa: E402
 
 POLICY = ROOT / "policies" / "retail.yaml"
@@ -388,6 +397,19 @@ def compile_times(text: str, runs: int) -> dict[str, float]:
     return {"runs": runs, "min_s": min(times), "median_s": statistics.median(times)}
 
 
+SESSION_RULES = """
+session:
+  single_use_confirmations: false   # a case is decided again and again in one conversation
+  rules:
+    - id: checkout-velocity
+      count: {where: {kind: checkout}, within: 5m, at_least: 400}
+    - id: clarify-loop
+      count: {where: {outcome: clarify}, in_a_row: true, at_least: 50}
+    - id: retry-after-escalation
+      sequence: {pattern: retry_after_escalation, within: 10m}
+"""
+
+
 # -- main ---------------------------------------------------------------------------------------------
 
 
@@ -428,11 +450,32 @@ def run(quick: bool) -> dict[str, Any]:
         "c/kinds": (spread100.check, raw_models),
         "d": (plain.decide, raw_dicts),
     }
+    trail = tempfile.mkdtemp(prefix="txguard-decide-audit-")
+    audit_sink = open_sink(f"sqlite:{trail}/a.db")
+    audited = Guard(guard.policy, audit=audit_sink)
+    at = [datetime(2026, 3, 1, tzinfo=timezone.utc)]
+
+    def stepping() -> datetime:  # 30 s per decision: the session windows hold a constant number of events
+        at[0] += timedelta(seconds=30)
+        return at[0]
+
+    sessioned = Guard(reusable(compile_policy(POLICY.read_text(encoding="utf-8") + SESSION_RULES, str(POLICY),
+                                              POLICY.parent)), clock=stepping, sessions=MemoryStore())
+    in_conversation = [(x.raw, x.request, x.session.model_copy(update={"id": "bench"}), x.facts) for x in inputs]
+    for args in in_conversation:
+        got, want = sessioned.check(*args), guard.check(*args)
+        assert (got.outcome, got.codes) == (want.outcome, want.codes), "the session rules changed a decision"
+    scenarios["b+audit"] = (audited.check, raw_models)
+    scenarios["b+session"] = (sessioned.check, in_conversation)
     results = {name: measure(fn, args, warmup, iterations) for name, (fn, args) in scenarios.items()}
+    audit_sink.close()
+    shutil.rmtree(trail, ignore_errors=True)
     ratios = {
         "b/d": results["b"]["p50_us"] / results["d"]["p50_us"],
         "b+dict/d": results["b+dict"]["p50_us"] / results["d"]["p50_us"],
     }
+    added = {"audit": results["b+audit"]["p50_us"] - results["b"]["p50_us"],
+             "session": results["b+session"]["p50_us"] - results["b"]["p50_us"]}
     text1000 = generated_policy(1000)
     compile_times(text1000, 1)  # warm the imports and the taxonomy file cache
     compiled = compile_times(text1000, 2 if quick else 5)
@@ -447,6 +490,7 @@ def run(quick: bool) -> dict[str, Any]:
         "settings": {"quick": quick, "warmup": warmup, "iterations": iterations, "cases": [c["id"] for c in gold_cases()]},
         "decide": results,
         "ratio_p50": ratios,
+        "added_p50_us": added,
         "compile_1000_rules": compiled,
         "targets_met": met,
     }
@@ -461,6 +505,8 @@ LABELS = {
     "c+dict": "c  raw tool call, 100 rules, dict context",
     "c/kinds": "c  raw tool call, 100 rules over all kinds",
     "d": "d  plain Python, same retail rules (dicts)",
+    "b+audit": "b  + SQLite group-commit audit sink",
+    "b+session": "b  + session rules, memory store",
 }
 
 
@@ -477,6 +523,10 @@ def report(res: dict[str, Any]) -> str:
         out.append(f"{LABELS[name]:<50}{r['p50_us']:>9.1f}{r['p99_us']:>9.1f}{r['mean_us']:>9.1f}{r['decisions_per_s']:>13,.0f}")
     out.append("")
     out.append(f"ratio of p50 to plain Python: b {res['ratio_p50']['b/d']:.1f}x, b+dict {res['ratio_p50']['b+dict/d']:.1f}x")
+    a = res["added_p50_us"]
+    out.append(f"added p50 over b: audit record + SQLite group commit {a['audit']:.1f} us (target <= 10), "
+               f"session layer {a['session']:.1f} us (target <= 15); growth with length: "
+               "benchmarks/audit.py --added, benchmarks/sessions.py --added")
     c = res["compile_1000_rules"]
     out.append(f"e  compile 1,000 rules: median {c['median_s']:.3f} s, min {c['min_s']:.3f} s ({c['runs']} runs)")
     out.append("")

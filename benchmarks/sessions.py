@@ -10,13 +10,17 @@ run; ``--quick`` for a short run). Prints p50/p90 in microseconds:
 * ``long/<store>/<n> events``: a decision in a conversation a looping agent has kept alive for
   n = 50 and 1,500 events (retail-session's rules: a 5-minute window and a run of 3), with the log
   windowed by what the rules can look at, and ``(whole log)`` with the whole log read as before;
-* memory per idle conversation after N conversations of one confirmation + one decision each.
+* memory per idle conversation after N conversations of one confirmation + one decision each;
+* first, ``memory store, conversation of n``: what the session layer adds to a decision (p50 with the
+  memory store minus without, interleaved) in a conversation of n = 10, 1,000 and 10,000 events,
+  and the growth from 10 to 10,000 (issue 13: <= 15 us added, no growth); ``--added`` prints only that.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import sys
 import time
@@ -188,6 +192,65 @@ def long_conversation(n: int) -> None:
                 store.close()
 
 
+ADDED = """
+apiVersion: txguard/v1
+id: bench-added
+version: "1"
+tools:
+  checkout: {intent: checkout}
+defaults: {checkout: allow}
+rules:
+  - {id: consent, check: consent}
+session:
+  single_use_confirmations: false   # the same confirmed cart is decided again and again
+  rules:
+    - id: checkout-velocity
+      count: {where: {kind: checkout}, within: 5m, at_least: 400}
+    - id: clarify-loop
+      count: {where: {outcome: clarify}, in_a_row: true, at_least: 3}
+    - id: retry-after-escalation
+      sequence: {pattern: retry_after_escalation, within: 10m}
+  budgets:
+    - {id: daily, amount: "100000000.00", currency: USD, window: 1d, scope: user}
+"""
+
+
+def added(n: int, lengths: tuple[int, ...] = (10, 1000, 10000)) -> None:
+    """What the session layer adds to a decision with the memory store: p50 of ``check`` with the
+    store minus without it (same cart, same clock, interleaved), in one conversation already holding
+    ``length`` events (one every 30 s, so the 10-minute windows hold 20 whatever the length)."""
+    print(f"{'memory store, conversation of':<30} {'p50 off':>8} {'p50 on':>8} {'added p50':>10}")
+    rows = []
+    for length in lengths:
+        store = MemoryStore()
+        with store.transaction("conv") as tx:
+            tx.append([Event(seq=i, type="decision", at_us=i * 30_000_000, turn=i, kind="checkout", tool="checkout",
+                             outcome="allow", digest="d", payment_method="card_1", currency="USD", user="u1",
+                             amount_minor=1000) for i in range(length)])
+        now = [datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=30 * length)]
+        on = Guard.from_text(ADDED, clock=lambda: now[0], sessions=store)
+        off = Guard.from_text(ADDED, clock=lambda: now[0])
+        c = cart(0)
+        sess = {"id": "conv", "authenticated_user_id": "u1", "confirmed": [c]}
+        with_us: list[float] = []
+        without_us: list[float] = []
+        for i in range(n + 100):
+            now[0] += timedelta(seconds=30)
+            t = time.perf_counter_ns()
+            off.check(c, session=sess)
+            t1 = time.perf_counter_ns()
+            on.check(c, session=sess)
+            t2 = time.perf_counter_ns()
+            if i >= 100:  # warmed up
+                without_us.append((t1 - t) / 1000)
+                with_us.append((t2 - t1) / 1000)
+        p_off, p_on = statistics.median(without_us), statistics.median(with_us)
+        rows.append((length, p_on - p_off))
+        print(f"{length:>30,} {p_off:>8.1f} {p_on:>8.1f} {p_on - p_off:>10.1f}")
+    print(f"growth of the added p50 from {rows[0][0]:,} to {rows[-1][0]:,} events: {rows[-1][1] - rows[0][1]:+.1f} us "
+          "(target <= 15 us added, no growth)")
+
+
 def memory(conversations: int) -> None:
     store = MemoryStore()
     gc.collect()
@@ -215,9 +278,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--conversations", type=int, default=100_000)
+    ap.add_argument("--added", action="store_true",
+                    help="only the added cost per decision (memory store) at conversation lengths 10, 1000, 10000")
     args = ap.parse_args()
     n = 2000 if args.quick else 20000
-    print(f"Python {sys.version.split()[0]}")
+    print(f"Python {sys.version.split()[0]}; load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} cpus")
+    added(n // 10)
+    if args.added:
+        return
     evaluators(n)
     checks(n // 4)
     long_conversation(50)

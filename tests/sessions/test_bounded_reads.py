@@ -17,6 +17,7 @@ from txguard.policy.session import SessionPolicy
 from txguard.sessions import Event, MemoryStore, OwnEvaluator, SessionStore
 from txguard.sessions._apply import SessionRunner
 from txguard.sessions._rules import Reach, reach
+from txguard.sessions._store import select_window
 
 from .helpers import Clock, checkout, policy, session
 
@@ -107,3 +108,19 @@ def test_the_windowed_read_decides_like_the_whole_log(steps: list[tuple[int, str
         ses = session("c", prop) if confirmed else session("c")
         a, b = windowed.check(prop, session=ses), whole.check(prop, session=ses)
         assert (a.outcome, a.reasons, a.route) == (b.outcome, b.reasons, b.route)
+
+
+LOGS = st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["decision", "confirmation"])), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(LOGS, st.integers(-1, 200), st.lists(st.tuples(st.sampled_from(["decision", "confirmation"]), st.integers(0, 6)),
+                                              max_size=2))
+def test_the_bisected_window_of_a_clock_ordered_log_is_the_scanned_one(
+        gaps: list[tuple[int, str]], since: int, tail: list[tuple[str, int]]) -> None:
+    """The memory store's fast read (bisection, the tail found backwards) picks what a scan picks."""
+    log, at = [], 0
+    for seq, (gap, type_) in enumerate(gaps):
+        at += gap
+        log.append(Event(seq=seq, type=type_, at_us=at))
+    assert select_window(log, since, tail, monotonic=True) == select_window(log, since, tail)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..core.canonical import MAX_SAFE_INTEGER, to_json_value
+from ..core.canonical import MAX_SAFE_INTEGER, direct_jcs, to_json_value
 from ..core.canonical import canonical_json as canonical_json  # re-exported: txguard.audit.canonical_json
 from ..core.jsonio import JSONNumber, exact_decimal
 from ..core.paths import MASK_ROOTS as MASK_ROOTS  # re-exported: the sections a mask may name
@@ -139,8 +139,25 @@ def encode_body(body: dict[str, Any]) -> tuple[str, bool]:
     arbitrary Python object) leaves a body that keeps ``v``, ``id``, ``time``, ``policy``,
     ``proposal_digest``, ``decision`` and ``elapsed_ns`` and says why in ``unrecordable``; the
     second item is then ``False`` and the guard does not answer ``allow`` on such a record.
+
+    Plain JSON (the usual body) is written in one pass (:func:`~txguard.core.canonical.direct_jcs`:
+    no walk for lossy numbers, since it takes no :class:`~txguard.core.jsonio.JSONNumber`); anything
+    else takes :func:`encode_body_reference`, which gives the same text for plain JSON too.
     """
     if "proposal_digest" not in body:  # no mask touched the proposal: it is recorded as emitted
+        proposal = direct_jcs(body.get("proposal"))
+        if proposal is None:
+            return encode_body_reference(body)
+        body["proposal_digest"] = "sha256:" + hashlib.sha256(proposal.encode("utf-8")).hexdigest()
+    text = direct_jcs(body)
+    if text is None:
+        return encode_body_reference(body)
+    return text, True
+
+
+def encode_body_reference(body: dict[str, Any]) -> tuple[str, bool]:
+    """:func:`encode_body` by the reference path: walk for lossy numbers, then the general encoder."""
+    if "proposal_digest" not in body:
         try:
             raw = encode_value(body.get("proposal")).encode("utf-8")
         except (TypeError, ValueError):

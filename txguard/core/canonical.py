@@ -33,12 +33,16 @@ the policy digest is not recomputed outside txguard and keeps its bytes from bef
 
 >>> canonical_json({"b": 1, "a": ["é", 2.5, None, 100.0]})
 '{"a":["é",2.5,null,100],"b":1}'
+
+Size: over 400 lines on purpose: the encoder's three paths (:func:`direct_jcs`, orjson after a
+walk, the reference) are one encoder that must agree byte for byte; they stay side by side.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import marshal
 import math
 import re
 import uuid
@@ -272,6 +276,104 @@ def _ints_for_integral_floats(value: Any, depth: int = 0) -> Any:
 
 
 _SORTED = orjson.OPT_SORT_KEYS
+_DIRECT = (orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER | orjson.OPT_PASSTHROUGH_SUBCLASS
+           | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME)
+_FOUR_BYTE = re.compile(rb"[\xf0-\xf4]")  # the lead byte of a character beyond U+FFFF
+_NUMBER_BYTES = frozenset(b"0123456789.-+eE")
+_BEFORE_NUMBER = frozenset(b":,[")
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError("not plain JSON")
+
+
+def direct_jcs(value: Any) -> str | None:
+    """The JCS text of plain JSON data written by orjson without a Python walk, or ``None`` when
+    this path cannot vouch for it (the caller then takes :func:`canonical_json`'s other paths).
+
+    Plain: exact ``dict``/``list``/``tuple``/``str``/``int``/``float``/``bool``/``None`` (proved by
+    ``marshal``, which refuses every other type, subclasses included), integers within 53 bits
+    (orjson's strict mode), finite floats (a NaN or infinity, which orjson writes as ``null``, is
+    found in marshal's bytes: a float whose exponent bits are all ones), no character beyond U+FFFF
+    (whose key order JCS defines otherwise). orjson then writes what JCS writes except the floats it
+    writes with an exponent or as ``N.0``; those tokens, found outside strings, are rewritten by
+    :func:`es_number`. ``tests/properties/test_canonical.py`` compares this with the reference.
+    """
+    try:
+        plain = marshal.dumps(value, 4)
+        out = orjson.dumps(value, default=_refuse, option=_DIRECT)
+    except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
+        return None
+    if _non_finite(plain):
+        return None
+    if not out.isascii() and _FOUR_BYTE.search(out) is not None:
+        return None
+    spans = _float_spans(out)
+    if not spans:
+        return out.decode("utf-8")
+    parts: list[str] = []
+    at = 0
+    for start, end in spans:
+        parts.append(out[at:start].decode("utf-8"))
+        parts.append(es_number(float(out[start:end])))
+        at = end
+    parts.append(out[at:].decode("utf-8"))
+    return "".join(parts)
+
+
+def _non_finite(plain: bytes) -> bool:
+    """Whether marshal's bytes ``plain`` hold a NaN or an infinity: a float (type ``g``, or ``g``
+    flagged as referenced) whose 8 little-endian bytes have all exponent bits set. Found from the
+    high byte (``0x7f``/``0xff``, rare in marshal's text), then checked; a string's bytes can only
+    make it answer ``True`` (the caller then takes the slower exact path), never hide a float."""
+    for high in (0x7F, 0xFF):
+        i = plain.find(high, 8)
+        while i != -1:
+            if plain[i - 1] >= 0xF0 and plain[i - 8] in (0x67, 0xE7):
+                return True
+            i = plain.find(high, i + 1)
+    return False
+
+
+_INTEGRAL = re.compile(rb"\.0[,\]}]")  # orjson's integral float (58.0) before a delimiter
+# A float with an exponent (1e-7, 1e+16): this orjson's own form if it writes ``e`` and a sign
+# always (one cheap scan), else any form.
+_EXPONENT = ((re.compile(rb"e[-+][0-9]"),) if orjson.dumps([1e21, 1e-7, 1.5e300]) == b"[1e+21,1e-7,1.5e+300]"
+             else (re.compile(rb"e[-+]?[0-9]"), re.compile(rb"E[-+]?[0-9]")))
+
+
+def _float_spans(out: bytes) -> list[tuple[int, int]]:
+    """The float tokens of orjson's text ``out`` that JCS writes otherwise (``58.0``, ``1e-7``,
+    ``1e+16``), sorted. Every other float token orjson writes is JCS's (shortest digits).
+
+    A hit is a number when it follows a delimiter and an even number of string quotes precede it;
+    escaped quotes are not counted: with every escaped backslash (``\\\\``), then every escaped
+    quote (``\\"``), blanked left to right, each quote left delimits a string (orjson escapes a
+    backslash as a pair, so a run of backslashes pairs up before the escape it may end with).
+    """
+    hits = [m.start() for m in _INTEGRAL.finditer(out)]
+    for exponent in _EXPONENT:
+        hits += [m.start() for m in exponent.finditer(out)]
+    if out.endswith(b".0"):  # a float alone
+        hits.append(len(out) - 2)
+    spans: set[tuple[int, int]] = set()
+    quotes: bytes | None = None
+    n = len(out)
+    for i in hits:
+        start = i
+        while start and out[start - 1] in _NUMBER_BYTES:
+            start -= 1
+        if start == i or (start and out[start - 1] not in _BEFORE_NUMBER):
+            continue  # no digit before it, or not after a delimiter: inside a string (a hex digest, a word)
+        if quotes is None:
+            quotes = out.replace(b"\\\\", b"__").replace(b'\\"', b"__") if b"\\" in out else out
+        if quotes.count(b'"', 0, i) % 2:  # inside a string after all
+            continue
+        end = i
+        while end < n and out[end] in _NUMBER_BYTES:
+            end += 1
+        spans.add((start, end))
+    return sorted(spans)
 
 
 def canonical_json(value: Any) -> str:
@@ -283,6 +385,9 @@ def canonical_json(value: Any) -> str:
     >>> canonical_json({"b": 1, "a": ["é", 2.5, None, 58.0]})
     '{"a":["é",2.5,null,58],"b":1}'
     """
+    text = direct_jcs(value)
+    if text is not None:
+        return text
     form = _fast_form(value)
     if form != _REFERENCE:
         if form == _INTEGRAL_FLOATS:

@@ -125,21 +125,20 @@ class SessionRunner:
         proposal = case.proposal
         cid = ses.id
         if self.ledger_only:
-            return self._consume_only(state, proposal, ses, now, cid)
+            return self._consume_only(case, state, ses, now, cid)
         if cid is None:
             if sp.needs_session_id:
                 return state.fire([engine_reason(
                     "session_id_missing",
                     "the policy keeps state across turns (session rules, budgets or single-use confirmations) "
                     "and the session has no `id`")], ["human"], confirm=True)
-            return self._consume_only(state, proposal, ses, now, None)
+            return self._consume_only(case, state, ses, now, None)
         now_us = to_us(now)
         intent = state.intent
         kind = state.kind
         digest = intent_digest(intent) if intent is not None and kind in self.policy.domain.models else None
         amount, currency = _amount(intent)
         tool = _tool(proposal)
-        arguments = proposal.get("arguments") if isinstance(proposal, Mapping) else getattr(proposal, "arguments", None)
 
         def event(seq: int, outcome: str, codes: tuple[str, ...] = ()) -> Event:
             return Event(seq=seq, type="decision", at_us=now_us, turn=ses.turn, kind=kind, tool=tool, outcome=outcome,
@@ -149,7 +148,7 @@ class SessionRunner:
 
         # The confirmations that bind this intent (the very ones the consent check accepts), in
         # session order: a single-use allow consumes the first of them not used yet.
-        bound = self._bound(intent, digest, ses, now, tool, arguments)
+        bound = self._bound(case, intent, digest, ses, now)
         usable = [ledger_key(c, digest or "", cid) for c in bound]
         given: list[tuple[str, str, str | None]] = []
         for entry in ses.confirmed:
@@ -190,23 +189,25 @@ class SessionRunner:
                 tracer.rules(seq, log, current, now_us, fired)
             final = state.fire(fired, routes, questions, confirm=True)
             if final.outcome is Outcome.ALLOW:
-                final = self._reserve(tx, final, intent, cid, ses, now_us, sorted(usable))
+                final = self._reserve(tx, final, intent, cid, ses, now_us, sorted(usable), amount)
             codes = final.codes
             # an unchanged allow logs the very event the rules saw (saves building it twice)
             done = current if not codes and final.outcome.value == current.outcome else event(current.seq, final.outcome.value, codes)
             tx.append([*new, done])
         return final
 
-    def _bound(self, intent: Any, digest: str | None, ses: Session, now: datetime, tool: str | None,
-               arguments: Any) -> tuple[Confirmed, ...]:
+    def _bound(self, case: Case, intent: Any, digest: str | None, ses: Session, now: datetime) -> tuple[Confirmed, ...]:
         """The confirmations that bind this intent (the very ones the consent check accepts), in
-        session order: a single-use allow consumes the first not used yet."""
+        session order: a single-use allow consumes the first not used yet. The proposal and its
+        parsed arguments are the case's, as the consent check is given them (no second validation)."""
         if digest is None:
             return ()
+        mapped = case.mapped
+        proposal = mapped.prop if mapped.arguments is not None else None  # None: an intent given validated
         return bind(self.policy, intent, ses.confirmed, now, digest=digest, keys=self.consent_keys,
-                    proposal=Proposal(name=tool, arguments=arguments) if tool is not None else None).confirmations
+                    proposal=proposal, arguments=mapped.arguments).confirmations
 
-    def _consume_only(self, state: State, proposal: Any, ses: Session, now: datetime, cid: str | None) -> State:
+    def _consume_only(self, case: Case, state: State, ses: Session, now: datetime, cid: str | None) -> State:
         """Single use without a conversation log: an allowed consequential intent consumes one of
         the confirmations that bind it (consumed on allow only: a confirmation is used when the
         action it confirms is allowed)."""
@@ -214,10 +215,8 @@ class SessionRunner:
         if (state.outcome is not Outcome.ALLOW or state.kind not in self.policy.domain.consequential
                 or not self.policy.session.single_use or intent is None or not ses.confirmed):
             return state
-        tool = _tool(proposal)
-        arguments = proposal.get("arguments") if isinstance(proposal, Mapping) else getattr(proposal, "arguments", None)
         digest = intent_digest(intent)
-        usable = [ledger_key(c, digest, cid) for c in self._bound(intent, digest, ses, now, tool, arguments)]
+        usable = [ledger_key(c, digest, cid) for c in self._bound(case, intent, digest, ses, now)]
         if not usable or self.store.consume(usable):
             return state
         return _used_again(state)
@@ -246,7 +245,7 @@ class SessionRunner:
             return conf, None, None
 
     def _reserve(self, tx: Any, state: State, intent: Any, cid: str, ses: Session, now_us: int,
-                 usable: list[str]) -> State:
+                 usable: list[str], amount_minor: int | None = None) -> State:
         sp = self.policy.session
         charges: list[Charge] = []
         problems: list[Reason] = []
@@ -267,7 +266,7 @@ class SessionRunner:
                                            Outcome.ESCALATE))
                     routes.append(b.route)
                     continue
-                amount = to_minor(intent.total, intent.currency)
+                amount = amount_minor if amount_minor is not None else to_minor(intent.total, intent.currency)
                 charges.append(Charge(b.id, budget_key(b, scope_key),
                                       now_us // b.window_us if b.window_us else 0, amount, b.limit_minor))
         if problems:

@@ -112,7 +112,10 @@ def select_window(log: Sequence[Event], since_us: int, tail: Sequence[tuple[str,
     """What :meth:`Transaction.window` returns, picked from a whole ``log`` held in memory
     (``monotonic``: appended in clock order, so the window is a suffix found by bisection)."""
     if monotonic:
-        out = {e.seq: e for e in log[bisect.bisect_right(log, since_us, key=_at):]}
+        start = bisect.bisect_right(log, since_us, key=_at)
+        suffix = list(log[start:])
+        extra = _tail_before(log, start, suffix, tail)
+        return suffix if not extra else [*extra, *suffix]
     else:
         out = {e.seq: e for e in log if e.at_us > since_us}
     for type_, n in tail:
@@ -124,6 +127,27 @@ def select_window(log: Sequence[Event], since_us: int, tail: Sequence[tuple[str,
                 out[e.seq] = e
                 found += 1
     return [out[k] for k in sorted(out)]
+
+
+def _tail_before(log: Sequence[Event], start: int, suffix: list[Event], tail: Sequence[tuple[str, int]]) -> list[Event]:
+    """The events before ``log[start]`` that ``tail`` adds to the window ``suffix`` (the last ``n``
+    of a type when the window holds fewer), oldest first; usually none, found without a scan."""
+    extra: dict[int, Event] = {}
+    for type_, n in tail:
+        found = 0
+        for e in reversed(suffix):
+            if found >= n:
+                break
+            if e.type == type_:
+                found += 1
+        i = start - 1
+        while found < n and i >= 0:
+            e = log[i]
+            if e.type == type_:
+                extra[i] = e
+                found += 1
+            i -= 1
+    return [extra[k] for k in sorted(extra)]
 
 
 class _MemoryTx:

@@ -4,6 +4,7 @@ each record journaled (:mod:`.journal`) before ``append`` returns."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -12,6 +13,25 @@ from typing import Any
 
 from .base import AuditEntry, AuditError, Damaged, _close_at_exit, _start_timer
 from .journal import _Journal, orphan_journals, read_journal
+
+_ID = re.compile(r"[^\s\x00-\x1f\x7f\ud800-\udfff]{1,200}")  # no space or control: a journal line is `ID MAC BODY`
+
+
+def check_entry(entry: AuditEntry) -> None:
+    """Refuse, alone and before it is acknowledged, an entry that could not join the chain: an id
+    that is not 1-200 characters of text without spaces or control characters, a body that is not
+    one line of a JSON object's UTF-8 text."""
+    if type(entry.id) is not str or _ID.fullmatch(entry.id) is None:
+        raise AuditError(f"audit record refused: its decision id {str(entry.id)[:60]!r} is not 1-200 characters "
+                         "without spaces or control characters")
+    body = entry.body_text
+    if type(body) is not str or not body.startswith("{") or not body.endswith("}") or "\n" in body:
+        raise AuditError(f"audit record of decision `{entry.id}` refused: its body is not one line of canonical JSON")
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise AuditError(f"audit record of decision `{entry.id}` refused: its body is not UTF-8 text ({exc.reason} "
+                         f"at {exc.start})") from None
 
 
 class _GroupSink:
@@ -40,6 +60,11 @@ class _GroupSink:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._pending: list[AuditEntry] = []
+        self._unsettled: set[str] = set()  # ids appended and not committed yet (pending or being committed)
+        self.refused: list[tuple[AuditEntry, str]] = []
+        """Acknowledged entries the database refused at commit (their id was already in the trail),
+        each with why; the others of their group were committed. ``flush`` reports each once."""
+        self._unreported = 0
         self._retired: list[_Journal] = []
         self._done: list[str] = []  # journals deleted after their commit, to unregister in the next one
         self._oldest = 0.0
@@ -73,6 +98,10 @@ class _GroupSink:
         """Journals whose entries are committed but which may not be deleted yet."""
         raise NotImplementedError
 
+    def _conflict(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the database refusing a row (a decision id already in the trail)."""
+        return False
+
     def _recover(self, directory: Path) -> None:
         """Commit what crashed writers acknowledged: the authenticated entries of their journals.
 
@@ -92,7 +121,9 @@ class _GroupSink:
                 known = self._known_ids([e.id for e in entries]) if entries else set()
                 todo = [e for e in entries if e.id not in known]
                 if todo:
-                    self._commit(todo, [name])
+                    lost = self._commit_group(todo, [name], ())
+                    self.refused.extend(lost)
+                    self._unreported += len(lost)
                     self._done.append(name)
                 if refused or known:
                     path.rename(path.with_suffix(".rejected"))
@@ -136,19 +167,30 @@ class _GroupSink:
         return pending
 
     def append(self, entry: AuditEntry) -> None:
+        check_entry(entry)
         if self._journal is None:
             with self._commit_lock:
                 if self._closed:
                     raise AuditError("the audit sink is closed")
-                self._commit([entry])
+                try:
+                    self._commit([entry])
+                except Exception as exc:
+                    if self._conflict(exc):
+                        raise AuditError(f"audit record of decision `{entry.id}` refused: that decision id is already "
+                                         "in the audit trail") from exc
+                    raise
             return
         with self._lock:
             if self._closed:
                 raise AuditError("the audit sink is closed")
             if len(self._pending) >= self.max_pending:
                 raise AuditError(f"{len(self._pending)} records wait for a commit that keeps failing: {self._error}")
+            if entry.id in self._unsettled:
+                raise AuditError(f"audit record of decision `{entry.id}` refused: a record of that decision id is "
+                                 "already waiting to be committed")
             self._journal.write(entry)
             self._pending.append(entry)
+            self._unsettled.add(entry.id)
             n = len(self._pending)
             if n == 1:
                 self._oldest = time.monotonic()
@@ -168,7 +210,7 @@ class _GroupSink:
                 self._journal = _Journal(self._journal_dir, self._key)
             done = list(self._done)
             try:
-                self._commit(batch, [j.name for j in self._retired], done)
+                refused = self._commit_group(batch, [j.name for j in self._retired], done)
             except Exception as exc:  # the batch stays journaled and pending; the next flush retries
                 with self._lock:
                     self._pending = batch + self._pending
@@ -177,11 +219,51 @@ class _GroupSink:
                     raise AuditError(f"the audit commit failed: {exc}") from exc
                 return
             self._error = None
+            with self._lock:
+                self._unsettled.difference_update(e.id for e in batch)
+                self.refused.extend(refused)
+                self._unreported += len(refused)
             del self._done[:len(done)]
             for journal in self._retired:
                 journal.close()
                 self._done.append(journal.name)
             self._retired = []
+
+    def _commit_group(self, batch: list[AuditEntry], journals: Sequence[str],
+                      done: Sequence[str]) -> list[tuple[AuditEntry, str]]:
+        """Commit ``batch``; if the database refuses some of its rows (their decision id is already in
+        the trail, e.g. written by another process), commit the others and return the refused ones
+        with why. Any other failure raises (the whole group is retried)."""
+        refused: list[tuple[AuditEntry, str]] = []
+        for _ in range(3):  # another writer may commit one of these ids between the look-up and the retry
+            try:
+                self._commit(batch, journals, done)
+                return refused
+            except Exception as exc:
+                if not self._conflict(exc):
+                    raise
+                known = self._known_ids([e.id for e in batch])
+                seen: set[str] = set()
+                keep: list[AuditEntry] = []
+                for e in batch:
+                    if e.id in known or e.id in seen:
+                        refused.append((e, f"decision `{e.id}`: a record of that decision id is already in the trail"))
+                    else:
+                        keep.append(e)
+                        seen.add(e.id)
+                if len(keep) == len(batch):
+                    raise
+                batch = keep
+        self._commit(batch, journals, done)
+        return refused
+
+    def _report(self) -> None:
+        with self._lock:
+            n, self._unreported = self._unreported, 0
+        if n:
+            shown = "; ".join(why for _, why in self.refused[-n:][:5])
+            raise AuditError(f"{n} acknowledged audit record(s) refused at commit, the others committed: {shown} "
+                             "(kept in `sink.refused`)")
 
     def _tick(self) -> None:
         self._wake.clear()
@@ -194,6 +276,7 @@ class _GroupSink:
     def flush(self) -> None:
         if not self._closed:
             self._flush()
+            self._report()
 
     def close(self) -> None:
         if self._closed:
@@ -205,6 +288,12 @@ class _GroupSink:
         self._stop.set()
         self._wake.set()
         self._flush()
+        try:
+            self._report()
+        finally:
+            self._close_now()
+
+    def _close_now(self) -> None:
         with self._commit_lock, self._lock:
             if self._closed:
                 return

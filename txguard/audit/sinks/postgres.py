@@ -134,6 +134,11 @@ class PostgresSink(_GroupSink):
         self._db.execute("SELECT txguard_audit_append_group(string_to_array(%s, E'\\n'), string_to_array(%s, E'\\n'), "
                          "%s::text[], %s::text[])", (ids, bodies, list(journals), list(done)))
 
+    def _conflict(self, exc: BaseException) -> bool:
+        import psycopg
+
+        return isinstance(exc, psycopg.errors.IntegrityError)
+
     def _known_ids(self, ids: Sequence[str]) -> set[str]:
         rows = self._db.execute("SELECT id FROM txguard_audit WHERE id = ANY(%s)", (list(ids),)).fetchall()
         return {str(r[0]) for r in rows}

@@ -103,6 +103,9 @@ class SqliteSink(_GroupSink):
                 db.execute("ROLLBACK")
             raise
 
+    def _conflict(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.IntegrityError)
+
     def _known_ids(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for i in range(0, len(ids), 500):
