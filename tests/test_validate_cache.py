@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,38 @@ def test_a_hit_answers_exactly_as_the_compile_did(capsys: pytest.CaptureFixture[
 
 def _explode(*_: Any, **__: Any) -> Any:
     raise AssertionError("the compiler ran")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_valid_and_invalid_policies_together_answer_alike_hit_or_miss(capsys: pytest.CaptureFixture[str],
+                                                                      cache: Path, tree: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BASE.replace("check: budget", "check: nope"), encoding="utf-8")
+    argv = ("--format", fmt, str(bad), str(tree / "child.yaml"), str(bad))
+    miss = validate(capsys, *argv)
+    assert miss[0] == 3 and len(entries(cache)) == 1
+    compiled: list[str] = []
+
+    def spy(path: Any, **kwargs: Any) -> Any:
+        compiled.append(str(path))
+        return compile_file(path, **kwargs)
+
+    monkeypatch.setattr(txguard.policy.compile, "compile_file", spy)
+    assert validate(capsys, *argv) == miss
+    assert compiled == [str(bad), str(bad)]  # the invalid one compiled again, the valid one recalled
+
+
+def test_a_cache_folder_that_refuses_writes_costs_time_not_a_crash(capsys: pytest.CaptureFixture[str], cache: Path,
+                                                                   tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise PermissionError(13, "Read-only file system")  # what a read-only folder answers (even to root)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    policy = str(tree / "child.yaml")
+    assert validate(capsys, policy) == (0, "", "1 valid, 0 invalid\n")
+    assert validate(capsys, "--format", "json", policy)[0] == 0
+    assert entries(cache) == []
 
 
 def test_an_invalid_policy_is_compiled_every_time_and_never_recorded(capsys: pytest.CaptureFixture[str],
