@@ -311,3 +311,12 @@ def test_a_hit_imports_neither_the_compiler_nor_its_libraries(cache: Path, tree:
 
     assert "txguard.policy.compile" in run()  # a miss compiles
     assert run() == []
+
+
+def test_an_input_grown_past_the_bound_is_a_miss_without_being_read_whole(tree: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    with diskcache.recording_reads() as reads:
+        compile_file(tree / "child.yaml")
+    assert diskcache.unchanged(list(reads[2]))
+    monkeypatch.setattr(diskcache, "MAX_INPUT_BYTES", len(TAXONOMY) - 1)
+    assert not diskcache.unchanged(list(reads[2]))

@@ -86,6 +86,9 @@ Read = tuple[str, str, bool, str]
 where it really is; read as text (universal newlines) or as bytes; SHA-256 of what was read, the
 text encoded as UTF-8)."""
 
+MAX_INPUT_BYTES = 64 << 20
+"""The largest file :func:`unchanged` reads to compare; a larger one is a miss, never read whole."""
+
 _reads: ContextVar[list[Read] | None] = ContextVar("txguard_reads", default=None)
 
 
@@ -122,9 +125,12 @@ def unchanged(read: Any) -> bool:
             return False
         # O_NONBLOCK: a FIFO put in a file's place must not block this check.
         with open(os.open(real, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                return False
-            data = fh.read()
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_INPUT_BYTES:
+                return False  # the compile that follows says what is wrong with it, if anything
+            data = fh.read(MAX_INPUT_BYTES + 1)
+        if len(data) > MAX_INPUT_BYTES:
+            return False
         if text:
             # What `open(path, encoding="utf-8").read()` gives: universal newlines.
             data = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
