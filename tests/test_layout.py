@@ -24,6 +24,10 @@ LATE_IMPORTS_ALLOWED: dict[tuple[str, str, str], str] = {
         "PEP 562 lazy loading of the public names: `import txguard` must not import the whole package",
     ("txguard.cli", "command_module", "?"):
         "each subcommand is imported only when it runs, so `txguard --help` imports none of them",
+    ("txguard.cli.validate", "_compile", "txguard.policy.compile"):
+        "a policy validated before and unchanged since is answered from the cache without importing the compiler",
+    ("txguard.cli.validate", "_compile", "txguard.core.errors"):
+        "as above: only a compile raises a PolicyError",
     ("txguard.cli.mcp_proxy", "run", "txguard.integrations.mcp_proxy"):
         "needs the optional MCP SDK (`txguard[mcp]`): without it `txguard mcp-proxy` says so in one line",
     ("txguard.cli.mcp_proxy", "_serve", "txguard.integrations.mcp_proxy"):

@@ -19,11 +19,12 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from types import ModuleType
 from typing import Any
 
 from .. import __version__
+from ..core import diskcache
 
 EXIT_OK = 0
 EXIT_TOOL_ERROR = 1
@@ -66,26 +67,31 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         description="A rules-first transaction guard for LLM agents that buy, refund and cancel.",
     )
     parser.add_argument("--version", action="version", version=f"txguard {__version__}")
+    parser.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chosen = _chosen(argv)
     for name, (_, help_line) in COMMANDS.items():
         p = sub.add_parser(name, help=help_line, description=help_line)
         if argv is None or name == chosen:
             command_module(name).register(p)
+            # Also after the subcommand; SUPPRESS: not given there, it keeps the top-level value.
+            p.add_argument("--no-cache", action="store_true", default=argparse.SUPPRESS, help=NO_CACHE_HELP)
     return parser
+
+
+NO_CACHE_HELP = ("neither read nor write the on-disk cache (parsed taxonomies, policies validated before); "
+                 "also: TXGUARD_CACHE_DIR= (empty)")
 
 
 def _chosen(argv: Sequence[str] | None) -> str | None:
     """The subcommand ``argv`` names: its first word that is not an option (the top-level parser's
-    only options, ``-h`` and ``--version``, take no value)."""
+    only options, ``-h``, ``--version`` and ``--no-cache``, take no value)."""
     for word in argv or ():
         if word == "--":
             continue
         if not word.startswith("-"):
             return word if word in COMMANDS else None
     return None
-
-
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) and exc.code != 2 else EXIT_TOOL_ERROR
     try:
-        with _printable_streams():
+        with _printable_streams(), diskcache.disabled() if args.no_cache else nullcontext():
             return int(command_module(args.command).run(args))
     except BrokenPipeError:
         return EXIT_OK

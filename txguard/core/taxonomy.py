@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from .diskcache import CACHE_ENV, cache_dir, read_entry, write_entry
+
+__all__ = ["CACHE_ENV", "Categories", "Taxonomy", "TaxonomyFormatError", "cache_dir", "load_taxonomy", "normalise",
+           "taxonomy_from_bytes"]
 
 _LINE = re.compile(r"^\s*([0-9]+)\s+-\s+(.+?)\s*$")
 
@@ -80,21 +82,8 @@ class Taxonomy:
         return a is not None and n is not None and n[: len(a)] == a
 
 
-CACHE_ENV = "TXGUARD_CACHE_DIR"
-"""Where compiled taxonomies are cached; the empty string turns the cache off. Default:
-``$XDG_CACHE_HOME/txguard``, else ``~/.cache/txguard``."""
-
 _CACHE_FORMAT = 1
 """Part of every cache key: bump it when :meth:`Taxonomy.parse` or :func:`normalise` changes."""
-
-
-def cache_dir() -> Path | None:
-    """The taxonomy cache directory (not created here), or None when caching is off."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured is not None:
-        return Path(configured) if configured else None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "txguard"
 
 
 def load_taxonomy(path: str | Path) -> Taxonomy:
@@ -128,11 +117,7 @@ def taxonomy_from_bytes(data: bytes) -> Taxonomy:
 
 
 def _read_entry(entry: Path, digest: str) -> Taxonomy | None:
-    try:
-        with open(entry, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except (OSError, ValueError):
-        return None
+    doc = read_entry(entry)
     try:
         if doc["format"] != _CACHE_FORMAT or doc["digest"] != digest:
             return None
@@ -157,18 +142,7 @@ def _write_entry(entry: Path, digest: str, taxonomy: Taxonomy) -> None:
         "paths": [[ident, *parts] for ident, parts in taxonomy.paths.items()],
         "by_path": dict(taxonomy.by_path),
     }
-    try:
-        entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".taxonomy-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, ensure_ascii=False, separators=(",", ":"))
-            os.replace(tmp, entry)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        return  # a cache that cannot be written costs the next start a parse, nothing else
+    write_entry(entry, doc)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..core.diskcache import note_read
 from ..core.taxonomy import Categories, Taxonomy, TaxonomyFormatError, normalise, taxonomy_from_bytes
 from .ir import PathKey
 
@@ -54,6 +55,7 @@ def _taxonomy_bytes(base_dir: Path, name: str) -> bytes:
         data.decode("utf-8")
     except UnicodeDecodeError:
         raise _NotATaxonomy("is not UTF-8 text") from None
+    note_read(base_dir / written, data)
     return data
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.decision import Outcome
+from ..core.diskcache import note_read
 from ..core.errors import MAX_DIAGNOSTICS, Diagnostic, PolicyError
 from ..core.taxonomy import Categories
 from .load import Located, load_yaml
@@ -293,6 +294,7 @@ def load_policy_data(path: Path, chain: tuple[Path, ...] = (),
     a file that says it is a policy.
     """
     text = path.read_text(encoding="utf-8")
+    note_read(path, text)
     doc, errors = load_yaml(text, str(path))
     if doc is None or not isinstance(doc.data, dict) or doc.data.get("apiVersion") != API_VERSION:
         raise _NotAPolicy("is not a txguard policy (valid YAML with `apiVersion: txguard/v1`)")

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from ..core.diskcache import note_read
 from ..core.errors import Diagnostic, DiagnosticsError
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -54,11 +55,13 @@ def read_source(path: Path, what: str, error: type[DiagnosticsError]) -> str:
     """The UTF-8 text of a policy or suite file; an unreadable file raises ``error`` with a
     located ``txg-io`` diagnostic naming ``what`` it is."""
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise error([Diagnostic(str(path), 1, 1, "txg-io", f"cannot read the {what}: {exc.strerror}")]) from None
     except UnicodeDecodeError:
         raise error([Diagnostic(str(path), 1, 1, "txg-io", f"the {what} is not UTF-8 text")]) from None
+    note_read(path, text)  # a cached result of compiling it (`txguard validate`) depends on it
+    return text
 
 
 MAX_DEPTH = 64
