@@ -320,3 +320,29 @@ def test_an_input_grown_past_the_bound_is_a_miss_without_being_read_whole(tree: 
     assert diskcache.unchanged(list(reads[2]))
     monkeypatch.setattr(diskcache, "MAX_INPUT_BYTES", len(TAXONOMY) - 1)
     assert not diskcache.unchanged(list(reads[2]))
+
+
+def test_an_entry_others_could_have_written_is_not_trusted(capsys: pytest.CaptureFixture[str], cache: Path,
+                                                           tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = (str(tree / "child.yaml"),)
+    miss = validate(capsys, *argv)
+    [entry] = entries(cache)
+    entry.chmod(0o666)  # writable by anyone: whoever can write it could make an invalid policy "valid"
+    compiled: list[Any] = []
+    real = txguard.policy.compile.compile_file
+    monkeypatch.setattr(txguard.policy.compile, "compile_file", lambda *a, **k: compiled.append(a) or real(*a, **k))
+    assert validate(capsys, *argv) == miss and len(compiled) == 1
+    entry.chmod(0o600)
+    cache.chmod(0o777)
+    assert validate(capsys, *argv) == miss and len(compiled) == 2
+    cache.chmod(0o700)
+
+
+def test_an_imported_domain_is_an_input_of_the_entry(capsys: pytest.CaptureFixture[str], cache: Path,
+                                                     tmp_path: Path) -> None:
+    (tmp_path / "d.yaml").write_text("apiVersion: txguard/v1\ndomain: d\nintents:\n  pay:\n    fields: {amount: money}\n")
+    (tmp_path / "p.yaml").write_text("apiVersion: txguard/v1\nid: p\nversion: 1\nimports: [d.yaml]\n"
+                                     "defaults: {pay: allow}\ntools:\n  pay: {intent: pay}\n")
+    assert validate(capsys, str(tmp_path / "p.yaml"))[0] == 0
+    (tmp_path / "d.yaml").write_text("apiVersion: txguard/v1\ndomain: d\nintents:\n  pay:\n    fields: {amount: monie}\n")
+    assert validate(capsys, str(tmp_path / "p.yaml"))[0] != 0

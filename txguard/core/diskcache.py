@@ -52,8 +52,13 @@ def cache_dir() -> Path | None:
 
 def read_entry(entry: Path) -> Any:
     """The JSON an entry holds, or None when it cannot be read or is not JSON (the caller checks
-    the rest: an entry is never trusted for being there)."""
+    the rest: an entry is never trusted for being there), or when another user could have written
+    it: the entry or its folder belongs to someone else or is writable by others."""
     try:
+        for where in (entry.parent, entry):
+            st = os.stat(where)
+            if (hasattr(os, "getuid") and st.st_uid != os.getuid()) or st.st_mode & 0o022:
+                return None
         with open(entry, encoding="utf-8") as fh:
             return json.load(fh)
     except (OSError, ValueError, RecursionError):

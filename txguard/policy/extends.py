@@ -228,6 +228,7 @@ def _read_domain(b: Build, path: Path, name: str, at: tuple[str | int, ...]) -> 
     except UnicodeDecodeError:
         b.error(at, "txg-io", f"imported domain `{name}` is not UTF-8 text")
         return None
+    note_read(path, text)  # a cached result of compiling the policy depends on what it imports
     doc, errors = load_yaml(text, str(path))
     if doc is None or not isinstance(doc.data, dict) or doc.data.get("apiVersion") != API_VERSION \
             or "domain" not in doc.data:
