@@ -19,7 +19,7 @@ from typing import Any
 from ..core.canonical import canonical_json
 from ..core.money import format_amount
 from .declare import FieldType
-from .models import walk
+from .models import plain, walk
 
 if typing.TYPE_CHECKING:
     from .domain import KindSpec
@@ -85,5 +85,5 @@ def _value(tp: FieldType, value: Any, steps: tuple[str, ...], dotted: str, unbou
 
 def _decimal_text(value: Decimal) -> str:
     """One text per decimal value: no exponent, no trailing zeros (``1.50`` and ``1.5`` are one value)."""
-    text = format(value.normalize(), "f")
+    text = format(plain(value), "f")
     return "0" if text in ("-0", "0") else text

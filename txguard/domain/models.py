@@ -10,7 +10,7 @@ its currency and every ``same_length`` group of lists is checked for equal lengt
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Optional
 
@@ -42,12 +42,39 @@ def _decimal(value: Any) -> Decimal:
         raise ValueError(f"`{brief(value)}` is not a number (a decimal string such as \"1.5\" or a number)")
     if not result.is_finite():
         raise ValueError(f"`{brief(value)}` is not a finite number")
+    if result:
+        sign, digits, exponent = plain(result).as_tuple()
+        if len(digits) > MAX_DIGITS or not -MAX_DIGITS <= int(exponent) <= MAX_DIGITS - len(digits):
+            raise ValueError(f"`{brief(value)}` is out of range (a decimal has at most {MAX_DIGITS} digits, written "
+                             "without an exponent)")
     return result
+
+
+MAX_DIGITS = 60
+"""A declared decimal's most significant digits and places: what expressions compute exactly."""
+
+
+def plain(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros, exactly (``Decimal.normalize`` rounds to the context's 28
+    digits and flushes tiny values to zero)."""
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int) or not any(digits):
+        return Decimal(0) if isinstance(exponent, int) else value
+    n = len(digits)
+    while n > 1 and digits[n - 1] == 0:
+        n -= 1
+    return Decimal((sign, digits[:n], exponent + len(digits) - n))
 
 
 def _strict(reader: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def read(value: Any) -> Any:
-        return reader(value)  # ValueTypeError is a ValueError: pydantic reports its message
+        try:
+            result = reader(value)  # ValueTypeError is a ValueError: pydantic reports its message
+            if isinstance(result, datetime):
+                result.astimezone(timezone.utc)  # an instant the UTC calendar holds (binding writes it so)
+        except OverflowError:
+            raise ValueError(f"`{brief(value)}` is out of range") from None
+        return result
     return read
 
 
