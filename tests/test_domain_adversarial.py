@@ -226,3 +226,50 @@ def test_declared_fact_amounts_compare_in_their_currency() -> None:
 def test_a_fact_amount_whose_currency_is_a_path_is_refused() -> None:
     top = "facts:\n  acc: {key: id, record: {id: id, cur: currency, bal: {money: {currency: cur}}}}\n"
     assert "currency" in load_error(policy({"x": "id"}, top=top))
+
+
+# -- literals checked against enums and temporal types ---------------------------------------------
+
+ENUMS = {"cabin": {"enum": ["economy", "business"]}, "cabins": {"list": {"enum": ["economy", "business"]}},
+         "d": "date", "t": "datetime", "u": "duration"}
+
+
+@pytest.mark.parametrize("when", [
+    "{path: intent.cabin, eq: buisness}",
+    "{path: intent.cabin, ne: first}",
+    "{path: intent.cabin, in: [economy, first]}",
+    "{path: intent.cabin, not_in: [first]}",
+    "{path: intent.cabin, eq: 5}",
+    "{path: 'intent.cabins[0]', eq: first}",
+    "{for_each: intent.cabins, as: c, any: {path: c, eq: first}}",
+])
+def test_an_enum_literal_outside_the_enum_is_a_located_error(when: str) -> None:
+    # before: loaded, and the rule silently never (or always) fired: a typo'd blocker allowed
+    message = load_error(policy(ENUMS, rules=rule(when)))
+    assert "adv.yaml:" in message and "not a value of" in message
+
+
+@pytest.mark.parametrize("when", [
+    "{path: intent.d, in: ['2026-01-01', '2026-13-01']}",
+    "{path: intent.t, not_in: ['2026-01-01']}",
+    "{path: intent.u, in: [soon]}",
+])
+def test_an_in_list_of_unreadable_temporal_literals_is_a_located_error(when: str) -> None:
+    assert "adv.yaml:" in load_error(policy(ENUMS, rules=rule(when)))
+
+
+ARGS = {"cabin": "economy", "cabins": ["business"], "d": "2026-01-01", "t": "2026-01-01T10:00:00+02:00", "u": "PT1H"}
+
+
+@pytest.mark.parametrize("when", [
+    "{path: intent.d, in: ['2026-01-01', '2026-12-24']}",
+    "{path: intent.t, in: ['2026-01-01T08:00:00Z']}",
+    "{path: intent.u, in: [PT60M]}",
+    "{path: intent.cabin, in: [economy]}",
+])
+def test_in_compares_temporal_values_as_values(when: str) -> None:
+    # before: a date never equalled its text in a list: `in` never fired, `not_in` always did
+    g = guard(ENUMS, rules=rule(when))
+    assert decide(g, ARGS)[:2] == ("escalate", ("r",))
+    g = guard(ENUMS, rules=rule(when.replace(" in:", " not_in:")))
+    assert decide(g, ARGS)[0] == "allow"
