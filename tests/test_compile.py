@@ -206,7 +206,7 @@ def test_compiled_policy_index_and_identity() -> None:
 
 
 def test_compile_stages_run_in_order_and_are_timed() -> None:
-    assert [name for name, _ in STAGES] == ["schema", "extends", "tools", "categories", "audit", "rules", "index"]
+    assert [name for name, _ in STAGES] == ["schema", "extends", "domain", "tools", "categories", "audit", "rules", "index"]
     doc, errors = load_yaml(RETAIL.read_text(), str(RETAIL))
     assert doc is not None and not errors
     timings: dict[str, float] = {}
