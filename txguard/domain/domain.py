@@ -245,7 +245,7 @@ def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: R
     spec = KindSpec(name=name, model=model, fields=tp, consequential=bool(consequential),
                     description=raw.get("description"), unbound=tuple(unbound), roles=roles,
                     money=tuple(money), same_length=tuple(same))
-    setattr(model, "__txguard_kind__", spec)
+    model.__txguard_kind__ = spec  # type: ignore[attr-defined]
     return spec
 
 

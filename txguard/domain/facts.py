@@ -72,7 +72,7 @@ def typed_getter(get: Getter, path: Path, types: list[Any]) -> Getter:
         value = get(env)
         if value is MISSING or value is None:
             return value
-        for ok, what in checks:
+        for ok, _what in checks:
             if ok(value):
                 return value
         raise MissingFact(f"`{text}` is `{brief(value)}` in the facts, not {checks[0][1]}")

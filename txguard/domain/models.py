@@ -100,14 +100,15 @@ def annotation(tp: FieldType, name: str, models: dict[str, type[BaseModel]], ste
     if k == "money":
         marker = money_for(steps) if money_for is not None else None
         meta = ([Field(**_bounds(tp))] if _bounds(tp) else []) + ([marker] if marker is not None else [])
-        return Annotated[(Amount, *meta)] if meta else Amount  # type: ignore[return-value]
+        args = (Amount, *meta)
+        return Annotated[args] if meta else Amount  # a tuple subscript: Annotated[Amount, *meta] (3.11+ syntax)
     if k == "decimal":
         return Annotated[Decimal, BeforeValidator(_decimal), Field(**_bounds(tp))]
     if k == "int":
         return Annotated[StrictInt, Field(**_bounds(tp))]
     if k == "string":
-        kw = {key: v for key, v in (("pattern", tp.pattern), ("min_length", tp.min_length),
-                                    ("max_length", tp.max_length)) if v is not None}
+        kw: dict[str, Any] = {key: v for key, v in (("pattern", tp.pattern), ("min_length", tp.min_length),
+                                                    ("max_length", tp.max_length)) if v is not None}
         return Annotated[StrictStr, Field(**kw)] if kw else StrictStr
     if k == "id":
         return Id
@@ -145,7 +146,7 @@ def record_model(tp: FieldType, name: str, models: dict[str, type[BaseModel]], *
     ``validator`` runs on the whole model after its fields."""
     fields: dict[str, Any] = {}
     if kind is not None:
-        fields["kind"] = (Literal[kind], kind)  # type: ignore[valid-type]
+        fields["kind"] = (Literal[kind], kind)
     money: dict[str, MoneyIn] = {}
     for fname, sub in tp.fields.items():
         ann = optional(sub, annotation(sub, f"{name}.{fname}", models, steps + (fname,), money_for))
@@ -161,11 +162,11 @@ def record_model(tp: FieldType, name: str, models: dict[str, type[BaseModel]], *
             validator(self)
             return self
         validators["_declared"] = model_validator(mode="after")(_after)
-    model = create_model(name, __config__=_CONFIG, __doc__=tp.description, __validators__=validators,  # type: ignore[call-overload]
+    model = create_model(name, __config__=_CONFIG, __doc__=tp.description, __validators__=validators,
                          **fields)
-    setattr(model, "__txguard_money__", money)
+    model.__txguard_money__ = money  # type: ignore[attr-defined]
     models[name] = model
-    return model  # type: ignore[no-any-return]
+    return model
 
 
 # -- what runs after the fields ---------------------------------------------------------------------------
