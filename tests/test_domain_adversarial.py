@@ -273,3 +273,34 @@ def test_in_compares_temporal_values_as_values(when: str) -> None:
     assert decide(g, ARGS)[:2] == ("escalate", ("r",))
     g = guard(ENUMS, rules=rule(when.replace(" in:", " not_in:")))
     assert decide(g, ARGS)[0] == "allow"
+
+
+# -- an amount's currency ------------------------------------------------------------------------------
+
+OPTIONAL_CURRENCY = {"cur": "currency?", "amt": {"money": {"currency": "cur"}}}
+
+
+@pytest.mark.parametrize("args", [{"amt": "50"}, {"amt": "5.123456"}, {"amt": "50", "cur": None}])
+def test_an_amount_whose_currency_field_is_absent_is_malformed(args: dict[str, Any]) -> None:
+    # before: allowed, its exponent unchecked, and compared with USD literals as if it were USD
+    g = guard(OPTIONAL_CURRENCY, rules=rule("{path: intent.amt, lt: {money: '100', currency: USD}}"))
+    outcome, codes, message = decide(g, args)
+    assert (outcome, codes) == ("escalate", ("malformed",)) and "currency" in message
+
+
+def test_an_absent_amount_needs_no_currency() -> None:
+    g = guard({"cur": "currency?", "amt": {"money": {"currency": "cur"}, "optional": True}})
+    assert decide(g, {})[0] == "allow"
+
+
+def test_the_consent_digest_binds_an_amounts_currency() -> None:
+    # before: amounts were bound without their code: an unbound currency field (or another policy
+    # currency after a reload) turned a confirmed 100.00 USD into 100.00 EUR without a new confirmation
+    g = guard({"currency": "currency", "amt": "money"}, kind_extra="    unbound: [currency]")
+    assert decide(g, {"currency": "EUR", "amt": "100.00"}, confirmed={"currency": "USD", "amt": "100.00"})[0] == "clarify"
+    usd = Guard.from_text(policy({"amt": "money"}), clock=lambda: NOW)
+    eur = Guard.from_text(policy({"amt": "money"}).replace("currency: USD", "currency: EUR"), clock=lambda: NOW)
+    first = usd.check({"name": "t", "arguments": {"amt": "100.00"}}, session={"authenticated_user_id": USER})
+    assert first.confirmation is not None and first.confirmation.summary["amt"] == "100.00 USD"
+    session = {"authenticated_user_id": USER, "confirmed": [{"digest": first.confirmation.digest}]}
+    assert eur.check({"name": "t", "arguments": {"amt": "100.00"}}, session=session).outcome.value == "clarify"
