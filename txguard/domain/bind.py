@@ -3,7 +3,7 @@
 The bound form is what a confirmation's digest covers and what the confirmation screen shows, so
 two intents with the same bound form are the same action and any other difference is a different
 action. Values are written so that equal values have one text: amounts at their currency's
-exponent, decimals without trailing zeros, datetimes as the UTC instant, durations in seconds,
+exponent with their currency code, decimals without trailing zeros, datetimes as the UTC instant, durations in seconds,
 ``unordered`` lists sorted (lists of a ``same_length`` group that are all unordered are sorted
 together, row by row, so their pairing is kept).
 """
@@ -59,7 +59,7 @@ def _value(tp: FieldType, value: Any, steps: tuple[str, ...], dotted: str, unbou
     kind = tp.kind
     if kind == "money":
         cur = currencies.get(steps)
-        return format_amount(value, cur, code=False) if cur else _decimal_text(value)
+        return format_amount(value, cur) if cur else _decimal_text(value)  # with its code: `100.00 USD`
     if kind == "decimal":
         return _decimal_text(value)
     if kind == "datetime":

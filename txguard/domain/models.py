@@ -204,7 +204,10 @@ def money_checker(money: list[tuple[tuple[str, ...], str, bool]],
             if is_path:
                 found = [v for _, v in walk(model, tuple(currency.split(".")))]
                 if len(found) != 1 or not isinstance(found[0], str):
-                    continue  # an absent optional currency: no amount can be checked against it
+                    amounts = [where for where, _ in walk(model, steps)]
+                    if amounts:  # an amount in no currency means nothing: refuse it, never read it as any
+                        raise ValueError(f"{amounts[0]} is an amount but `{currency}` gives no currency")
+                    continue
                 code = found[0]
             exponent = CURRENCY_EXPONENTS.get(code)
             if exponent is None:
