@@ -304,3 +304,23 @@ def test_the_consent_digest_binds_an_amounts_currency() -> None:
     assert first.confirmation is not None and first.confirmation.summary["amt"] == "100.00 USD"
     session = {"authenticated_user_id": USER, "confirmed": [{"digest": first.confirmation.digest}]}
     assert eur.check({"name": "t", "arguments": {"amt": "100.00"}}, session=session).outcome.value == "clarify"
+
+
+# -- declared facts read whole --------------------------------------------------------------------------
+
+ACC = "facts:\n  acc: {key: id, record: {id: id, allowed: {list: id}, limits: {map: money}}}\n"
+
+
+@pytest.mark.parametrize(("when", "record"), [
+    ("{path: intent.s, not_in: {path: 'facts.acc[intent.s].allowed'}}", {"allowed": [123]}),
+    ("{value: {count: 'facts.acc[intent.s].allowed'}, gt: 1}", {"allowed": ["1", None, True]}),
+    ("{value: {distinct: 'facts.acc[intent.s].allowed'}, gt: 1}", {"allowed": ["1", 1]}),
+    ("{value: {sum: 'facts.acc[intent.s].limits'}, gt: 100}", {"limits": {"a": "50", "b": True}}),
+])
+def test_a_declared_fact_list_or_map_with_an_ill_typed_element_is_a_missing_fact(when: str, record: dict[str, Any]) -> None:
+    # before: the list was checked to be a list, its elements not: an id written as the number 123
+    # matched (or not) by loose equality, a `true` counted
+    g = guard({"s": "id"}, top=ACC, rules=rule(when))
+    facts = {"acc": [{"id": "123", "allowed": [], "limits": {}, **record}]}
+    outcome, codes, _ = decide(g, {"s": "123"}, facts=facts)
+    assert (outcome, codes) == ("escalate", ("missing_fact",))
