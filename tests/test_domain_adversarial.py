@@ -324,3 +324,23 @@ def test_a_declared_fact_list_or_map_with_an_ill_typed_element_is_a_missing_fact
     facts = {"acc": [{"id": "123", "allowed": [], "limits": {}, **record}]}
     outcome, codes, _ = decide(g, {"s": "123"}, facts=facts)
     assert (outcome, codes) == ("escalate", ("missing_fact",))
+
+
+# -- sizes ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [{"n": 2**53}, {"n": -(2**53)}, {"n": 10**5000}, read_json('{"n": ' + "9" * 4000 + "}")])
+def test_an_int_beyond_what_json_writes_exactly_is_malformed(args: dict[str, Any]) -> None:
+    # before: valid for the model, then the digest could not be written (`session_store_error`)
+    outcome, codes, _ = decide(guard({"n": "int"}), args)
+    assert (outcome, codes) == ("escalate", ("malformed",))
+
+
+def test_the_largest_exact_int_is_taken() -> None:
+    assert decide(guard({"n": "int"}), {"n": 2**53 - 1})[0] == "allow"
+
+
+def test_a_map_takes_at_most_1000_entries() -> None:
+    # before: no bound: an agent's map of 200000 entries cost a second per decision
+    g = guard({"m": {"map": "int"}})
+    assert decide(g, {"m": {str(i): i for i in range(1000)}})[0] == "allow"
+    assert decide(g, {"m": {str(i): i for i in range(1001)}})[:2] == ("escalate", ("malformed",))
