@@ -18,7 +18,12 @@ or a mapping with exactly one *type key* and the modifiers that type takes::
 Every mapping form takes ``optional: true`` and ``description: ...``. Any other mapping is a record
 written directly (``{flight_no: id, date: date}``: a field may be named like a type); a record that
 could be read as a typed form (one field named ``list``, ``map``, ``enum`` ...) is written
-``{record: {...}}``.
+``{record: {...}}``. Field names pydantic reserves (``kind``, ``_*``, ``model_*``, ``json``, ``copy``,
+``schema`` ...: see :data:`RESERVED`) are refused.
+
+Values are bounded whatever the declaration says: a list has at most ``max`` (default
+:data:`MAX_LIST`) elements, a map at most :data:`MAX_LIST` entries, an int at most 2**53 - 1 in
+absolute value (what JSON writes exactly), a decimal at most 60 digits and places.
 """
 
 from __future__ import annotations

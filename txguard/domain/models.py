@@ -20,7 +20,7 @@ from ..core.intents import Amount, Currency, Id
 from ..core.jsonio import exact_decimal
 from ..core.money import CURRENCY_EXPONENTS, brief
 from ..policy.types import MoneyIn, read_date, read_datetime, read_duration
-from .declare import FieldType
+from .declare import MAX_LIST, FieldType
 
 _CONFIG = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=False)
 
@@ -50,6 +50,8 @@ def _decimal(value: Any) -> Decimal:
     return result
 
 
+MAX_INT = 2**53 - 1
+"""The largest declared int (in absolute value): an I-JSON integer, written exactly by every JSON reader."""
 MAX_DIGITS = 60
 """A declared decimal's most significant digits and places: what expressions compute exactly."""
 
@@ -104,8 +106,9 @@ def annotation(tp: FieldType, name: str, models: dict[str, type[BaseModel]], ste
         return Annotated[args] if meta else Amount  # a tuple subscript: Annotated[Amount, *meta] (3.11+ syntax)
     if k == "decimal":
         return Annotated[Decimal, BeforeValidator(_decimal), Field(**_bounds(tp))]
-    if k == "int":
-        return Annotated[StrictInt, Field(**_bounds(tp))]
+    if k == "int":  # within what JSON (and the consent digest's JCS) writes exactly
+        b = _bounds(tp)
+        return Annotated[StrictInt, Field(ge=max(b.get("ge", -MAX_INT), -MAX_INT), le=min(b.get("le", MAX_INT), MAX_INT))]
     if k == "string":
         kw: dict[str, Any] = {key: v for key, v in (("pattern", tp.pattern), ("min_length", tp.min_length),
                                                     ("max_length", tp.max_length)) if v is not None}
@@ -131,7 +134,7 @@ def annotation(tp: FieldType, name: str, models: dict[str, type[BaseModel]], ste
     if k == "map":
         assert tp.of is not None
         inner = optional(tp.of, annotation(tp.of, f"{name}{{}}", models, steps + ("{}",), money_for))
-        return dict[StrictStr, inner]  # type: ignore[valid-type]
+        return Annotated[dict[StrictStr, inner], Field(max_length=MAX_LIST)]  # type: ignore[valid-type]
     return record_model(tp, name, models, steps=steps, money_for=money_for)
 
 
