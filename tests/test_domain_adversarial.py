@@ -344,3 +344,10 @@ def test_a_map_takes_at_most_1000_entries() -> None:
     g = guard({"m": {"map": "int"}})
     assert decide(g, {"m": {str(i): i for i in range(1000)}})[0] == "allow"
     assert decide(g, {"m": {str(i): i for i in range(1001)}})[:2] == ("escalate", ("malformed",))
+
+
+def test_a_budget_in_a_policy_without_checkouts_is_a_located_error() -> None:
+    # before: loaded, and never charged: budgets count checkouts, a declared kind's amounts are not
+    text = policy({"amount": "money"}, top="session:\n  budgets:\n    - {id: b, amount: '100.00', currency: USD, scope: session}\n")
+    message = load_error(text)
+    assert "adv.yaml:" in message and "checkout" in message
