@@ -170,6 +170,10 @@ def _stage_rules(b: Build) -> None:
                             tables=b.data.get("tables") or {}, currency=b.currency, domain=b.domain)
     b.session = replace(compile_session(b.data.get("session"), {r.id for r in b.rules}, b.error),
                         consequential=b.domain.consequential)
+    if b.session.budgets and "checkout" not in b.domain.models:
+        # budgets charge checkouts: without the kind a budget would silently never be charged
+        b.error(("session", "budgets"), "txg-param", "budgets count the amounts of checkouts and this policy has no "
+                                                     "`checkout` kind (write `builtin_kinds: commerce`, or drop them)")
 
 
 def _stage_index(b: Build) -> None:
