@@ -351,3 +351,9 @@ def test_a_budget_in_a_policy_without_checkouts_is_a_located_error() -> None:
     text = policy({"amount": "money"}, top="session:\n  budgets:\n    - {id: b, amount: '100.00', currency: USD, scope: session}\n")
     message = load_error(text)
     assert "adv.yaml:" in message and "checkout" in message
+
+
+def test_a_map_key_that_is_not_unicode_text_is_malformed() -> None:
+    # before: a lone surrogate passed as a map key, then the digest could not be encoded (`session_store_error`)
+    outcome, codes, _ = decide(guard({"m": {"map": "int"}}), read_json('{"m": {"\\ud800": 1}}'))
+    assert (outcome, codes) == ("escalate", ("malformed",))

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model, model_validator
 
 from ..core.intents import Amount, Currency, Id
 from ..core.jsonio import exact_decimal
@@ -66,6 +66,18 @@ def plain(value: Decimal) -> Decimal:
     while n > 1 and digits[n - 1] == 0:
         n -= 1
     return Decimal((sign, digits[:n], exponent + len(digits) - n))
+
+
+def _text(value: str) -> str:
+    """A map key that is Unicode text (a lone surrogate cannot be written in the consent digest)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"map key `{brief(value)}` is not Unicode text") from None
+    return value
+
+
+_Key = Annotated[StrictStr, AfterValidator(_text)]
 
 
 def _strict(reader: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -134,7 +146,7 @@ def annotation(tp: FieldType, name: str, models: dict[str, type[BaseModel]], ste
     if k == "map":
         assert tp.of is not None
         inner = optional(tp.of, annotation(tp.of, f"{name}{{}}", models, steps + ("{}",), money_for))
-        return Annotated[dict[StrictStr, inner], Field(max_length=MAX_LIST)]  # type: ignore[valid-type]
+        return Annotated[dict[_Key, inner], Field(max_length=MAX_LIST)]  # type: ignore[valid-type]
     return record_model(tp, name, models, steps=steps, money_for=money_for)
 
 
