@@ -1,0 +1,20 @@
+"""Adversarial review of declared domains, continued (see ``test_domain_adversarial.py``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .test_domain_adversarial import decide, guard, load_error, policy
+
+
+@pytest.mark.parametrize("currency", ["string", "id", {"enum": ["USD", "EUR"]}])
+def test_a_currency_field_that_is_not_a_currency_is_refused_next_to_amounts(currency: object) -> None:
+    # before: the amounts were read (and shown on the confirmation screen) in the policy's USD while
+    # the tool call carried `currency: EUR` in a plain string field
+    message = load_error(policy({"currency": currency, "amt": "money"}))
+    assert "adv.yaml:" in message and "`currency`" in message
+
+
+def test_a_string_currency_field_is_fine_when_every_amount_names_its_code() -> None:
+    g = guard({"currency": "string", "amt": {"money": {"currency": "EUR"}}})
+    assert decide(g, {"currency": "whatever", "amt": "1.00"})[0] == "allow"
