@@ -264,6 +264,13 @@ def _money(tp: FieldType, what: str, currency: str, at: Where,
         if leaf.kind != "money":
             continue
         cur = leaf.currency or currency_field
+        if cur is None and "currency" in tp.fields:
+            # a `currency` field that is no currency: the amount would be read in the policy's, the call in that
+            if ok:
+                report(at + ("currency",), "txg-type", f"the `currency` field of {what} is {tp.fields['currency'].kind}, "
+                                                      "not `currency`: declare it `currency`, or give each amount its "
+                                                      "code (`{money: {currency: EUR}}`)")
+            ok = False
         if cur is None:
             money.append((steps, currency, False))
         elif _is_code(cur):
