@@ -191,7 +191,8 @@ def written(instant: datetime, offset: timedelta) -> str:
 
 # -- what a value means (two values with one meaning are one action) ----------------------------------------
 
-def meaning(t: Ty, v: Any) -> Any:
+def meaning(t: Ty, v: Any, unbound: frozenset[str] = frozenset(), dotted: str = "") -> Any:
+    """What ``v`` means to consent: equal meanings are one action (``unbound`` dotted paths left out)."""
     if v is None:
         return None
     k = t.kind
@@ -201,13 +202,14 @@ def meaning(t: Ty, v: Any) -> Any:
         return datetime.fromisoformat(v.replace("Z", "+00:00"))
     if k == "list":
         assert t.of is not None
-        items = [repr(meaning(t.of, x)) for x in v]
+        items = [repr(meaning(t.of, x, unbound, dotted)) for x in v]
         return tuple(sorted(items) if t.unordered else items)
     if k == "map":
         assert t.of is not None
-        return tuple(sorted((key, repr(meaning(t.of, x))) for key, x in v.items()))
+        return tuple(sorted((key, repr(meaning(t.of, x, unbound, dotted))) for key, x in v.items()))
     if k == "record":
-        return tuple(sorted((n, repr(meaning(s, v.get(n)))) for n, s in t.fields.items()))
+        return tuple(sorted((n, repr(meaning(s, v.get(n), unbound, at(dotted, n)))) for n, s in t.fields.items()
+                            if at(dotted, n) not in unbound))
     return v
 
 
@@ -224,20 +226,37 @@ def dump(v: Any) -> str:
 
 # -- mutations ------------------------------------------------------------------------------------------------
 
-def mutate(draw: st.DrawFn, t: Ty, v: Any, currency: str) -> tuple[Any, bool]:
+def at(dotted: str, name: str) -> str:
+    return f"{dotted}.{name}" if dotted else name
+
+
+def record_paths(fields: dict[str, Ty], dotted: str = "") -> list[str]:
+    """Every dotted field path of a record (through lists and maps), what ``unbound`` may name."""
+    out: list[str] = []
+    for name, t in fields.items():
+        out.append(at(dotted, name))
+        while t.of is not None:
+            t = t.of
+        out.extend(record_paths(t.fields, at(dotted, name)))
+    return out
+
+
+def mutate(draw: st.DrawFn, t: Ty, v: Any, currency: str, unbound: frozenset[str] = frozenset(),
+           dotted: str = "") -> tuple[Any, bool]:
     """``v`` changed somewhere, and whether it is still the same action (another spelling of the same
     value, or an ``unordered`` list in another order)."""
     k = t.kind
     if k == "list":
         assert t.of is not None
         options = ["elem"] * bool(v) + ["add"] * (len(v) < t.hi) + ["remove"] * (len(v) > t.lo)
-        distinct = [(i, j) for i in range(len(v)) for j in range(i + 1, len(v)) if meaning(t.of, v[i]) != meaning(t.of, v[j])]
+        distinct = [(i, j) for i in range(len(v)) for j in range(i + 1, len(v))
+                    if meaning(t.of, v[i], unbound, dotted) != meaning(t.of, v[j], unbound, dotted)]
         options += ["swap"] * bool(distinct)
         how = draw(st.sampled_from(options))
         out = list(v)
         if how == "elem":
             i = draw(st.integers(0, len(v) - 1))
-            out[i], same = mutate(draw, t.of, v[i], currency)
+            out[i], same = mutate(draw, t.of, v[i], currency, unbound, dotted)
             return out, same
         if how == "add":
             out.insert(draw(st.integers(0, len(v))), value(draw, t.of, currency))
@@ -259,15 +278,15 @@ def mutate(draw: st.DrawFn, t: Ty, v: Any, currency: str) -> tuple[Any, bool]:
         if how == "remove":
             del entries[key]
             return entries, False
-        entries[key], same = mutate(draw, t.of, v[key], currency)
+        entries[key], same = mutate(draw, t.of, v[key], currency, unbound, dotted)
         return entries, same
     if k == "record":
-        return mutate_record(draw, t.fields, v, currency, frozenset())
+        return mutate_record(draw, t.fields, v, currency, unbound, dotted)
     return scalar_change(draw, t, v, currency)
 
 
 def mutate_record(draw: st.DrawFn, fields: dict[str, Ty], v: dict[str, Any], currency: str,
-                  unbound: frozenset[str]) -> tuple[dict[str, Any], bool]:
+                  unbound: frozenset[str], dotted: str = "") -> tuple[dict[str, Any], bool]:
     name = draw(st.sampled_from(sorted(fields)))
     sub = fields[name]
     out = dict(v)
@@ -281,8 +300,8 @@ def mutate_record(draw: st.DrawFn, fields: dict[str, Ty], v: dict[str, Any], cur
             del out[name]
         same = False
     else:
-        out[name], same = mutate(draw, sub, v[name], currency)
-    return out, same or name in unbound
+        out[name], same = mutate(draw, sub, v[name], currency, unbound, at(dotted, name))
+    return out, same or at(dotted, name) in unbound
 
 
 def scalar_change(draw: st.DrawFn, t: Ty, v: Any, currency: str) -> tuple[Any, bool]:

@@ -20,7 +20,7 @@ from txguard.core.context import Proposal
 from txguard.domain.domain import kind_spec
 
 from .domain_strategies import (
-    Num, Ty, decl, dump, instants, kinds, mutate_record, offsets, record, written,
+    Num, Ty, decl, dump, instants, kinds, mutate_record, offsets, record, record_paths, written,
 )
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -56,7 +56,7 @@ def declared_cases(draw: st.DrawFn) -> tuple[Any, str, str, bool]:
     the mutation is still the confirmed action."""
     fields, has_currency = draw(kinds())
     all_fields: dict[str, Ty] = {**fields, **({"currency": Ty("currency")} if has_currency else {})}
-    unbound = draw(st.lists(st.sampled_from(sorted(fields)), max_size=2, unique=True))
+    unbound = draw(st.lists(st.sampled_from(record_paths(fields)), max_size=2, unique=True))
     currency = draw(st.sampled_from(["USD", "JPY", "KWD"])) if has_currency else "USD"
     args = record(draw, fields, currency)
     if has_currency:
