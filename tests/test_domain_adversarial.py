@@ -103,7 +103,7 @@ def test_a_catastrophic_pattern_runs_in_linear_time() -> None:
 # -- decimals: exact binding, bounded values ----------------------------------------------------------
 
 def test_consent_binds_a_decimal_beyond_28_digits() -> None:
-    # before: the bound form normalised in the default 28-digit context: 1.000...01 bound as 1
+    # the bound form is exact, whatever the context (decisions run in a 60-digit one)
     g = guard({"d": "decimal"})
     changed = read_json('{"d": 1.00000000000000000000000000000001}')
     assert decide(g, changed, confirmed={"d": 1})[0] != "allow"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 from hypothesis import strategies as st
@@ -134,7 +134,8 @@ def value(draw: st.DrawFn, t: Ty, currency: str) -> Any:
         e = exponent(t, currency)
         return number(draw, Decimal(draw(st.integers(0, 10**7))).scaleb(-e))
     if k == "decimal":
-        return number(draw, Decimal(draw(st.integers(-10**6, 10**6))).scaleb(-draw(st.integers(0, 6))))
+        digits = draw(st.sampled_from([10**6, 10**40]))  # up to 41 digits: past the default context's 28
+        return number(draw, Decimal(draw(st.integers(-digits, digits))).scaleb(-draw(st.integers(0, 19))))
     if k == "int":
         return draw(st.integers(-5, 10**6))
     if k == "string":
@@ -197,7 +198,7 @@ def meaning(t: Ty, v: Any, unbound: frozenset[str] = frozenset(), dotted: str = 
         return None
     k = t.kind
     if k in ("money", "decimal"):
-        return Decimal(v.text if isinstance(v, Num) else v).normalize()
+        return Decimal(v.text if isinstance(v, Num) else v)  # Decimal equality is exact (normalize() would round)
     if k == "datetime":
         return datetime.fromisoformat(v.replace("Z", "+00:00"))
     if k == "list":
@@ -313,8 +314,9 @@ def scalar_change(draw: st.DrawFn, t: Ty, v: Any, currency: str) -> tuple[Any, b
             if k == "decimal":  # trailing zeros (an amount takes no more places than its currency's)
                 text = text + ("0" if "." in text else ".0")
             return (text if isinstance(v, Num) else Num(text)), True
-        step = Decimal(1).scaleb(-(exponent(t, currency) if k == "money" else 6))
-        return number(draw, d + step if d + step <= 10**8 else d - step), False
+        step = Decimal(1).scaleb(-(exponent(t, currency) if k == "money" else 20))
+        wide = Context(prec=100)  # exact: the default context would round a 41-digit decimal
+        return number(draw, wide.add(d, step) if k == "decimal" or d + step <= 10**8 else d - step), False
     if k == "int":
         return (v + 1 if v < 10**6 else v - 1), False
     if k == "string":
