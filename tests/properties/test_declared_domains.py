@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from txguard import Guard, PolicyError, intent_digest, compile_policy as compile_text
 from txguard.core.context import Proposal
+from txguard.core.jsonio import read_json
 from txguard.domain.domain import kind_spec
 
 from .domain_strategies import (
@@ -78,7 +79,7 @@ def test_consent_binds_every_field_of_a_declared_kind(case: tuple[Any, str, str,
     assert spec is not None and spec is policy.domain.specs["k"]
     assert set(unconfirmed.confirmation.summary) - {"kind"} == set(spec.fields.fields) - set(spec.unbound)
     confirmed = ([{"digest": unconfirmed.confirmation.digest}] if by_digest
-                 else [{"name": "t", "arguments": json.loads(args)}])
+                 else [{"name": "t", "arguments": read_json(args)}])  # numbers keep their text
     first = decide(policy, args, confirmed)
     assert first.outcome.value == "allow", first.reasons
     second = decide(policy, mutated, confirmed)
@@ -247,7 +248,7 @@ def test_the_same_instants_in_other_offsets_decide_the_same(at: datetime, legs: 
     d1, d2 = decide(OFFSETS, args1, facts=facts1), decide(OFFSETS, args2, facts=facts2)
     assert (d1.outcome, d1.codes) == (d2.outcome, d2.codes)
     assert intent_digest(intent_of(OFFSETS, args1)) == intent_digest(intent_of(OFFSETS, args2))
-    both = decide(OFFSETS, args2, [{"name": "t", "arguments": json.loads(args1)}], facts=facts2)
+    both = decide(OFFSETS, args2, [{"name": "t", "arguments": read_json(args1)}], facts=facts2)
     assert "consent" not in both.codes  # the confirmation of one spelling binds the other
 
 
