@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..core.context import Proposal
+from ..core.context import Proposal, Request
 from ..core.decision import Outcome, PolicyRef, Route
 from ..core.errors import MAX_DIAGNOSTICS, MoneyError, PolicyError
 from ..core.canonical import policy_json
@@ -170,6 +170,13 @@ def _stage_rules(b: Build) -> None:
                             tables=b.data.get("tables") or {}, currency=b.currency, domain=b.domain)
     b.session = replace(compile_session(b.data.get("session"), {r.id for r in b.rules}, b.error),
                         consequential=b.domain.consequential)
+    if b.domain.request_model is not Request:
+        for i, raw in enumerate(b.data.get("rules", [])):
+            if isinstance(raw, Mapping) and raw.get("check") in REQUEST_CHECKS:
+                at = b.rule_paths[i] if i < len(b.rule_paths) else ("rules", i)
+                b.error(at + ("check",), "txg-param", f"check `{raw['check']}` reads the commerce request (budget, "
+                                                     "currency, category, quantity, options) and this policy declares "
+                                                     "its own `request`: write the rule as a `when` on it")
     if b.session.budgets and "checkout" not in b.domain.models:
         # budgets charge checkouts: without the kind a budget would silently never be charged
         b.error(("session", "budgets"), "txg-param", "budgets count the amounts of checkouts and this policy has no "
@@ -185,6 +192,9 @@ def _stage_index(b: Build) -> None:
         applicable.sort(key=lambda r: (stage_rank(r), r.id))
         b.by_kind[kind] = tuple(applicable)
 
+
+REQUEST_CHECKS = frozenset({"budget", "category", "quantity", "ambiguity"})
+"""The built-in checks that read :class:`~txguard.Request` (what a declared ``request`` replaces)."""
 
 STAGES: tuple[tuple[str, Callable[[Build], None]], ...] = (
     ("schema", _stage_schema),
