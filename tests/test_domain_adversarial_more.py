@@ -24,7 +24,7 @@ def test_a_string_currency_field_is_fine_when_every_amount_names_its_code() -> N
 def test_a_check_reading_the_commerce_request_is_refused_with_a_declared_request(check: str) -> None:
     # before: loaded, then a `check_error` on every checkout (the declared request has no `budget`,
     # `currency`, `category`, `quantity` or `options`) or a comparison with a value of another type
-    text = policy({"x": "int"}, top=f"builtin_kinds: commerce\nrequest:\n  budget: string\n",
+    text = policy({"x": "int"}, top="builtin_kinds: commerce\nrequest:\n  budget: string\n",
                   rules=f"  - {{id: c, check: {check}}}\n")
     message = load_error(text)
     assert "adv.yaml:" in message and "request" in message and f"`{check}`" in message
