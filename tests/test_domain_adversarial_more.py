@@ -28,3 +28,9 @@ def test_a_check_reading_the_commerce_request_is_refused_with_a_declared_request
                   rules=f"  - {{id: c, check: {check}}}\n")
     message = load_error(text)
     assert "adv.yaml:" in message and "request" in message and f"`{check}`" in message
+
+
+def test_an_enum_literal_is_checked_when_the_path_is_written_as_a_value() -> None:
+    message = load_error(policy({"cabin": {"enum": ["economy", "business"]}},
+                                rules="  - {id: r, kinds: [k], when: {value: intent.cabin, eq: buisness}, outcome: escalate}\n"))
+    assert "not a value of" in message
