@@ -196,8 +196,9 @@ class _Parser(ExprParser):
         if self.count > before:
             return _TRUE
         right, mode, currencies = self._typecheck(op, left, right, where)
-        if "path" in cond and isinstance(right, Lit) and op.name in ("eq", "ne", "in", "not_in"):
-            self._enum_fits(ltypes, right, where)
+        if isinstance(right, Lit) and op.name in ("eq", "ne", "in", "not_in") and isinstance(left, Ref):
+            types = ltypes if "path" in cond else check_path(left.path, self._roots(bound))[0]
+            self._enum_fits(types, right, where)
         if self.count > before:
             return _TRUE
         on_missing = cond.get("on_missing", "escalate")
