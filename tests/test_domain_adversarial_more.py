@@ -44,7 +44,7 @@ def test_audit_masks_name_declared_fields_and_hide_them() -> None:
     from txguard.audit import MemorySink  # noqa: PLC0415 - only this test writes an audit trail
 
     top = ("facts:\n  people: {key: id, record: {id: id, ssn: string}}\nrequest:\n  note: string?\n"
-           "audit:\n  mask: [intent.passport, 'facts.people.*.ssn', request.note]\n")
+           "audit:\n  mask: [intent.passport, proposal.arguments.passport, 'facts.people.*.ssn', request.note]\n")
     sink = MemorySink(salt=b"s")
     g = Guard(compile_policy(policy({"passport": "id", "who": "id"}, top=top), "adv.yaml"), audit=sink,
               clock=lambda: NOW)

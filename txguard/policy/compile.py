@@ -37,7 +37,7 @@ from ..core.canonical import policy_json
 from ..domain.domain import BUILTIN, Domain, build_domain
 from ..core.jsonio import DuplicateKeyError, read_json, unusable_problem
 from ..core.money import currency_exponent
-from ..core.paths import check_mask_path
+from ..core.paths import Any_, check_mask_path, root_types
 from ..core.taxonomy import Categories
 from .categories import compile_categories
 from .ir import Loc, PathKey
@@ -159,8 +159,9 @@ def _stage_categories(b: Build) -> None:
 def _stage_audit(b: Build) -> None:
     """``audit.mask`` paths are parsed and type-checked like ``when`` paths (:func:`check_mask_path`)."""
     own = b.doc.data.get("audit", {}).get("mask", []) if isinstance(b.doc.data, dict) else []
+    roots = {"proposal": [Any_], "lineage": [Any_], **root_types([*b.domain.kinds, "read"], None, b.domain)}
     for text in b.data.get("audit", {}).get("mask", []):
-        problem = check_mask_path(text)
+        problem = check_mask_path(text, roots)  # against the policy's kinds, request and facts
         if problem is not None:  # a base policy's mask is located at `extends`
             b.error(("audit", "mask", own.index(text)) if text in own else ("extends",), "txg-path", problem)
 
