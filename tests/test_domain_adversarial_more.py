@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from typing import Any
+
 from txguard import Guard, compile_policy
+from txguard.audit import MemorySink
 
 from .test_domain_adversarial import NOW, decide, guard, load_error, policy
 
@@ -41,14 +44,13 @@ def test_an_enum_literal_is_checked_when_the_path_is_written_as_a_value() -> Non
 def test_audit_masks_name_declared_fields_and_hide_them() -> None:
     # before: `intent.passport` / `facts.people.*.ssn` / `request.note` were load errors ("nothing can
     # exist there": checked against the commerce kinds only), so a declared domain's PII could not be masked
-    from txguard.audit import MemorySink  # noqa: PLC0415 - only this test writes an audit trail
-
     top = ("facts:\n  people: {key: id, record: {id: id, ssn: string}}\nrequest:\n  note: string?\n"
            "audit:\n  mask: [intent.passport, proposal.arguments.passport, 'facts.people.*.ssn', request.note]\n")
     sink = MemorySink(salt=b"s")
     g = Guard(compile_policy(policy({"passport": "id", "who": "id"}, top=top), "adv.yaml"), audit=sink,
               clock=lambda: NOW)
+    facts: dict[str, Any] = {"people": [{"id": "a", "ssn": "SSN-SECRET-2"}]}
     g.check({"name": "t", "arguments": {"passport": "P-SECRET-1", "who": "a"}}, session={"authenticated_user_id": "u1"},
-            facts={"people": [{"id": "a", "ssn": "SSN-SECRET-2"}]}, request={"note": "NOTE-SECRET-3"})
+            facts=facts, request={"note": "NOTE-SECRET-3"})
     text = sink.stored[0].body_text
     assert "P-SECRET-1" not in text and "SSN-SECRET-2" not in text and "NOTE-SECRET-3" not in text
