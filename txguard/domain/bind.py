@@ -3,7 +3,7 @@
 The bound form is what a confirmation's digest covers and what the confirmation screen shows, so
 two intents with the same bound form are the same action and any other difference is a different
 action. Values are written so that equal values have one text: amounts at their currency's
-exponent, decimals without trailing zeros, datetimes as the UTC instant, durations in seconds,
+exponent with their currency code, decimals without trailing zeros, datetimes as the UTC instant, durations in seconds,
 ``unordered`` lists sorted (lists of a ``same_length`` group that are all unordered are sorted
 together, row by row, so their pairing is kept).
 
@@ -24,7 +24,7 @@ from typing import Any
 from ..core.canonical import canonical_json
 from ..core.money import format_amount
 from .declare import FieldType
-from .models import walk
+from .models import plain, walk
 
 ASSESSMENT_ROLES = ("confidence", "candidates")
 """Roles that are the agent's assessment of its choice, not the action: consent does not bind them."""
@@ -67,7 +67,7 @@ def _value(tp: FieldType, value: Any, steps: tuple[str, ...], dotted: str, unbou
     kind = tp.kind
     if kind == "money":
         cur = currencies.get(steps)
-        return format_amount(value, cur, code=False) if cur else _decimal_text(value)
+        return format_amount(value, cur) if cur else _decimal_text(value)  # with its code: `100.00 USD`
     if kind == "decimal":
         return _decimal_text(value)
     if kind == "datetime":
@@ -93,5 +93,5 @@ def _value(tp: FieldType, value: Any, steps: tuple[str, ...], dotted: str, unbou
 
 def _decimal_text(value: Decimal) -> str:
     """One text per decimal value: no exponent, no trailing zeros (``1.50`` and ``1.5`` are one value)."""
-    text = format(value.normalize(), "f")
+    text = format(plain(value), "f")
     return "0" if text in ("-0", "0") else text

@@ -18,7 +18,12 @@ or a mapping with exactly one *type key* and the modifiers that type takes::
 Every mapping form takes ``optional: true`` and ``description: ...``. Any other mapping is a record
 written directly (``{flight_no: id, date: date}``: a field may be named like a type); a record that
 could be read as a typed form (one field named ``list``, ``map``, ``enum`` ...) is written
-``{record: {...}}``.
+``{record: {...}}``. Field names pydantic reserves (``kind``, ``_*``, ``model_*``, ``json``, ``copy``,
+``schema`` ...: see :data:`RESERVED`) are refused.
+
+Values are bounded whatever the declaration says: a list has at most ``max`` (default
+:data:`MAX_LIST`) elements, a map at most :data:`MAX_LIST` entries, an int at most 2**53 - 1 in
+absolute value (what JSON writes exactly), a decimal at most 60 digits and places.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, TypeAdapter
 
 from ..core.money import CURRENCY_EXPONENTS
 
@@ -53,6 +60,14 @@ MAX_LIST = 1000
 """The most elements a declared list takes when it names no ``max``."""
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CODE = re.compile(r"^[A-Z]{3}$")
+RESERVED = frozenset(n for n in dir(BaseModel) if not n.startswith("_")) | {"Config", "kind"}
+"""Field names a generated model cannot hold as fields: pydantic's own attributes (a field named
+``model_extra`` would be read, and bound by consent, as the model's property), ``Config`` and
+``kind``. Names starting with ``_`` or ``model_`` are reserved too."""
+
+
+def reserved(name: str) -> bool:
+    return name in RESERVED or name.startswith(("_", "model_"))
 
 
 @dataclass(frozen=True)
@@ -216,9 +231,16 @@ def _record(raw: Mapping[str, Any], at: Where, report: Report, optional: bool,
                                                   "`no` as true or false; quote the name (`\"on\": bool`)")
             ok = False
             continue
-        if not isinstance(name, str) or not IDENT.match(name) or name == "kind":
+        if not isinstance(name, str) or not IDENT.match(name):
             report(at + (str(name),), "txg-type", f"`{name}` is not a field name (letters, digits and `_`, not "
-                                                  "starting with a digit; `kind` is reserved)")
+                                                  "starting with a digit)")
+            ok = False
+            continue
+        if reserved(name):
+            report(at + (name,), "txg-type", f"`{name}` is a reserved name (`kind`, names starting with `_` or "
+                                             "`model_`, and the attributes of pydantic models such as `json`, "
+                                             "`copy`, `schema`): name the field otherwise and map the tool's "
+                                             "argument to it with `fields:`")
             ok = False
             continue
         tp = parse_type(sub, at + (name,), report, named)
@@ -270,6 +292,13 @@ def _scalar(kind: str, arg: Any, at: Where, report: Report, optional: bool, desc
                 re.compile(pattern)
             except re.error as exc:
                 report(at + ("pattern",), "txg-type", f"`pattern` is not a regular expression ({exc})")
+                return None
+            try:  # the validator runs patterns on a linear-time engine: no look-around, no backreferences
+                TypeAdapter(Annotated[str, Field(pattern=pattern)])
+            except Exception as exc:  # noqa: BLE001 - pydantic's SchemaError: the engine cannot run it
+                detail = str(exc).strip().splitlines()[-1].strip()[:160]
+                report(at + ("pattern",), "txg-type", "`pattern` uses a construct the validator's regular expressions "
+                                                      f"do not have (look-around, backreferences): {detail}")
                 return None
             out["pattern"] = pattern
     if kind == "money" and "currency" in arg:

@@ -41,13 +41,13 @@ def _checkout_canonical(intent: Checkout) -> str:
     lines = sorted(
         f'{{"category":{"null" if it.category is None else json_string(it.category)},'
         f'"product_id":{json_string(it.product_id)},"quantity":{it.quantity},"sku":{json_string(it.sku)},'
-        f'"title":{json_string(it.title)},"unit_price":{json_string(format_amount(it.unit_price, cur, code=False))}}}'
+        f'"title":{json_string(it.title)},"unit_price":{json_string(format_amount(it.unit_price, cur))}}}'
         for it in intent.items)
     merchant = "null" if intent.merchant is None else json_string(intent.merchant)
     address = "null" if intent.shipping_address is None else canonical_json(intent.shipping_address.model_dump())
     return (f'{{"currency":{json_string(cur)},"items":[{",".join(lines)}],"kind":"checkout","merchant":{merchant},'
             f'"payment_method_id":{json_string(intent.payment_method_id)},"shipping_address":{address},'
-            f'"total":{json_string(format_amount(intent.total, cur, code=False))}}}')
+            f'"total":{json_string(format_amount(intent.total, cur))}}}')
 
 
 _last_digest: tuple[object, str] = (None, "")

@@ -22,7 +22,9 @@ from pydantic import BaseModel
 from ..core.canonical import policy_json
 from ..core.context import EMPTY_REQUEST, Request
 from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_MODELS
+from ..core.money import CURRENCY_EXPONENTS
 from ..core.paths import FACTS_SCHEMA, ListOf, MapOf
+from ..policy.types import MoneyIn
 from .bind import bound_form
 from ..policy.types import MoneyIn
 from .declare import IDENT, FieldType, Report, Where, leaf_steps, leaves, parse_named, parse_record, resolve
@@ -82,6 +84,8 @@ class Domain:
     """The request when none is given (None: the declared request has a required field)."""
     request_type: FieldType | None = None
     digest: str = ""
+    currency: str = "USD"
+    """The policy's currency: a declared fact's amount that names no currency is in it."""
 
     @property
     def kinds(self) -> list[str]:
@@ -91,7 +95,7 @@ class Domain:
         """The facts layout ``when`` paths are checked against."""
         if self.facts is None:
             return FACTS_SCHEMA
-        return {name: MapOf(path_schema(c.record, f"facts.{name}")) for name, c in self.facts.items()}
+        return {name: MapOf(path_schema(c.record, f"facts.{name}", self.currency)) for name, c in self.facts.items()}
 
     def fact_type(self, steps: list[tuple[str, Any]]) -> FieldType | None:
         """The declared type reached by a path's steps below ``facts`` (``attr``/``key``/``index``), or
@@ -123,16 +127,18 @@ BUILTIN = Domain(models=dict(INTENT_MODELS), specs={}, consequential=frozenset(C
 """The shipped commerce domain: what a policy that declares nothing has."""
 
 
-def path_schema(tp: FieldType, name: str) -> Any:
+def path_schema(tp: FieldType, name: str, currency: str = "USD") -> Any:
     """A declared type as the layout :func:`~txguard.core.paths.check_path` walks: records as dicts,
-    lists as :class:`ListOf`, maps as :class:`MapOf`, scalars as their validating annotation."""
+    lists as :class:`ListOf`, maps as :class:`MapOf`, scalars as their validating annotation (an
+    amount marked with its currency: its own code, else ``currency``)."""
     if tp.kind == "record":
-        return {k: path_schema(v, f"{name}.{k}") for k, v in tp.fields.items()}
+        return {k: path_schema(v, f"{name}.{k}", currency) for k, v in tp.fields.items()}
     if tp.kind == "list" and tp.of is not None:
-        return ListOf(path_schema(tp.of, f"{name}[]"))
+        return ListOf(path_schema(tp.of, f"{name}[]", currency))
     if tp.kind == "map" and tp.of is not None:
-        return MapOf(path_schema(tp.of, f"{name}{{}}"))
-    return optional(tp, annotation(tp, name, {}))
+        return MapOf(path_schema(tp.of, f"{name}{{}}", currency))
+    marker = MoneyIn(code=tp.currency or currency) if tp.kind == "money" else None
+    return optional(tp, annotation(tp, name, {}, money_for=(lambda _: marker) if marker is not None else None))
 
 
 # -- building ---------------------------------------------------------------------------------------------
@@ -205,7 +211,7 @@ def build_domain(data: Mapping[str, Any], currency: str, report: Report) -> Doma
     if "facts" in data:
         facts = {}
         for cname, raw in data["facts"].items():
-            coll = _collection(cname, raw, ("facts", cname), note, named)
+            coll = _collection(cname, raw, ("facts", cname), note, named, currency)
             if coll is not None:
                 facts[cname] = coll
     request_model: type[BaseModel] = Request
@@ -224,25 +230,16 @@ def build_domain(data: Mapping[str, Any], currency: str, report: Report) -> Doma
                 rtype = None
         if rtype is not None and rtype != shipped_request:
             request_type = rtype
-            has_currency = rtype.fields.get("currency") is not None and rtype.fields["currency"].kind == "currency"
-
-            def money_for(steps: tuple[str, ...]) -> MoneyIn:
-                leaf = resolve(rtype, ".".join(s for s in steps if s not in ("[]", "{}")))
-                code = leaf.currency if leaf is not None else None
-                if code and len(code) == 3 and code.isupper():
-                    return MoneyIn(code=code)
-                if code:
-                    return MoneyIn(path=f"request.{code}")
-                return MoneyIn(path="request.currency") if has_currency else MoneyIn(code=currency)
-
-            request_model = record_model(rtype, "request", {}, money_for=money_for)
+            rmoney, _ = _money(rtype, "the request", currency, ("request",), note)
+            request_model = record_model(rtype, "request", {}, validator=money_checker(rmoney, []),
+                                         money_for=_markers(rmoney, "request"))
             try:
                 empty = request_model()
             except Exception:  # noqa: BLE001 - a request with a required field has no empty form
                 empty = None
     domain = Domain(models=models, specs=specs, consequential=frozenset(consequential), facts=facts,
                     undeclared_facts=data.get("undeclared_facts", "ignore"), request_model=request_model,
-                    empty_request=empty, request_type=request_type, digest=digest)
+                    empty_request=empty, request_type=request_type, digest=digest, currency=currency)
     if not problems:
         _CACHE[(digest, currency)] = domain
     return domain
@@ -260,29 +257,17 @@ def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: R
     if tp is None:
         return None
     tp = replace(tp, description=raw.get("description"))  # the kind's description documents its model
-    ok = True
-    currency_field = "currency" if tp.fields.get("currency") is not None and tp.fields["currency"].kind == "currency" else None
-    money: list[tuple[tuple[str, ...], str, bool]] = []
-    for steps, leaf in leaves(tp):
-        if leaf.kind != "money":
-            continue
-        cur = leaf.currency or currency_field
-        if cur is None:
-            money.append((steps, currency, False))
-        elif len(cur) == 3 and cur.isupper():
-            money.append((steps, cur, False))
-        else:
-            target = resolve(tp, cur)
-            if target is None or target.kind != "currency" or any(s in ("[]", "{}") for s in _steps(tp, cur)):
-                report(at + ("fields",) + tuple(s for s in steps if s not in ("[]", "{}")) + ("money", "currency"),
-                       "txg-type", f"`{cur}` is not a `currency` field of intent `{name}` outside any list")
-                ok = False
-            money.append((steps, cur, True))
+    money, ok = _money(tp, f"intent `{name}`", currency, at + ("fields",), report)
     same: list[tuple[str, ...]] = []
     for i, group in enumerate(raw.get("same_length") or []):
         if (not isinstance(group, list) or len(group) < 2
                 or not all(isinstance(g, str) and g in tp.fields and tp.fields[g].kind == "list" for g in group)):
             report(at + ("same_length", i), "txg-type", "a `same_length` group names two or more list fields of the kind")
+            ok = False
+        elif len({tp.fields[g].unordered for g in group}) > 1:
+            # consent sorts an unordered list on its own: paired with an ordered one, the pairs would be unbound
+            report(at + ("same_length", i), "txg-type", "the lists of a `same_length` group are paired row by row: "
+                                                        "make them all `unordered: true` or none")
             ok = False
         else:
             same.append(tuple(group))
@@ -307,12 +292,8 @@ def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: R
     if not ok:
         return None
     if model is None:
-        def money_for(steps: tuple[str, ...]) -> MoneyIn | None:
-            for path, cur, is_path in money:
-                if path == steps:
-                    return MoneyIn(path=f"intent.{cur}") if is_path else MoneyIn(code=cur)
-            return None
-        model = record_model(tp, name, {}, kind=name, validator=money_checker(money, same), money_for=money_for)
+        model = record_model(tp, name, {}, kind=name, validator=money_checker(money, same),
+                             money_for=_markers(money, "intent"))
         declared = True
     else:
         declared = False
@@ -322,6 +303,48 @@ def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: R
     if declared:
         model.__txguard_kind__ = spec  # type: ignore[attr-defined]
     return spec
+
+
+def _is_code(cur: str) -> bool:
+    return len(cur) == 3 and cur.isupper() and cur in CURRENCY_EXPONENTS
+
+
+def _money(tp: FieldType, what: str, currency: str, at: Where,
+           report: Report) -> tuple[list[tuple[tuple[str, ...], str, bool]], bool]:
+    """Each amount of record ``tp``: its leaf path, its currency (its own code or ``currency:`` field path,
+    else the record's ``currency`` field, else the policy's ``currency``) and whether that is a path."""
+    ok = True
+    currency_field = "currency" if tp.fields.get("currency") is not None and tp.fields["currency"].kind == "currency" else None
+    money: list[tuple[tuple[str, ...], str, bool]] = []
+    for steps, leaf in leaves(tp):
+        if leaf.kind != "money":
+            continue
+        cur = leaf.currency or currency_field
+        if cur is None and "currency" in tp.fields:
+            # a `currency` field that is no currency: the amount would be read in the policy's, the call in that
+            if ok:
+                report(at + ("currency",), "txg-type", f"the `currency` field of {what} is {tp.fields['currency'].kind}, "
+                                                      "not `currency`: declare it `currency`, or give each amount its "
+                                                      "code (`{money: {currency: EUR}}`)")
+            ok = False
+        if cur is None:
+            money.append((steps, currency, False))
+        elif _is_code(cur):
+            money.append((steps, cur, False))
+        else:
+            target = resolve(tp, cur)
+            if target is None or target.kind != "currency" or any(s in ("[]", "{}") for s in _steps(tp, cur)):
+                report(at + tuple(s for s in steps if s not in ("[]", "{}")) + ("money", "currency"),
+                       "txg-type", f"`{cur}` is not a `currency` field of {what} outside any list")
+                ok = False
+            money.append((steps, cur, True))
+    return money, ok
+
+
+def _markers(money: list[tuple[tuple[str, ...], str, bool]], root: str) -> Callable[[tuple[str, ...]], MoneyIn | None]:
+    """The currency marker of each amount's leaf path: what gives a ``when`` path its money type."""
+    marks = {steps: MoneyIn(path=f"{root}.{cur}") if is_path else MoneyIn(code=cur) for steps, cur, is_path in money}
+    return marks.get
 
 
 @dataclass(frozen=True)
@@ -362,13 +385,20 @@ def _steps(tp: FieldType, dotted: str) -> list[str]:
 
 
 def _collection(name: str, raw: Any, at: Where, report: Report,
-                named: Mapping[str, FieldType] | None = None) -> FactCollection | None:
+                named: Mapping[str, FieldType] | None = None, currency: str = "USD") -> FactCollection | None:
     if not isinstance(name, str) or not IDENT.match(name):
         report(at, "txg-type", f"`{name}` is not a collection name")
         return None
     record = parse_record(raw.get("record") or {}, at + ("record",), report, named)
     if record is None:
         return None
+    for steps, leaf in leaves(record):
+        if leaf.kind == "money" and leaf.currency is not None and not _is_code(leaf.currency):
+            # no path can name the record a fact's amount sits in: its currency is a code (or the policy's)
+            report(at + ("record",) + tuple(s for s in steps if s not in ("[]", "{}")) + ("money", "currency"),
+                   "txg-type", f"the currency of a fact's amount is an ISO 4217 code such as {currency}, not a field "
+                               f"(`{leaf.currency}`)")
+            return None
     key = raw.get("key")
     if key is not None and (key not in record.fields or record.fields[key].kind not in ("id", "string", "int")):
         report(at + ("key",), "txg-type", f"`key` names an `id`, `string` or `int` field of the record, got `{key}`")

@@ -82,9 +82,15 @@ def typed_getter(get: Getter, path: Path, types: list[Any]) -> Getter:
 
 def _checker(tp: Any) -> tuple[Any, str] | None:
     """(test, description) of a declared fact type, from the layout ``check_path`` walks."""
-    if isinstance(tp, ListOf):
-        return (lambda v: isinstance(v, (list, tuple))), "a list"
-    if isinstance(tp, (MapOf, dict)):
+    if isinstance(tp, ListOf):  # read whole (`in`, `count`, `distinct` ...): every element of its type too
+        elem = _element(tp.value)
+        return (lambda v: isinstance(v, (list, tuple)) and (elem is None or all(map(elem, v))),
+                "a list of " + _what(tp.value))
+    if isinstance(tp, MapOf):
+        elem = _element(tp.value)
+        return (lambda v: isinstance(v, Mapping) and (elem is None or all(map(elem, v.values()))),
+                "a map of " + _what(tp.value))
+    if isinstance(tp, dict):
         return (lambda v: isinstance(v, Mapping)), "a record"
     origin = typing.get_origin(T._strip(tp))
     inner = T._strip(tp)
@@ -108,6 +114,20 @@ def _checker(tp: Any) -> tuple[Any, str] | None:
     if kind in T.TEMPORAL:
         return (lambda v: _reads(v, kind)), f"a {kind}"
     return None
+
+
+def _element(tp: Any) -> Any:
+    """The test of one element of a declared list or map (None: any value passes)."""
+    found = _checker(tp)
+    if found is None:
+        return None
+    ok, nullable = found[0], type(None) in typing.get_args(tp)
+    return lambda v: (nullable if v is None else ok(v))
+
+
+def _what(tp: Any) -> str:
+    found = _checker(tp)
+    return found[1] if found is not None else "values"
 
 
 def _is_number(value: Any) -> bool:

@@ -14,13 +14,13 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model, model_validator
 
 from ..core.intents import Amount, Currency, Id
 from ..core.jsonio import exact_decimal
 from ..core.money import CURRENCY_EXPONENTS, brief
 from ..policy.types import MoneyIn, read_date, read_datetime, read_duration
-from .declare import NO_DEFAULT, FieldType
+from .declare import MAX_LIST, NO_DEFAULT, FieldType
 
 _CONFIG = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=False)
 
@@ -42,12 +42,53 @@ def _decimal(value: Any) -> Decimal:
         raise ValueError(f"`{brief(value)}` is not a number (a decimal string such as \"1.5\" or a number)")
     if not result.is_finite():
         raise ValueError(f"`{brief(value)}` is not a finite number")
+    if result:
+        sign, digits, exponent = plain(result).as_tuple()
+        if len(digits) > MAX_DIGITS or not -MAX_DIGITS <= int(exponent) <= MAX_DIGITS - len(digits):
+            raise ValueError(f"`{brief(value)}` is out of range (a decimal has at most {MAX_DIGITS} digits, written "
+                             "without an exponent)")
     return result
+
+
+MAX_INT = 2**53 - 1
+"""The largest declared int (in absolute value): an I-JSON integer, written exactly by every JSON reader."""
+MAX_DIGITS = 60
+"""A declared decimal's most significant digits and places: what expressions compute exactly."""
+
+
+def plain(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros, exactly (``Decimal.normalize`` rounds to the context's 28
+    digits and flushes tiny values to zero)."""
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int) or not any(digits):
+        return Decimal(0) if isinstance(exponent, int) else value
+    n = len(digits)
+    while n > 1 and digits[n - 1] == 0:
+        n -= 1
+    return Decimal((sign, digits[:n], exponent + len(digits) - n))
+
+
+def _text(value: str) -> str:
+    """A map key that is Unicode text (a lone surrogate cannot be written in the consent digest)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"map key `{brief(value)}` is not Unicode text") from None
+    return value
+
+
+_Key = Annotated[StrictStr, AfterValidator(_text)]
 
 
 def _strict(reader: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def read(value: Any) -> Any:
-        return reader(value)  # ValueTypeError is a ValueError: pydantic reports its message
+        try:
+            result = reader(value)  # ValueTypeError is a ValueError: pydantic reports its message
+            if isinstance(result, datetime):
+                result.astimezone(timezone.utc)  # an instant the UTC calendar holds (binding writes it so)
+        except OverflowError:
+            raise ValueError(f"`{brief(value)}` is out of range") from None
+        return result
     return read
 
 
@@ -90,8 +131,9 @@ def annotation(tp: FieldType, name: str, models: dict[str, type[BaseModel]], ste
         return ann
     if k == "decimal":
         return Annotated[Decimal, BeforeValidator(_decimal), Field(**_bounds(tp))]
-    if k == "int":
-        return Annotated[StrictInt, Field(**_bounds(tp))]
+    if k == "int":  # within what JSON (and the consent digest's JCS) writes exactly
+        b = _bounds(tp)
+        return Annotated[StrictInt, Field(ge=max(b.get("ge", -MAX_INT), -MAX_INT), le=min(b.get("le", MAX_INT), MAX_INT))]
     if k == "string":
         if tp.pattern is None and tp.min_length is None and tp.max_length is None:
             return StrictStr
@@ -121,7 +163,7 @@ def annotation(tp: FieldType, name: str, models: dict[str, type[BaseModel]], ste
     if k == "map":
         assert tp.of is not None
         inner = optional(tp.of, annotation(tp.of, f"{name}{{}}", models, steps + ("{}",), money_for))
-        return dict[StrictStr, inner]  # type: ignore[valid-type]
+        return Annotated[dict[_Key, inner], Field(max_length=MAX_LIST)]  # type: ignore[valid-type]
     return record_model(tp, name, models, steps=steps, money_for=money_for)
 
 
@@ -202,8 +244,9 @@ def money_checker(money: list[tuple[tuple[str, ...], str, bool]],
             if is_path:
                 found = [v for _, v in walk(model, tuple(currency.split(".")))]
                 if len(found) != 1 or not isinstance(found[0], str):
-                    for where, _ in walk(model, steps):  # an amount in no currency: nothing can check it
-                        raise ValueError(f"{where} is an amount but `{currency}` (its currency) is not given")
+                    amounts = [where for where, _ in walk(model, steps)]
+                    if amounts:  # an amount in no currency means nothing: refuse it, never read it as any
+                        raise ValueError(f"{amounts[0]} is an amount but `{currency}` gives no currency")
                     continue
                 code = found[0]
             exponent = CURRENCY_EXPONENTS.get(code)

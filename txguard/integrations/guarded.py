@@ -63,8 +63,9 @@ def render_confirmation(confirmation: ConfirmationRequest) -> str:
             extra = "".join(f", {k.replace('_', ' ')} {v}" for k, v in line.items()
                             if k not in ("sku", "title", "quantity", "unit_price") and v is not None)
             extra = extra.replace(", product id ", ", product ")
-            out.append(f"  {line.get('quantity')} x {line.get('title') or 'item'} (sku {line.get('sku')}{extra}) "
-                       f"at {line.get('unit_price')} {currency}".rstrip())
+            price = str(line.get("unit_price"))  # bound with its code: `270.91 USD`
+            price = price if price.endswith(f" {currency}") or not currency else f"{price} {currency}"
+            out.append(f"  {line.get('quantity')} x {line.get('title') or 'item'} (sku {line.get('sku')}{extra}) at {price}")
     if confirmation.total is not None:
         paid = f", paid with {confirmation.payment_method_id}" if confirmation.payment_method_id else ""
         out.append(f"  Total: {confirmation.total} {currency}{paid}")

@@ -30,14 +30,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..core.context import Proposal
+from ..core.context import Proposal, Request
 from ..core.decision import Outcome, PolicyRef, Route
 from ..core.errors import MAX_DIAGNOSTICS, MoneyError, PolicyError
 from ..core.canonical import policy_json
 from ..domain.domain import BUILTIN, Domain, build_domain
 from ..core.jsonio import DuplicateKeyError, read_json, unusable_problem
 from ..core.money import currency_exponent
-from ..core.paths import check_mask_path
+from ..core.paths import Any_, check_mask_path, root_types
 from ..core.taxonomy import Categories
 from .categories import compile_categories
 from .ir import Loc, PathKey
@@ -159,8 +159,9 @@ def _stage_categories(b: Build) -> None:
 def _stage_audit(b: Build) -> None:
     """``audit.mask`` paths are parsed and type-checked like ``when`` paths (:func:`check_mask_path`)."""
     own = b.doc.data.get("audit", {}).get("mask", []) if isinstance(b.doc.data, dict) else []
+    roots = {"proposal": [Any_], "lineage": [Any_], **root_types([*b.domain.kinds, "read"], None, b.domain)}
     for text in b.data.get("audit", {}).get("mask", []):
-        problem = check_mask_path(text)
+        problem = check_mask_path(text, roots)  # against the policy's kinds, request and facts
         if problem is not None:  # a base policy's mask is located at `extends`
             b.error(("audit", "mask", own.index(text)) if text in own else ("extends",), "txg-path", problem)
 
@@ -171,6 +172,17 @@ def _stage_rules(b: Build) -> None:
     b.session = replace(compile_session(b.data.get("session"), {r.id for r in b.rules}, b.error,
                                         kinds=[k for k in b.domain.kinds if k != "read"]),
                         consequential=b.domain.consequential)
+    if b.domain.request_model is not Request:
+        for i, raw in enumerate(b.data.get("rules", [])):
+            if isinstance(raw, Mapping) and raw.get("check") in REQUEST_CHECKS:
+                at = b.rule_paths[i] if i < len(b.rule_paths) else ("rules", i)
+                b.error(at + ("check",), "txg-param", f"check `{raw['check']}` reads the commerce request (budget, "
+                                                     "currency, category, quantity, options) and this policy declares "
+                                                     "its own `request`: write the rule as a `when` on it")
+    if b.session.budgets and "checkout" not in b.domain.models:
+        # budgets charge checkouts: without the kind a budget would silently never be charged
+        b.error(("session", "budgets"), "txg-param", "budgets count the amounts of checkouts and this policy has no "
+                                                     "`checkout` kind (write `builtin_kinds: commerce`, or drop them)")
 
 
 def _stage_index(b: Build) -> None:
@@ -182,6 +194,9 @@ def _stage_index(b: Build) -> None:
         applicable.sort(key=lambda r: (stage_rank(r), r.id))
         b.by_kind[kind] = tuple(applicable)
 
+
+REQUEST_CHECKS = frozenset({"budget", "category", "quantity", "ambiguity"})
+"""The built-in checks that read :class:`~txguard.Request` (what a declared ``request`` replaces)."""
 
 STAGES: tuple[tuple[str, Callable[[Build], None]], ...] = (
     ("schema", _stage_schema),

@@ -196,6 +196,9 @@ class _Parser(ExprParser):
         if self.count > before:
             return _TRUE
         right, mode, currencies = self._typecheck(op, left, right, where)
+        if isinstance(right, Lit) and op.name in ("eq", "ne", "in", "not_in") and isinstance(left, Ref):
+            types = ltypes if "path" in cond else check_path(left.path, self._roots(bound))[0]
+            self._enum_fits(types, right, where)
         if self.count > before:
             return _TRUE
         on_missing = cond.get("on_missing", "escalate")
@@ -230,6 +233,15 @@ class _Parser(ExprParser):
             return right, "plain", ()
         if name in ("in", "not_in"):
             if isinstance(right, Lit):
+                if isinstance(right.value, list) and lt.kind in T.TEMPORAL:
+                    # read as the left side's values: a date never equals its text
+                    items: list[Any] = []
+                    for i, item in enumerate(right.value):
+                        try:
+                            items.append(None if item is None else T.read_temporal(item, lt.kind))
+                        except (ValueError, OverflowError) as exc:  # ValueTypeError is a ValueError
+                            self.problem(at + (i,), f"{str(exc)[:160]}: the left side is {_a(lt)}")
+                    return Lit(right.raw, items, None, right.type, right.loc), "plain", ()
                 if isinstance(right.value, list):
                     for i, item in enumerate(right.value):
                         self._literal_fits(lt, item, at + (i,), name)
@@ -266,6 +278,18 @@ class _Parser(ExprParser):
             mode = "auto"  # two untyped values: numbers, or datetimes/dates if that is what they hold
         return right, mode, self._currencies([lt, rt], at)
 
+    def _enum_fits(self, types: list[Any], right: Lit, at: PathKey) -> None:
+        """A literal compared with an enum path (``eq``, ``ne``, ``in``, ``not_in``): each value is one of the
+        enum's (a typo would make the rule never, or always, fire)."""
+        values = _enum_values(types)
+        if values is None:
+            return
+        items = right.value if isinstance(right.value, list) else [right.value]
+        for i, item in enumerate(items):
+            if item is not None and (not isinstance(item, str) or item not in values):
+                self.problem(at + ((i,) if isinstance(right.value, list) else ()),
+                             f"`{_brief(item)}` is not a value of the enum ({', '.join(sorted(values))})")
+
     def _literal_fits(self, lt: T.Type, value: Any, at: PathKey, name: str) -> None:
         """A literal compared with a value of type ``lt``: report what can never be compared."""
         if value is None:
@@ -283,6 +307,20 @@ class _Parser(ExprParser):
             self.problem(at, f"`{_brief(value)}` is not a string: the left side is {_a(lt)}")
         elif lt.values and value not in lt.values:  # an enum: a value it never takes cannot match
             self.problem(at, f"`{_brief(value)}` is not a value of the left side's enum (one of: {', '.join(lt.values)})")
+
+
+def _enum_values(types: list[Any]) -> frozenset[str] | None:
+    """The values of a path whose every schema type is an enum (a string ``Literal``), else None."""
+    values: set[str] = set()
+    for tp in types:
+        tp = T._strip(tp)
+        while typing.get_origin(tp) is typing.Annotated:
+            tp = T._strip(typing.get_args(tp)[0])
+        args = typing.get_args(tp) if typing.get_origin(tp) is typing.Literal else ()
+        if not args or not all(isinstance(a, str) for a in args):
+            return None
+        values.update(args)
+    return frozenset(values) if values else None
 
 
 def located_keys(data: Any, at: PathKey, locate: Locate) -> dict[PathKey, Loc]:
