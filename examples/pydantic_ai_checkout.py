@@ -65,8 +65,9 @@ def checkout(items: list[dict[str, Any]], currency: str, total: str, payment_met
 
 def screen(confirmation: dict[str, Any]) -> str:
     """The host's trusted confirmation screen, drawn from the confirmation in the verdict."""
-    lines = [f"  {x['quantity']} x {x['title']} (sku {x['sku']}) at {x['unit_price']} {confirmation['currency']}"
-             for x in confirmation["lines"]]
+    # every bound field of each line (the summary is what the confirmation binds; amounts carry their code)
+    lines = [f"  {x['quantity']} x {x['title']} (sku {x['sku']}, product {x['product_id']}) at {x['unit_price']}"
+             for x in confirmation["summary"]["items"]]
     total = f"  Total: {confirmation['total']} {confirmation['currency']}, paid with {confirmation['payment_method_id']}"
     return "\n".join(["Please confirm this checkout:", *lines, total])
 

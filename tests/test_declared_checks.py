@@ -216,7 +216,9 @@ def test_payment_methods_may_be_a_declared_list_of_ids() -> None:
 
 
 def test_params_for_declared_kinds_on_a_rule_that_also_names_shipped_kinds_are_refused() -> None:
-    text = DOMAIN.replace("currency: USD\n", "currency: USD\nbuiltin_kinds: commerce\n", 1)
+    # with the shipped kinds, the shipped request (which has a budget and a quantity too)
+    text = DOMAIN.replace("currency: USD\n", "currency: USD\nbuiltin_kinds: commerce\n", 1).replace(
+        "request:\n  budget: optional money\n  quantity: optional int\n", "", 1)
     with pytest.raises(PolicyError, match="`collection` applies to declared kinds only; this rule applies to checkout"):
         compile_policy(text + "  - {id: pm, check: payment_method, kinds: [checkout, book_flight], "
                               "params: {collection: users}}\n", "p.yaml")
@@ -334,7 +336,7 @@ def test_consent_ignores_confidence_and_candidates_but_binds_the_action() -> Non
     assert codes(run(p, session=confirmed, seats=3)) == ("consent",)
     asked = run(p).decision.confirmation  # what the user is shown is what consent binds
     assert asked is not None and "confidence" not in asked.summary and "alternatives" not in asked.summary
-    assert asked.summary["seats"] == 2 and asked.summary["total"] == "300.00"
+    assert asked.summary["seats"] == 2 and asked.summary["total"] == "300.00 USD"
 
 
 # -- properties --------------------------------------------------------------------------------------------
@@ -421,6 +423,7 @@ def test_a_rule_without_kinds_takes_the_kinds_its_params_fit() -> None:
     # each judges the declared kind when it has the role and the params fit (the cap, the confidence
     # floor), and leaves it alone when its params are for the commerce catalog.
     text = (DOMAIN.replace("currency: USD\n", "currency: USD\nbuiltin_kinds: commerce\n", 1)
+            .replace("request:\n  budget: optional money\n  quantity: optional int\n", "", 1)
             .replace("defaults: {", "defaults: {checkout: allow, ", 1))
     p = compile_policy(text + textwrap.indent(textwrap.dedent("""\
         - {id: platform-cap, check: price_cap, params: {max: {USD: "1000.00"}}}

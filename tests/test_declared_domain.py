@@ -58,11 +58,11 @@ def test_a_booking_needs_consent_and_the_screen_shows_every_bound_field(guard: G
     assert d.outcome is Outcome.CLARIFY and d.codes == ("consent",)
     assert d.confirmation is not None
     summary = d.confirmation.summary
-    assert summary["flights"] == [{"flight_no": "HAT1", "date": "2026-05-10", "cabin": "economy", "price": "129.99"}]
+    assert summary["flights"] == [{"flight_no": "HAT1", "date": "2026-05-10", "cabin": "economy", "price": "129.99 USD"}]
     assert summary["bags"] == 2 and summary["insurance"] is False and "note" not in summary  # `note` is unbound
     screen = render_confirmation(d.confirmation)
-    for text in ("flights: [(flight_no HAT1, date 2026-05-10, cabin economy, price 129.99)]", "bags: 2",
-                 "insurance: no", "passenger_ids: [p1, p2]", "payment: [(payment_id cc1, amount 129.99)]"):
+    for text in ("flights: [(flight_no HAT1, date 2026-05-10, cabin economy, price 129.99 USD)]", "bags: 2",
+                 "insurance: no", "passenger_ids: [p1, p2]", "payment: [(payment_id cc1, amount 129.99 USD)]"):
         assert text in screen
 
 
@@ -93,7 +93,7 @@ def test_the_same_price_as_a_json_number_or_a_string_is_the_same_action(guard: G
     c = policy.domain.models["book_flight"].model_validate(
         {**ARGS, "flights": [{**ARGS["flights"][0], "price": "129.90"}], "payment": [{"payment_id": "cc1", "amount": "129.9"}]})
     assert intent_digest(b) == intent_digest(c) != intent_digest(a)
-    assert bound_fields(b)["flights"][0]["price"] == "129.90"
+    assert bound_fields(b)["flights"][0]["price"] == "129.90 USD"
 
 
 def test_a_table_and_arithmetic_rule_fires(guard: Guard) -> None:
@@ -274,7 +274,7 @@ def test_an_amount_whose_optional_currency_is_absent_is_malformed() -> None:
             "defaults: {pay: allow}\ntools:\n  pay: {intent: pay}\n")
     g = Guard(compile_policy(text, "p.yaml"))
     d = g.check({"name": "pay", "arguments": {"amount": "1.234"}})
-    assert d.codes == ("malformed",) and "its currency" in d.reasons[0].message
+    assert d.codes == ("malformed",) and "gives no currency" in d.reasons[0].message
     assert g.check({"name": "pay", "arguments": {"amount": "1.23", "currency": "USD"}}).outcome is Outcome.ALLOW
 
 

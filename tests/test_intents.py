@@ -123,12 +123,12 @@ def test_kinds() -> None:
 def test_bound_fields_of_a_checkout_are_every_field_but_the_agents_own_assessment() -> None:
     c = checkout(shipping_address=ADDRESS, merchant="shop")
     lines = [{"sku": s, "product_id": "P-COF", "title": t, "quantity": 1, "unit_price": p, "category": None}
-             for s, t, p in sorted([(l.sku, l.title, format_amount(l.unit_price, "USD", code=False)) for l in c.items])]
+             for s, t, p in sorted([(l.sku, l.title, format_amount(l.unit_price, "USD")) for l in c.items])]
     assert bound_fields(c) == {
         "kind": "checkout",
         "currency": "USD",
         "items": sorted(lines, key=canonical_json),
-        "total": "270.50",
+        "total": "270.50 USD",
         "payment_method_id": "credit_card_1",
         "merchant": "shop",
         "shipping_address": ADDRESS,
@@ -183,7 +183,7 @@ def test_order_intents_bind_sorted_ids_and_exact_amounts() -> None:
     assert intent_digest(m1) == intent_digest(m2) != intent_digest(m3)
     f1 = Refund.model_validate({"order_id": "#W1", "amount": "5", "currency": "USD", "payment_method_id": "pm"})
     f2 = Refund.model_validate({"order_id": "#W1", "amount": "5.00", "currency": "USD", "payment_method_id": "pm"})
-    assert bound_fields(f1)["amount"] == "5.00"
+    assert bound_fields(f1)["amount"] == "5.00 USD"
     assert intent_digest(f1) == intent_digest(f2)
     c1 = CancelOrder(order_id="#W1", reason="no longer needed")
     assert intent_digest(c1) != intent_digest(CancelOrder(order_id="#W1", reason="ordered by mistake"))

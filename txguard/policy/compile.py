@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..core.context import Proposal, Request
+from ..core.context import Proposal
 from ..core.decision import Outcome, PolicyRef, Route
 from ..core.errors import MAX_DIAGNOSTICS, MoneyError, PolicyError
 from ..core.canonical import policy_json
@@ -172,14 +172,9 @@ def _stage_rules(b: Build) -> None:
     b.session = replace(compile_session(b.data.get("session"), {r.id for r in b.rules}, b.error,
                                         kinds=[k for k in b.domain.kinds if k != "read"]),
                         consequential=b.domain.consequential)
-    if b.domain.request_model is not Request:
-        for i, raw in enumerate(b.data.get("rules", [])):
-            if isinstance(raw, Mapping) and raw.get("check") in REQUEST_CHECKS:
-                at = b.rule_paths[i] if i < len(b.rule_paths) else ("rules", i)
-                b.error(at + ("check",), "txg-param", f"check `{raw['check']}` reads the commerce request (budget, "
-                                                     "currency, category, quantity, options) and this policy declares "
-                                                     "its own `request`: write the rule as a `when` on it")
-    if b.session.budgets and "checkout" not in b.domain.models:
+    # (A declared request next to the shipped kinds keeps every field of the shipped one, which their
+    # checks read: the domain stage refuses it otherwise; on declared kinds the checks read `roles`.)
+    if b.session.budgets and ("checkout" not in b.domain.models or "checkout" in b.domain.specs):
         # budgets charge checkouts: without the kind a budget would silently never be charged
         b.error(("session", "budgets"), "txg-param", "budgets count the amounts of checkouts and this policy has no "
                                                      "`checkout` kind (write `builtin_kinds: commerce`, or drop them)")
@@ -195,8 +190,6 @@ def _stage_index(b: Build) -> None:
         b.by_kind[kind] = tuple(applicable)
 
 
-REQUEST_CHECKS = frozenset({"budget", "category", "quantity", "ambiguity"})
-"""The built-in checks that read :class:`~txguard.Request` (what a declared ``request`` replaces)."""
 
 STAGES: tuple[tuple[str, Callable[[Build], None]], ...] = (
     ("schema", _stage_schema),
