@@ -22,12 +22,11 @@ from pydantic import BaseModel
 from ..core.canonical import policy_json
 from ..core.context import EMPTY_REQUEST, Request
 from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_MODELS
-from ..core.money import CURRENCY_EXPONENTS
 from ..core.paths import FACTS_SCHEMA, ListOf, MapOf
 from ..policy.types import MoneyIn
 from .bind import bound_form
-from ..policy.types import MoneyIn
-from .declare import IDENT, FieldType, Report, Where, leaf_steps, leaves, parse_named, parse_record, resolve
+from .amounts import amounts, is_code, markers
+from .declare import IDENT, FieldType, Report, Where, leaves, parse_named, parse_record, resolve
 from .models import annotation, money_checker, optional, record_model
 
 ROLES = ("amount", "owner", "payment", "confidence", "candidates", "quantity", "lines", "order")
@@ -230,9 +229,9 @@ def build_domain(data: Mapping[str, Any], currency: str, report: Report) -> Doma
                 rtype = None
         if rtype is not None and rtype != shipped_request:
             request_type = rtype
-            rmoney, _ = _money(rtype, "the request", currency, ("request",), note)
+            rmoney, _ = amounts(rtype, "the request", currency, ("request",), note)
             request_model = record_model(rtype, "request", {}, validator=money_checker(rmoney, []),
-                                         money_for=_markers(rmoney, "request"))
+                                         money_for=markers(rmoney, "request"))
             try:
                 empty = request_model()
             except Exception:  # noqa: BLE001 - a request with a required field has no empty form
@@ -257,7 +256,7 @@ def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: R
     if tp is None:
         return None
     tp = replace(tp, description=raw.get("description"))  # the kind's description documents its model
-    money, ok = _money(tp, f"intent `{name}`", currency, at + ("fields",), report)
+    money, ok = amounts(tp, f"intent `{name}`", currency, at + ("fields",), report)
     same: list[tuple[str, ...]] = []
     for i, group in enumerate(raw.get("same_length") or []):
         if (not isinstance(group, list) or len(group) < 2
@@ -293,7 +292,7 @@ def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: R
         return None
     if model is None:
         model = record_model(tp, name, {}, kind=name, validator=money_checker(money, same),
-                             money_for=_markers(money, "intent"))
+                             money_for=markers(money, "intent"))
         declared = True
     else:
         declared = False
@@ -303,48 +302,6 @@ def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: R
     if declared:
         model.__txguard_kind__ = spec  # type: ignore[attr-defined]
     return spec
-
-
-def _is_code(cur: str) -> bool:
-    return len(cur) == 3 and cur.isupper() and cur in CURRENCY_EXPONENTS
-
-
-def _money(tp: FieldType, what: str, currency: str, at: Where,
-           report: Report) -> tuple[list[tuple[tuple[str, ...], str, bool]], bool]:
-    """Each amount of record ``tp``: its leaf path, its currency (its own code or ``currency:`` field path,
-    else the record's ``currency`` field, else the policy's ``currency``) and whether that is a path."""
-    ok = True
-    currency_field = "currency" if tp.fields.get("currency") is not None and tp.fields["currency"].kind == "currency" else None
-    money: list[tuple[tuple[str, ...], str, bool]] = []
-    for steps, leaf in leaves(tp):
-        if leaf.kind != "money":
-            continue
-        cur = leaf.currency or currency_field
-        if cur is None and "currency" in tp.fields:
-            # a `currency` field that is no currency: the amount would be read in the policy's, the call in that
-            if ok:
-                report(at + ("currency",), "txg-type", f"the `currency` field of {what} is {tp.fields['currency'].kind}, "
-                                                      "not `currency`: declare it `currency`, or give each amount its "
-                                                      "code (`{money: {currency: EUR}}`)")
-            ok = False
-        if cur is None:
-            money.append((steps, currency, False))
-        elif _is_code(cur):
-            money.append((steps, cur, False))
-        else:
-            target = resolve(tp, cur)
-            if target is None or target.kind != "currency" or any(s in ("[]", "{}") for s in _steps(tp, cur)):
-                report(at + tuple(s for s in steps if s not in ("[]", "{}")) + ("money", "currency"),
-                       "txg-type", f"`{cur}` is not a `currency` field of {what} outside any list")
-                ok = False
-            money.append((steps, cur, True))
-    return money, ok
-
-
-def _markers(money: list[tuple[tuple[str, ...], str, bool]], root: str) -> Callable[[tuple[str, ...]], MoneyIn | None]:
-    """The currency marker of each amount's leaf path: what gives a ``when`` path its money type."""
-    marks = {steps: MoneyIn(path=f"{root}.{cur}") if is_path else MoneyIn(code=cur) for steps, cur, is_path in money}
-    return marks.get
 
 
 @dataclass(frozen=True)
@@ -379,11 +336,6 @@ def shipped_specs() -> Mapping[str, KindSpec]:
     return _shipped().kinds
 
 
-def _steps(tp: FieldType, dotted: str) -> list[str]:
-    """The container steps a dotted path crosses (``[]`` for each list, ``{}`` for each map)."""
-    return [s for s in leaf_steps(tp, dotted) if s in ("[]", "{}")]
-
-
 def _collection(name: str, raw: Any, at: Where, report: Report,
                 named: Mapping[str, FieldType] | None = None, currency: str = "USD") -> FactCollection | None:
     if not isinstance(name, str) or not IDENT.match(name):
@@ -393,7 +345,7 @@ def _collection(name: str, raw: Any, at: Where, report: Report,
     if record is None:
         return None
     for steps, leaf in leaves(record):
-        if leaf.kind == "money" and leaf.currency is not None and not _is_code(leaf.currency):
+        if leaf.kind == "money" and leaf.currency is not None and not is_code(leaf.currency):
             # no path can name the record a fact's amount sits in: its currency is a code (or the policy's)
             report(at + ("record",) + tuple(s for s in steps if s not in ("[]", "{}")) + ("money", "currency"),
                    "txg-type", f"the currency of a fact's amount is an ISO 4217 code such as {currency}, not a field "

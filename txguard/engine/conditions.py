@@ -1,9 +1,8 @@
 """The evaluator of ``when`` conditions over the IR, with an optional trace of every comparison.
 
-``eval_node(node, env)`` decides a condition; ``eval_node(node, env, out)`` decides it the same
-way (same order, same short-circuiting, same errors) and appends a :class:`Comparison` to ``out``
-for each ``all``/``any``/``not``/``for_each`` and comparison it evaluates. At most
-:data:`MAX_ELEMENTS` elements of a ``for_each`` are traced; the rest are judged untraced.
+``eval_node(node, env)`` decides a condition; ``eval_node(node, env, out)`` decides it the same way (same
+order, short-circuiting and errors) and appends a :class:`Comparison` to ``out`` for each ``all``/``any``/
+``not``/``for_each`` and comparison it evaluates; at most :data:`MAX_ELEMENTS` elements of a ``for_each``.
 """
 
 from __future__ import annotations
@@ -138,9 +137,7 @@ def _decide(node: Compare, value: Any, other: Any, fixed: Any, env: Mapping[str,
     mode = node.mode
     if mode == "auto":
         mode = _auto_mode(value, other)
-    # A missing value is named by its own side: the operand's path when only the operand is missing.
-    text = node.operand.text if value is not MISSING and value is not None and (other is MISSING or other is None) \
-        and type(node.operand) is not Lit else node.left.text
+    text = node.left.text if value in _ABSENT or other not in _ABSENT or type(node.operand) is Lit else node.operand.text
     if mode == "plain":
         return compare(op, value, other, node.on_missing, text, fixed)
     if value is MISSING or other is MISSING or value is None or other is None:
@@ -247,8 +244,8 @@ def _arith(e: Arith, env: Mapping[str, Any]) -> Any:
         raise ConditionError(f"`{e.text}` cannot be computed ({type(exc).__name__})") from None
 
 
-_MICROSECOND = timedelta(microseconds=1)
-"""A duration divided by another is exact on their microseconds."""
+_MICROSECOND = timedelta(microseconds=1)  # a duration divided by another is exact on their microseconds
+_ABSENT = (MISSING, None)  # a missing value is named by its own side: the operand's when only it is missing
 
 _EXACT_SCALE = 1000
 """The largest exponent and digit count of an operand of ``round(a / b)``, computed on exact rationals."""
@@ -314,9 +311,7 @@ def _time(e: Arith, values: list[Any]) -> Any:
         if isinstance(result, int) and not isinstance(result, bool):
             raise TypeError
         return result
-    except ZeroDivisionError:
-        raise ConditionError(f"`{e.text}` divides by zero") from None
-    except DivisionByZero:
+    except (ZeroDivisionError, DivisionByZero):
         raise ConditionError(f"`{e.text}` divides by zero") from None
     except Inexact:
         raise ConditionError(f"`{e.text}` is not exact in 60 digits (round explicitly with `round`)") from None
