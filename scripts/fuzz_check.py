@@ -35,7 +35,7 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from txguard import Facts, Guard, Proposal, Request, Session  # noqa: E402
+from txguard.domain.facts import read_facts  # noqa: E402
 from txguard.policy.tools import ProposalError  # noqa: E402
 from txguard.sessions import MemoryStore  # noqa: E402
 
@@ -230,7 +231,10 @@ def malformed(guard: Guard, env: dict[str, Any]) -> bool:
             Request.model_validate(env["request"])
         if env.get("session") is not None:
             Session.model_validate(env["session"])
-        Facts(env.get("facts"))
+        facts = env.get("facts")
+        if guard.policy.domain.facts is not None and isinstance(facts, Mapping):
+            facts = read_facts(guard.policy.domain, facts)  # a declared collection may be a list of records
+        Facts(facts)
     except (ProposalError, ValueError, TypeError, RecursionError):
         return True
     return False

@@ -124,7 +124,7 @@ def test_invalid_checkouts_are_malformed(retail: Guard, change: dict[str, Any]) 
     ("session", {"confirmed": [{"digest": "x", "expires_at": "2026-01-01T00:00:00"}]},
      "session.confirmed[0]: `expires_at` must carry a timezone"),
     ("facts", [], "facts must be a mapping of collections, got list"),
-    ("facts", {"users": []}, "facts.users must be a mapping of records, got list"),
+    ("facts", {"users": "u1"}, "facts.users must be a mapping of records, got str"),
 ])
 def test_malformed_context_names_the_field_and_what_was_expected(retail: Guard, part: str, value: Any,
                                                                  message: str) -> None:
@@ -296,7 +296,7 @@ def test_a_changed_proposal_names_the_changed_fields(retail: Guard) -> None:
     d = retail.check_envelope(env)
     assert "consent" in d.codes
     consent = next(r for r in d.reasons if r.code == "consent")
-    assert consent.message == "the user confirmed a different checkout: lines, total changed"
+    assert consent.message == "the user confirmed a different checkout: items, total changed"
 
 
 def test_typed_context_objects_are_accepted(retail: Guard) -> None:

@@ -85,7 +85,7 @@ def test_the_operator_table_is_the_schema_of_a_comparison() -> None:
     props = policy_schema()["$defs"]["condition"]["properties"]
     for name, op in OPERATORS.items():
         assert props[name] == {**op.schema, "description": op.doc}
-    structural = {"all", "any", "not", "for_each", "as", "path", "value", "on_missing"}
+    structural = {"all", "any", "not", "for_each", "as", "path", "value", "on_missing", "default"}
     assert set(props) - structural == set(OPERATORS)
     # Each negation is an operator whose negation is this one.
     for name, op in OPERATORS.items():

@@ -12,12 +12,13 @@
 from __future__ import annotations
 
 import typing
+from decimal import Decimal
 from collections.abc import Mapping
 from typing import Any
 
 from ..core.errors import MissingFact
 from ..core.money import brief
-from ..core.paths import MISSING, Getter, ListOf, MapOf, Path
+from ..core.paths import MISSING, Getter, ListOf, MapOf, Path, compile_path
 from ..policy import types as T
 from ..policy.ir import _as_decimal
 
@@ -53,12 +54,35 @@ def read_facts(domain: Domain, raw: Mapping[str, Any]) -> Mapping[str, Any]:
                 indexed[key] = MISSING if key in indexed else record
             out = dict(raw) if out is None else out
             out[name] = indexed
-        elif isinstance(coll, Mapping):
-            bad = [k for k, r in coll.items() if isinstance(r, Mapping) and spec.key in r and r[spec.key] != k]
-            if bad:
-                out = dict(raw) if out is None else out
-                out[name] = {k: (MISSING if k in bad else r) for k, r in coll.items()}
+        # A mapping is read as it is: a record filed under a key its `key` field disagrees with is found
+        # by no lookup (:func:`keyed_getter`), judged when a rule looks it up, not by a scan of every record.
     return raw if out is None else out
+
+
+def keyed_getter(get: Getter, path: Path, domain: Domain) -> Getter:
+    """``get`` for a path that looks a record up in a declared collection with a ``key``: a record whose
+    ``key`` field disagrees with the key it is filed under is ambiguous, and the path finds nothing."""
+    steps = path.steps
+    decl = domain.facts or {}
+    if len(steps) < 2 or steps[0].op != "attr" or steps[1].op not in ("key", "ref"):
+        return get
+    coll = decl.get(str(steps[0].name))
+    if coll is None or coll.key is None:
+        return get
+    field = coll.key
+    record_get = compile_path(Path(path.text, path.root, steps[:2]))
+    key_get = compile_path(steps[1].ref) if steps[1].ref is not None else None
+    fixed = steps[1].name
+
+    def read(env: Mapping[str, Any]) -> Any:
+        record = record_get(env)
+        if isinstance(record, Mapping) and field in record:
+            key = key_get(env) if key_get is not None else fixed
+            if record[field] != (str(key) if isinstance(key, Decimal) else key):
+                return MISSING
+        return get(env)
+
+    return read
 
 
 def typed_getter(get: Getter, path: Path, types: list[Any]) -> Getter:

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..core.intents import Amount
 from ..core.paths import Any_, Getter, Path, PathSyntaxError, check_path, compile_path, parse_path, root_types
-from ..domain.facts import typed_getter
+from ..domain.facts import keyed_getter, typed_getter
 from . import types as T
 from .ir import (
     OPERATORS,
@@ -125,6 +125,8 @@ class _Parser(ExprParser):
         """The path's getter; a path into declared facts reads its declared type or finds a missing fact."""
         get = compile_path(path)
         if self.domain is not None and self.domain.facts is not None and self._root(path, bound) == "facts":
+            if path.root == "facts":
+                get = keyed_getter(get, path, self.domain)
             return typed_getter(get, path, types)
         return get
 
