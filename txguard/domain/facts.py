@@ -44,7 +44,7 @@ def read_facts(domain: Domain, raw: Mapping[str, Any]) -> Mapping[str, Any]:
             continue
         if spec.key is None:
             continue
-        if isinstance(coll, (list, tuple)):
+        if type(coll) is not dict and isinstance(coll, (list, tuple)):
             indexed: dict[Any, Any] = {}
             for record in coll:
                 key = record.get(spec.key, MISSING) if isinstance(record, Mapping) else MISSING
@@ -53,8 +53,9 @@ def read_facts(domain: Domain, raw: Mapping[str, Any]) -> Mapping[str, Any]:
                 indexed[key] = MISSING if key in indexed else record
             out = dict(raw) if out is None else out
             out[name] = indexed
-        elif isinstance(coll, Mapping):
-            bad = [k for k, r in coll.items() if isinstance(r, Mapping) and spec.key in r and r[spec.key] != k]
+        elif type(coll) is dict or isinstance(coll, Mapping):
+            key = spec.key  # plain dicts tested before the (slower) abstract Mapping check
+            bad = [k for k, r in coll.items() if (type(r) is dict or isinstance(r, Mapping)) and key in r and r[key] != k]
             if bad:
                 out = dict(raw) if out is None else out
                 out[name] = {k: (MISSING if k in bad else r) for k, r in coll.items()}
