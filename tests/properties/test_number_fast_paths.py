@@ -14,8 +14,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from txguard.consent.binding import _same_number
 from txguard.core.intents import _confidence
-from txguard.core.jsonio import JSONNumber, exact_decimal, read_json
+from txguard.core.jsonio import JSONNumber, exact_decimal, number_text, read_json
 from txguard.core.money import brief
 
 
@@ -72,3 +73,20 @@ def test_exact_decimal_equals_the_reference(value: float) -> None:
 @given(st.one_of(json_numbers, others))
 def test_confidence_equals_the_reference(value: Any) -> None:
     assert outcome(_confidence, value) == outcome(reference_confidence, value)
+
+
+def reference_same_number(a: Any, b: Any) -> bool:
+    return isinstance(a, float) and isinstance(b, float) and reference_exact_decimal(a) == reference_exact_decimal(b)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(json_numbers, others), st.one_of(json_numbers, others), st.booleans())
+def test_same_number_equals_the_reference(a: Any, b: Any, same_object: bool) -> None:
+    """Consent's number comparison (a confirmed argument against the proposal's): the shortcut on
+    equal texts decides as the exact comparison, NaN and one object on both sides included."""
+    if same_object:
+        b = a
+    assert _same_number(a, b) == reference_same_number(a, b)
+    finite = isinstance(a, float) and not isinstance(a, JSONNumber) and a == a and abs(a) != float("inf")
+    twin = read_json(number_text(a)) if finite else a
+    assert _same_number(a, twin) == reference_same_number(a, twin)

@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from ..core.context import Confirmed, Proposal
 from ..core.errors import ConsentTokenError
 from ..domain.digest import bound_fields, intent_digest
-from ..core.jsonio import exact_decimal
+from ..core.jsonio import exact_decimal, number_text
 from .tokens import verify_token
 
 if TYPE_CHECKING:
@@ -243,4 +243,8 @@ def _same_pairs(pairs: Iterable[tuple[Any, Any]]) -> bool:
 def _same_number(a: Any, b: Any) -> bool:
     """A JSON number read with its text (:class:`~txguard.core.jsonio.JSONNumber`) and a plain
     float (a host's, or ``json.loads``'s) are the same leaf when they are the same exact number."""
-    return isinstance(a, float) and isinstance(b, float) and exact_decimal(a) == exact_decimal(b)
+    if not (isinstance(a, float) and isinstance(b, float)):
+        return False
+    # Equal floats of one text are one exact value (the usual case: a JSON number and the float of
+    # the same text); NaN is never equal, not even to itself.
+    return (a == b and number_text(a) == number_text(b)) or exact_decimal(a) == exact_decimal(b)
