@@ -190,6 +190,7 @@ def _same_arguments(confirmed: Any, raw: Any, parsed: Mapping[str, Any] | None) 
 
 
 _LEAVES = frozenset((str, int, float, bool))
+_STR = frozenset((str,))
 
 
 def identical(a: Any, b: Any) -> bool:
@@ -213,9 +214,9 @@ def _same_types(a: Any, b: Any) -> bool:
     if t is not type(b):
         return _same_number(a, b)
     if t is dict:
-        if any(type(key) is not str for key in a):
+        if not {*map(type, a)} <= _STR:  # every key a str (the type test in C, not a generator)
             return False
-        return _same_pairs(zip(a.values(), (b[key] for key in a)))
+        return _same_pairs(zip(a.values(), map(b.__getitem__, a)))
     if t is list:
         return _same_pairs(zip(a, b))
     return t in _LEAVES or a is None or _same_number(a, b)
