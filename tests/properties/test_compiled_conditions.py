@@ -146,3 +146,26 @@ users = st.dictionaries(st.sampled_from(["u", "v"]), st.one_of(
 def test_compiled_conditions_agree_on_declared_facts(users: Any, amount: str, tags: list[str], when: Any) -> None:
     args: dict[str, Any] = {"amount": amount, "user": "u", "tags": tags, **({"when": when} if when else {})}
     agree(compile_policy(DECLARED, "p.yaml"), [{"proposal": {"name": "pay", "arguments": args}, "facts": {"users": users}}])
+
+
+COMPARED = ["intent.total", "intent.currency", "intent.payment_method_id", "intent.items[0].quantity",
+            "intent.items[0].unit_price", "intent.merchant", "intent.confidence", "request.budget",
+            "facts.users[session.authenticated_user_id].payment_methods[intent.payment_method_id].source"]
+LITERALS = st.one_of(st.sampled_from(["USD", "EUR", "card_1", "credit_card", "", "10.00", "1", "0"]),
+                     st.integers(-2, 2000), st.sampled_from([0.5, 0.99, 10.0, 1e3]),
+                     st.decimals(0, 2000, places=2).map(str))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(COMPARED), op=st.sampled_from(["eq", "ne", "gt", "ge", "lt", "le"]), literal=LITERALS,
+       on_missing=st.sampled_from([None, True, False]), price=st.sampled_from(["10.00", "1999.99", "0.50"]),
+       quantity=st.integers(1, 3))
+def test_compiled_comparisons_with_a_literal_agree_with_eval_node(path: str, op: str, literal: Any, on_missing: Any,
+                                                                   price: str, quantity: int) -> None:
+    """The literal fast paths (a string against a string literal, an amount or an int against a
+    number): the same result as ``compare`` on intent amounts, quantities, strings and facts."""
+    cond: dict[str, Any] = {"path": path, op: literal, **({} if on_missing is None else {"on_missing": on_missing})}
+    doc = {**HEAD, "rules": [{"id": "r", "kinds": ["checkout"], "when": cond, "outcome": "escalate", "code": "fuzz"}]}
+    policy = _load(json.dumps(doc))
+    if policy is not None:
+        agree(policy, [cart(line(unit_price=price, quantity=quantity)), *ENVELOPES])

@@ -14,6 +14,7 @@ kept for that list (a tuple of the compiled policy, which never changes).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from ..core.paths import MISSING
@@ -109,6 +110,28 @@ def _compile_compare(node: Compare) -> Test:
     on_missing, text = node.on_missing, left.text
 
     if default is None and lit and plain:  # the usual comparison: a path against a literal
+        test = op.test
+        if op.name in ("eq", "ne") and type(other_value) is str:
+            equal = op.name == "eq"
+
+            def string_literal(env: Env) -> bool:
+                value = lget(env)
+                if type(value) is str:  # what `compare` decides for two strings, without its dispatch
+                    return value == other_value if equal else value != other_value
+                return compare(op, value, other_value, on_missing, text, fixed)
+            return string_literal
+        if op.orders and fixed is not None:
+            def number_literal(env: Env) -> bool:
+                value = lget(env)
+                kind = type(value)
+                if kind is Decimal:  # an amount of the intent: what `compare` decides, without its dispatch
+                    if value.is_finite():
+                        return test(value, fixed)
+                elif kind is int:
+                    return test(Decimal(value), fixed)
+                return compare(op, value, other_value, on_missing, text, fixed)
+            return number_literal
+
         def path_vs_literal(env: Env) -> bool:
             return compare(op, lget(env), other_value, on_missing, text, fixed)
         return path_vs_literal
