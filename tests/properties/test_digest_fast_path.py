@@ -15,9 +15,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import txguard.domain.digest as digest_module
 from txguard import Checkout, intent_digest
 from txguard.core.canonical import canonical_json
-from txguard.domain.digest import _checkout_canonical, bound_fields
+from txguard.domain.digest import _checkout_canonical, bound_and_digest, bound_fields
 
 text = st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=12)
 ids = st.one_of(text, st.sampled_from(["111", 'a"b', "a\\b", "é", "\n", "\u2028", "\x00x"]))
@@ -66,3 +67,15 @@ def test_digest_is_shared_only_by_the_same_intent() -> None:
     da = intent_digest(a)
     assert intent_digest(b) != da          # the cache never answers for another intent
     assert intent_digest(a) == da
+
+
+@settings(max_examples=200, deadline=None)
+@given(checkouts())
+def test_bound_and_digest_is_bound_fields_and_intent_digest(intent: Checkout) -> None:
+    """What a confirmation request carries: computed once, the same as each computed alone."""
+    digest_module._last_digest = (None, "")  # not the cached digest: computed from the bound fields
+    bound, digest = bound_and_digest(intent)
+    digest_module._last_digest = (None, "")
+    assert (bound, list(bound)) == (bound_fields(intent), list(bound_fields(intent)))
+    assert digest == intent_digest(intent)
+    assert bound_and_digest(intent) == (bound, digest)  # and from the cache

@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from ..core.context import Confirmed, Proposal
 from ..core.errors import ConsentTokenError
 from ..domain.digest import bound_fields, intent_digest
-from ..core.jsonio import exact_decimal
+from ..core.jsonio import exact_decimal, number_text
 from .tokens import verify_token
 
 if TYPE_CHECKING:
@@ -190,6 +190,7 @@ def _same_arguments(confirmed: Any, raw: Any, parsed: Mapping[str, Any] | None) 
 
 
 _LEAVES = frozenset((str, int, float, bool))
+_STR = frozenset((str,))
 
 
 def identical(a: Any, b: Any) -> bool:
@@ -213,9 +214,9 @@ def _same_types(a: Any, b: Any) -> bool:
     if t is not type(b):
         return _same_number(a, b)
     if t is dict:
-        if any(type(key) is not str for key in a):
+        if not {*map(type, a)} <= _STR:  # every key a str (the type test in C, not a generator)
             return False
-        return _same_pairs(zip(a.values(), (b[key] for key in a)))
+        return _same_pairs(zip(a.values(), map(b.__getitem__, a)))
     if t is list:
         return _same_pairs(zip(a, b))
     return t in _LEAVES or a is None or _same_number(a, b)
@@ -243,4 +244,8 @@ def _same_pairs(pairs: Iterable[tuple[Any, Any]]) -> bool:
 def _same_number(a: Any, b: Any) -> bool:
     """A JSON number read with its text (:class:`~txguard.core.jsonio.JSONNumber`) and a plain
     float (a host's, or ``json.loads``'s) are the same leaf when they are the same exact number."""
-    return isinstance(a, float) and isinstance(b, float) and exact_decimal(a) == exact_decimal(b)
+    if not (isinstance(a, float) and isinstance(b, float)):
+        return False
+    # Equal floats of one text are one exact value (the usual case: a JSON number and the float of
+    # the same text); NaN is never equal, not even to itself.
+    return (a == b and number_text(a) == number_text(b)) or exact_decimal(a) == exact_decimal(b)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .intents import Intent, ReadOnly
+from .fastinit import fast_init
 
 Route = Literal["human", "refuse"]
 
@@ -35,6 +36,7 @@ class Outcome(str, enum.Enum):
 _RANK = {Outcome.ALLOW: 0, Outcome.CLARIFY: 1, Outcome.ESCALATE: 2}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Reason:
     """One fired rule: its id, its stable reason code, a message, and the outcome it asked for."""
@@ -116,6 +118,7 @@ class PolicyRef:
         return {"id": self.id, "version": self.version, "digest": self.digest}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The guard's answer for one proposal.

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from .errors import MoneyError
-from .jsonio import exact_decimal
+from .jsonio import JSONNumber, exact_decimal
 from .money import CURRENCY_EXPONENTS, brief, currency_exponent, parse_amount
 
 
@@ -33,9 +33,16 @@ def _currency(value: Any) -> str:
     return str(value)
 
 
+_ZERO, _ONE = Decimal(0), Decimal(1)
+
+
 def _confidence(value: Any) -> Decimal:
     """The agent's confidence as an exact Decimal: a JSON number from its source text (``0.79999999999999999``
     stays below ``0.8``), a host's float through its shortest ``repr``."""
+    if type(value) is JSONNumber:  # the wire format's case first; anything wrong takes the full path below
+        result = exact_decimal(value)
+        if result.is_finite() and _ZERO <= result <= _ONE:
+            return result
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise ValueError(f"confidence `{brief(value)}` is not a number in [0, 1]")
     if isinstance(value, float):

@@ -83,12 +83,11 @@ def exact_decimal(value: float) -> Decimal:
     >>> exact_decimal(read_json("0.79999999999999999")), exact_decimal(read_json("0.960"))
     (Decimal('0.79999999999999999'), Decimal('0.96'))
     """
-    short = Decimal(repr(value))
-    if isinstance(value, JSONNumber):
-        exact = Decimal(value.text)
-        if exact != short:
-            return exact
-    return short
+    text = repr(value)
+    if isinstance(value, JSONNumber) and value.text != text:  # the same text is the same value: one parse
+        exact, short = Decimal(value.text), Decimal(text)
+        return exact if exact != short else short
+    return Decimal(text)
 
 
 def read_json(text: str | bytes | bytearray) -> Any:

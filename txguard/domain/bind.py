@@ -11,12 +11,16 @@ The fields playing the roles ``confidence`` and ``candidates`` (:data:`ASSESSMEN
 either: they are the agent's own assessment of its choice (how sure it is, what else it weighed), not
 part of the action the user confirms, and an agent re-proposing a confirmed action with another
 confidence proposes the same action.
+
+:func:`compile_bound` turns a kind's declaration into one function per kind, built once (the
+declaration is walked at compile time, not on every call); :func:`bound_form` is the reference it
+must equal (``tests/properties/test_bound_compiled.py``).
 """
 
 from __future__ import annotations
 
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -95,3 +99,88 @@ def _decimal_text(value: Decimal) -> str:
     """One text per decimal value: no exponent, no trailing zeros (``1.50`` and ``1.5`` are one value)."""
     text = format(plain(value), "f")
     return "0" if text in ("-0", "0") else text
+
+
+Conv = Callable[[Any, Mapping[tuple[str, ...], "str | None"]], Any]
+"""One compiled field: (value, the intent's currencies by money leaf path) -> its bound form."""
+
+
+def compile_bound(spec: KindSpec) -> Callable[[Any], dict[str, Any]]:
+    """``bound_form(spec, ·)`` as one function: the field types, unbound paths and currency sources
+    are resolved once, so a call only reads the intent's values."""
+    unbound = frozenset(spec.unbound) | {path for role, path in spec.roles.items() if role in ASSESSMENT_ROLES}
+    const = {steps: cur for steps, cur, is_path in spec.money if not is_path}
+    paths = [(steps, cur) for steps, cur, is_path in spec.money if is_path]
+    fields = spec.fields.fields
+    groups = [[(name, _compile(fields[name], (name,), name, unbound, True)) for name in group]
+              for group in spec.same_length if all(fields[name].unordered for name in group)]
+    plain = [(name, _compile(tp, (name,), name, unbound, False)) for name, tp in fields.items() if name not in unbound]
+    kind = spec.name
+
+    def bound(intent: Any) -> dict[str, Any]:
+        currencies: Mapping[tuple[str, ...], str | None] = const
+        if paths:
+            found: dict[str, str | None] = {}
+            currencies = dict(const)
+            for steps, cur in paths:
+                if cur not in found:
+                    found[cur] = _currency(intent, cur, True)
+                currencies[steps] = found[cur]
+        out: dict[str, Any] = {"kind": kind}
+        joint: dict[str, list[Any]] = {}
+        for group in groups:
+            rows = [list(row) for row in zip(*(conv(getattr(intent, name), currencies) or () for name, conv in group))]
+            rows.sort(key=canonical_json)
+            for i, (name, _) in enumerate(group):
+                joint[name] = [row[i] for row in rows]
+        for name, conv in plain:
+            out[name] = joint[name] if name in joint else conv(getattr(intent, name), currencies)
+        return out
+
+    return bound
+
+
+def _leaf(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    return value
+
+
+def _compile(tp: FieldType, steps: tuple[str, ...], dotted: str, unbound: frozenset[str], keep_order: bool) -> Conv:
+    """The compiled :func:`_value` of one field type at ``steps`` (the same branches, in the same order)."""
+    kind = tp.kind
+    if kind == "money":
+        def money(v: Any, cur: Mapping[tuple[str, ...], str | None]) -> Any:
+            if v is None:
+                return None
+            code = cur.get(steps)
+            return format_amount(v, code) if code else _decimal_text(v)  # with its code, as `_value`
+        return money
+    if kind == "decimal":
+        return lambda v, cur: None if v is None else _decimal_text(v)
+    if kind == "datetime":
+        return lambda v, cur: None if v is None else v.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if kind == "date":
+        return lambda v, cur: None if v is None else v.isoformat() if isinstance(v, date) else _leaf(v)
+    if kind == "duration":
+        return lambda v, cur: (None if v is None else f"PT{v.days * 86400 + v.seconds}.{v.microseconds:06d}S"
+                               if isinstance(v, timedelta) else _leaf(v))
+    if kind == "list" and tp.of is not None:
+        elem = _compile(tp.of, steps + ("[]",), dotted, unbound, False)
+        if tp.unordered and not keep_order:
+            def unordered(v: Any, cur: Mapping[tuple[str, ...], str | None]) -> Any:
+                if v is None:
+                    return None
+                items = [elem(x, cur) for x in v]
+                items.sort(key=canonical_json)
+                return items
+            return unordered
+        return lambda v, cur: None if v is None else [elem(x, cur) for x in v]
+    if kind == "map" and tp.of is not None:
+        value_conv = _compile(tp.of, steps + ("{}",), dotted, unbound, False)
+        return lambda v, cur: None if v is None else {k: value_conv(x, cur) for k, x in v.items()}
+    if kind == "record":
+        subs = [(name, _compile(sub, steps + (name,), f"{dotted}.{name}", unbound, False))
+                for name, sub in tp.fields.items() if f"{dotted}.{name}" not in unbound]
+        return lambda v, cur: None if v is None else {name: conv(getattr(v, name), cur) for name, conv in subs}
+    return lambda v, cur: None if v is None else _leaf(v)

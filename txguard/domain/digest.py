@@ -70,3 +70,17 @@ def intent_digest(intent: BaseModel) -> str:
     digest = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
     _last_digest = (intent, digest)
     return digest
+
+
+def bound_and_digest(intent: BaseModel) -> tuple[dict[str, Any], str]:
+    """``(bound_fields(intent), intent_digest(intent))``, the bound fields computed once: the digest
+    is the hash of their canonical text (for a checkout the same text ``_checkout_canonical``
+    writes, ``tests/properties/test_digest_fast_path.py``). What a confirmation request carries."""
+    global _last_digest
+    bound = bound_fields(intent)
+    last = _last_digest
+    if last[0] is intent:
+        return bound, last[1]
+    digest = "sha256:" + hashlib.sha256(canonical_json(bound).encode("utf-8")).hexdigest()
+    _last_digest = (intent, digest)
+    return bound, digest

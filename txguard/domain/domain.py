@@ -23,6 +23,7 @@ from ..core.canonical import policy_json
 from ..core.context import EMPTY_REQUEST, Request
 from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_MODELS
 from ..core.paths import FACTS_SCHEMA, ListOf, MapOf
+from .bind import compile_bound
 from ..policy.types import MoneyIn
 from .bind import bound_form
 from .amounts import amounts, is_code, markers
@@ -51,7 +52,12 @@ class KindSpec:
 
     def bound(self, intent: Any) -> dict[str, Any]:
         """What consent binds of ``intent`` (see :mod:`txguard.domain.bind`)."""
-        return bound_form(self, intent)
+        return self._bound(intent)
+
+    @functools.cached_property
+    def _bound(self) -> Callable[[Any], dict[str, Any]]:
+        """:func:`~txguard.domain.bind.bound_form` compiled for this kind, once."""
+        return compile_bound(self)
 
     def currency_of(self, steps: tuple[str, ...]) -> tuple[str, bool] | None:
         for path, cur, is_path in self.money:

@@ -45,7 +45,7 @@ def read_facts(domain: Domain, raw: Mapping[str, Any]) -> Mapping[str, Any]:
             continue
         if spec.key is None:
             continue
-        if isinstance(coll, (list, tuple)):
+        if type(coll) is not dict and isinstance(coll, (list, tuple)):
             indexed: dict[Any, Any] = {}
             for record in coll:
                 key = record.get(spec.key, MISSING) if isinstance(record, Mapping) else MISSING

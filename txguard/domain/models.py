@@ -232,9 +232,14 @@ def walk(value: Any, steps: tuple[str, ...], label: str = "", absent: bool = Fal
 
 
 def money_checker(money: list[tuple[tuple[str, ...], str, bool]],
-                  same_length: list[tuple[str, ...]]) -> Callable[[BaseModel], None] | None:
+                  same_length: list[tuple[str, ...]], *, compiled: bool = True) -> Callable[[BaseModel], None] | None:
     """The after-validator of a kind: each amount (leaf path, currency code or currency path, whether
-    the currency is a path) within its currency's exponent; each group of lists equally long."""
+    the currency is a path) within its currency's exponent; each group of lists equally long.
+
+    ``compiled`` (the default): the paths are compiled once and a model that passes is not walked
+    with locations; one that does not (or that the fast pass cannot read) goes to the reference
+    check, which raises the located error. ``compiled=False`` is that reference
+    (``tests/properties/test_bound_compiled.py`` checks the two agree)."""
     if not money and not same_length:
         return None
 
@@ -261,4 +266,70 @@ def money_checker(money: list[tuple[tuple[str, ...], str, bool]],
                 first, *others = sizes
                 raise ValueError(f"{first[0]} has {first[1]} entries but "
                                  + " and ".join(f"{name} has {n}" for name, n in others))
-    return check
+    if not compiled:
+        return check
+
+    paths = [(collector(steps), CURRENCY_EXPONENTS.get(currency) if not is_path else None,
+              collector(tuple(currency.split("."))) if is_path else None) for steps, currency, is_path in money]
+
+    def passes(model: BaseModel) -> bool:
+        """The same checks, without rendering a location per value: True when every one passes."""
+        for amounts_of, exponent, currency_of in paths:
+            if currency_of is not None:
+                found: list[Any] = []
+                currency_of(model, found)
+                if len(found) != 1 or not isinstance(found[0], str):
+                    amounts: list[Any] = []
+                    amounts_of(model, amounts)
+                    if amounts:
+                        return False
+                    continue
+                exponent = CURRENCY_EXPONENTS.get(found[0])
+            if exponent is None:
+                return False
+            amounts = []
+            amounts_of(model, amounts)
+            for amount in amounts:
+                if isinstance(amount, Decimal) and -amount.as_tuple().exponent > exponent:  # type: ignore[operator]
+                    return False
+        for group in same_length:
+            if len({len(getattr(model, name) or ()) for name in group}) > 1:
+                return False
+        return True
+
+    def fast(model: BaseModel) -> None:
+        try:
+            if passes(model):
+                return
+        except Exception:  # noqa: BLE001 - the reference says what is wrong, in its own words
+            pass
+        check(model)  # raises the located error (or finds nothing wrong after all)
+    return fast
+
+
+def collector(steps: tuple[str, ...]) -> Callable[[Any, list[Any]], None]:
+    """A function appending the values :func:`walk` yields at ``steps``, in its order, without their
+    locations (compiled once per leaf path)."""
+    if not steps:
+        def leaf(value: Any, out: list[Any]) -> None:
+            if value is not None:
+                out.append(value)
+        return leaf
+    head, rest = steps[0], collector(steps[1:])
+    if head == "[]":
+        def each(value: Any, out: list[Any]) -> None:
+            if value is not None:
+                for elem in value:
+                    rest(elem, out)
+        return each
+    if head == "{}":
+        def each_value(value: Any, out: list[Any]) -> None:
+            if value is not None:
+                for _, elem in value.items():
+                    rest(elem, out)
+        return each_value
+
+    def field(value: Any, out: list[Any]) -> None:
+        if value is not None:
+            rest(getattr(value, head, None) if not isinstance(value, Mapping) else value.get(head), out)
+    return field

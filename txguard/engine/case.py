@@ -26,6 +26,7 @@ from ..policy.compile import CompiledPolicy
 from ..policy.tools import ProposalError, validation_summary
 from .state import State, engine_reason
 from .trace import Trace
+from ..core.fastinit import fast_init
 
 Clock = Callable[[], datetime]
 
@@ -55,6 +56,7 @@ def _context_problem(part: str, exc: Exception) -> str:
     return (text if text.startswith(part) else f"{part}: {text}")[:300]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Mapped:
     """The proposal as the policy's tools map it: the intent, or why it maps to none."""
@@ -98,6 +100,7 @@ def map_proposal(policy: CompiledPolicy, proposal: Any) -> Mapped:
                                          "human"))
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, eq=False)
 class Case:
     """One decision's inputs, read once (see the module docstring).

@@ -6,15 +6,14 @@ from pydantic import BaseModel
 
 from ..core.decision import ConfirmationLine, ConfirmationRequest
 from ..core.intents import Checkout
-from ..domain.digest import bound_fields, intent_digest
+from ..domain.digest import bound_and_digest
 from ..core.money import format_amount
 
 
 def confirmation_request(intent: BaseModel) -> ConfirmationRequest:
     """What the user is asked to confirm: the intent's digest, bound fields and, for a checkout, its lines."""
     kind = str(getattr(intent, "kind"))
-    digest = intent_digest(intent)
-    summary = bound_fields(intent)
+    summary, digest = bound_and_digest(intent)
     if isinstance(intent, Checkout):
         cur = intent.currency
         return ConfirmationRequest(

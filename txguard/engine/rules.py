@@ -11,13 +11,14 @@ as it runs: its status (fired, not fired, skipped, error), why, what a built-in 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 from ..checks.ctx import Ctx
 from ..core.decision import Outcome, Question, Reason
 from ..policy.rules import CompiledRule
 from ..policy.ir import Check, ConditionError, MissingFact
+from .compiled import plan
 from .conditions import NOW, eval_node
 from .trace import Comparison, RuleTrace, Trace
 
@@ -33,16 +34,20 @@ def _env(ctx: Ctx) -> dict[str, Any]:
     return env
 
 
-def run_rules(rules: Iterable[CompiledRule], ctx: Ctx,
+def run_rules(rules: Sequence[CompiledRule], ctx: Ctx,
               trace: Trace | None = None) -> tuple[list[Reason], list[str], list[Question], bool]:
     """The fired reasons, the routes of escalating ones, the questions of clarifying ones, and
-    whether the consent check fired. With ``trace``, a :class:`RuleTrace` per rule is appended."""
+    whether the consent check fired. With ``trace``, a :class:`RuleTrace` per rule is appended.
+
+    Untraced, each ``when`` test runs compiled (:mod:`.compiled`); traced, through ``eval_node``,
+    which records every comparison (the two decide alike)."""
     fired: list[Reason] = []
     routes: list[str] = []
     questions: list[Question] = []
     failed: dict[str, str] = {}  # precondition -> the rule whose failure failed it
     consent_fired = False
-    for rule in rules:
+    steps = plan(rules) if trace is None else tuple((rule, None) for rule in rules)
+    for rule, fast in steps:
         if failed and not failed.keys().isdisjoint(rule.needs):
             if trace is not None:
                 why = "; ".join(f"needs `{n}`, which failed ({failed[n]} fired)" for n in sorted(rule.needs & failed.keys()))
@@ -56,6 +61,8 @@ def run_rules(rules: Iterable[CompiledRule], ctx: Ctx,
             test = rule.test
             if type(test) is Check:  # a built-in check, or a `when` tree on the shared environment
                 message = test.spec.fn(ctx, test.params)
+            elif fast is not None:
+                message = rule.detail if fast(_env(ctx)) else None
             else:
                 message = rule.detail if eval_node(test, _env(ctx), out) else None
         except MissingFact as exc:

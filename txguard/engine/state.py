@@ -9,6 +9,7 @@ from typing import Any
 
 from ..core.decision import Decision, Outcome, Question, Reason
 from ..policy.compile import CompiledPolicy
+from ..core.fastinit import fast_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ def _sort_key(r: Reason) -> tuple[int, str, str]:
     return -RANK[r.outcome], r.rule, r.code
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class State:
     """What is known of one decision so far.

@@ -1,0 +1,148 @@
+"""``when`` conditions compiled into closures, once per rule list, for the untraced rule loop.
+
+:func:`compile_node` turns a condition tree into one function of the environment that decides it
+exactly as :func:`~txguard.engine.conditions.eval_node` does without a trace (the same order, the
+same short-circuiting, the same values, the same errors): each node's type, operator, literal and
+getters are read once, when the closure is built, not on every decision. ``eval_node`` stays the
+reference and the traced path (``txguard explain``); ``tests/properties/test_compiled_conditions.py``
+checks the two agree on random conditions and hostile inputs.
+
+:func:`plan` pairs each rule of a kind's rule list with its compiled test, built on first use and
+kept for that list (a tuple of the compiled policy, which never changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from ..core.paths import MISSING
+from ..policy.ir import All, AnyOf, Check, Compare, ConditionError, ForEach, Lit, MissingFact, Node, Not, Ref, compare
+from ..policy.rules import CompiledRule
+from .conditions import _decide, value_of
+
+Env = Mapping[str, Any]
+Test = Callable[[Env], bool]
+
+_PLANS: dict[int, tuple[Sequence[CompiledRule], tuple[tuple[CompiledRule, Test | None], ...]]] = {}
+"""Compiled rule lists by identity (the list is kept with its plan, so an id is never reused)."""
+_MAX_PLANS = 512
+
+
+def plan(rules: Sequence[CompiledRule]) -> tuple[tuple[CompiledRule, Test | None], ...]:
+    """Each rule with its compiled ``when`` test (None for a built-in check)."""
+    entry = _PLANS.get(id(rules))
+    if entry is not None and entry[0] is rules:
+        return entry[1]
+    compiled = tuple((rule, None if type(rule.test) is Check else compile_node(rule.test)) for rule in rules)
+    if len(_PLANS) >= _MAX_PLANS:  # policies reloaded many times: start again rather than grow
+        _PLANS.clear()
+    _PLANS[id(rules)] = (rules, compiled)
+    return compiled
+
+
+def compile_node(node: Node) -> Test:
+    """``lambda env: eval_node(node, env)``, compiled."""
+    if isinstance(node, Compare):
+        return _compile_compare(node)
+    if isinstance(node, (All, AnyOf)):
+        parts = tuple(compile_node(p) for p in node.parts)
+        if isinstance(node, All):
+            def every(env: Env) -> bool:
+                for part in parts:
+                    if not part(env):
+                        return False
+                return True
+            return every
+
+        def some(env: Env) -> bool:
+            for part in parts:
+                if part(env):
+                    return True
+            return False
+        return some
+    if isinstance(node, Not):
+        body = compile_node(node.body)
+        return lambda env: not body(env)
+    if isinstance(node, ForEach):
+        return _compile_for_each(node)
+    name = type(node).__name__
+
+    def not_a_condition(env: Env) -> bool:
+        raise TypeError(f"{name} is not a condition: a built-in check is run by the rule loop")
+    return not_a_condition
+
+
+def _compile_for_each(node: ForEach) -> Test:
+    text, get, name, every = node.path.text, node.get, node.var, node.quantifier == "all"
+    body = compile_node(node.body)
+
+    def for_each(env: Env) -> bool:
+        seq = get(env)
+        if seq is MISSING:
+            raise MissingFact(f"`{text}` is not in the facts")
+        if isinstance(seq, Mapping):
+            seq = list(seq.values())
+        if not isinstance(seq, (list, tuple)):
+            raise ConditionError(f"`{text}` is not a list")
+        if every:
+            for x in seq:
+                if not body({**env, name: x}):
+                    return False
+            return True
+        for x in seq:
+            if body({**env, name: x}):
+                return True
+        return False
+    return for_each
+
+
+def _compile_compare(node: Compare) -> Test:
+    left, operand, op = node.left, node.operand, node.op
+    lget: Callable[[Env], Any] = left.get if type(left) is Ref else (lambda env: value_of(left, env))
+    default, parent = node.default, node.default_parent
+    lit = type(operand) is Lit
+    other_value, fixed = (operand.value, operand.number) if lit else (None, None)  # type: ignore[union-attr]
+    oget: Callable[[Env], Any] = (operand.get if type(operand) is Ref
+                                  else (lambda env: value_of(operand, env)))
+    plain = not op.presence and not node.currencies and node.mode == "plain"
+    on_missing, text = node.on_missing, left.text
+
+    if default is None and lit and plain:  # the usual comparison: a path against a literal
+        test = op.test
+        if op.name in ("eq", "ne") and type(other_value) is str:
+            equal = op.name == "eq"
+
+            def string_literal(env: Env) -> bool:
+                value = lget(env)
+                if type(value) is str:  # what `compare` decides for two strings, without its dispatch
+                    return value == other_value if equal else value != other_value
+                return compare(op, value, other_value, on_missing, text, fixed)
+            return string_literal
+        if op.orders and fixed is not None:
+            def number_literal(env: Env) -> bool:
+                value = lget(env)
+                kind = type(value)
+                if kind is Decimal:  # an amount of the intent: what `compare` decides, without its dispatch
+                    if value.is_finite():
+                        return test(value, fixed)
+                elif kind is int:
+                    return test(Decimal(value), fixed)
+                return compare(op, value, other_value, on_missing, text, fixed)
+            return number_literal
+
+        def path_vs_literal(env: Env) -> bool:
+            return compare(op, lget(env), other_value, on_missing, text, fixed)
+        return path_vs_literal
+
+    def comparison(env: Env) -> bool:
+        value = lget(env)
+        if value is MISSING and default is not None:
+            if parent is None or parent(env) not in (MISSING, None):  # a missing record is still a missing fact
+                value = default
+        other = other_value if lit else oget(env)
+        if plain:
+            return compare(op, value, other, on_missing, text, fixed)
+        return _decide(node, value, other, fixed, env)
+    return comparison
