@@ -142,7 +142,5 @@ def _compile_compare(node: Compare) -> Test:
             if parent is None or parent(env) not in (MISSING, None):  # a missing record is still a missing fact
                 value = default
         other = other_value if lit else oget(env)
-        if plain:
-            return compare(op, value, other, on_missing, text, fixed)
-        return _decide(node, value, other, fixed, env)
+        return _decide(node, value, other, fixed, env)  # which side is missing is named as eval_node names it
     return comparison
