@@ -25,7 +25,6 @@ from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_MODELS
 from ..core.paths import FACTS_SCHEMA, ListOf, MapOf
 from .bind import compile_bound
 from ..policy.types import MoneyIn
-from .bind import bound_form
 from .amounts import amounts, is_code, markers
 from .declare import IDENT, FieldType, Report, Where, leaves, parse_named, parse_record, resolve
 from .models import annotation, money_checker, optional, record_model
