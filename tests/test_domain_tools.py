@@ -54,11 +54,13 @@ TOOLS = [(str(p), t) for p in (RICH, FLIGHTS) for t in _policy(str(p)).tools]
 
 # What JSON Schema cannot say of a declared kind (see txguard/policy/tooldefs.py), by tool: an amount
 # outside its declared bounds, an amount finer than a currency sent in the same call, lists of a
-# `same_length` group of different lengths.
+# `same_length` group of different lengths, a decimal of more than 60 digits or places (a JSON
+# number such as 2.2e-311: the schema bounds a number's value, not its precision).
 BOUND = re.compile(r"^amount: Input should be (less|greater) than or equal to")
 EXPONENT = re.compile(r"has more decimals than [A-Z]{3} allows")
 PAIRS = re.compile(r"legs has \d+ entries but owners has \d+")
-ALLOWED = {"send": [BOUND, EXPONENT, PAIRS], "send_usd": [BOUND, PAIRS], "jot": [EXPONENT]}
+DIGITS = re.compile(r"is out of range \(a decimal has at most 60 digits")
+ALLOWED = {"send": [BOUND, EXPONENT, PAIRS, DIGITS], "send_usd": [BOUND, PAIRS, DIGITS], "jot": [EXPONENT, DIGITS]}
 
 
 # -- what the schema admits, the guard accepts -----------------------------------------------------

@@ -185,7 +185,8 @@ def type_schema(tp: FieldType, spec: KindSpec | None = None, steps: tuple[str, .
     if k == "money":
         out = _money(tp, spec.currency_of(steps) if spec is not None else None)
     elif k == "decimal":
-        out = _bounded({"type": "number", "description": "An exact decimal number (a JSON number such as 1.5)."}, tp)
+        out = _bounded({"type": "number", "description": "An exact decimal number (a JSON number such as 1.5), "
+                                                         "at most 60 digits and 60 decimal places."}, tp)
     elif k == "int":
         out = _bounded({"type": "integer"}, tp)
     elif k == "string":
