@@ -1,0 +1,52 @@
+"""Adversarial review of the declared-domain work: each test is a hole found and fixed.
+
+Every test decides one input both ways where it matters: the untraced guard (compiled conditions,
+compiled bound forms) and the traced reference (``eval_node``), which must agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from txguard import Guard, compile_policy
+from txguard.engine.evaluate import evaluate
+from txguard.engine.trace import Trace
+
+CLOCK = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+GIFT = """
+apiVersion: txguard/v1
+id: t
+version: 1
+currency: USD
+intents:
+  gift:
+    consequential: false
+    fields:
+      to: id
+      tags: {list: id, optional: true}
+defaults: {gift: allow}
+tools:
+  give: {intent: gift}
+rules:
+  - id: none-blocked
+    kinds: [gift]
+    when: {not: {for_each: intent.tags, as: t, any: {path: t, eq: blocked}}}
+    outcome: escalate
+"""
+
+
+def both(policy_text: str, proposal: dict[str, Any], **kw: Any) -> tuple[Any, Any]:
+    policy = compile_policy(policy_text, "t.yaml")
+    fast = Guard(policy, clock=lambda: CLOCK).check(proposal, **kw)
+    traced = evaluate(policy, proposal, kw.get("request"), kw.get("session"), kw.get("facts"), lambda: CLOCK,
+                      trace=Trace())
+    return fast, traced
+
+
+def test_compiled_for_each_over_an_absent_optional_list_is_empty_as_in_eval_node() -> None:
+    fast, traced = both(GIFT, {"name": "give", "arguments": {"to": "u1"}})
+    assert [r.code for r in traced.reasons] == ["none_blocked"]
+    assert (fast.outcome, [(r.code, r.message) for r in fast.reasons]) == \
+        (traced.outcome, [(r.code, r.message) for r in traced.reasons])
