@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from txguard import Guard, compile_policy
+import pytest
+
+from txguard import Guard, PolicyError, compile_policy
 from txguard.engine.evaluate import evaluate
 from txguard.engine.trace import Trace
 
@@ -50,3 +52,32 @@ def test_compiled_for_each_over_an_absent_optional_list_is_empty_as_in_eval_node
     assert [r.code for r in traced.reasons] == ["none_blocked"]
     assert (fast.outcome, [(r.code, r.message) for r in fast.reasons]) == \
         (traced.outcome, [(r.code, r.message) for r in traced.reasons])
+
+
+PAY = """
+apiVersion: txguard/v1
+id: t
+version: 1
+currency: USD
+intents:
+  pay:
+    fields:
+      to: id
+      total: money
+      lines: {list: {sku: id, price: money}}
+    roles: ROLES
+defaults: {pay: allow}
+tools:
+  send: {intent: pay}
+rules:
+  - id: consent
+    check: consent
+"""
+
+
+@pytest.mark.parametrize("roles", ["{confidence: total}", "{candidates: to}", "{confidence: lines.price}",
+                                   "{lines: lines, candidates: lines}"])
+def test_a_role_consent_leaves_out_cannot_name_a_field_of_the_action(roles: str) -> None:
+    # `confidence: total` made the total unbound: a confirmation of 10.00 allowed a payment of 10000.00
+    with pytest.raises(PolicyError, match="consent does not bind"):
+        compile_policy(PAY.replace("ROLES", roles), "t.yaml")
