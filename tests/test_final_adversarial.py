@@ -81,3 +81,35 @@ def test_a_role_consent_leaves_out_cannot_name_a_field_of_the_action(roles: str)
     # `confidence: total` made the total unbound: a confirmation of 10.00 allowed a payment of 10000.00
     with pytest.raises(PolicyError, match="consent does not bind"):
         compile_policy(PAY.replace("ROLES", roles), "t.yaml")
+
+
+HOLDS = """
+apiVersion: txguard/v1
+id: t
+version: 1
+currency: USD
+intents:
+  gift:
+    consequential: false
+    fields: {to: id}
+facts:
+  holds: {key: hold_id, record: {hold_id: id, active: bool}}
+defaults: {gift: allow}
+tools:
+  give: {intent: gift}
+rules:
+  - id: no-active-hold
+    kinds: [gift]
+    when: {for_each: facts.holds, as: h, any: {path: h.active, eq: true}}
+    outcome: escalate
+"""
+
+
+@pytest.mark.parametrize("holds", [[{"active": True}], [{"hold_id": None, "active": True}],
+                                   [{"hold_id": "a", "active": False}, {"hold_id": "a", "active": True}],
+                                   [{"hold_id": "b", "active": False}, {"hold_id": True, "active": True}]])
+def test_a_listed_record_without_a_key_of_its_own_is_a_hole_not_dropped(holds: list[dict[str, Any]]) -> None:
+    # a listed hold with no usable key was left out of the collection: `for_each` never saw it -> allow
+    fast, traced = both(HOLDS, {"name": "give", "arguments": {"to": "u"}}, facts={"holds": holds})
+    assert fast.outcome == traced.outcome == "escalate"
+    assert {r.code for r in fast.reasons} == {"missing_fact"}
