@@ -113,3 +113,34 @@ def test_a_listed_record_without_a_key_of_its_own_is_a_hole_not_dropped(holds: l
     fast, traced = both(HOLDS, {"name": "give", "arguments": {"to": "u"}}, facts={"holds": holds})
     assert fast.outcome == traced.outcome == "escalate"
     assert {r.code for r in fast.reasons} == {"missing_fact"}
+
+
+FROZEN = """
+apiVersion: txguard/v1
+id: t
+version: 1
+currency: USD
+intents:
+  gift:
+    consequential: false
+    fields: {account_id: id}
+facts:
+  accounts: {key: account_id, record: {account_id: id, frozen: optional bool}}
+defaults: {gift: allow}
+tools:
+  give: {intent: gift}
+rules:
+  - id: frozen
+    kinds: [gift]
+    when: {path: 'facts.accounts[intent.account_id].frozen', default: false, eq: true}
+    outcome: escalate
+"""
+
+
+def test_a_default_does_not_stand_in_for_a_record_filed_under_another_key() -> None:
+    # `A1` holds the record of `A2` (ambiguous): the lookup finds nothing, but its parent record was
+    # found by a plain read, so `default: false` was compared instead of the frozen flag -> allow
+    facts = {"accounts": {"A1": {"account_id": "A2", "frozen": True}}}
+    fast, traced = both(FROZEN, {"name": "give", "arguments": {"account_id": "A1"}}, facts=facts)
+    assert fast.outcome == traced.outcome == "escalate"
+    assert [r.code for r in fast.reasons] == ["missing_fact"]
