@@ -144,3 +144,32 @@ def test_a_default_does_not_stand_in_for_a_record_filed_under_another_key() -> N
     fast, traced = both(FROZEN, {"name": "give", "arguments": {"account_id": "A1"}}, facts=facts)
     assert fast.outcome == traced.outcome == "escalate"
     assert [r.code for r in fast.reasons] == ["missing_fact"]
+
+
+OWNED = """
+apiVersion: txguard/v1
+id: t
+version: 1
+currency: USD
+intents:
+  cancel:
+    consequential: false
+    fields: {reservation_id: id}
+    roles: {order: reservation_id}
+facts:
+  reservations: {key: reservation_id, record: {reservation_id: id, user_id: id}}
+defaults: {cancel: allow}
+tools:
+  cancel_reservation: {intent: cancel}
+rules:
+  - {id: owner, check: ownership, params: {collection: reservations, field: user_id}}
+"""
+
+
+def test_a_builtin_check_does_not_read_a_record_filed_under_another_key() -> None:
+    # R1 holds the record of R9 (ambiguous): a `when` lookup finds nothing, but `ownership` read it -> allow
+    facts = {"reservations": {"R1": {"reservation_id": "R9", "user_id": "u1"}}}
+    fast, traced = both(OWNED, {"name": "cancel_reservation", "arguments": {"reservation_id": "R1"}},
+                        session={"authenticated_user_id": "u1"}, facts=facts)
+    assert fast.outcome == traced.outcome == "escalate"
+    assert [r.code for r in fast.reasons] == ["missing_fact"]
