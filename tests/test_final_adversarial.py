@@ -173,3 +173,33 @@ def test_a_builtin_check_does_not_read_a_record_filed_under_another_key() -> Non
                         session={"authenticated_user_id": "u1"}, facts=facts)
     assert fast.outcome == traced.outcome == "escalate"
     assert [r.code for r in fast.reasons] == ["missing_fact"]
+
+
+ACCOUNTS = """
+apiVersion: txguard/v1
+id: t
+version: 1
+currency: USD
+intents:
+  gift:
+    consequential: false
+    fields: {account_id: id}
+facts:
+  accounts: {key: account_id, record: {account_id: id, frozen: bool}}
+defaults: {gift: allow}
+tools:
+  give: {intent: gift}
+rules:
+  - id: frozen
+    kinds: [gift]
+    when: {path: 'facts.accounts[intent.account_id].frozen', eq: true}
+    outcome: escalate
+"""
+
+
+def test_null_in_a_declared_fact_that_is_not_optional_is_a_hole_as_when_absent() -> None:
+    # `frozen: bool` (not optional) given as null compared as a value: `null eq true` is false -> allow
+    facts = {"accounts": {"A1": {"account_id": "A1", "frozen": None}}}
+    fast, traced = both(ACCOUNTS, {"name": "give", "arguments": {"account_id": "A1"}}, facts=facts)
+    assert fast.outcome == traced.outcome == "escalate"
+    assert [r.code for r in fast.reasons] == ["missing_fact"]

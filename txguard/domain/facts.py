@@ -109,9 +109,13 @@ def typed_getter(get: Getter, path: Path, types: list[Any]) -> Getter:
     if not checks or len(checks) != len(types):
         return get
     text = path.text
+    # A record, list or map does not say here whether it is optional; a scalar does (``Optional``).
+    nullable = any(isinstance(t, (dict, ListOf, MapOf)) or type(None) in typing.get_args(t) for t in types)
 
     def read(env: Mapping[str, Any]) -> Any:
         value = get(env)
+        if value is None and not nullable:
+            return MISSING  # `null` where the declaration allows none is a hole, read as if absent
         if value is MISSING or value is None:
             return value
         for ok, _what in checks:
