@@ -203,3 +203,37 @@ def test_null_in_a_declared_fact_that_is_not_optional_is_a_hole_as_when_absent()
     fast, traced = both(ACCOUNTS, {"name": "give", "arguments": {"account_id": "A1"}}, facts=facts)
     assert fast.outcome == traced.outcome == "escalate"
     assert [r.code for r in fast.reasons] == ["missing_fact"]
+
+
+WAITS = """
+apiVersion: txguard/v1
+id: t
+version: 1
+currency: USD
+intents:
+  book:
+    consequential: false
+    fields: {n: int}
+facts:
+  waits: {key: n, record: {n: int, wait: duration}}
+defaults: {book: allow}
+tools:
+  b: {intent: book}
+rules:
+  - id: long-wait
+    kinds: [book]
+    when: WHEN
+    outcome: escalate
+"""
+
+
+@pytest.mark.parametrize("when", [
+    "{value: {div: ['facts.waits[intent.n].wait', {hours: 1}]}, ge: 2}",
+    "{value: {round: {div: ['facts.waits[intent.n].wait', {hours: 1}]}, places: 0}, ge: 2}",
+    "{value: {add: ['facts.waits[intent.n].wait', {hours: 1}]}, ge: {hours: 4}}",
+])
+def test_a_declared_duration_fact_with_a_time_part_computes(when: str) -> None:
+    # `PT3H` has a `T`: arithmetic read it as a datetime (or `round` as a number), a check_error
+    fast, traced = both(WAITS.replace("WHEN", when), {"name": "b", "arguments": {"n": 1}},
+                        facts={"waits": [{"n": 1, "wait": "PT3H"}]})
+    assert [r.code for r in fast.reasons] == [r.code for r in traced.reasons] == ["long_wait"]
