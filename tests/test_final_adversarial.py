@@ -237,3 +237,10 @@ def test_a_declared_duration_fact_with_a_time_part_computes(when: str) -> None:
     fast, traced = both(WAITS.replace("WHEN", when), {"name": "b", "arguments": {"n": 1}},
                         facts={"waits": [{"n": 1, "wait": "PT3H"}]})
     assert [r.code for r in fast.reasons] == [r.code for r in traced.reasons] == ["long_wait"]
+
+
+def test_an_amount_next_to_its_records_own_currency_field_is_refused() -> None:
+    # the line's `currency: KWD` was not the price's: `price` was read (and capped) in the policy's USD
+    text = PAY.replace("lines: {list: {sku: id, price: money}}", "lines: {list: {sku: id, price: money, currency: currency}}")
+    with pytest.raises(PolicyError, match="not its currency"):
+        compile_policy(text.replace("roles: ROLES", "roles: {amount: lines.price}"), "t.yaml")
