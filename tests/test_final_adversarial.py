@@ -244,3 +244,12 @@ def test_an_amount_next_to_its_records_own_currency_field_is_refused() -> None:
     text = PAY.replace("lines: {list: {sku: id, price: money}}", "lines: {list: {sku: id, price: money, currency: currency}}")
     with pytest.raises(PolicyError, match="not its currency"):
         compile_policy(text.replace("roles: ROLES", "roles: {amount: lines.price}"), "t.yaml")
+
+
+def test_listed_records_whose_keys_differ_only_in_json_type_claim_one_key() -> None:
+    # `7` and `"7"` name one account (a JSON object key is always the text): the lookup found the
+    # unfrozen `"7"` and never saw that the host's records also hold a frozen `7` -> allow
+    facts = {"accounts": [{"account_id": "7", "frozen": False}, {"account_id": 7, "frozen": True}]}
+    fast, traced = both(ACCOUNTS, {"name": "give", "arguments": {"account_id": "7"}}, facts=facts)
+    assert fast.outcome == traced.outcome == "escalate"
+    assert [r.code for r in fast.reasons] == ["missing_fact"]

@@ -60,15 +60,18 @@ def read_facts(domain: Domain, raw: Mapping[str, Any]) -> Mapping[str, Any]:
             continue
         if type(coll) is not dict and isinstance(coll, (list, tuple)):
             indexed: dict[Any, Any] = {}
+            texts: dict[str, Any] = {}  # `7` and `"7"` claim one key (a mapping's keys are all text)
             for i, record in enumerate(coll):
                 key = record.get(spec.key, MISSING) if isinstance(record, Mapping) else MISSING
-                if key is MISSING or not isinstance(key, (str, int)) or isinstance(key, bool) or key in indexed:
+                usable = key is not MISSING and isinstance(key, (str, int)) and not isinstance(key, bool)
+                if not usable or str(key) in texts:
                     # No lookup finds it, but a read of the whole collection (`for_each`, `count`) still
                     # meets it, as a hole (missing_fact), never as a record that is not there.
-                    if key in indexed:
-                        indexed[key] = MISSING
+                    if usable:
+                        indexed[texts[str(key)]] = MISSING  # the first claim; this one is its own slot below
                     indexed[_Unlisted(i)] = MISSING
                     continue
+                texts[str(key)] = key
                 indexed[key] = record
             out = dict(raw) if out is None else out
             out[name] = indexed
