@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from txguard import Guard, PolicyError, compile_policy
+from txguard import Guard, PolicyError, Proposal, compile_policy
+from txguard.domain.digest import intent_digest
 from txguard.engine.evaluate import evaluate
 from txguard.engine.trace import Trace
 
@@ -253,3 +254,39 @@ def test_listed_records_whose_keys_differ_only_in_json_type_claim_one_key() -> N
     fast, traced = both(ACCOUNTS, {"name": "give", "arguments": {"account_id": "7"}}, facts=facts)
     assert fast.outcome == traced.outcome == "escalate"
     assert [r.code for r in fast.reasons] == ["missing_fact"]
+
+
+ONE_OF = """
+apiVersion: txguard/v1
+id: o
+version: 1
+currency: USD
+intents:
+  act:
+    fields:
+      to: id
+      x: {one_of: [bool, int]}
+      y: {one_of: [int, decimal], optional: true}
+defaults: {act: allow}
+tools:
+  t: {intent: act}
+rules:
+  - {id: consent, check: consent}
+"""
+
+
+@pytest.mark.parametrize(("confirmed", "proposed", "outcome"), [
+    ({"x": True}, {"x": 1}, "clarify"),          # `true == 1` in Python: the binding compared them equal
+    ({"x": False}, {"x": 0}, "clarify"),
+    ({"x": 1, "y": "1.5"}, {"x": 1, "y": "1.50"}, "allow"),  # one decimal value, one bound text
+])
+def test_one_of_values_bind_by_their_canonical_text(confirmed: dict[str, Any], proposed: dict[str, Any],
+                                                    outcome: str) -> None:
+    policy = compile_policy(ONE_OF, "o.yaml")
+    conf = {"name": "t", "arguments": {"to": "u", **confirmed}}
+    d = Guard(policy, clock=lambda: CLOCK).check({"name": "t", "arguments": {"to": "u", **proposed}},
+                                                 session={"confirmed": [conf]})
+    assert d.outcome == outcome, d.reasons
+    left = policy.to_intent(Proposal(name="t", arguments=conf["arguments"]))
+    right = policy.to_intent(Proposal(name="t", arguments={"to": "u", **proposed}))
+    assert (intent_digest(left) == intent_digest(right)) == (outcome == "allow")
