@@ -138,7 +138,8 @@ def request_currency(ctx: Ctx, field: str) -> str | None:
 
 def record(ctx: Ctx, collection: str, key: Any) -> Mapping[str, Any] | None:
     """The record of a declared collection filed under ``key``: None when there is none; a key two
-    records claim, or a value that is not a record, is a hole (MissingFact)."""
+    records claim, a record whose ``key`` field says another key, or a value that is not a record,
+    is a hole (MissingFact)."""
     coll = ctx.facts.raw().get(collection)
     if coll is None:
         return None
@@ -149,6 +150,10 @@ def record(ctx: Ctx, collection: str, key: Any) -> Mapping[str, Any] | None:
         raise MissingFact(f"facts.{collection}[{key!r}] is ambiguous: two records claim that key")
     if rec is not None and not isinstance(rec, Mapping):
         raise MissingFact(f"facts.{collection}[{key!r}] is `{brief(rec)}`, not a record")
+    decl = (ctx.policy.domain.facts or {}).get(collection) if ctx.policy.domain is not None else None
+    field = decl.key if decl is not None else None
+    if rec is not None and field is not None and field in rec and rec[field] != key:  # as a `when` lookup finds it
+        raise MissingFact(f"facts.{collection}[{key!r}] is ambiguous: its `{field}` is `{brief(rec[field])}`")
     return rec
 
 

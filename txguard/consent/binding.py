@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from ..core.canonical import canonical_json
 from ..core.context import Confirmed, Proposal
 from ..core.errors import ConsentTokenError
 from ..domain.digest import bound_fields, intent_digest
@@ -159,12 +160,16 @@ def bind(
                 continue
             if getattr(other, "kind") != kind:
                 continue
-            # Equal bound fields are equal digests (strictly typed fields have one JSON form),
-            # so compare them directly rather than hashing both sides.
+            # Compared as the digest's canonical text, not by Python equality: `true == 1` and a
+            # `one_of: [bool, int]` field holds either, and they are different actions.
             mine = mine if mine is not None else bound_fields(intent)
             theirs = bound_fields(other)
-            if theirs != mine:
-                differs = sorted(k for k in mine if mine.get(k) != theirs.get(k))
+            try:
+                same = canonical_json(theirs) == canonical_json(mine)
+            except ValueError:  # text no digest can hold (a lone surrogate): it confirms nothing
+                continue
+            if not same:
+                differs = sorted(k for k in mine if canonical_json(mine.get(k)) != canonical_json(theirs.get(k)))
                 continue
         found.append(conf)
         if first:

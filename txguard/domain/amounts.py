@@ -27,6 +27,13 @@ def amounts(tp: FieldType, what: str, currency: str, at: Where,
     for steps, leaf in leaves(tp):
         if leaf.kind != "money":
             continue
+        inner = _record_of(tp, steps)
+        if leaf.currency is None and inner is not tp and "currency" in inner.fields:
+            # the record's own `currency` is not the amount's (that is the outer record's, else the policy's)
+            report(at + tuple(s for s in steps if s not in ("[]", "{}")), "txg-type",
+                   f"`{'.'.join(s for s in steps if s not in ('[]', '{}'))}` of {what} sits next to a `currency` "
+                   f"field that is not its currency: give the amount its own (`{{money: {{currency: EUR}}}}`)")
+            ok = False
         cur = leaf.currency or currency_field
         if cur is None and "currency" in tp.fields:
             # a `currency` field that is no currency: the amount would be read in the policy's, the call in that
@@ -58,3 +65,14 @@ def markers(money: list[tuple[tuple[str, ...], str, bool]], root: str) -> Callab
 def _containers(tp: FieldType, dotted: str) -> list[str]:
     """The container steps a dotted path crosses (``[]`` for each list, ``{}`` for each map)."""
     return [s for s in leaf_steps(tp, dotted) if s in ("[]", "{}")]
+
+
+def _record_of(tp: FieldType, steps: tuple[str, ...]) -> FieldType:
+    """The record that holds the leaf at ``steps`` (``tp`` itself for one of its own fields)."""
+    cur = tp
+    for s in steps[:-1]:
+        nxt = cur.of if s in ("[]", "{}") else cur.fields.get(s)
+        if nxt is None:
+            return tp
+        cur = nxt
+    return cur

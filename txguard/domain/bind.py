@@ -4,7 +4,7 @@ The bound form is what a confirmation's digest covers and what the confirmation 
 two intents with the same bound form are the same action and any other difference is a different
 action. Values are written so that equal values have one text: amounts at their currency's
 exponent with their currency code, decimals without trailing zeros, datetimes as the UTC instant, durations in seconds,
-``unordered`` lists sorted (lists of a ``same_length`` group that are all unordered are sorted
+``unordered`` lists sorted, a ``one_of`` value as the option it was read as (lists of a ``same_length`` group that are all unordered are sorted
 together, row by row, so their pairing is kept).
 
 The fields playing the roles ``confidence`` and ``candidates`` (:data:`ASSESSMENT_ROLES`) are not bound
@@ -90,8 +90,23 @@ def _value(tp: FieldType, value: Any, steps: tuple[str, ...], dotted: str, unbou
     if kind == "record":
         return {name: _value(sub, getattr(value, name), steps + (name,), f"{dotted}.{name}", unbound, currencies)
                 for name, sub in tp.fields.items() if f"{dotted}.{name}" not in unbound}
+    if kind == "one_of":
+        return _option(value)
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat()
+    return value
+
+
+def _option(value: Any) -> Any:
+    """A ``one_of`` value in the canonical form of the option it was read as (``1.50`` is ``1.5``)."""
+    if isinstance(value, Decimal):
+        return _decimal_text(value)
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return f"PT{value.days * 86400 + value.seconds}.{value.microseconds:06d}S"
     return value
 
 
@@ -183,4 +198,6 @@ def _compile(tp: FieldType, steps: tuple[str, ...], dotted: str, unbound: frozen
         subs = [(name, _compile(sub, steps + (name,), f"{dotted}.{name}", unbound, False))
                 for name, sub in tp.fields.items() if f"{dotted}.{name}" not in unbound]
         return lambda v, cur: None if v is None else {name: conv(getattr(v, name), cur) for name, conv in subs}
+    if kind == "one_of":
+        return lambda v, cur: None if v is None else _option(v)
     return lambda v, cur: None if v is None else _leaf(v)

@@ -23,10 +23,10 @@ from ..core.canonical import policy_json
 from ..core.context import EMPTY_REQUEST, Request
 from ..core.intents import CONSEQUENTIAL_KINDS, INTENT_MODELS
 from ..core.paths import FACTS_SCHEMA, ListOf, MapOf
-from .bind import compile_bound
+from .bind import ASSESSMENT_ROLES, compile_bound
 from ..policy.types import MoneyIn
 from .amounts import amounts, is_code, markers
-from .declare import IDENT, FieldType, Report, Where, leaves, parse_named, parse_record, resolve
+from .declare import IDENT, FieldType, Report, Where, leaf_steps, leaves, parse_named, parse_record, resolve
 from .models import annotation, money_checker, optional, record_model
 
 ROLES = ("amount", "owner", "payment", "confidence", "candidates", "quantity", "lines", "order")
@@ -292,6 +292,19 @@ def _kind(name: str, raw: Mapping[str, Any], at: Where, currency: str, report: R
             ok = False
         else:
             roles[role] = path
+    for role, path in roles.items():  # consent leaves these out: they must be the agent's assessment, nothing else
+        if role not in ASSESSMENT_ROLES:
+            continue
+        want = "decimal" if role == "confidence" else "list"
+        kind = resolve(tp, path).kind  # type: ignore[union-attr]  # resolved above
+        shared = [r for r, p in roles.items() if r != role and (p == path or p.startswith(path + ".")
+                                                                or path.startswith(p + "."))]
+        if kind != want or any(s in ("[]", "{}") for s in leaf_steps(tp, path)) or shared:
+            why = (f"it is also role `{shared[0]}`" if shared else
+                   f"it must be one {want} field, not {'an' if kind[:1] in 'aeiou' else 'a'} {kind}" if kind != want
+                   else "it must be one field, not inside a list or map")
+            report(at + ("roles", role), "txg-type", f"role `{role}` names `{path}`, which consent does not bind: {why}")
+            ok = False
     consequential = raw.get("consequential", True)
     if not ok:
         return None

@@ -3,7 +3,8 @@
 * A declared collection may be given as a mapping ``{key: record}`` or as a list of records; a list is
   indexed by the collection's ``key`` field. A key that two records claim, or a record whose ``key``
   field disagrees with the key it is filed under, is ambiguous: looking it up finds nothing
-  (``missing_fact``), never one of the two.
+  (``missing_fact``), never one of the two. A listed record without a usable key is found by no lookup
+  and is a hole in a read of the whole collection, never skipped.
 * A collection the policy does not declare is ignored, or refused (``undeclared_facts: error``).
 * A value a ``when`` path reads from declared facts must have its declared type: an ill-typed value
   is a hole in the records (``missing_fact``), never read as something else.
@@ -24,6 +25,18 @@ from ..policy.ir import _as_decimal
 
 if typing.TYPE_CHECKING:
     from .domain import Domain
+
+
+class _Unlisted:
+    """The slot of a listed record no key lookup can find (no usable key, or a key two records claim)."""
+
+    __slots__ = ("position",)
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+
+    def __repr__(self) -> str:
+        return f"<record [{self.position}] without a key of its own>"
 
 
 class UndeclaredFacts(ValueError):
@@ -47,11 +60,19 @@ def read_facts(domain: Domain, raw: Mapping[str, Any]) -> Mapping[str, Any]:
             continue
         if type(coll) is not dict and isinstance(coll, (list, tuple)):
             indexed: dict[Any, Any] = {}
-            for record in coll:
+            texts: dict[str, Any] = {}  # `7` and `"7"` claim one key (a mapping's keys are all text)
+            for i, record in enumerate(coll):
                 key = record.get(spec.key, MISSING) if isinstance(record, Mapping) else MISSING
-                if key is MISSING or not isinstance(key, (str, int)) or isinstance(key, bool):
-                    continue  # a record without a usable key cannot be looked up
-                indexed[key] = MISSING if key in indexed else record
+                usable = key is not MISSING and isinstance(key, (str, int)) and not isinstance(key, bool)
+                if not usable or str(key) in texts:
+                    # No lookup finds it, but a read of the whole collection (`for_each`, `count`) still
+                    # meets it, as a hole (missing_fact), never as a record that is not there.
+                    if usable:
+                        indexed[texts[str(key)]] = MISSING  # the first claim; this one is its own slot below
+                    indexed[_Unlisted(i)] = MISSING
+                    continue
+                texts[str(key)] = key
+                indexed[key] = record
             out = dict(raw) if out is None else out
             out[name] = indexed
         # A mapping is read as it is: a record filed under a key its `key` field disagrees with is found
@@ -91,9 +112,13 @@ def typed_getter(get: Getter, path: Path, types: list[Any]) -> Getter:
     if not checks or len(checks) != len(types):
         return get
     text = path.text
+    # A record, list or map does not say here whether it is optional; a scalar does (``Optional``).
+    nullable = any(isinstance(t, (dict, ListOf, MapOf)) or type(None) in typing.get_args(t) for t in types)
 
     def read(env: Mapping[str, Any]) -> Any:
         value = get(env)
+        if value is None and not nullable:
+            return MISSING  # `null` where the declaration allows none is a hole, read as if absent
         if value is MISSING or value is None:
             return value
         for ok, _what in checks:

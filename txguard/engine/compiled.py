@@ -77,11 +77,14 @@ def compile_node(node: Node) -> Test:
 def _compile_for_each(node: ForEach) -> Test:
     text, get, name, every = node.path.text, node.get, node.var, node.quantifier == "all"
     body = compile_node(node.body)
+    optional = node.path.root in ("intent", "request")
 
     def for_each(env: Env) -> bool:
         seq = get(env)
         if seq is MISSING:
             raise MissingFact(f"`{text}` is not in the facts")
+        if seq is None and optional:
+            seq = ()  # an optional list the intent or request leaves out has no elements, as in eval_node
         if isinstance(seq, Mapping):
             seq = list(seq.values())
         if not isinstance(seq, (list, tuple)):

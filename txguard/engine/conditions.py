@@ -3,6 +3,9 @@
 ``eval_node(node, env)`` decides a condition; ``eval_node(node, env, out)`` decides it the same way (same
 order, short-circuiting and errors) and appends a :class:`Comparison` to ``out`` for each ``all``/``any``/
 ``not``/``for_each`` and comparison it evaluates; at most :data:`MAX_ELEMENTS` elements of a ``for_each``.
+
+Size: conditions and the expressions they compare are one evaluator (same values, same errors);
+the compiled closures (:mod:`.compiled`) import its pieces, so splitting it would split that contract.
 """
 
 from __future__ import annotations
@@ -258,8 +261,7 @@ def _rounded_quotient(div: Arith, places: int, env: Mapping[str, Any]) -> Any:
         return MISSING
     if div.currencies:
         _same_currency(div.currencies, env)
-    a, b = (Decimal(v // _MICROSECOND) if isinstance(v, timedelta) else _number(v, x.text)
-            for v, x in zip(values, div.args))
+    a, b = (_micros_or_number(v, x.text) for v, x in zip(values, div.args))
     for d, x in ((a, div.args[0]), (b, div.args[1])):
         if d and (abs(d.adjusted()) > _EXACT_SCALE or len(d.as_tuple().digits) > _EXACT_SCALE):
             raise ConditionError(f"`{x.text}` is too large or too precise to divide exactly")  # 1e999999999: a 10**999999999 ratio
@@ -273,6 +275,15 @@ def _rounded_quotient(div: Arith, places: int, env: Mapping[str, Any]) -> Any:
         raise ConditionError(f"`{div.text}` is too large") from None
 
 
+def _micros_or_number(value: Any, text: str) -> Decimal:
+    """An operand of ``round(a / b)``: a duration (read, if a declared fact's text) as its microseconds."""
+    try:
+        value = T.read_duration(value) if isinstance(value, str) and T.is_duration_text(value) else value
+    except T.ValueTypeError as exc:
+        raise ConditionError(f"`{text}`: {exc}") from None
+    return Decimal(value // _MICROSECOND) if isinstance(value, timedelta) else _number(value, text)
+
+
 def _point_or_span(value: Any, text: str) -> Any:
     if isinstance(value, (date, timedelta)):
         if isinstance(value, datetime):
@@ -280,7 +291,9 @@ def _point_or_span(value: Any, text: str) -> Any:
         return value
     if isinstance(value, str):
         try:
-            return T.read_datetime(value) if "T" in value else (T.read_date(value) if len(value) == 10 else T.read_duration(value))
+            if T.is_duration_text(value) or ("T" not in value and len(value) != 10):  # `PT3H` has a `T` too
+                return T.read_duration(value)
+            return T.read_datetime(value) if "T" in value else T.read_date(value)
         except T.ValueTypeError as exc:
             raise ConditionError(f"`{text}`: {exc}") from None
     if isinstance(value, int) and not isinstance(value, bool):

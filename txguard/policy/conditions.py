@@ -218,7 +218,10 @@ class _Parser(ExprParser):
             default = typed.value if isinstance(typed, Lit) else value
         parent = None
         if default is not None and type(left) is Ref and left.path is not None and left.path.steps:
-            parent = compile_path(Path(left.path.text, left.path.root, left.path.steps[:-1]))
+            up = Path(left.path.text, left.path.root, left.path.steps[:-1])
+            parent = compile_path(up)
+            if self.domain is not None and self.domain.facts is not None and up.root == "facts":
+                parent = keyed_getter(parent, up, self.domain)  # a record filed under another key is not there
         return Compare(left, op, right, on_missing, self.locate(at), mode, currencies, default, parent)
 
     def _typecheck(self, op: Operator, left: Expr, right: Expr, at: PathKey) -> tuple[Expr, str, tuple[T.Currency, ...]]:

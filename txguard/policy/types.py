@@ -236,6 +236,11 @@ def read_date(value: Any) -> date:
     raise ValueTypeError(f"`{value}` is not a date (expected e.g. `2026-01-31`)")
 
 
+def is_duration_text(value: str) -> bool:
+    """Whether ``value`` is written as an ISO 8601 duration (``PT3H``, ``-P1D``), not a datetime or date."""
+    return value[1:2] == "P" if value[:1] == "-" else value[:1] == "P"
+
+
 def read_duration(value: Any) -> timedelta:
     """A duration from a timedelta or an ISO 8601 duration in weeks, days, hours, minutes and
     seconds (``P1D``, ``PT36H``); years and months have no fixed length and are refused."""
