@@ -239,19 +239,24 @@ class PlainRetail:
         return (sorted((s, p, q, u.quantize(Decimal("0.01"))) for s, p, _t, q, u in lines),
                 total.quantize(Decimal("0.01")), pm, merchant, address)
 
-    def decide(self, call: Mapping[str, Any], request: Mapping[str, Any] | None,
-               session: Mapping[str, Any] | None, facts: Mapping[str, Any] | None) -> tuple[str, list[str]]:
+    def read_call(self, call: Mapping[str, Any]) -> tuple[Any, Any, tuple[str, list[str]] | None]:
+        """The call's arguments and cart, or the decision of a call that is not a valid checkout."""
         if call.get("name") != "checkout":
-            return "escalate", ["unknown_tool"]
+            return None, None, ("escalate", ["unknown_tool"])
         args = call.get("arguments")
         if isinstance(args, str):
             try:
                 args = json.loads(args)
             except ValueError:
-                return "escalate", ["malformed"]
+                return None, None, ("escalate", ["malformed"])
         cart = self._cart(args)
-        if cart is None:
-            return "escalate", ["malformed"]
+        return args, cart, ("escalate", ["malformed"]) if cart is None else None
+
+    def decide(self, call: Mapping[str, Any], request: Mapping[str, Any] | None,
+               session: Mapping[str, Any] | None, facts: Mapping[str, Any] | None) -> tuple[str, list[str]]:
+        args, cart, refused = self.read_call(call)
+        if refused is not None:
+            return refused
         lines, total, pm, _merchant, _address, conf = cart
         request, session, facts = request or {}, session or {}, facts or {}
         products, users = facts.get("products", {}), facts.get("users", {})

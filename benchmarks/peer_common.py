@@ -24,7 +24,6 @@ line of more than 50 units), so the 100-rule rows decide every case as the retai
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -136,17 +135,9 @@ def _cents(d: Decimal) -> int:
 def derive(plain: PlainRetail, call: Mapping[str, Any], request: Mapping[str, Any] | None,
            session: Mapping[str, Any] | None, facts: Mapping[str, Any] | None) -> Derived | tuple[str, list[str]]:
     """Parse, validate, look up, match: a finished decision, or the values for the engine."""
-    if call.get("name") != "checkout":
-        return "escalate", ["unknown_tool"]
-    args = call.get("arguments")
-    if isinstance(args, str):
-        try:
-            args = json.loads(args)
-        except ValueError:
-            return "escalate", ["malformed"]
-    cart = plain._cart(args)
-    if cart is None:
-        return "escalate", ["malformed"]
+    args, cart, refused = plain.read_call(call)
+    if refused is not None:
+        return refused
     lines, total, pm, _merchant, _address, conf = cart
     request, session, facts = request or {}, session or {}, facts or {}
     products, users = facts.get("products", {}), facts.get("users", {})

@@ -64,7 +64,7 @@ def merge_base(b: Build, data: dict[str, Any], chain: tuple[Path, ...]) -> dict[
     """Merge the base policy named by ``extends``: the child can only add and tighten."""
     if "extends" not in data:
         return data
-    base_path = _base_policy_path(b, data["extends"])
+    base_path = _allowed_file(b, data["extends"], ("extends",), "txg-extends", "policy file", "a base policy")
     if base_path is None:
         return data
     if base_path in chain:
@@ -178,7 +178,10 @@ def merge_imports(b: Build, data: dict[str, Any]) -> dict[str, Any]:
             b.origin[(section, key)] = None
     for i, name in enumerate(names):
         at: tuple[str | int, ...] = ("imports", i)
-        path = _shipped_domain(b, name, at) if name.startswith(SHIPPED_PREFIX) else _allowed_file(b, name, at, "an imported domain")
+        if name.startswith(SHIPPED_PREFIX):
+            path = _shipped_domain(b, name, at)
+        else:
+            path = _allowed_file(b, name, at, "txg-import", "domain file", "an imported domain")
         doc = _read_domain(b, path, name, at) if path is not None else None
         if doc is None:
             continue
@@ -243,16 +246,18 @@ def _read_domain(b: Build, path: Path, name: str, at: tuple[str | int, ...]) -> 
     return doc
 
 
-def _allowed_file(b: Build, name: str, at: tuple[str | int, ...], what: str) -> Path | None:
-    """The file ``name`` (relative to the policy's folder) if it is a YAML file under the allowed root."""
+def _allowed_file(b: Build, name: str, at: tuple[str | int, ...], code: str, file: str, what: str) -> Path | None:
+    """The file ``name`` (relative to the policy's folder) if it is a YAML file under the allowed root;
+    else a located error (that never shows anything of the file) and None. ``file`` and ``what`` name
+    it in the errors (``policy file``, ``a base policy``)."""
     path = (b.base_dir / name).resolve()  # symbolic links followed: where the file really is
     root = b.extends_root
     if not path.is_relative_to(root):
-        b.error(at, "txg-import", f"`{name}` is outside `{root}`: {what} must be in the policy's folder "
-                                  "or in the root the caller allows")
+        b.error(at, code, f"`{name}` is outside `{root}`: {what} must be in the policy's folder "
+                          "or in the root the caller allows")
         return None
     if path.suffix not in POLICY_SUFFIXES or any(part.startswith(".") for part in path.relative_to(root).parts):
-        b.error(at, "txg-import", f"`{name}` is not a domain file: {what} is a `.yaml` or `.yml` file, not hidden")
+        b.error(at, code, f"`{name}` is not a {file}: {what} is a `.yaml` or `.yml` file, not hidden")
         return None
     return path
 
@@ -266,23 +271,6 @@ POLICY_SUFFIXES = (".yaml", ".yml")
 
 class _NotAPolicy(Exception):
     """A file named by ``extends`` is not a txguard policy: nothing of it is shown."""
-
-
-def _base_policy_path(b: Build, name: str) -> Path | None:
-    """The file ``extends: name`` names, if it is a policy file under the allowed root; else a
-    located error (that never shows anything of the file) and None."""
-    path = (b.base_dir / name).resolve()  # symbolic links followed: where the file really is
-    root = b.extends_root
-    if not path.is_relative_to(root):
-        b.error(("extends",), "txg-extends",
-                f"`{name}` is outside `{root}`: a base policy must be in the policy's folder "
-                "or in the root the caller allows")
-        return None
-    if path.suffix not in POLICY_SUFFIXES or any(part.startswith(".") for part in path.relative_to(root).parts):
-        b.error(("extends",), "txg-extends",
-                f"`{name}` is not a policy file: a base policy is a `.yaml` or `.yml` file, not hidden")
-        return None
-    return path
 
 
 def load_policy_data(path: Path, chain: tuple[Path, ...] = (),
