@@ -55,8 +55,9 @@ def float_spans(out: bytes) -> list[tuple[int, int]]:
             start -= 1
         if start == i or (start and out[start - 1] not in _BEFORE_NUMBER):
             continue  # no digit before it, or not after a delimiter: inside a string
-        if quotes is None:
-            quotes = out.replace(b"\\\\", b"__").replace(b'\\"', b"__") if b"\\" in out else out
+        if quotes is None:  # only the text before the last hit is read (the blanks keep every position)
+            head = out[:max(hits)]
+            quotes = head.replace(b"\\\\", b"__").replace(b'\\"', b"__") if b"\\" in head else head
         if quotes.count(b'"', 0, i) % 2:  # inside a string after all
             continue
         end = i
