@@ -29,6 +29,10 @@ def journal_mac(key: bytes, name: str, index: int, ident: str, body: str) -> str
     return hmac.new(key, msg, hashlib.sha256).hexdigest()
 
 
+_IPAD = bytes(k ^ 0x36 for k in range(256))
+_OPAD = bytes(k ^ 0x5C for k in range(256))
+
+
 class _MacKey:
     """:func:`journal_mac` of one journal's entries, its key and name hashed in once (RFC 2104's
     inner and outer SHA-256 states, copied per entry): the same MAC, without per-entry set-up."""
@@ -39,8 +43,8 @@ class _MacKey:
         if len(key) > 64:  # RFC 2104: a key longer than the block is hashed first
             key = hashlib.sha256(key).digest()
         key = key.ljust(64, b"\x00")
-        self._inner = hashlib.sha256(bytes(k ^ 0x36 for k in key) + _JOURNAL_TAG + b"\x00" + name.encode("utf-8") + b"\x00")
-        self._outer = hashlib.sha256(bytes(k ^ 0x5C for k in key))
+        self._inner = hashlib.sha256(key.translate(_IPAD) + _JOURNAL_TAG + b"\x00" + name.encode("utf-8") + b"\x00")
+        self._outer = hashlib.sha256(key.translate(_OPAD))
 
     def mac(self, index: int, ident: bytes, body: bytes) -> bytes:
         """The hex MAC (ASCII bytes) of entry ``index`` with the UTF-8 ``ident`` and ``body``."""
