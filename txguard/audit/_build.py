@@ -23,6 +23,8 @@ from .sinks import AuditEntry, AuditSink
 
 
 def _plain(value: Any) -> Any:
+    if type(value) is dict or value is None:  # the wire format: no model isinstance checks
+        return value
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, Facts):
@@ -32,6 +34,8 @@ def _plain(value: Any) -> Any:
 
 def proposal_data(proposal: Any) -> Any:
     """The proposal as recorded: ``{"name", "arguments"}`` as given, or ``{"intent": ...}`` for an intent."""
+    if type(proposal) is dict:
+        return proposal
     if isinstance(proposal, BaseModel) and not isinstance(proposal, Proposal) and hasattr(proposal, "kind"):
         return {"intent": proposal.model_dump(mode="json")}
     return _plain(proposal)
@@ -80,7 +84,7 @@ def build_entry(policy: CompiledPolicy, decision: Decision, now: datetime, propo
     """
     prop = proposal_data(proposal)
     intent = decision.intent
-    if isinstance(session, Mapping):
+    if type(session) is dict or isinstance(session, Mapping):
         lineage_data = {"session_id": session.get("id"), "turn": session.get("turn"),
                         "source": dict(lineage) if lineage else {}}
     else:
@@ -165,7 +169,7 @@ class Recorder:
             return replace(state, decision=_withheld(policy, decision, why))
         if self.observers:
             notify_audit_append(self.observers, seconds=time.perf_counter() - t0, ok=True)
-        return replace(state, decision=decision)
+        return state if decision is state.decision else replace(state, decision=decision)
 
 
 def _withheld(policy: CompiledPolicy, decision: Decision, why: str) -> Decision:

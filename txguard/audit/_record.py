@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..core.canonical import MAX_SAFE_INTEGER, direct_jcs, to_json_value
+from ..core.canonical import MAX_SAFE_INTEGER, to_json_value
 from ..core.canonical import canonical_json as canonical_json  # re-exported: txguard.audit.canonical_json
 from ..core.jsonio import JSONNumber, exact_decimal
 from ..core.paths import MASK_ROOTS as MASK_ROOTS  # re-exported: the sections a mask may name
 from ..core.paths import mask_steps
+from ._fastbody import fast_body
 
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
@@ -140,19 +141,15 @@ def encode_body(body: dict[str, Any]) -> tuple[str, bool]:
     ``proposal_digest``, ``decision`` and ``elapsed_ns`` and says why in ``unrecordable``; the
     second item is then ``False`` and the guard does not answer ``allow`` on such a record.
 
-    Plain JSON (the usual body) is written in one pass (:func:`~txguard.core.canonical.direct_jcs`:
-    no walk for lossy numbers, since it takes no :class:`~txguard.core.jsonio.JSONNumber`); anything
-    else takes :func:`encode_body_reference`, which gives the same text for plain JSON too.
+    Plain JSON (the usual body) is written in one pass (:func:`~txguard.audit._fastbody.fast_body`,
+    :func:`~txguard.core.canonical.direct_jcs` with the proposal proved by the body's own type
+    check: no walk for lossy numbers, since it takes no :class:`~txguard.core.jsonio.JSONNumber`);
+    anything else takes :func:`encode_body_reference`, which gives the same text for plain JSON too.
     """
-    if "proposal_digest" not in body:  # no mask touched the proposal: it is recorded as emitted
-        proposal = direct_jcs(body.get("proposal"))
-        if proposal is None:
-            return encode_body_reference(body)
-        body["proposal_digest"] = "sha256:" + hashlib.sha256(proposal.encode("utf-8")).hexdigest()
-    text = direct_jcs(body)
-    if text is None:
-        return encode_body_reference(body)
-    return text, True
+    text = fast_body(body)
+    if text is not None:
+        return text, True
+    return encode_body_reference(body)
 
 
 def encode_body_reference(body: dict[str, Any]) -> tuple[str, bool]:

@@ -17,10 +17,10 @@ from .journal import _Journal, orphan_journals, read_journal
 _ID = re.compile(r"[^\s\x00-\x1f\x7f\ud800-\udfff]{1,200}")  # no space or control: a journal line is `ID MAC BODY`
 
 
-def check_entry(entry: AuditEntry) -> None:
+def check_entry(entry: AuditEntry) -> bytes:
     """Refuse, alone and before it is acknowledged, an entry that could not join the chain: an id
     that is not 1-200 characters of text without spaces or control characters, a body that is not
-    one line of a JSON object's UTF-8 text."""
+    one line of a JSON object's UTF-8 text. Returns the body's UTF-8 bytes."""
     if type(entry.id) is not str or _ID.fullmatch(entry.id) is None:
         raise AuditError(f"audit record refused: its decision id {str(entry.id)[:60]!r} is not 1-200 characters "
                          "without spaces or control characters")
@@ -28,7 +28,7 @@ def check_entry(entry: AuditEntry) -> None:
     if type(body) is not str or not body.startswith("{") or not body.endswith("}") or "\n" in body:
         raise AuditError(f"audit record of decision `{entry.id}` refused: its body is not one line of canonical JSON")
     try:
-        body.encode("utf-8")
+        return body.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise AuditError(f"audit record of decision `{entry.id}` refused: its body is not UTF-8 text ({exc.reason} "
                          f"at {exc.start})") from None
@@ -167,7 +167,7 @@ class _GroupSink:
         return pending
 
     def append(self, entry: AuditEntry) -> None:
-        check_entry(entry)
+        data = check_entry(entry)
         if self._journal is None:
             with self._commit_lock:
                 if self._closed:
@@ -188,7 +188,7 @@ class _GroupSink:
             if entry.id in self._unsettled:
                 raise AuditError(f"audit record of decision `{entry.id}` refused: a record of that decision id is "
                                  "already waiting to be committed")
-            self._journal.write(entry)
+            self._journal.write(entry, data)
             self._pending.append(entry)
             self._unsettled.add(entry.id)
             n = len(self._pending)
