@@ -101,7 +101,7 @@ class Session(_Frozen):
             return value
         out = []
         for entry in value:
-            if isinstance(entry, Mapping) and "token" in entry:
+            if (type(entry) is dict or isinstance(entry, Mapping)) and "token" in entry:
                 try:
                     entry = Confirmed.model_validate(entry)
                 except ValidationError:
@@ -122,10 +122,10 @@ class Facts:
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         if data is None:
             data = {}
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise TypeError(f"facts must be a mapping of collections, got {type(data).__name__}")
         for name, collection in data.items():
-            if not isinstance(collection, Mapping):
+            if type(collection) is not dict and not isinstance(collection, Mapping):
                 raise TypeError(f"facts.{name} must be a mapping of records, got {type(collection).__name__}")
         self._data = data
 
