@@ -59,11 +59,11 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     if isinstance(a, JSONNumber):
-        return a.text == b.text
+        return bool(a.text == b.text)
     if isinstance(a, float) and a != a:
-        return b != b
+        return bool(b != b)
     if isinstance(a, Decimal):
-        return a.as_tuple() == b.as_tuple()
+        return bool(a.as_tuple() == b.as_tuple())
     return bool(a == b)
 
 
@@ -244,6 +244,50 @@ def test_tool_arguments_take_any_mapping(arguments: Any) -> None:
     name = next(n for n, t in policy.tools.items() if t.kind == "cancel_order")
     tool, args = policy.tool_arguments(Proposal(name=name, arguments=arguments))
     assert args is arguments and tool.kind == "cancel_order"
+    bad: Any
     for bad in ([], 5, "[1]"):
         with pytest.raises(Exception, match="arguments must be a JSON object"):
             policy.tool_arguments(Proposal(name=name, arguments=bad))
+
+
+# -- the proposal -----------------------------------------------------------------------------------
+
+def _slots(model: Any) -> tuple[Any, ...]:
+    return (type(model), model.__dict__, list(model.__dict__), [type(v) for v in model.__dict__.values()],
+            model.__pydantic_fields_set__, [type(k) for k in model.__pydantic_fields_set__],
+            model.__pydantic_extra__, model.__pydantic_private__)
+
+
+proposal_values = st.none() | st.booleans() | st.integers() | st.text(max_size=4) | st.builds(_StrKind, st.text(max_size=3)) \
+    | st.sampled_from(["\ud800", "checkout", "", "{\"a\": 1}"]) | st.dictionaries(st.text(max_size=2), st.integers(), max_size=2)
+
+
+@st.composite
+def proposals(draw: st.DrawFn) -> Any:
+    keys = draw(st.lists(st.sampled_from(["name", "arguments", "extra", "kind", _StrKind("name"), 0]), max_size=3,
+                         unique_by=str))
+    data = {k: draw(proposal_values) for k in keys}
+    if not all(isinstance(k, str) for k in keys):
+        return data
+    wrap: Any = draw(st.sampled_from([dict, MappingProxyType, _Records]))
+    return wrap(data)
+
+
+@settings(max_examples=400, deadline=None)
+@given(proposals())
+@example({"name": "checkout", "arguments": "{}"})
+@example({"name": "checkout"})
+@example({"name": "\ud800", "arguments": None})
+@example({"name": _StrKind("x"), "arguments": {}})
+@example({"arguments": {}})
+@example({"name": "x", "arguments": {}, "extra": 1})
+def test_read_proposal_is_model_validate(value: Any) -> None:
+    from txguard.core.context import read_proposal
+
+    got, want = outcome(read_proposal, value), outcome(Proposal.model_validate, value)
+    assert got[0] == want[0], (value, got, want)
+    if got[0] == "ok":
+        assert _slots(got[1]) == _slots(want[1])
+        assert got[1] == want[1] and got[1].arguments is want[1].arguments
+    else:
+        assert got[1] == want[1]

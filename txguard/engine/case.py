@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..core.context import EMPTY_REQUEST, EMPTY_SESSION, Facts, Proposal, Request, Session
+from ..core.context import EMPTY_REQUEST, EMPTY_SESSION, Facts, Proposal, Request, Session, read_proposal
 from ..core.decision import Reason, Route
 from ..core.intents import ReadOnly
 from ..domain.facts import read_facts
@@ -84,8 +84,7 @@ def map_proposal(policy: CompiledPolicy, proposal: Any) -> Mapped:
         why = f"the proposal's `kind` cannot be read: {type(exc).__name__}: {str(exc)[:160]}"
         return Mapped(None, None, None, (engine_reason("malformed", why), "refuse"))
     try:
-        prop = proposal if type(proposal) is not dict and isinstance(proposal, Proposal) \
-            else Proposal.model_validate(proposal)
+        prop = proposal if type(proposal) is not dict and isinstance(proposal, Proposal) else read_proposal(proposal)
     except Exception as exc:  # noqa: BLE001
         why = f"the proposal is not `{{name, arguments}}`: {str(exc).splitlines()[0][:160]}"
         return Mapped(None, None, None, (engine_reason("malformed", why), "refuse"))
