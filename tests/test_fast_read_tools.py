@@ -116,3 +116,38 @@ def test_the_copy_leaves_the_arguments_alone() -> None:
     intent = tool.build(arguments)
     assert repr(arguments) == before and "kind" not in arguments
     assert intent.model_fields_set == set(arguments) | {"kind"}
+
+
+@lru_cache(maxsize=None)
+def models() -> tuple[type[Any], ...]:
+    from txguard.core.context import Confirmed, Proposal, Request, Session
+
+    declared = [m for path in POLICIES for m in Guard.from_file(path).policy.domain.models.values()]
+    return (Proposal, Request, Session, Confirmed, ReadOnly, *INTENT_MODELS.values(), *declared)
+
+
+@st.composite
+def model_inputs(draw: st.DrawFn) -> tuple[type[Any], Any]:
+    model = draw(st.sampled_from(models()))
+    pool = sorted(model.model_fields) + ["stranger", "token", "confirmed", "name", "budget"]
+    keys = draw(st.lists(st.sampled_from(pool), unique=True, max_size=len(pool)))
+    data = {k: draw(values_for(k)) for k in keys}
+    if draw(st.booleans()):
+        data = {k: draw(values_for(k)) for k in model.model_fields if k != "kind"} | data
+    return model, draw(st.sampled_from([data, data, None, [data], "x", MappingProxyType(data)]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(model_inputs())
+def test_validate_python_is_model_validate(case: tuple[type[Any], Any]) -> None:
+    """The read path calls each model's core validator directly: the same result or error as model_validate."""
+    model, data = case
+
+    def direct(_: Any, value: Any) -> Any:
+        return model.__pydantic_validator__.validate_python(value)
+
+    def wrapped(_: Any, value: Any) -> Any:
+        return model.model_validate(value)
+
+    got, want = outcome(direct, tools()[0], data), outcome(wrapped, tools()[0], data)
+    assert got[0] == want[0] and (same_intent(got[1], want[1]) if got[0] == "ok" else got[1] == want[1])

@@ -50,7 +50,8 @@ def read_proposal(value: Any) -> Proposal:
             _set_extra(prop, None)
             _set_private(prop, None)
             return prop
-    return Proposal.model_validate(value)
+    validated: Proposal = Proposal.__pydantic_validator__.validate_python(value)  # model_validate, without its wrapper
+    return validated
 
 
 class Request(_Frozen):
@@ -126,7 +127,7 @@ class Session(_Frozen):
         for entry in value:
             if (type(entry) is dict or isinstance(entry, Mapping)) and "token" in entry:
                 try:
-                    entry = Confirmed.model_validate(entry)
+                    entry = Confirmed.__pydantic_validator__.validate_python(entry)
                 except ValidationError:
                     entry = Confirmed(token=MALFORMED_TOKEN_ENTRY)
             out.append(entry)

@@ -112,7 +112,9 @@ class ToolMap:
                 return ReadOnly(tool=self.name, arguments=dict(arguments))
             out = self.map(arguments)
         try:
-            return self._model.model_validate(out)
+            # model_validate without its wrapper (seven keyword options, all None): the same validator
+            intent: BaseModel = self._model.__pydantic_validator__.validate_python(out)
+            return intent
         except ValidationError as exc:
             raise ProposalError("malformed", validation_summary(exc)) from None
 
