@@ -44,6 +44,9 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_new_float = float.__new__
+
+
 class JSONNumber(float):
     """A JSON number with a fraction or an exponent: the float ``json.loads`` reads, plus its text.
 
@@ -60,7 +63,7 @@ class JSONNumber(float):
     text: str
 
     def __new__(cls, text: str) -> JSONNumber:
-        number = super().__new__(cls, text)
+        number = _new_float(cls, text)  # float.__new__, without looking it up through super() per number
         number.text = text
         return number
 
