@@ -139,15 +139,37 @@ def model_inputs(draw: st.DrawFn) -> tuple[type[Any], Any]:
 
 @settings(max_examples=400, deadline=None)
 @given(model_inputs())
-def test_validate_python_is_model_validate(case: tuple[type[Any], Any]) -> None:
+def test_validate_is_model_validate(case: tuple[type[Any], Any]) -> None:
     """The read path calls each model's core validator directly: the same result or error as model_validate."""
+    from txguard.core.context import validate
+
     model, data = case
 
     def direct(_: Any, value: Any) -> Any:
-        return model.__pydantic_validator__.validate_python(value)
+        return validate(model, value)
 
     def wrapped(_: Any, value: Any) -> Any:
         return model.model_validate(value)
 
     got, want = outcome(direct, tools()[0], data), outcome(wrapped, tools()[0], data)
     assert got[0] == want[0] and (same_intent(got[1], want[1]) if got[0] == "ok" else got[1] == want[1])
+
+
+def test_validate_honours_a_model_validate_of_its_own(monkeypatch: Any) -> None:
+    from txguard.core.context import Session, validate
+
+    seen: list[Any] = []
+
+    class Own(Session):
+        @classmethod
+        def model_validate(cls, obj: Any, **kw: Any) -> Any:
+            seen.append(obj)
+            return super().model_validate(obj, **kw)
+
+    assert validate(Own, {"turn": 1}).turn == 1 and seen == [{"turn": 1}]
+    def patched(cls: Any, /, obj: Any, **kw: Any) -> str:
+        seen.append(obj)
+        return "patched"
+
+    monkeypatch.setattr(Session, "model_validate", classmethod(patched))
+    assert validate(Session, {"turn": 2}) == "patched" and seen[-1] == {"turn": 2}

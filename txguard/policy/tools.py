@@ -14,6 +14,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
+from ..core.context import validate
 from ..core.intents import INTENT_MODELS, ReadOnly
 from ..core.paths import PathSyntaxError, _unwrap, dotted_steps
 
@@ -112,8 +113,7 @@ class ToolMap:
                 return ReadOnly(tool=self.name, arguments=dict(arguments))
             out = self.map(arguments)
         try:
-            # model_validate without its wrapper (seven keyword options, all None): the same validator
-            intent: BaseModel = self._model.__pydantic_validator__.validate_python(out)
+            intent: BaseModel = validate(self._model, out)
             return intent
         except ValidationError as exc:
             raise ProposalError("malformed", validation_summary(exc)) from None
