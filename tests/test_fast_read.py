@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from txguard.core.context import MALFORMED_TOKEN_ENTRY, Facts, Proposal, Session
 from txguard.core.errors import MoneyError
-from txguard.core.intents import Checkout, _amount, places
+from txguard.core.intents import Checkout, _amount, _currency, places
 from txguard.core.jsonio import DuplicateKeyError, JSONNumber, read_json
-from txguard.core.money import parse_amount
+from txguard.core.money import currency_exponent, parse_amount
 
 # -- JSON -----------------------------------------------------------------------------------------
 
@@ -176,6 +176,22 @@ def test_amount_is_parse_amount(value: Any) -> None:
 
 class _StrKind(str):
     pass
+
+
+def _reference_currency(value: Any) -> str:
+    try:
+        currency_exponent(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from None
+    return str(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["USD", "JPY", "KWD", "usd", "XXX", "", "EUR "]) | st.text(max_size=4)
+       | st.builds(_StrKind, st.sampled_from(["USD", "x"])) | st.integers() | st.none() | st.booleans())
+def test_currency_is_the_reference(value: Any) -> None:
+    got, want = outcome(_currency, value), outcome(_reference_currency, value)
+    assert got[0] == want[0] and got[1] == want[1] and type(got[1]) is type(want[1])
 
 
 @pytest.mark.parametrize("value", [_StrKind("12.50"), _StrKind("x"), "12.50", "1e2"])

@@ -28,6 +28,8 @@ def _amount(value: Any) -> Decimal:
 
 
 def _currency(value: Any) -> str:
+    if type(value) is str and value in CURRENCY_EXPONENTS:
+        return value  # a known code, as currency_exponent reads it (str() of a str is the str itself)
     try:
         currency_exponent(value)
     except MoneyError as exc:
