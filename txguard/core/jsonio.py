@@ -34,12 +34,17 @@ class DuplicateKeyError(ValueError):
 
 
 def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise DuplicateKeyError(key)
-        out[key] = value
+    out = dict(pairs)  # the usual object repeats no key: one C-level build, then the count tells
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKeyError(key)
+            seen.add(key)
     return out
+
+
+_new_float = float.__new__
 
 
 class JSONNumber(float):
@@ -58,7 +63,7 @@ class JSONNumber(float):
     text: str
 
     def __new__(cls, text: str) -> JSONNumber:
-        number = super().__new__(cls, text)
+        number = _new_float(cls, text)  # float.__new__, without looking it up through super() per number
         number.text = text
         return number
 
@@ -104,7 +109,12 @@ def read_json(text: str | bytes | bytearray) -> Any:
         ...
         txguard.core.jsonio.DuplicateKeyError: duplicate key `b` in a JSON object
     """
+    if type(text) is str and not text.startswith("\ufeff"):  # one decoder for all (json.loads builds one per call)
+        return _DECODER.decode(text)
     return json.loads(text, object_pairs_hook=_unique, parse_float=JSONNumber)
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique, parse_float=JSONNumber)
 
 
 _UNUSABLE = "<unusable tool call: "

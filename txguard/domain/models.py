@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model, model_validator
 
-from ..core.intents import Amount, Currency, Id
+from ..core.intents import Amount, Currency, Id, places
 from ..core.jsonio import exact_decimal
 from ..core.money import CURRENCY_EXPONENTS, brief
 from ..policy.types import MoneyIn, read_date, read_datetime, read_duration
@@ -290,7 +290,7 @@ def money_checker(money: list[tuple[tuple[str, ...], str, bool]],
             amounts = []
             amounts_of(model, amounts)
             for amount in amounts:
-                if isinstance(amount, Decimal) and -amount.as_tuple().exponent > exponent:  # type: ignore[operator]
+                if isinstance(amount, Decimal) and places(amount) > exponent:
                     return False
         for group in same_length:
             if len({len(getattr(model, name) or ()) for name in group}) > 1:

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..core.context import EMPTY_REQUEST, EMPTY_SESSION, Facts, Proposal, Request, Session
+from ..core.context import EMPTY_REQUEST, EMPTY_SESSION, Facts, Proposal, Request, Session, read_proposal, validate
 from ..core.decision import Reason, Route
 from ..core.intents import ReadOnly
 from ..domain.facts import read_facts
@@ -42,10 +42,10 @@ def coerce(model: type[BaseModel], value: Any, empty: BaseModel) -> Any:
     if value is None:
         return empty
     if type(value) is dict:  # the wire format: no model instance (and no pydantic isinstance check)
-        return model.model_validate(value)
+        return validate(model, value)
     if isinstance(value, model):
         return value
-    return model.model_validate(value)
+    return validate(model, value)
 
 
 def _context_problem(part: str, exc: Exception) -> str:
@@ -84,8 +84,7 @@ def map_proposal(policy: CompiledPolicy, proposal: Any) -> Mapped:
         why = f"the proposal's `kind` cannot be read: {type(exc).__name__}: {str(exc)[:160]}"
         return Mapped(None, None, None, (engine_reason("malformed", why), "refuse"))
     try:
-        prop = proposal if type(proposal) is not dict and isinstance(proposal, Proposal) \
-            else Proposal.model_validate(proposal)
+        prop = proposal if type(proposal) is not dict and isinstance(proposal, Proposal) else read_proposal(proposal)
     except Exception as exc:  # noqa: BLE001
         why = f"the proposal is not `{{name, arguments}}`: {str(exc).splitlines()[0][:160]}"
         return Mapped(None, None, None, (engine_reason("malformed", why), "refuse"))
@@ -158,7 +157,7 @@ class Case:
             elif domain.empty_request is None:
                 if request is None:
                     raise ValueError("the policy's request has required fields: a request must be given")
-                req = domain.request_model.model_validate(request)
+                req = validate(domain.request_model, request)
             else:
                 req = coerce(domain.request_model, request, domain.empty_request)
         except Exception as exc:  # noqa: BLE001

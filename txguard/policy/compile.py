@@ -117,7 +117,7 @@ class CompiledPolicy:
                 raise ProposalError("malformed", f"arguments are not valid JSON ({str(exc)[:80]})") from None
         if args is None and tool.kind == "read":
             args = {}
-        if not isinstance(args, Mapping):
+        if type(args) is not dict and not isinstance(args, Mapping):
             raise ProposalError("malformed", f"arguments must be a JSON object, got {type(args).__name__}")
         return tool, args
 

@@ -14,6 +14,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
+from ..core.context import validate
 from ..core.intents import INTENT_MODELS, ReadOnly
 from ..core.paths import PathSyntaxError, _unwrap, dotted_steps
 
@@ -91,10 +92,40 @@ class ToolMap:
     def _model(self) -> type[BaseModel]:
         return self.model if self.model is not None else INTENT_MODELS[self.kind]
 
+    @cached_property
+    def _as_given(self) -> frozenset[str] | None:
+        """When the mapping renames and fixes nothing: the argument names :meth:`map` copies as they
+        are (the intent's fields but ``kind``, not ignored); else None."""
+        if self.kind == "read" or self.fields or self.constants or (self.model is None and self.kind not in INTENT_MODELS):
+            return None
+        return self._model_fields - {"kind"} - self.ignore
+
     def build(self, arguments: Mapping[str, Any]) -> BaseModel:
         """Map and validate; raises :class:`ProposalError` (``malformed``) with a readable message."""
-        if self.kind == "read":
-            return ReadOnly(tool=self.name, arguments=dict(arguments))
+        plain = self._as_given
+        if plain is not None and type(arguments) is dict and arguments.keys() <= plain:
+            # What `map` does when nothing is renamed and every argument is a field: a copy
+            out = dict(arguments)
+            self._check_required(out)
+            out["kind"] = self.kind
+        else:
+            if self.kind == "read":
+                return ReadOnly(tool=self.name, arguments=dict(arguments))
+            out = self.map(arguments)
+        try:
+            intent: BaseModel = validate(self._model, out)
+            return intent
+        except ValidationError as exc:
+            raise ProposalError("malformed", validation_summary(exc)) from None
+
+    def _check_required(self, out: Mapping[str, Any]) -> None:
+        for key in self.required:
+            if _dig(out, key) in (_NOTHING, None):
+                raise ProposalError("malformed", f"required field `{key}` is missing")
+
+    def map(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The intent's fields from the arguments (renamed, fixed, checked for leftovers and the
+        required ones), before validation; raises :class:`ProposalError` (``malformed``)."""
         out: dict[str, Any] = {}
         consumed: set[str] = set(self.ignore)
         if self._sources:
@@ -158,14 +189,9 @@ class ToolMap:
             if have is not _NOTHING and have != value:
                 raise ProposalError("malformed", f"argument `{key}` is `{have}`, but the tool fixes it to `{value}`")
             _put(out, key, value)
-        for key in self.required:
-            if _dig(out, key) in (_NOTHING, None):
-                raise ProposalError("malformed", f"required field `{key}` is missing")
+        self._check_required(out)
         out["kind"] = self.kind
-        try:
-            return self._model.model_validate(out)
-        except ValidationError as exc:
-            raise ProposalError("malformed", validation_summary(exc)) from None
+        return out
 
 
 def _refuse_leftovers(data: Mapping[str, Any], sources: list[str], ignore: frozenset[str], label: str = "") -> None:
