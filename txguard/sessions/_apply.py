@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..consent.binding import bind, confirmation_key, ledger_key, resolve
+from ..consent.binding import confirmation_key, ledger_key, resolve
 from ..core.context import Confirmed, Proposal, Session
 from ..core.decision import Outcome, Question, Reason
 from ..core.errors import ConsentTokenError
@@ -34,6 +34,7 @@ from ..engine.state import State, engine_reason
 from ..policy.compile import CompiledPolicy
 from ..policy.session import Budget, SessionPolicy
 from ..policy.tools import ProposalError
+from ._bound import bound
 from ._events import Event, to_us
 from ._rules import OwnEvaluator, SessionEvaluator, reach
 from ._store import Charge, SessionStore
@@ -148,7 +149,7 @@ class SessionRunner:
 
         # The confirmations that bind this intent (the very ones the consent check accepts), in
         # session order: a single-use allow consumes the first of them not used yet.
-        bound = self._bound(case, intent, digest, ses, now)
+        bound = self._bound(case, state, intent, digest, ses, now)
         usable = [ledger_key(c, digest or "", cid) for c in bound]
         given: list[tuple[str, str, str | None]] = []
         for entry in ses.confirmed:
@@ -196,16 +197,19 @@ class SessionRunner:
             tx.append([*new, done])
         return final
 
-    def _bound(self, case: Case, intent: Any, digest: str | None, ses: Session, now: datetime) -> tuple[Confirmed, ...]:
+    def _bound(self, case: Case, state: State, intent: Any, digest: str | None, ses: Session,
+               now: datetime) -> tuple[Confirmed, ...]:
         """The confirmations that bind this intent (the very ones the consent check accepts), in
         session order: a single-use allow consumes the first not used yet. The proposal and its
-        parsed arguments are the case's, as the consent check is given them (no second validation)."""
+        parsed arguments are the case's, as the consent check is given them (no second validation);
+        the consent check's own binding, handed over on the state, is completed rather than bound
+        again (``_bound.bound``)."""
         if digest is None:
             return ()
         mapped = case.mapped
         proposal = mapped.prop if mapped.arguments is not None else None  # None: an intent given validated
-        return bind(self.policy, intent, ses.confirmed, now, digest=digest, keys=self.consent_keys,
-                    proposal=proposal, arguments=mapped.arguments).confirmations
+        return bound(state.consent, self.policy, intent, ses.confirmed, now, digest, self.consent_keys, proposal,
+                     mapped.arguments)
 
     def _consume_only(self, case: Case, state: State, ses: Session, now: datetime, cid: str | None) -> State:
         """Single use without a conversation log: an allowed consequential intent consumes one of
@@ -216,7 +220,7 @@ class SessionRunner:
                 or not self.policy.session.single_use or intent is None or not ses.confirmed):
             return state
         digest = intent_digest(intent)
-        usable = [ledger_key(c, digest, cid) for c in self._bound(case, intent, digest, ses, now)]
+        usable = [ledger_key(c, digest, cid) for c in self._bound(case, state, intent, digest, ses, now)]
         if not usable or self.store.consume(usable):
             return state
         return _used_again(state)
