@@ -53,6 +53,9 @@ SESSION_CODES: dict[str, str] = {
 
 
 def _tool(proposal: Any) -> str | None:
+    if type(proposal) is dict:  # the wire format: the Mapping test below, without the ABC check
+        name = proposal.get("name")
+        return str(name) if isinstance(name, str) else None
     if isinstance(proposal, Proposal):
         return proposal.name
     if isinstance(proposal, Mapping) and isinstance(proposal.get("name"), str):
@@ -76,6 +79,10 @@ def _used_again(state: State) -> State:
     return state.fire([Reason("session.single_use_confirmations", "confirmation_used",
                               "the user's confirmation of this intent was already used once", Outcome.CLARIFY)],
                       questions=[q], confirm=True)
+
+
+def _no_scope(scope: str) -> str:
+    raise KeyError(scope)  # what indexing the scopes by name raised for a scope that is none of them
 
 
 def budget_key(budget: Budget, scope_key: str) -> str:
@@ -141,16 +148,20 @@ class SessionRunner:
         amount, currency = _amount(intent)
         tool = _tool(proposal)
 
+        turn, user = ses.turn, ses.authenticated_user_id
+        payment, merchant = getattr(intent, "payment_method_id", None), getattr(intent, "merchant", None)
+
         def event(seq: int, outcome: str, codes: tuple[str, ...] = ()) -> Event:
-            return Event(seq=seq, type="decision", at_us=now_us, turn=ses.turn, kind=kind, tool=tool, outcome=outcome,
-                         digest=digest, payment_method=getattr(intent, "payment_method_id", None),
-                         merchant=getattr(intent, "merchant", None), currency=currency, user=ses.authenticated_user_id,
-                         amount_minor=amount, codes=codes)
+            # positional, in the field order of `Event` (seq, type, at_us, turn, kind, tool, outcome,
+            # digest, payment_method, merchant, currency, user, amount_minor, codes): on every decision
+            return Event(seq, "decision", now_us, turn, kind, tool, outcome, digest, payment, merchant, currency, user,
+                         amount, codes)
 
         # The confirmations that bind this intent (the very ones the consent check accepts), in
         # session order: a single-use allow consumes the first of them not used yet.
         bound = self._bound(case, state, intent, digest, ses, now)
-        usable = [ledger_key(c, digest or "", cid) for c in bound]
+        # the ledger keys a single-use allow may consume (none when confirmations are reusable)
+        usable = [ledger_key(c, digest or "", cid) for c in bound] if sp.single_use and kind in sp.consequential else []
         given: list[tuple[str, str, str | None]] = []
         for entry in ses.confirmed:
             conf, cdigest, ckind = self._confirmed(entry, digest, kind, bound)
@@ -170,7 +181,7 @@ class SessionRunner:
                 logged.add(key)
                 new.append(Event(seq=seq + len(new), type="confirmation", at_us=now_us, turn=ses.turn,
                                  kind=ckind, digest=cdigest, user=ses.authenticated_user_id, key=key))
-            log = [*events, *new]
+            log = [*events, *new] if new else events
             current = event(seq + len(new), state.outcome.value)
             fired: list[Reason] = []
             routes: list[str] = []
@@ -191,7 +202,7 @@ class SessionRunner:
             final = state.fire(fired, routes, questions, confirm=True)
             if final.outcome is Outcome.ALLOW:
                 final = self._reserve(tx, final, intent, cid, ses, now_us, sorted(usable), amount)
-            codes = final.codes
+            codes = final.codes if final.reasons else ()
             # an unchanged allow logs the very event the rules saw (saves building it twice)
             done = current if not codes and final.outcome.value == current.outcome else event(current.seq, final.outcome.value, codes)
             tx.append([*new, done])
@@ -256,16 +267,17 @@ class SessionRunner:
         routes: list[str] = []
         if isinstance(intent, Checkout):
             for b in sp.budgets:
-                rid = f"budgets.{b.id}"
                 if intent.currency != b.currency:
-                    problems.append(Reason(rid, "budget_currency_mismatch",
+                    problems.append(Reason(f"budgets.{b.id}", "budget_currency_mismatch",
                                            f"budget `{b.id}` is in {b.currency}; the checkout is in {intent.currency}",
                                            Outcome.ESCALATE))
                     routes.append(b.route)
                     continue
-                scope_key = {"user": ses.authenticated_user_id, "session": cid, "merchant": intent.merchant}[b.scope]
+                scope = b.scope
+                scope_key = (ses.authenticated_user_id if scope == "user" else cid if scope == "session"
+                             else intent.merchant if scope == "merchant" else _no_scope(scope))
                 if scope_key is None:
-                    problems.append(Reason(rid, "budget_scope_missing",
+                    problems.append(Reason(f"budgets.{b.id}", "budget_scope_missing",
                                            f"budget `{b.id}` is kept per {b.scope} and the checkout names no {b.scope}",
                                            Outcome.ESCALATE))
                     routes.append(b.route)

@@ -185,6 +185,10 @@ def own_hit(now_us: int, current: Event, policy: SessionPolicy) -> Hit:
     return hit
 
 
+_GATES: dict[int, tuple[SessionPolicy, tuple[Gate, ...]]] = {}
+"""The gates of the policies evaluated lately, by ``id`` (the policy is kept, and checked with ``is``)."""
+
+
 class OwnEvaluator:
     """txguard's own session-rule evaluator: plain Python over the event list.
 
@@ -194,15 +198,12 @@ class OwnEvaluator:
 
     name = "txguard"
 
-    def __init__(self) -> None:
-        self._gates: dict[int, tuple[SessionPolicy, tuple[Gate, ...]]] = {}
-
     def evaluate(self, policy: SessionPolicy, events: Sequence[Event], current: Event, now_us: int) -> list[Reason]:
-        cached = self._gates.get(id(policy))
+        cached = _GATES.get(id(policy))
         if cached is None or cached[0] is not policy:
-            if len(self._gates) >= 64:
-                self._gates.clear()
-            cached = self._gates[id(policy)] = (policy, gates(policy))
+            if len(_GATES) >= 64:
+                _GATES.clear()
+            cached = _GATES[id(policy)] = (policy, gates(policy))
         try:
             for gate in cached[1]:
                 if gate(events, current, now_us):
