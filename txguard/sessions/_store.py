@@ -17,6 +17,7 @@ outcome is ``allow``), ``append`` the new events, commit. The guarantees come fr
 from __future__ import annotations
 
 import bisect
+import operator
 import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -109,6 +110,9 @@ def _at(e: Event) -> int:
     return e.at_us
 
 
+_type = operator.attrgetter("type")
+
+
 def window_start(log: Sequence[Event], since_us: int, hint: int = 0) -> int:
     """``bisect_right`` of ``since_us`` in a ``log`` in clock order (the first event after it),
     walking forward from ``hint`` (where the previous decision's window started: the clock moves
@@ -154,14 +158,16 @@ def _tail_before(log: Sequence[Event], start: int, suffix: list[Event], tail: Se
     of a type when the window holds fewer), oldest first; usually none, found without a scan."""
     extra: dict[int, Event] = {}
     for type_, n in tail:
-        found = 0
-        for e in reversed(suffix):
-            if found >= n:
-                break
-            if e.type == type_:
-                found += 1
+        found = min(n, list(map(_type, suffix)).count(type_))  # counted back from the end, up to n
         if found >= n:
             continue  # the window holds them (the usual case)
+        need = n - found
+        if len(tail) == 1 and 0 < need <= start:
+            # the `need` events just before the window, when all of this type (a run of decisions),
+            # are what the walk below picks: taken as one slice
+            chunk = list(log[start - need:start])
+            if list(map(_type, chunk)).count(type_) == need:
+                return chunk
         i = start - 1
         while found < n and i >= 0:
             e = log[i]
