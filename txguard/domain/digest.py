@@ -63,17 +63,32 @@ def _checkout_canonical(intent: Checkout) -> str:
     :mod:`~txguard.domain.bind` sorts an unordered list; quantities are ints within 2**53.
     """
     cur = intent.currency
+    quantum = _QUANTUM.get(cur) if type(cur) is str else None
+    lines = sorted(_line(it, cur, quantum) for it in intent.items)
     js = _string
-    lines = sorted(
-        f'{{"category":{"null" if it.category is None else js(it.category)},'
-        f'"product_id":{js(it.product_id)},"quantity":{it.quantity},"sku":{js(it.sku)},'
-        f'"title":{js(it.title)},"unit_price":{js(_money(it.unit_price, cur))}}}'
-        for it in intent.items)
     merchant = "null" if intent.merchant is None else js(intent.merchant)
     address = "null" if intent.shipping_address is None else canonical_json(intent.shipping_address.model_dump())
     return (f'{{"currency":{js(cur)},"items":[{",".join(lines)}],"kind":"checkout","merchant":{merchant},'
             f'"payment_method_id":{js(intent.payment_method_id)},"shipping_address":{address},'
             f'"total":{js(_money(intent.total, cur))}}}')
+
+
+def _line(it: Any, cur: str, quantum: Decimal | None) -> str:
+    """One cart line's canonical text. Texts that are all plain ``str`` with nothing to escape (one
+    test of their concatenation: no character of it needs escaping exactly when none of theirs
+    does) and a price in a currency whose amounts ``str`` writes are written as they are; any other
+    line field by field, through the writers above."""
+    sku, pid, title, cat, price = it.sku, it.product_id, it.title, it.category, it.unit_price
+    if (quantum is not None and type(price) is Decimal and type(sku) is str and type(pid) is str
+            and type(title) is str and (cat is None or type(cat) is str)
+            and _VERBATIM(f"{sku}{pid}{title}{cat or ''}") is not None):
+        category = "null" if cat is None else f'"{cat}"'
+        return (f'{{"category":{category},"product_id":"{pid}","quantity":{it.quantity},"sku":"{sku}",'
+                f'"title":"{title}","unit_price":"{price.quantize(quantum)} {cur}"}}')
+    js = _string
+    return (f'{{"category":{"null" if cat is None else js(cat)},'
+            f'"product_id":{js(pid)},"quantity":{it.quantity},"sku":{js(sku)},'
+            f'"title":{js(title)},"unit_price":{js(_money(price, cur))}}}')
 
 
 _last_digest: tuple[object, str] = (None, "")

@@ -108,6 +108,8 @@ class SessionRunner:
         self.consent_keys = consent_keys
         self.ledger_only = ledger_only
         self.reach = reach(policy.session)
+        # each budget's counter key up to its scoped subject (`budget_key` without the subject)
+        self._prefixes = {b.id: (b, f"{b.id}/{b.currency}/{b.window_us or 0}/{b.scope}:") for b in policy.session.budgets}
 
     def __call__(self, case: Case, state: State) -> State:
         """The session step: ``state`` with this conversation's session reasons (see the module
@@ -283,7 +285,9 @@ class SessionRunner:
                     routes.append(b.route)
                     continue
                 amount = amount_minor if amount_minor is not None else to_minor(intent.total, intent.currency)
-                charges.append(Charge(b.id, budget_key(b, scope_key),
+                prefix = self._prefixes.get(b.id)
+                key = budget_key(b, scope_key) if prefix is None or prefix[0] is not b else f"{prefix[1]}{scope_key}"
+                charges.append(Charge(b.id, key,
                                       now_us // b.window_us if b.window_us else 0, amount, b.limit_minor))
         if problems:
             return state.fire(problems, routes, confirm=True)

@@ -158,7 +158,15 @@ def _tail_before(log: Sequence[Event], start: int, suffix: list[Event], tail: Se
     of a type when the window holds fewer), oldest first; usually none, found without a scan."""
     extra: dict[int, Event] = {}
     for type_, n in tail:
-        found = min(n, list(map(_type, suffix)).count(type_))  # counted back from the end, up to n
+        if n <= 8:  # counted back from the end, up to n
+            found = 0
+            for e in reversed(suffix):
+                if found >= n:
+                    break
+                if e.type == type_:
+                    found += 1
+        else:  # the same count, by C-level map and count
+            found = min(n, list(map(_type, suffix)).count(type_))
         if found >= n:
             continue  # the window holds them (the usual case)
         need = n - found
