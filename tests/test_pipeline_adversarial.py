@@ -175,6 +175,9 @@ def test_tracing_never_changes_a_decision_when_the_session_evaluator_fails(monke
 
     monkeypatch.setattr(_rules, "fire", broken)
     monkeypatch.setattr(_trace, "fire", broken)
+    # txguard's evaluator settles a decision on which no rule can fire by compiled gates, without
+    # `fire` (txguard/sessions/_gates.py): the evaluator itself fails too
+    monkeypatch.setattr(_rules.OwnEvaluator, "evaluate", broken)
     policy = compile_file(SESSION_POLICY)
     outcomes = []
     for trace in (None, Trace()):

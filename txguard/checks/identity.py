@@ -10,6 +10,11 @@ from ..domain.digest import intent_digest
 from .ctx import Ctx
 from .spec import check
 
+CONSENT_BINDING = "consent.binding"
+"""The ``Ctx.cache`` key of the consent check's :class:`~txguard.consent.binding.Binding` (bound
+with ``first=True``): a second consent rule reuses it, and the rules step hands it to the session
+step (``State.consent``), so one decision binds its confirmations once."""
+
 
 @check("authentication", code="authentication", outcome="clarify", kinds=INTENT_KINDS, declared=lambda spec: True,
        question="Please sign in (or confirm your identity) before I do this.")
@@ -33,6 +38,10 @@ def _consent(ctx: Ctx, params: Any) -> str | None:
     if ctx.reads is not None:
         ctx.read("intent digest", intent_digest(ctx.intent))
         ctx.read("session.confirmed (count)", len(ctx.session.confirmed))
-    proposal = ctx.proposal if ctx.arguments is not None else None  # None: an intent given validated
-    return bind(ctx.policy, ctx.intent, ctx.session.confirmed, ctx.now, proposal=proposal,
-                arguments=ctx.arguments, keys=ctx.consent_keys, first=True).problem
+    binding = ctx.cache.get(CONSENT_BINDING)
+    if binding is None:
+        proposal = ctx.proposal if ctx.arguments is not None else None  # None: an intent given validated
+        binding = ctx.cache[CONSENT_BINDING] = bind(ctx.policy, ctx.intent, ctx.session.confirmed, ctx.now,
+                                                    proposal=proposal, arguments=ctx.arguments,
+                                                    keys=ctx.consent_keys, first=True)
+    return binding.problem

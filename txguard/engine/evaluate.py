@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..checks.ctx import Ctx
+from ..checks.identity import CONSENT_BINDING
 from ..core.decision import Decision
 from ..policy.compile import CompiledPolicy
 from .case import Case, Clock, coerce, intent_proposal
@@ -18,7 +19,7 @@ from .codes import ENGINE_CODES
 from .combine import Combine, default_floor
 from .pipeline import EXACT, Step, failed, run
 from .rules import run_rules
-from .state import State, internal_error
+from .state import Consented, State, internal_error
 from .trace import Trace
 
 __all__ = ["ENGINE_CODES", "EXACT", "Clock", "Rules", "evaluate", "internal_error"]
@@ -30,7 +31,10 @@ _intent_proposal = intent_proposal
 
 class Rules:
     """The step that fires the rules of the intent's kind (preconditions first), then the
-    policy's default floor. A case that reaches no rule (its ``problem``) fires nothing here."""
+    policy's default floor. A case that reaches no rule (its ``problem``) fires nothing here.
+
+    When the ``consent`` check ran, its binding goes on the state with the inputs it was bound
+    from (:class:`~txguard.engine.state.Consented`), for the session step to reuse."""
 
     def __call__(self, case: Case, state: State) -> State:
         mapped = case.mapped
@@ -44,6 +48,10 @@ class Rules:
         policy = case.policy
         ctx = Ctx(intent, req, ses, fac, now, policy, mapped.prop, mapped.arguments, case.keys)
         fired, routes, questions, consent_fired = run_rules(policy.by_kind.get(kind, ()), ctx, case.trace)
+        binding = ctx.cache.get(CONSENT_BINDING)
+        if binding is not None:
+            state = state.consented(Consented(policy, intent, ses.confirmed, now, case.keys, ctx.proposal,
+                                              mapped.arguments, binding))
         return default_floor(policy, kind, state.fire(fired, routes, questions, consent_fired))
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from ..core.decision import Decision, Outcome, Question, Reason
 from ..policy.compile import CompiledPolicy
 from ..core.fastinit import fast_init
+
+if TYPE_CHECKING:
+    from ..consent.binding import Binding
+    from ..core.context import Confirmed, Proposal
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,28 @@ def _sort_key(r: Reason) -> tuple[int, str, str]:
 
 
 @fast_init
+@dataclass(frozen=True, slots=True, eq=False)
+class Consented:
+    """The ``consent`` check's binding of the intent, handed by the rules step to the session step.
+
+    ``binding`` is what :func:`~txguard.consent.binding.bind` returned with ``first=True`` for
+    exactly these inputs (the policy, the intent, the session's ``confirmed``, ``now``, the consent
+    keys, the proposal and its parsed arguments): the session step uses it only when its own
+    inputs are these very objects, and completes it into the full binding (see
+    ``txguard.sessions._bound``), so the confirmations are not bound twice per decision.
+    """
+
+    policy: CompiledPolicy
+    intent: Any
+    confirmed: Sequence[Confirmed]
+    now: datetime
+    keys: Mapping[str, bytes] | None
+    proposal: Proposal | None
+    arguments: Mapping[str, Any] | None
+    binding: Binding
+
+
+@fast_init
 @dataclass(frozen=True, slots=True)
 class State:
     """What is known of one decision so far.
@@ -39,7 +66,8 @@ class State:
     their escalations name, the questions their clarifications ask, ``confirm`` (one of them asks
     for the user's confirmation: a consent check, a ``clarify`` default, any session reason), the
     ``kind`` and ``intent`` the decision is about (cleared when the guard itself failed), the
-    ``decision`` once combined, and the ``shadow`` candidate's decision if one was taken.
+    ``decision`` once combined, the ``shadow`` candidate's decision if one was taken, and the
+    ``consent`` check's binding (:class:`Consented`) if the rules step ran it.
     """
 
     kind: str | None
@@ -50,6 +78,7 @@ class State:
     confirm: bool = False
     decision: Decision | None = None
     shadow: ShadowResult | None = None
+    consent: Consented | None = None
 
     def fire(self, reasons: Sequence[Reason], routes: Sequence[str] = (), questions: Sequence[Question] = (),
              confirm: bool = False) -> State:
@@ -58,12 +87,17 @@ class State:
             return self
         # The constructor, not dataclasses.replace: this runs once per step of every decision.
         return State(self.kind, self.intent, (*self.reasons, *reasons), (*self.routes, *routes),
-                     (*self.questions, *questions), self.confirm or confirm, self.decision, self.shadow)
+                     (*self.questions, *questions), self.confirm or confirm, self.decision, self.shadow, self.consent)
 
     def decided(self, decision: Decision) -> State:
         """This state with its decision."""
         return State(self.kind, self.intent, self.reasons, self.routes, self.questions, self.confirm, decision,
-                     self.shadow)
+                     self.shadow, self.consent)
+
+    def consented(self, consent: Consented) -> State:
+        """This state with the consent check's binding (for the session step)."""
+        return State(self.kind, self.intent, self.reasons, self.routes, self.questions, self.confirm, self.decision,
+                     self.shadow, consent)
 
     @property
     def outcome(self) -> Outcome:

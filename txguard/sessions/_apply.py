@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..consent.binding import bind, confirmation_key, ledger_key, resolve
+from ..consent.binding import confirmation_key, ledger_key, resolve
 from ..core.context import Confirmed, Proposal, Session
 from ..core.decision import Outcome, Question, Reason
 from ..core.errors import ConsentTokenError
@@ -34,6 +34,7 @@ from ..engine.state import State, engine_reason
 from ..policy.compile import CompiledPolicy
 from ..policy.session import Budget, SessionPolicy
 from ..policy.tools import ProposalError
+from ._bound import bound
 from ._events import Event, to_us
 from ._rules import OwnEvaluator, SessionEvaluator, reach
 from ._store import Charge, SessionStore
@@ -52,6 +53,9 @@ SESSION_CODES: dict[str, str] = {
 
 
 def _tool(proposal: Any) -> str | None:
+    if type(proposal) is dict:  # the wire format: the Mapping test below, without the ABC check
+        name = proposal.get("name")
+        return str(name) if isinstance(name, str) else None
     if isinstance(proposal, Proposal):
         return proposal.name
     if isinstance(proposal, Mapping) and isinstance(proposal.get("name"), str):
@@ -77,6 +81,10 @@ def _used_again(state: State) -> State:
                       questions=[q], confirm=True)
 
 
+def _no_scope(scope: str) -> str:
+    raise KeyError(scope)  # what indexing the scopes by name raised for a scope that is none of them
+
+
 def budget_key(budget: Budget, scope_key: str) -> str:
     """A budget counter's identity: what it limits, never which policy checked it.
 
@@ -100,6 +108,8 @@ class SessionRunner:
         self.consent_keys = consent_keys
         self.ledger_only = ledger_only
         self.reach = reach(policy.session)
+        # each budget's counter key up to its scoped subject (`budget_key` without the subject)
+        self._prefixes = {b.id: (b, f"{b.id}/{b.currency}/{b.window_us or 0}/{b.scope}:") for b in policy.session.budgets}
 
     def __call__(self, case: Case, state: State) -> State:
         """The session step: ``state`` with this conversation's session reasons (see the module
@@ -140,16 +150,20 @@ class SessionRunner:
         amount, currency = _amount(intent)
         tool = _tool(proposal)
 
+        turn, user = ses.turn, ses.authenticated_user_id
+        payment, merchant = getattr(intent, "payment_method_id", None), getattr(intent, "merchant", None)
+
         def event(seq: int, outcome: str, codes: tuple[str, ...] = ()) -> Event:
-            return Event(seq=seq, type="decision", at_us=now_us, turn=ses.turn, kind=kind, tool=tool, outcome=outcome,
-                         digest=digest, payment_method=getattr(intent, "payment_method_id", None),
-                         merchant=getattr(intent, "merchant", None), currency=currency, user=ses.authenticated_user_id,
-                         amount_minor=amount, codes=codes)
+            # positional, in the field order of `Event` (seq, type, at_us, turn, kind, tool, outcome,
+            # digest, payment_method, merchant, currency, user, amount_minor, codes): on every decision
+            return Event(seq, "decision", now_us, turn, kind, tool, outcome, digest, payment, merchant, currency, user,
+                         amount, codes)
 
         # The confirmations that bind this intent (the very ones the consent check accepts), in
         # session order: a single-use allow consumes the first of them not used yet.
-        bound = self._bound(case, intent, digest, ses, now)
-        usable = [ledger_key(c, digest or "", cid) for c in bound]
+        bound = self._bound(case, state, intent, digest, ses, now)
+        # the ledger keys a single-use allow may consume (none when confirmations are reusable)
+        usable = [ledger_key(c, digest or "", cid) for c in bound] if sp.single_use and kind in sp.consequential else []
         given: list[tuple[str, str, str | None]] = []
         for entry in ses.confirmed:
             conf, cdigest, ckind = self._confirmed(entry, digest, kind, bound)
@@ -169,7 +183,7 @@ class SessionRunner:
                 logged.add(key)
                 new.append(Event(seq=seq + len(new), type="confirmation", at_us=now_us, turn=ses.turn,
                                  kind=ckind, digest=cdigest, user=ses.authenticated_user_id, key=key))
-            log = [*events, *new]
+            log = [*events, *new] if new else events
             current = event(seq + len(new), state.outcome.value)
             fired: list[Reason] = []
             routes: list[str] = []
@@ -190,22 +204,25 @@ class SessionRunner:
             final = state.fire(fired, routes, questions, confirm=True)
             if final.outcome is Outcome.ALLOW:
                 final = self._reserve(tx, final, intent, cid, ses, now_us, sorted(usable), amount)
-            codes = final.codes
+            codes = final.codes if final.reasons else ()
             # an unchanged allow logs the very event the rules saw (saves building it twice)
             done = current if not codes and final.outcome.value == current.outcome else event(current.seq, final.outcome.value, codes)
             tx.append([*new, done])
         return final
 
-    def _bound(self, case: Case, intent: Any, digest: str | None, ses: Session, now: datetime) -> tuple[Confirmed, ...]:
+    def _bound(self, case: Case, state: State, intent: Any, digest: str | None, ses: Session,
+               now: datetime) -> tuple[Confirmed, ...]:
         """The confirmations that bind this intent (the very ones the consent check accepts), in
         session order: a single-use allow consumes the first not used yet. The proposal and its
-        parsed arguments are the case's, as the consent check is given them (no second validation)."""
+        parsed arguments are the case's, as the consent check is given them (no second validation);
+        the consent check's own binding, handed over on the state, is completed rather than bound
+        again (``_bound.bound``)."""
         if digest is None:
             return ()
         mapped = case.mapped
         proposal = mapped.prop if mapped.arguments is not None else None  # None: an intent given validated
-        return bind(self.policy, intent, ses.confirmed, now, digest=digest, keys=self.consent_keys,
-                    proposal=proposal, arguments=mapped.arguments).confirmations
+        return bound(state.consent, self.policy, intent, ses.confirmed, now, digest, self.consent_keys, proposal,
+                     mapped.arguments)
 
     def _consume_only(self, case: Case, state: State, ses: Session, now: datetime, cid: str | None) -> State:
         """Single use without a conversation log: an allowed consequential intent consumes one of
@@ -216,7 +233,7 @@ class SessionRunner:
                 or not self.policy.session.single_use or intent is None or not ses.confirmed):
             return state
         digest = intent_digest(intent)
-        usable = [ledger_key(c, digest, cid) for c in self._bound(case, intent, digest, ses, now)]
+        usable = [ledger_key(c, digest, cid) for c in self._bound(case, state, intent, digest, ses, now)]
         if not usable or self.store.consume(usable):
             return state
         return _used_again(state)
@@ -252,22 +269,25 @@ class SessionRunner:
         routes: list[str] = []
         if isinstance(intent, Checkout):
             for b in sp.budgets:
-                rid = f"budgets.{b.id}"
                 if intent.currency != b.currency:
-                    problems.append(Reason(rid, "budget_currency_mismatch",
+                    problems.append(Reason(f"budgets.{b.id}", "budget_currency_mismatch",
                                            f"budget `{b.id}` is in {b.currency}; the checkout is in {intent.currency}",
                                            Outcome.ESCALATE))
                     routes.append(b.route)
                     continue
-                scope_key = {"user": ses.authenticated_user_id, "session": cid, "merchant": intent.merchant}[b.scope]
+                scope = b.scope
+                scope_key = (ses.authenticated_user_id if scope == "user" else cid if scope == "session"
+                             else intent.merchant if scope == "merchant" else _no_scope(scope))
                 if scope_key is None:
-                    problems.append(Reason(rid, "budget_scope_missing",
+                    problems.append(Reason(f"budgets.{b.id}", "budget_scope_missing",
                                            f"budget `{b.id}` is kept per {b.scope} and the checkout names no {b.scope}",
                                            Outcome.ESCALATE))
                     routes.append(b.route)
                     continue
                 amount = amount_minor if amount_minor is not None else to_minor(intent.total, intent.currency)
-                charges.append(Charge(b.id, budget_key(b, scope_key),
+                prefix = self._prefixes.get(b.id)
+                key = budget_key(b, scope_key) if prefix is None or prefix[0] is not b else f"{prefix[1]}{scope_key}"
+                charges.append(Charge(b.id, key,
                                       now_us // b.window_us if b.window_us else 0, amount, b.limit_minor))
         if problems:
             return state.fire(problems, routes, confirm=True)

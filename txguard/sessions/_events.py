@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from ..consent.binding import instant_us
+from ..core.fastinit import fast_init
 
 EventType = Literal["decision", "confirmation"]
 
@@ -20,6 +21,7 @@ to_us = instant_us
 """A timezone-aware time as integer microseconds since the Unix epoch (exact, no float)."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """One entry of a conversation's log. ``seq`` numbers the entries of one conversation from 0."""

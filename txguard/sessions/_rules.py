@@ -17,6 +17,7 @@ from ..core.decision import Outcome, Reason
 from ..core.money import format_amount, from_minor
 from ..policy.session import SessionPolicy, SessionRule
 from ._events import Event
+from ._gates import Gate, gates
 
 Hit = Callable[[SessionRule, Event], bool]
 """Does this rule match this event (for sequences: does this earlier event pair with the current one)?"""
@@ -184,13 +185,40 @@ def own_hit(now_us: int, current: Event, policy: SessionPolicy) -> Hit:
     return hit
 
 
+_GATES: dict[int, tuple[SessionPolicy, tuple[Gate, ...]]] = {}
+"""The gates of the policies evaluated lately, by ``id`` (the policy is kept, and checked with ``is``)."""
+
+
 class OwnEvaluator:
-    """txguard's own session-rule evaluator: plain Python over the event list, no state kept."""
+    """txguard's own session-rule evaluator: plain Python over the event list.
+
+    Each rule's compiled gate (:mod:`._gates`, kept per policy) settles the usual decision, on
+    which no rule fires; when a gate says a rule could fire (or raises), every rule is evaluated
+    by the reference (``fire_all`` with ``own_hit``), which words the reasons."""
 
     name = "txguard"
 
     def evaluate(self, policy: SessionPolicy, events: Sequence[Event], current: Event, now_us: int) -> list[Reason]:
-        return fire_all(policy, events, current, own_hit(now_us, current, policy))
+        cached = _GATES.get(id(policy))
+        if cached is None or cached[0] is not policy:
+            if len(_GATES) >= 64:
+                _GATES.clear()
+            cached = _GATES[id(policy)] = (policy, gates(policy))
+        try:
+            for gate in cached[1]:
+                if gate(events, current, now_us):
+                    break
+            else:
+                return []
+        except Exception:  # noqa: BLE001 - the reference words what fails
+            pass
+        return reference(policy, events, current, now_us)
+
+
+def reference(policy: SessionPolicy, events: Sequence[Event], current: Event, now_us: int) -> list[Reason]:
+    """txguard's own evaluation of every session rule, rule by rule and event by event (what the
+    gates of :class:`OwnEvaluator` are checked against)."""
+    return fire_all(policy, events, current, own_hit(now_us, current, policy))
 
 
 def fire_all(policy: SessionPolicy, events: Sequence[Event], current: Event, hit: Hit) -> list[Reason]:

@@ -17,15 +17,18 @@ outcome is ``allow``), ``append`` the new events, commit. The guarantees come fr
 from __future__ import annotations
 
 import bisect
+import operator
 import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..core.fastinit import fast_init
 from ._events import Event
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Charge:
     """Spend to reserve against one budget counter (``key``, ``bucket``) of limit ``limit_minor``."""
@@ -107,13 +110,34 @@ def _at(e: Event) -> int:
     return e.at_us
 
 
+_type = operator.attrgetter("type")
+
+
+def window_start(log: Sequence[Event], since_us: int, hint: int = 0) -> int:
+    """``bisect_right`` of ``since_us`` in a ``log`` in clock order (the first event after it),
+    walking forward from ``hint`` (where the previous decision's window started: the clock moves
+    on, so the start moves a few events at most) and bisecting when the hint is past it."""
+    n = len(log)
+    if not 0 <= hint <= n or (hint and not log[hint - 1].at_us <= since_us):
+        return bisect.bisect_right(log, since_us, key=_at)
+    steps = 0
+    while hint < n and log[hint].at_us <= since_us:
+        hint += 1
+        steps += 1
+        if steps > 16:  # far behind: bisect the rest
+            return bisect.bisect_right(log, since_us, hint, key=_at)
+    return hint
+
+
 def select_window(log: Sequence[Event], since_us: int, tail: Sequence[tuple[str, int]], *,
-                  monotonic: bool = False) -> list[Event]:
+                  monotonic: bool = False, start: int | None = None) -> list[Event]:
     """What :meth:`Transaction.window` returns, picked from a whole ``log`` held in memory
-    (``monotonic``: appended in clock order, so the window is a suffix found by bisection)."""
+    (``monotonic``: appended in clock order, so the window is a suffix found by bisection, or
+    ``start``, its first index, if the caller found it)."""
     if monotonic:
-        start = bisect.bisect_right(log, since_us, key=_at)
-        suffix = list(log[start:])
+        if start is None:
+            start = bisect.bisect_right(log, since_us, key=_at)
+        suffix = log[start:] if type(log) is list else list(log[start:])
         extra = _tail_before(log, start, suffix, tail)
         return suffix if not extra else [*extra, *suffix]
     else:
@@ -134,12 +158,24 @@ def _tail_before(log: Sequence[Event], start: int, suffix: list[Event], tail: Se
     of a type when the window holds fewer), oldest first; usually none, found without a scan."""
     extra: dict[int, Event] = {}
     for type_, n in tail:
-        found = 0
-        for e in reversed(suffix):
-            if found >= n:
-                break
-            if e.type == type_:
-                found += 1
+        if n <= 8:  # counted back from the end, up to n
+            found = 0
+            for e in reversed(suffix):
+                if found >= n:
+                    break
+                if e.type == type_:
+                    found += 1
+        else:  # the same count, by C-level map and count
+            found = min(n, list(map(_type, suffix)).count(type_))
+        if found >= n:
+            continue  # the window holds them (the usual case)
+        need = n - found
+        if len(tail) == 1 and 0 < need <= start:
+            # the `need` events just before the window, when all of this type (a run of decisions),
+            # are what the walk below picks: taken as one slice
+            chunk = list(log[start - need:start])
+            if list(map(_type, chunk)).count(type_) == need:
+                return chunk
         i = start - 1
         while found < n and i >= 0:
             e = log[i]
@@ -147,7 +183,7 @@ def _tail_before(log: Sequence[Event], start: int, suffix: list[Event], tail: Se
                 extra[i] = e
                 found += 1
             i -= 1
-    return [extra[k] for k in sorted(extra)]
+    return [extra[k] for k in sorted(extra)] if extra else []
 
 
 class _MemoryTx:
@@ -174,8 +210,13 @@ class _MemoryTx:
         return list(self._store._events.get(self._cid, ()))
 
     def window(self, since_us: int, tail: Sequence[tuple[str, int]]) -> list[Event]:
-        return select_window(self._store._events.get(self._cid, ()), since_us, tail,
-                             monotonic=self._cid in self._store._monotonic)
+        store = self._store
+        log = store._events.get(self._cid, ())
+        if self._cid not in store._monotonic:
+            return select_window(log, since_us, tail)
+        start = window_start(log, since_us, store._starts.get(self._cid, 0))
+        store._starts[self._cid] = start
+        return select_window(log, since_us, tail, monotonic=True, start=start)
 
     def next_seq(self) -> int:
         return len(self._store._events.get(self._cid, ()))
@@ -216,6 +257,7 @@ class MemoryStore:
         self._used: set[str] = set()
         self._logged: dict[str, set[str]] = {}
         self._monotonic: set[str] = set()  # conversations whose events were appended in clock order
+        self._starts: dict[str, int] = {}  # where a monotonic conversation's last window started
 
     def transaction(self, conversation_id: str) -> _MemoryTx:
         return _MemoryTx(self, conversation_id)
@@ -225,11 +267,19 @@ class MemoryStore:
         if tx.new_events:
             old = self._events.setdefault(cid, [])
             new = tx.new_events
-            if (not old or cid in self._monotonic) and all(
-                    a.at_us <= b.at_us for a, b in zip((*old[-1:], *new), new)):
+            monotonic = not old or cid in self._monotonic
+            if monotonic:  # each new event at or after the one before it
+                prev = old[-1] if old else new[0]
+                for e in new:
+                    if not prev.at_us <= e.at_us:
+                        monotonic = False
+                        break
+                    prev = e
+            if monotonic:
                 self._monotonic.add(cid)
             else:
                 self._monotonic.discard(cid)
+                self._starts.pop(cid, None)
             old.extend(new)
             keys = [e.key for e in new if e.type == "confirmation" and e.key is not None]
             if keys:
