@@ -94,7 +94,7 @@ class Worlds:
             return self._guard.check_envelope(envelope)
         if mode == "audited ledger":
             return self._guard.independent().check_envelope(envelope)
-        return fresh(self._guard.policy, self._sink).check_envelope(envelope)
+        return fresh(self._guard.policy, self._sink, self._guard.clock).check_envelope(envelope)
 
 
 def row(case_id: Any, decision: Decision, line: int) -> dict[str, Any]:
