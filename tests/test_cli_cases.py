@@ -248,3 +248,26 @@ def test_the_lines_decided_before_an_unreadable_one_are_written(tmp_path: Path,
     assert "cannot read" in capsys.readouterr().err
     assert [json.loads(r)["id"] for r in out.read_text(encoding="utf-8").splitlines()] == [
         read_json(x)["id"] for x in real[:readable]]
+
+
+class _Recorded(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+        self.writes = 0
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_a_terminal_gets_each_line_as_it_is_decided(tty: bool, retail: CompiledPolicy) -> None:
+    text = "\n".join(corpus_text("chat-to-buy-dev.jsonl.gz").splitlines()[:20]) + "\n"
+    out = _Recorded(tty)
+    _lines.decide_lines(Guard(retail, clock=_now), io.StringIO(text), out, "c", None)
+    assert out.getvalue().count("\n") == 20
+    assert out.writes == (20 if tty else 1)

@@ -151,7 +151,8 @@ def decide_lines(guard: Guard, source: IO[str], out: IO[str], name: str, sink: A
     ref = guard.policy.ref
     counts: Counter[str] = Counter()
     pending: list[str] = []
-    flush_at = 1 if out.isatty() else FLUSH
+    isatty = getattr(out, "isatty", None)  # a stand-in for stdout may have none
+    flush_at = 1 if isatty is not None and isatty() else FLUSH
     n = bad = 0
     try:
         for n_line, line in numbered_lines(source, name):
