@@ -11,10 +11,11 @@ checkout do). :class:`Worlds` gives each case such a world, at the least cost th
 - a policy with single-use confirmations only: a world (``guard.independent()``, a fresh ledger)
   is kept as long as the cases decided on it cannot have used a confirmation. A confirmation is
   consumed only by an allow (``txguard.sessions._apply``, ``_consume_only``); a decision that fails
-  after that is ``internal_error``; with an audit sink, a consuming allow whose record cannot be
-  written is returned as ``escalate``. So after an allow or an internal error, and after every case
-  when there is an audit sink, the next case gets a new world; after any other decision the ledger
-  is untouched (``tests/test_cli_cases.py`` checks the output against a world per case);
+  after that is ``internal_error`` (``session_store_error`` in the session step); with an audit
+  sink, a consuming allow whose record cannot be written is returned as ``escalate``. So after an
+  allow or a failure, and after every case when there is an audit sink, the next case gets a new
+  world; after any other decision the ledger is untouched (``tests/test_cli_cases.py`` checks the
+  output against a world per case);
 - a policy that keeps a conversation (``needs_session_id``): a new guard and memory store per case.
 
 The prediction line is built from pieces, each a string encoded exactly as ``json.dumps`` encodes
@@ -62,7 +63,11 @@ def _may_have_used(decision: Decision) -> bool:
     outcome = decision.outcome
     if outcome is Outcome.ALLOW:
         return True
-    return outcome is Outcome.ESCALATE and any(r.code == "internal_error" for r in decision.reasons)
+    return outcome is Outcome.ESCALATE and any(r.code in _FAILED for r in decision.reasons)
+
+
+_FAILED = frozenset({"internal_error", "session_store_error"})
+"""The codes of a decision that failed part-way (the guard's, the session step's)."""
 
 
 class Worlds:
