@@ -16,21 +16,16 @@ import argparse
 import json
 import sys
 import time
-from collections import Counter
-from collections.abc import Iterator
-from typing import IO, Any
 
-from ..core.decision import Decision, Outcome, Reason
+from ..core.decision import Decision, Outcome
 from ..core.errors import READ_ERRORS
-from .._guard import Guard, utc_now
-from ..engine.case import Clock
+from .._guard import Guard
 from ..core.jsonio import read_json
-from ..authoring.corpus import numbered_lines
 from ..authoring.suite import SuiteError
 from ..audit import AuditError, AuditSink, open_sink
-from ..policy.compile import CompiledPolicy
-from ..sessions import MemoryStore
 from ._common import compile_or_report, open_text
+from ._lines import decide_lines
+from ._lines import fresh as _fresh  # its old name: tests build the guard the command builds
 
 HELP = "decide a case (wire-format envelope) or a file of cases"
 
@@ -70,21 +65,6 @@ def render_text(decision: Decision) -> str:
     return "\n".join(lines)
 
 
-def _malformed(policy_ref: Any, message: str) -> Decision:
-    return Decision(Outcome.ESCALATE, (Reason("txguard:malformed", "malformed", message, Outcome.ESCALATE),),
-                    policy_ref, route="refuse")
-
-
-def _cases(stream: IO[str], name: str) -> Iterator[tuple[int, Any, str | None]]:
-    for n, line in numbered_lines(stream, name):
-        if not line.strip():
-            continue
-        try:
-            yield n, read_json(line), None
-        except (ValueError, RecursionError) as exc:
-            yield n, None, f"{name}:{n}: malformed line: {str(exc)[:120]}"
-
-
 def run(args: argparse.Namespace) -> int:
     if (args.case is None) == (args.cases is None):
         print("txguard check: give one CASE file or --cases FILE", file=sys.stderr)
@@ -105,13 +85,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if sink is not None:
             sink.close()
-
-
-def _fresh(policy: CompiledPolicy, sink: AuditSink | None, clock: Clock = utc_now) -> Guard:
-    """A guard for one case as its own world: with a fresh conversation store when the policy keeps
-    state (else its session layer would be skipped, and explain would disagree with check)."""
-    return Guard(policy, clock=clock, audit=sink,
-                 sessions=MemoryStore() if policy.session.needs_session_id else None)
 
 
 def _where(exc: BaseException) -> str:
@@ -153,32 +126,10 @@ def _batch(guard: Guard, args: argparse.Namespace, sink: AuditSink | None) -> in
         print(f"txguard check: {exc}", file=sys.stderr)
         return 1
     tty = sys.stderr.isatty()
-    counts: Counter[str] = Counter()
-    malformed = 0
     t0 = time.perf_counter()
-    n = 0
     try:
         with source:
-            for n_line, envelope, problem in _cases(source, args.cases):
-                case_id = envelope.get("id") if isinstance(envelope, dict) else None
-                if problem is not None or not isinstance(envelope, dict):
-                    malformed += 1
-                    problem = problem or f"{args.cases}:{n_line}: malformed line: not a JSON object"
-                    print(problem, file=sys.stderr)
-                    decision = guard.check_envelope(None) if args.audit else _malformed(guard.policy.ref, problem)
-                else:
-                    world = _fresh(guard.policy, sink) if guard.policy.session.needs_session_id else guard.independent()
-                    decision = world.check_envelope(envelope)  # each case its own world
-                counts[decision.outcome.value] += 1
-                row = {"id": case_id, "outcome": decision.outcome.value,
-                       "reasons": [{"rule": r.rule, "code": r.code, "message": r.message} for r in decision.reasons]}
-                if case_id is None:
-                    row["line"] = n_line
-                out.write(json.dumps(row) + "\n")
-                n += 1
-                if tty and n % 500 == 0:
-                    sys.stderr.write(f"\r{n} decided ...")
-                    sys.stderr.flush()
+            counts, n, malformed = decide_lines(guard, source, out, args.cases, sink, progress=tty)
     except SuiteError as exc:
         print(f"\n{exc}", file=sys.stderr)
         return 1
