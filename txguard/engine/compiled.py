@@ -13,11 +13,12 @@ kept for that list (a tuple of the compiled policy, which never changes).
 
 from __future__ import annotations
 
+from abc import get_cache_token
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from ..core.paths import MISSING
+from ..core.paths import MISSING, compile_path, parse_path
 from ..policy.ir import All, AnyOf, Check, Compare, ConditionError, ForEach, Lit, MissingFact, Node, Not, Ref, compare
 from ..policy.rules import CompiledRule
 from .conditions import _decide, value_of
@@ -42,12 +43,35 @@ def plan(rules: Sequence[CompiledRule]) -> tuple[tuple[CompiledRule, Test | None
     return compiled
 
 
-def compile_node(node: Node) -> Test:
-    """``lambda env: eval_node(node, env)``, compiled."""
+Step = tuple[CompiledRule, "Callable[[Any, Any], str | None] | None", Any, "Test | None"]
+"""One rule of the loop: the rule, its built-in check's function and compiled params (None for a
+``when`` rule), and its compiled ``when`` test (None for a built-in check)."""
+
+_STEPS: dict[int, tuple[Sequence[CompiledRule], tuple[Step, ...]]] = {}
+
+
+def steps(rules: Sequence[CompiledRule]) -> tuple[Step, ...]:
+    """:func:`plan` with each built-in check's function and params read once, not per decision."""
+    entry = _STEPS.get(id(rules))
+    if entry is not None and entry[0] is rules:
+        return entry[1]
+    built: list[Step] = []
+    for rule, fast in plan(rules):
+        test = rule.test
+        built.append((rule, test.spec.fn, test.params, None) if type(test) is Check else (rule, None, None, fast))
+    if len(_STEPS) >= _MAX_PLANS:
+        _STEPS.clear()
+    _STEPS[id(rules)] = (rules, tuple(built))
+    return _STEPS[id(rules)][1]
+
+
+def compile_node(node: Node, top: bool = True) -> Test:
+    """``lambda env: eval_node(node, env)``, compiled. ``top``: not inside a ``for_each`` (a path
+    read there is read once per decision, :func:`memo_get`)."""
     if isinstance(node, Compare):
-        return _compile_compare(node)
+        return _compile_compare(node, top)
     if isinstance(node, (All, AnyOf)):
-        parts = tuple(compile_node(p) for p in node.parts)
+        parts = tuple(compile_node(p, top) for p in node.parts)
         if isinstance(node, All):
             def every(env: Env) -> bool:
                 for part in parts:
@@ -63,7 +87,7 @@ def compile_node(node: Node) -> Test:
             return False
         return some
     if isinstance(node, Not):
-        body = compile_node(node.body)
+        body = compile_node(node.body, top)
         return lambda env: not body(env)
     if isinstance(node, ForEach):
         return _compile_for_each(node)
@@ -76,7 +100,7 @@ def compile_node(node: Node) -> Test:
 
 def _compile_for_each(node: ForEach) -> Test:
     text, get, name, every = node.path.text, node.get, node.var, node.quantifier == "all"
-    body = compile_node(node.body)
+    body = compile_node(node.body, False)
     optional = node.path.root in ("intent", "request")
 
     def for_each(env: Env) -> bool:
@@ -101,13 +125,13 @@ def _compile_for_each(node: ForEach) -> Test:
     return for_each
 
 
-def _compile_compare(node: Compare) -> Test:
+def _compile_compare(node: Compare, top: bool) -> Test:
     left, operand, op = node.left, node.operand, node.op
-    lget: Callable[[Env], Any] = left.get if type(left) is Ref else (lambda env: value_of(left, env))
+    lget: Callable[[Env], Any] = fast_get(left, top) if type(left) is Ref else (lambda env: value_of(left, env))
     default, parent = node.default, node.default_parent
     lit = type(operand) is Lit
     other_value, fixed = (operand.value, operand.number) if lit else (None, None)  # type: ignore[union-attr]
-    oget: Callable[[Env], Any] = (operand.get if type(operand) is Ref
+    oget: Callable[[Env], Any] = (fast_get(operand, top) if type(operand) is Ref
                                   else (lambda env: value_of(operand, env)))
     plain = not op.presence and not node.currencies and node.mode == "plain"
     on_missing, text = node.on_missing, left.text
@@ -147,3 +171,78 @@ def _compile_compare(node: Compare) -> Test:
         other = other_value if lit else oget(env)
         return _decide(node, value, other, fixed, env)  # which side is missing is named as eval_node names it
     return comparison
+
+
+# -- path getters ------------------------------------------------------------------------------------
+
+_PLAIN_GETTER = compile_path(parse_path("intent.x")).__qualname__
+"""What a :func:`~txguard.core.paths.compile_path` getter is called (a declared facts path's getter
+wraps it in a typed one, which is kept as it is)."""
+_MAPPING: dict[type, tuple[bool, object]] = {}
+
+
+def _is_mapping(cur: Any) -> bool:
+    """``isinstance(cur, Mapping)`` for a value that is not a plain dict (an intent, a line, the
+    request), kept per type: it only changes when an ABC registers a class (the ABC cache token
+    moves) or for an object whose ``__class__`` is not its type (asked every time)."""
+    kind = type(cur)
+    token = get_cache_token()
+    if cur.__class__ is kind:
+        known = _MAPPING.get(kind)
+        if known is not None and known[1] == token:
+            return known[0]
+        answer = isinstance(cur, Mapping)
+        if len(_MAPPING) >= _MAX_PLANS:
+            _MAPPING.clear()
+        _MAPPING[kind] = (answer, token)
+        return answer
+    return isinstance(cur, Mapping)
+
+
+MEMO = "$memo"
+"""The key of the environment's per-decision memo of path values (a dict the rule loop puts there)."""
+_UNSET = object()
+
+
+def fast_get(ref: Ref, top: bool = False) -> Callable[[Env], Any]:
+    """``ref.get``, or for a path of names and indexes (``intent.items[0].quantity``) the same
+    walk with the mapping test of a model kept per type (:func:`_is_mapping`); with ``top`` (the
+    path's root is the decision's, not a ``for_each`` name), its value read once per decision when
+    the environment holds a memo (many rules read ``intent.total``; one decision's intent, request,
+    session and facts do not change while its rules run)."""
+    get = ref.get
+    path = ref.path
+    if getattr(get, "__qualname__", None) != _PLAIN_GETTER or any(s.op not in ("attr", "index") for s in path.steps):
+        return get
+    root = path.root
+    walk: tuple[tuple[bool, Any], ...] = tuple(
+        (s.op == "attr", str(s.name) if s.op == "attr" else int(s.name)) for s in path.steps)  # type: ignore[arg-type]
+
+    def fast(env: Env) -> Any:
+        cur = env.get(root, MISSING)
+        for attr, name in walk:
+            if cur is MISSING or cur is None:
+                return MISSING
+            if attr:
+                if type(cur) is dict or _is_mapping(cur):
+                    cur = cur.get(name, MISSING)
+                else:
+                    cur = getattr(cur, name, MISSING)
+            elif isinstance(cur, (list, tuple)) and -len(cur) <= name < len(cur):
+                cur = cur[name]
+            else:
+                return MISSING
+        return cur
+    if not top:
+        return fast
+    text = path.text
+
+    def memo_get(env: Env) -> Any:
+        memo = env.get(MEMO)
+        if memo is None:
+            return fast(env)
+        value = memo.get(text, _UNSET)
+        if value is _UNSET:
+            value = memo[text] = fast(env)
+        return value
+    return memo_get
