@@ -237,8 +237,10 @@ class Ctx:
 
     def product(self, product_id: str) -> Mapping[str, Any] | None:
         """A catalog product, or None if the catalog has no record under that id."""
-        if product_id in self._products:
+        try:
             return self._products[product_id]
+        except KeyError:
+            pass
         rec = self.facts.get("products", product_id)
         found = None if rec is None else _typed(rec, Mapping, f"product `{product_id}`", None)
         self._products[product_id] = found
@@ -254,8 +256,10 @@ class Ctx:
     def variant(self, product_id: str, sku: str) -> Mapping[str, Any] | None:
         """A variant of a product, or None if the catalog does not list it under that product."""
         key = (product_id, sku)
-        if key in self._variants:
+        try:
             return self._variants[key]
+        except KeyError:
+            pass
         variants = self.variants(product_id)
         rec = None if variants is None else variants.get(sku)
         found = None if rec is None else _typed(rec, Mapping, f"variant `{sku}` of product `{product_id}`", None)
@@ -275,10 +279,18 @@ class Ctx:
         """The variant's catalog price, or None if the catalog does not list the variant. A listed
         variant without a valid price is a hole (MissingFact)."""
         key = (product_id, sku)
-        if key in self._prices:
+        try:
             return self._prices[key]
+        except KeyError:
+            pass
         var = self.variant(product_id, sku)
-        price = None if var is None else _amount(var.get("price"), f"variant `{sku}` of product `{product_id}`", "price")
+        if var is None:
+            price = None
+        else:
+            value = var.get("price")
+            price = plain_amount(value)  # the usual plain float or int, read as fact_amount reads it
+            if price is None:
+                price = _amount(value, f"variant `{sku}` of product `{product_id}`", "price")
         self._prices[key] = price
         return price
 
@@ -371,6 +383,20 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
     names = {str: "string", bool: "boolean", list: "list", Mapping: "record"}
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def plain_amount(value: Any) -> Decimal | None:
+    """:func:`~txguard.core.money.fact_amount` of a plain ``float`` or ``int`` that is a valid
+    amount (finite, not negative), without its dispatch; None for anything else (the caller then
+    asks :func:`_amount`, which words the error). ``tests/test_fast_rules_checks.py`` checks the two."""
+    kind = type(value)
+    if kind is float:
+        result = Decimal(repr(value))  # what exact_decimal gives a float that is not a JSONNumber
+    elif kind is int:
+        result = Decimal(value)
+    else:
+        return None
+    return result if result.is_finite() and result >= 0 else None
 
 
 def _amount(value: Any, record: str, key: str) -> Decimal:

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from ..core.canonical import canonical_json
 from ..core.context import Confirmed, Proposal
 from ..core.errors import ConsentTokenError
+from ..core.fastinit import fast_init
 from ..domain.digest import bound_fields, intent_digest
 from ..core.jsonio import JSONNumber, exact_decimal, number_text
 from .tokens import verify_token
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 _NO_KEYS: Mapping[str, bytes] = {}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Binding:
     """The confirmations that bind one intent (in session order, tokens verified), or why none does."""
@@ -256,6 +258,8 @@ def _plain_leaf(x: Any, y: Any, depth: int) -> bool | None:
         return None if depth >= _MAX_DEPTH else _plain_dicts(x, y, depth + 1)
     if tx is list:
         return None if depth >= _MAX_DEPTH else _plain_lists(x, y, depth + 1)
+    if tx is float and type(y) is JSONNumber and x == y and repr(x) == y.text:
+        return True  # a float and the JSON number of its own shortest text: `_same_number`'s first test
     if (tx is float or tx is JSONNumber) and (type(y) is float or type(y) is JSONNumber):
         return bool(x == y and _same_number(x, y))
     return None  # any other value: the reference decides
