@@ -103,7 +103,7 @@ def _ref(text: str) -> Ref:
 @given(root=st.sampled_from(["intent", "facts", "nothing"]), tail=steps, value=values)
 def test_fast_get_reads_what_the_reference_getter_reads(root: str, tail: list[str], value: Any) -> None:
     ref = _ref(root + "".join(tail))
-    env = {"intent": INTENT, "facts": value, "$memo": {}}
+    env = {"intent": INTENT, "facts": value, "$memo": True}
     reference = read(ref.get, env)
     assert read(fast_get(ref), env) == reference
     memoised = fast_get(ref, top=True)
@@ -130,8 +130,8 @@ def test_an_object_lying_about_its_class_is_asked_every_time() -> None:
 def test_the_memo_is_per_environment_and_never_used_inside_for_each() -> None:
     ref = _ref("intent.total")
     memoised = fast_get(ref, top=True)
-    a: dict[str, Any] = {"intent": INTENT, "$memo": {}}
-    b: dict[str, Any] = {"intent": Checkout.model_validate(checkout_args(line(quantity=5))), "$memo": {}}
+    a: dict[str, Any] = {"intent": INTENT, "$memo": True}
+    b: dict[str, Any] = {"intent": Checkout.model_validate(checkout_args(line(quantity=5))), "$memo": True}
     assert memoised(a) == INTENT.total and memoised(b) == b["intent"].total
     assert memoised({"intent": INTENT}) == INTENT.total  # no memo: read each time
 
@@ -175,7 +175,7 @@ def test_compiled_node_with_and_without_memo_agree_with_eval_node() -> None:
     policy = compile_policy(_many_rules_policy(), str(RETAIL.parent / "many.yaml"), RETAIL.parent)
     for intent in (INTENT, Checkout.model_validate(checkout_args(line(quantity=1, unit_price="999.00")))):
         env: dict[str, Any] = {"intent": intent, "request": None, "session": None, "facts": {}}
-        memo_env = {**env, MEMO: {}}
+        memo_env = {**env, MEMO: True}
         for rule in policy.by_kind["checkout"]:
             if rule.check is None:
                 want = read(lambda e, t=rule.test: eval_node(t, e), env)

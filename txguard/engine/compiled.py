@@ -200,7 +200,8 @@ def _is_mapping(cur: Any) -> bool:
 
 
 MEMO = "$memo"
-"""The key of the environment's per-decision memo of path values (a dict the rule loop puts there)."""
+"""Present in the rule loop's environment (one per decision): the paths compiled ``when`` tests read
+there are kept in it, each under ``$path:`` and its text."""
 _UNSET = object()
 
 
@@ -235,14 +236,13 @@ def fast_get(ref: Ref, top: bool = False) -> Callable[[Env], Any]:
         return cur
     if not top:
         return fast
-    text = path.text
+    key = "$path:" + path.text  # not a root name: a root is an identifier
 
     def memo_get(env: Env) -> Any:
-        memo = env.get(MEMO)
-        if memo is None:
-            return fast(env)
-        value = memo.get(text, _UNSET)
+        value = env.get(key, _UNSET)
         if value is _UNSET:
-            value = memo[text] = fast(env)
+            value = fast(env)
+            if MEMO in env:  # the rule loop's environment: keep the value for the decision's other rules
+                env[key] = value  # type: ignore[index]
         return value
     return memo_get

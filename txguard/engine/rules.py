@@ -30,7 +30,7 @@ def _env(ctx: Ctx) -> dict[str, Any]:
         env = ctx.cache["when_env"] = {
             "intent": ctx.intent, "request": ctx.request, "session": ctx.session, "facts": ctx.facts.raw(),
             NOW: ctx.now,  # `now` of an expression: the decision's clock, read once
-            MEMO: {},  # the values of the paths compiled `when` tests read, read once (engine/compiled.py)
+            MEMO: True,  # the paths compiled `when` tests read are kept here, read once (engine/compiled.py)
         }
     return env
 
