@@ -135,6 +135,10 @@ def _compile_compare(node: Compare, top: bool) -> Test:
                                   else (lambda env: value_of(operand, env)))
     plain = not op.presence and not node.currencies and node.mode == "plain"
     on_missing, text = node.on_missing, left.text
+    # The memo key of the left path (its value read once per decision, see `fast_get`), or one no
+    # environment holds: a literal comparison reads the memo itself, without calling the getter.
+    key = memo_key(left, top) if type(left) is Ref else None
+    key = key if key is not None else "$path:"
 
     if default is None and lit and plain:  # the usual comparison: a path against a literal
         test = op.test
@@ -142,20 +146,24 @@ def _compile_compare(node: Compare, top: bool) -> Test:
             equal = op.name == "eq"
 
             def string_literal(env: Env) -> bool:
-                value = lget(env)
+                value = env.get(key, _UNSET)
+                if value is _UNSET:
+                    value = lget(env)
                 if type(value) is str:  # what `compare` decides for two strings, without its dispatch
                     return value == other_value if equal else value != other_value
                 return compare(op, value, other_value, on_missing, text, fixed)
             return string_literal
         if op.orders and fixed is not None:
             def number_literal(env: Env) -> bool:
-                value = lget(env)
+                value = env.get(key, _UNSET)
+                if value is _UNSET:
+                    value = lget(env)
                 kind = type(value)
                 if kind is Decimal:  # an amount of the intent: what `compare` decides, without its dispatch
                     if value.is_finite():
                         return test(value, fixed)
                 elif kind is int:
-                    return test(Decimal(value), fixed)
+                    return test(value, fixed)  # an int and a Decimal compare exactly, as Decimal(value) would
                 return compare(op, value, other_value, on_missing, text, fixed)
             return number_literal
 
@@ -205,6 +213,13 @@ there are kept in it, each under ``$path:`` and its text."""
 _UNSET = object()
 
 
+def memo_key(ref: Ref, top: bool) -> str | None:
+    """The key under which the rule loop's environment keeps the value of ``ref`` (None: not kept)."""
+    ok = (top and getattr(ref.get, "__qualname__", None) == _PLAIN_GETTER
+          and all(s.op in ("attr", "index") for s in ref.path.steps))
+    return "$path:" + ref.path.text if ok else None  # not a root name: a root is an identifier
+
+
 def fast_get(ref: Ref, top: bool = False) -> Callable[[Env], Any]:
     """``ref.get``, or for a path of names and indexes (``intent.items[0].quantity``) the same
     walk with the mapping test of a model kept per type (:func:`_is_mapping`); with ``top`` (the
@@ -234,9 +249,9 @@ def fast_get(ref: Ref, top: bool = False) -> Callable[[Env], Any]:
             else:
                 return MISSING
         return cur
-    if not top:
+    key = memo_key(ref, top)
+    if key is None:
         return fast
-    key = "$path:" + path.text  # not a root name: a root is an identifier
 
     def memo_get(env: Env) -> Any:
         value = env.get(key, _UNSET)
