@@ -223,8 +223,9 @@ def _plain_dicts(a: dict[Any, Any], b: Any, depth: int) -> bool | None:
         if type(k) is not str:
             return False
         y = get(k, _ABSENT)
-        if type(x) is str:
-            if type(y) is not str or x != y:
+        tx = type(x)
+        if tx is str or tx is int:  # the usual leaves, decided here as `_plain_leaf` decides them
+            if type(y) is not tx or x != y:
                 return False
             continue
         same = _plain_leaf(x, y, depth)
@@ -237,9 +238,15 @@ def _plain_lists(a: list[Any], b: Any, depth: int) -> bool | None:
     if type(b) is not list or len(a) != len(b):
         return False
     for x, y in zip(a, b):
-        if type(x) is str:
-            if type(y) is not str or x != y:
+        tx = type(x)
+        if tx is str or tx is int:
+            if type(y) is not tx or x != y:
                 return False
+            continue
+        if tx is dict:  # a list of records (cart lines): recursed into here, not through `_plain_leaf`
+            same = None if depth >= _MAX_DEPTH else _plain_dicts(x, y, depth + 1)
+            if same is not True:
+                return same
             continue
         same = _plain_leaf(x, y, depth)
         if same is not True:
