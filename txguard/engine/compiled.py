@@ -13,8 +13,9 @@ kept for that list (a tuple of the compiled policy, which never changes).
 
 from __future__ import annotations
 
+import operator
 from abc import get_cache_token
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -261,3 +262,114 @@ def fast_get(ref: Ref, top: bool = False) -> Callable[[Env], Any]:
                 env[key] = value  # type: ignore[index]
         return value
     return memo_get
+
+
+# -- groups: literal comparisons on one path, decided together when none of them can fire ---------------
+
+_ORDERS = {"gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le}
+_MIN_GROUP = 3
+
+
+class Group:
+    """``when`` rules that compare one kept path with literals (``intent.total gt 20000``, ``gt
+    20001``, ...; or ``eq`` strings): :meth:`quiet` says, from the path's value read once, that
+    every one of them is false without raising (each would take the comparison's plain branch)."""
+
+    __slots__ = ("key", "get", "strings", "bounds")
+
+    def __init__(self, key: str, get: Callable[[Env], Any], strings: frozenset[str] | None,
+                 bounds: tuple[tuple[Callable[[Any, Any], bool], Decimal], ...]) -> None:
+        self.key, self.get, self.strings, self.bounds = key, get, strings, bounds
+
+    def quiet(self, env: Env) -> bool:
+        value = env.get(self.key, _UNSET)
+        if value is _UNSET:
+            value = self.get(env)
+        if self.strings is not None:
+            return type(value) is str and value not in self.strings
+        kind = type(value)
+        if kind is Decimal:
+            if not value.is_finite():
+                return False
+        elif kind is not int:
+            return False
+        for test, bound in self.bounds:  # the most permissive literal of each operator
+            if test(value, bound):
+                return False
+        return True
+
+
+def _literal(rule: CompiledRule) -> tuple[str, str, Callable[[Env], Any], Any] | None:
+    """(memo key, ``eq`` or an ordering operator, getter, literal) for a rule whose test the
+    compiled loop decides in ``string_literal`` or ``number_literal`` (see ``_compile_compare``)."""
+    node = rule.test
+    if type(node) is not Compare or type(node.left) is not Ref or type(node.operand) is not Lit:
+        return None
+    if node.default is not None or node.op.presence or node.currencies or node.mode != "plain":
+        return None
+    key = memo_key(node.left, True)
+    op, value, fixed = node.op, node.operand.value, node.operand.number
+    if key is None:
+        return None
+    if op.name == "eq" and type(value) is str:
+        return key, "eq", fast_get(node.left, True), value
+    if op.orders and _ORDERS.get(op.name) is op.test and type(fixed) is Decimal and fixed.is_finite():
+        return key, op.name, fast_get(node.left, True), fixed
+    return None
+
+
+Schedule = tuple[tuple[int, "Group | None"], ...]
+_SCHEDULES: dict[int, tuple[Sequence[CompiledRule], Schedule | None]] = {}
+
+
+def schedule(rules: Sequence[CompiledRule]) -> Schedule | None:
+    """The positions of the rule list to run, a group standing at its first member's position for
+    all its members (None when the list has no group of at least three)."""
+    entry = _SCHEDULES.get(id(rules))
+    if entry is not None and entry[0] is rules:
+        return entry[1]
+    members: dict[tuple[str, bool], list[tuple[int, str, Callable[[Env], Any], Any]]] = {}
+    for i, rule in enumerate(rules):
+        found = _literal(rule)
+        if found is not None:
+            key, name, get, literal = found
+            members.setdefault((key, name == "eq"), []).append((i, name, get, literal))
+    first: dict[int, Group] = {}
+    skipped: set[int] = set()
+    for (key, strings), found_ in members.items():
+        if len(found_) < _MIN_GROUP:
+            continue
+        if strings:
+            group = Group(key, found_[0][2], frozenset(lit for _, _, _, lit in found_), ())
+        else:
+            bounds = []
+            for name in ("gt", "ge", "lt", "le"):
+                lits = [lit for _, n, _, lit in found_ if n == name]
+                if lits:
+                    bounds.append((_ORDERS[name], min(lits) if name in ("gt", "ge") else max(lits)))
+            group = Group(key, found_[0][2], None, tuple(bounds))
+        first[found_[0][0]] = group
+        skipped.update(i for i, _, _, _ in found_[1:])
+    built: Schedule | None = None
+    if first:
+        built = tuple((i, first.get(i)) for i in range(len(rules)) if i not in skipped)
+    if len(_SCHEDULES) >= _MAX_PLANS:
+        _SCHEDULES.clear()
+    _SCHEDULES[id(rules)] = (rules, built)
+    return built
+
+
+def scheduled(order: tuple[Step, ...], plan_: Schedule, env: Env) -> Iterator[Step]:
+    """The steps of ``order`` to run: a group whose members are all quiet is passed over whole;
+    at the first that is not, every rule from its first member on runs, in order, one by one."""
+    for i, group in plan_:
+        if group is None:
+            yield order[i]
+            continue
+        try:
+            quiet = group.quiet(env)
+        except Exception:  # noqa: BLE001 - not sure: its members run one by one and raise as they do
+            quiet = False
+        if not quiet:
+            yield from order[i:]
+            return
