@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from ..core.context import Facts, Request, Session
-from ..core.errors import MoneyError
 from ..core.intents import (
     AddToCart,
     CancelOrder,
@@ -38,8 +37,10 @@ from ..core.intents import (
     Refund,
     ReturnItems,
 )
-from ..core.money import fact_amount
 from ..core.errors import MissingFact
+from .typed import _amount, _typed, plain_amount
+
+__all__ = ["CART", "ITEMS", "KNOWN", "ORDER", "PAID", "REPLACE", "Ctx", "_amount", "_typed", "lacks", "plain_amount"]
 
 if TYPE_CHECKING:
     from ..policy.compile import CompiledPolicy
@@ -179,6 +180,8 @@ class Ctx:
     def order_field(self, key: str, kind: type | tuple[type, ...]) -> Any:
         """A field of the order the intent names, of the given type, or MissingFact."""
         value = self.order().get(key)
+        if type(value) is kind or (kind is Mapping and type(value) is dict):
+            return value  # what _typed returns, without building the label of its error
         return _typed(value, kind, f"order `{self.order_id}`", key)
 
     def order_owner(self) -> str:
@@ -230,6 +233,8 @@ class Ctx:
         rec = self.payment_methods().get(method_id)
         if rec is None:
             return None
+        if type(rec) is dict and type(rec.get("source")) is str:
+            return rec  # what the reference below returns, without building the label of its error
         what = f"payment method `{method_id}`"
         rec = _typed(rec, Mapping, what, None)
         _typed(rec.get("source"), str, what, "source")
@@ -237,10 +242,12 @@ class Ctx:
 
     def product(self, product_id: str) -> Mapping[str, Any] | None:
         """A catalog product, or None if the catalog has no record under that id."""
-        if product_id in self._products:
+        try:
             return self._products[product_id]
+        except KeyError:
+            pass
         rec = self.facts.get("products", product_id)
-        found = None if rec is None else _typed(rec, Mapping, f"product `{product_id}`", None)
+        found = None if rec is None else rec if type(rec) is dict else _typed(rec, Mapping, f"product `{product_id}`", None)
         self._products[product_id] = found
         return found
 
@@ -249,36 +256,55 @@ class Ctx:
         product = self.product(product_id)
         if product is None:
             return None
-        return _typed(product.get("variants"), Mapping, f"product `{product_id}`", "variants")  # type: ignore[no-any-return]
+        variants = product.get("variants")
+        if type(variants) is dict:
+            return variants
+        return _typed(variants, Mapping, f"product `{product_id}`", "variants")  # type: ignore[no-any-return]
 
     def variant(self, product_id: str, sku: str) -> Mapping[str, Any] | None:
         """A variant of a product, or None if the catalog does not list it under that product."""
         key = (product_id, sku)
-        if key in self._variants:
+        try:
             return self._variants[key]
+        except KeyError:
+            pass
         variants = self.variants(product_id)
         rec = None if variants is None else variants.get(sku)
-        found = None if rec is None else _typed(rec, Mapping, f"variant `{sku}` of product `{product_id}`", None)
+        found = (None if rec is None else rec if type(rec) is dict
+                 else _typed(rec, Mapping, f"variant `{sku}` of product `{product_id}`", None))
         self._variants[key] = found
         return found
 
     def available(self, product_id: str, sku: str, var: Mapping[str, Any]) -> bool:
         """A variant's ``available`` flag: a boolean, or MissingFact."""
-        return bool(_typed(var.get("available"), bool, f"variant `{sku}` of product `{product_id}`", "available"))
+        flag = var.get("available")
+        if type(flag) is bool:
+            return flag
+        return bool(_typed(flag, bool, f"variant `{sku}` of product `{product_id}`", "available"))
 
     def options(self, product_id: str, sku: str, var: Mapping[str, Any]) -> Mapping[str, Any]:
         """A variant's options (an absent ``options`` is none; any other non-mapping is a hole)."""
         opts = var.get("options", {})
+        if type(opts) is dict:
+            return opts
         return _typed(opts, Mapping, f"variant `{sku}` of product `{product_id}`", "options")  # type: ignore[no-any-return]
 
     def catalog_price(self, product_id: str, sku: str) -> Decimal | None:
         """The variant's catalog price, or None if the catalog does not list the variant. A listed
         variant without a valid price is a hole (MissingFact)."""
         key = (product_id, sku)
-        if key in self._prices:
+        try:
             return self._prices[key]
+        except KeyError:
+            pass
         var = self.variant(product_id, sku)
-        price = None if var is None else _amount(var.get("price"), f"variant `{sku}` of product `{product_id}`", "price")
+        if var is None:
+            price = None
+        else:
+            value = var.get("price")
+            price = plain_amount(value)  # the usual plain float or int, read as fact_amount reads it
+            if price is None:
+                price = _amount(value, f"variant `{sku}` of product `{product_id}`", "price")
         self._prices[key] = price
         return price
 
@@ -350,36 +376,7 @@ class Ctx:
         product = self.product(line.product_id)
         if product is None:
             raise MissingFact(f"product `{line.product_id}` is not in the catalog: its type is unknown")
-        return str(_typed(product.get("name"), str, f"product `{line.product_id}`", "name"))
-
-
-def _typed(value: Any, kind: type | tuple[type, ...], record: str, key: str | None) -> Any:
-    """``value`` if it is of ``kind`` (a bool is not an int, a str not a list), else MissingFact."""
-    t = type(value)
-    if t is kind or (t is dict and kind is Mapping):  # the common exact types, without the ABC check
-        return value
-    ok = isinstance(value, kind) and not (isinstance(value, bool) and kind in (int, (int, float)))
-    if not ok:
-        what = f"{record}: `{key}`" if key is not None else record
-        if value is None:
-            raise MissingFact(f"{what} is not in the facts" if key is not None else f"{record} is not in the facts")
-        raise MissingFact(f"{what} in the facts is a {type(value).__name__}, not a {_type_name(kind)}")
-    return value
-
-
-def _type_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "string", bool: "boolean", list: "list", Mapping: "record"}
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-def _amount(value: Any, record: str, key: str) -> Decimal:
-    """A money amount of a trusted record, or MissingFact (absent, not a number, negative, NaN)."""
-    if value is None:
-        raise MissingFact(f"{record}: `{key}` is not in the facts")
-    try:
-        return fact_amount(value)
-    except MoneyError as exc:
-        raise MissingFact(f"{record}: `{key}` is not a valid amount ({exc})") from None
-
-
+        name = product.get("name")
+        if type(name) is str:
+            return name
+        return str(_typed(name, str, f"product `{line.product_id}`", "name"))

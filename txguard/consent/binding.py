@@ -29,8 +29,9 @@ from pydantic import BaseModel
 from ..core.canonical import canonical_json
 from ..core.context import Confirmed, Proposal
 from ..core.errors import ConsentTokenError
+from ..core.fastinit import fast_init
 from ..domain.digest import bound_fields, intent_digest
-from ..core.jsonio import exact_decimal, number_text
+from ..core.jsonio import JSONNumber, exact_decimal, number_text
 from .tokens import verify_token
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 _NO_KEYS: Mapping[str, bytes] = {}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Binding:
     """The confirmations that bind one intent (in session order, tokens verified), or why none does."""
@@ -191,7 +193,86 @@ def _same_arguments(confirmed: Any, raw: Any, parsed: Mapping[str, Any] | None) 
     """Are the confirmed arguments identical to the proposal's (as given, or as parsed)?"""
     if isinstance(confirmed, str):
         return isinstance(raw, str) and confirmed == raw  # the same text parses to the same data
-    return identical(confirmed, parsed if parsed is not None else raw)
+    return identical_fast(confirmed, parsed if parsed is not None else raw)
+
+
+def identical_fast(a: Any, b: Any) -> bool:
+    """:func:`identical`, in one pass over two plain JSON objects (what a confirmed proposal and
+    the proposal's parsed arguments are); anything it is not sure of is left to :func:`identical`
+    (``tests/test_fast_rules_consent.py`` checks the two agree)."""
+    if type(a) is dict:
+        try:
+            same = _plain_dicts(a, b, 0)
+        except Exception:  # noqa: BLE001 - the reference words nothing, it decides: let it
+            same = None
+        if same is not None:
+            return same
+    return identical(a, b)
+
+
+_MAX_DEPTH = 32
+"""Deeper containers are left to :func:`identical` (its equality and recursion limits decide)."""
+
+
+def _plain_dicts(a: dict[Any, Any], b: Any, depth: int) -> bool | None:
+    """For a plain dict ``a``: is ``b`` equal JSON of the same types (None: not sure)?"""
+    if type(b) is not dict or len(a) != len(b):
+        return False
+    get = b.get
+    for k, x in a.items():
+        if type(k) is not str:
+            return False
+        y = get(k, _ABSENT)
+        tx = type(x)
+        if tx is str or tx is int:  # the usual leaves, decided here as `_plain_leaf` decides them
+            if type(y) is not tx or x != y:
+                return False
+            continue
+        same = _plain_leaf(x, y, depth)
+        if same is not True:
+            return same
+    return True
+
+
+def _plain_lists(a: list[Any], b: Any, depth: int) -> bool | None:
+    if type(b) is not list or len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        tx = type(x)
+        if tx is str or tx is int:
+            if type(y) is not tx or x != y:
+                return False
+            continue
+        if tx is dict:  # a list of records (cart lines): recursed into here, not through `_plain_leaf`
+            same = None if depth >= _MAX_DEPTH else _plain_dicts(x, y, depth + 1)
+            if same is not True:
+                return same
+            continue
+        same = _plain_leaf(x, y, depth)
+        if same is not True:
+            return same
+    return True
+
+
+def _plain_leaf(x: Any, y: Any, depth: int) -> bool | None:
+    """One pair of values of two containers (``y`` may be ``_ABSENT``)."""
+    tx = type(x)
+    if tx is int or tx is bool:
+        return type(y) is tx and x == y
+    if x is None:
+        return y is None
+    if tx is dict:
+        return None if depth >= _MAX_DEPTH else _plain_dicts(x, y, depth + 1)
+    if tx is list:
+        return None if depth >= _MAX_DEPTH else _plain_lists(x, y, depth + 1)
+    if tx is float and type(y) is JSONNumber and x == y and repr(x) == y.text:
+        return True  # a float and the JSON number of its own shortest text: `_same_number`'s first test
+    if (tx is float or tx is JSONNumber) and (type(y) is float or type(y) is JSONNumber):
+        return bool(x == y and _same_number(x, y))
+    return None  # any other value: the reference decides
+
+
+_ABSENT = object()
 
 
 _LEAVES = frozenset((str, int, float, bool))

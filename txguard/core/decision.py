@@ -63,6 +63,7 @@ class Question:
         return {"code": self.code, "text": self.text, "kind": self.kind, "options": list(self.options)}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ConfirmationLine:
     """One line of a confirmation screen: the variant, its title, the quantity and the unit price."""
@@ -76,6 +77,7 @@ class ConfirmationLine:
         return {"sku": self.sku, "title": self.title, "quantity": self.quantity, "unit_price": self.unit_price}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ConfirmationRequest:
     """Exactly what would be executed, for the host to show on a trusted confirmation screen.

@@ -11,14 +11,14 @@ as it runs: its status (fired, not fired, skipped, error), why, what a built-in 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..checks.ctx import Ctx
 from ..core.decision import Outcome, Question, Reason
 from ..policy.rules import CompiledRule
-from ..policy.ir import Check, ConditionError, MissingFact
-from .compiled import plan
+from ..policy.ir import ConditionError, MissingFact
+from .compiled import MEMO, Step, schedule, scheduled, steps
 from .conditions import NOW, eval_node
 from .trace import Comparison, RuleTrace, Trace
 
@@ -30,6 +30,7 @@ def _env(ctx: Ctx) -> dict[str, Any]:
         env = ctx.cache["when_env"] = {
             "intent": ctx.intent, "request": ctx.request, "session": ctx.session, "facts": ctx.facts.raw(),
             NOW: ctx.now,  # `now` of an expression: the decision's clock, read once
+            MEMO: True,  # the paths compiled `when` tests read are kept here, read once (engine/compiled.py)
         }
     return env
 
@@ -39,15 +40,26 @@ def run_rules(rules: Sequence[CompiledRule], ctx: Ctx,
     """The fired reasons, the routes of escalating ones, the questions of clarifying ones, and
     whether the consent check fired. With ``trace``, a :class:`RuleTrace` per rule is appended.
 
-    Untraced, each ``when`` test runs compiled (:mod:`.compiled`); traced, through ``eval_node``,
-    which records every comparison (the two decide alike)."""
+    Untraced, each ``when`` test runs compiled (:mod:`.compiled`), and a group of literal
+    comparisons on one path none of which can fire is passed over whole (:func:`.compiled.schedule`);
+    traced, every rule runs through ``eval_node``, which records every comparison (the two decide
+    alike)."""
     fired: list[Reason] = []
     routes: list[str] = []
     questions: list[Question] = []
     failed: dict[str, str] = {}  # precondition -> the rule whose failure failed it
     consent_fired = False
-    steps = plan(rules) if trace is None else tuple((rule, None) for rule in rules)
-    for rule, fast in steps:
+    env: dict[str, Any] | None = None
+    plain = steps(rules)
+    order: Iterable[Step] = plain
+    groups = schedule(rules) if trace is None else None
+    if groups is not None:  # literal comparisons on one path: passed over together when none can fire
+        try:
+            env = _env(ctx)
+            order = scheduled(plain, groups, env)
+        except Exception:  # noqa: BLE001 - each rule then meets the error itself, as without groups
+            env, order = None, plain
+    for rule, fn, params, fast in order:
         if failed and not failed.keys().isdisjoint(rule.needs):
             if trace is not None:
                 why = "; ".join(f"needs `{n}`, which failed ({failed[n]} fired)" for n in sorted(rule.needs & failed.keys()))
@@ -58,13 +70,15 @@ def run_rules(rules: Sequence[CompiledRule], ctx: Ctx,
             ctx.reads = {}
             out = [] if rule.check is None else None
         try:
-            test = rule.test
-            if type(test) is Check:  # a built-in check, or a `when` tree on the shared environment
-                message = test.spec.fn(ctx, test.params)
-            elif fast is not None:
-                message = rule.detail if fast(_env(ctx)) else None
-            else:
-                message = rule.detail if eval_node(test, _env(ctx), out) else None
+            if fn is not None:  # a built-in check (its function and compiled params, read once per rule list)
+                message = fn(ctx, params)
+            else:  # a `when` tree on the environment shared by the decision's custom rules
+                if env is None:
+                    env = _env(ctx)
+                if trace is None and fast is not None:
+                    message = rule.detail if fast(env) else None
+                else:
+                    message = rule.detail if eval_node(rule.test, env, out) else None
         except MissingFact as exc:
             fired.append(Reason(rule.id, "missing_fact", str(exc), Outcome.ESCALATE))
             routes.append("human")
