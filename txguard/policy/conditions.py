@@ -61,13 +61,19 @@ _TRUE = All(())
 
 
 def parse_condition(cond: Any, at: PathKey, kinds: list[str], report: Report, locate: Locate, *,
-                    tables: Mapping[str, Any] | None = None, currency: str = "USD", domain: Any = None) -> Node:
+                    tables: Mapping[str, Any] | None = None, currency: str = "USD", domain: Any = None,
+                    roots: dict[tuple[str, ...], dict[str, list[Any]]] | None = None) -> Node:
     """The IR of the condition data ``cond`` written at document path ``at``.
 
     ``report(path, message[, code])`` receives each problem; ``locate(path)`` gives each node its
     Loc. ``tables`` are the policy's ``tables:``; ``currency`` its currency (of money literals).
+    ``roots``, shared by the conditions of one policy (same ``domain``), keeps the root types of
+    each list of kinds (:func:`root_types` builds the declared facts' layout afresh each time).
     """
-    return _Parser(kinds, report, locate, tables or {}, currency, domain).parse(cond, at, {})
+    parser = _Parser(kinds, report, locate, tables or {}, currency, domain)
+    if roots is not None:
+        parser.shared_roots = roots
+    return parser.parse(cond, at, {})
 
 
 class _Parser(ExprParser):
@@ -81,6 +87,8 @@ class _Parser(ExprParser):
         self.currency = currency
         self.count = 0
         """How many problems were reported so far."""
+        self.shared_roots: dict[tuple[str, ...], dict[str, list[Any]]] = {}
+        """The root types of each list of kinds, nothing bound (see :func:`parse_condition`)."""
 
     def parse(self, cond: Any, at: PathKey, bound: dict[str, Any]) -> Node:
         if not isinstance(cond, dict):
@@ -119,7 +127,17 @@ class _Parser(ExprParser):
         return (None if problems else path), types
 
     def _roots(self, bound: dict[str, Any]) -> dict[str, list[Any]]:
-        return root_types(self.kinds, {k: v for k, v in bound.items() if not k.startswith("$")}, self.domain)
+        # root_types(kinds, bound, domain), with the unbound roots built once per list of kinds:
+        # the bound names are added over them exactly as root_types adds them.
+        key = tuple(self.kinds)
+        base = self.shared_roots.get(key)
+        if base is None:
+            base = self.shared_roots[key] = root_types(self.kinds, None, self.domain)
+        roots = dict(base)
+        for name, tp in bound.items():
+            if not name.startswith("$"):
+                roots[name] = [tp]
+        return roots
 
     def getter(self, path: Path, types: list[Any], bound: dict[str, Any]) -> Getter:
         """The path's getter; a path into declared facts reads its declared type or finds a missing fact."""
