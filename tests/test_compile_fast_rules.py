@@ -44,12 +44,12 @@ def shape(value: Any) -> Any:
         return "fn"
     if isinstance(value, (str, int, float, bool, Decimal)) or value is None:
         return (type(value).__name__, repr(value))
-    return (type(value).__name__, repr(value) if type(value).__repr__ is not object.__repr__ else "")
+    return (type(value).__name__, "" if "object at 0x" in repr(value) else repr(value))
 
 
 def _uncached(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every `when` parsed with a cache of its own: each path parsed and type-checked afresh."""
-    original = rules_module.parse_condition
+    original = rules_module.parse_condition  # type: ignore[attr-defined]
 
     def fresh(*args: Any, **kwargs: Any) -> Any:
         kwargs["cache"] = None

@@ -118,14 +118,14 @@ class _Parser(ExprParser):
             self.report(at, f"expected a path string, got `{text!r}`")
             return None, []
         key = ("path", tuple(self.kinds), text)
-        found = self.cache.get(key) if not self._binds(bound) else None
+        found: tuple[Path | None, list[Any], list[str]] | None = None if self._binds(bound) else self.cache.get(key)
         if found is None:
             try:
-                path = parse_path(text)
+                parsed = parse_path(text)
             except PathSyntaxError as exc:
                 found = (None, [], [str(exc)])
             else:
-                found = (path, *check_path(path, self._roots(bound)))
+                found = (parsed, *check_path(parsed, self._roots(bound)))
             if not self._binds(bound):
                 self.cache[key] = found
         path, types, problems = found
@@ -169,7 +169,7 @@ class _Parser(ExprParser):
         found = self.cache.get(key)
         if found is None:
             found = self.cache[key] = self._type_of(path, types, bound)
-        return found  # type: ignore[no-any-return]
+        return found
 
     def _type_of(self, path: Path, types: list[Any], bound: dict[str, Any]) -> T.Type:
         root = self._root(path, bound)

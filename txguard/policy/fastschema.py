@@ -80,8 +80,10 @@ _OBJECT = frozenset({"properties", "additionalProperties", "required", "property
                      "maxProperties"})
 
 
-def compile_schema(root: Mapping[str, Any]) -> Test:
+def compile_schema(root: Any) -> Test:
     """A test of the whole schema ``root``; raises :class:`Unsupported` for a keyword it does not implement."""
+    if not isinstance(root, Mapping):
+        raise Unsupported("the schema is not a mapping")
     defs: dict[str, Test] = {}
     building: set[str] = set()
     table = root.get("$defs", {})

@@ -299,7 +299,7 @@ def _build(root: yaml.Node, loader: yaml.SafeLoader, file: str) -> tuple[Located
 # -- the fast path: libyaml composes, and only a plain document is accepted ---------------------------------
 
 _CLoader: type[yaml.SafeLoader] | None = None
-if getattr(yaml, "__with_libyaml__", False) and yaml._yaml.get_version() >= (0, 2, 5):  # type: ignore[attr-defined]
+if getattr(yaml, "__with_libyaml__", False) and yaml._yaml.get_version() >= (0, 2, 5):
     # libyaml before 0.2.5 does not bound the nesting (its composer recursion would overflow the C stack)
     _CLoader = yaml.CSafeLoader  # type: ignore[assignment]
 
@@ -349,7 +349,7 @@ def _build_fast(root: yaml.Node, loader: yaml.SafeLoader, file: str, text: str) 
     construct = loader.construct_object
     scalar_node, sequence_node = yaml.ScalarNode, yaml.SequenceNode
 
-    def scalar(node: yaml.Node, flow: bool) -> Any:
+    def scalar(node: yaml.ScalarNode, flow: bool) -> Any:
         if not node.style and (not node.value or flow and _FLOW_UNSURE.search(node.value) is not None):
             # An empty value: the readers place it differently. In a flow collection, PyYAML ends a
             # plain scalar at `?` (libyaml does not).
@@ -372,14 +372,14 @@ def _build_fast(root: yaml.Node, loader: yaml.SafeLoader, file: str, text: str) 
         mark = node.start_mark
         marks[path] = (mark.line + 1, mark.column + 1)
         kind = type(node)
-        if kind is scalar_node:
+        if isinstance(node, scalar_node):
             return scalar(node, flow)
-        flow = bool(node.flow_style)
+        flow = bool(getattr(node, "flow_style", False))
         if kind is sequence_node:
             return [build(child, path + (i,), depth + 1, flow) for i, child in enumerate(node.value)]
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            if type(key_node) is not scalar_node or key_node.tag == _MERGE or id(key_node) in seen or depth >= MAX_DEPTH:
+            if not isinstance(key_node, scalar_node) or key_node.tag == _MERGE or id(key_node) in seen or depth >= MAX_DEPTH:
                 raise _Unsure
             seen.add(id(key_node))
             key = scalar(key_node, flow)
