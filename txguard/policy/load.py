@@ -328,7 +328,10 @@ def _load_fast(text: str, file: str) -> Located | None:
     the same data and the same line and column of every path (tests/test_compile_fast_load.py)."""
     if _CLoader is None or _UNSURE.search(text) is not None:
         return None
-    loader = _CLoader(text)
+    try:
+        loader = _CLoader(text)
+    except Exception:  # noqa: BLE001 - a text libyaml cannot take is the reference's
+        return None
     try:
         root = loader.get_single_node()
         if root is None:
