@@ -163,6 +163,7 @@ def test_equality_and_types_are_jsonschemas(one: Any, two: Any) -> None:
 @pytest.mark.parametrize("schema", [
     {"patternProperties": {"^x": {}}}, {"not": {}}, {"prefixItems": [{}]}, {"type": "any"}, {"items": False},
     {"$ref": "#/definitions/x"}, {"multipleOf": 2}, {"dependentRequired": {}},
+    {"properties": {"a": {"$id": "https://x/y", "$defs": {"z": {}}, "$ref": "#/$defs/z"}}},
 ])
 def test_a_keyword_it_does_not_know_is_left_to_jsonschema(schema: dict[str, Any]) -> None:
     with pytest.raises(Unsupported):

@@ -104,6 +104,8 @@ def compile_schema(root: Any) -> Test:
             return lambda x: False
         if not isinstance(schema, Mapping):
             raise Unsupported(repr(schema)[:80])
+        if schema is not root and ("$id" in schema or "$defs" in schema):
+            raise Unsupported("a nested $id or $defs")  # `#/$defs/...` resolves against the root only
         keys = [k for k in schema if k not in _ANNOTATIONS and k not in ("then", "else")]
         tests: list[Test] = []
         if any(k in _OBJECT for k in keys):
