@@ -96,7 +96,7 @@ def mutated(draw: st.DrawFn, bases: list[dict[str, Any]]) -> Any:
         elif op == "delete":
             del parent[key]
         elif op == "add" and isinstance(parent[key], dict):
-            parent[key][draw(st.sampled_from(KEYS))] = draw(JUNK | st.sampled_from(_values(data)))
+            parent[key][draw(st.sampled_from(KEYS))] = copy.deepcopy(draw(JUNK | st.sampled_from(_values(data))))
         elif op == "rename" and isinstance(parent, dict):
             parent[draw(st.sampled_from(KEYS))] = parent.pop(key)
         elif op == "repeat" and isinstance(parent, list):
