@@ -61,13 +61,20 @@ _TRUE = All(())
 
 
 def parse_condition(cond: Any, at: PathKey, kinds: list[str], report: Report, locate: Locate, *,
-                    tables: Mapping[str, Any] | None = None, currency: str = "USD", domain: Any = None) -> Node:
+                    tables: Mapping[str, Any] | None = None, currency: str = "USD", domain: Any = None,
+                    cache: dict[tuple[Any, ...], Any] | None = None) -> Node:
     """The IR of the condition data ``cond`` written at document path ``at``.
 
     ``report(path, message[, code])`` receives each problem; ``locate(path)`` gives each node its
     Loc. ``tables`` are the policy's ``tables:``; ``currency`` its currency (of money literals).
+    ``cache``, shared by the conditions of one policy (same ``domain``), keeps what depends only on
+    the kinds and a path's text: the root types, and each path parsed and type-checked outside a
+    ``for_each`` (:func:`root_types` builds the declared facts' layout afresh each time).
     """
-    return _Parser(kinds, report, locate, tables or {}, currency, domain).parse(cond, at, {})
+    parser = _Parser(kinds, report, locate, tables or {}, currency, domain)
+    if cache is not None:
+        parser.cache = cache
+    return parser.parse(cond, at, {})
 
 
 class _Parser(ExprParser):
@@ -81,6 +88,8 @@ class _Parser(ExprParser):
         self.currency = currency
         self.count = 0
         """How many problems were reported so far."""
+        self.cache: dict[tuple[Any, ...], Any] = {}
+        """What depends only on the kinds and a path's text (see :func:`parse_condition`)."""
 
     def parse(self, cond: Any, at: PathKey, bound: dict[str, Any]) -> Node:
         if not isinstance(cond, dict):
@@ -108,18 +117,39 @@ class _Parser(ExprParser):
         if not isinstance(text, str):
             self.report(at, f"expected a path string, got `{text!r}`")
             return None, []
-        try:
-            path = parse_path(text)
-        except PathSyntaxError as exc:
-            self.report(at, str(exc))
-            return None, []
-        types, problems = check_path(path, self._roots(bound))
+        key = ("path", tuple(self.kinds), text)
+        found: tuple[Path | None, list[Any], list[str]] | None = None if self._binds(bound) else self.cache.get(key)
+        if found is None:
+            try:
+                parsed = parse_path(text)
+            except PathSyntaxError as exc:
+                found = (None, [], [str(exc)])
+            else:
+                found = (parsed, *check_path(parsed, self._roots(bound)))
+            if not self._binds(bound):
+                self.cache[key] = found
+        path, types, problems = found
         for p in problems:
             self.report(at, p)
-        return (None if problems else path), types
+        return (None if problems else path), list(types)
+
+    @staticmethod
+    def _binds(bound: dict[str, Any]) -> bool:
+        """Whether a ``for_each`` binds a name here (a path's types then depend on it)."""
+        return any(not name.startswith("$") for name in bound)
 
     def _roots(self, bound: dict[str, Any]) -> dict[str, list[Any]]:
-        return root_types(self.kinds, {k: v for k, v in bound.items() if not k.startswith("$")}, self.domain)
+        # root_types(kinds, bound, domain), with the unbound roots built once per list of kinds:
+        # the bound names are added over them exactly as root_types adds them.
+        key = ("roots", tuple(self.kinds))
+        base = self.cache.get(key)
+        if base is None:
+            base = self.cache[key] = root_types(self.kinds, None, self.domain)
+        roots = dict(base)
+        for name, tp in bound.items():
+            if not name.startswith("$"):
+                roots[name] = [tp]
+        return roots
 
     def getter(self, path: Path, types: list[Any], bound: dict[str, Any]) -> Getter:
         """The path's getter; a path into declared facts reads its declared type or finds a missing fact."""
@@ -133,6 +163,15 @@ class _Parser(ExprParser):
     def _type(self, path: Path, types: list[Any], bound: dict[str, Any]) -> T.Type:
         """The static type of a checked path: an amount field of a model (pydantic keeps its
         validator apart from the annotation) is money."""
+        if self._binds(bound):
+            return self._type_of(path, types, bound)
+        key = ("type", tuple(self.kinds), path.text)
+        found = self.cache.get(key)
+        if found is None:
+            found = self.cache[key] = self._type_of(path, types, bound)
+        return found
+
+    def _type_of(self, path: Path, types: list[Any], bound: dict[str, Any]) -> T.Type:
         root = self._root(path, bound)
         if path.steps and path.steps[-1].op == "attr":
             parents, problems = check_path(Path(path.text, path.root, path.steps[:-1]),

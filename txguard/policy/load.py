@@ -148,7 +148,17 @@ def load_yaml(text: str, file: str) -> tuple[Located | None, list[Diagnostic]]:
 
     Every problem is a located ``txg-yaml`` diagnostic in plain words; nesting depth, aliases and
     the expanded size are bounded (:data:`MAX_DEPTH`, :data:`MAX_ALIASES`, :data:`MAX_VALUES`).
+    A plain document is read by libyaml when PyYAML has it (:func:`_load_fast`); whatever that
+    path is not sure of, every problem included, is read by :func:`load_yaml_reference`.
     """
+    fast = _load_fast(text, file)
+    if fast is not None:
+        return fast, []
+    return load_yaml_reference(text, file)
+
+
+def load_yaml_reference(text: str, file: str) -> tuple[Located | None, list[Diagnostic]]:
+    """:func:`load_yaml` with PyYAML's pure-Python composer: the reference, which words every problem."""
     try:
         loader = _BoundedLoader(text)
     except yaml.reader.ReaderError as exc:  # checked on the whole text before parsing
@@ -284,3 +294,105 @@ def _build(root: yaml.Node, loader: yaml.SafeLoader, file: str) -> tuple[Located
 
     doc.data = build(root, ())
     return doc, errors
+
+
+# -- the fast path: libyaml composes, and only a plain document is accepted ---------------------------------
+
+_CLoader: type[yaml.SafeLoader] | None = None
+if getattr(yaml, "__with_libyaml__", False) and yaml._yaml.get_version() >= (0, 2, 5):
+    # libyaml before 0.2.5 does not bound the nesting (its composer recursion would overflow the C stack)
+    _CLoader = yaml.CSafeLoader  # type: ignore[assignment]
+
+_UNSURE = re.compile("[^\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029]")
+"""A character the two readers may read differently (a tab, which PyYAML refuses in more places than
+libyaml; a byte order mark, NEL, the Unicode line and paragraph separators, which they count
+differently) or that the reference refuses (a control character): such a text takes the reference path."""
+
+_FLOW_UNSURE = re.compile(r"[?#,\[\]{}]|^:|:$|:\s")
+"""A character that may end a plain scalar inside a flow collection for one reader and not the other."""
+
+_BLOCK_HEADER = re.compile(r"[|>]([+-][1-9]?|[1-9][+-]?)?( +(#.*)?)?")
+"""The header of a block scalar as both readers read it alike: its indicators, then spaces and a comment."""
+
+_STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _Unsure(Exception):
+    """The fast path cannot vouch for this document: the reference loader reads it."""
+
+
+def _load_fast(text: str, file: str) -> Located | None:
+    """The document as :func:`load_yaml_reference` reads it when that has no diagnostic, or None
+    (no libyaml; an unusual character; any problem, alias, merge key, duplicate key or bound passed):
+    the same data and the same line and column of every path (tests/test_compile_fast_load.py)."""
+    if _CLoader is None or _UNSURE.search(text) is not None:
+        return None
+    try:
+        loader = _CLoader(text)
+    except Exception:  # noqa: BLE001 - a text libyaml cannot take is the reference's
+        return None
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        return _build_fast(root, loader, file, text)
+    except Exception:  # noqa: BLE001 - whatever libyaml or a constructor says, the reference words it
+        return None
+    finally:
+        loader.dispose()
+
+
+def _build_fast(root: yaml.Node, loader: yaml.SafeLoader, file: str, text: str) -> Located:
+    """:func:`_build` of a tree in which each node occurs once (an alias raises :class:`_Unsure`),
+    nested at most :data:`MAX_DEPTH` deep (the reference's bound on composing), with no problem."""
+    marks: dict[PathKey, tuple[int, int]] = {}
+    seen: set[int] = set()
+    lines: list[str] = []  # the text's lines, split when a block scalar is met
+    construct = loader.construct_object
+    scalar_node, sequence_node = yaml.ScalarNode, yaml.SequenceNode
+
+    def scalar(node: yaml.ScalarNode, flow: bool) -> Any:
+        if not node.style and (not node.value or flow and _FLOW_UNSURE.search(node.value) is not None):
+            # An empty value: the readers place it differently. In a flow collection, PyYAML ends a
+            # plain scalar at `?` (libyaml does not).
+            raise _Unsure
+        if node.style in ("|", ">"):
+            if not lines:
+                lines.extend(text.splitlines())
+            mark = node.start_mark
+            if _BLOCK_HEADER.fullmatch(lines[mark.line], mark.column) is None:
+                raise _Unsure  # PyYAML refuses more block scalar headers (`>#`) than libyaml
+        value = node.value if node.tag == _STR else construct(node, deep=True)
+        if isinstance(value, str) and _SURROGATE.search(value) is not None:
+            raise _Unsure
+        return value
+
+    def build(node: yaml.Node, path: PathKey, depth: int, flow: bool) -> Any:
+        if depth > MAX_DEPTH or id(node) in seen:
+            raise _Unsure
+        seen.add(id(node))
+        mark = node.start_mark
+        marks[path] = (mark.line + 1, mark.column + 1)
+        kind = type(node)
+        if isinstance(node, scalar_node):
+            return scalar(node, flow)
+        flow = bool(getattr(node, "flow_style", False))
+        if kind is sequence_node:
+            return [build(child, path + (i,), depth + 1, flow) for i, child in enumerate(node.value)]
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, scalar_node) or key_node.tag == _MERGE or id(key_node) in seen or depth >= MAX_DEPTH:
+                raise _Unsure
+            seen.add(id(key_node))
+            key = scalar(key_node, flow)
+            key = key if isinstance(key, str) else str(key)
+            if key in out:
+                raise _Unsure
+            out[key] = build(value_node, path + (key,), depth + 1, flow)
+        return out
+
+    data = build(root, (), 1, False)
+    if len(seen) > MAX_VALUES:
+        raise _Unsure
+    return Located(file, data, marks)

@@ -79,6 +79,7 @@ def compile_rules(rules: list[Any], kinds_all: list[str], doc: Located, rule_pat
     for path, message in table_problems(tables or {}):
         error(path, "txg-schema", message)
     seen: dict[str, int] = {}
+    cache: dict[tuple[Any, ...], Any] = {}  # root types and checked paths by kinds, shared by every `when`
     for i, raw in enumerate(rules):
         at: PathKey = rule_paths[i] if i < len(rule_paths) else ("rules", i)
         rid = raw["id"]
@@ -133,7 +134,7 @@ def compile_rules(rules: list[Any], kinds_all: list[str], doc: Located, rule_pat
                 continue
             test = parse_condition(raw["when"], at + ("when",), list(kinds),
                                    lambda path, msg, code="txg-path": error(path, code, msg), locate,
-                                   tables=tables, currency=currency, domain=domain)
+                                   tables=tables, currency=currency, domain=domain, cache=cache)
             # The description is for the policy's authors (explain, lint, docs); the end user sees
             # the rule's `message` (where `{detail}` shows the description, if the policy says so)
             # or this neutral text, never the description by default.

@@ -16,8 +16,10 @@ from ..core.intents import INTENT_KINDS, Intent
 from ..core.paths import render_step
 from ..domain.declare import MAX_LIST, SCALARS
 from ..domain.domain import ROLES
+from .fastschema import Test, Unsupported, compile_schema
 from .ir import EXPRESSIONS, OPERATORS
 from .load import Located
+from .schema_scalars import scalar_forms
 from .session import session_schema
 
 _AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
@@ -59,43 +61,6 @@ def _expressions() -> dict[str, Any]:
          "properties": dict(form.schema), "description": form.doc}
         for name, form in EXPRESSIONS.items()
     ]}
-
-
-_SCALAR_DOCS = {
-    "money": "an amount (decimal string, integer or JSON number; never negative) with at most its currency's "
-             "decimals; its currency: `currency` below, else the kind's `currency` field, else the policy's",
-    "decimal": "an exact decimal number (decimal string, integer or JSON number)",
-    "int": "a whole number",
-    "string": "a string",
-    "id": "an identifier: a string of 1 to 256 characters",
-    "bool": "true or false",
-    "date": "a calendar date, `2026-05-10`",
-    "datetime": "an RFC 3339 datetime with a UTC offset, `2026-05-10T09:30:00+02:00`",
-    "duration": "an ISO 8601 duration in weeks, days, hours, minutes, seconds (`P1DT12H`; no years or months)",
-    "currency": "an ISO 4217 currency code, `USD`",
-    "any": "any value, never checked (only for what no rule reads)",
-}
-
-
-def _bound(what: str, integer: bool) -> dict[str, Any]:
-    return {"type": "integer" if integer else ["integer", "number", "string"],
-            "description": f"the {what} value allowed (inclusive)" + ("" if integer else "; write decimals as strings")}
-
-
-def _scalar_forms() -> dict[str, Any]:
-    """One property per scalar type key of the mapping form (`{money: {currency: EUR}}`): its parameters."""
-    params: dict[str, dict[str, Any]] = {
-        "money": {"currency": {"type": "string", "description": "an ISO 4217 code, or the path of the kind's "
-                                                                "`currency` field that holds the currency"},
-                  "min": _bound("least", False), "max": _bound("greatest", False)},
-        "decimal": {"min": _bound("least", False), "max": _bound("greatest", False)},
-        "int": {"min": _bound("least", True), "max": _bound("greatest", True)},
-        "string": {"pattern": {"type": "string", "format": "regex",
-                               "description": "a regular expression the value must contain (anchor it with ^...$)"},
-                   "min_length": {"type": "integer", "minimum": 0}, "max_length": {"type": "integer", "minimum": 0}},
-    }
-    return {name: {"type": ["object", "null"], "additionalProperties": False, "properties": params.get(name, {}),
-                   "description": _SCALAR_DOCS.get(name, f"a {name}")} for name in SCALARS}
 
 
 def policy_schema() -> dict[str, Any]:
@@ -260,7 +225,7 @@ def policy_schema() -> dict[str, Any]:
                     "default": {"description": "the value of an absent field: a string, boolean, integer, [] or {}"},
                     "one_of": {"type": "array", "items": {"$ref": "#/$defs/type"}, "minItems": 2,
                                "description": "two or more scalar types: a value is the first it reads as"},
-                    **_scalar_forms(),
+                    **scalar_forms(),
                 }, "additionalProperties": False},
                 {"$ref": "#/$defs/fields", "description": "a record written directly: field name -> type"},
             ]},
@@ -372,17 +337,34 @@ def _domain_validator() -> jsonschema.protocols.Validator:
     return jsonschema.validators.validator_for(schema)(schema)
 
 
+@lru_cache(maxsize=2)
+def _pre_check(domain: bool) -> Test | None:
+    """The schema of :func:`_validator` (``domain``: of :func:`_domain_validator`) compiled to a plain
+    valid-or-not test (:mod:`txguard.policy.fastschema`), or None if it cannot be."""
+    try:
+        return compile_schema((_domain_validator() if domain else _validator()).schema)
+    except Unsupported:
+        return None
+
+
 def validate_domain_document(doc: Located) -> list[Diagnostic]:
     """Every JSON Schema violation of a domain file, located, one line each."""
-    return _violations(doc, _domain_validator())
+    return _violations(doc, _domain_validator(), _pre_check(True))
 
 
 def validate_document(doc: Located) -> list[Diagnostic]:
     """Every JSON Schema violation of ``doc``, located, one line each."""
-    return _violations(doc, _validator())
+    return _violations(doc, _validator(), _pre_check(False))
 
 
-def _violations(doc: Located, validator: jsonschema.protocols.Validator) -> list[Diagnostic]:
+def _violations(doc: Located, validator: jsonschema.protocols.Validator, pre_check: Test | None = None) -> list[Diagnostic]:
+    """The violations ``validator`` finds in ``doc``. A document the compiled ``pre_check`` finds
+    valid has none (tests/test_compile_fast_schema.py); any other is validated by ``jsonschema``."""
+    try:
+        if pre_check is not None and pre_check(doc.data):
+            return []
+    except Exception:  # noqa: BLE001 - what the pre-check cannot judge, jsonschema does
+        pass
     out: list[Diagnostic] = []
     seen: set[tuple[Any, ...]] = set()
     for err in validator.iter_errors(doc.data):
