@@ -204,3 +204,12 @@ def test_journal_lines_authenticate_in_order(tmp_path: Path) -> None:
     swapped = b"\n".join([data.split(b"\n")[1], data.split(b"\n")[0], b""])
     assert read_journal(journal.name, swapped, key)[0] == []
     journal.close()
+
+
+def test_an_unrecordable_shadow_part_does_not_stop_the_record() -> None:
+    body = {"v": 1, "id": "i", "time": "t", "policy": {}, "proposal": {"name": "n", "arguments": {"x": 1j}},
+            "decision": {"outcome": "escalate"}, "elapsed_ns": 1, "shadow": {"odd": 2j}}
+    text, complete = encode_body_reference(body)
+    assert not complete
+    assert '"unrecordable":"TypeError: cannot record a value of type complex"' in text
+    assert '"shadow"' not in text and '"decision":{"outcome":"escalate"}' in text

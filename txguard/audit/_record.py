@@ -170,9 +170,13 @@ def encode_body_reference(body: dict[str, Any]) -> tuple[str, bool]:
         return canonical_json({**escape(body), "escaped": True}), True
     except (TypeError, ValueError) as exc:
         kept = {k: body.get(k) for k in ("v", "id", "time", "policy", "proposal_digest", "decision", "elapsed_ns")}
+        kept["unrecordable"] = f"{type(exc).__name__}: {str(exc)[:200]}"
         if "shadow" in body:
             kept["shadow"] = body["shadow"]
-        kept["unrecordable"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            try:
+                return encode_value(kept), False
+            except (TypeError, ValueError):  # the shadow part cannot be recorded either: the rest still is
+                del kept["shadow"]
         return encode_value(kept), False
 
 
