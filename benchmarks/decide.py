@@ -489,6 +489,11 @@ def run(quick: bool) -> dict[str, Any]:
         "b p99 <= 80 us": results["b"]["p99_us"] <= 80,
         "c p50 <= 40 us": results["c"]["p50_us"] <= 40,
         "compile 1000 rules < 1 s": compiled["median_s"] < 1,
+        # issue 13's, as ratios and added costs measured in this run
+        "b+dict / d p50 <= 1.5": ratios["b+dict/d"] <= 1.5,
+        "audit added p50 <= 10 us": added["audit"] <= 10,
+        "session added p50 <= 15 us": added["session"] <= 15,
+        "compile 1000 rules < 0.5 s": compiled["median_s"] < 0.5,
     }
     return {
         "machine": machine(core),
