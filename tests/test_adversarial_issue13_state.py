@@ -216,3 +216,20 @@ def test_single_use_consumes_each_binding_confirmation_once(token_first: bool) -
     want = 3 if token_first else 2
     assert [o for o, _ in outcomes[0]] == ["allow"] * want + ["clarify"] * (4 - want)
     assert outcomes[0][-1][1] == ("confirmation_used",)
+
+
+def test_a_body_the_reference_cannot_encode_raises_alike() -> None:
+    """A ``shadow`` part no JSON holds (never built by the guard; the Recorder fails such a record
+    closed): the reference raises, the usual path raises the same, and the fast body declines."""
+    from txguard.audit._fastbody import fast_body
+    from txguard.audit._record import encode_body, encode_body_reference
+
+    def body() -> dict[str, Any]:
+        return {"v": 1, "id": "t", "proposal": None, "context": {}, "decision": {}, "shadow": {"": 1j}}
+
+    with pytest.raises(TypeError):
+        encode_body_reference(body())
+    with pytest.raises(TypeError):
+        encode_body(body())
+    kept = body()
+    assert fast_body(kept) is None and "proposal_digest" not in kept
