@@ -60,10 +60,11 @@ def steps(rules: Sequence[CompiledRule]) -> tuple[Step, ...]:
     for rule, fast in plan(rules):
         test = rule.test
         built.append((rule, test.spec.fn, test.params, None) if type(test) is Check else (rule, None, None, fast))
+    done = tuple(built)
     if len(_STEPS) >= _MAX_PLANS:
         _STEPS.clear()
-    _STEPS[id(rules)] = (rules, tuple(built))
-    return _STEPS[id(rules)][1]
+    _STEPS[id(rules)] = (rules, done)
+    return done  # not read back: another thread may clear the cache in between (a KeyError)
 
 
 def compile_node(node: Node, top: bool = True) -> Test:

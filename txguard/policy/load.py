@@ -326,8 +326,8 @@ def _load_fast(text: str, file: str) -> Located | None:
     """The document as :func:`load_yaml_reference` reads it when that has no diagnostic, or None
     (no libyaml; an unusual character; any problem, alias, merge key, duplicate key or bound passed):
     the same data and the same line and column of every path (tests/test_compile_fast_load.py)."""
-    if _CLoader is None or _UNSURE.search(text) is not None:
-        return None
+    if _CLoader is None or not isinstance(text, str) or _UNSURE.search(text) is not None:
+        return None  # bytes or a stream (PyYAML reads those too): the reference's, as before the fast path
     try:
         loader = _CLoader(text)
     except Exception:  # noqa: BLE001 - a text libyaml cannot take is the reference's
