@@ -46,3 +46,50 @@ def test_a_usd_checkout_of_seven_decimals_is_malformed_whatever_the_capitals() -
         assert decision.outcome.value == "escalate"
         assert [r.code for r in decision.reasons] == ["malformed"]
         assert "has more decimals than USD allows (2)" in decision.reasons[0].message
+
+
+class _EqualsName:
+    """A host's key object that hashes and compares like ``"name"`` but is not a ``str``."""
+
+    def __hash__(self) -> int:
+        return hash("name")
+
+    def __eq__(self, other: object) -> bool:
+        return other == "name"
+
+    def __repr__(self) -> str:
+        return "EqualsName()"
+
+
+class _StrEqualsName(str):
+    """A ``str`` whose text is not ``name`` but that hashes and compares like it."""
+
+    def __hash__(self) -> int:
+        return hash("name")
+
+    def __eq__(self, other: object) -> bool:
+        return other == "name"
+
+
+@pytest.mark.parametrize("key", [_EqualsName(), _StrEqualsName("zzz")], ids=["object", "str-subclass"])
+@pytest.mark.parametrize("with_arguments", [False, True])
+def test_a_proposal_key_that_only_compares_equal_to_name_is_refused(key: object, with_arguments: bool) -> None:
+    """Was accepted by ``read_proposal``'s direct build (``keys() <= {name, arguments}`` holds)
+    where ``Proposal.model_validate`` refuses it: the read must refuse it as the reference does."""
+    from pydantic import ValidationError
+
+    from txguard.core.context import Proposal, read_proposal
+    from txguard.engine.case import map_proposal
+
+    value: dict[object, object] = {key: "checkout"}
+    if with_arguments:
+        value["arguments"] = {}
+    with pytest.raises(ValidationError) as ref:
+        Proposal.model_validate(value)
+    with pytest.raises(ValidationError) as fast:
+        read_proposal(value)
+    assert str(fast.value) == str(ref.value)
+    mapped = map_proposal(compile_file(POLICIES / "retail.yaml"), value)
+    assert mapped.intent is None and mapped.problem is not None
+    assert mapped.problem[0].code == "malformed"
+    assert mapped.problem[0].message.startswith("the proposal is not `{name, arguments}`: 1 validation error")
