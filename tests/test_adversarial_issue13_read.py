@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from txguard import Guard, compile_file
 from txguard.core.intents import places
@@ -25,6 +27,13 @@ def test_places_ignores_the_decimal_contexts_capitals(text: str, capitals: int) 
     """``str(Decimal)`` writes a lower-case ``e`` under a context with ``capitals=0`` (a host's
     setting, thread-local): ``places`` must still count the digits after the point."""
     amount = Decimal(text)
+    with decimal.localcontext() as ctx:
+        ctx.capitals = capitals
+        assert places(amount) == -amount.as_tuple().exponent  # type: ignore[operator]
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False), st.sampled_from([0, 1]))
+def test_places_is_the_exponent_under_any_capitals(amount: Decimal, capitals: int) -> None:
     with decimal.localcontext() as ctx:
         ctx.capitals = capitals
         assert places(amount) == -amount.as_tuple().exponent  # type: ignore[operator]
