@@ -51,10 +51,12 @@ _set_dict, _set_fields, _set_extra, _set_private = (BaseModel.__dict__[name].__s
 
 def read_proposal(value: Any) -> Proposal:
     """``Proposal.model_validate(value)``; a plain ``dict`` with a ``str`` name (the wire format's
-    case) is built directly, as pydantic builds it (``tests/test_fast_read.py`` checks the two)."""
+    case) is built directly, as pydantic builds it (``tests/test_fast_read.py`` checks the two).
+    Every key must be an exact ``str``: a key that only compares equal to ``name`` is refused by
+    pydantic (``Keys should be strings``, or an extra key)."""
     if type(value) is dict and value.keys() <= _PROPOSAL_KEYS:
         name = value.get("name")
-        if type(name) is str:
+        if type(name) is str and all(type(key) is str for key in value):
             given = "arguments" in value
             prop = _new(Proposal)
             _set_dict(prop, {"name": name, "arguments": value["arguments"] if given else None})

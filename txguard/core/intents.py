@@ -107,9 +107,10 @@ class _IntentBase(_Frozen):
 
 def places(amount: Decimal) -> int:
     """``-amount.as_tuple().exponent`` of a finite Decimal (its digits after the point), read from
-    its text when that is plain (``as_tuple`` builds a named tuple of every digit: 8x slower)."""
+    its text when that is plain (``as_tuple`` builds a named tuple of every digit: 8x slower).
+    ``str`` writes the exponent with a lower-case ``e`` under a context with ``capitals=0``."""
     text = str(amount)
-    if "E" in text or not amount.is_finite():
+    if "E" in text or "e" in text or not amount.is_finite():
         return -amount.as_tuple().exponent  # type: ignore[operator]
     point = text.find(".")
     return 0 if point < 0 else len(text) - point - 1
