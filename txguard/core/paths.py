@@ -19,6 +19,7 @@ share the type walk over the intent, context and facts schemas.
 from __future__ import annotations
 
 import functools
+from abc import get_cache_token
 import re
 import types
 import typing
@@ -274,6 +275,28 @@ def check_path(path: Path, roots: Mapping[str, list[Any]]) -> tuple[list[Any], l
 # Evaluation
 
 Getter = Callable[[Mapping[str, Any]], Any]
+_MAPPING: dict[type, tuple[bool, object]] = {}
+
+
+def is_mapping(cur: Any) -> bool:
+    """``isinstance(cur, Mapping)``, kept per type for a value that is not a plain dict (an intent,
+    a line, the request: the abstract check runs Python code on every negative answer). The answer
+    only changes when an ABC registers a class (the ABC cache token moves); an object whose
+    ``__class__`` is not its type is asked every time."""
+    kind = type(cur)
+    if kind is dict:
+        return True
+    token = get_cache_token()
+    if cur.__class__ is kind:
+        known = _MAPPING.get(kind)
+        if known is not None and known[1] == token:
+            return known[0]
+        answer = isinstance(cur, Mapping)
+        if len(_MAPPING) >= 512:
+            _MAPPING.clear()
+        _MAPPING[kind] = (answer, token)
+        return answer
+    return isinstance(cur, Mapping)
 
 
 def compile_path(path: Path) -> Getter:
@@ -293,7 +316,7 @@ def compile_path(path: Path) -> Getter:
                 return MISSING
             if op == "attr":
                 # Facts are plain dicts: test that before the (slower) abstract Mapping check.
-                if type(cur) is dict or isinstance(cur, Mapping):
+                if type(cur) is dict or is_mapping(cur):
                     cur = cur.get(name, MISSING)
                 else:
                     cur = getattr(cur, name, MISSING)
@@ -308,7 +331,7 @@ def compile_path(path: Path) -> Getter:
                     key = str(key)
                 elif isinstance(key, date):  # a declared date or datetime keys a record by its ISO text
                     key = key.isoformat()
-                if not isinstance(key, (str, int)) or not (type(cur) is dict or isinstance(cur, Mapping)):
+                if not isinstance(key, (str, int)) or not (type(cur) is dict or is_mapping(cur)):
                     return MISSING
                 cur = cur.get(key, MISSING)
         return cur

@@ -14,12 +14,11 @@ kept for that list (a tuple of the compiled policy, which never changes).
 from __future__ import annotations
 
 import operator
-from abc import get_cache_token
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from ..core.paths import MISSING, compile_path, parse_path
+from ..core.paths import MISSING, compile_path, is_mapping, parse_path
 from ..policy.ir import All, AnyOf, Check, Compare, ConditionError, ForEach, Lit, MissingFact, Node, Not, Ref, compare
 from ..policy.rules import CompiledRule
 from .conditions import _decide, value_of
@@ -188,25 +187,7 @@ def _compile_compare(node: Compare, top: bool) -> Test:
 _PLAIN_GETTER = compile_path(parse_path("intent.x")).__qualname__
 """What a :func:`~txguard.core.paths.compile_path` getter is called (a declared facts path's getter
 wraps it in a typed one, which is kept as it is)."""
-_MAPPING: dict[type, tuple[bool, object]] = {}
 
-
-def _is_mapping(cur: Any) -> bool:
-    """``isinstance(cur, Mapping)`` for a value that is not a plain dict (an intent, a line, the
-    request), kept per type: it only changes when an ABC registers a class (the ABC cache token
-    moves) or for an object whose ``__class__`` is not its type (asked every time)."""
-    kind = type(cur)
-    token = get_cache_token()
-    if cur.__class__ is kind:
-        known = _MAPPING.get(kind)
-        if known is not None and known[1] == token:
-            return known[0]
-        answer = isinstance(cur, Mapping)
-        if len(_MAPPING) >= _MAX_PLANS:
-            _MAPPING.clear()
-        _MAPPING[kind] = (answer, token)
-        return answer
-    return isinstance(cur, Mapping)
 
 
 MEMO = "$memo"
@@ -224,7 +205,7 @@ def memo_key(ref: Ref, top: bool) -> str | None:
 
 def fast_get(ref: Ref, top: bool = False) -> Callable[[Env], Any]:
     """``ref.get``, or for a path of names and indexes (``intent.items[0].quantity``) the same
-    walk with the mapping test of a model kept per type (:func:`_is_mapping`); with ``top`` (the
+    walk with the mapping test of a model kept per type (:func:`~txguard.core.paths.is_mapping`); with ``top`` (the
     path's root is the decision's, not a ``for_each`` name), its value read once per decision when
     the environment holds a memo (many rules read ``intent.total``; one decision's intent, request,
     session and facts do not change while its rules run)."""
@@ -242,7 +223,7 @@ def fast_get(ref: Ref, top: bool = False) -> Callable[[Env], Any]:
             if cur is MISSING or cur is None:
                 return MISSING
             if attr:
-                if type(cur) is dict or _is_mapping(cur):
+                if type(cur) is dict or is_mapping(cur):
                     cur = cur.get(name, MISSING)
                 else:
                     cur = getattr(cur, name, MISSING)
