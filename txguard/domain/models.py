@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from ..core.intents import Amount, Currency, Id, places
 from ..core.jsonio import exact_decimal
+from ..core.paths import is_mapping
 from ..core.money import CURRENCY_EXPONENTS, brief
 from ..policy.types import MoneyIn, read_date, read_datetime, read_duration
 from .declare import MAX_LIST, NO_DEFAULT, FieldType
@@ -43,8 +44,14 @@ def _decimal(value: Any) -> Decimal:
     if not result.is_finite():
         raise ValueError(f"`{brief(value)}` is not a finite number")
     if result:
-        sign, digits, exponent = plain(result).as_tuple()
-        if len(digits) > MAX_DIGITS or not -MAX_DIGITS <= int(exponent) <= MAX_DIGITS - len(digits):
+        # `plain(result).as_tuple()` without building the plain decimal: its digits are these without
+        # the trailing zeros, its exponent this one plus their count
+        _, digits, exponent = result.as_tuple()
+        n = len(digits)
+        while n > 1 and digits[n - 1] == 0:
+            n -= 1
+        exponent = int(exponent) + len(digits) - n
+        if n > MAX_DIGITS or not -MAX_DIGITS <= exponent <= MAX_DIGITS - n:
             raise ValueError(f"`{brief(value)}` is out of range (a decimal has at most {MAX_DIGITS} digits, written "
                              "without an exponent)")
     return result
@@ -331,5 +338,5 @@ def collector(steps: tuple[str, ...]) -> Callable[[Any, list[Any]], None]:
 
     def field(value: Any, out: list[Any]) -> None:
         if value is not None:
-            rest(getattr(value, head, None) if not isinstance(value, Mapping) else value.get(head), out)
+            rest(getattr(value, head, None) if not (type(value) is dict or is_mapping(value)) else value.get(head), out)
     return field
