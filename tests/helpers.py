@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from txguard.core.jsonio import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
@@ -228,3 +230,18 @@ class Box(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._data)
 
+
+def counterpart(value: Any, how: str, choice: int, mutate: Callable[[Any, int], Any]) -> Any:
+    """What a differential test compares ``value`` with: a deep copy (``copy``), the value read back
+    from its JSON text (``json``; ``value`` itself where JSON cannot hold it), a copy changed by
+    ``mutate(copy, choice)`` (``mutate``), else ``value`` itself."""
+    if how == "copy":
+        return copy.deepcopy(value)
+    if how == "json":
+        try:
+            return read_json(json.dumps(value))
+        except ValueError:
+            return value
+    if how == "mutate":
+        return mutate(copy.deepcopy(value), choice)
+    return value
