@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from txguard.core.jsonio import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
@@ -209,4 +212,36 @@ def with_repeated_key(value: Any, path: tuple[Any, ...], key: str, first: Any) -
 def value_at(value: Any, path: tuple[Any, ...]) -> Any:
     for step in path:
         value = value[step]
+    return value
+
+
+class Box(Mapping[str, Any]):
+    """A read-only mapping that is not a dict (a copy of ``data``)."""
+
+    def __init__(self, data: Any) -> None:
+        self._data = dict(data)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def counterpart(value: Any, how: str, choice: int, mutate: Callable[[Any, int], Any]) -> Any:
+    """What a differential test compares ``value`` with: a deep copy (``copy``), the value read back
+    from its JSON text (``json``; ``value`` itself where JSON cannot hold it), a copy changed by
+    ``mutate(copy, choice)`` (``mutate``), else ``value`` itself."""
+    if how == "copy":
+        return copy.deepcopy(value)
+    if how == "json":
+        try:
+            return read_json(json.dumps(value))
+        except ValueError:
+            return value
+    if how == "mutate":
+        return mutate(copy.deepcopy(value), choice)
     return value

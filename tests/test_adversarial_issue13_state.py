@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -32,20 +32,9 @@ from txguard.sessions._events import Event
 from txguard.sessions._rules import reference
 from txguard.sessions._store import _MemoryTx, select_window
 
-BASE = """
-apiVersion: txguard/v1
-id: adversarial-13
-version: "1"
-currency: USD
-tools:
-  checkout: {intent: checkout}
-  add_to_cart: {intent: add_to_cart}
-defaults: {checkout: allow, add_to_cart: allow}
-rules:
-  - id: consent
-    check: consent
-"""
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+from .sessions.helpers import HEAD, T0
+
+BASE = HEAD.replace("id: sessions-test", "id: adversarial-13")
 WHERE: dict[str, list[Any]] = {"type": ["decision", "confirmation", ["decision", "confirmation"]], "kind": ["checkout", "add_to_cart"],
          "outcome": ["allow", "clarify", "escalate", ["allow", "clarify"]], "tool": ["checkout", "add_to_cart"],
          "payment_method": ["card_1", "card_2"], "merchant": ["shop", "shop2"], "currency": ["USD", "EUR"]}

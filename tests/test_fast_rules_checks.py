@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import math
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -30,7 +30,7 @@ from txguard.core.money import fact_amount
 from txguard.engine.case import Case
 from txguard.engine.rules import run_rules
 
-from .helpers import CARD, RETAIL, USER, checkout_args, envelope, line
+from .helpers import CARD, RETAIL, USER, Box, checkout_args, envelope, line
 from .helpers import facts as helper_facts
 
 CLOCK = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -144,20 +144,6 @@ class RefCtx(ctx_module.Ctx):
         if product is None:
             raise MissingFact(f"product `{line.product_id}` is not in the catalog: its type is unknown")
         return str(ctx_module._typed(product.get("name"), str, f"product `{line.product_id}`", "name"))
-
-
-class Box(Mapping[str, Any]):
-    def __init__(self, data: Any) -> None:
-        self._data = dict(data)
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 JUNK: list[Any] = [None, 1, "x", True, 0, [], ["a"], {}, 120.0, -1.0, math.nan, "120.00", Decimal("120.00"),

@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from txguard.consent.binding import identical, identical_fast
 from txguard.core.jsonio import JSONNumber, read_json
 
+from .helpers import counterpart
+
 
 class _Str(str):
     pass
@@ -73,19 +75,7 @@ def mutate(value: Any, choice: int) -> Any:
 @given(st.dictionaries(st.text(max_size=3), data, max_size=5), st.integers(0, 10_000),
        st.sampled_from(["copy", "json", "mutate", "same", "other"]), data)
 def test_identical_fast_decides_as_identical(value: dict[str, Any], choice: int, how: str, junk: Any) -> None:
-    if how == "copy":
-        other: Any = copy.deepcopy(value)
-    elif how == "json":
-        try:
-            other = read_json(json.dumps(value))
-        except ValueError:
-            other = value
-    elif how == "mutate":
-        other = mutate(copy.deepcopy(value), choice)
-    elif how == "same":
-        other = value
-    else:
-        other = junk
+    other = junk if how == "other" else counterpart(value, how, choice, mutate)
     assert identical_fast(value, other) == identical(value, other)
     if type(other) is dict:
         assert identical_fast(other, value) == identical(other, value)

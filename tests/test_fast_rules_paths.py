@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,26 +30,10 @@ from txguard.engine.evaluate import evaluate
 from txguard.engine.trace import Trace
 from txguard.policy.ir import Ref
 
-from .helpers import RETAIL, checkout_args, line
+from .helpers import RETAIL, Box, checkout_args, line
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
-
-
-class Box(Mapping[str, Any]):
-    """A read-only mapping that is not a dict."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self._data = data
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 class Liar:

@@ -5,7 +5,7 @@ and for an object whose ``__class__`` is not its type."""
 from __future__ import annotations
 
 from collections import OrderedDict, UserDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -16,21 +16,7 @@ from hypothesis import strategies as st
 from txguard.core.intents import Checkout
 from txguard.core.paths import compile_path, is_mapping, parse_path
 
-from .helpers import checkout_args, line
-
-
-class Box(Mapping[str, Any]):
-    def __init__(self, data: dict[str, Any]) -> None:
-        self._data = data
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
+from .helpers import Box, checkout_args, line
 
 
 class Liar:

@@ -8,8 +8,6 @@ list; a non-``str`` key; a ``dict`` subclass; one object on both sides), both sa
 
 from __future__ import annotations
 
-import copy
-import json
 from collections import OrderedDict
 from collections.abc import Iterable
 from decimal import Decimal
@@ -19,7 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from txguard.consent.binding import identical
-from txguard.core.jsonio import exact_decimal, read_json
+from txguard.core.jsonio import exact_decimal
+
+from ..helpers import counterpart
 
 _LEAVES = frozenset((str, int, float, bool))
 
@@ -93,16 +93,6 @@ def mutate(value: Any, choice: int) -> Any:
 @settings(max_examples=600, deadline=None)
 @given(data, st.integers(0, 100), st.sampled_from(["copy", "json", "mutate", "same"]))
 def test_identical_equals_the_reference(value: Any, choice: int, how: str) -> None:
-    if how == "copy":
-        other = copy.deepcopy(value)
-    elif how == "json":
-        try:
-            other = read_json(json.dumps(value))
-        except ValueError:
-            other = value
-    elif how == "mutate":
-        other = mutate(copy.deepcopy(value), choice)
-    else:
-        other = value
+    other = counterpart(value, how, choice, mutate)
     assert identical(value, other) == ref_identical(value, other)
     assert identical(other, value) == ref_identical(other, value)

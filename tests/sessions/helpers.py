@@ -8,7 +8,7 @@ from typing import Any
 
 from .._postgres import create_database, database_url, drop_database
 
-BASE = """
+HEAD = """
 apiVersion: txguard/v1
 id: sessions-test
 version: "1"
@@ -20,6 +20,9 @@ defaults: {checkout: allow, add_to_cart: allow}
 rules:
   - id: consent
     check: consent
+"""
+"""The policy's head: its tools, defaults and the consent check (a test adds its rules and session)."""
+BASE = HEAD + """\
   - id: big
     kinds: [checkout]
     when: {path: intent.total, gt: "5000.00"}

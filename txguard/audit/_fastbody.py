@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from ..core.canonical import _BEFORE_NUMBER, _DIRECT, _FOUR_BYTE, _NUMBER_BYTES, _non_finite, _refuse, es_number
+from ..core.canonical import _DIRECT, _non_finite, _refuse, number_spans, orjson_jcs
 
 SIGNED_EXPONENT = orjson.dumps([1e21, 1e-7, 1.5e300]) == b"[1e+21,1e-7,1.5e+300]"
 """Whether this orjson writes an exponent as ``e`` and a sign always (the only form searched here)."""
@@ -35,8 +35,7 @@ def float_spans(out: bytes) -> list[tuple[int, int]]:
     ``1e+16``), sorted: the same as :func:`txguard.core.canonical._float_spans` (for an orjson that
     writes a signed exponent, :data:`SIGNED_EXPONENT`), with cheaper searches.
 
-    A hit is a number when it follows a delimiter and an even number of string quotes precede it,
-    escaped quotes not counted (escaped backslashes, then escaped quotes, blanked left to right).
+    Each hit is then judged by :func:`~txguard.core.canonical.number_spans`, as the canonical encoder's.
     """
     hits = [m.start() for m in _INTEGRAL.finditer(out)]
     hits += [m.start() for m in _MINUS.finditer(out)]
@@ -44,45 +43,13 @@ def float_spans(out: bytes) -> list[tuple[int, int]]:
         hits += [m.start() for m in _PLUS.finditer(out)]
     if out.endswith(b".0"):  # a float alone
         hits.append(len(out) - 2)
-    n = len(out)
-    if not hits:
-        return []
-    spans: set[tuple[int, int]] = set()
-    quotes: bytes | None = None
-    for i in hits:
-        start = i
-        while start and out[start - 1] in _NUMBER_BYTES:
-            start -= 1
-        if start == i or (start and out[start - 1] not in _BEFORE_NUMBER):
-            continue  # no digit before it, or not after a delimiter: inside a string
-        if quotes is None:  # only the text before the last hit is read (the blanks keep every position)
-            head = out[:max(hits)]
-            quotes = head.replace(b"\\\\", b"__").replace(b'\\"', b"__") if b"\\" in head else head
-        if quotes.count(b'"', 0, i) % 2:  # inside a string after all
-            continue
-        end = i
-        while end < n and out[end] in _NUMBER_BYTES:
-            end += 1
-        spans.add((start, end))
-    return sorted(spans)
+    return number_spans(out, hits)
 
 
 def jcs_text(out: bytes) -> str | None:
     """orjson's text ``out`` (of data already proved plain and finite) as JCS writes it, or ``None``
     if it holds a character beyond U+FFFF (whose key order JCS defines otherwise)."""
-    if not out.isascii() and _FOUR_BYTE.search(out) is not None:
-        return None
-    spans = float_spans(out)
-    if not spans:
-        return out.decode("utf-8")
-    parts: list[str] = []
-    at = 0
-    for start, end in spans:
-        parts.append(out[at:start].decode("utf-8"))
-        parts.append(es_number(float(out[start:end])))
-        at = end
-    parts.append(out[at:].decode("utf-8"))
-    return "".join(parts)
+    return orjson_jcs(out, float_spans)
 
 
 def fast_body(body: dict[str, Any]) -> str | None:

@@ -54,5 +54,3 @@ def _amount(value: Any, record: str, key: str) -> Decimal:
         return fact_amount(value)
     except MoneyError as exc:
         raise MissingFact(f"{record}: `{key}` is not a valid amount ({exc})") from None
-
-

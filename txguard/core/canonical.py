@@ -306,9 +306,16 @@ def direct_jcs(value: Any) -> str | None:
         return None
     if _non_finite(plain):
         return None
+    return orjson_jcs(out, _float_spans)
+
+
+def orjson_jcs(out: bytes, float_spans: Callable[[bytes], list[tuple[int, int]]]) -> str | None:
+    """orjson's text ``out`` (of data already proved plain and finite) as JCS writes it, the float
+    tokens ``float_spans`` finds rewritten by :func:`es_number`; ``None`` if it holds a character
+    beyond U+FFFF (whose key order JCS defines otherwise). Shared with ``txguard.audit._fastbody``."""
     if not out.isascii() and _FOUR_BYTE.search(out) is not None:
         return None
-    spans = _float_spans(out)
+    spans = float_spans(out)
     if not spans:
         return out.decode("utf-8")
     parts: list[str] = []
@@ -356,6 +363,16 @@ def _float_spans(out: bytes) -> list[tuple[int, int]]:
         hits += [m.start() for m in exponent.finditer(out)]
     if out.endswith(b".0"):  # a float alone
         hits.append(len(out) - 2)
+    return number_spans(out, hits)
+
+
+def number_spans(out: bytes, hits: list[int]) -> list[tuple[int, int]]:
+    """The number tokens of orjson's text ``out`` around the positions ``hits``, sorted: a hit
+    counts when digits precede it, they follow a delimiter, and it is outside every string (the
+    quote parity of the text before it, escapes blanked as :func:`_float_spans` says). Only the
+    text before the last hit is blanked (blanking left to right keeps every position)."""
+    if not hits:
+        return []
     spans: set[tuple[int, int]] = set()
     quotes: bytes | None = None
     n = len(out)
@@ -366,7 +383,8 @@ def _float_spans(out: bytes) -> list[tuple[int, int]]:
         if start == i or (start and out[start - 1] not in _BEFORE_NUMBER):
             continue  # no digit before it, or not after a delimiter: inside a string (a hex digest, a word)
         if quotes is None:
-            quotes = out.replace(b"\\\\", b"__").replace(b'\\"', b"__") if b"\\" in out else out
+            head = out[:max(hits)]
+            quotes = head.replace(b"\\\\", b"__").replace(b'\\"', b"__") if b"\\" in head else head
         if quotes.count(b'"', 0, i) % 2:  # inside a string after all
             continue
         end = i

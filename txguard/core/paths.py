@@ -19,10 +19,10 @@ share the type walk over the intent, context and facts schemas.
 from __future__ import annotations
 
 import functools
-from abc import get_cache_token
 import re
 import types
 import typing
+from abc import get_cache_token
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date

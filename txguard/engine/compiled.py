@@ -8,7 +8,12 @@ reference and the traced path (``txguard explain``); ``tests/properties/test_com
 checks the two agree on random conditions and hostile inputs.
 
 :func:`plan` pairs each rule of a kind's rule list with its compiled test, built on first use and
-kept for that list (a tuple of the compiled policy, which never changes).
+kept for that list (a tuple of the compiled policy, which never changes); :func:`steps`, what the
+rule loop runs, adds each built-in check's function and params. A path of names and indexes is
+read once per decision (:func:`fast_get`, kept in the loop's environment under :data:`MEMO`), and
+three or more literal comparisons on one such path form a :class:`Group` that :func:`schedule`
+lets a decision pass over whole when none can fire. Every cache here is keyed by the rule list's
+identity, checked with ``is``, and written without being read back (threads share them).
 """
 
 from __future__ import annotations
@@ -187,7 +192,6 @@ def _compile_compare(node: Compare, top: bool) -> Test:
 _PLAIN_GETTER = compile_path(parse_path("intent.x")).__qualname__
 """What a :func:`~txguard.core.paths.compile_path` getter is called (a declared facts path's getter
 wraps it in a typed one, which is kept as it is)."""
-
 
 
 MEMO = "$memo"
